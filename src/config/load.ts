@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseToml } from 'smol-toml';
+import { ZodError } from 'zod';
+import { configSchema, type Config, type ConfigInput } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function describe(err: ZodError, source: string): string {
+  const lines = err.issues.map((i) => {
+    const key = i.path.join('.') || '(top level)';
+    if (i.code === 'unrecognized_keys') {
+      const at = i.path.length ? `${i.path.join('.')}.` : '';
+      return `  ${i.keys.map((k) => at + k).join(', ')}: unknown key`;
+    }
+    return `  ${key}: ${i.message}`;
+  });
+  return `invalid configuration in ${source}:\n${lines.join('\n')}`;
+}
+
+/** Validates a config object, filling defaults; throws ConfigError naming each bad key. */
+export function buildConfig(input: ConfigInput | Record<string, unknown> = {}, source = 'config'): Config {
+  const r = configSchema.safeParse(input);
+  if (!r.success) throw new ConfigError(describe(r.error, source));
+  return r.data;
+}
+
+/** Reads a TOML file (or the defaults when no path is given). */
+export async function loadConfig(path?: string): Promise<Config> {
+  if (!path) return buildConfig({}, 'defaults');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config ${path}: ${(e as Error).message}`);
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new ConfigError(`cannot parse ${path}: ${(e as Error).message}`);
+  }
+  return buildConfig(raw, path);
+}
