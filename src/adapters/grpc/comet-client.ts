@@ -1,0 +1,66 @@
+// CometClient over gRPC (spec §5.6): job's client for one comet, dialed from the comet's
+// registry instance (its `grpc://host:port` address).
+import { credentials } from '@grpc/grpc-js';
+import type { CometClient, CometDialer, Instance, Proto } from '../../ports/index.js';
+import { CometClient as CometStub } from '../../rpc/gen/goim/comet/comet.js';
+import { channelOptions, grpcTarget, unaryCall } from './channel.js';
+import { toWireProto } from './proto.js';
+
+export interface GrpcCometClientOptions {
+  /** Per-call deadline in ms (config rpcClient.timeout); 0 = none. Default 5 s. */
+  timeoutMs?: number;
+}
+
+export class GrpcCometClient implements CometClient {
+  private readonly stub: CometStub;
+  private readonly target: string;
+  private readonly timeoutMs: number;
+
+  /** `addr`: "host:port" or "grpc://host:port". */
+  constructor(addr: string, opts: GrpcCometClientOptions = {}) {
+    this.target = grpcTarget([addr]) ?? addr;
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.stub = new CometStub(this.target, credentials.createInsecure(), channelOptions());
+  }
+
+  async pushMsg(keys: string[], protoOp: number, proto: Proto): Promise<void> {
+    const req = { keys, protoOp, proto: toWireProto(proto) };
+    await unaryCall<object>('comet PushMsg', this.target, this.timeoutMs, (md, o, cb) => this.stub.pushMsg(req, md, o, cb));
+  }
+
+  async broadcast(protoOp: number, proto: Proto, speed: number): Promise<void> {
+    const req = { protoOp, proto: toWireProto(proto), speed };
+    await unaryCall<object>('comet Broadcast', this.target, this.timeoutMs, (md, o, cb) =>
+      this.stub.broadcast(req, md, o, cb),
+    );
+  }
+
+  async broadcastRoom(roomId: string, proto: Proto): Promise<void> {
+    const req = { roomID: roomId, proto: toWireProto(proto) };
+    await unaryCall<object>('comet BroadcastRoom', this.target, this.timeoutMs, (md, o, cb) =>
+      this.stub.broadcastRoom(req, md, o, cb),
+    );
+  }
+
+  async rooms(): Promise<string[]> {
+    const r = await unaryCall<{ rooms: Record<string, boolean> }>('comet Rooms', this.target, this.timeoutMs, (md, o, cb) =>
+      this.stub.rooms({}, md, o, cb),
+    );
+    return Object.keys(r.rooms).filter((room) => r.rooms[room]);
+  }
+
+  async close(): Promise<void> {
+    this.stub.close();
+  }
+}
+
+/** A CometDialer for job: one GrpcCometClient per comet instance's `grpc://` address. */
+export function grpcCometDialerWith(opts: GrpcCometClientOptions = {}): CometDialer {
+  return (instance: Instance) => {
+    const target = grpcTarget(instance.addrs);
+    if (!target) throw new Error(`comet ${instance.hostname}: no grpc:// address in ${JSON.stringify(instance.addrs)}`);
+    return new GrpcCometClient(target, opts);
+  };
+}
+
+export const grpcCometDialer: CometDialer = grpcCometDialerWith();

@@ -1,0 +1,40 @@
+// goim.comet.Comet over gRPC (spec §3.10): what job — tsim's or goim's — calls on a comet.
+import type { Proto } from '../../ports/index.js';
+import { CometService as CometServiceDefinition, type CometServer } from '../../rpc/gen/goim/comet/comet.js';
+import { serveService, unary, type RpcServerOptions, type RunningServer } from './serve.js';
+
+/** The comet operations served (the Comet role, or any CometClient); sync or async. */
+export interface CometTarget {
+  pushMsg(keys: string[], protoOp: number, proto: Proto): void | Promise<void>;
+  broadcast(protoOp: number, proto: Proto, speed: number): void | Promise<void>;
+  broadcastRoom(roomId: string, proto: Proto): void | Promise<void>;
+  rooms(): string[] | Promise<string[]>;
+}
+
+/** Serves `target` on `addr` (":3109", "127.0.0.1:0", …). Argument errors use goim's texts. */
+export function serveComet(target: CometTarget, addr: string, opts: RpcServerOptions = {}): Promise<RunningServer> {
+  const impl: CometServer = {
+    pushMsg: unary(async (req) => {
+      if (req.keys.length === 0 || req.proto === undefined) throw new Error('rpc pushmsg arg error');
+      await target.pushMsg(req.keys, req.protoOp, req.proto);
+      return {};
+    }),
+    broadcast: unary(async (req) => {
+      if (req.proto === undefined) throw new Error('rpc broadcast arg error');
+      await target.broadcast(req.protoOp, req.proto, req.speed);
+      return {};
+    }),
+    broadcastRoom: unary(async (req) => {
+      // Two spaces, as goim words it.
+      if (req.proto === undefined || req.roomID === '') throw new Error('rpc broadcast  room arg error');
+      await target.broadcastRoom(req.roomID, req.proto);
+      return {};
+    }),
+    rooms: unary(async () => {
+      const rooms: Record<string, boolean> = {};
+      for (const r of await target.rooms()) rooms[r] = true;
+      return { rooms };
+    }),
+  };
+  return serveService(CometServiceDefinition, impl, addr, opts);
+}

@@ -1,0 +1,213 @@
+// LogicClient over gRPC (spec §3.11): round-robin over the logic instances registered as
+// goim.logic (and any static addresses), RenewOnline gzip-compressed as goim comets send it.
+import { credentials } from '@grpc/grpc-js';
+import {
+  AppId,
+  type ConnectReply,
+  type ConnectRequest,
+  type Instance,
+  type LogicClient,
+  type NodesReply,
+  type Proto,
+  type Registry,
+  type SessionRef,
+} from '../../ports/index.js';
+import {
+  LogicClient as LogicStub,
+  type ConnectReply as WireConnectReply,
+  type NodesReply as WireNodesReply,
+} from '../../rpc/gen/goim/logic/logic.js';
+import { asBuffer } from '../../rpc/bytes.js';
+import { channelOptions, grpcTarget, unaryCall } from './channel.js';
+import { toWireProto } from './proto.js';
+
+export interface GrpcLogicClientOptions {
+  /** Watched for goim.logic instances. */
+  registry?: Registry;
+  /** "host:port" or "grpc://host:port" addresses used besides the registry's. */
+  addrs?: readonly string[];
+  /** Per-call deadline in ms (config rpcClient.timeout); 0 = none. Default 5 s. */
+  timeoutMs?: number;
+  /** Prefer instances of this zone; all zones when none is in it (goim's ZONE rule). */
+  zone?: string;
+}
+
+/** One logic instance: a plain channel, and a gzip one for RenewOnline. */
+interface Endpoint {
+  target: string;
+  plain: LogicStub;
+  gzip: LogicStub;
+}
+
+const NS_PER_MS = 1_000_000n;
+
+function openEndpoint(target: string): Endpoint {
+  const insecure = credentials.createInsecure();
+  return {
+    target,
+    plain: new LogicStub(target, insecure, channelOptions()),
+    gzip: new LogicStub(target, insecure, channelOptions(true)),
+  };
+}
+
+function closeEndpoint(e: Endpoint): void {
+  e.plain.close();
+  e.gzip.close();
+}
+
+/** The shortest decimal that reads back as the same float32 (goim's Backoff floats). */
+function float32(x: number): number {
+  for (let digits = 1; digits <= 9; digits++) {
+    const v = Number(x.toPrecision(digits));
+    if (Math.fround(v) === x) return v;
+  }
+  return x;
+}
+
+export class GrpcLogicClient implements LogicClient {
+  private readonly timeoutMs: number;
+  private readonly staticTargets: string[];
+  private endpoints: Endpoint[] = [];
+  private readonly byTarget = new Map<string, Endpoint>();
+  private next = 0;
+  private stopWatch: (() => void) | undefined;
+  /** Resolves at the registry's first answer, so calls made at start-up wait for it. */
+  private firstList: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(opts: GrpcLogicClientOptions = {}) {
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.staticTargets = (opts.addrs ?? []).map((a) => grpcTarget([a]) ?? a);
+    this.update([]);
+    const { registry, zone } = opts;
+    if (registry) {
+      let seen!: () => void;
+      this.firstList = new Promise<void>((resolve) => (seen = resolve));
+      this.stopWatch = registry.watch(AppId.Logic, (instances) => {
+        this.update(pickZone(instances, zone));
+        seen();
+      });
+    }
+  }
+
+  private update(instances: readonly Instance[]): void {
+    if (this.closed) return;
+    const targets = new Set(this.staticTargets);
+    for (const i of instances) {
+      const t = grpcTarget(i.addrs);
+      if (t) targets.add(t);
+    }
+    for (const [t, e] of this.byTarget) {
+      if (!targets.has(t)) {
+        closeEndpoint(e);
+        this.byTarget.delete(t);
+      }
+    }
+    for (const t of targets) if (!this.byTarget.has(t)) this.byTarget.set(t, openEndpoint(t));
+    this.endpoints = [...this.byTarget.values()];
+  }
+
+  private async pick(): Promise<Endpoint> {
+    if (this.closed) throw new Error('logic client closed');
+    if (this.endpoints.length === 0 && this.firstList) await withTimeout(this.firstList, this.timeoutMs);
+    const n = this.endpoints.length;
+    if (n === 0) throw new Error('no logic instance available');
+    this.next = (this.next + 1) % n;
+    return this.endpoints[this.next];
+  }
+
+  async connect(req: ConnectRequest): Promise<ConnectReply> {
+    const e = await this.pick();
+    const wire = { server: req.server, cookie: req.cookie, token: asBuffer(req.token), clientIp: req.clientIp ?? '' };
+    const r = await unaryCall<WireConnectReply>(
+      'logic Connect',
+      e.target,
+      this.timeoutMs,
+      (md, o, cb) => e.plain.connect(wire, md, o, cb),
+    );
+    return { mid: r.mid, key: r.key, roomId: r.roomID, accepts: r.accepts, heartbeatMs: Number(r.heartbeat / NS_PER_MS) };
+  }
+
+  async disconnect(ref: SessionRef): Promise<boolean> {
+    const e = await this.pick();
+    const req = { mid: ref.mid, key: ref.key, server: ref.server };
+    const r = await unaryCall<{ has: boolean }>('logic Disconnect', e.target, this.timeoutMs, (md, o, cb) =>
+      e.plain.disconnect(req, md, o, cb),
+    );
+    return r.has;
+  }
+
+  async heartbeat(ref: SessionRef): Promise<void> {
+    const e = await this.pick();
+    const req = { mid: ref.mid, key: ref.key, server: ref.server };
+    await unaryCall<object>('logic Heartbeat', e.target, this.timeoutMs, (md, o, cb) =>
+      e.plain.heartbeat(req, md, o, cb),
+    );
+  }
+
+  async renewOnline(server: string, roomCount: Record<string, number>): Promise<Record<string, number>> {
+    const e = await this.pick();
+    const req = { server, roomCount };
+    const r = await unaryCall<{ allRoomCount: Record<string, number> }>(
+      'logic RenewOnline',
+      e.target,
+      this.timeoutMs,
+      (md, o, cb) => e.gzip.renewOnline(req, md, o, cb),
+    );
+    return r.allRoomCount;
+  }
+
+  async receive(mid: bigint, proto: Proto): Promise<void> {
+    const e = await this.pick();
+    const req = { mid, proto: toWireProto(proto) };
+    await unaryCall<object>('logic Receive', e.target, this.timeoutMs, (md, o, cb) => e.plain.receive(req, md, o, cb));
+  }
+
+  async nodes(platform: string, clientIp: string): Promise<NodesReply> {
+    const e = await this.pick();
+    const req = { platform, clientIP: clientIp };
+    const r = await unaryCall<WireNodesReply>(
+      'logic Nodes',
+      e.target,
+      this.timeoutMs,
+      (md, o, cb) => e.plain.nodes(req, md, o, cb),
+    );
+    const b = r.backoff ?? { maxDelay: 0, baseDelay: 0, factor: 0, jitter: 0 };
+    return {
+      domain: r.domain,
+      tcpPort: r.tcpPort,
+      wsPort: r.wsPort,
+      wssPort: r.wssPort,
+      heartbeat: r.heartbeat,
+      nodes: r.nodes,
+      backoff: { maxDelay: b.maxDelay, baseDelay: b.baseDelay, factor: float32(b.factor), jitter: float32(b.jitter) },
+      heartbeatMax: r.heartbeatMax,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWatch?.();
+    for (const e of this.byTarget.values()) closeEndpoint(e);
+    this.byTarget.clear();
+    this.endpoints = [];
+  }
+}
+
+function pickZone(instances: readonly Instance[], zone: string | undefined): readonly Instance[] {
+  if (!zone) return instances;
+  const local = instances.filter((i) => i.zone === zone);
+  return local.length > 0 ? local : instances;
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  if (ms <= 0) return p;
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    p.then(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

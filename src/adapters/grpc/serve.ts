@@ -1,0 +1,102 @@
+// Starting and stopping a grpc-js server the way goim's servers behave (spec §3.10), and
+// the glue that turns a promise-returning handler into a goim-style unary handler.
+import { Server, ServerCredentials, status, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { parseListen } from '../../config/listen.js';
+import type { Config } from '../../config/schema.js';
+
+/** goim's rpcServer keepalive settings, in ms (config `rpcServer`; all optional). */
+export type RpcServerOptions = Partial<
+  Pick<Config['rpcServer'], 'idleTimeout' | 'maxLifeTime' | 'forceCloseWait' | 'keepAliveInterval' | 'keepAliveTimeout'>
+> & {
+  /** How long close() lets calls in flight finish before cutting them (default 5 s). */
+  shutdownGrace?: number;
+};
+
+export interface RunningServer {
+  /** The bound port (useful with port 0). */
+  port: number;
+  close(): Promise<void>;
+}
+
+const MAX_MESSAGE = 16 << 20;
+
+function serverOptions(o: RpcServerOptions) {
+  return {
+    'grpc.max_connection_idle_ms': o.idleTimeout ?? 60_000,
+    'grpc.max_connection_age_ms': o.maxLifeTime ?? 7_200_000,
+    'grpc.max_connection_age_grace_ms': o.forceCloseWait ?? 20_000,
+    'grpc.keepalive_time_ms': o.keepAliveInterval ?? 60_000,
+    'grpc.keepalive_timeout_ms': o.keepAliveTimeout ?? 20_000,
+    // goim's clients ping every 10 s, with or without calls. grpc-js does not police client
+    // pings today; these state the policy for any stack that does, so such pings never earn
+    // a GOAWAY too_many_pings.
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.max_receive_message_length': MAX_MESSAGE,
+    'grpc.max_send_message_length': MAX_MESSAGE,
+  };
+}
+
+/**
+ * Serves one service on `addr` (goim style: ":3119", "127.0.0.1:0", "[::1]:0"). An address
+ * without host listens on every interface (IPv6 dual-stack, else IPv4).
+ */
+export async function serveService(
+  service: ServiceDefinition,
+  implementation: UntypedServiceImplementation,
+  addr: string,
+  opts: RpcServerOptions = {},
+): Promise<RunningServer> {
+  const { host, port: wanted } = parseListen(addr);
+  const server = new Server(serverOptions(opts));
+  server.addService(service, implementation);
+  const creds = ServerCredentials.createInsecure();
+  const bind = (target: string) =>
+    new Promise<number>((resolve, reject) =>
+      server.bindAsync(target, creds, (err, port) => (err ? reject(err) : resolve(port))),
+    );
+  let port: number;
+  if (host !== undefined) {
+    port = await bind(host.includes(':') ? `[${host}]:${wanted}` : `${host}:${wanted}`);
+  } else {
+    port = await bind(`[::]:${wanted}`).catch(() => bind(`0.0.0.0:${wanted}`));
+  }
+  const grace = opts.shutdownGrace ?? 5_000;
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), grace);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      return closing;
+    },
+  };
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * A unary handler from a function that returns (or resolves to) the reply. A throw or
+ * rejection becomes status UNKNOWN with the error's message, as a plain Go error does.
+ */
+export function unary<Req, Res>(fn: (req: Req) => Res | Promise<Res>): handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    let result: Promise<Res>;
+    try {
+      result = Promise.resolve(fn(call.request));
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    result.then(
+      (reply) => callback(null, reply),
+      (err: unknown) => callback({ code: status.UNKNOWN, details: errorMessage(err) }),
+    );
+  };
+}

@@ -1,0 +1,33 @@
+// goim.logic.PushMsg, the value of each queue record (spec §5.2): what logic publishes and
+// job consumes. Byte-compatible with goim's Kafka record values (vectors in spec §10.14).
+import type { PushMsg, PushType } from '../ports/index.js';
+import { PushMsg as PushMsgMessage } from './gen/goim/logic/logic.js';
+import { asBuffer } from './bytes.js';
+
+export function encodePushMsg(msg: PushMsg): Uint8Array {
+  return PushMsgMessage.encode({
+    type: msg.type,
+    operation: msg.operation,
+    speed: msg.speed,
+    server: msg.server,
+    room: msg.room,
+    keys: msg.keys,
+    msg: asBuffer(msg.msg),
+  }).finish();
+}
+
+/** Throws on malformed bytes or an unknown `type` (goim's job logs and skips such records). */
+export function decodePushMsg(bytes: Uint8Array): PushMsg {
+  const m = PushMsgMessage.decode(bytes);
+  const type = m.type as number;
+  if (type !== 0 && type !== 1 && type !== 2) throw new Error(`push message: unknown type ${type}`);
+  return {
+    type: type as PushType,
+    operation: m.operation,
+    speed: m.speed,
+    server: m.server,
+    room: m.room,
+    keys: m.keys,
+    msg: m.msg,
+  };
+}

@@ -1,0 +1,58 @@
+// Generated message codecs against the byte vectors of spec §10.14.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Proto } from '../../src/rpc/gen/goim/protocol/protocol.js';
+import { ConnectReply, ConnectReq } from '../../src/rpc/gen/goim/logic/logic.js';
+import { BroadcastRoomReq, PushMsgReq } from '../../src/rpc/gen/goim/comet/comet.js';
+
+const hex = (s: string) => Buffer.from(s.replace(/[\s|]+/g, ''), 'hex');
+
+test('goim.protocol.Proto op 9 carrying a frame (spec §10.14)', () => {
+  const bytes = hex('08 01 | 10 09 | 22 15 00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f');
+  const body = hex('00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f');
+  const p = { ver: 1, op: 9, seq: 0, body };
+  assert.deepEqual(Buffer.from(Proto.encode(p).finish()), bytes);
+  assert.deepEqual(Proto.decode(bytes), p);
+});
+
+test('goim.logic.ConnectReq omits the empty cookie (spec §10.14)', () => {
+  const bytes = hex('0a 07 63 6f 6d 65 74 30 31 | 1a 09 7b 22 6d 69 64 22 3a 31 7d');
+  const req = { server: 'comet01', cookie: '', token: Buffer.from('{"mid":1}'), clientIp: '' };
+  assert.deepEqual(Buffer.from(ConnectReq.encode(req).finish()), bytes);
+  assert.deepEqual(ConnectReq.decode(bytes), req);
+});
+
+test('goim.logic.ConnectReply packs accepts and carries ns heartbeat (spec §10.14)', () => {
+  const bytes = hex(
+    '08 7b | 12 03 61 62 63 | 1a 0b 6c 69 76 65 3a 2f 2f 31 30 30 30 | 22 06 e8 07 e9 07 ea 07 | 28 80 80 eb 91 fc 0d',
+  );
+  const reply = { mid: 123n, key: 'abc', roomID: 'live://1000', accepts: [1000, 1001, 1002], heartbeat: 480_000_000_000n };
+  assert.deepEqual(Buffer.from(ConnectReply.encode(reply).finish()), bytes);
+  assert.deepEqual(ConnectReply.decode(bytes), reply);
+});
+
+test('ConnectReply decodes unpacked accepts too (proto3 parsers accept both)', () => {
+  const unpacked = hex('20 e8 07 20 e9 07');
+  assert.deepEqual(ConnectReply.decode(unpacked).accepts, [1000, 1001]);
+});
+
+test('int64 mids beyond 2^53 and negative mids survive', () => {
+  for (const mid of [9007199254740993n, -1n, (1n << 63n) - 1n, -(1n << 63n)]) {
+    const reply = { mid, key: '', roomID: '', accepts: [], heartbeat: 0n };
+    assert.equal(ConnectReply.decode(ConnectReply.encode(reply).finish()).mid, mid);
+  }
+});
+
+test('comet requests keep goim field numbers (PushMsgReq protoOp = 3, BroadcastRoomReq roomID = 1)', () => {
+  const push = PushMsgReq.encode({ keys: ['k'], protoOp: 1000, proto: { ver: 1, op: 9, seq: 0, body: Buffer.alloc(0) } }).finish();
+  // Field-number order, as Go encoders write it: keys (1), proto (2), protoOp (3).
+  assert.deepEqual(Buffer.from(push), hex('0a 01 6b | 12 04 08 01 10 09 | 18 e8 07'));
+  const room = BroadcastRoomReq.encode({ roomID: 'r', proto: { ver: 0, op: 0, seq: 0, body: Buffer.alloc(0) } }).finish();
+  assert.deepEqual(Buffer.from(room), hex('0a 01 72 | 12 00'));
+});
+
+test('ConnectReq client_ip is an extra field (100) that goim parsers skip', () => {
+  const bytes = Buffer.from(ConnectReq.encode({ server: 's', cookie: '', token: Buffer.alloc(0), clientIp: '1.2.3.4' }).finish());
+  // tag (100 << 3 | 2) = 802 → varint a2 06.
+  assert.deepEqual(bytes, hex('0a 01 73 | a2 06 07 31 2e 32 2e 33 2e 34'));
+});
