@@ -50,8 +50,7 @@ export const configSchema = z
     tcp: z
       .object({
         bind: z.array(listen).default([':3101']),
-        sndbuf: z.number().int().min(0).default(0),
-        rcvbuf: z.number().int().min(0).default(0),
+        /** SO_KEEPALIVE on client sockets (TCP and plain WebSocket), as goim. */
         keepalive: z.boolean().default(false),
       })
       .strict()
@@ -65,6 +64,8 @@ export const configSchema = z
     protocol: z
       .object({
         handshakeTimeout: duration('5s'),
+        /** Client frames that may await their reply; more closes the connection (goim 5, rounded up to 8). */
+        cliProto: z.number().int().min(1).max(1024).default(5),
         /** Largest client→server body (goim 4096). */
         maxBody: z.number().int().min(0).max(1 << 24).default(4096),
         /** Bytes that may wait in one connection's send buffer before the slow policy applies. */
@@ -82,18 +83,36 @@ export const configSchema = z
         renewOnline: duration('10s'),
         /** How often each connection's routing TTL is refreshed in logic (must stay below redis.expire). */
         routingRefresh: duration('10m'),
+        /** How often one sweep checks handshake and heartbeat deadlines of all connections (their granularity). */
+        sweepInterval: duration('1s'),
+        /** Longest stop() waits for the Disconnect calls of the connections it closes. */
+        shutdownWait: duration('5s'),
       })
       .strict()
       .default({}),
     /** gRPC listener of a distributed comet (default :3109) or logic (default :3119). */
     rpcServer: z
-      .object({ addr: listen.optional() })
+      .object({
+        addr: listen.optional(),
+        /** A connection with no call for this long is closed (goim idleTimeout). */
+        idleTimeout: duration('60s'),
+        /** Connections are recycled after this age so clients rebalance (goim maxLifeTime). */
+        maxLifeTime: duration('2h'),
+        /** Calls in flight may finish this long after maxLifeTime (goim forceCloseWait). */
+        forceCloseWait: duration('20s'),
+        /** Server keepalive ping interval on an idle connection (goim keepAliveInterval). */
+        keepAliveInterval: duration('60s'),
+        /** A keepalive ping unanswered this long drops the connection (goim keepAliveTimeout). */
+        keepAliveTimeout: duration('20s'),
+      })
       .strict()
       .default({}),
     rpcClient: z
       .object({
         /** Deadline of one comet→logic or job→comet call. */
         timeout: duration('5s'),
+        /** Logic gRPC addresses ("host:port") a comet uses besides those in the registry (e.g. a goim logic). */
+        logicAddrs: z.array(z.string()).default([]),
       })
       .strict()
       .default({}),
@@ -112,6 +131,10 @@ export const configSchema = z
         url: z.string().default('redis://127.0.0.1:6379'),
         /** TTL of routing and online keys (goim redis.expire). */
         expire: duration('30m'),
+        /** Connect timeout of one attempt; reconnects continue in the background (goim redis.dialTimeout, example 200ms). */
+        dialTimeout: duration('200ms'),
+        /** A command unanswered this long fails, so callers never hang on a stuck server (goim redis.readTimeout, example 500ms). */
+        readTimeout: duration('500ms'),
       })
       .strict()
       .default({}),
@@ -121,7 +144,7 @@ export const configSchema = z
         url: z.string().default('nats://127.0.0.1:4222'),
         stream: z.string().default('GOIM_PUSH'),
         subject: z.string().default('goim.push'),
-        /** Durable consumer shared by all jobs. */
+        /** Durable consumer name prefix: one durable per partition (<durable>-<p>), shared by all jobs. */
         durable: z.string().default('goim-push-job'),
         /** Stream retention: workqueue (deleted once acked) or limits (kept until maxAge). */
         retention: z.enum(['workqueue', 'limits']).default('workqueue'),
@@ -129,11 +152,30 @@ export const configSchema = z
         maxAge: duration('24h'),
         /** Redelivery wait for an unacknowledged message. */
         ackWait: duration('30s'),
+        /**
+         * Subject partitions (<subject>.<p>, p from the record key as goim's Kafka partitioner picks
+         * it); each is consumed by one job at a time, which keeps per-room and per-key order.
+         */
+        partitions: z.number().int().min(1).max(1024).default(8),
+        /** Messages one job holds unacknowledged per partition (the consumer's max_ack_pending). */
+        maxAckPending: z.number().int().min(1).default(1024),
+        /** A job that stops renewing its partition leases (crash) loses them after this long. */
+        leaseTtl: duration('10s'),
+        /** How long publish waits for the stream's acknowledgement before failing. */
+        publishTimeout: duration('2s'),
+        /** First redelivery delay after the job could not deliver a message (doubles per attempt). */
+        retryDelay: duration('1s'),
+        /** Longest redelivery delay. */
+        retryMaxDelay: duration('30s'),
       })
       .strict()
       .default({}),
     httpServer: z
-      .object({ addr: listen.default(':3111') })
+      .object({
+        addr: listen.default(':3111'),
+        /** Largest push body in bytes; larger requests get 413 (goim has no limit, its Kafka producer fails near 1 MB). */
+        maxBody: z.number().int().min(1).default(1 << 20),
+      })
       .strict()
       .default({}),
     logic: z
@@ -175,8 +217,36 @@ export const configSchema = z
         batch: z.number().int().min(1).default(20),
         /** Longest a room message waits for companions (goim 1 s). */
         signal: duration('1s'),
-        /** A room batcher with nothing to do for this long is removed (goim 15 min). */
+        /** A room batcher with nothing to do for this long is removed (goim 15 min; 0 means 1 min, as in goim). */
         idle: duration('15m'),
+        /**
+         * Messages held over all rooms before every held batch is sent early. A held message is
+         * acknowledged to the queue only once sent, so keep this below the queue's in-flight
+         * window (job.queueInflight, NATS max ack pending) or quiet rooms stall consumption.
+         */
+        maxHeld: z.number().int().min(1).default(512),
+      })
+      .strict()
+      .default({}),
+    job: z
+      .object({
+        /** Calls one comet may have in flight at once (goim job comet.routineSize 32). */
+        routineSize: z.number().int().min(1).default(32),
+        /**
+         * Messages the job holds without the comets' acknowledgement yet; further messages wait,
+         * which slows the queue down instead of growing the heap (goim: comet.routineChan 1024 per routine).
+         */
+        maxPending: z.number().int().min(1).default(8192),
+        /** How long start-up waits for the first comet list before running with none (goim 10 s). */
+        cometWait: duration('10s'),
+        /** Embedded queue: messages accepted and not yet acknowledged; past it a push fails with "queue full". */
+        queueSize: z.number().int().min(1).default(100_000),
+        /** Embedded queue: messages handed to the job at once. */
+        queueInflight: z.number().int().min(1).default(1024),
+        /** Embedded queue: first wait before redelivering a message the job could not deliver (doubles per attempt). */
+        retryDelay: duration('50ms'),
+        /** Embedded queue: longest wait between redeliveries. */
+        retryMaxDelay: duration('5s'),
       })
       .strict()
       .default({}),

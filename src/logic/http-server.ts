@@ -1,0 +1,157 @@
+// Logic's HTTP server (spec §4.1): goim's API on fastify, plus the demo page's files.
+// Fastify is configured to behave like goim's gin router: bodies are raw bytes whatever
+// their Content-Type, unknown routes answer `404 page not found`, trailing-slash variants
+// of API routes redirect, no automatic HEAD routes.
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { parseListen } from '../config/listen.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './http-envelope.js';
+import type { Logic } from './logic.js';
+import { GOIM_ROUTES, registerGoimRoutes } from './routes.js';
+import { StaticFiles } from './static-files.js';
+
+export interface LogicHttpServerOptions {
+  logic: Logic;
+  config: Config;
+  log: Logger;
+  /** Folders the demo page is served from, first match wins. */
+  webRoots?: string[];
+}
+
+const NOT_FOUND = '404 page not found';
+
+function notFound(reply: FastifyReply): FastifyReply {
+  return reply.code(404).type('text/plain').send(NOT_FOUND);
+}
+
+/** Go's html escaping of the redirect link (net/http htmlReplacer). */
+function htmlEscape(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&#34;', "'": '&#39;' })[c]!);
+}
+
+/** net/http hexEscapeNonASCII on the Location value (Node reads the target as latin1). */
+function hexEscapeNonAscii(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (c < 0x80) out += ch;
+    else if (c <= 0xff) out += '%' + c.toString(16);
+    else for (const b of Buffer.from(ch, 'utf8')) out += '%' + b.toString(16);
+  }
+  return out;
+}
+
+function decodePath(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
+export class LogicHttpServer {
+  private readonly app: FastifyInstance;
+  private readonly addr: string;
+  private readonly log: Logger;
+  private closing: Promise<void> | undefined;
+
+  constructor(opts: LogicHttpServerOptions) {
+    this.addr = opts.config.httpServer.addr;
+    this.log = opts.log;
+    const maxBody = opts.config.httpServer.maxBody;
+    const app = Fastify({
+      logger: false,
+      exposeHeadRoutes: false,
+      bodyLimit: maxBody,
+      // A target Go cannot parse gets Go's plain 400.
+      frameworkErrors: (_err, _req, reply) => {
+        void (reply as FastifyReply).code(400).type(SNIFFED_TEXT_TYPE).send('400 Bad Request');
+      },
+    });
+    this.app = app;
+
+    // Push bodies are the message bytes whatever the client calls them (curl sends form
+    // encoding by default): drop the Content-Type so fastify never parses or refuses one,
+    // and take every body as a Buffer.
+    app.addHook('onRequest', (req, _reply, done) => {
+      delete req.raw.headers['content-type'];
+      done();
+    });
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, payload, done) => done(null, payload));
+
+    registerGoimRoutes(app, opts.logic);
+
+    const files = new StaticFiles(opts.webRoots ?? []);
+    const serveFile = async (name: string, reply: FastifyReply): Promise<FastifyReply> => {
+      const file = await files.find(name);
+      if (file === undefined) return notFound(reply);
+      return reply.code(200).type(file.contentType).header('cache-control', 'no-cache').send(file.body);
+    };
+    app.get('/', (_req, reply) => serveFile('', reply));
+    app.get<{ Params: { name: string } }>('/:name', (req, reply) => serveFile(req.params.name, reply));
+
+    app.setNotFoundHandler((req, reply) => {
+      const q = req.url.indexOf('?');
+      const path = decodePath(q < 0 ? req.url : req.url.slice(0, q));
+      const target = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : undefined;
+      if (target !== undefined && GOIM_ROUTES[req.method]?.includes(target)) {
+        // gin's RedirectTrailingSlash through net/http's Redirect.
+        const location = hexEscapeNonAscii(target + (q < 0 ? '' : req.url.slice(q)));
+        reply.header('location', location);
+        if (req.method === 'GET') {
+          return reply
+            .code(301)
+            .type('text/html; charset=utf-8')
+            .send(`<a href="${htmlEscape(location)}">Moved Permanently</a>.\n\n`);
+        }
+        return reply.code(307).send();
+      }
+      return notFound(reply);
+    });
+
+    app.setErrorHandler((err: FastifyError, req, reply) => {
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+        return reply
+          .code(413)
+          .type(JSON_TYPE)
+          .send(envelope(Code.TooLarge, `request body too large (limit ${maxBody} bytes)`));
+      }
+      const status = err.statusCode ?? 500;
+      if (status >= 400 && status < 500) {
+        return reply.code(status).type(SNIFFED_TEXT_TYPE).send(envelope(Code.RequestErr, err.message));
+      }
+      // goim's recovery middleware answers a failed handler with an empty 500.
+      this.log.error({ err, method: req.method, url: req.url }, `logic http: ${req.method} ${req.url} failed: ${err.message}`);
+      return reply.code(500).send();
+    });
+  }
+
+  /** Listens on `httpServer.addr` (":3111" = every interface). */
+  async listen(): Promise<void> {
+    const { host, port } = parseListen(this.addr);
+    try {
+      await this.app.listen({ host: host ?? '::', port });
+    } catch (err) {
+      // A host without IPv6 cannot bind "::"; fall back to every IPv4 interface.
+      if (host !== undefined || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
+      await this.app.listen({ host: '0.0.0.0', port });
+    }
+    const a = this.address();
+    this.log.info(`logic http: listening on ${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+  }
+
+  address(): AddressInfo {
+    const a = this.app.server.address();
+    if (a === null || typeof a === 'string') throw new Error('logic http: not listening');
+    return a;
+  }
+
+  /** Stops accepting, closes idle keep-alive connections and waits for requests in flight. */
+  close(): Promise<void> {
+    this.closing ??= this.app.close();
+    return this.closing;
+  }
+}

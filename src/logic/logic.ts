@@ -1,0 +1,289 @@
+// The logic role (spec §4): authenticates comet connections and keeps their routing in
+// the session store, turns push requests into queue messages, counts rooms online and
+// balances clients over the registered comets.
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import {
+  AppId,
+  PushType,
+  type ConnectReply,
+  type ConnectRequest,
+  type Instance,
+  type LogicClient,
+  type NodesReply,
+  type Proto,
+  type PushMsg,
+  type PushQueue,
+  type Registry,
+  type SessionRef,
+  type SessionStore,
+} from '../ports/index.js';
+import { WeightedBalancer } from './balancer.js';
+import { acceptComets } from './comet-filter.js';
+import { nodesReplyJson, type NodesReplyJson } from './goim-json-shapes.js';
+import { OnlineRooms, type RoomTop } from './online.js';
+import { encodeRoomKey } from './room-key.js';
+import { parseToken } from './token.js';
+
+export interface LogicOptions {
+  config: Config;
+  store: SessionStore;
+  queue: PushQueue;
+  registry: Registry;
+  log: Logger;
+}
+
+/** goim waits this long for the registry's first comet list before its first online reload. */
+const FIRST_WATCH_WAIT_MS = 10_000;
+/** Web clients get host names, every other platform IP addresses (goim model.PlatformWeb). */
+const PLATFORM_WEB = 'web';
+
+export class Logic implements LogicClient {
+  private readonly config: Config;
+  private readonly store: SessionStore;
+  private readonly queue: PushQueue;
+  private readonly registry: Registry;
+  private readonly log: Logger;
+
+  private readonly online = new OnlineRooms();
+  private readonly balancer = new WeightedBalancer();
+  /** Comets that passed the metadata filter, as last reported by the registry. */
+  private comets: Instance[] = [];
+  private connCount = 0;
+  private ipCount = 0;
+
+  private stopWatch: (() => void) | undefined;
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> | undefined;
+  private started = false;
+  private closed = false;
+
+  constructor(opts: LogicOptions) {
+    this.config = opts.config;
+    this.store = opts.store;
+    this.queue = opts.queue;
+    this.registry = opts.registry;
+    this.log = opts.log;
+  }
+
+  /** Watches the registry for comets, loads the online counts once, then every `logic.onlineReload`. */
+  async start(): Promise<void> {
+    if (this.started) throw new Error('logic: already started');
+    this.started = true;
+    let firstList!: () => void;
+    const firstSeen = new Promise<void>((resolve) => (firstList = resolve));
+    this.stopWatch = this.registry.watch(AppId.Comet, (instances) => {
+      this.onComets(instances);
+      firstList();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        this.log.warn(`logic: no comet list from the registry within ${FIRST_WATCH_WAIT_MS} ms; continuing`);
+        resolve();
+      }, FIRST_WATCH_WAIT_MS);
+    });
+    await Promise.race([firstSeen, timedOut]);
+    clearTimeout(timer);
+    if (this.closed) return;
+    await this.reloadOnline();
+    this.scheduleReload();
+  }
+
+  /** Stops the reload loop and the registry watch; the store, queue and registry stay open. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+    clearTimeout(this.reloadTimer);
+    await this.reloading;
+  }
+
+  // ---- comet → logic (goim.logic.Logic) ---------------------------------------------
+
+  /** Rejects with a TokenError when goim would refuse the token; store errors are only logged. */
+  async connect(req: ConnectRequest): Promise<ConnectReply> {
+    const token = parseToken(req.token);
+    const key = token.key !== '' ? token.key : randomUUID();
+    const ref: SessionRef = { mid: token.mid, key, server: req.server };
+    try {
+      await this.store.addMapping(ref);
+    } catch (err) {
+      this.log.error({ err, mid: String(token.mid), key, server: req.server }, `logic: storing the routing of key=${key} on ${req.server} failed`);
+    }
+    this.log.debug({ mid: String(token.mid), key, server: req.server, roomId: token.roomId }, 'logic: connected');
+    return {
+      mid: token.mid,
+      key,
+      roomId: token.roomId,
+      accepts: token.accepts,
+      heartbeatMs: this.config.node.heartbeat * this.config.node.heartbeatMax,
+    };
+  }
+
+  disconnect(ref: SessionRef): Promise<boolean> {
+    return this.store.delMapping(ref);
+  }
+
+  /** Refreshes the routing TTLs; re-adds the routing when it had lapsed. */
+  async heartbeat(ref: SessionRef): Promise<void> {
+    if (!(await this.store.expireMapping(ref))) await this.store.addMapping(ref);
+  }
+
+  async renewOnline(server: string, roomCount: Record<string, number>): Promise<Record<string, number>> {
+    await this.store.addServerOnline({ server, roomCount: { ...roomCount }, updated: Math.floor(Date.now() / 1000) });
+    return this.online.all();
+  }
+
+  async receive(mid: bigint, proto: Proto): Promise<void> {
+    // goim has no client-originated messaging: the frame is only logged.
+    this.log.debug({ mid: String(mid), op: proto.op, seq: proto.seq, bytes: proto.body.length }, 'logic: received a client message');
+  }
+
+  async nodes(platform: string, clientIp: string): Promise<NodesReply> {
+    return this.nodesReply(platform, clientIp);
+  }
+
+  // ---- push API (spec §1.3) ---------------------------------------------------------
+
+  /** Publishes one PUSH message per comet holding any of `keys`; unknown keys are dropped. */
+  async pushKeys(op: number, keys: string[], msg: Uint8Array): Promise<void> {
+    if (keys.length === 0) return;
+    const servers = await this.store.serversByKeys(keys);
+    const groups = new Map<string, string[]>();
+    for (let i = 0; i < keys.length; i++) {
+      const server = servers[i] ?? '';
+      if (server === '' || keys[i] === '') continue;
+      const group = groups.get(server);
+      if (group) group.push(keys[i]);
+      else groups.set(server, [keys[i]]);
+    }
+    await this.publishGroups(op, groups, msg);
+  }
+
+  /** Publishes one PUSH message per comet holding any connection of `mids`. */
+  async pushMids(op: number, mids: bigint[], msg: Uint8Array): Promise<void> {
+    if (mids.length === 0) return;
+    const keyServers = await this.store.keysByMids(mids);
+    const groups = new Map<string, string[]>();
+    for (const [key, server] of keyServers) {
+      if (key === '' || server === '') continue;
+      const group = groups.get(server);
+      if (group) group.push(key);
+      else groups.set(server, [key]);
+    }
+    await this.publishGroups(op, groups, msg);
+  }
+
+  pushRoom(op: number, type: string, room: string, msg: Uint8Array): Promise<void> {
+    return this.queue.publish({ type: PushType.ROOM, operation: op, speed: 0, server: '', room: encodeRoomKey(type, room), keys: [], msg });
+  }
+
+  pushAll(op: number, speed: number, msg: Uint8Array): Promise<void> {
+    return this.queue.publish({ type: PushType.BROADCAST, operation: op, speed, server: '', room: '', keys: [], msg });
+  }
+
+  private async publishGroups(op: number, groups: Map<string, string[]>, msg: Uint8Array): Promise<void> {
+    const sends: Promise<void>[] = [];
+    for (const [server, keys] of groups) {
+      const push: PushMsg = { type: PushType.PUSH, operation: op, speed: 0, server, room: '', keys, msg };
+      sends.push(this.queue.publish(push));
+    }
+    await Promise.all(sends);
+  }
+
+  // ---- online and nodes (spec §4.2, §4.6, §4.7) --------------------------------------
+
+  onlineTop(type: string, limit: number): RoomTop[] {
+    return this.online.top(type, limit);
+  }
+
+  onlineRoom(type: string, rooms: string[]): Record<string, number> {
+    return Object.fromEntries(this.online.rooms(type, rooms));
+  }
+
+  /** onlineRoom as a Go map (keys in byte order), for JSON. */
+  onlineRoomMap(type: string, rooms: string[]): Map<string, number> {
+    return this.online.rooms(type, rooms);
+  }
+
+  onlineTotal(): { conn_count: number; ip_count: number } {
+    return { conn_count: this.connCount, ip_count: this.ipCount };
+  }
+
+  /** The /goim/nodes/weighted reply in goim's JSON shape. */
+  nodesWeighted(platform: string, clientIp: string): NodesReplyJson {
+    return nodesReplyJson(this.nodesReply(platform, clientIp));
+  }
+
+  /** Accepted comets, or null before any is known (goim answers `"data":null`). */
+  nodesInstances(): Instance[] | null {
+    return this.comets.length > 0 ? this.comets : null;
+  }
+
+  /** Rebuilds the global room counts now (the reload loop calls this). */
+  reloadOnline(): Promise<void> {
+    this.reloading ??= this.online
+      .reload(
+        this.store,
+        this.comets.map((c) => c.hostname),
+        this.config.logic.onlineStale,
+        this.log,
+      )
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'logic: reloading the online counts failed; keeping the previous counts');
+      })
+      .finally(() => {
+        this.reloading = undefined;
+      });
+    return this.reloading;
+  }
+
+  private scheduleReload(): void {
+    if (this.closed) return;
+    this.reloadTimer = setTimeout(() => {
+      void this.reloadOnline().then(() => this.scheduleReload());
+    }, this.config.logic.onlineReload);
+    this.reloadTimer.unref();
+  }
+
+  private onComets(all: Instance[]): void {
+    if (this.closed) return;
+    const accepted = acceptComets(all);
+    this.comets = accepted.instances;
+    this.connCount = accepted.connCount;
+    this.ipCount = accepted.ipCount;
+    if (!this.balancer.update(accepted.instances) && this.balancer.size > 0) {
+      this.log.warn(
+        `logic: balancer kept its ${this.balancer.size} nodes: the registry reported ${accepted.instances.length} usable comets (empty or less than half)`,
+      );
+    }
+  }
+
+  private nodesReply(platform: string, clientIp: string): NodesReply {
+    const node = this.config.node;
+    const { domains, addrs } = this.balancer.nodeAddrs(this.regionOf(clientIp), node.hostDomain, node.regionWeight);
+    const nodes = platform === PLATFORM_WEB ? domains : addrs;
+    return {
+      domain: node.defaultDomain,
+      tcpPort: node.tcpPort,
+      wsPort: node.wsPort,
+      wssPort: node.wssPort,
+      heartbeat: Math.trunc(node.heartbeat / 1000),
+      nodes: nodes.length > 0 ? nodes : [node.defaultDomain],
+      backoff: { ...this.config.backoff },
+      heartbeatMax: node.heartbeatMax,
+    };
+  }
+
+  /**
+   * The client's region for the balancer. goim's IP → province lookup is a stub that
+   * always yields "", so region weighting only boosts comets registered without a region;
+   * tsim keeps that behaviour.
+   */
+  private regionOf(_clientIp: string): string {
+    return '';
+  }
+}

@@ -1,0 +1,78 @@
+// Logic's global room → online count map (spec §1.5, §4.6): rebuilt periodically from
+// the snapshots each comet stores through RenewOnline, and what /goim/online/* and the
+// RenewOnline reply report.
+import type { Logger } from '../log.js';
+import type { SessionStore } from '../ports/index.js';
+import { compareCodePoints } from './go-json.js';
+import { encodeRoomKey, roomIdOfKey } from './room-key.js';
+
+export interface RoomTop {
+  room_id: string;
+  count: number;
+}
+
+export class OnlineRooms {
+  private counts = new Map<string, number>();
+  /** The same map as a frozen record, built once per reload for RenewOnline replies. */
+  private record: Readonly<Record<string, number>> = Object.freeze({});
+
+  /** The global map as last rebuilt (shared and frozen: callers must not modify it). */
+  all(): Readonly<Record<string, number>> {
+    return this.record;
+  }
+
+  /** Replaces the map (reload, tests). */
+  replace(counts: Map<string, number>): void {
+    this.counts = counts;
+    // fromEntries defines own properties, so even a room named "__proto__" is safe.
+    this.record = Object.freeze(Object.fromEntries(counts));
+  }
+
+  /**
+   * Rebuilds the map from the snapshots of `servers`. A snapshot older than `staleMs`
+   * (or missing) is deleted and skipped. A store failure keeps the previous map: an
+   * outage should not zero every room.
+   */
+  async reload(store: SessionStore, servers: readonly string[], staleMs: number, log: Logger): Promise<void> {
+    const counts = new Map<string, number>();
+    const nowMs = Date.now();
+    for (const server of servers) {
+      const online = await store.serverOnline(server);
+      if (online === null || nowMs - online.updated * 1000 > staleMs) {
+        await store.delServerOnline(server).catch((err: unknown) => {
+          log.warn({ err, server }, `logic: deleting the stale online snapshot of ${server} failed`);
+        });
+        continue;
+      }
+      for (const [room, count] of Object.entries(online.roomCount)) {
+        // goim sums into int32.
+        counts.set(room, ((counts.get(room) ?? 0) + count) | 0);
+      }
+    }
+    this.replace(counts);
+  }
+
+  /**
+   * Rooms whose key starts with `type` (a plain prefix, as goim), largest first, at most
+   * `limit`; `room_id` is the host part of the key (keys Go's url.Parse rejects are skipped).
+   */
+  top(type: string, limit: number): RoomTop[] {
+    const tops: RoomTop[] = [];
+    for (const [key, count] of this.counts) {
+      if (!key.startsWith(type)) continue;
+      const roomId = roomIdOfKey(key);
+      if (roomId === undefined) continue;
+      tops.push({ room_id: roomId, count });
+    }
+    tops.sort((a, b) => b.count - a.count);
+    return tops.length > limit ? tops.slice(0, Math.max(0, limit)) : tops;
+  }
+
+  /** Count of each requested room of `type` (0 when unknown), as a Go map: keys in byte order. */
+  rooms(type: string, rooms: readonly string[]): Map<string, number> {
+    const sorted = [...new Set(rooms)].sort(compareCodePoints);
+    const out = new Map<string, number>();
+    for (const room of sorted) out.set(room, this.counts.get(encodeRoomKey(type, room)) ?? 0);
+    return out;
+  }
+}

@@ -1,0 +1,165 @@
+// goim's HTTP API (spec §4.2): push, online and nodes endpoints with goim's parameter
+// binding, envelopes, codes and statuses.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { instanceJson } from './goim-json-shapes.js';
+import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './http-envelope.js';
+import type { Logic } from './logic.js';
+import { BindingError, bindQuery, parseGoQuery, validationMessage } from './query-binding.js';
+
+/** Paths per method; the not-found handler redirects their trailing-slash variants. */
+export const GOIM_ROUTES: Readonly<Record<string, readonly string[]>> = {
+  POST: ['/goim/push/keys', '/goim/push/mids', '/goim/push/room', '/goim/push/all'],
+  GET: ['/goim/online/top', '/goim/online/room', '/goim/online/total', '/goim/nodes/weighted', '/goim/nodes/instances'],
+};
+
+type Handler = (query: Map<string, string[]>, req: FastifyRequest, reply: FastifyReply) => Promise<void> | void;
+
+function rawQuery(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
+function ok(reply: FastifyReply, data?: unknown): void {
+  reply.code(200).type(JSON_TYPE).send(envelope(Code.OK, '', data));
+}
+
+/** A logic-level failure: HTTP 200 with a negative code, as goim. */
+function failed(reply: FastifyReply, code: number, message: string): void {
+  reply.code(200).type(JSON_TYPE).send(envelope(code, message));
+}
+
+/** A binding failure: goim writes the status line before the envelope, so Go sniffs text/plain. */
+function badRequest(reply: FastifyReply, message: string): void {
+  reply.code(400).type(SNIFFED_TEXT_TYPE).send(envelope(Code.RequestErr, message));
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function body(req: FastifyRequest): Uint8Array {
+  return req.body instanceof Uint8Array ? req.body : new Uint8Array(0);
+}
+
+function goimHandler(fn: Handler) {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
+    try {
+      await fn(parseGoQuery(rawQuery(req.url)), req, reply);
+    } catch (err) {
+      if (!(err instanceof BindingError)) throw err;
+      badRequest(reply, err.message);
+    }
+    return reply;
+  };
+}
+
+export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
+  app.post(
+    '/goim/push/keys',
+    goimHandler(async (query, req, reply) => {
+      const arg = bindQuery(query, { Op: { param: 'operation', kind: 'int32' }, Keys: { param: 'keys', kind: 'string[]' } });
+      // goim answers a bare -400 here (Redis refuses the empty MGET); say why instead.
+      if (arg.Keys === undefined) return failed(reply, Code.RequestErr, 'keys required');
+      try {
+        await logic.pushKeys(arg.Op, arg.Keys, body(req));
+      } catch (err) {
+        // goim reports every push/keys failure as -400.
+        return failed(reply, Code.RequestErr, messageOf(err));
+      }
+      ok(reply);
+    }),
+  );
+
+  app.post(
+    '/goim/push/mids',
+    goimHandler(async (query, req, reply) => {
+      const arg = bindQuery(query, { Op: { param: 'operation', kind: 'int32' }, Mids: { param: 'mids', kind: 'int64[]' } });
+      try {
+        await logic.pushMids(arg.Op, arg.Mids ?? [], body(req));
+      } catch (err) {
+        return failed(reply, Code.ServerErr, messageOf(err));
+      }
+      ok(reply);
+    }),
+  );
+
+  app.post(
+    '/goim/push/room',
+    goimHandler(async (query, req, reply) => {
+      const arg = bindQuery(query, {
+        Op: { param: 'operation', kind: 'int32', required: true },
+        Type: { param: 'type', kind: 'string', required: true },
+        Room: { param: 'room', kind: 'string', required: true },
+      });
+      try {
+        await logic.pushRoom(arg.Op, arg.Type, arg.Room, body(req));
+      } catch (err) {
+        return failed(reply, Code.ServerErr, messageOf(err));
+      }
+      ok(reply);
+    }),
+  );
+
+  app.post(
+    '/goim/push/all',
+    goimHandler(async (query, req, reply) => {
+      const arg = bindQuery(query, {
+        Op: { param: 'operation', kind: 'int32', required: true },
+        Speed: { param: 'speed', kind: 'int32' },
+      });
+      try {
+        await logic.pushAll(arg.Op, arg.Speed, body(req));
+      } catch (err) {
+        return failed(reply, Code.ServerErr, messageOf(err));
+      }
+      ok(reply);
+    }),
+  );
+
+  app.get(
+    '/goim/online/top',
+    goimHandler((query, _req, reply) => {
+      const arg = bindQuery(query, {
+        Type: { param: 'type', kind: 'string', required: true },
+        Limit: { param: 'limit', kind: 'int64', required: true },
+      });
+      // goim panics on a negative limit (HTTP 500, empty body); refuse it like a binding error.
+      if (arg.Limit < 0n) throw new BindingError(validationMessage('Limit', 'min'));
+      const limit = arg.Limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(arg.Limit);
+      ok(reply, logic.onlineTop(arg.Type, limit));
+    }),
+  );
+
+  app.get(
+    '/goim/online/room',
+    goimHandler((query, _req, reply) => {
+      const arg = bindQuery(query, {
+        Type: { param: 'type', kind: 'string', required: true },
+        Rooms: { param: 'rooms', kind: 'string[]', required: true },
+      });
+      ok(reply, logic.onlineRoomMap(arg.Type, arg.Rooms ?? []));
+    }),
+  );
+
+  app.get(
+    '/goim/online/total',
+    goimHandler((_query, _req, reply) => {
+      ok(reply, logic.onlineTotal());
+    }),
+  );
+
+  app.get(
+    '/goim/nodes/weighted',
+    goimHandler((query, req, reply) => {
+      const arg = bindQuery(query, { Platform: { param: 'platform', kind: 'string' } });
+      ok(reply, logic.nodesWeighted(arg.Platform, req.ip));
+    }),
+  );
+
+  app.get(
+    '/goim/nodes/instances',
+    goimHandler((_query, _req, reply) => {
+      ok(reply, logic.nodesInstances()?.map(instanceJson) ?? null);
+    }),
+  );
+}

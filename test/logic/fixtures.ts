@@ -1,0 +1,104 @@
+// Shared pieces of the logic tests: a recording push queue, configs, a running logic
+// with its HTTP server, and a fetch wrapper that keeps status, type and body bytes.
+import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
+import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
+import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import { LogicHttpServer } from '../../src/logic/http-server.js';
+import { Logic } from '../../src/logic/logic.js';
+import { AppId, type Instance, type PushHandler, type PushMsg, type PushQueue } from '../../src/ports/index.js';
+
+/** A PushQueue that records what logic publishes; `failWith` makes publish reject. */
+export class RecordingQueue implements PushQueue {
+  readonly published: PushMsg[] = [];
+  failWith: Error | undefined;
+
+  async publish(msg: PushMsg): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.published.push(msg);
+  }
+  async consume(_handler: PushHandler): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
+export function testConfig(input: ConfigInput = {}): Config {
+  return configSchema.parse({ ...input, httpServer: { addr: '127.0.0.1:0', ...input.httpServer } });
+}
+
+export function comet(hostname: string, metadata: Record<string, string>, extra: Partial<Instance> = {}): Instance {
+  return {
+    region: '',
+    zone: '',
+    env: '',
+    appid: AppId.Comet,
+    hostname,
+    addrs: [],
+    version: '',
+    latestTimestamp: 0,
+    metadata,
+    ...extra,
+  };
+}
+
+/** Resolves once `predicate` holds, polling on the event loop (fails after `ms`). */
+export async function until(predicate: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+export interface Running {
+  config: Config;
+  logic: Logic;
+  store: MemorySessionStore;
+  registry: MemoryRegistry;
+  queue: RecordingQueue;
+  http: LogicHttpServer;
+  base: string;
+  stop(): Promise<void>;
+}
+
+export async function startLogic(input: ConfigInput = {}, webRoots?: string[]): Promise<Running> {
+  const config = testConfig(input);
+  const store = new MemorySessionStore();
+  const registry = new MemoryRegistry();
+  const queue = new RecordingQueue();
+  const logic = new Logic({ config, store, queue, registry, log: silentLogger });
+  await logic.start();
+  const http = new LogicHttpServer({ logic, config, log: silentLogger, webRoots });
+  await http.listen();
+  const { port } = http.address();
+  return {
+    config,
+    logic,
+    store,
+    registry,
+    queue,
+    http,
+    base: `http://127.0.0.1:${port}`,
+    async stop() {
+      await http.close();
+      await logic.close();
+      await store.close();
+      await registry.close();
+    },
+  };
+}
+
+export interface Answer {
+  status: number;
+  type: string | null;
+  body: string;
+  headers: Headers;
+}
+
+export async function request(base: string, path: string, init: RequestInit = {}): Promise<Answer> {
+  const res = await fetch(base + path, { redirect: 'manual', ...init });
+  const body = Buffer.from(await res.arrayBuffer()).toString('utf8');
+  return { status: res.status, type: res.headers.get('content-type'), body, headers: res.headers };
+}
+
+export const JSON_TYPE = 'application/json; charset=utf-8';
+export const TEXT_TYPE = 'text/plain; charset=utf-8';
