@@ -1,0 +1,105 @@
+// The comets job pushes to, kept in step with the registry (spec §5.6): keyed by host name,
+// limited to the job's zone when one is configured. Instances flagged offline still receive
+// pushes, as in goim: they still hold connections until those leave.
+import type { CometDialer, Instance } from '../ports/index.js';
+import type { Logger } from '../log.js';
+import { CometLane } from './comet-lane.js';
+
+export class CometTable {
+  private readonly lanes = new Map<string, CometLane>();
+  /** The lanes as an array, rebuilt on change, so fan-out loops never build one. */
+  private snapshot: CometLane[] = [];
+  /** Lanes being closed (removed comets, shutdown); awaited by close(). */
+  private readonly closing = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly dial: CometDialer,
+    private readonly zone: string,
+    private readonly routineSize: number,
+    private readonly log: Logger,
+  ) {}
+
+  get size(): number {
+    return this.snapshot.length;
+  }
+
+  get(hostname: string): CometLane | undefined {
+    return this.lanes.get(hostname);
+  }
+
+  /** Current lanes; the array is replaced, never mutated, so callers may keep it. */
+  all(): readonly CometLane[] {
+    return this.snapshot;
+  }
+
+  hostnames(): string[] {
+    return this.snapshot.map((l) => l.hostname);
+  }
+
+  /**
+   * Applies a registry list. As in goim, a list with no instance in the job's zone is ignored
+   * (the table stays as it was): an empty answer is more often a registry hiccup than every
+   * comet leaving at once, and a call to a comet that is really gone fails and is retried
+   * through the queue instead of dropping the message. Returns false when ignored.
+   */
+  update(instances: readonly Instance[]): boolean {
+    const mine = this.zone === '' ? instances : instances.filter((i) => i.zone === this.zone);
+    if (mine.length === 0) {
+      if (this.lanes.size > 0 || instances.length > 0) {
+        this.log.warn({ zone: this.zone, instances: instances.length }, 'job: comet list without any instance in zone ignored');
+      }
+      return false;
+    }
+    const next = new Map<string, CometLane>();
+    for (const ins of mine) {
+      if (next.has(ins.hostname)) continue;
+      const old = this.lanes.get(ins.hostname);
+      // goim keeps an existing host's client; a changed address means the comet restarted elsewhere.
+      if (old && sameAddrs(old.instance.addrs, ins.addrs)) {
+        next.set(ins.hostname, old);
+        continue;
+      }
+      try {
+        next.set(ins.hostname, new CometLane(ins, this.dial(ins), this.routineSize, this.onHealth));
+        this.log.info({ comet: ins.hostname, addrs: ins.addrs }, old ? 'job: comet re-dialled' : 'job: comet added');
+      } catch (e) {
+        this.log.error({ comet: ins.hostname, addrs: ins.addrs, err: (e as Error).message }, 'job: cannot dial comet');
+        if (old) next.set(ins.hostname, old);
+      }
+    }
+    for (const [host, lane] of this.lanes) {
+      if (next.get(host) === lane) continue;
+      if (!next.has(host)) this.log.info({ comet: host }, 'job: comet removed');
+      this.retire(lane);
+    }
+    this.lanes.clear();
+    for (const [host, lane] of next) this.lanes.set(host, lane);
+    this.snapshot = [...next.values()];
+    return true;
+  }
+
+  private retire(lane: CometLane): void {
+    const p = lane.close().then((skipped) => {
+      if (skipped > 0) this.log.info({ comet: lane.hostname, skipped }, 'job: calls to a removed comet skipped');
+    });
+    this.closing.add(p);
+    void p.finally(() => this.closing.delete(p));
+  }
+
+  private readonly onHealth = (lane: CometLane, err: Error | null): void => {
+    if (err) this.log.warn({ comet: lane.hostname, err: err.message }, 'job: calls to comet failing');
+    else this.log.info({ comet: lane.hostname }, 'job: calls to comet succeed again');
+  };
+
+  /** Closes every comet client (after the calls in flight settled). */
+  async close(): Promise<void> {
+    for (const lane of this.lanes.values()) this.retire(lane);
+    this.lanes.clear();
+    this.snapshot = [];
+    while (this.closing.size > 0) await Promise.all([...this.closing]);
+  }
+}
+
+function sameAddrs(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

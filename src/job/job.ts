@@ -1,0 +1,252 @@
+// The job role (spec §5): consumes queued PushMsgs and turns them into comet calls.
+//
+// Acknowledgement: handle() resolves only once every comet it targets accepted the call that
+// carries the message (for a room message: the batch holding it), and rejects when one of
+// them failed, so the queue redelivers (at-least-once, where goim is at-most-once). Since a
+// held room message keeps its queue slot, batches are sent early once `room.maxHeld`
+// messages are held (RoomTable).
+//
+// Ordering: a room's batches reach each comet one after another (batch N+1 starts once the
+// comet accepted batch N); PUSH and BROADCAST calls to a comet start in the order handled,
+// up to `job.routineSize` at once, so a transport that keeps call order (in-process, one
+// gRPC channel) keeps it; goim promises neither. A failed message is redelivered later
+// and may then arrive after younger ones.
+//
+// Backpressure: at most `job.maxPending` messages are held unacknowledged; later handle()
+// calls wait (in order) for a slot. Each message holds at most one call per comet, so the
+// calls queued for one comet are bounded by the same number, and at most `job.routineSize`
+// of them run at once.
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import {
+  AppId,
+  PushType,
+  type CometDialer,
+  type Proto,
+  type PushMsg,
+  type PushQueue,
+  type Registry,
+} from '../ports/index.js';
+import { Admission } from './admission.js';
+import { CometTable } from './comet-table.js';
+import { fanOut, fanOutAsync } from './dispatch.js';
+import { pushProto } from './push-frame.js';
+import { RoomTable } from './room-table.js';
+
+export interface JobOptions {
+  config: Config;
+  queue: PushQueue;
+  registry: Registry;
+  dial: CometDialer;
+  log: Logger;
+}
+
+/** Counters since start (exported as metrics by the caller). */
+export interface JobStats {
+  /** PUSH messages sent to their comet. */
+  push: number;
+  /** PUSH messages dropped: their server is not in the comet table. */
+  pushUnknownServer: number;
+  broadcast: number;
+  /** BROADCAST messages acknowledged without any comet to send to (goim crashes here). */
+  broadcastNoComet: number;
+  roomMessages: number;
+  roomBatches: number;
+  /** Room batches acknowledged without any comet to send to. */
+  roomNoComet: number;
+  /** Messages of an unknown type (logged and acknowledged). */
+  unknownType: number;
+}
+
+type State = 'new' | 'running' | 'stopping' | 'stopped';
+
+const DONE = Promise.resolve();
+
+export class Job {
+  private readonly config: Config;
+  private readonly queue: PushQueue;
+  private readonly registry: Registry;
+  private readonly log: Logger;
+  private readonly table: CometTable;
+  private readonly roomTable: RoomTable;
+  private readonly admission: Admission;
+  private readonly counters: JobStats = {
+    push: 0,
+    pushUnknownServer: 0,
+    broadcast: 0,
+    broadcastNoComet: 0,
+    roomMessages: 0,
+    roomBatches: 0,
+    roomNoComet: 0,
+    unknownType: 0,
+  };
+  private state: State = 'new';
+  private consuming = false;
+  private unwatch: (() => void) | null = null;
+  private stopping: Promise<void> | null = null;
+  /** Warn once per stretch without comets, not once per message. */
+  private warnedNoComet = false;
+
+  constructor(opts: JobOptions) {
+    this.config = opts.config;
+    this.queue = opts.queue;
+    this.registry = opts.registry;
+    this.log = opts.log;
+    const { job, room, env } = opts.config;
+    this.table = new CometTable(opts.dial, env.zone, job.routineSize, opts.log);
+    this.roomTable = new RoomTable(room.batch, room.signal, room.idle, room.maxHeld, this.sendRoomBatch);
+    this.admission = new Admission(job.maxPending);
+  }
+
+  /** Watches the registry for comets (waiting up to job.cometWait for a first list), then consumes. */
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`job: cannot start when ${this.state}`);
+    this.state = 'running';
+    let listed!: () => void;
+    const firstList = new Promise<boolean>((resolve) => (listed = () => resolve(true)));
+    this.unwatch = this.registry.watch(AppId.Comet, (instances) => {
+      if (this.state === 'stopped') return;
+      this.table.update(instances);
+      if (this.table.size > 0) this.warnedNoComet = false;
+      listed();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.config.job.cometWait)));
+    const gotList = await Promise.race([firstList, timedOut]);
+    clearTimeout(timer);
+    if (!gotList) this.log.warn({ waitedMs: this.config.job.cometWait }, 'job: no comet list from the registry yet; starting without comets');
+    if (this.state !== 'running') return;
+    this.roomTable.start();
+    this.consuming = true;
+    await this.queue.consume((msg) => this.handle(msg));
+    this.log.info({ comets: this.table.hostnames(), zone: this.config.env.zone }, 'job: consuming');
+  }
+
+  /**
+   * Stops consuming and delivers everything already accepted: held room batches are sent at
+   * once (and so is every room message handled from now on), the queue's handlers in flight
+   * are awaited, then the comet clients are closed.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'stopping';
+    this.roomTable.flushAll();
+    if (this.consuming) {
+      try {
+        await this.queue.close();
+      } catch (e) {
+        this.log.error({ err: (e as Error).message }, 'job: closing the queue failed');
+      }
+    }
+    this.roomTable.flushAll();
+    await this.admission.whenDrained();
+    this.state = 'stopped';
+    this.unwatch?.();
+    this.unwatch = null;
+    this.roomTable.stop();
+    await this.table.close();
+    this.log.info(this.counters, 'job: stopped');
+  }
+
+  /** Delivers one message; resolves once the comets accepted it, rejects when one failed. */
+  handle(msg: PushMsg): Promise<void> {
+    if (this.state === 'stopped') return Promise.reject(new Error('job: stopped'));
+    if (this.admission.tryEnter()) return this.admitted(msg);
+    return this.admission.enter().then(() => this.admitted(msg));
+  }
+
+  /** Host names in the comet table. */
+  comets(): string[] {
+    return this.table.hostnames();
+  }
+
+  /** Room keys with a live batcher. */
+  rooms(): string[] {
+    return this.roomTable.keys();
+  }
+
+  stats(): Readonly<JobStats> {
+    return { ...this.counters };
+  }
+
+  private admitted(msg: PushMsg): Promise<void> {
+    let p: Promise<void>;
+    try {
+      p = this.dispatch(msg);
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    return p.finally(this.leave);
+  }
+
+  private readonly leave = (): void => this.admission.leave();
+
+  private dispatch(msg: PushMsg): Promise<void> {
+    switch (msg.type) {
+      case PushType.PUSH:
+        return this.push(msg);
+      case PushType.ROOM: {
+        this.counters.roomMessages++;
+        const delivered = this.roomTable.offer(msg.room, msg.operation, msg.msg);
+        if (this.state === 'stopping') this.roomTable.flushAll();
+        return delivered;
+      }
+      case PushType.BROADCAST:
+        return this.broadcast(msg);
+      default:
+        this.counters.unknownType++;
+        this.log.error({ type: msg.type }, 'job: unknown push type');
+        return DONE;
+    }
+  }
+
+  private push(msg: PushMsg): Promise<void> {
+    const lane = this.table.get(msg.server);
+    if (!lane) {
+      this.counters.pushUnknownServer++;
+      this.log.debug({ server: msg.server }, 'job: push for unknown comet dropped');
+      return DONE;
+    }
+    this.counters.push++;
+    const proto = pushProto(msg.operation, msg.msg);
+    const { keys, operation } = msg;
+    return fanOutAsync([lane], null, (c) => c.pushMsg(keys, operation, proto), 'pushMsg');
+  }
+
+  private broadcast(msg: PushMsg): Promise<void> {
+    const lanes = this.table.all();
+    if (lanes.length === 0) {
+      this.counters.broadcastNoComet++;
+      this.warnNoComet('broadcast');
+      return DONE;
+    }
+    this.counters.broadcast++;
+    const proto = pushProto(msg.operation, msg.msg);
+    // Go integer division (truncates toward zero), as goim computes it.
+    const speed = Math.trunc(msg.speed / lanes.length);
+    const { operation } = msg;
+    return fanOutAsync(lanes, null, (c) => c.broadcast(operation, proto, speed), 'broadcast');
+  }
+
+  private readonly sendRoomBatch = (room: string, proto: Proto, done: (err: Error | null) => void): void => {
+    this.counters.roomBatches++;
+    const lanes = this.table.all();
+    if (lanes.length === 0) {
+      this.counters.roomNoComet++;
+      this.warnNoComet('room batch');
+      done(null);
+      return;
+    }
+    fanOut(lanes, room, (c) => c.broadcastRoom(room, proto), `broadcastRoom ${room}`, done);
+  };
+
+  private warnNoComet(what: string): void {
+    if (this.warnedNoComet) return;
+    this.warnedNoComet = true;
+    this.log.warn(`job: ${what} acknowledged without delivery: no comet known`);
+  }
+}

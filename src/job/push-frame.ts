@@ -1,0 +1,31 @@
+// The protos job sends to comets (spec §5.3–5.4, vectors §10.7, §10.8, §10.14). Built once
+// per message or batch and handed unchanged to every comet.
+import type { Proto } from '../ports/index.js';
+import { HEADER_LEN, encodeFrame, writeHeader } from '../protocol/frame.js';
+import { Op } from '../protocol/ops.js';
+
+/** The frame a client receives for one pushed message: ver 1, op = operation, seq 0. */
+export function pushFrame(operation: number, msg: Uint8Array): Buffer {
+  return encodeFrame(operation, msg, 1, 0);
+}
+
+/** Proto{ver 1, op 9, seq 0, body = inner frame} for PUSH and BROADCAST. */
+export function pushProto(operation: number, msg: Uint8Array): Proto {
+  return { ver: 1, op: Op.Raw, seq: 0, body: pushFrame(operation, msg) };
+}
+
+/**
+ * Proto{ver 1, op 9, seq 0, body = frame‖frame‖…} for a room batch: one allocation, each
+ * message's header written in place ahead of its body.
+ */
+export function roomBatchProto(ops: readonly number[], msgs: readonly Uint8Array[], byteLength: number): Proto {
+  const body = Buffer.allocUnsafe(byteLength);
+  let off = 0;
+  for (let i = 0; i < ops.length; i++) {
+    const msg = msgs[i];
+    writeHeader(body, off, msg.length, 1, ops[i], 0);
+    body.set(msg, off + HEADER_LEN);
+    off += HEADER_LEN + msg.length;
+  }
+  return { ver: 1, op: Op.Raw, seq: 0, body };
+}

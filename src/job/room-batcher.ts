@@ -1,0 +1,100 @@
+// Merges one room's messages into op-9 batches (spec §5.4): a batch is sent once it holds
+// `batch` messages or once its first message has waited `signal`.
+//
+// goim runs each aggregator as a goroutine fed through a 40-deep channel, which loses
+// messages (full channel, stale timer tick, offers to a dying aggregator — Defects §5.4).
+// Here offer() appends synchronously on the single JS thread, so there is no channel to
+// fill and nothing to race: a batcher is only removed (RoomTable) while it holds nothing
+// and has nothing in flight, and a removed batcher is never offered to again.
+import type { Proto } from '../ports/index.js';
+import { HEADER_LEN } from '../protocol/frame.js';
+import { roomBatchProto } from './push-frame.js';
+
+/**
+ * Sends a sealed batch of `count` messages to the comets; `done` runs once every comet
+ * accepted it (or one failed).
+ */
+export type SendBatch = (room: string, proto: Proto, count: number, done: (err: Error | null) => void) => void;
+
+/** One promise shared by all messages of a batch (one allocation per batch, not per message). */
+class BatchSettle {
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: Error) => void;
+  constructor() {
+    this.promise = new Promise<void>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+  }
+}
+
+export class RoomBatcher {
+  private ops: number[] = [];
+  private msgs: Uint8Array[] = [];
+  private bytes = 0;
+  private settle: BatchSettle | null = null;
+  /** Armed only while messages are held, so an idle room costs no timer. */
+  private timer: NodeJS.Timeout | null = null;
+  /** Batches sent and not yet accepted by every comet. */
+  private inFlight = 0;
+  /** Last offer or batch completion (ms, performance.now()), for idle removal. */
+  lastActive = performance.now();
+
+  constructor(
+    readonly room: string,
+    private readonly batch: number,
+    private readonly signal: number,
+    private readonly send: SendBatch,
+  ) {}
+
+  /** Messages held for the next batch. */
+  get held(): number {
+    return this.ops.length;
+  }
+
+  /** Nothing held and nothing in flight: safe to remove. */
+  get idle(): boolean {
+    return this.ops.length === 0 && this.inFlight === 0;
+  }
+
+  /** Adds a message; resolves once the batch carrying it was accepted by every comet. */
+  offer(operation: number, msg: Uint8Array): Promise<void> {
+    this.ops.push(operation);
+    this.msgs.push(msg);
+    this.bytes += HEADER_LEN + msg.length;
+    this.lastActive = performance.now();
+    const settle = (this.settle ??= new BatchSettle());
+    if (this.ops.length >= this.batch) this.flush();
+    else if (this.timer === null) this.timer = setTimeout(this.onSignal, this.signal);
+    return settle.promise;
+  }
+
+  private readonly onSignal = (): void => {
+    this.timer = null;
+    this.flush();
+  };
+
+  /** Sends the held messages now (no-op when none are held). */
+  flush(): void {
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.ops.length === 0) return;
+    const proto = roomBatchProto(this.ops, this.msgs, this.bytes);
+    const count = this.ops.length;
+    const settle = this.settle!;
+    this.ops = [];
+    this.msgs = [];
+    this.bytes = 0;
+    this.settle = null;
+    this.inFlight++;
+    this.send(this.room, proto, count, (err) => {
+      this.inFlight--;
+      this.lastActive = performance.now();
+      if (err) settle.reject(err);
+      else settle.resolve();
+    });
+  }
+}

@@ -1,0 +1,106 @@
+// Room key → RoomBatcher, created on first use.
+//
+// Idle removal: one shared sweep (every idle/2) removes batchers that held nothing and had
+// nothing in flight for `idle`, so a room is dropped between idle and 1.5 × idle after its
+// last activity, without any timer per idle room.
+//
+// Held-message cap: a held message is not acknowledged to the queue until its batch is sent,
+// so it occupies one of the queue's in-flight slots for up to `signal`. With many quiet
+// rooms that would cap throughput at (queue window / signal); once `maxHeld` messages are
+// held over all rooms, every held batch is sent at once instead.
+import type { Proto } from '../ports/index.js';
+import { RoomBatcher, type SendBatch } from './room-batcher.js';
+
+/** goim replaces an idle of 0 by one minute. */
+const DEFAULT_IDLE_MS = 60_000;
+
+/** Sends a sealed batch to the comets; `done` runs once every comet accepted it (or one failed). */
+export type SendRoomBatch = (room: string, proto: Proto, done: (err: Error | null) => void) => void;
+
+export class RoomTable {
+  private readonly rooms = new Map<string, RoomBatcher>();
+  /** Batchers holding at least one message. */
+  private readonly holding = new Set<RoomBatcher>();
+  private held = 0;
+  private readonly idle: number;
+  private sweeper: NodeJS.Timeout | null = null;
+  private readonly sendBatch: SendBatch;
+
+  constructor(
+    private readonly batch: number,
+    private readonly signal: number,
+    idle: number,
+    private readonly maxHeld: number,
+    send: SendRoomBatch,
+  ) {
+    this.idle = idle > 0 ? idle : DEFAULT_IDLE_MS;
+    this.sendBatch = (room, proto, count, done) => {
+      this.held -= count;
+      const b = this.rooms.get(room);
+      if (b) this.holding.delete(b);
+      send(room, proto, done);
+    };
+  }
+
+  get size(): number {
+    return this.rooms.size;
+  }
+
+  /** Messages held over all rooms, waiting for their batch to be sent. */
+  get heldMessages(): number {
+    return this.held;
+  }
+
+  keys(): string[] {
+    return [...this.rooms.keys()];
+  }
+
+  get(room: string): RoomBatcher {
+    let b = this.rooms.get(room);
+    if (!b) {
+      b = new RoomBatcher(room, this.batch, this.signal, this.sendBatch);
+      this.rooms.set(room, b);
+    }
+    return b;
+  }
+
+  /** Adds a message to its room's batch; resolves once that batch was accepted by every comet. */
+  offer(room: string, operation: number, msg: Uint8Array): Promise<void> {
+    const b = this.get(room);
+    this.held++;
+    const delivered = b.offer(operation, msg);
+    if (b.held > 0) this.holding.add(b);
+    if (this.held >= this.maxHeld) this.flushAll();
+    return delivered;
+  }
+
+  /** Starts the idle sweep. */
+  start(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1, Math.floor(this.idle / 2)));
+    this.sweeper.unref();
+  }
+
+  /** Removes batchers idle for at least `idle`; returns how many. */
+  sweep(now = performance.now()): number {
+    let removed = 0;
+    for (const [room, b] of this.rooms) {
+      if (b.idle && now - b.lastActive >= this.idle) {
+        this.rooms.delete(room);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Sends every held message now. */
+  flushAll(): void {
+    for (const b of this.holding) b.flush();
+    this.holding.clear();
+  }
+
+  stop(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+  }
+}

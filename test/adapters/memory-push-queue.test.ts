@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MemoryPushQueue, QueueFullError } from '../../src/adapters/memory/push-queue.js';
+import { PushType, type PushMsg } from '../../src/ports/index.js';
+import { testConfig, waitFor, withTimeout } from '../job/fakes.js';
+
+const msg = (n: number): PushMsg => ({
+  type: PushType.ROOM,
+  operation: 1000,
+  speed: 0,
+  server: '',
+  room: 'live://1',
+  keys: [],
+  msg: Buffer.from(String(n)),
+});
+const num = (m: PushMsg) => Number(Buffer.from(m.msg).toString());
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+test('delivers in publish order, at most `inflight` handlers at once', async () => {
+  const q = new MemoryPushQueue({ inflight: 4 });
+  const called: number[] = [];
+  const open: ReturnType<typeof deferred>[] = [];
+  await q.consume((m) => {
+    called.push(num(m));
+    const d = deferred();
+    open.push(d);
+    return d.promise;
+  });
+  await Promise.all(Array.from({ length: 10 }, (_, i) => q.publish(msg(i))));
+  await waitFor(() => called.length === 4, 'first handlers');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(called, [0, 1, 2, 3], 'no fifth handler while four run');
+  // Completing out of order frees slots; later messages are still *called* in order.
+  open[2].resolve();
+  open[0].resolve();
+  await waitFor(() => called.length === 6, 'two more handlers');
+  for (let i = 0; i < 10; i++) {
+    await waitFor(() => open.length > i, `handler ${i}`);
+    open[i].resolve();
+  }
+  await waitFor(() => q.size === 0, 'all acknowledged');
+  assert.deepEqual(called, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  await q.close();
+});
+
+test('messages published before consume() are kept and delivered', async () => {
+  const q = new MemoryPushQueue();
+  for (let i = 0; i < 3; i++) await q.publish(msg(i));
+  assert.equal(q.size, 3);
+  const got: number[] = [];
+  await q.consume(async (m) => {
+    got.push(num(m));
+  });
+  await waitFor(() => q.size === 0, 'drained');
+  assert.deepEqual(got, [0, 1, 2]);
+  await q.close();
+});
+
+test('publish rejects with "queue full" past capacity, and accepts again once acknowledged', async () => {
+  const q = new MemoryPushQueue({ capacity: 2 });
+  await q.publish(msg(0));
+  await q.publish(msg(1));
+  await assert.rejects(q.publish(msg(2)), (e: Error) => e instanceof QueueFullError && /push queue full/.test(e.message));
+  await q.consume(async () => {});
+  await waitFor(() => q.size === 0, 'acknowledged');
+  await q.publish(msg(3));
+  await q.close();
+});
+
+test('a rejected (or throwing) handler gets the message again later', async () => {
+  const q = new MemoryPushQueue({ retryDelay: 1, retryMaxDelay: 4 });
+  const attempts = new Map<number, number>();
+  const acked: number[] = [];
+  await q.consume((m) => {
+    const n = num(m);
+    const a = (attempts.get(n) ?? 0) + 1;
+    attempts.set(n, a);
+    if (n === 1 && a <= 3) return Promise.reject(new Error('comet down'));
+    if (n === 2 && a === 1) throw new Error('sync failure');
+    acked.push(n);
+    return Promise.resolve();
+  });
+  for (let i = 0; i < 3; i++) await q.publish(msg(i));
+  await waitFor(() => q.size === 0, 'all acknowledged');
+  assert.equal(attempts.get(1), 4);
+  assert.equal(attempts.get(2), 2);
+  assert.deepEqual([...acked].sort(), [0, 1, 2]);
+  await q.close();
+});
+
+test('close() stops delivery, waits for handlers in flight, rejects later publishes', async () => {
+  const q = new MemoryPushQueue({ inflight: 1 });
+  const running = deferred();
+  const called: number[] = [];
+  await q.consume((m) => {
+    called.push(num(m));
+    return running.promise;
+  });
+  await q.publish(msg(0));
+  await q.publish(msg(1));
+  await waitFor(() => called.length === 1, 'first handler');
+  let closed = false;
+  const closing = q.close().then(() => (closed = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(closed, false, 'close waits for the running handler');
+  running.resolve();
+  await withTimeout(closing, 5000, 'close');
+  assert.deepEqual(called, [0], 'nothing delivered after close');
+  assert.equal(q.size, 0);
+  await assert.rejects(q.publish(msg(2)), /closed/);
+});
+
+test('fromConfig takes the job section', async () => {
+  const q = MemoryPushQueue.fromConfig(testConfig({ job: { queueSize: 1 } }));
+  await q.publish(msg(0));
+  await assert.rejects(q.publish(msg(1)), QueueFullError);
+  await q.close();
+});
