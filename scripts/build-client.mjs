@@ -1,0 +1,65 @@
+// Bundles the browser client and the demo page into dist/web/ (served by logic's HTTP server):
+//   src/client/browser.ts → dist/web/tsim-client.js   IIFE, global `Tsim`, minified, source map
+//   web/demo.ts           → dist/web/demo.js          IIFE
+// The demo is type-checked first (web/tsconfig.json, DOM types only), since the project's tsc
+// does not compile web/. Exits non-zero on any error.
+
+import { execFile } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as esbuild from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist', 'web');
+const require = createRequire(import.meta.url);
+
+async function typecheckWeb() {
+  const tsc = require.resolve('typescript/bin/tsc');
+  try {
+    await promisify(execFile)(process.execPath, [tsc, '-p', join(root, 'web', 'tsconfig.json')], { cwd: root });
+  } catch (err) {
+    process.stderr.write(String(err.stdout ?? '') + String(err.stderr ?? ''));
+    throw new Error('web/ does not type-check');
+  }
+}
+
+/** @type {import('esbuild').BuildOptions} */
+const common = {
+  bundle: true,
+  format: 'iife',
+  platform: 'browser',
+  target: ['es2020'],
+  logLevel: 'warning',
+  absWorkingDir: root,
+  legalComments: 'none',
+};
+
+async function main() {
+  await mkdir(outdir, { recursive: true });
+  await typecheckWeb();
+  await Promise.all([
+    esbuild.build({
+      ...common,
+      entryPoints: [join(root, 'src', 'client', 'browser.ts')],
+      outfile: join(outdir, 'tsim-client.js'),
+      globalName: 'Tsim',
+      minify: true,
+      sourcemap: true,
+    }),
+    esbuild.build({
+      ...common,
+      entryPoints: [join(root, 'web', 'demo.ts')],
+      outfile: join(outdir, 'demo.js'),
+      sourcemap: true,
+    }),
+  ]);
+  process.stdout.write(`build-client: wrote ${join('dist', 'web')}/tsim-client.js, demo.js\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`build-client: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,482 @@
+// The goim client protocol, independent of the transport (spec §2.4–2.9): auth, heartbeats,
+// replies, pushes, reconnects. TsimClient (WebSocket) and TcpClient (raw TCP) only supply
+// a way to open one connection ("link").
+
+import { MAX_CLIENT_BODY, Op, type ClientFrame, eachFrame, encodeFrame, onlineCount, utf8 } from './codec.js';
+import { Listeners, type Listener } from './events.js';
+import type { Link, LinkEvents } from './link.js';
+import { type ClientEvents, type CloseEvent, PushMessage } from './messages.js';
+import { type Backoff, type WeightedNodes, backoffDelay, resolveBackoff } from './nodes.js';
+import { type Token, type TokenValue, stringifyToken } from './token.js';
+
+export interface ReconnectOptions extends Partial<Backoff> {
+  /** Consecutive failed attempts before giving up (default: never give up). */
+  maxAttempts?: number;
+}
+
+export interface SessionOptions {
+  token: Token;
+  /** Heartbeat interval. Default: what `nodes` advertises, else 30 s (goim's JavaScript client). */
+  heartbeatMs?: number;
+  /** Unanswered heartbeats after which the connection counts as dead and is replaced (default 2). */
+  missedHeartbeats?: number;
+  /** Time allowed between sending op 7 and receiving op 8 (default 10 s). */
+  authTimeoutMs?: number;
+  /** Reconnect with back-off (default true). Explicit values win over what `nodes` advertises. */
+  reconnect?: boolean | ReconnectOptions;
+  /** `/goim/nodes/weighted` data: supplies addresses, heartbeat and back-off when not given here. */
+  nodes?: WeightedNodes;
+  /** Connect right after construction (default true); otherwise call connect(). */
+  autoConnect?: boolean;
+  /** Largest body send() accepts; goim closes the connection above 4096 bytes. */
+  maxBody?: number;
+}
+
+export type ClientState = 'idle' | 'connecting' | 'authenticating' | 'open' | 'reconnecting' | 'closed';
+
+interface Conn {
+  url: string;
+  link: Link | null;
+  authenticated: boolean;
+  /** Token was rewritten with the current room/accepts; otherwise they are replayed after auth. */
+  rewritten: boolean;
+  /** Value of `changes` when the token was built: later changes are replayed after auth. */
+  tokenChanges: number;
+  ended: boolean;
+  onGone: (() => void)[];
+}
+
+interface Pending {
+  op: number;
+  resolve: (ok: boolean) => void;
+}
+
+/** Ops that have their own method (or are replies) and so cannot go through send(). */
+const RESERVED_OPS = new Set<number>([
+  Op.Heartbeat, Op.HeartbeatReply, Op.Auth, Op.AuthReply, Op.Raw,
+  Op.ChangeRoom, Op.ChangeRoomReply, Op.Sub, Op.SubReply, Op.Unsub, Op.UnsubReply,
+]);
+
+const CLOSE_GRACE_MS = 3000;
+
+export abstract class ClientSession {
+  private readonly listeners = new Listeners<ClientEvents>();
+  private readonly urls: string[];
+  private readonly token: Token;
+  private readonly heartbeatMs: number;
+  private readonly missedHeartbeats: number;
+  private readonly authTimeoutMs: number;
+  private readonly backoff: Backoff | null;
+  private readonly maxAttempts: number;
+  private readonly maxBody: number;
+
+  private _state: ClientState = 'idle';
+  private conn: Conn | null = null;
+  private urlIndex = 0;
+  private attempt = 0;
+  private stopped = false;
+  private seq = 0;
+  private readonly pending = new Map<number, Pending>();
+  private unanswered = 0;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private authTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private _online: number | undefined;
+
+  // Changes made through changeRoom/sub/unsub, re-applied on every reconnect.
+  private room: string | undefined;
+  private readonly subbed = new Set<number>();
+  private readonly unsubbed = new Set<number>();
+  private changes = 0;
+
+  /** @param urls transport addresses, tried in turn on reconnects. */
+  protected constructor(urls: string[], options: SessionOptions) {
+    if (urls.length === 0) throw new TypeError('client: no address given (set url, or nodes with addresses)');
+    this.urls = urls;
+    this.token = options.token;
+    const advertised = options.nodes?.heartbeat;
+    this.heartbeatMs = options.heartbeatMs ?? (advertised !== undefined && advertised > 0 ? advertised * 1000 : 30_000);
+    this.missedHeartbeats = Math.max(1, options.missedHeartbeats ?? 2);
+    this.authTimeoutMs = options.authTimeoutMs ?? 10_000;
+    const rc = options.reconnect ?? true;
+    this.backoff = rc === false ? null : resolveBackoff(rc === true ? undefined : rc, options.nodes);
+    this.maxAttempts = typeof rc === 'object' && rc.maxAttempts !== undefined ? rc.maxAttempts : Infinity;
+    this.maxBody = options.maxBody ?? MAX_CLIENT_BODY;
+    if (options.autoConnect ?? true) {
+      // Deferred so listeners attached right after construction see every event.
+      queueMicrotask(() => {
+        if (this._state === 'idle') this.connect();
+      });
+    }
+  }
+
+  /** Opens the transport for one connection attempt. */
+  protected abstract dial(url: string, events: LinkEvents): Link;
+
+  /** Whether op 9 frames are envelopes to unpack (WebSocket) or ordinary pushes (TCP, §2.7). */
+  protected abstract readonly envelopes: boolean;
+
+  // ---- public API ----------------------------------------------------------------------
+
+  get state(): ClientState {
+    return this._state;
+  }
+
+  /** Last room online count from a heartbeat reply, if any arrived. */
+  get online(): number | undefined {
+    return this._online;
+  }
+
+  /** The address of the current (or last) connection attempt. */
+  get url(): string {
+    return this.urls[this.urlIndex % this.urls.length];
+  }
+
+  on<K extends keyof ClientEvents>(type: K, listener: Listener<ClientEvents[K]>): () => void {
+    return this.listeners.on(type, listener);
+  }
+
+  once<K extends keyof ClientEvents>(type: K, listener: Listener<ClientEvents[K]>): () => void {
+    return this.listeners.once(type, listener);
+  }
+
+  off<K extends keyof ClientEvents>(type: K, listener: Listener<ClientEvents[K]>): void {
+    this.listeners.off(type, listener);
+  }
+
+  /** Starts connecting (again, after close()). No effect while already active. */
+  connect(): this {
+    if (this._state !== 'idle' && this._state !== 'closed') return this;
+    this.stopped = false;
+    this.attempt = 0;
+    this.open();
+    return this;
+  }
+
+  /**
+   * Moves this connection to another room (op 12); `''` leaves the current room. The change
+   * is kept and applied again on reconnects. Resolves true once the server replied (op 13),
+   * false when not connected or the connection ended first.
+   */
+  changeRoom(roomId: string): Promise<boolean> {
+    this.room = roomId;
+    this.changes++;
+    return this.request(Op.ChangeRoom, utf8(roomId));
+  }
+
+  /** Adds ops to the watched set for key/mid pushes and broadcasts (op 14). Kept across reconnects. */
+  sub(ops: number | number[]): Promise<boolean> {
+    const list = opList(ops);
+    for (const op of list) {
+      this.subbed.add(op);
+      this.unsubbed.delete(op);
+    }
+    this.changes++;
+    return this.request(Op.Sub, utf8(list.join(',')));
+  }
+
+  /** Removes ops from the watched set (op 16). Kept across reconnects. */
+  unsub(ops: number | number[]): Promise<boolean> {
+    const list = opList(ops);
+    for (const op of list) {
+      this.unsubbed.add(op);
+      this.subbed.delete(op);
+    }
+    this.changes++;
+    return this.request(Op.Unsub, utf8(list.join(',')));
+  }
+
+  /**
+   * Sends an upstream frame (goim forwards it to logic, which only logs it, §1.4). Resolves
+   * true when the server echoed it, false when not connected or the connection ended first.
+   * Throws RangeError for protocol ops that have their own method and for oversized bodies.
+   */
+  send(op: number, body: Uint8Array | string = new Uint8Array(0)): Promise<boolean> {
+    if (!Number.isInteger(op) || op < -0x80000000 || op > 0x7fffffff) throw new RangeError(`send: op ${op} is not an int32`);
+    if (RESERVED_OPS.has(op)) throw new RangeError(`send: op ${op} is reserved by the protocol; use its method`);
+    const bytes = typeof body === 'string' ? utf8(body) : body;
+    if (bytes.length > this.maxBody) throw new RangeError(`send: body of ${bytes.length} bytes exceeds ${this.maxBody}`);
+    return this.request(op, bytes);
+  }
+
+  /** Closes the connection and stops reconnecting. Resolves once the transport has closed. */
+  close(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const conn = this.conn;
+    if (conn === null) {
+      const wasWaiting = this._state === 'reconnecting';
+      this._state = 'closed';
+      // The last close event promised a retry; say that it will not happen.
+      if (wasWaiting) this.listeners.emit('close', { url: this.url, reason: 'closed by client', authenticated: false, willReconnect: false });
+      return Promise.resolve();
+    }
+    const gone = new Promise<void>((resolve) => {
+      if (conn.link === null) return resolve();
+      const fallback = setTimeout(resolve, CLOSE_GRACE_MS);
+      (fallback as { unref?: () => void }).unref?.();
+      conn.onGone.push(() => {
+        clearTimeout(fallback);
+        resolve();
+      });
+    });
+    this.end(conn, 'closed by client');
+    conn.link?.close(true);
+    return gone;
+  }
+
+  // ---- connection lifecycle ------------------------------------------------------------
+
+  private open(): void {
+    const conn: Conn = {
+      url: this.url, link: null, authenticated: false, rewritten: false, tokenChanges: 0, ended: false, onGone: [],
+    };
+    this.conn = conn;
+    this._state = 'connecting';
+    let value: TokenValue | Promise<TokenValue>;
+    try {
+      value = typeof this.token === 'function' ? this.token() : this.token;
+    } catch (err) {
+      this.fail(conn, err, 'token');
+      return;
+    }
+    if (isThenable(value)) {
+      value.then(
+        (v) => this.dialWith(conn, v),
+        (err: unknown) => this.fail(conn, err, 'token'),
+      );
+    } else {
+      this.dialWith(conn, value);
+    }
+  }
+
+  private dialWith(conn: Conn, token: TokenValue): void {
+    if (conn.ended) return;
+    const auth = this.tokenBytes(token);
+    conn.rewritten = auth.rewritten;
+    conn.tokenChanges = this.changes;
+    const events: LinkEvents = {
+      opened: () => {
+        if (conn.ended) return;
+        this._state = 'authenticating';
+        this.seq = 0;
+        this.write(conn, Op.Auth, auth.bytes, this.nextSeq());
+        this.authTimer = setTimeout(() => this.drop(conn, `no auth reply within ${this.authTimeoutMs} ms`), this.authTimeoutMs);
+        this.listeners.emit('open', { url: conn.url, attempt: this.attempt });
+      },
+      frame: (frame) => {
+        if (conn.ended) return;
+        try {
+          this.onFrame(conn, frame);
+        } catch (err) {
+          events.broken(asError(err));
+        }
+      },
+      broken: (err) => {
+        if (conn.ended) return;
+        this.listeners.emit('error', err);
+        this.drop(conn, `protocol error: ${err.message}`);
+      },
+      failed: (err) => {
+        if (!conn.ended) this.listeners.emit('error', err);
+      },
+      closed: (reason, code) => {
+        this.end(conn, reason, code);
+        for (const done of conn.onGone.splice(0)) done();
+      },
+    };
+    try {
+      conn.link = this.dial(conn.url, events);
+    } catch (err) {
+      this.fail(conn, err, 'connect');
+    }
+  }
+
+  private fail(conn: Conn, err: unknown, what: string): void {
+    if (conn.ended) return;
+    const e = asError(err);
+    this.listeners.emit('error', e);
+    this.end(conn, `${what} failed: ${e.message}`);
+  }
+
+  /** Ends a connection that is misbehaving or dead without waiting for the transport. */
+  private drop(conn: Conn, reason: string): void {
+    if (conn.ended) return;
+    this.end(conn, reason);
+    conn.link?.close(false);
+  }
+
+  /** Bookkeeping when a connection ends for any reason; decides about reconnecting. */
+  private end(conn: Conn, reason: string, code?: number): void {
+    if (conn.ended) return;
+    conn.ended = true;
+    if (this.conn === conn) this.conn = null;
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.authTimer);
+    this.heartbeatTimer = this.authTimer = undefined;
+    for (const p of this.pending.values()) p.resolve(false);
+    this.pending.clear();
+
+    const base: CloseEvent = { url: conn.url, reason, authenticated: conn.authenticated, willReconnect: false };
+    if (code !== undefined) base.code = code;
+    if (this.stopped || this.backoff === null || this.attempt >= this.maxAttempts) {
+      this._state = 'closed';
+      this.listeners.emit('close', base);
+      return;
+    }
+    const delayMs = backoffDelay(this.backoff, this.attempt);
+    this.attempt++;
+    this.urlIndex++;
+    this._state = 'reconnecting';
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.stopped) this.open();
+    }, delayMs);
+    this.listeners.emit('close', { ...base, willReconnect: true, delayMs });
+  }
+
+  private authenticated(conn: Conn): void {
+    conn.authenticated = true;
+    this._state = 'open';
+    this.attempt = 0;
+    clearTimeout(this.authTimer);
+    this.authTimer = undefined;
+    // Changes made while connecting (or not expressible in the token) follow as requests.
+    if (!conn.rewritten || conn.tokenChanges !== this.changes) this.replayChanges(conn);
+    // goim's JavaScript client heartbeats at once, then on every interval.
+    this.unanswered = 0;
+    this.heartbeat(conn);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(conn), this.heartbeatMs);
+    this.listeners.emit('auth', { url: conn.url });
+  }
+
+  private heartbeat(conn: Conn): void {
+    if (conn.ended) return;
+    if (this.unanswered >= this.missedHeartbeats) {
+      this.drop(conn, `${this.unanswered} heartbeats unanswered`);
+      return;
+    }
+    this.unanswered++;
+    this.write(conn, Op.Heartbeat, undefined, this.nextSeq());
+  }
+
+  /** When the token could not carry the current room/accepts, send them as requests instead. */
+  private replayChanges(conn: Conn): void {
+    if (this.room !== undefined) this.write(conn, Op.ChangeRoom, utf8(this.room), this.nextSeq());
+    if (this.subbed.size > 0) this.write(conn, Op.Sub, utf8([...this.subbed].join(',')), this.nextSeq());
+    if (this.unsubbed.size > 0) this.write(conn, Op.Unsub, utf8([...this.unsubbed].join(',')), this.nextSeq());
+  }
+
+  // ---- frames --------------------------------------------------------------------------
+
+  private onFrame(conn: Conn, f: ClientFrame): void {
+    if (!conn.authenticated) {
+      // Before op 8 nothing else can arrive: the comet replies to nothing but auth (§2.4).
+      if (f.op === Op.AuthReply) this.authenticated(conn);
+      return;
+    }
+    if (f.op === Op.Raw && this.envelopes) {
+      for (const inner of eachFrame(f.body)) {
+        if (conn.ended) return; // a listener closed the client mid-batch
+        this.deliver(inner);
+      }
+      return;
+    }
+    // Pushes carry seq 0 (§2.7) while this client never sends seq 0, so seq tells a push
+    // from a reply even when an application op collides with a protocol op.
+    if (f.seq === 0) {
+      this.deliver(f);
+      return;
+    }
+    switch (f.op) {
+      case Op.HeartbeatReply:
+        this.unanswered = 0;
+        this._online = onlineCount(f.body);
+        this.listeners.emit('online', this._online);
+        return;
+      case Op.AuthReply:
+        return;
+      case Op.ChangeRoomReply:
+      case Op.SubReply:
+      case Op.UnsubReply:
+        this.settle(f.seq, f.op - 1);
+        return;
+      default:
+        if (!this.settle(f.seq, f.op)) this.deliver(f);
+    }
+  }
+
+  private deliver(f: ClientFrame): void {
+    this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq));
+  }
+
+  private settle(seq: number, op: number): boolean {
+    const p = this.pending.get(seq);
+    if (p === undefined || p.op !== op) return false;
+    this.pending.delete(seq);
+    p.resolve(true);
+    return true;
+  }
+
+  private request(op: number, body: Uint8Array): Promise<boolean> {
+    const conn = this.conn;
+    if (conn === null || !conn.authenticated) return Promise.resolve(false);
+    const seq = this.nextSeq();
+    return new Promise<boolean>((resolve) => {
+      this.pending.set(seq, { op, resolve });
+      if (!this.write(conn, op, body, seq)) {
+        this.pending.delete(seq);
+        resolve(false);
+      }
+    });
+  }
+
+  private write(conn: Conn, op: number, body: Uint8Array | undefined, seq: number): boolean {
+    if (conn.ended || conn.link === null) return false;
+    try {
+      conn.link.send(encodeFrame(op, body, 1, seq));
+      return true;
+    } catch (err) {
+      this.listeners.emit('error', asError(err));
+      this.drop(conn, `send failed: ${asError(err).message}`);
+      return false;
+    }
+  }
+
+  /** 1, 2, … per connection; never 0, which marks server pushes. */
+  private nextSeq(): number {
+    this.seq = this.seq >= 0x7fffffff ? 1 : this.seq + 1;
+    return this.seq;
+  }
+
+  private tokenBytes(token: TokenValue): { bytes: Uint8Array; rewritten: boolean } {
+    if (typeof token === 'string') return { bytes: utf8(token), rewritten: false };
+    if (token instanceof Uint8Array) return { bytes: token, rewritten: false };
+    if (token === null) return { bytes: utf8('null'), rewritten: false };
+    const t: Record<string, unknown> = { ...token };
+    if (this.room !== undefined) t.room_id = this.room;
+    if (this.subbed.size > 0 || this.unsubbed.size > 0) {
+      const base = Array.isArray(t.accepts) ? (t.accepts as unknown[]).filter((x): x is number => typeof x === 'number') : [];
+      const merged = [...new Set([...base, ...this.subbed])].filter((op) => !this.unsubbed.has(op));
+      t.accepts = merged;
+    }
+    return { bytes: utf8(stringifyToken(t)), rewritten: true };
+  }
+}
+
+function opList(ops: number | number[]): number[] {
+  const list = Array.isArray(ops) ? ops : [ops];
+  for (const op of list) {
+    if (!Number.isInteger(op) || op < -0x80000000 || op > 0x7fffffff) throw new RangeError(`op ${op} is not an int32`);
+  }
+  return list;
+}
+
+function isThenable<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown } | null)?.then === 'function';
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
