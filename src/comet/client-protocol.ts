@@ -1,0 +1,259 @@
+// What client frames mean (spec §2.3–2.6, §2.9–2.10): auth, heartbeats, room changes,
+// sub/unsub, the generic path to Logic.Receive, and what closing a connection tells logic.
+import type { Logger } from '../log.js';
+import type { LogicClient } from '../ports/index.js';
+import type { Frame } from '../protocol/frame.js';
+import { Op } from '../protocol/ops.js';
+import { now } from './clock.js';
+import { State, type CloseHandler, type Connection } from './connection.js';
+import type { ConnectionTable } from './connection-table.js';
+import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
+
+export interface ClientProtocolOptions {
+  serverId: string;
+  logic: LogicClient;
+  log: Logger;
+  table: ConnectionTable;
+  /** Frames that may await their reply (goim's client ring). */
+  ring: number;
+  /** Routing refresh period (comet.routingRefresh); 0 disables it. */
+  routingRefreshMs: number;
+}
+
+const INT32_LIST_ITEM = /^[+-]?[0-9]+$/;
+
+/** goim's SplitInt32s: comma-separated base-10 int32s; null when any element is bad. */
+export function parseOpList(body: Buffer): number[] | null {
+  if (body.length === 0) return [];
+  const parts = body.toString('latin1').split(',');
+  const ops: number[] = [];
+  for (const p of parts) {
+    if (!INT32_LIST_ITEM.test(p)) return null;
+    const n = Number(p);
+    if (n < -2147483648 || n > 2147483647) return null;
+    ops.push(n);
+  }
+  return ops;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class ClientProtocol {
+  private readonly serverId: string;
+  private readonly logic: LogicClient;
+  private readonly log: Logger;
+  private readonly table: ConnectionTable;
+  private readonly ring: number;
+  private readonly refreshMs: number;
+  /** Disconnect calls in flight, so stop() can wait for them. */
+  private readonly disconnects = new Set<Promise<void>>();
+  private lastRefreshWarn = -Infinity;
+
+  constructor(opts: ClientProtocolOptions) {
+    this.serverId = opts.serverId;
+    this.logic = opts.logic;
+    this.log = opts.log;
+    this.table = opts.table;
+    this.ring = opts.ring;
+    this.refreshMs = opts.routingRefreshMs;
+  }
+
+  /** One decoded client frame. */
+  onFrame(c: Connection, f: Frame): void {
+    switch (c.state) {
+      case State.Handshake:
+        if (f.op === Op.Auth) this.auth(c, f);
+        else this.log.debug({ remote: c.remote, op: f.op }, 'comet: frame before auth ignored');
+        return;
+      case State.Authing:
+        // Kept for after registration, in order (goim reads them only after Connect returns).
+        if (c.early!.length >= this.ring) c.close(`more than ${this.ring} frames sent during auth`, 'info');
+        else c.early!.push(f);
+        return;
+      case State.Open:
+        this.established(c, f);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private auth(c: Connection, f: Frame): void {
+    c.state = State.Authing;
+    c.early = [];
+    let reply;
+    try {
+      reply = this.logic.connect({ server: this.serverId, cookie: c.cookie, token: f.body, clientIp: c.ip });
+    } catch (err) {
+      reply = Promise.reject(err);
+    }
+    reply.then(
+      (r) => {
+        // Closed meanwhile (handshake timeout, client gone): nothing was registered here, so
+        // nothing is undone in logic either; the routing it wrote lapses with its TTL.
+        if (c.state !== State.Authing) return;
+        // The auth reply goes out before the connection becomes reachable (spec §2.4).
+        c.reply(frameBytes(c.isWs, Op.AuthReply, f.ver, f.seq));
+        if (!c.open) return;
+        c.mid = r.mid;
+        c.key = r.key;
+        c.accepts = new Set(r.accepts);
+        // A missing or broken timeout ends the connection at once (as goim does for 0).
+        c.heartbeatMs = Number.isFinite(r.heartbeatMs) ? r.heartbeatMs : 0;
+        const old = this.table.register(c, r.roomId);
+        // The old connection is already unregistered, so its close tells logic nothing:
+        // a Disconnect would delete the routing just written for this one (goim Defect §2.10).
+        if (old !== undefined) {
+          old.replaced = true;
+          old.close(`replaced by a new connection from ${c.remote}`, 'info');
+        }
+        c.state = State.Open;
+        const t = now();
+        c.deadline = t + c.heartbeatMs;
+        c.refreshAt = t + this.refreshDelay();
+        const early = c.early;
+        c.early = null;
+        if (early !== null) for (const e of early) if (c.state === State.Open) this.established(c, e);
+      },
+      (err) => {
+        if (!c.open) return;
+        this.log.info({ remote: c.remote, err: message(err) }, 'comet: auth failed');
+        c.close(`auth failed: ${message(err)}`, 'debug');
+      },
+    );
+  }
+
+  private established(c: Connection, f: Frame): void {
+    if (c.unanswered >= this.ring) {
+      c.close(`more than ${this.ring} frames awaiting replies`, 'info');
+      return;
+    }
+    switch (f.op) {
+      case Op.Heartbeat:
+        c.deadline = now() + c.heartbeatMs;
+        c.reply(heartbeatReplyBytes(c.isWs, f.ver, f.seq, onlineCount(c)));
+        return;
+      case Op.ChangeRoom: {
+        const roomId = f.body.toString();
+        if (roomId === '') this.table.rooms.leave(c);
+        else this.table.rooms.join(c, roomId);
+        c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, f.body));
+        return;
+      }
+      case Op.Sub:
+      case Op.Unsub: {
+        const ops = parseOpList(f.body);
+        if (ops !== null) {
+          if (f.op === Op.Sub) for (const op of ops) c.accepts.add(op);
+          else for (const op of ops) c.accepts.delete(op);
+        }
+        c.reply(frameBytes(c.isWs, f.op + 1, f.ver, f.seq, f.body));
+        return;
+      }
+      default:
+        this.generic(c, f);
+    }
+  }
+
+  /** Any other op: Logic.Receive, then a header-only echo, in request order (spec §1.4). */
+  private generic(c: Connection, f: Frame): void {
+    const slot = c.holdReply();
+    const done = (): void => c.releaseReply(slot, echoBytes(c, f));
+    let p;
+    try {
+      p = this.logic.receive(c.mid, { ver: f.ver, op: f.op, seq: f.seq, body: f.body });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(done, (err) => {
+      this.log.warn({ key: c.key, mid: String(c.mid), op: f.op, err: message(err) }, 'comet: receive failed');
+      done();
+    });
+  }
+
+  /** Refreshes one connection's routing in logic (called by the sweep). */
+  refreshRouting(c: Connection): void {
+    c.refreshing = true;
+    let p;
+    try {
+      p = this.logic.heartbeat({ mid: c.mid, key: c.key, server: this.serverId });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      () => {
+        c.refreshing = false;
+        c.refreshAt = now() + this.refreshDelay();
+      },
+      (err) => {
+        c.refreshing = false;
+        const t = now();
+        c.refreshAt = t + Math.min(this.refreshMs, 10_000) * (0.5 + Math.random() * 0.5);
+        // Logic down means every connection fails: one line per 10 s is enough.
+        if (t - this.lastRefreshWarn >= 10_000) {
+          this.lastRefreshWarn = t;
+          this.log.warn({ key: c.key, err: message(err) }, 'comet: routing refresh failed (retrying)');
+        }
+      },
+    );
+  }
+
+  /** Spread over [¾, 1] of the period so connections made together do not refresh together. */
+  private refreshDelay(): number {
+    return this.refreshMs > 0 ? this.refreshMs * (0.75 + Math.random() * 0.25) : Infinity;
+  }
+
+  /** Connection.close hook: unregister, and tell logic unless a newer connection took over. */
+  readonly closed: CloseHandler = (c, reason, level) => {
+    const registered = this.table.byKey.get(c.key) === c;
+    this.table.remove(c);
+    if (this.log.isLevelEnabled(level)) {
+      this.log[level]({ key: c.key || undefined, mid: String(c.mid), remote: c.remote, reason }, 'comet: connection closed');
+    }
+    if (registered) this.disconnect(c);
+  };
+
+  private disconnect(c: Connection): void {
+    let p;
+    try {
+      p = this.logic.disconnect({ mid: c.mid, key: c.key, server: this.serverId });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    const tracked: Promise<void> = p.then(
+      () => {
+        this.disconnects.delete(tracked);
+      },
+      (err) => {
+        this.disconnects.delete(tracked);
+        this.log.warn({ key: c.key, mid: String(c.mid), err: message(err) }, 'comet: disconnect failed');
+      },
+    );
+    this.disconnects.add(tracked);
+  }
+
+  /** Waits for the Disconnect calls in flight, at most `ms`. */
+  async settleDisconnects(ms: number): Promise<void> {
+    if (this.disconnects.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    });
+    await Promise.race([Promise.allSettled([...this.disconnects]), timeout]);
+    clearTimeout(timer);
+  }
+}
+
+/** Heartbeat count: the room's (global, else local) count; 0 outside any room (fixes goim #11). */
+function onlineCount(c: Connection): number {
+  return c.room === null ? 0 : c.room.onlineCount();
+}
+
+/** The generic-path echo (spec §2.3 corner cases). */
+function echoBytes(c: Connection, f: Frame): Buffer | null {
+  if (f.op === Op.HeartbeatReply) return heartbeatReplyBytes(c.isWs, f.ver, f.seq, onlineCount(c));
+  if (f.op === Op.Raw && !c.isWs) return null; // goim writes an op-9 body raw: nothing
+  return frameBytes(c.isWs, f.op, f.ver, f.seq);
+}

@@ -1,0 +1,125 @@
+// One client connection (TCP or WebSocket) and its per-connection protocol state
+// (spec §2.4, §3.2). Transport servers feed it frames; client-protocol.ts decides what
+// they mean; this file holds the state and keeps replies in request order.
+import type { Socket } from 'node:net';
+import type { Frame } from '../protocol/frame.js';
+import type { Outbound, Writable } from './outbound.js';
+import type { Room, RoomMember } from './room.js';
+
+export const State = {
+  /** Waiting for the auth frame (WebSocket: also for the upgrade). */
+  Handshake: 0,
+  /** Auth frame received, Logic.Connect in flight. */
+  Authing: 1,
+  /** Authenticated and registered. */
+  Open: 2,
+  Closed: 3,
+} as const;
+export type State = (typeof State)[keyof typeof State];
+
+export type LogLevel = 'debug' | 'info' | 'warn';
+
+/** Told once when a connection closes, whatever the cause. */
+export type CloseHandler = (c: Connection, reason: string, level: LogLevel) => void;
+
+/** A reply that has to wait for an earlier frame's reply (undefined bytes = not ready yet). */
+interface ReplySlot {
+  bytes: Buffer | null | undefined;
+}
+
+export class Connection implements Writable, RoomMember {
+  state: State = State.Handshake;
+  mid = 0n;
+  key = '';
+  /** Ops watched by key pushes and broadcasts (spec §3.4). */
+  accepts: Set<number> = new Set();
+  room: Room | null = null;
+  roomIndex = -1;
+  /** Position in the comet's connection list (swap-remove). */
+  tableIndex = -1;
+  /** Handshake deadline until auth, then heartbeat deadline (performance.now() ms). */
+  deadline: number;
+  /** Heartbeat timeout from logic (ms). */
+  heartbeatMs = 0;
+  /** When the routing in logic is refreshed next (performance.now() ms). */
+  refreshAt = Infinity;
+  refreshing = false;
+  /** Closed by a newer connection with the same key: its close must not touch the routing. */
+  replaced = false;
+  corked = false;
+  /** WebSocket Cookie header ('' on TCP). */
+  cookie = '';
+  /** Frames that arrived while Logic.Connect was in flight; handled after registration. */
+  early: Frame[] | null = null;
+
+  private replies: ReplySlot[] | null = null;
+
+  constructor(
+    readonly socket: Socket,
+    readonly isWs: boolean,
+    /** Client address without port (IPv4-mapped IPv6 shown as IPv4). */
+    readonly ip: string,
+    /** ip:port, for logs. */
+    readonly remote: string,
+    deadline: number,
+    private readonly out: Outbound,
+    private readonly onClose: CloseHandler,
+  ) {
+    this.deadline = deadline;
+  }
+
+  get open(): boolean {
+    return this.state !== State.Closed;
+  }
+
+  /** Frames read whose reply is not written yet (goim's client ring). */
+  get unanswered(): number {
+    return this.replies === null ? 0 : this.replies.length;
+  }
+
+  /** Writes a reply now, or queues it behind a reply that is still waiting. */
+  reply(bytes: Buffer | null): void {
+    if (this.replies === null) {
+      if (bytes !== null) this.out.reply(this, bytes);
+    } else {
+      this.replies.push({ bytes });
+    }
+  }
+
+  /** Reserves the next reply position for a frame that waits on logic. */
+  holdReply(): ReplySlot {
+    const slot: ReplySlot = { bytes: undefined };
+    (this.replies ??= []).push(slot);
+    return slot;
+  }
+
+  /** Fills a held position (null = nothing to write) and writes every reply now due. */
+  releaseReply(slot: ReplySlot, bytes: Buffer | null): void {
+    slot.bytes = bytes;
+    const q = this.replies;
+    if (q === null) return;
+    let n = 0;
+    while (n < q.length && q[n].bytes !== undefined) {
+      const b = q[n].bytes;
+      if (b) this.out.reply(this, b);
+      n++;
+    }
+    if (n === q.length) this.replies = null;
+    else if (n > 0) q.splice(0, n);
+  }
+
+  /** Closes the socket (no goodbye frame, as goim) and unregisters; idempotent. */
+  close(reason: string, level: LogLevel = 'debug'): void {
+    if (this.state === State.Closed) return;
+    this.state = State.Closed;
+    this.early = null;
+    this.replies = null;
+    this.socket.destroy();
+    this.onClose(this, reason, level);
+  }
+}
+
+/** Remote address without port; Node reports IPv4 clients of a dual-stack listener as ::ffff:a.b.c.d. */
+export function clientIp(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

@@ -1,0 +1,76 @@
+// Registry entry of this comet (spec §3.6): registered at start, refreshed with the
+// connection and IP counts every registry.refresh (1 s after a failure), removed at stop.
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { AppId, type Instance, type Registry } from '../ports/index.js';
+
+const RETRY_MS = 1000;
+
+export interface RegistrationOptions {
+  registry: Registry;
+  config: Config;
+  serverId: string;
+  rpcAddr?: string;
+  log: Logger;
+  counts: () => { connections: number; ips: number };
+}
+
+export class Registration {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private inflight: Promise<void> | undefined;
+
+  constructor(private readonly opts: RegistrationOptions) {}
+
+  instance(): Instance {
+    const { config, serverId, rpcAddr, counts } = this.opts;
+    const { connections, ips } = counts();
+    return {
+      region: config.env.region,
+      zone: config.env.zone,
+      env: config.env.deployEnv,
+      appid: AppId.Comet,
+      hostname: serverId,
+      addrs: rpcAddr ? [rpcAddr] : [],
+      version: '',
+      latestTimestamp: Date.now() * 1e6,
+      metadata: {
+        weight: String(config.env.weight),
+        offline: String(config.env.offline),
+        addrs: config.env.addrs.join(','),
+        conn_count: String(connections),
+        ip_count: String(ips),
+      },
+    };
+  }
+
+  /** Registers once (awaited, failure logged) and keeps refreshing. */
+  async start(): Promise<void> {
+    this.running = true;
+    await this.refresh();
+  }
+
+  private async refresh(): Promise<void> {
+    let next = this.opts.config.registry.refresh;
+    this.inflight = this.opts.registry.register(this.instance()).catch((err: unknown) => {
+      next = RETRY_MS;
+      this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'comet: registry update failed');
+    });
+    await this.inflight;
+    this.inflight = undefined;
+    if (this.running && next > 0) this.timer = setTimeout(() => void this.refresh(), next);
+  }
+
+  /** Stops refreshing and deregisters (failure logged). */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    clearTimeout(this.timer);
+    await this.inflight; // so a late register cannot follow the deregister
+    try {
+      await this.opts.registry.deregister(AppId.Comet, this.opts.serverId);
+    } catch (err) {
+      this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'comet: deregister failed');
+    }
+  }
+}
