@@ -97,8 +97,30 @@ test('a rejected (or throwing) handler gets the message again later', async () =
   await q.close();
 });
 
-test('close() stops delivery, waits for handlers in flight, rejects later publishes', async () => {
+test('close() delivers what was accepted, then rejects later publishes', async () => {
   const q = new MemoryPushQueue({ inflight: 1 });
+  const running = deferred();
+  const called: number[] = [];
+  await q.consume((m) => {
+    called.push(num(m));
+    return num(m) === 0 ? running.promise : Promise.resolve();
+  });
+  await q.publish(msg(0));
+  await q.publish(msg(1));
+  await waitFor(() => called.length === 1, 'first handler');
+  let closed = false;
+  const closing = q.close().then(() => (closed = true));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(closed, false, 'close waits for the running handler');
+  await assert.rejects(q.publish(msg(2)), /closed/);
+  running.resolve();
+  await withTimeout(closing, 5000, 'close');
+  assert.deepEqual(called, [0, 1], 'the accepted backlog is delivered before close resolves');
+  assert.equal(q.size, 0);
+});
+
+test('close() drops what is still undelivered after the drain timeout', async () => {
+  const q = new MemoryPushQueue({ inflight: 1, drainTimeout: 30 });
   const running = deferred();
   const called: number[] = [];
   await q.consume((m) => {
@@ -108,15 +130,11 @@ test('close() stops delivery, waits for handlers in flight, rejects later publis
   await q.publish(msg(0));
   await q.publish(msg(1));
   await waitFor(() => called.length === 1, 'first handler');
-  let closed = false;
-  const closing = q.close().then(() => (closed = true));
-  await new Promise((r) => setImmediate(r));
-  assert.equal(closed, false, 'close waits for the running handler');
-  running.resolve();
+  const closing = q.close();
+  setTimeout(() => running.resolve(), 100);
   await withTimeout(closing, 5000, 'close');
-  assert.deepEqual(called, [0], 'nothing delivered after close');
+  assert.deepEqual(called, [0], 'nothing handed out after the drain timeout');
   assert.equal(q.size, 0);
-  await assert.rejects(q.publish(msg(2)), /closed/);
 });
 
 test('fromConfig takes the job section', async () => {

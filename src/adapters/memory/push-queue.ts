@@ -12,6 +12,8 @@ export interface MemoryPushQueueOptions {
   capacity?: number;
   /** Handlers running at once. */
   inflight?: number;
+  /** On close, how long accepted messages may take to be delivered before they are dropped, ms. */
+  drainTimeout?: number;
   /** First redelivery wait, ms. */
   retryDelay?: number;
   /** Longest redelivery wait, ms. */
@@ -36,6 +38,10 @@ export class MemoryPushQueue implements PushQueue {
   private readonly retryDelay: number;
   private readonly retryMaxDelay: number;
   private readonly log: Logger | undefined;
+  private readonly drainTimeout: number;
+  /** Set by close(): publish refuses, delivery of what was accepted goes on until drained. */
+  private draining = false;
+  private drainWaiters: (() => void)[] = [];
   private readonly ready = new Fifo<Entry>();
   private readonly retrying = new Set<NodeJS.Timeout>();
   private handler: PushHandler | null = null;
@@ -52,6 +58,7 @@ export class MemoryPushQueue implements PushQueue {
     this.retryDelay = opts.retryDelay ?? 50;
     this.retryMaxDelay = opts.retryMaxDelay ?? 5000;
     this.log = opts.log;
+    this.drainTimeout = opts.drainTimeout ?? 10_000;
   }
 
   static fromConfig(config: Config, log?: Logger): MemoryPushQueue {
@@ -65,7 +72,7 @@ export class MemoryPushQueue implements PushQueue {
   }
 
   publish(msg: PushMsg): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('push queue closed'));
+    if (this.closed || this.draining) return Promise.reject(new Error('push queue closed'));
     if (this.unacked >= this.capacity) {
       return Promise.reject(new QueueFullError(`push queue full: ${this.unacked} messages not yet delivered (capacity ${this.capacity})`));
     }
@@ -83,8 +90,21 @@ export class MemoryPushQueue implements PushQueue {
     return DONE;
   }
 
-  /** Stops delivering; waits for handlers in flight. Messages not delivered yet are dropped. */
+  /**
+   * Refuses new messages, delivers those already accepted (the push API answered them: they
+   * must not be lost on a clean shutdown) for up to `drainTimeout`, then stops and waits for
+   * handlers in flight. Only what is still undelivered after the timeout is dropped, loudly.
+   */
   async close(): Promise<void> {
+    if (!this.closed && !this.draining && this.handler && this.unacked > 0) {
+      this.draining = true;
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.drainWaiters.push(resolve);
+        timer = setTimeout(resolve, this.drainTimeout);
+      });
+      clearTimeout(timer);
+    }
     if (!this.closed) {
       this.closed = true;
       const dropped = this.ready.length + this.retrying.size;
@@ -128,6 +148,11 @@ export class MemoryPushQueue implements PushQueue {
   private settled(): void {
     this.inflight--;
     this.unacked--;
+    if (this.draining && this.unacked === 0) {
+      const ws = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of ws) w();
+    }
     if (this.closed) {
       if (this.inflight === 0) this.wakeIdle();
     } else {
