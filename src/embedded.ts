@@ -1,0 +1,77 @@
+// Embedded mode: comet, logic and job in one process on in-memory adapters (DESIGN §1).
+import type { AddressInfo } from 'node:net';
+import { directCometClient } from './adapters/memory/comet-client.js';
+import { MemoryPushQueue } from './adapters/memory/push-queue.js';
+import { MemoryRegistry } from './adapters/memory/registry.js';
+import { MemorySessionStore } from './adapters/memory/session-store.js';
+import { Comet } from './comet/comet.js';
+import type { Config } from './config/schema.js';
+import { Job } from './job/job.js';
+import type { Logger } from './log.js';
+import { LogicHttpServer } from './logic/http-server.js';
+import { Logic } from './logic/logic.js';
+import { webRoots } from './package-root.js';
+import type { CometDialer } from './ports/index.js';
+
+export interface Embedded {
+  comet: Comet;
+  logic: Logic;
+  job: Job;
+  http: LogicHttpServer;
+  /** Bound addresses (useful when the config asks for port 0). */
+  addresses(): { tcp: AddressInfo[]; ws: AddressInfo[]; http: AddressInfo };
+  stop(): Promise<void>;
+}
+
+export async function startEmbedded(config: Config, log: Logger): Promise<Embedded> {
+  const store = new MemorySessionStore();
+  const queue = MemoryPushQueue.fromConfig(config, log.child({ role: 'queue' }));
+  const registry = new MemoryRegistry();
+  const logic = new Logic({ config, store, queue, registry, log: log.child({ role: 'logic' }) });
+  const comet = new Comet({ config, serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }) });
+  const dial: CometDialer = (instance) => {
+    if (instance.hostname !== config.env.host) throw new Error(`embedded job: unknown comet ${instance.hostname}`);
+    return directCometClient(comet);
+  };
+  const job = new Job({ config, queue, registry, dial, log: log.child({ role: 'job' }) });
+  const http = new LogicHttpServer({ logic, config, log: log.child({ role: 'http' }), webRoots: webRoots() });
+
+  const started: Array<() => Promise<void>> = [];
+  try {
+    await logic.start();
+    started.push(() => logic.close());
+    await comet.start();
+    started.push(() => comet.stop());
+    await job.start();
+    started.push(() => job.stop());
+    await http.listen();
+    started.push(() => http.close());
+  } catch (err) {
+    for (const undo of started.reverse()) await undo().catch(() => {});
+    await queue.close().catch(() => {});
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    comet,
+    logic,
+    job,
+    http,
+    addresses: () => ({ tcp: comet.tcpAddresses(), ws: comet.wsAddresses(), http: http.address() }),
+    stop() {
+      // Pushes stop entering first; job then drains its batches into the comet before
+      // the comet closes its connections.
+      stopping ??= (async () => {
+        await http.close();
+        await job.stop();
+        await queue.close();
+        await comet.stop();
+        await logic.close();
+        await store.close();
+        await registry.close();
+      })();
+      return stopping;
+    },
+  };
+}
