@@ -1,0 +1,305 @@
+// PushQueue on NATS JetStream (nats-server ≥ 2.9; no consumer pinning needed).
+//
+// Logic publishes each goim PushMsg (protobuf, spec §5.2) to `<subject>.<p>`, p chosen from
+// the record key as goim's Kafka partitioner does (partition.ts), and resolves once the
+// stream acknowledged it. Jobs consume with one durable pull consumer per partition; each
+// partition is read by exactly one job at a time, which holds a lease on it (LeaseStore:
+// Redis for several jobs), so messages of one room or key reach the job's handler in
+// order even with several jobs. Live jobs split the partitions evenly (members sorted,
+// partition p belongs to member p mod n); a job hands a partition over by draining it —
+// every received message handled and settled — before releasing the lease. A job that
+// dies stops renewing; after lease TTL another job takes its partitions and, after
+// ack_wait, gets its unacknowledged messages again first (at-least-once).
+//
+// NATS outages: the client reconnects forever; publish fails at once with a clear error
+// while disconnected. Lease-store outages: a job keeps the partitions it holds (pushes go
+// on) and takes no new ones.
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import type { PushHandler, PushMsg, PushQueue } from '../../ports/index.js';
+import { encodePushMsg } from '../../rpc/push-msg.js';
+import { LocalLeaseStore, type LeaseStore } from './leases.js';
+import { partitionOf } from './partition.js';
+import { PartitionOwnership } from './partition-ownership.js';
+import { ensureConsumers, ensureStream, partitionSubject, type Topology } from './topology.js';
+
+export interface NatsPushQueueOptions extends Topology {
+  /** nats://host:port, several comma-separated. */
+  url: string;
+  leaseTtlMs: number;
+  publishTimeoutMs: number;
+  retryDelayMs: number;
+  retryMaxDelayMs: number;
+  /** Partition leases shared by all jobs; a LocalLeaseStore (one job only) when absent. */
+  leases?: LeaseStore;
+  /** close() also closes `leases` (true when it was made for this queue). */
+  ownsLeases?: boolean;
+  /** This job's name in the lease store (default host:pid:random). */
+  owner?: string;
+  /** Client name shown by the server. */
+  name?: string;
+  log: Logger;
+}
+
+/** NATS_URL when set, else nats.url. */
+export function natsUrl(config: Config): string {
+  const env = process.env.NATS_URL?.trim();
+  return env ? env : config.nats.url;
+}
+
+type State = 'connecting' | 'connected' | 'disconnected' | 'closed';
+
+export class NatsPushQueue implements PushQueue {
+  private readonly o: NatsPushQueueOptions;
+  private readonly log: Logger;
+  private readonly where: string;
+  private readonly leases: LeaseStore;
+  readonly owner: string;
+  private nc: NatsConnection | null = null;
+  private js: JetStreamClient | null = null;
+  private state: State = 'connecting';
+  private lastError = '';
+  /** The connection is up now (kept apart from `state`, which close() sets first). */
+  private linkUp = false;
+  /** Stream and consumers exist (checked after every (re)connect). */
+  private topologyReady = false;
+  private topologyError = '';
+  private readonly started: Promise<void>;
+  private cancelWait: (() => void) | null = null;
+  /** Set by consume(): the partitions this job reads. */
+  private ownership: PartitionOwnership | null = null;
+
+  constructor(opts: NatsPushQueueOptions) {
+    this.o = opts;
+    this.log = opts.log;
+    this.where = opts.url;
+    this.leases = opts.leases ?? new LocalLeaseStore();
+    this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.started = this.connectLoop();
+  }
+
+  /**
+   * A queue from the `nats` section. Jobs pass `leases` (Redis: redisLeaseStore(config, log),
+   * with ownsLeases) so several of them share the partitions; publishers need none.
+   */
+  static fromConfig(config: Config, deps: { log: Logger; leases?: LeaseStore; ownsLeases?: boolean; owner?: string }): NatsPushQueue {
+    const n = config.nats;
+    return new NatsPushQueue({
+      url: natsUrl(config),
+      stream: n.stream,
+      subject: n.subject,
+      durable: n.durable,
+      retention: n.retention,
+      maxAgeMs: n.maxAge,
+      ackWaitMs: n.ackWait,
+      partitions: n.partitions,
+      maxAckPending: n.maxAckPending,
+      leaseTtlMs: n.leaseTtl,
+      publishTimeoutMs: n.publishTimeout,
+      retryDelayMs: n.retryDelay,
+      retryMaxDelayMs: n.retryMaxDelay,
+      leases: deps.leases,
+      ownsLeases: deps.ownsLeases,
+      owner: deps.owner,
+      name: `tsim ${config.env.host}`,
+      log: deps.log,
+    });
+  }
+
+  /** Resolves once the stream acknowledged the message; rejects fast while NATS is unreachable. */
+  async publish(msg: PushMsg): Promise<void> {
+    const js = this.js;
+    if (this.state !== 'connected' || !js) {
+      throw new Error(`nats ${this.where}: publish failed: not connected (${this.state}${this.lastError ? `; last error: ${this.lastError}` : ''})`);
+    }
+    if (!this.topologyReady) {
+      throw new Error(`nats ${this.where}: publish failed: stream ${this.o.stream} not ready${this.topologyError ? `: ${this.topologyError}` : ''}`);
+    }
+    const subject = partitionSubject(this.o, partitionOf(msg, this.o.partitions));
+    try {
+      await js.publish(subject, encodePushMsg(msg), { timeout: this.o.publishTimeoutMs });
+    } catch (e) {
+      throw new Error(`nats ${this.where}: publish to ${subject} failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Starts taking partitions and delivering their messages to `handler`. Resolves after the
+   * first round of lease taking (at once, with a warning, while NATS is not reachable yet:
+   * partitions are taken as soon as it is).
+   */
+  async consume(handler: PushHandler): Promise<void> {
+    if (this.state === 'closed') throw new Error('nats queue: closed');
+    if (this.ownership) throw new Error('nats queue: consume() called twice');
+    this.ownership = new PartitionOwnership({
+      topology: this.o,
+      leases: this.leases,
+      owner: this.owner,
+      leaseTtlMs: this.o.leaseTtlMs,
+      settleTimeoutMs: this.o.publishTimeoutMs,
+      retryDelayMs: this.o.retryDelayMs,
+      retryMaxDelayMs: this.o.retryMaxDelayMs,
+      // an idle job re-asks every few seconds; a hand-over or close waits at most this long
+      fetchExpiresMs: Math.min(5000, Math.max(1000, Math.trunc(this.o.leaseTtlMs / 2))),
+      handler,
+      connection: {
+        ready: () => this.state === 'connected' && this.topologyReady,
+        linkUp: () => this.linkUp,
+        js: () => this.js,
+        flush: () => this.nc?.flush() ?? Promise.resolve(),
+      },
+      log: this.log,
+    });
+    await this.ownership.start();
+    if (!this.topologyReady) this.log.warn({ nats: this.where, state: this.state }, 'nats: not ready yet; consuming starts once it is');
+  }
+
+  /** Partitions this job reads now (tests, metrics). */
+  ownedPartitions(): number[] {
+    return this.ownership?.owned() ?? [];
+  }
+
+  /** Stops consuming: every received message is handled and settled, leases released; then disconnects. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.cancelWait?.();
+    await this.ownership?.close();
+    if (this.o.ownsLeases) await this.leases.close?.().catch(() => {});
+    await this.started;
+    const nc = this.nc;
+    this.nc = null;
+    this.js = null;
+    if (nc) {
+      // drain() flushes what is buffered; while disconnected it would wait for a reconnect
+      try {
+        if (this.linkUp) await nc.drain();
+        else await nc.close();
+      } catch {
+        await nc.close().catch(() => {});
+      }
+    }
+  }
+
+  /**
+   * Stops at once as if the process died: no draining, no acks, no lease release. Other jobs
+   * take the partitions after the lease TTL and get the unacknowledged messages after ack_wait.
+   */
+  async abort(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.cancelWait?.();
+    this.ownership?.abort();
+    const nc = this.nc;
+    this.nc = null;
+    this.js = null;
+    await nc?.close().catch(() => {});
+    if (this.o.ownsLeases) await this.leases.close?.().catch(() => {});
+  }
+
+  // ---- connection ---------------------------------------------------------------------
+
+  /** A method, so checks after an await are not narrowed away by the compiler. */
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  private async connectLoop(): Promise<void> {
+    let delay = 250;
+    while (this.state !== 'closed') {
+      try {
+        const nc = await connect({
+          servers: this.o.url.split(',').map((s) => s.trim()),
+          name: this.o.name,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1000,
+          timeout: 5000,
+          pingInterval: 10_000,
+          maxPingOut: 3,
+        });
+        if (this.isClosed()) {
+          await nc.close();
+          return;
+        }
+        this.nc = nc;
+        this.js = jetstream(nc, { timeout: this.o.publishTimeoutMs });
+        this.state = 'connected';
+        this.linkUp = true;
+        if (this.lastError) this.log.info({ nats: this.where }, 'nats: connected');
+        this.lastError = '';
+        void this.watchStatus(nc);
+        await this.ensureTopology();
+        return;
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (msg !== this.lastError) this.log.warn({ nats: this.where, err: msg }, 'nats: cannot connect; retrying');
+        this.lastError = msg;
+        await this.wait(delay);
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'close') this.linkUp = false;
+      if (s.type === 'reconnect') this.linkUp = true;
+      if (this.isClosed()) continue; // close() owns the state from here
+      switch (s.type) {
+        case 'disconnect':
+          this.state = 'disconnected';
+          this.lastError = `disconnected from ${s.server}`;
+          this.log.warn({ nats: this.where }, 'nats: disconnected; reconnecting');
+          break;
+        case 'reconnect':
+          this.state = 'connected';
+          this.lastError = '';
+          this.log.info({ nats: this.where, server: s.server }, 'nats: reconnected');
+          void this.ensureTopology();
+          break;
+        case 'error':
+          this.lastError = s.error.message;
+          break;
+      }
+    }
+  }
+
+  /** Creates the stream and consumers when missing; retries until it works or the queue closes. */
+  private async ensureTopology(): Promise<void> {
+    let delay = 500;
+    while (this.state !== 'closed' && this.nc) {
+      try {
+        const jsm = await jetstreamManager(this.nc, { timeout: this.o.publishTimeoutMs });
+        await ensureStream(jsm, this.o, this.log);
+        await ensureConsumers(jsm, this.o, this.log);
+        if (!this.topologyReady) this.log.info({ stream: this.o.stream, partitions: this.o.partitions }, 'nats: stream ready');
+        this.topologyReady = true;
+        this.topologyError = '';
+        void this.ownership?.balanceSoon();
+        return;
+      } catch (e) {
+        const msg = (e as Error).message;
+        if (msg !== this.topologyError) this.log.error({ stream: this.o.stream, err: msg }, 'nats: cannot set up the stream; retrying');
+        this.topologyError = msg;
+        if (this.state === 'disconnected') return; // the reconnect retries
+        await this.wait(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  private wait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.cancelWait = done;
+    }).finally(() => (this.cancelWait = null));
+  }
+}

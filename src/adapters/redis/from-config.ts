@@ -1,0 +1,44 @@
+// Builds the Redis adapters of a distributed role from its configuration. Each adapter
+// built here owns its client and closes it on close().
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import { createRedis } from './connection.js';
+import { RedisLeaseStore } from './lease-store.js';
+import { RedisRegistry } from './registry.js';
+import { RedisSessionStore } from './session-store.js';
+
+/** REDIS_URL when set, else redis.url. */
+export function redisUrl(config: Config): string {
+  const env = process.env.REDIS_URL?.trim();
+  return env ? env : config.redis.url;
+}
+
+function client(config: Config, log: Logger, name: string) {
+  return createRedis(redisUrl(config), {
+    dialTimeoutMs: config.redis.dialTimeout,
+    readTimeoutMs: config.redis.readTimeout,
+    name,
+    log,
+  });
+}
+
+export function redisSessionStore(config: Config, log: Logger): RedisSessionStore {
+  return new RedisSessionStore(client(config, log, 'tsim-session'), {
+    expireSeconds: Math.trunc(config.redis.expire / 1000),
+    log,
+    ownsClient: true,
+  });
+}
+
+export function redisRegistry(config: Config, log: Logger): RedisRegistry {
+  return new RedisRegistry(client(config, log, 'tsim-registry'), {
+    ttlMs: config.registry.ttl,
+    refreshMs: config.registry.refresh,
+    log,
+    ownsClient: true,
+  });
+}
+
+export function redisLeaseStore(config: Config, log: Logger): RedisLeaseStore {
+  return new RedisLeaseStore(client(config, log, 'tsim-queue-leases'), { ownsClient: true });
+}

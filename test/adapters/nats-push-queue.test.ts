@@ -1,0 +1,359 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { silentLogger } from '../../src/log.js';
+import { PushType, type PushHandler, type PushMsg } from '../../src/ports/index.js';
+import { LocalLeaseStore, type LeaseStore } from '../../src/adapters/nats/leases.js';
+import { NatsPushQueue, type NatsPushQueueOptions } from '../../src/adapters/nats/push-queue.js';
+import { partitionDurable, partitionSubject } from '../../src/adapters/nats/topology.js';
+import { partitionOf } from '../../src/adapters/nats/partition.js';
+import { OutageProxy, serviceGate, serviceUrl, uniqueName, waitFor } from '../support/services.js';
+
+const skip = await serviceGate('nats');
+
+const utf8 = new TextEncoder();
+
+function roomMsg(room: string, body: string): PushMsg {
+  return { type: PushType.ROOM, operation: 1000, speed: 0, server: '', room, keys: [], msg: utf8.encode(body) };
+}
+
+const text = (m: PushMsg): string => new TextDecoder().decode(m.msg);
+
+/** Rejects if `p` does not settle within `ms` (a generous bound, not a timing assertion). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
+  let admin: NatsConnection;
+  let jsm: JetStreamManager;
+  const streams: string[] = [];
+  const queues: NatsPushQueue[] = [];
+
+  before(async () => {
+    admin = await connect({ servers: serviceUrl('nats') });
+    jsm = await jetstreamManager(admin);
+    // streams of runs killed before their cleanup (older than an hour: no live run owns them)
+    for await (const info of jsm.streams.list()) {
+      if (info.config.name.startsWith('TSIMTEST_') && Date.now() - Date.parse(info.created) > 3_600_000) {
+        await jsm.streams.delete(info.config.name).catch(() => {});
+      }
+    }
+  });
+
+  after(async () => {
+    await Promise.all(queues.map((q) => q.close().catch(() => {})));
+    for (const s of streams) await jsm.streams.delete(s).catch(() => {});
+    await admin?.close();
+  });
+
+  /** A topology unique to the calling test; every queue made by the returned factory shares it. */
+  function topology(over: Partial<NatsPushQueueOptions> = {}) {
+    const id = uniqueName('');
+    const base: Omit<NatsPushQueueOptions, 'log'> = {
+      url: serviceUrl('nats'),
+      stream: `TSIMTEST_${id}`,
+      subject: `tsimtest.${id}`,
+      durable: 'job',
+      retention: 'workqueue',
+      maxAgeMs: 60_000,
+      ackWaitMs: 2000,
+      partitions: 4,
+      maxAckPending: 64,
+      leaseTtlMs: 600,
+      publishTimeoutMs: 2000,
+      retryDelayMs: 50,
+      retryMaxDelayMs: 200,
+      ...over,
+    };
+    streams.push(base.stream);
+    const leases: LeaseStore = over.leases ?? new LocalLeaseStore();
+    return {
+      base,
+      queue(extra: Partial<NatsPushQueueOptions> = {}): NatsPushQueue {
+        const q = new NatsPushQueue({ ...base, leases, log: silentLogger, ...extra });
+        queues.push(q);
+        return q;
+      },
+    };
+  }
+
+  /** Publishes once the queue has its stream (the first publish right after start may race it). */
+  async function publishWhenReady(q: NatsPushQueue, m: PushMsg): Promise<void> {
+    await waitFor(async () => {
+      try {
+        await q.publish(m);
+        return true;
+      } catch (e) {
+        if (!/not connected|not ready/.test((e as Error).message)) throw e;
+        return false;
+      }
+    }, 'the queue to accept a publish');
+  }
+
+  test('round trip keeps every field and every byte', async () => {
+    const t = topology();
+    const q = t.queue();
+    const got: PushMsg[] = [];
+    await q.consume(async (m) => void got.push(m));
+    const all = new Uint8Array(256).map((_, i) => i);
+    const sent: PushMsg[] = [
+      { type: PushType.PUSH, operation: 1000, speed: 0, server: 'comet01', room: '', keys: ['k1', 'k2'], msg: all },
+      { type: PushType.ROOM, operation: 1001, speed: 0, server: '', room: 'live://1000', keys: [], msg: utf8.encode('{"test":1}') },
+      { type: PushType.BROADCAST, operation: -1, speed: 100, server: '', room: '', keys: [], msg: utf8.encode('hi') },
+    ];
+    await publishWhenReady(q, sent[0]);
+    for (const m of sent.slice(1)) await q.publish(m);
+    await waitFor(() => got.length === 3, 'three messages');
+    const norm = (m: PushMsg) => ({ ...m, msg: Buffer.from(m.msg).toString('hex') });
+    assert.deepEqual(got.map(norm).sort((a, b) => a.operation - b.operation), sent.map(norm).sort((a, b) => a.operation - b.operation));
+  });
+
+  test('publish lands on <subject>.<partition>; acked only after the handler resolves', async () => {
+    const t = topology();
+    const q = t.queue();
+    let release!: () => void;
+    const handled = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    await q.consume(() => {
+      calls++;
+      return handled;
+    });
+    const m = roomMsg('live://1000', 'x');
+    const p = partitionOf(m, t.base.partitions);
+    await publishWhenReady(q, m);
+    assert.equal((await jsm.streams.info(t.base.stream, { subjects_filter: '>' })).state.subjects?.[partitionSubject(t.base, p)], 1);
+    await waitFor(() => calls === 1, 'the handler call');
+    const durable = partitionDurable(t.base, p);
+    assert.equal((await jsm.consumers.info(t.base.stream, durable)).num_ack_pending, 1);
+    release();
+    await waitFor(async () => (await jsm.consumers.info(t.base.stream, durable)).num_ack_pending === 0, 'the ack');
+    await waitFor(async () => (await jsm.streams.info(t.base.stream)).state.messages === 0, 'the workqueue to drop the acked message');
+    assert.equal(calls, 1);
+  });
+
+  test('a rejecting handler gets the message again', async () => {
+    const t = topology();
+    const q = t.queue();
+    const seen: string[] = [];
+    await q.consume(async (m) => {
+      seen.push(text(m));
+      if (seen.length === 1) throw new Error('comet unavailable');
+    });
+    await publishWhenReady(q, roomMsg('live://9', 'retry-me'));
+    await waitFor(() => seen.length === 2, 'the redelivery');
+    assert.deepEqual(seen, ['retry-me', 'retry-me']);
+  });
+
+  test('two jobs split the partitions; nothing lost or duplicated; per-room order kept', async () => {
+    const t = topology({ partitions: 8 });
+    const a = t.queue();
+    const b = t.queue();
+    const got = new Map<string, { job: string; room: string; n: number }[]>();
+    const record =
+      (job: string): PushHandler =>
+      async (m) => {
+        const [room, n] = text(m).split('#');
+        const list = got.get(room) ?? [];
+        list.push({ job, room, n: Number(n) });
+        got.set(room, list);
+        // uneven handler latency must not reorder calls
+        if (Number(n) % 3 === 0) await new Promise((r) => setImmediate(r));
+      };
+    await a.consume(record('a'));
+    await b.consume(record('b'));
+    await waitFor(() => a.ownedPartitions().length === 4 && b.ownedPartitions().length === 4, 'an even split');
+    assert.deepEqual([...a.ownedPartitions(), ...b.ownedPartitions()].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
+
+    const rooms = Array.from({ length: 24 }, (_, i) => `live://${i}`);
+    const perRoom = 25;
+    const sends: Promise<void>[] = [];
+    for (let n = 0; n < perRoom; n++) {
+      for (const room of rooms) sends.push((n % 2 ? a : b).publish(roomMsg(room, `${room}#${n}`)));
+      await Promise.all(sends.splice(0)); // publish order per room = n
+    }
+    await waitFor(() => [...got.values()].reduce((s, l) => s + l.length, 0) >= rooms.length * perRoom, 'every message');
+    const jobs = new Set<string>();
+    for (const room of rooms) {
+      const list = got.get(room) ?? [];
+      assert.deepEqual(
+        list.map((x) => x.n),
+        Array.from({ length: perRoom }, (_, i) => i),
+        `${room}: in order, once each`,
+      );
+      assert.equal(new Set(list.map((x) => x.job)).size, 1, `${room} read by one job`);
+      jobs.add(list[0].job);
+    }
+    assert.deepEqual([...jobs].sort(), ['a', 'b']);
+  });
+
+  test('a job dying with unacked messages: another job gets them, in order', async () => {
+    const t = topology({ partitions: 2, ackWaitMs: 1500, leaseTtlMs: 500 });
+    const dying = t.queue();
+    const held: string[] = [];
+    await dying.consume((m) => {
+      held.push(text(m));
+      return new Promise<void>(() => {}); // never settles: the job dies holding them
+    });
+    const room = 'live://failover';
+    await publishWhenReady(dying, roomMsg(room, '0'));
+    for (let i = 1; i < 10; i++) await dying.publish(roomMsg(room, String(i)));
+    await waitFor(() => held.length === 10, 'the dying job to receive everything');
+    await dying.abort();
+
+    const heir = t.queue();
+    const got: string[] = [];
+    await heir.consume(async (m) => void got.push(text(m)));
+    await publishWhenReady(heir, roomMsg(room, '10'));
+    await waitFor(() => got.length >= 11, 'the messages of the dead job', 20_000);
+    assert.deepEqual(got, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
+    const p = partitionOf(roomMsg(room, ''), 2);
+    await waitFor(async () => (await jsm.consumers.info(t.base.stream, partitionDurable(t.base, p))).num_ack_pending === 0, 'all acked');
+  });
+
+  test('close() lets handlers in flight finish and acks them', async () => {
+    const t = topology();
+    const q = t.queue();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    await q.consume(() => {
+      calls++;
+      return gate;
+    });
+    const m = roomMsg('live://close', 'c');
+    await publishWhenReady(q, m);
+    await waitFor(() => calls === 1, 'the handler call');
+    let closed = false;
+    const closing = q.close().then(() => (closed = true));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(closed, false, 'close waits for the handler');
+    release();
+    await closing;
+    const durable = partitionDurable(t.base, partitionOf(m, t.base.partitions));
+    assert.equal((await jsm.consumers.info(t.base.stream, durable)).num_ack_pending, 0);
+    assert.equal((await jsm.streams.info(t.base.stream)).state.messages, 0);
+  });
+
+  test('an undecodable record is dropped, the rest still flows', async () => {
+    const t = topology({ partitions: 1 });
+    const q = t.queue();
+    const got: string[] = [];
+    await q.consume(async (m) => void got.push(text(m)));
+    await publishWhenReady(q, roomMsg('r', 'before'));
+    const js = (await import('@nats-io/jetstream')).jetstream(admin);
+    await js.publish(partitionSubject(t.base, 0), Uint8Array.of(0x08, 0x07)); // type 7: unknown
+    await q.publish(roomMsg('r', 'after'));
+    await waitFor(() => got.length === 2, 'both valid messages');
+    assert.deepEqual(got, ['before', 'after']);
+  });
+
+  test('publish with NATS unreachable rejects fast with a clear error', async () => {
+    const t = topology();
+    const q = t.queue({ url: 'nats://127.0.0.1:1' });
+    await assert.rejects(within(q.publish(roomMsg('r', 'x')), 3000, 'publish'), /nats nats:\/\/127\.0\.0\.1:1: publish failed: not connected/);
+    await within(q.close(), 5000, 'close');
+  });
+
+  test('a NATS outage: publish fails fast, then both sides resume by themselves', async () => {
+    const proxy = await OutageProxy.start('nats');
+    try {
+      const t = topology({ url: proxy.url('nats') });
+      const q = t.queue();
+      const got: string[] = [];
+      await q.consume(async (m) => void got.push(text(m)));
+      await publishWhenReady(q, roomMsg('r', 'before'));
+      await waitFor(() => got.length === 1, 'the first message');
+      await proxy.cut();
+      await waitFor(async () => {
+        try {
+          await within(q.publish(roomMsg('r', 'during')), 5000, 'publish during the outage');
+          return false;
+        } catch (e) {
+          return /not connected/.test((e as Error).message);
+        }
+      }, 'publish to fail fast');
+      await proxy.restore();
+      await publishWhenReady(q, roomMsg('r', 'after'));
+      await waitFor(() => got.includes('after'), 'the message published after the outage', 20_000);
+      assert.equal(got[0], 'before');
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+const redisSkip = await serviceGate('redis');
+
+describe('NatsPushQueue jobs coordinated through Redis leases', { skip: skip || redisSkip }, () => {
+  test('three jobs on their own Redis connections split the partitions and keep room order; a leaving job hands over', async () => {
+    const admin = await connect({ servers: serviceUrl('nats') });
+    const jsm = await jetstreamManager(admin);
+    const id = uniqueName('');
+    const prefix = `tsimtest:queue:${id}:`;
+    const opts: Omit<NatsPushQueueOptions, 'log' | 'leases'> = {
+      url: serviceUrl('nats'),
+      stream: `TSIMTEST_${id}`,
+      subject: `tsimtest.${id}`,
+      durable: 'job',
+      retention: 'workqueue',
+      maxAgeMs: 60_000,
+      ackWaitMs: 2000,
+      partitions: 6,
+      maxAckPending: 64,
+      leaseTtlMs: 600,
+      publishTimeoutMs: 2000,
+      retryDelayMs: 50,
+      retryMaxDelayMs: 200,
+    };
+    const { createRedis, closeRedis } = await import('../../src/adapters/redis/connection.js');
+    const { RedisLeaseStore } = await import('../../src/adapters/redis/lease-store.js');
+    const jobs: NatsPushQueue[] = [];
+    const got = new Map<string, Array<{ job: number; n: number }>>();
+    try {
+      for (let j = 0; j < 3; j++) {
+        const leases = new RedisLeaseStore(createRedis(serviceUrl('redis')), { prefix, ownsClient: true });
+        const q = new NatsPushQueue({ ...opts, leases, ownsLeases: true, log: silentLogger });
+        jobs.push(q);
+        await q.consume(async (m) => {
+          const [room, n] = text(m).split('#');
+          const list = got.get(room) ?? [];
+          list.push({ job: j, n: Number(n) });
+          got.set(room, list);
+        });
+      }
+      await waitFor(() => jobs.every((q) => q.ownedPartitions().length === 2), 'two partitions each');
+
+      const rooms = Array.from({ length: 12 }, (_, i) => `chat://${i}`);
+      const publishRound = async (from: number, to: number): Promise<void> => {
+        for (let n = from; n < to; n++) await Promise.all(rooms.map((room) => jobs[0].publish(roomMsg(room, `${room}#${n}`))));
+      };
+      await publishRound(0, 10);
+      // job 2 leaves mid-stream: its partitions move to the others, nothing lost, order kept
+      const leaving = jobs[2].close();
+      await publishRound(10, 20);
+      await leaving;
+      await waitFor(() => jobs.slice(0, 2).every((q) => q.ownedPartitions().length === 3), 'the survivors to take over');
+      await publishRound(20, 30);
+      await waitFor(() => [...got.values()].reduce((s, l) => s + l.length, 0) >= rooms.length * 30, 'every message', 20_000);
+      for (const room of rooms) {
+        assert.deepEqual(
+          (got.get(room) ?? []).map((x) => x.n),
+          Array.from({ length: 30 }, (_, i) => i),
+          `${room}: every message once, in order`,
+        );
+      }
+    } finally {
+      await Promise.all(jobs.map((q) => q.close()));
+      await jsm.streams.delete(opts.stream).catch(() => {});
+      await admin.close();
+      const raw = createRedis(serviceUrl('redis'));
+      const keys = await raw.keys(`${prefix}*`).catch(() => [] as string[]);
+      if (keys.length > 0) await raw.del(...keys);
+      await closeRedis(raw);
+    }
+  });
+});

@@ -1,0 +1,207 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Redis } from 'ioredis';
+import { silentLogger } from '../../src/log.js';
+import { closeRedis, createRedis, redisReady } from '../../src/adapters/redis/connection.js';
+import { onlineField, RedisSessionStore } from '../../src/adapters/redis/session-store.js';
+import { LuaScript } from '../../src/adapters/redis/lua-script.js';
+import { OutageProxy, serviceGate, serviceUrl, uniqueName, waitFor } from '../support/services.js';
+
+const skip = await serviceGate('redis');
+
+/** Rejects if `p` does not settle within `ms` (a generous bound, not a timing assertion). */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const t = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms)));
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+describe('RedisSessionStore (real Redis)', { skip }, () => {
+  const prefix = `${uniqueName('tsimtest:store:')}:`;
+  let redis: Redis; // keys prefixed, as the store sees them
+  let raw: Redis; // no prefix: reads what is really stored
+  let store: RedisSessionStore;
+  const k = (key: string): string => prefix + key;
+
+  before(async () => {
+    redis = createRedis(serviceUrl('redis'), { keyPrefix: prefix });
+    raw = createRedis(serviceUrl('redis'));
+    await Promise.all([redisReady(redis, 5000), redisReady(raw, 5000)]);
+    store = new RedisSessionStore(redis, { expireSeconds: 1800, log: silentLogger });
+  });
+
+  after(async () => {
+    if (raw) {
+      const keys = await raw.keys(`${prefix}*`);
+      if (keys.length > 0) await raw.del(...keys);
+    }
+    await store?.close();
+    if (redis) await closeRedis(redis);
+    if (raw) await closeRedis(raw);
+  });
+
+  test('connect mapping is goim §10.16 byte for byte', async () => {
+    await store.addMapping({ mid: 123n, key: 'abc', server: 'comet01' });
+    assert.deepEqual(await raw.hgetall(k('mid_123')), { abc: 'comet01' });
+    assert.equal(await raw.ttl(k('mid_123')), 1800);
+    assert.equal(await raw.get(k('key_abc')), 'comet01');
+    assert.equal(await raw.ttl(k('key_abc')), 1800);
+    assert.equal(await raw.type(k('mid_123')), 'hash');
+    assert.equal(await raw.type(k('key_abc')), 'string');
+  });
+
+  test('mid 0 writes only the key', async () => {
+    await store.addMapping({ mid: 0n, key: 'guest-key', server: 'comet01' });
+    assert.equal(await raw.get(k('key_guest-key')), 'comet01');
+    assert.equal(await raw.exists(k('mid_0')), 0);
+  });
+
+  test('serversByKeys is one MGET keeping order; keysByMids merges mids', async () => {
+    await store.addMapping({ mid: 501n, key: 'm501-a', server: 'cA' });
+    await store.addMapping({ mid: 501n, key: 'm501-b', server: 'cB' });
+    await store.addMapping({ mid: 502n, key: 'm502-a', server: 'cA' });
+    assert.deepEqual(await store.serversByKeys(['m501-b', 'nope', 'm501-a']), ['cB', '', 'cA']);
+    assert.deepEqual(await store.serversByKeys([]), []);
+    const byMid = await store.keysByMids([501n, 502n, 503n]);
+    assert.deepEqual(
+      [...byMid].sort(),
+      [
+        ['m501-a', 'cA'],
+        ['m501-b', 'cB'],
+        ['m502-a', 'cA'],
+      ],
+    );
+  });
+
+  test("an old connection's disconnect keeps the newer connection's routing", async () => {
+    const old = { mid: 7n, key: 'roam', server: 'comet01' };
+    const now = { mid: 7n, key: 'roam', server: 'comet02' };
+    await store.addMapping(old);
+    await store.addMapping(now); // reconnect on another comet
+    assert.equal(await store.delMapping(old), false);
+    assert.equal(await raw.get(k('key_roam')), 'comet02');
+    assert.deepEqual(await raw.hgetall(k('mid_7')), { roam: 'comet02' });
+    assert.deepEqual(await store.serversByKeys(['roam']), ['comet02']);
+
+    assert.equal(await store.delMapping(now), true);
+    assert.equal(await raw.exists(k('key_roam')), 0);
+    assert.equal(await raw.exists(k('mid_7')), 0); // hash gone with its last field
+    assert.equal(await store.delMapping(now), false);
+  });
+
+  test('delMapping removes only its own field of a mid with several keys', async () => {
+    await store.addMapping({ mid: 8n, key: 'd1', server: 's1' });
+    await store.addMapping({ mid: 8n, key: 'd2', server: 's2' });
+    assert.equal(await store.delMapping({ mid: 8n, key: 'd1', server: 's1' }), true);
+    assert.deepEqual(await raw.hgetall(k('mid_8')), { d2: 's2' });
+  });
+
+  test('expireMapping refreshes TTLs and reports a lapsed key', async () => {
+    assert.equal(await store.expireMapping({ mid: 9n, key: 'never-added', server: 's' }), false);
+    const ref = { mid: 9n, key: 'hb', server: 's1' };
+    await store.addMapping(ref);
+    await raw.expire(k('key_hb'), 5);
+    await raw.expire(k('mid_9'), 5);
+    assert.equal(await store.expireMapping(ref), true);
+    assert.equal(await raw.ttl(k('key_hb')), 1800);
+    assert.equal(await raw.ttl(k('mid_9')), 1800);
+    await raw.del(k('key_hb')); // the routing lapsed
+    assert.equal(await store.expireMapping(ref), false);
+  });
+
+  test('online shard "43" holds goim JSON; other rooms get their own field', async () => {
+    await store.addServerOnline({ server: 'comet01', roomCount: { 'live://1000': 3 }, updated: 1700000000 });
+    const key = k('ol_comet01');
+    assert.deepEqual(await raw.hkeys(key), ['43']);
+    assert.equal(await raw.hget(key, '43'), '{"server":"comet01","room_count":{"live://1000":3},"updated":1700000000}');
+    assert.equal(await raw.ttl(key), 1800);
+
+    assert.equal(onlineField('test://1'), '28');
+    await store.addServerOnline({ server: 'comet01', roomCount: { 'live://1000': 3, 'test://1': 2 }, updated: 1700000010 });
+    assert.deepEqual((await raw.hkeys(key)).sort(), ['28', '43']);
+    assert.equal(await raw.hget(key, '28'), '{"server":"comet01","room_count":{"test://1":2},"updated":1700000010}');
+    assert.deepEqual(await store.serverOnline('comet01'), {
+      server: 'comet01',
+      roomCount: { 'live://1000': 3, 'test://1': 2 },
+      updated: 1700000010,
+    });
+  });
+
+  test('rooms in one shard are sorted like Go map keys', async () => {
+    // live://1000 and test://1 are in different shards; find two rooms sharing one
+    const rooms: string[] = [];
+    for (let i = 0; rooms.length < 2; i++) if (onlineField(`r://${i}`) === '5') rooms.push(`r://${i}`);
+    const [a, b] = rooms.sort().reverse(); // insert in reverse order
+    await store.addServerOnline({ server: 'sorted', roomCount: { [a]: 1, [b]: 2 }, updated: 1 });
+    assert.equal(await raw.hget(k('ol_sorted'), '5'), `{"server":"sorted","room_count":{"${b}":2,"${a}":1},"updated":1}`);
+  });
+
+  test('shards that became empty are cleared (goim defect #24)', async () => {
+    const key = k('ol_comet02');
+    await store.addServerOnline({ server: 'comet02', roomCount: { 'live://1000': 3, 'test://1': 2 }, updated: 100 });
+    await store.addServerOnline({ server: 'comet02', roomCount: { 'test://1': 5 }, updated: 110 });
+    assert.deepEqual(await raw.hkeys(key), ['28']);
+    assert.deepEqual(await store.serverOnline('comet02'), { server: 'comet02', roomCount: { 'test://1': 5 }, updated: 110 });
+    await store.addServerOnline({ server: 'comet02', roomCount: {}, updated: 120 });
+    assert.equal(await raw.exists(key), 0);
+    assert.equal(await store.serverOnline('comet02'), null);
+  });
+
+  test('serverOnline merges shards written by others; newest updated wins', async () => {
+    const key = k('ol_goim');
+    await raw.hset(key, '43', '{"server":"goim","room_count":{"live://1000":4},"updated":50}');
+    await raw.hset(key, '28', '{"server":"goim","room_count":{"test://1":1},"updated":70}');
+    await raw.hset(key, '7', 'not json');
+    assert.deepEqual(await store.serverOnline('goim'), {
+      server: 'goim',
+      roomCount: { 'live://1000': 4, 'test://1': 1 },
+      updated: 70,
+    });
+    await store.delServerOnline('goim');
+    assert.equal(await raw.exists(key), 0);
+    assert.equal(await store.serverOnline('missing'), null);
+  });
+
+  test('a script the server does not know yet is loaded on first use, then run by SHA', async () => {
+    const script = new LuaScript(`-- ${prefix} ${Date.now()}\nreturn redis.call('INCR', KEYS[1])`, 1);
+    assert.deepEqual(await raw.script('EXISTS', script.sha), [0]);
+    assert.equal(await script.run(redis, ['counter'], []), 1);
+    assert.deepEqual(await raw.script('EXISTS', script.sha), [1]);
+    assert.equal(await script.run(redis, ['counter'], []), 2);
+    assert.equal(await raw.get(k('counter')), '2'); // the key prefix applies to script keys
+  });
+
+  test('with Redis unreachable, calls fail fast with a clear error', async () => {
+    const dead = createRedis('redis://127.0.0.1:1', { dialTimeoutMs: 200 });
+    const s = new RedisSessionStore(dead, { expireSeconds: 60, log: silentLogger, ownsClient: true });
+    try {
+      await assert.rejects(
+        within(s.addMapping({ mid: 1n, key: 'x', server: 'c' }), 3000, 'addMapping'),
+        /redis 127\.0\.0\.1:1: addMapping key=x mid=1 failed: not connected/,
+      );
+      await assert.rejects(within(s.serversByKeys(['x']), 3000, 'serversByKeys'), /redis 127\.0\.0\.1:1: serversByKeys .* not connected/);
+      await assert.rejects(within(s.addServerOnline({ server: 'c', roomCount: { r: 1 }, updated: 1 }), 3000, 'addServerOnline'), /not connected/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('an outage fails calls fast, and service resumes by itself', async () => {
+    const proxy = await OutageProxy.start('redis');
+    const c = createRedis(proxy.url('redis'), { keyPrefix: prefix, dialTimeoutMs: 500 });
+    const s = new RedisSessionStore(c, { expireSeconds: 60, log: silentLogger, ownsClient: true });
+    try {
+      await redisReady(c, 5000);
+      await s.addMapping({ mid: 0n, key: 'outage', server: 'c1' });
+      await proxy.cut();
+      await waitFor(() => c.status !== 'ready', 'the client to notice the outage');
+      await assert.rejects(within(s.serversByKeys(['outage']), 3000, 'serversByKeys'), /not connected/);
+      await proxy.restore();
+      await redisReady(c, 10_000);
+      assert.deepEqual(await s.serversByKeys(['outage']), ['c1']);
+    } finally {
+      await s.close();
+      await proxy.close();
+    }
+  });
+});
