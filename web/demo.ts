@@ -37,6 +37,7 @@ const ui = {
   pushMids: el<HTMLInputElement>('push-mids'),
   pushSpeed: el<HTMLInputElement>('push-speed'),
   pushOp: el<HTMLInputElement>('push-op'),
+  pushApiKey: el<HTMLInputElement>('push-api-key'),
   pushBody: el<HTMLTextAreaElement>('push-body'),
   pushRequest: el<HTMLElement>('push-request'),
   pushReply: el<HTMLPreElement>('push-reply'),
@@ -250,9 +251,14 @@ ui.pushForm.addEventListener('submit', (ev) => {
   ui.pushRequest.textContent = `POST ${path}`;
   ui.pushReply.dataset.state = 'pending';
   ui.pushReply.textContent = '…';
-  fetch(path, { method: 'POST', body: ui.pushBody.value, headers: { 'content-type': 'text/plain; charset=utf-8' } })
+  const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
+  // The API asks for a key unless it only listens on loopback (config api.auth); never put it in the URL.
+  const apiKey = ui.pushApiKey.value.trim();
+  if (apiKey !== '') headers.authorization = `Bearer ${apiKey}`;
+  fetch(path, { method: 'POST', body: ui.pushBody.value, headers })
     .then(async (res) => {
-      const body = await res.text();
+      let body = await res.text();
+      if (res.status === 401) body += `\n${apiKey === '' ? 'This server requires an API key: enter one above.' : 'The API key was refused.'}`;
       let ok = res.ok;
       try {
         ok = ok && (JSON.parse(body) as { code?: number }).code === 0;

@@ -1,0 +1,199 @@
+// auth.mode = "webhook": logic asks the business server about every connection.
+//
+//   POST <auth.webhook.url>   Content-Type: application/json   (+ auth.webhook.headers)
+//   {"token":"<auth body as text>","cookie":"…","client_ip":"…","server":"<comet id>"}
+//
+// and expects `200 {"allow":true,"mid":123,"key":"…","room_id":"…","accepts":[…]}` (mid a
+// number or a decimal string; every field but allow optional). Anything else — another
+// status, a redirect, invalid JSON, allow not exactly true, a network error or no answer
+// within auth.webhook.timeout — denies the connection: the server fails closed. A denial
+// may carry `"reason":"…"`, which is logged (truncated).
+import { ConfigError } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import type { ConnectRequest } from '../../ports/index.js';
+import { allow, deny, type AuthResult, type Authenticator } from './authenticator.js';
+import { acceptsOf, ClaimError, midOf, sanitize, stringOf } from './claims.js';
+import { httpUrl } from './config-values.js';
+
+export type WebhookConfig = Config['auth']['webhook'];
+
+/** An allow/deny answer is small; a larger one is a misconfigured endpoint. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+const text = new TextDecoder();
+
+/** Counts calls in flight; callers past the limit queue until a slot frees or their signal aborts. */
+class Slots {
+  private used = 0;
+  private readonly waiting: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+
+  acquire(signal: AbortSignal): Promise<void> {
+    if (this.used < this.limit) {
+      this.used++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const take = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        this.used++;
+        resolve();
+      };
+      const onAbort = (): void => {
+        const i = this.waiting.indexOf(take);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(signal.reason);
+      };
+      this.waiting.push(take);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  release(): void {
+    this.used--;
+    this.waiting.shift()?.();
+  }
+}
+
+async function readAnswer(res: Response): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_ANSWER_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw new AnswerError(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  return text.decode(Buffer.concat(chunks));
+}
+
+class AnswerError extends Error {}
+
+/** The network-level cause fetch hides behind "fetch failed". */
+function networkError(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code !== undefined) return cause.code;
+  if (cause?.message !== undefined) return cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class WebhookAuthenticator implements Authenticator {
+  private readonly url: URL;
+  private readonly headers: Headers;
+  private readonly timeoutMs: number;
+  private readonly slots: Slots;
+  private readonly maxConcurrent: number;
+  /** One controller per call (deadline and close()), never a long-lived shared signal. */
+  private readonly calls = new Set<AbortController>();
+  private closed = false;
+
+  /** Throws (start-up) on a missing or unusable URL or header. */
+  constructor(cfg: WebhookConfig, log: Logger) {
+    if (cfg.url === '') throw new ConfigError('auth.mode is "webhook" but auth.webhook.url is not set');
+    this.url = httpUrl(cfg.url, 'auth.webhook.url', log);
+    try {
+      this.headers = new Headers(cfg.headers);
+    } catch (err) {
+      throw new ConfigError(`auth.webhook.headers: ${(err as Error).message}`);
+    }
+    this.headers.set('content-type', 'application/json');
+    if (cfg.timeout <= 0) throw new ConfigError('auth.webhook.timeout: must be above 0');
+    this.timeoutMs = cfg.timeout;
+    this.maxConcurrent = cfg.maxConcurrent;
+    this.slots = new Slots(cfg.maxConcurrent);
+    log.info(`logic: auth mode webhook, ${this.url.origin}${this.url.pathname}`);
+  }
+
+  async authenticate(req: ConnectRequest): Promise<AuthResult> {
+    if (this.closed) return this.aborted('');
+    // One deadline covers waiting for a slot and the whole call, body included.
+    const call = new AbortController();
+    const timer = setTimeout(() => call.abort(new Error('webhook timeout')), this.timeoutMs);
+    this.calls.add(call);
+    try {
+      return await this.call(req, call.signal);
+    } finally {
+      clearTimeout(timer);
+      this.calls.delete(call);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const call of this.calls) call.abort(new Error('logic closing'));
+  }
+
+  private async call(req: ConnectRequest, signal: AbortSignal): Promise<AuthResult> {
+    try {
+      await this.slots.acquire(signal);
+    } catch {
+      return this.aborted(` (all ${this.maxConcurrent} webhook calls busy)`);
+    }
+    try {
+      const res = await fetch(this.url, {
+        method: 'POST',
+        headers: this.headers,
+        body: JSON.stringify({
+          token: text.decode(req.token),
+          cookie: req.cookie,
+          client_ip: req.clientIp ?? '',
+          server: req.server,
+        }),
+        signal,
+        // A redirect could carry the token elsewhere; it is a denial like any non-200.
+        redirect: 'manual',
+      });
+      if (res.status !== 200) {
+        await res.body?.cancel().catch(() => {});
+        return deny('webhook_error', `webhook: HTTP ${res.status}`);
+      }
+      return this.decide(await readAnswer(res));
+    } catch (err) {
+      if (signal.aborted) return this.aborted('');
+      if (err instanceof AnswerError) return deny('webhook_error', `webhook: ${err.message}`);
+      return deny('webhook_error', `webhook: ${networkError(err)}`);
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  /** The denial for a call cut short by its deadline or by close(). */
+  private aborted(detail: string): AuthResult {
+    if (this.closed) return deny('webhook_error', 'webhook: logic is closing');
+    return deny('webhook_timeout', `webhook: timeout after ${this.timeoutMs}ms${detail}`);
+  }
+
+  private decide(answer: string): AuthResult {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(answer);
+    } catch {
+      return deny('webhook_error', 'webhook: answer is not JSON');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      return deny('webhook_error', 'webhook: answer is not a JSON object');
+    }
+    const a = parsed as Record<string, unknown>;
+    if (a.allow !== true) {
+      const why = typeof a.reason === 'string' && a.reason !== '' ? ` (${sanitize(a.reason)})` : '';
+      return deny('webhook_denied', `webhook: denied${why}`);
+    }
+    try {
+      return allow({
+        mid: a.mid === undefined || a.mid === null ? 0n : midOf(a.mid, '"mid"'),
+        key: stringOf(a.key, '"key"') ?? '',
+        roomId: stringOf(a.room_id, '"room_id"') ?? '',
+        accepts: acceptsOf(a.accepts, '"accepts"') ?? [],
+      });
+    } catch (err) {
+      if (err instanceof ClaimError) return deny('webhook_error', `webhook: bad answer: ${err.message}`);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// End to end in embedded mode with auth.mode = "jwt": real clients over TCP and WebSocket,
+// a room push through the HTTP API reaching the verified clients only, forged and expired
+// tokens closed without an auth reply.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SignJWT } from 'jose';
+import { buildConfig } from '../../src/config/load.js';
+import { startEmbedded, type Embedded } from '../../src/embedded.js';
+import { silentLogger } from '../../src/log.js';
+import { Op } from '../../src/protocol/ops.js';
+import { GoimTestClient } from '../support/goim-client.js';
+
+const SECRET = 'e2e-secret-that-is-long-enough-for-hs256';
+const enc = (s: string) => new TextEncoder().encode(s);
+
+function sign(claims: Record<string, unknown>, secret = SECRET, exp: string | number = '5m'): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(exp).sign(enc(secret));
+}
+
+describe('embedded tsim with jwt auth', () => {
+  let tsim: Embedded;
+  let api: string;
+  let tcpPort: number;
+  let wsPort: number;
+  const clients: GoimTestClient[] = [];
+
+  const open = async (transport: 'tcp' | 'ws') => {
+    const c = transport === 'tcp' ? await GoimTestClient.tcp(tcpPort) : await GoimTestClient.ws(wsPort);
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    const config = buildConfig({
+      env: { host: 'comet-auth' },
+      tcp: { bind: ['127.0.0.1:0'] },
+      websocket: { bind: ['127.0.0.1:0'] },
+      httpServer: { addr: '127.0.0.1:0' },
+      room: { signal: '20ms' },
+      auth: { mode: 'jwt', jwt: { secret: SECRET } },
+    });
+    tsim = await startEmbedded(config, silentLogger);
+    const a = tsim.addresses();
+    api = `http://127.0.0.1:${a.http.port}`;
+    tcpPort = a.tcp[0].port;
+    wsPort = a.ws[0].port;
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await tsim.stop();
+  });
+
+  it('a valid JWT gets op 8 and the room push; forged and expired ones are closed without op 8', async () => {
+    const good = await open('tcp');
+    const goodWs = await open('ws');
+    const forged = await open('tcp');
+    const expired = await open('ws');
+    const goim = await open('tcp');
+
+    const reply = await good.auth({ token: await sign({ mid: 1, room_id: 'live://secure', accepts: [1000] }) });
+    assert.equal(reply.op, Op.AuthReply);
+    await goodWs.auth(await sign({ mid: 2, room_id: 'live://secure' }));
+
+    // Forged: the claims of a real user, signed with another secret, trying to join the same room.
+    forged.send(Op.Auth, JSON.stringify({ token: await sign({ mid: 1, room_id: 'live://secure' }, 'another-secret-long-enough-for-hs256') }));
+    expired.send(Op.Auth, await sign({ mid: 3, room_id: 'live://secure' }, SECRET, Math.floor(Date.now() / 1000) - 60));
+    // A plain goim token, as goim mode would take it.
+    goim.send(Op.Auth, JSON.stringify({ mid: 4, room_id: 'live://secure', accepts: [1000] }));
+    await Promise.all([forged.closed, expired.closed, goim.closed]);
+    for (const c of [forged, expired, goim]) {
+      assert.equal(c.queued, 0, 'no frame at all, op 8 included');
+      assert.equal(c.rawMessages.length, 0);
+    }
+
+    const res = await fetch(`${api}/goim/push/room?operation=1000&type=live&room=secure`, { method: 'POST', body: 'only for verified clients' });
+    assert.deepEqual({ status: res.status, text: await res.text() }, { status: 200, text: '{"code":0,"message":""}' });
+    for (const c of [good, goodWs]) {
+      const f = await c.nextWhere((x) => x.op === 1000);
+      assert.equal(Buffer.from(f.body).toString(), 'only for verified clients');
+    }
+
+    assert.deepEqual(tsim.logic.authStats(), { accepted: 2, denied: { bad_signature: 1, expired: 1, malformed: 1 } });
+  });
+});
