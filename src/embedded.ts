@@ -10,6 +10,9 @@ import { Job } from './job/job.js';
 import type { Logger } from './log.js';
 import { LogicHttpServer } from './logic/http-server.js';
 import { Logic } from './logic/logic.js';
+import { LimitHits } from './metrics/limit-hits.js';
+import { registerLogicHttpMetrics } from './metrics/logic-metrics.js';
+import { createMetricsRegistry, type MetricsRegistry } from './metrics/registry.js';
 import { webRoots } from './package-root.js';
 import type { CometDialer } from './ports/index.js';
 
@@ -18,6 +21,8 @@ export interface Embedded {
   logic: Logic;
   job: Job;
   http: LogicHttpServer;
+  /** Served at GET /metrics on the HTTP server; undefined when metrics.enabled is false. */
+  metrics: MetricsRegistry | undefined;
   /** Bound addresses (useful when the config asks for port 0). */
   addresses(): { tcp: AddressInfo[]; ws: AddressInfo[]; http: AddressInfo };
   stop(): Promise<void>;
@@ -28,13 +33,16 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
   const queue = MemoryPushQueue.fromConfig(config, log.child({ role: 'queue' }));
   const registry = new MemoryRegistry();
   const logic = new Logic({ config, store, queue, registry, log: log.child({ role: 'logic' }) });
-  const comet = new Comet({ config, serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }) });
+  const limits = new LimitHits();
+  const comet = new Comet({ config, serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });
   const dial: CometDialer = (instance) => {
     if (instance.hostname !== config.env.host) throw new Error(`embedded job: unknown comet ${instance.hostname}`);
     return directCometClient(comet);
   };
   const job = new Job({ config, queue, registry, dial, log: log.child({ role: 'job' }) });
-  const http = new LogicHttpServer({ logic, config, log: log.child({ role: 'http' }), webRoots: webRoots() });
+  const metrics = config.metrics.enabled ? createMetricsRegistry({ comet, logic, job, queue, limits }) : undefined;
+  const http = new LogicHttpServer({ logic, config, log: log.child({ role: 'http' }), webRoots: webRoots(), metrics, limits });
+  if (metrics) registerLogicHttpMetrics(metrics.registry, http);
 
   const started: Array<() => Promise<void>> = [];
   try {
@@ -49,20 +57,26 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
   } catch (err) {
     for (const undo of started.reverse()) await undo().catch(() => {});
     await queue.close().catch(() => {});
+    metrics?.close();
     throw err;
   }
 
+  // SIGHUP re-reads the TLS certificate files (only taken over when TLS is configured).
+  const onHup = (): void => void comet.reloadTls();
+  if (config.websocket.tlsOpen || config.tcp.tlsBind.length > 0) process.on('SIGHUP', onHup);
   let stopping: Promise<void> | undefined;
   return {
     comet,
     logic,
     job,
     http,
+    metrics,
     addresses: () => ({ tcp: comet.tcpAddresses(), ws: comet.wsAddresses(), http: http.address() }),
     stop() {
       // Pushes stop entering first; job then drains its batches into the comet before
       // the comet closes its connections.
       stopping ??= (async () => {
+        process.off('SIGHUP', onHup);
         await http.close();
         await job.stop();
         await queue.close();
@@ -70,6 +84,7 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
         await logic.close();
         await store.close();
         await registry.close();
+        metrics?.close();
       })();
       return stopping;
     },

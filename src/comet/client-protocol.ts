@@ -50,6 +50,8 @@ export class ClientProtocol {
   /** Disconnect calls in flight, so stop() can wait for them. */
   private readonly disconnects = new Set<Promise<void>>();
   private lastRefreshWarn = -Infinity;
+  /** Auth frames that ended registered, or refused by logic (metrics). */
+  readonly auths = { ok: 0, failed: 0 };
 
   constructor(opts: ClientProtocolOptions) {
     this.serverId = opts.serverId;
@@ -110,6 +112,7 @@ export class ClientProtocol {
           old.close(`replaced by a new connection from ${c.remote}`, 'info');
         }
         c.state = State.Open;
+        this.auths.ok++;
         const t = now();
         c.deadline = t + c.heartbeatMs;
         c.refreshAt = t + this.refreshDelay();
@@ -118,6 +121,7 @@ export class ClientProtocol {
         if (early !== null) for (const e of early) if (c.state === State.Open) this.established(c, e);
       },
       (err) => {
+        this.auths.failed++;
         if (!c.open) return;
         this.log.info({ remote: c.remote, err: message(err) }, 'comet: auth failed');
         c.close(`auth failed: ${message(err)}`, 'debug');

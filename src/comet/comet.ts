@@ -3,6 +3,8 @@
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import type { BucketCounts } from '../metrics/bucket-counts.js';
+import type { LimitHits } from '../metrics/limit-hits.js';
 import type { LogicClient, Proto, Registry } from '../ports/index.js';
 import { HEADER_LEN, type Frame } from '../protocol/frame.js';
 import { ClientProtocol } from './client-protocol.js';
@@ -10,15 +12,17 @@ import { now } from './clock.js';
 import { clientIp, Connection } from './connection.js';
 import { ConnectionTable } from './connection-table.js';
 import { DeadlineSweep } from './deadlines.js';
-import { Fanout } from './fanout.js';
+import { Admission, Limit, LimitLog } from './limits.js';
+import { Fanout, type PushCounts, type PushKind } from './fanout.js';
 import { OnlineReporter } from './online-reporter.js';
 import { Outbound } from './outbound.js';
 import { Registration } from './registration.js';
-import { TcpServer } from './tcp-server.js';
+import { TcpServer, type ListenerTls, type TransportCounters } from './tcp-server.js';
+import { TlsCredentials } from './tls-credentials.js';
 import { WsServer } from './ws-server.js';
 
 export interface CometOptions {
-  /** Uses env, tcp, websocket, protocol, comet and registry. */
+  /** Uses env, tcp, websocket, protocol, limits, comet and registry. */
   config: Config;
   /** This comet's server id (goim host name): routing values and registry hostname. */
   serverId: string;
@@ -28,6 +32,8 @@ export interface CometOptions {
   registry?: Registry;
   /** e.g. "grpc://127.0.0.1:3109"; the registered address when given. */
   rpcAddr?: string;
+  /** Where refusals by a `limits` setting (and oversized client frames) are counted. */
+  limits?: LimitHits;
 }
 
 export interface CometStats {
@@ -41,6 +47,21 @@ export interface CometStats {
   pushesDropped: number;
   /** Connections closed for not reading fast enough. */
   slowDisconnects: number;
+}
+
+/** Counters since start and live views, read when metrics are scraped. */
+export interface CometCounters extends TransportCounters {
+  /** Accepted sockets not closed yet, authenticated or not. */
+  sockets: number;
+  authOk: number;
+  authFailed: number;
+  /** Push calls received from job, socket writes made, writes dropped over the cap. */
+  pushesReceived: Readonly<PushCounts>;
+  pushesDelivered: Readonly<PushCounts>;
+  pushesDropped: Readonly<PushCounts>;
+  slowDisconnects: number;
+  /** Seconds from a push call to the end of its fan-out loop (live objects, not copies). */
+  fanoutLatency: Readonly<Record<PushKind, BucketCounts>>;
 }
 
 /** Smallest power of two >= n (goim rounds cliProto up: 5 → 8). */
@@ -62,6 +83,10 @@ export class Comet {
   private readonly registration: Registration | undefined;
   private readonly tcp: TcpServer[] = [];
   private readonly ws: WsServer[] = [];
+  private readonly admission: Admission;
+  /** Certificates of the wss and TCP-over-TLS listeners (at most two sets), reloaded by reloadTls(). */
+  private readonly credentials: TlsCredentials[] = [];
+  private readonly transport: TransportCounters = { tcpAccepted: 0, wsAccepted: 0, tcpFramesRejected: 0, wsFramesRejected: 0 };
   private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
 
@@ -85,6 +110,7 @@ export class Comet {
       ring,
       routingRefreshMs: config.comet.routingRefresh,
     });
+    this.admission = new Admission(config.limits, new LimitLog(opts.limits, log));
     this.sweep = new DeadlineSweep(this.table, config.comet.sweepInterval, (c) => this.protocol.refreshRouting(c));
     this.fanout = new Fanout(this.table, this.out);
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, config.comet.renewOnline, log);
@@ -104,16 +130,42 @@ export class Comet {
   async start(): Promise<void> {
     if (this.phase !== 'new') throw new Error('comet: start() may be called only once');
     this.phase = 'starting';
+    const { admission } = this;
     const hooks = {
+      admit: (socket: Socket) => this.phase !== 'stopped' && admission.admit(socket) === undefined,
       accept: (socket: Socket, isWs: boolean) => this.accept(socket, isWs),
-      onFrame: (c: Connection, f: Frame) => this.protocol.onFrame(c, f),
+      onFrame: (c: Connection, f: Frame) => {
+        if (admission.frame(c)) this.protocol.onFrame(c, f);
+      },
       reply: (c: Connection, bytes: Buffer) => this.out.reply(c, bytes),
+      frameTooLarge: (c: Connection) =>
+        admission.log.hit(Limit.ClientFrameSize, { key: c.key || undefined, remote: c.remote, maxBody: this.config.protocol.maxBody }),
       log: this.log,
       maxBody: this.config.protocol.maxBody,
+      counters: this.transport,
     };
-    for (const bind of this.config.tcp.bind) this.tcp.push(new TcpServer(bind, hooks));
-    for (const bind of this.config.websocket.bind) this.ws.push(new WsServer(bind, hooks));
     try {
+      const { tcp, websocket, protocol } = this.config;
+      const tlsOf = async (certFile: string, privateFile: string, what: string): Promise<ListenerTls> => {
+        const credentials = new TlsCredentials(certFile, privateFile, what);
+        await credentials.load();
+        this.credentials.push(credentials);
+        return { credentials, handshakeTimeoutMs: protocol.handshakeTimeout };
+      };
+      const wssTls = websocket.tlsOpen ? await tlsOf(websocket.certFile, websocket.privateFile, 'websocket.certFile') : undefined;
+      let tcpTls: ListenerTls | undefined;
+      if (tcp.tlsBind.length > 0) {
+        // Unset tcp certificate files mean the wss ones.
+        const own = tcp.certFile !== '' || tcp.privateFile !== '';
+        tcpTls =
+          !own && wssTls !== undefined
+            ? wssTls
+            : await tlsOf(own ? tcp.certFile : websocket.certFile, own ? tcp.privateFile : websocket.privateFile, own ? 'tcp.certFile' : 'websocket.certFile (for tcp.tlsBind)');
+      }
+      for (const bind of tcp.bind) this.tcp.push(new TcpServer(bind, hooks));
+      for (const bind of tcp.tlsBind) this.tcp.push(new TcpServer(bind, hooks, tcpTls));
+      for (const bind of websocket.bind) this.ws.push(new WsServer(bind, hooks));
+      if (wssTls !== undefined) for (const bind of websocket.tlsBind) this.ws.push(new WsServer(bind, hooks, wssTls));
       for (const s of [...this.tcp, ...this.ws]) await s.listen();
     } catch (err) {
       await Promise.all([...this.tcp, ...this.ws].map((s) => s.close()));
@@ -157,12 +209,40 @@ export class Comet {
     await Promise.all(closing);
   }
 
+  /** Bound TCP listeners: tcp.bind, then tcp.tlsBind. */
   tcpAddresses(): AddressInfo[] {
     return this.tcp.map((s) => s.address()).filter((a): a is AddressInfo => a !== undefined);
   }
 
+  /** Bound WebSocket listeners: websocket.bind, then websocket.tlsBind (when tlsOpen). */
   wsAddresses(): AddressInfo[] {
     return this.ws.map((s) => s.address()).filter((a): a is AddressInfo => a !== undefined);
+  }
+
+  /** Bound TCP-over-TLS listeners (tcp.tlsBind). */
+  tcpTlsAddresses(): AddressInfo[] {
+    return this.tcp.filter((s) => s.secure).map((s) => s.address()).filter((a): a is AddressInfo => a !== undefined);
+  }
+
+  /** Bound wss listeners (websocket.tlsBind). */
+  wssAddresses(): AddressInfo[] {
+    return this.ws.filter((s) => s.secure).map((s) => s.address()).filter((a): a is AddressInfo => a !== undefined);
+  }
+
+  /**
+   * Re-reads the TLS certificate and key files (on SIGHUP). New connections get the new
+   * certificates; open ones keep theirs. A file that cannot be read or used is logged and
+   * the certificates in use stay; never rejects.
+   */
+  async reloadTls(): Promise<void> {
+    for (const c of this.credentials) {
+      try {
+        await c.load();
+        this.log.info({ certFile: c.certFile, fingerprints: c.fingerprints() }, 'comet: tls certificates reloaded');
+      } catch (err) {
+        this.log.error({ err: (err as Error).message }, 'comet: tls reload failed; keeping the certificates in use');
+      }
+    }
   }
 
   /** goim Comet.PushMsg: to the given keys, filtered by their accepts. */
@@ -195,6 +275,22 @@ export class Comet {
     };
   }
 
+  /** Detailed counters for metrics (stats() stays the short summary). */
+  counters(): CometCounters {
+    const f = this.fanout;
+    return {
+      ...this.transport,
+      sockets: this.table.all.length,
+      authOk: this.protocol.auths.ok,
+      authFailed: this.protocol.auths.failed,
+      pushesReceived: { ...f.received },
+      pushesDelivered: { ...f.delivered },
+      pushesDropped: { ...f.dropped },
+      slowDisconnects: this.out.slowDisconnects,
+      fanoutLatency: f.latency,
+    };
+  }
+
   /** Bytes waiting unsent on the connection with this key (diagnostics, tests). */
   sendQueueBytes(key: string): number | undefined {
     return this.table.byKey.get(key)?.socket.writableLength;
@@ -206,6 +302,8 @@ export class Comet {
       socket.destroy();
       return null;
     }
+    if (isWs) this.transport.wsAccepted++;
+    else this.transport.tcpAccepted++;
     socket.setNoDelay(true);
     socket.setKeepAlive(this.config.tcp.keepalive);
     const remote = address.includes(':') ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;

@@ -51,6 +51,8 @@ export class Connection implements Writable, RoomMember {
   cookie = '';
   /** Frames that arrived while Logic.Connect was in flight; handled after registration. */
   early: Frame[] | null = null;
+  /** Upstream frame-rate token bucket (limits.upstreamFramesPerSecond), made at the first frame. */
+  frameBucket: { tokens: number; at: number } | undefined = undefined;
 
   private replies: ReplySlot[] | null = null;
 

@@ -32,6 +32,8 @@ export class Outbound {
   pushesDropped = 0;
   /** Connections closed because they did not read fast enough. */
   slowDisconnects = 0;
+  /** Pushes written (queued) to a socket. */
+  pushesWritten = 0;
 
   private readonly pushCap: number;
   private readonly replyCap: number;
@@ -53,6 +55,7 @@ export class Outbound {
       else this.closeSlow(c);
       return;
     }
+    this.pushesWritten++;
     this.write(c, bytes);
   }
 

@@ -1,17 +1,45 @@
-// Raw TCP listener (spec §2.2): a byte stream of goim frames per connection.
+// Raw TCP listener (spec §2.2): a byte stream of goim frames per connection, in the clear
+// or over TLS (beyond goim: tcp.tlsBind).
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from '../log.js';
 import { FrameError, FrameReader, type Frame } from '../protocol/frame.js';
 import type { Connection } from './connection.js';
+import { isTooLarge } from './limits.js';
 import { closeServer, listen } from './listener.js';
+import type { TlsCredentials } from './tls-credentials.js';
+
+/** TLS settings of a listener. */
+export interface ListenerTls {
+  credentials: TlsCredentials;
+  /** A TLS handshake not done within this long drops the socket (protocol.handshakeTimeout). */
+  handshakeTimeoutMs: number;
+}
 
 export interface TransportHooks {
+  /**
+   * Admission limits, checked first on every new socket (before a TLS handshake); false =
+   * refused, and the listener drops the socket.
+   */
+  admit(socket: Socket): boolean;
   /** Creates and tracks the connection for a new socket; null when the socket is unusable. */
   accept(socket: Socket, isWs: boolean): Connection | null;
   /** A decoded client frame. */
   onFrame(c: Connection, f: Frame): void;
   log: Logger;
   maxBody: number;
+  /** Counted per transport (metrics). */
+  counters: TransportCounters;
+  /** A client frame over protocol.maxBody (counted as a limit hit; the caller closes). */
+  frameTooLarge(c: Connection): void;
+}
+
+/** Connections accepted and frames that failed to decode, by transport. */
+export interface TransportCounters {
+  tcpAccepted: number;
+  wsAccepted: number;
+  tcpFramesRejected: number;
+  wsFramesRejected: number;
 }
 
 export class TcpServer {
@@ -21,13 +49,38 @@ export class TcpServer {
   constructor(
     private readonly bind: string,
     private readonly hooks: TransportHooks,
+    private readonly tls?: ListenerTls,
   ) {
-    this.server = createServer((socket) => this.onConnection(socket));
+    if (tls === undefined) {
+      this.server = createServer((socket) => {
+        if (hooks.admit(socket)) this.onConnection(socket);
+        else socket.destroy();
+      });
+    } else {
+      const server = createTlsServer(
+        { ...tls.credentials.serverOptions(), handshakeTimeout: tls.handshakeTimeoutMs },
+        (socket) => this.onConnection(socket),
+      );
+      // 'connection' is the plain socket, before the handshake: refusing costs no crypto.
+      server.on('connection', (socket: Socket) => {
+        if (!hooks.admit(socket)) socket.destroy();
+      });
+      server.on('tlsClientError', (err, socket) =>
+        hooks.log.debug({ err: err.message, remote: socket.remoteAddress, bind }, 'comet: tls handshake failed'),
+      );
+      tls.credentials.attach(server);
+      this.server = server;
+    }
     this.server.on('error', (err) => hooks.log.error({ err: err.message, bind }, 'comet: tcp listener error'));
   }
 
   async listen(): Promise<void> {
-    this.bound = await listen(this.server, this.bind, 'tcp');
+    this.bound = await listen(this.server, this.bind, this.tls ? 'tcp over tls' : 'tcp');
+  }
+
+  /** Whether this listener speaks TLS. */
+  get secure(): boolean {
+    return this.tls !== undefined;
   }
 
   address(): AddressInfo | undefined {
@@ -51,6 +104,8 @@ export class TcpServer {
         reader.push(chunk, onFrame);
       } catch (err) {
         if (err instanceof FrameError) {
+          hooks.counters.tcpFramesRejected++;
+          if (isTooLarge(err)) hooks.frameTooLarge(c);
           c.close(`bad frame: ${err.message}`, 'info');
         } else {
           hooks.log.error({ err, remote: c.remote, key: c.key }, 'comet: frame handling failed');

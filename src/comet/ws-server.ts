@@ -1,18 +1,25 @@
-// WebSocket listener (spec §2.11). ws performs the upgrade and parses client frames; every
-// byte the server sends is written by comet on the raw socket (pre-framed binary messages,
-// see frame-bytes.ts), so ws never writes after the 101 response.
+// WebSocket listener (spec §2.11), plain or over TLS (wss, spec §2.12). ws performs the
+// upgrade and parses client frames; every byte the server sends is written by comet on the
+// socket (pre-framed binary messages, see frame-bytes.ts), so ws never writes after the 101
+// response.
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { decodeMessageFrame, FrameError } from '../protocol/frame.js';
 import type { Connection } from './connection.js';
+import { isTooLarge } from './limits.js';
 import { closeServer, listen } from './listener.js';
-import type { TransportHooks } from './tcp-server.js';
+import type { ListenerTls, TransportHooks } from './tcp-server.js';
 import { WS_PONG, wsFrame } from './ws-frame.js';
 
 /** goim's WebSocket read buffer: the smallest message limit (spec §3.8). */
 const MIN_MAX_PAYLOAD = 8192;
+/** How long a socket refused by a limit may take to send the request its 503 answers. */
+const REFUSED_WAIT_MS = 5_000;
+const SERVICE_UNAVAILABLE =
+  'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\nserver at capacity\r\n';
 
 /**
  * goim never sends a Close frame: a close from the client, or a protocol error, just ends
@@ -34,11 +41,14 @@ export class WsServer {
   private readonly wss: WebSocketServer;
   /** The connection made for each accepted socket, found again at upgrade time. */
   private readonly bySocket = new WeakMap<object, Connection>();
+  /** Plain sockets refused by a limit: their request is answered 503. */
+  private readonly refused = new WeakSet<object>();
   private bound: AddressInfo | undefined;
 
   constructor(
     private readonly bind: string,
     private readonly hooks: WsHooks,
+    private readonly tls?: ListenerTls,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -49,13 +59,45 @@ export class WsServer {
       skipUTF8Validation: true, // text and binary messages are the same to goim
       WebSocket: SilentCloseWebSocket,
     });
-    // The handshake deadline covers the upgrade; Node's own request timers are not needed.
-    this.http = createServer({ requestTimeout: 0 });
-    this.http.on('connection', (socket: Socket) => {
+    const accept = (socket: Socket): void => {
       const c = hooks.accept(socket, true);
       if (c !== null) this.bySocket.set(socket, c);
-    });
+    };
+    // The handshake deadline covers the upgrade; Node's own request timers are not needed.
+    if (tls === undefined) {
+      this.http = createServer({ requestTimeout: 0 });
+      this.http.on('connection', (socket: Socket) => {
+        if (hooks.admit(socket)) {
+          accept(socket);
+          return;
+        }
+        // Answered 503 once its request arrives (a client sees why), or dropped.
+        this.refused.add(socket);
+        socket.setTimeout(REFUSED_WAIT_MS, () => socket.destroy());
+      });
+    } else {
+      const server = createHttpsServer({
+        ...tls.credentials.serverOptions(),
+        handshakeTimeout: tls.handshakeTimeoutMs,
+        requestTimeout: 0,
+      });
+      // The plain socket, before the handshake: refusing costs no crypto (and no 503).
+      server.on('connection', (socket: Socket) => {
+        if (!hooks.admit(socket)) socket.destroy();
+      });
+      server.on('secureConnection', accept);
+      server.on('tlsClientError', (err, socket) =>
+        hooks.log.debug({ err: err.message, remote: socket.remoteAddress, bind }, 'comet: tls handshake failed'),
+      );
+      tls.credentials.attach(server);
+      this.http = server;
+    }
     this.http.on('request', (req, res) => {
+      if (this.refused.has(req.socket)) {
+        res.writeHead(503, { 'content-type': 'text/plain', connection: 'close' });
+        res.end('server at capacity\n');
+        return;
+      }
       const status = req.url === '/sub' ? 426 : 404;
       res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' });
       res.end(status === 426 ? 'upgrade required\n' : 'not found\n');
@@ -65,7 +107,12 @@ export class WsServer {
   }
 
   async listen(): Promise<void> {
-    this.bound = await listen(this.http, this.bind, 'websocket');
+    this.bound = await listen(this.http, this.bind, this.tls ? 'websocket over tls' : 'websocket');
+  }
+
+  /** Whether this listener speaks TLS. */
+  get secure(): boolean {
+    return this.tls !== undefined;
   }
 
   address(): AddressInfo | undefined {
@@ -78,6 +125,10 @@ export class WsServer {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const c = this.bySocket.get(socket);
+    if (c === undefined && this.refused.has(socket)) {
+      socket.end(SERVICE_UNAVAILABLE);
+      return;
+    }
     if (c === undefined || !c.open) {
       socket.destroy();
       return;
@@ -97,7 +148,11 @@ export class WsServer {
       ws.on('ping', (data) => {
         if (c.open) this.hooks.reply(c, wsFrame(WS_PONG, data));
       });
-      ws.on('error', (err) => c.close(`websocket error: ${err.message}`, 'info'));
+      ws.on('error', (err) => {
+        this.hooks.counters.wsFramesRejected++;
+        if (isTooLarge(err)) this.hooks.frameTooLarge(c);
+        c.close(`websocket error: ${err.message}`, 'info');
+      });
     });
   }
 
@@ -107,6 +162,8 @@ export class WsServer {
     try {
       frame = decodeMessageFrame(data, this.hooks.maxBody);
     } catch (err) {
+      this.hooks.counters.wsFramesRejected++;
+      if (err instanceof FrameError && isTooLarge(err)) this.hooks.frameTooLarge(c);
       c.close(`bad frame: ${err instanceof FrameError ? err.message : String(err)}`, 'info');
       return;
     }

@@ -28,6 +28,7 @@ import {
   type Registry,
 } from '../ports/index.js';
 import { Admission } from './admission.js';
+import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { CometTable } from './comet-table.js';
 import { fanOut, fanOutAsync } from './dispatch.js';
 import { pushProto } from './push-frame.js';
@@ -56,6 +57,19 @@ export interface JobStats {
   roomNoComet: number;
   /** Messages of an unknown type (logged and acknowledged). */
   unknownType: number;
+}
+
+/** What the job holds now, read when metrics are scraped. */
+export interface JobLoad {
+  /** Messages handled and not yet acknowledged (job.maxPending bounds them). */
+  pending: number;
+  /** Room messages waiting in a batch. */
+  heldMessages: number;
+  /** Room batchers alive. */
+  rooms: number;
+  comets: number;
+  /** Messages per room batch sent (the live object). */
+  batchSizes: Readonly<BucketCounts>;
 }
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
@@ -171,6 +185,16 @@ export class Job {
 
   stats(): Readonly<JobStats> {
     return { ...this.counters };
+  }
+
+  load(): JobLoad {
+    return {
+      pending: this.admission.pending,
+      heldMessages: this.roomTable.heldMessages,
+      rooms: this.roomTable.size,
+      comets: this.table.size,
+      batchSizes: this.roomTable.batchSizes,
+    };
   }
 
   private admitted(msg: PushMsg): Promise<void> {

@@ -8,6 +8,7 @@
 // so it occupies one of the queue's in-flight slots for up to `signal`. With many quiet
 // rooms that would cap throughput at (queue window / signal); once `maxHeld` messages are
 // held over all rooms, every held batch is sent at once instead.
+import { BATCH_SIZE_BUCKETS, BucketCounts } from '../metrics/bucket-counts.js';
 import type { Proto } from '../ports/index.js';
 import { RoomBatcher, type SendBatch } from './room-batcher.js';
 
@@ -25,6 +26,8 @@ export class RoomTable {
   private readonly idle: number;
   private sweeper: NodeJS.Timeout | null = null;
   private readonly sendBatch: SendBatch;
+  /** Messages per batch sent (metrics). */
+  readonly batchSizes = new BucketCounts(BATCH_SIZE_BUCKETS);
 
   constructor(
     private readonly batch: number,
@@ -36,6 +39,7 @@ export class RoomTable {
     this.idle = idle > 0 ? idle : DEFAULT_IDLE_MS;
     this.sendBatch = (room, proto, count, done) => {
       this.held -= count;
+      this.batchSizes.observe(count);
       const b = this.rooms.get(room);
       if (b) this.holding.delete(b);
       send(room, proto, done);

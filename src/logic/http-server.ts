@@ -7,6 +7,9 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import { parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import type { LimitHits } from '../metrics/limit-hits.js';
+import type { MetricsSource } from '../metrics/serve.js';
+import { guardApi, type ApiAuthStats } from './api-keys.js';
 import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './http-envelope.js';
 import type { Logic } from './logic.js';
 import { GOIM_ROUTES, registerGoimRoutes } from './routes.js';
@@ -18,6 +21,16 @@ export interface LogicHttpServerOptions {
   log: Logger;
   /** Folders the demo page is served from, first match wins. */
   webRoots?: string[];
+  /**
+   * Whether this is the embedded wiring (default true). With `api.auth = "auto"` only an
+   * embedded server on a loopback address runs without API keys; distributed wiring must
+   * pass false.
+   */
+  embedded?: boolean;
+  /** When given, GET /metrics serves it (Prometheus text format). */
+  metrics?: MetricsSource;
+  /** Counts bodies refused over httpServer.maxBody as limit "http_body_size". */
+  limits?: LimitHits;
 }
 
 const NOT_FOUND = '404 page not found';
@@ -55,6 +68,7 @@ export class LogicHttpServer {
   private readonly app: FastifyInstance;
   private readonly addr: string;
   private readonly log: Logger;
+  private readonly apiAuth: ApiAuthStats;
   private closing: Promise<void> | undefined;
 
   constructor(opts: LogicHttpServerOptions) {
@@ -82,7 +96,19 @@ export class LogicHttpServer {
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, payload, done) => done(null, payload));
 
+    // Before any body is read: refuses API calls without a valid key (config `api`).
+    this.apiAuth = guardApi(app, { config: opts.config, embedded: opts.embedded ?? true, log: opts.log });
+
     registerGoimRoutes(app, opts.logic);
+
+    // Prometheus scrapes (beyond goim): an exact route, so neither the file route nor the 404 rules see it.
+    const metrics = opts.metrics;
+    if (metrics) {
+      app.get('/metrics', async (_req, reply) => {
+        const body = await metrics.metrics();
+        return reply.code(200).type(metrics.contentType).header('cache-control', 'no-store').send(body);
+      });
+    }
 
     const files = new StaticFiles(opts.webRoots ?? []);
     const serveFile = async (name: string, reply: FastifyReply): Promise<FastifyReply> => {
@@ -114,6 +140,7 @@ export class LogicHttpServer {
 
     app.setErrorHandler((err: FastifyError, req, reply) => {
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+        opts.limits?.hit('http_body_size');
         return reply
           .code(413)
           .type(JSON_TYPE)
@@ -141,6 +168,11 @@ export class LogicHttpServer {
     }
     const a = this.address();
     this.log.info(`logic http: listening on ${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
+  }
+
+  /** Whether API keys are required, and how many requests were refused (for metrics). */
+  apiAuthStats(): ApiAuthStats {
+    return { ...this.apiAuth };
   }
 
   address(): AddressInfo {

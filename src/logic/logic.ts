@@ -1,7 +1,7 @@
 // The logic role (spec §4): authenticates comet connections and keeps their routing in
 // the session store, turns push requests into queue messages, counts rooms online and
 // balances clients over the registered comets.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import {
@@ -19,12 +19,13 @@ import {
   type SessionRef,
   type SessionStore,
 } from '../ports/index.js';
+import { AuthDeniedError, type AuthIdentity, type AuthResult, type AuthStats, type Authenticator } from './auth/authenticator.js';
+import { createAuthenticator } from './auth/from-config.js';
 import { WeightedBalancer } from './balancer.js';
 import { acceptComets } from './comet-filter.js';
 import { nodesReplyJson, type NodesReplyJson } from './goim-json-shapes.js';
 import { OnlineRooms, type RoomTop } from './online.js';
 import { encodeRoomKey } from './room-key.js';
-import { parseToken } from './token.js';
 
 export interface LogicOptions {
   config: Config;
@@ -32,6 +33,8 @@ export interface LogicOptions {
   queue: PushQueue;
   registry: Registry;
   log: Logger;
+  /** How connections are authenticated; default: the one `auth.mode` names (built here, so config errors throw). */
+  authenticator?: Authenticator;
 }
 
 /** goim waits this long for the registry's first comet list before its first online reload. */
@@ -45,6 +48,9 @@ export class Logic implements LogicClient {
   private readonly queue: PushQueue;
   private readonly registry: Registry;
   private readonly log: Logger;
+  private readonly authenticator: Authenticator;
+  /** Plain counters for metrics: connections accepted, denials per reason class. */
+  private readonly auths: AuthStats = { accepted: 0, denied: {} };
 
   private readonly online = new OnlineRooms();
   private readonly balancer = new WeightedBalancer();
@@ -52,6 +58,8 @@ export class Logic implements LogicClient {
   private comets: Instance[] = [];
   private connCount = 0;
   private ipCount = 0;
+  /** Push API calls by kind (metrics). */
+  readonly pushCounts = { keys: 0, mids: 0, room: 0, broadcast: 0 };
 
   private stopWatch: (() => void) | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
@@ -65,6 +73,7 @@ export class Logic implements LogicClient {
     this.queue = opts.queue;
     this.registry = opts.registry;
     this.log = opts.log;
+    this.authenticator = opts.authenticator ?? createAuthenticator(opts.config, opts.log);
   }
 
   /** Watches the registry for comets, loads the online counts once, then every `logic.onlineReload`. */
@@ -98,14 +107,18 @@ export class Logic implements LogicClient {
     this.stopWatch?.();
     this.stopWatch = undefined;
     clearTimeout(this.reloadTimer);
+    await this.authenticator.close?.();
     await this.reloading;
   }
 
   // ---- comet → logic (goim.logic.Logic) ---------------------------------------------
 
-  /** Rejects with a TokenError when goim would refuse the token; store errors are only logged. */
+  /**
+   * Rejects when the auth mode refuses the connection: with an AuthDeniedError ("auth denied:
+   * <why>"), or in goim mode with goim's TokenError. Store errors are only logged.
+   */
   async connect(req: ConnectRequest): Promise<ConnectReply> {
-    const token = parseToken(req.token);
+    const token = await this.authenticate(req);
     const key = token.key !== '' ? token.key : randomUUID();
     const ref: SessionRef = { mid: token.mid, key, server: req.server };
     try {
@@ -121,6 +134,34 @@ export class Logic implements LogicClient {
       accepts: token.accepts,
       heartbeatMs: this.config.node.heartbeat * this.config.node.heartbeatMax,
     };
+  }
+
+  /** Connections accepted and denied (per reason class) since start; a copy. */
+  authStats(): AuthStats {
+    return { accepted: this.auths.accepted, denied: { ...this.auths.denied } };
+  }
+
+  private async authenticate(req: ConnectRequest): Promise<AuthIdentity> {
+    let result: AuthResult;
+    try {
+      result = await this.authenticator.authenticate(req);
+    } catch (err) {
+      this.log.error({ err }, 'logic: the authenticator failed');
+      result = { ok: false, reason: 'internal', message: 'internal error' };
+    }
+    if (result.ok) {
+      this.auths.accepted++;
+      return result;
+    }
+    this.auths.denied[result.reason] = (this.auths.denied[result.reason] ?? 0) + 1;
+    // The comet logs the message; here the reason class and a token fingerprint, never the token.
+    if (this.log.isLevelEnabled('debug')) {
+      this.log.debug(
+        { reason: result.reason, server: req.server, clientIp: req.clientIp, token: fingerprint(req.token) },
+        `logic: auth denied (${result.reason}): ${result.message}`,
+      );
+    }
+    throw result.error ?? new AuthDeniedError(result.reason, result.message);
   }
 
   disconnect(ref: SessionRef): Promise<boolean> {
@@ -150,6 +191,7 @@ export class Logic implements LogicClient {
 
   /** Publishes one PUSH message per comet holding any of `keys`; unknown keys are dropped. */
   async pushKeys(op: number, keys: string[], msg: Uint8Array): Promise<void> {
+    this.pushCounts.keys++;
     if (keys.length === 0) return;
     const servers = await this.store.serversByKeys(keys);
     const groups = new Map<string, string[]>();
@@ -165,6 +207,7 @@ export class Logic implements LogicClient {
 
   /** Publishes one PUSH message per comet holding any connection of `mids`. */
   async pushMids(op: number, mids: bigint[], msg: Uint8Array): Promise<void> {
+    this.pushCounts.mids++;
     if (mids.length === 0) return;
     const keyServers = await this.store.keysByMids(mids);
     const groups = new Map<string, string[]>();
@@ -178,10 +221,12 @@ export class Logic implements LogicClient {
   }
 
   pushRoom(op: number, type: string, room: string, msg: Uint8Array): Promise<void> {
+    this.pushCounts.room++;
     return this.queue.publish({ type: PushType.ROOM, operation: op, speed: 0, server: '', room: encodeRoomKey(type, room), keys: [], msg });
   }
 
   pushAll(op: number, speed: number, msg: Uint8Array): Promise<void> {
+    this.pushCounts.broadcast++;
     return this.queue.publish({ type: PushType.BROADCAST, operation: op, speed, server: '', room: '', keys: [], msg });
   }
 
@@ -286,4 +331,9 @@ export class Logic implements LogicClient {
   private regionOf(_clientIp: string): string {
     return '';
   }
+}
+
+/** Enough of a token's hash to match log lines of one client, not to recover the token. */
+function fingerprint(token: Uint8Array): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 12);
 }

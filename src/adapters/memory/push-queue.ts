@@ -51,6 +51,8 @@ export class MemoryPushQueue implements PushQueue {
   private closed = false;
   private pumpScheduled = false;
   private idleWaiters: (() => void)[] = [];
+  /** Messages handed to the handler again after it failed (metrics). */
+  private redelivered = 0;
 
   constructor(opts: MemoryPushQueueOptions = {}) {
     this.capacity = opts.capacity ?? 100_000;
@@ -69,6 +71,11 @@ export class MemoryPushQueue implements PushQueue {
   /** Messages accepted and not yet acknowledged. */
   get size(): number {
     return this.unacked;
+  }
+
+  /** depth: messages not yet acknowledged; redeliveries: retries scheduled after a failed handler. */
+  queueStats(): { depth: number; redeliveries: number } {
+    return { depth: this.unacked, redeliveries: this.redelivered };
   }
 
   publish(msg: PushMsg): Promise<void> {
@@ -167,6 +174,7 @@ export class MemoryPushQueue implements PushQueue {
       return;
     }
     this.inflight--;
+    this.redelivered++;
     const delay = Math.min(this.retryMaxDelay, this.retryDelay * 2 ** Math.min(entry.attempts - 1, 30));
     this.log?.debug({ attempts: entry.attempts, delay, err: String(err) }, 'push queue: redelivering later');
     const timer = setTimeout(() => {

@@ -1,0 +1,93 @@
+// The comet's metrics, read from Comet.stats() and Comet.counters() when scraped.
+import type { Registry } from 'prom-client';
+import type { Comet } from '../comet/comet.js';
+import { lazyCounter, lazyGauge, lazyHistogram } from './lazy-metrics.js';
+
+export type CometMetricsSource = Pick<Comet, 'stats' | 'counters'>;
+
+export function registerCometMetrics(registry: Registry, comet: CometMetricsSource): void {
+  lazyGauge(registry, {
+    name: 'tsim_comet_connections',
+    help: 'Authenticated client connections.',
+    read: () => comet.stats().connections,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_comet_sockets',
+    help: 'Accepted client sockets, authenticated or still in the handshake.',
+    read: () => comet.counters().sockets,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_comet_ips',
+    help: 'Distinct client IPs among authenticated connections.',
+    read: () => comet.stats().ips,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_comet_rooms',
+    help: 'Rooms with at least one local member.',
+    read: () => comet.stats().rooms,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_connections_accepted_total',
+    help: 'Client sockets accepted, by transport.',
+    label: 'transport',
+    read: () => {
+      const c = comet.counters();
+      return { tcp: c.tcpAccepted, ws: c.wsAccepted };
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_connections_closed_total',
+    help: 'Client sockets closed, for any reason.',
+    read: () => {
+      const c = comet.counters();
+      return c.tcpAccepted + c.wsAccepted - c.sockets;
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_auth_total',
+    help: 'Auth frames (op 7) by result: ok (registered) or failed (refused by logic).',
+    label: 'result',
+    read: () => {
+      const c = comet.counters();
+      return { ok: c.authOk, failed: c.authFailed };
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_frames_rejected_total',
+    help: 'Connections closed for a malformed frame (bad goim header; on WebSocket also bad WebSocket framing), by transport.',
+    label: 'transport',
+    read: () => {
+      const c = comet.counters();
+      return { tcp: c.tcpFramesRejected, ws: c.wsFramesRejected };
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_pushes_total',
+    help: 'Push calls received from job, by kind (keys: PushMsg, room: BroadcastRoom, broadcast: Broadcast).',
+    label: 'kind',
+    read: () => comet.counters().pushesReceived,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_pushes_delivered_total',
+    help: 'Pushes written to a client socket, by kind (one per recipient).',
+    label: 'kind',
+    read: () => comet.counters().pushesDelivered,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_pushes_dropped_total',
+    help: 'Pushes not written because the recipient had protocol.sendQueueBytes unsent (slowPolicy drop), by kind.',
+    label: 'kind',
+    read: () => comet.counters().pushesDropped,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_slow_disconnects_total',
+    help: 'Connections closed for not reading fast enough (slowPolicy disconnect, or replies over the cap).',
+    read: () => comet.counters().slowDisconnects,
+  });
+  lazyHistogram(registry, {
+    name: 'tsim_fanout_latency_seconds',
+    help: 'Time comet spends on one push call from job: from the call to the end of its fan-out loop (encoding and queueing to every recipient), by kind.',
+    label: 'kind',
+    read: () => comet.counters().fanoutLatency,
+  });
+}

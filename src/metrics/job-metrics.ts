@@ -1,0 +1,81 @@
+// The job's and its queue's metrics, read from Job.stats(), Job.load() and the queue's
+// queueStats() when scraped.
+import type { Registry } from 'prom-client';
+import type { Job } from '../job/job.js';
+import { lazyCounter, lazyGauge, lazyHistogram } from './lazy-metrics.js';
+
+export type JobMetricsSource = Pick<Job, 'stats' | 'load'>;
+
+/** Both queue adapters (memory, NATS) offer this. */
+export interface QueueMetricsSource {
+  queueStats(): { depth: number; redeliveries: number };
+}
+
+export function registerJobMetrics(registry: Registry, job: JobMetricsSource): void {
+  lazyCounter(registry, {
+    name: 'tsim_job_messages_total',
+    help: 'Queued messages handled, by kind (push, room, broadcast, unknown).',
+    label: 'kind',
+    read: () => {
+      const s = job.stats();
+      return { push: s.push + s.pushUnknownServer, room: s.roomMessages, broadcast: s.broadcast + s.broadcastNoComet, unknown: s.unknownType };
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_job_messages_dropped_total',
+    help: 'Messages acknowledged without delivery, by reason (unknown_server: PUSH for a comet not in the table; no_comet: BROADCAST with no comet; unknown_type).',
+    label: 'reason',
+    read: () => {
+      const s = job.stats();
+      return { unknown_server: s.pushUnknownServer, no_comet: s.broadcastNoComet, unknown_type: s.unknownType };
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_job_room_batches_total',
+    help: 'Room batches sent to the comets (one BroadcastRoom per comet each).',
+    read: () => job.stats().roomBatches,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_job_room_batches_dropped_total',
+    help: 'Room batches acknowledged without any comet to send them to.',
+    read: () => job.stats().roomNoComet,
+  });
+  lazyHistogram(registry, {
+    name: 'tsim_job_room_batch_size',
+    help: 'Messages per room batch sent.',
+    read: () => job.load().batchSizes,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_job_pending',
+    help: 'Messages handled and not yet acknowledged by the comets (bounded by job.maxPending).',
+    read: () => job.load().pending,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_job_held_messages',
+    help: 'Room messages waiting in a batch.',
+    read: () => job.load().heldMessages,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_job_rooms',
+    help: 'Rooms with a live batcher.',
+    read: () => job.load().rooms,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_job_comets',
+    help: 'Comets the job sends to.',
+    read: () => job.load().comets,
+  });
+}
+
+export function registerQueueMetrics(registry: Registry, queue: QueueMetricsSource): void {
+  lazyGauge(registry, {
+    name: 'tsim_queue_depth',
+    help: 'Push queue messages waiting: embedded, accepted and not yet acknowledged; NATS, not yet delivered to this job (as of the last delivery of each partition).',
+    read: () => queue.queueStats().depth,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_queue_redeliveries_total',
+    help: 'Messages delivered to the job again after a failed or unacknowledged attempt.',
+    read: () => queue.queueStats().redeliveries,
+  });
+}

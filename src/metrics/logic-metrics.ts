@@ -1,0 +1,72 @@
+// Logic's metrics, read from the Logic object (and its HTTP server) when scraped.
+import type { Registry } from 'prom-client';
+import type { Logic } from '../logic/logic.js';
+import { lazyCounter, lazyCounterSamples, lazyGauge } from './lazy-metrics.js';
+
+export type LogicMetricsSource = Pick<Logic, 'pushCounts' | 'onlineTotal' | 'nodesInstances'>;
+
+type Sample = { labels: Record<string, string>; value: number };
+
+/**
+ * Auth results from `logic.authStats()` when the logic in use has it (read with a guard,
+ * so this compiles and runs with or without): `accepted` is result="accepted", each
+ * `denied` entry result="denied" with its reason, any other number result=<its name>.
+ */
+function authSamples(logic: LogicMetricsSource): Sample[] {
+  const f = (logic as { authStats?: unknown }).authStats;
+  if (typeof f !== 'function') return [];
+  const s: unknown = f.call(logic);
+  if (typeof s !== 'object' || s === null) return [];
+  const out: Sample[] = [];
+  for (const [k, v] of Object.entries(s)) {
+    if (typeof v === 'number') out.push({ labels: { result: k }, value: v });
+    else if (k === 'denied' && typeof v === 'object' && v !== null) {
+      for (const [reason, n] of Object.entries(v)) if (typeof n === 'number') out.push({ labels: { result: 'denied', reason }, value: n });
+    }
+  }
+  return out;
+}
+
+export function registerLogicMetrics(registry: Registry, logic: LogicMetricsSource): void {
+  lazyCounter(registry, {
+    name: 'tsim_logic_pushes_total',
+    help: 'Push API calls by kind (keys, mids, room, broadcast).',
+    label: 'kind',
+    read: () => logic.pushCounts,
+  });
+  lazyCounterSamples(registry, {
+    name: 'tsim_logic_auth_total',
+    help: 'Connection authentications decided by logic, by result (accepted, denied) and denial reason.',
+    read: () => authSamples(logic),
+  });
+  lazyGauge(registry, {
+    name: 'tsim_logic_online_connections',
+    help: 'Connections on all usable comets, as their registrations report (goim conn_count).',
+    read: () => logic.onlineTotal().conn_count,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_logic_online_ips',
+    help: 'Distinct client IPs on all usable comets, as their registrations report (goim ip_count).',
+    read: () => logic.onlineTotal().ip_count,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_logic_comets',
+    help: 'Comets known to logic and usable (online, not offline).',
+    read: () => logic.nodesInstances()?.length ?? 0,
+  });
+}
+
+/** API-key refusals of logic's HTTP server, when it counts them (`apiAuthStats()`). */
+export function registerLogicHttpMetrics(registry: Registry, http: object): void {
+  lazyCounter(registry, {
+    name: 'tsim_logic_api_rejected_total',
+    help: 'HTTP API requests refused for a missing or invalid API key.',
+    read: () => {
+      const f = (http as { apiAuthStats?: unknown }).apiAuthStats;
+      if (typeof f !== 'function') return 0;
+      const s: unknown = f.call(http);
+      const n = typeof s === 'object' && s !== null ? (s as { rejected?: unknown }).rejected : undefined;
+      return typeof n === 'number' ? n : 0;
+    },
+  });
+}

@@ -1,0 +1,39 @@
+// Per-process metrics: prom-client's defaults (CPU, memory, heap, GC, handles, file
+// descriptors) plus tsim's event-loop lag and limit hits.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { collectDefaultMetrics, type Registry } from 'prom-client';
+import { lazyCounter, lazyGauge } from './lazy-metrics.js';
+import type { LimitHits } from './limit-hits.js';
+
+export interface ProcessMetrics {
+  /** Stops the event-loop sampler. */
+  close(): void;
+}
+
+/** Event-loop delay sampling resolution: fine enough for lag that matters (ms), cheap. */
+const RESOLUTION_MS = 10;
+
+export function registerProcessMetrics(registry: Registry, limits: LimitHits): ProcessMetrics {
+  collectDefaultMetrics({ register: registry });
+  const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  delay.enable();
+  lazyGauge(registry, {
+    name: 'tsim_event_loop_lag_seconds',
+    help: `Event-loop delay since the previous scrape (sampled every ${RESOLUTION_MS} ms), by quantile; 1 is the maximum.`,
+    label: 'quantile',
+    read: () => {
+      // An idle interval has no samples (NaN percentiles): report 0 lag.
+      const q = (p: number): number => (delay.count > 0 ? delay.percentile(p) / 1e9 : 0);
+      const out = { '0.5': q(50), '0.9': q(90), '0.99': q(99), '1': delay.count > 0 ? delay.max / 1e9 : 0 };
+      delay.reset();
+      return out;
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_limit_hits_total',
+    help: 'Requests, connections or messages refused because a configured limit was reached, by limit.',
+    label: 'limit',
+    read: () => limits.snapshot(),
+  });
+  return { close: () => delay.disable() };
+}
