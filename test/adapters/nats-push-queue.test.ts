@@ -190,6 +190,120 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     assert.deepEqual([...jobs].sort(), ['a', 'b']);
   });
 
+  test('a hand-over never has two jobs pulling one partition, and keeps room order', async () => {
+    // A short lease against the 1 s batch requests: a job handing over must keep its lease
+    // until its last request ended, or the next job would pull alongside it.
+    const t = topology({ partitions: 4, leaseTtlMs: 300 });
+    const a = t.queue();
+    const b = t.queue();
+    const got = new Map<string, number[]>();
+    const record: PushHandler = async (m) => {
+      const [room, n] = text(m).split('#');
+      got.set(room, [...(got.get(room) ?? []), Number(n)]);
+    };
+    await a.consume(record);
+    await waitFor(() => a.ownedPartitions().length === 4, 'the first job to take every partition');
+    const durables = Array.from({ length: 4 }, (_, p) => partitionDurable(t.base, p));
+    const openRequests = () => Promise.all(durables.map(async (d) => (await jsm.consumers.info(t.base.stream, d)).num_waiting));
+    await waitFor(async () => (await openRequests()).every((n) => n === 1), 'a pull request on every partition');
+
+    // rooms covering every partition, published to all through the hand-over
+    const rooms: string[] = [];
+    for (let i = 0; rooms.length < 4 || new Set(rooms.map((r) => partitionOf(roomMsg(r, ''), 4))).size < 4; i++) rooms.push(`live://h${i}`);
+    let n = 0;
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing) {
+        await Promise.all(rooms.map((room) => a.publish(roomMsg(room, `${room}#${n}`))));
+        n++;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    let most = 0;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) most = Math.max(most, ...(await openRequests()));
+    })();
+
+    try {
+      await b.consume(record);
+      await waitFor(() => a.ownedPartitions().length === 2 && b.ownedPartitions().length === 2, 'an even split');
+      await waitFor(async () => (await openRequests()).every((x) => x === 1), 'each partition pulled by its new holder');
+    } finally {
+      watching = false;
+      publishing = false;
+      await Promise.all([watcher, publisher]);
+    }
+    assert.equal(most, 1, 'at most one pull request open on a partition at any time');
+    await waitFor(() => [...got.values()].reduce((s, l) => s + l.length, 0) >= rooms.length * n, 'every message');
+    for (const room of rooms) {
+      assert.deepEqual(got.get(room), Array.from({ length: n }, (_, i) => i), `${room}: every message once, in order`);
+    }
+  });
+
+  test('a job cut off from the lease store keeps pulling; a job taking the lapsed lease waits for it', async () => {
+    const t = topology({ partitions: 1, leaseTtlMs: 300 });
+    const shared = new LocalLeaseStore();
+    let unreachable = false;
+    const down = () => Promise.reject(new Error('lease store unreachable'));
+    const flaky: LeaseStore = {
+      acquire: (name, owner, ttl) => (unreachable ? down() : shared.acquire(name, owner, ttl)),
+      release: (name, owner) => (unreachable ? down() : shared.release(name, owner)),
+      heartbeat: (group, owner, ttl) => (unreachable ? down() : shared.heartbeat(group, owner, ttl)),
+      leave: (group, owner) => (unreachable ? down() : shared.leave(group, owner)),
+    };
+    // after the outage the partition belongs to b (members sorted: job-1, job-2)
+    const a = t.queue({ leases: flaky, owner: 'job-2' });
+    const b = t.queue({ leases: shared, owner: 'job-1' });
+    const got: string[] = [];
+    const byJob = { a: 0, b: 0 };
+    const record =
+      (job: 'a' | 'b'): PushHandler =>
+      async (m) => {
+        got.push(text(m));
+        byJob[job]++;
+      };
+    await a.consume(record('a'));
+    await waitFor(() => a.ownedPartitions().length === 1, 'the first job to take the partition');
+    const durable = partitionDurable(t.base, 0);
+    const openRequests = async () => (await jsm.consumers.info(t.base.stream, durable)).num_waiting;
+    await waitFor(async () => (await openRequests()) === 1, 'its pull request');
+
+    let n = 0;
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing) {
+        await a.publish(roomMsg('live://cut', String(n++)));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    let most = 0;
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) most = Math.max(most, await openRequests());
+    })();
+
+    try {
+      unreachable = true;
+      await b.consume(record('b'));
+      await waitFor(() => b.ownedPartitions().length === 1, 'the second job to take the lapsed lease');
+      // pushes go on through the first job, and the second one does not pull alongside it
+      const before = byJob.a;
+      await waitFor(() => byJob.a >= before + 5, 'the first job to go on delivering');
+      assert.equal(byJob.b, 0, 'the second job waits while the first one pulls');
+
+      unreachable = false; // the first job learns it lost the lease and stops; the second starts
+      await waitFor(() => byJob.b >= 5, 'the second job to deliver', 20_000);
+    } finally {
+      watching = false;
+      publishing = false;
+      await Promise.all([watcher, publisher]);
+    }
+    await waitFor(() => got.length >= n, 'every message', 20_000);
+    assert.equal(most, 1, 'at most one pull request open at any time');
+    assert.deepEqual(got, Array.from({ length: n }, (_, i) => String(i)), 'every message once, in order');
+  });
+
   test('a job dying with unacked messages: another job gets them, in order', async () => {
     const t = topology({ partitions: 2, ackWaitMs: 1500, leaseTtlMs: 500 });
     const dying = t.queue();

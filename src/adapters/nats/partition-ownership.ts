@@ -2,15 +2,23 @@
 // job group and gets the live members (sorted); partition p belongs to member p mod n. It
 // takes (leases) its own partitions that are free, renews the ones it holds, and hands over
 // the ones that now belong to another member: stop pulling, handle and settle everything
-// received, wait until the server has the acks, release the lease. The next holder then
-// starts exactly where it stopped, so a room's messages stay in order across the move.
-// A lease lost to another job (this one stalled past the TTL) is given up without release.
-// While the lease store is unreachable the job keeps what it holds and takes nothing new.
+// received, wait until the server has the acks, release the lease. The lease is renewed
+// until that release, so nobody else can start on the partition while this job still
+// pulls or holds unsettled messages; the next holder then starts exactly where it stopped,
+// and a room's messages stay in order across the move.
+//
+// A reader pulls only while its lease is known to be valid: until the send time of the
+// last successful renewal plus the TTL, minus a margin; a renewal answered late (a slow
+// store, a stalled process) stops the pulling before the lease could lapse. A lease lost
+// to another job is given up at once, without release.
+// While the lease store is unreachable the job keeps pulling what it holds (pushes go on)
+// and takes nothing new; whoever takes such a partition afterwards does not pull while
+// another request is open on it (see PartitionReader).
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from '../../log.js';
 import type { PushHandler } from '../../ports/index.js';
 import type { LeaseStore } from './leases.js';
-import { PartitionReader } from './partition-reader.js';
+import { PartitionReader, type ReaderCounters } from './partition-reader.js';
 import type { Topology } from './topology.js';
 
 /** What ownership needs from the queue's connection. */
@@ -37,12 +45,18 @@ export interface PartitionOwnershipOptions {
   handler: PushHandler;
   connection: ConnectionView;
   log: Logger;
+  /** Handed to every reader (metrics). */
+  counters?: ReaderCounters;
 }
 
 interface Held {
   reader: PartitionReader;
   /** Set while the partition is being handed over or given up. */
   leaving: Promise<void> | null;
+  /** Renew no more: the lease is being released, or it was lost. */
+  final: boolean;
+  /** Another job holds the lease now: nothing to settle or release. */
+  lost: boolean;
 }
 
 export class PartitionOwnership {
@@ -52,17 +66,24 @@ export class PartitionOwnership {
   private timer: NodeJS.Timeout | null = null;
   private round: Promise<void> | null = null;
   private storeFailing = false;
+  /** close() began: no heartbeats, no new partitions; held leases are still renewed. */
+  private closing = false;
   private stopped = false;
+  /** Rounds (heartbeat, renewals) run this often. */
+  private readonly every: number;
+  /** Pulling stops this long before a lease could lapse (network, timers). */
+  private readonly margin: number;
 
   constructor(opts: PartitionOwnershipOptions) {
     this.o = opts;
     this.log = opts.log;
+    this.every = Math.max(50, Math.trunc(opts.leaseTtlMs / 3));
+    this.margin = Math.max(50, Math.trunc(opts.leaseTtlMs / 10));
   }
 
   /** Starts the periodic rounds; resolves after the first. */
   start(): Promise<void> {
-    const every = Math.max(50, Math.trunc(this.o.leaseTtlMs / 3));
-    this.timer = setInterval(() => void this.balanceSoon(), every);
+    this.timer = setInterval(() => void this.balanceSoon(), this.every);
     return this.balanceSoon();
   }
 
@@ -81,16 +102,28 @@ export class PartitionOwnership {
       .sort((a, b) => a - b);
   }
 
-  /** Hands every partition over (released for the others) and leaves the group. */
+  /**
+   * Hands every partition over (released for the others) and leaves the group. Rounds go on
+   * meanwhile, renewing the leases until each partition is released.
+   */
   async close(): Promise<void> {
-    this.stopTimer();
+    if (this.closing || this.stopped) return;
+    this.closing = true;
     await this.round;
-    await Promise.all([...this.held.keys()].map((p) => this.leave(p, true)));
+    const leaving = [...this.held.keys()].map((p) => this.leave(p, true));
     try {
+      // at once, so the others rebalance now; the leases keep them off until released
       await this.o.leases.leave(this.o.topology.stream, this.o.owner);
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'nats: could not leave the job group; others rebalance after the lease TTL');
     }
+    await Promise.all(leaving);
+    this.stopTimer();
+  }
+
+  /** The connection dropped: pull requests died with it, so readers look before pulling again. */
+  connectionLost(): void {
+    for (const h of this.held.values()) h.reader.connectionLost();
   }
 
   /** Stops reading at once, releasing nothing (a crash, as the others see it). */
@@ -112,6 +145,10 @@ export class PartitionOwnership {
 
   private async balance(): Promise<void> {
     const { topology, leases, owner, leaseTtlMs } = this.o;
+    if (this.closing) {
+      await this.renewAll();
+      return;
+    }
     let members: string[];
     try {
       members = await leases.heartbeat(topology.stream, owner, leaseTtlMs);
@@ -120,6 +157,7 @@ export class PartitionOwnership {
         this.log.warn({ err: (e as Error).message, held: this.owned() }, 'nats: lease store unreachable; keeping held partitions, taking no new ones');
       }
       this.storeFailing = true;
+      await this.renewAll();
       return;
     }
     if (this.storeFailing) this.log.info('nats: lease store reachable again');
@@ -127,13 +165,12 @@ export class PartitionOwnership {
     if (!members.includes(owner)) members = [...members, owner].sort();
     const work: Promise<void>[] = [];
     for (let p = 0; p < topology.partitions; p++) {
-      if (this.stopped) return;
+      if (this.stopped || this.closing) break;
       const mine = members[p % members.length] === owner;
       const h = this.held.get(p);
       if (h) {
-        if (h.leaving) continue;
-        if (mine) work.push(this.renew(p));
-        else void this.leave(p, true); // another member is to read it now
+        if (!mine && !h.leaving) void this.leave(p, true); // another member is to read it now
+        work.push(this.renew(p, h));
       } else if (mine && this.o.connection.ready()) {
         work.push(this.take(p));
       }
@@ -141,9 +178,14 @@ export class PartitionOwnership {
     await Promise.all(work);
   }
 
+  private renewAll(): Promise<unknown> {
+    return Promise.all([...this.held].map(([p, h]) => this.renew(p, h)));
+  }
+
   private async take(p: number): Promise<void> {
     const { leases, owner, leaseTtlMs } = this.o;
     let got: boolean;
+    const sent = performance.now();
     try {
       got = await leases.acquire(this.leaseName(p), owner, leaseTtlMs);
     } catch {
@@ -151,7 +193,7 @@ export class PartitionOwnership {
     }
     if (!got) return;
     const js = this.o.connection.js();
-    if (this.stopped || this.held.has(p) || !js) {
+    if (this.stopped || this.closing || this.held.has(p) || !js) {
       if (!this.held.has(p)) await leases.release(this.leaseName(p), owner).catch(() => {});
       return;
     }
@@ -163,35 +205,58 @@ export class PartitionOwnership {
       retryDelayMs: this.o.retryDelayMs,
       retryMaxDelayMs: this.o.retryMaxDelayMs,
       fetchExpiresMs: this.o.fetchExpiresMs,
+      pullUntil: sent + leaseTtlMs - this.margin,
+      minPullWindowMs: Math.max(10, Math.trunc(this.every / 2)),
+      recheckMs: this.every,
+      flush: () => this.o.connection.flush(),
+      linkUp: () => this.o.connection.linkUp(),
       log: this.log,
+      counters: this.o.counters,
     });
-    this.held.set(p, { reader, leaving: null });
+    this.held.set(p, { reader, leaving: null, final: false, lost: false });
     this.log.info({ partition: p, owner }, 'nats: partition taken');
   }
 
-  private async renew(p: number): Promise<void> {
+  private async renew(p: number, h: Held): Promise<void> {
+    if (h.final) return;
+    const sent = performance.now();
     let still: boolean;
     try {
       still = await this.o.leases.acquire(this.leaseName(p), this.o.owner, this.o.leaseTtlMs);
     } catch {
-      return; // keep reading while the lease store is away
+      // The store is unreachable: keep pulling (pushes go on). Nobody can take the lease
+      // from an unreachable store; a job that takes it once the store answers again waits
+      // while this one still pulls, and this one stops at its first renewal then.
+      if (!h.final) h.reader.setPullUntil(Infinity);
+      return;
     }
-    if (!still) {
-      this.log.warn({ partition: p }, 'nats: partition lease lost to another job; stopping it');
-      void this.leave(p, false);
+    if (h.final) return;
+    if (still) {
+      h.reader.setPullUntil(sent + this.o.leaseTtlMs - this.margin);
+      return;
     }
+    this.log.warn({ partition: p }, 'nats: partition lease lost to another job; stopping it');
+    h.lost = true;
+    h.final = true;
+    h.reader.cut();
+    void this.leave(p, false);
   }
 
   /**
    * Stops reading partition p after handling what was received; when `release` (the lease is
-   * still ours), waits until the server has the acks, then releases the lease.
+   * still ours, and renewed meanwhile), waits until the server has the acks, then releases
+   * the lease.
    */
   private leave(p: number, release: boolean): Promise<void> {
     const h = this.held.get(p);
     if (!h) return Promise.resolve();
+    if (!release) {
+      h.final = true;
+      h.reader.cut();
+    }
     h.leaving ??= (async () => {
       await h.reader.stop();
-      if (release) {
+      if (release && !h.lost) {
         if (this.o.connection.linkUp()) {
           try {
             await this.settled(h.reader);
@@ -199,10 +264,15 @@ export class PartitionOwnership {
             // the next holder waits for redeliveries instead
           }
         }
-        await this.o.leases.release(this.leaseName(p), this.o.owner).catch((e: Error) => {
-          this.log.warn({ partition: p, err: e.message }, 'nats: lease release failed; it lapses after the TTL');
-        });
+        // no renewal may follow the release (it would take the lease again)
+        h.final = true;
+        if (!h.lost) {
+          await this.o.leases.release(this.leaseName(p), this.o.owner).catch((e: Error) => {
+            this.log.warn({ partition: p, err: e.message }, 'nats: lease release failed; it lapses after the TTL');
+          });
+        }
       }
+      h.final = true;
       this.held.delete(p);
       this.log.info({ partition: p, owner: this.o.owner, delivered: h.reader.delivered }, 'nats: partition left');
     })();

@@ -1,7 +1,18 @@
 // Reads one partition's durable consumer and hands each message to the job's handler in
 // stream order (handlers may overlap; their *calls* are in order), at most max_ack_pending
 // at a time. A resolved handler acks, a rejected one naks with a growing delay, so the
-// message comes back (at-least-once). Only the job holding the partition's lease runs one.
+// message comes back (at-least-once). Only the job holding the partition's lease runs one,
+// and it pulls only while the lease is known to be valid (see `pullUntil`).
+//
+// Order hinges on two rules:
+// - Only one pull request of the partition is open at a time, job-wide. The server spreads
+//   messages over all open requests of a consumer, so two readers pulling together would
+//   split (and reorder) a room.
+// - A message the server delivered but nobody handled (a pull request cut while messages
+//   were on the wire, a lost connection, a crashed previous holder) comes back only after
+//   ack_wait, behind anything pulled meanwhile. So before pulling again after such a loss
+//   (and before the first pull), the reader waits until no other request is open and no
+//   message is unacknowledged — or waits ack_wait, for their redelivery.
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '../../log.js';
 import type { PushHandler, PushMsg } from '../../ports/index.js';
@@ -17,7 +28,27 @@ export interface PartitionReaderOptions {
   retryMaxDelayMs: number;
   /** How long one batch request waits for messages; also bounds how long stop() takes. */
   fetchExpiresMs: number;
+  /** Until when (performance.now() ms) the lease lets this reader pull; Infinity: no limit. */
+  pullUntil: number;
+  /** A new batch is requested only with at least this much of `pullUntil` left. */
+  minPullWindowMs: number;
+  /** How often to look again while another job still has a pull request open here. */
+  recheckMs: number;
+  /** Sends what is buffered (acks, unsubscribes) and resolves once the server has it. */
+  flush(): Promise<void>;
+  /** The connection is up now (a flush would not wait for a reconnect). */
+  linkUp(): boolean;
   log: Logger;
+  /** Shared by the readers of one queue (metrics). */
+  counters?: ReaderCounters;
+}
+
+/** What the readers of one queue saw, for metrics. */
+export interface ReaderCounters {
+  /** Messages received again (delivery count > 1). */
+  redelivered: number;
+  /** Per partition: messages the server had not delivered yet, as of the last delivery. */
+  pending: number[];
 }
 
 /** Runs fn, ignoring a throw (ack/nak on a connection that is gone: the server redelivers). */
@@ -36,13 +67,19 @@ export class PartitionReader {
   private readonly o: PartitionReaderOptions;
   private readonly max: number;
   private consumer: Consumer | null = null;
-  /** The batch request being read (cut short on abort, or when it outlives its expiry). */
+  /** The batch request being read (cut short on abort, lease end, or lost connection). */
   private batch: ConsumerMessages | null = null;
+  /** The open batch was stopped from this side: messages on the wire to it are lost. */
+  private batchCut = false;
+  private cutTimer: NodeJS.Timeout | null = null;
+  private pullUntil: number;
+  /** Check the consumer (no other request open, nothing unacked) before the next pull. */
+  private mustCheck = true;
   private stopping = false;
   private aborted = false;
   private inflight = 0;
-  private wake: (() => void) | null = null;
-  private cancelPause: (() => void) | null = null;
+  /** Wakes whatever the reader is waiting for (a handler settling, a pause, the lease). */
+  private wakers: Array<() => void> = [];
   /** Delivered, counting redeliveries. */
   delivered = 0;
 
@@ -50,39 +87,55 @@ export class PartitionReader {
     this.o = opts;
     this.partition = opts.partition;
     this.max = opts.topology.maxAckPending;
+    this.pullUntil = opts.pullUntil;
     this.done = this.run();
   }
 
   /**
    * Asks for no more messages; the batch being read ends by itself (full, or after
-   * fetchExpiresMs) and all of it is still handed over, in order.
+   * fetchExpiresMs — or cut when the lease runs out first) and what it brings is still
+   * handed over, in order.
    */
   stop(): Promise<void> {
     if (!this.stopping) {
       this.stopping = true;
-      this.cancelPause?.();
+      this.wakeAll();
       this.cutOffLater();
     }
     return this.done;
   }
 
-  /**
-   * The server ends a batch request within fetchExpiresMs; one still open well after that
-   * will not end by itself (the connection is down), so cut it — what it would have
-   * delivered is redelivered after ack_wait.
-   */
-  private cutOffLater(): void {
-    const batch = this.batch;
-    if (!batch) return;
-    const timer = setTimeout(() => batch.stop(), this.o.fetchExpiresMs + 1000);
-    void batch.closed().finally(() => clearTimeout(timer));
-  }
-
   /** Stops at once: messages already received are neither handled nor settled (a crash). */
   abort(): void {
     this.aborted = true;
-    this.batch?.stop();
+    this.cut();
     void this.stop();
+  }
+
+  /**
+   * Ends the open batch request now (the lease is gone, or so is the connection). Messages
+   * already on the wire to it are lost to this reader; the server redelivers them after
+   * ack_wait, so the next pull (if any) first waits for them.
+   */
+  cut(): void {
+    const batch = this.batch;
+    if (!batch || this.batchCut) return;
+    this.batchCut = true;
+    this.mustCheck = true;
+    batch.stop();
+  }
+
+  /** The connection dropped: its pull request died with it, and what was on the wire. */
+  connectionLost(): void {
+    this.mustCheck = true;
+    this.cut();
+  }
+
+  /** The lease was renewed (or the lease store is unreachable: Infinity). */
+  setPullUntil(until: number): void {
+    this.pullUntil = until;
+    this.armCut();
+    this.wakeAll();
   }
 
   /** Unacknowledged messages of this partition's consumer, as the server counts them now. */
@@ -91,62 +144,151 @@ export class PartitionReader {
     return (await this.consumer.info(false)).num_ack_pending;
   }
 
-  private async run(): Promise<void> {
-    let backoff = 250;
-    let first = true;
-    while (!this.stopping) {
-      try {
-        await this.read(first);
-        backoff = 250;
-      } catch (e) {
-        if (!this.stopping) {
-          this.o.log.warn({ partition: this.partition, err: (e as Error).message }, 'nats: partition reader failed; retrying');
-        }
-      }
-      first = false;
-      if (this.stopping) break;
-      await this.pause(backoff);
-      backoff = Math.min(backoff * 2, 5000);
-    }
-    while (this.inflight > 0) await new Promise<void>((r) => (this.wake = r));
+  /**
+   * The server ends a batch request within fetchExpiresMs; one still open well after that
+   * will not end by itself (the connection is down), so cut it.
+   */
+  private cutOffLater(): void {
+    const batch = this.batch;
+    if (!batch) return;
+    const timer = setTimeout(() => batch === this.batch && this.cut(), this.o.fetchExpiresMs + 1000);
+    void batch.closed().finally(() => clearTimeout(timer));
   }
 
-  private async read(first: boolean): Promise<void> {
-    const { js, topology } = this.o;
-    const consumer = await js.consumers.get(topology.stream, partitionDurable(topology, this.partition));
-    this.consumer = consumer;
-    if (first) {
-      // Messages the previous holder received but never settled (it crashed, or lost its
-      // connection while handing over) come back only after ack_wait. Pulling before that
-      // would put newer messages ahead of them, so wait them out. (A clean hand-over leaves
-      // nothing pending, so the next holder starts at once.)
-      const pending = (await consumer.info(true)).num_ack_pending;
-      if (pending > 0) {
-        const waitMs = topology.ackWaitMs + Math.max(100, Math.trunc(topology.ackWaitMs / 10));
-        this.o.log.info({ partition: this.partition, pending, waitMs }, 'nats: partition taken over with unacked messages; waiting for their redelivery');
-        await this.pause(waitMs);
+  /** Cuts the open batch when the lease's pulling time runs out (unless renewed before). */
+  private armCut(): void {
+    if (this.cutTimer) clearTimeout(this.cutTimer);
+    this.cutTimer = null;
+    if (!this.batch || this.pullUntil === Infinity) return;
+    const left = this.pullUntil - performance.now();
+    if (left <= 0) this.cut();
+    else this.cutTimer = setTimeout(() => this.cut(), left);
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 250;
+    while (!this.stopping) {
+      try {
+        if (!(await this.leaseAllows())) break;
+        const consumer = this.consumer ?? (this.consumer = await this.o.js.consumers.get(this.o.topology.stream, partitionDurable(this.o.topology, this.partition)));
+        if (this.mustCheck) {
+          if (!(await this.catchUp(consumer))) break;
+          this.mustCheck = false;
+        }
+        await this.pullBatch(consumer);
+        backoff = 250;
+      } catch (e) {
+        this.mustCheck = true;
+        this.consumer = null;
+        if (this.stopping) break;
+        // while disconnected the queue has said so already
+        const level = this.o.linkUp() ? 'warn' : 'debug';
+        this.o.log[level]({ partition: this.partition, err: (e as Error).message }, 'nats: partition reader failed; retrying');
+        await this.sleepFully(backoff);
+        backoff = Math.min(backoff * 2, 5000);
       }
     }
-    // Pull in batches rather than with a standing consume(): a batch request ends by itself
-    // (full, or expired), and stopping only means not asking for the next one. Stopping a
-    // standing subscription could drop messages already on the wire to it, which would then
-    // wait ack_wait for redelivery and come back behind newer ones.
-    while (!this.stopping) {
-      while (this.inflight >= this.max) await new Promise<void>((r) => (this.wake = r));
-      const batch = await consumer.fetch({ max_messages: this.max - this.inflight, expires: this.o.fetchExpiresMs });
-      this.batch = batch;
-      if (this.stopping) this.cutOffLater();
+    while (this.inflight > 0) await this.next();
+  }
+
+  /** Waits until the lease leaves room for a batch; false when stopping. */
+  private async leaseAllows(): Promise<boolean> {
+    for (;;) {
+      if (this.stopping) return false;
+      const left = this.pullUntil - performance.now();
+      if (left >= this.o.minPullWindowMs) return true;
+      // Past its end, the lease may have been someone else's meanwhile: look before pulling.
+      if (left <= 0) this.mustCheck = true;
+      await this.sleep(Math.max(10, left > 0 ? left : this.o.recheckMs));
+    }
+  }
+
+  /**
+   * Before pulling: settle our own handlers, make sure the server has their acks, then wait
+   * while another request is open on the consumer (another job still pulling: a holder that
+   * kept reading through a lease-store outage, or a stalled one) and, when messages are
+   * unacknowledged, for their redelivery (ack_wait) so they come before newer ones.
+   * False when stopping.
+   */
+  private async catchUp(consumer: Consumer): Promise<boolean> {
+    while (this.inflight > 0) await this.next();
+    await this.flushed();
+    let ackGrace = 5; // acks just flushed may still be in the server's queue
+    let waitedRedelivery = false;
+    let told = false;
+    // Quiet twice in a row: a job pulling without pause shows no request only in the instant
+    // between one batch request and the next.
+    let quiet = 0;
+    for (;;) {
+      if (this.stopping) return false;
+      const info = await consumer.info(false);
+      if (info.num_waiting > 0) {
+        if (!told) this.o.log.warn({ partition: this.partition, waiting: info.num_waiting }, 'nats: another job still pulls this partition; waiting for it to stop');
+        told = true;
+        quiet = 0;
+        await this.sleep(this.o.recheckMs);
+        continue;
+      }
+      if (info.num_ack_pending > 0 && !waitedRedelivery) {
+        if (ackGrace-- > 0) {
+          await this.sleep(40);
+          continue;
+        }
+        const { ackWaitMs } = this.o.topology;
+        const waitMs = ackWaitMs + Math.max(100, Math.trunc(ackWaitMs / 10));
+        this.o.log.info({ partition: this.partition, pending: info.num_ack_pending, waitMs }, 'nats: unacked messages on the partition; waiting for their redelivery');
+        await this.sleepFully(waitMs);
+        waitedRedelivery = true;
+        quiet = 0;
+        continue;
+      }
+      if (++quiet >= 2) return true;
+      await this.sleep(Math.min(this.o.recheckMs, 100));
+    }
+  }
+
+  /**
+   * One batch request, read to its end. Pull in batches rather than with a standing
+   * consume(): a batch request ends by itself (full, or expired), so stopping cleanly only
+   * means not asking for the next one, and nothing on the wire is lost.
+   */
+  private async pullBatch(consumer: Consumer): Promise<void> {
+    while (this.inflight >= this.max && !this.stopping) await this.next();
+    if (this.stopping || this.pullUntil - performance.now() < this.o.minPullWindowMs) return;
+    if (this.pullUntil === Infinity && (await consumer.info(false)).num_waiting > 0) {
+      // Pulling on through a lease-store outage, and another job has started here (it took
+      // the lapsed lease): leave the partition to it (this job learns it lost the lease once
+      // the store answers again).
+      this.mustCheck = true;
+      return;
+    }
+    const batch = await consumer.fetch({ max_messages: this.max - this.inflight, expires: this.o.fetchExpiresMs });
+    this.batch = batch;
+    this.batchCut = false;
+    if (!this.o.linkUp()) this.connectionLost(); // dropped meanwhile
+    this.armCut();
+    if (this.stopping) this.cutOffLater();
+    try {
       for await (const m of batch) {
         if (this.aborted) continue;
-        while (this.inflight >= this.max) await new Promise<void>((r) => (this.wake = r));
+        while (this.inflight >= this.max) await this.next();
         this.deliver(m);
       }
+    } finally {
       this.batch = null;
+      if (this.cutTimer) clearTimeout(this.cutTimer);
+      this.cutTimer = null;
     }
   }
 
   private deliver(m: JsMsg): void {
     this.delivered++;
+    const counters = this.o.counters;
+    if (counters) {
+      const info = m.info;
+      if (info.deliveryCount > 1) counters.redelivered++;
+      counters.pending[this.partition] = info.pending;
+    }
     let msg: PushMsg;
     try {
       msg = decodePushMsg(m.data);
@@ -172,20 +314,50 @@ export class PartitionReader {
       },
     ).finally(() => {
       this.inflight--;
-      const w = this.wake;
-      this.wake = null;
-      w?.();
+      this.wakeAll();
     });
   }
 
-  private pause(ms: number): Promise<void> {
+  /** The server has everything sent so far (acks, unsubscribes); throws when it cannot tell. */
+  private async flushed(): Promise<void> {
+    if (!this.o.linkUp()) throw new Error('not connected');
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('flush timeout')), this.o.fetchExpiresMs + 1000)));
+    try {
+      await Promise.race([this.o.flush(), bound]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Resolves at the next wake-up (a handler settled, the lease changed, stop). */
+  private next(): Promise<void> {
+    return new Promise<void>((r) => this.wakers.push(r));
+  }
+
+  /** Resolves after `ms`, or at the next wake-up. Callers re-check their condition. */
+  private sleep(ms: number): Promise<void> {
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        const i = this.wakers.indexOf(done);
+        if (i >= 0) this.wakers.splice(i, 1);
         resolve();
-      }
-      this.cancelPause = done;
-    }).finally(() => (this.cancelPause = null));
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.push(done);
+    });
+  }
+
+  /** Resolves after `ms`, or once stopping. */
+  private async sleepFully(ms: number): Promise<void> {
+    const until = performance.now() + ms;
+    while (!this.stopping && performance.now() < until) await this.sleep(until - performance.now());
+  }
+
+  private wakeAll(): void {
+    const w = this.wakers;
+    this.wakers = [];
+    for (const f of w) f();
   }
 }

@@ -7,9 +7,10 @@
 // Redis for several jobs), so messages of one room or key reach the job's handler in
 // order even with several jobs. Live jobs split the partitions evenly (members sorted,
 // partition p belongs to member p mod n); a job hands a partition over by draining it —
-// every received message handled and settled — before releasing the lease. A job that
-// dies stops renewing; after lease TTL another job takes its partitions and, after
-// ack_wait, gets its unacknowledged messages again first (at-least-once).
+// no request left open, every received message handled and settled — while still renewing
+// the lease, and releases it only then. A job pulls only while its lease is known to be
+// valid. A job that dies stops renewing; after lease TTL another job takes its partitions
+// and, after ack_wait, gets its unacknowledged messages again first (at-least-once).
 //
 // NATS outages: the client reconnects forever; publish fails at once with a clear error
 // while disconnected. Lease-store outages: a job keeps the partitions it holds (pushes go
@@ -23,6 +24,7 @@ import type { Logger } from '../../log.js';
 import type { PushHandler, PushMsg, PushQueue } from '../../ports/index.js';
 import { encodePushMsg } from '../../rpc/push-msg.js';
 import { LocalLeaseStore, type LeaseStore } from './leases.js';
+import type { ReaderCounters } from './partition-reader.js';
 import { partitionOf } from './partition.js';
 import { PartitionOwnership } from './partition-ownership.js';
 import { ensureConsumers, ensureStream, partitionSubject, type Topology } from './topology.js';
@@ -72,6 +74,7 @@ export class NatsPushQueue implements PushQueue {
   private cancelWait: (() => void) | null = null;
   /** Set by consume(): the partitions this job reads. */
   private ownership: PartitionOwnership | null = null;
+  private readonly readerCounters: ReaderCounters = { redelivered: 0, pending: [] };
 
   constructor(opts: NatsPushQueueOptions) {
     this.o = opts;
@@ -153,6 +156,7 @@ export class NatsPushQueue implements PushQueue {
         flush: () => this.nc?.flush() ?? Promise.resolve(),
       },
       log: this.log,
+      counters: this.readerCounters,
     });
     await this.ownership.start();
     if (!this.topologyReady) this.log.warn({ nats: this.where, state: this.state }, 'nats: not ready yet; consuming starts once it is');
@@ -161,6 +165,16 @@ export class NatsPushQueue implements PushQueue {
   /** Partitions this job reads now (tests, metrics). */
   ownedPartitions(): number[] {
     return this.ownership?.owned() ?? [];
+  }
+
+  /**
+   * depth: messages of this job's partitions the server had not delivered yet, as of each
+   * partition's last delivery; redeliveries: messages this job received more than once.
+   */
+  queueStats(): { depth: number; redeliveries: number } {
+    let depth = 0;
+    for (const p of this.ownedPartitions()) depth += this.readerCounters.pending[p] ?? 0;
+    return { depth, redeliveries: this.readerCounters.redelivered };
   }
 
   /** Stops consuming: every received message is handled and settled, leases released; then disconnects. */
@@ -246,7 +260,11 @@ export class NatsPushQueue implements PushQueue {
 
   private async watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect' || s.type === 'close') this.linkUp = false;
+      if (s.type === 'disconnect' || s.type === 'close') {
+        this.linkUp = false;
+        // what was on the wire to the pull requests is lost; readers look before pulling again
+        this.ownership?.connectionLost();
+      }
       if (s.type === 'reconnect') this.linkUp = true;
       if (this.isClosed()) continue; // close() owns the state from here
       switch (s.type) {
