@@ -1,3 +1,5 @@
+import type { AddressInfo } from 'node:net';
+
 // Listen addresses in goim's style: ":3101" (all interfaces), "127.0.0.1:3101", "[::1]:3101".
 
 export interface ListenAddress {
@@ -18,4 +20,10 @@ export function parseListen(text: string): ListenAddress {
 export function formatListen(a: ListenAddress): string {
   if (a.host === undefined) return `:${a.port}`;
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/** A bound address as goim writes it: "127.0.0.1:3101", ":3101" for every interface, "[::1]:3101". */
+export function showAddress(a: AddressInfo): string {
+  const any = a.address === '::' || a.address === '0.0.0.0';
+  return formatListen({ host: any ? undefined : a.address, port: a.port });
 }

@@ -1,0 +1,243 @@
+// `comet.workers = N > 1`: N comet worker processes under one primary (node:cluster).
+//
+// Worker i is a comet of its own — server id `<env.host>-<i>`, gRPC on port base + i (base =
+// rpcServer.addr's port), metrics likewise on metrics.addr's port + i — and all of them share
+// the client ports: the primary accepts and
+// hands connections out round-robin. A key can therefore live on any worker; logic routes
+// key and mid pushes by server id and room pushes go to every comet instance, so nothing
+// else needs to know. The primary holds no connections: it forks the workers, restarts a
+// crashed one (with back-off), forwards SIGTERM/SIGINT as SIGTERM, waits for every worker
+// to stop cleanly and exits 0.
+import cluster, { type Worker } from 'node:cluster';
+import { createServer } from 'node:net';
+import { ConfigError } from '../config/load.js';
+import { formatListen, parseListen } from '../config/listen.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { metricsAddr } from '../metrics/serve.js';
+import { exitOnSignal } from '../shutdown.js';
+import { grpcListen } from './addresses.js';
+import { COMET_GRPC_DEFAULT, startCometProcess, type CometAddresses } from './comet-process.js';
+
+/** Set in a worker's environment: its index. */
+const WORKER_INDEX_ENV = 'TSIM_COMET_WORKER';
+/** Set in a worker's environment: its gRPC listen address. */
+const WORKER_GRPC_ENV = 'TSIM_COMET_WORKER_GRPC';
+/** Set in a worker's environment: its metrics listen address. */
+const WORKER_METRICS_ENV = 'TSIM_COMET_WORKER_METRICS';
+
+const STARTED = 'tsim:comet-worker-started';
+
+interface StartedMessage {
+  type: typeof STARTED;
+  index: number;
+  pid: number;
+  addresses: CometAddresses;
+}
+
+function isStartedMessage(m: unknown): m is StartedMessage {
+  return typeof m === 'object' && m !== null && (m as { type?: unknown }).type === STARTED;
+}
+
+/** First restart delay after a crash; doubles per crash in a row, up to the maximum. */
+const RESTART_BASE_MS = 500;
+const RESTART_MAX_MS = 30_000;
+/** A worker that ran this long before crashing starts the back-off over. */
+const STABLE_AFTER_MS = 30_000;
+/** How long the primary waits for the workers to stop before killing them. */
+const PRIMARY_GRACE_MS = 25_000;
+const WORKER_GRACE_MS = 20_000;
+
+/** This process's worker index when it is a comet worker forked by the primary. */
+export function cometWorkerIndex(): number | undefined {
+  if (!cluster.isWorker) return undefined;
+  const v = process.env[WORKER_INDEX_ENV];
+  if (v === undefined || !/^\d+$/.test(v)) return undefined;
+  return Number(v);
+}
+
+// ---- worker ------------------------------------------------------------------------------
+
+/** Runs worker `index`: one comet; reports its addresses to the primary; stops on SIGTERM. */
+export async function runCometWorker(config: Config, log: Logger, index: number): Promise<void> {
+  const serverId = `${config.env.host}-${index}`;
+  const wlog = log.child({ worker: index });
+  const listen = process.env[WORKER_GRPC_ENV] ?? grpcListen(config, COMET_GRPC_DEFAULT);
+  // Ctrl-C reaches every process of the group; the primary turns it into one SIGTERM each.
+  process.on('SIGINT', () => {});
+  const comet = await startCometProcess(config, wlog, {
+    serverId,
+    grpcListen: listen,
+    metricsListen: process.env[WORKER_METRICS_ENV] ?? metricsAddr(config, 'comet', index),
+  });
+  const addresses = comet.addresses();
+  wlog.info(addresses, 'comet worker started');
+  process.send?.({ type: STARTED, index, pid: process.pid, addresses } satisfies StartedMessage);
+
+  let stopping = false;
+  process.on('SIGTERM', () => {
+    if (stopping) return;
+    stopping = true;
+    wlog.info('comet worker: shutting down');
+    setTimeout(() => {
+      wlog.error({ graceMs: WORKER_GRACE_MS }, 'comet worker: shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, WORKER_GRACE_MS).unref();
+    comet.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        wlog.error({ err: (err as Error).message }, 'comet worker: shutdown failed');
+        process.exit(1);
+      },
+    );
+  });
+}
+
+// ---- primary ------------------------------------------------------------------------------
+
+interface Slot {
+  index: number;
+  grpc: string;
+  metrics: string;
+  worker: Worker | undefined;
+  exited: Promise<number | null> | undefined;
+  addresses: CometAddresses | undefined;
+  pid: number;
+  startedAt: number;
+  crashes: number;
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+/** A port free right now on `host` (a worker's own port when the configured one is 0). */
+function freePort(host: string | undefined): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen({ host, port: 0, exclusive: true }, () => {
+      const a = s.address();
+      s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * Listen addresses of `n` workers from a base address: base port + i, or a free port each
+ * when the base port is 0 (workers asking the primary for port 0 would all share one).
+ */
+async function perWorker(base: string, n: number, key: string): Promise<string[]> {
+  const { host, port } = parseListen(base);
+  if (port !== 0 && port + n - 1 > 65535) {
+    throw new ConfigError(`comet.workers = ${n} needs ports ${port}..${port + n - 1} for ${key}, past 65535`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(formatListen({ host, port: port === 0 ? await freePort(host) : port + i }));
+  return out;
+}
+
+/**
+ * Forks `comet.workers` workers, resolves once every one of them started (logging one
+ * "tsim comet started" line with all their addresses), and keeps them running until
+ * SIGTERM/SIGINT. Rejects when a worker fails before it started (a port in use, a bad
+ * address): the others are stopped first.
+ */
+export async function runCometPrimary(config: Config, log: Logger): Promise<void> {
+  const n = config.comet.workers;
+  const grpcAddrs = await perWorker(grpcListen(config, COMET_GRPC_DEFAULT), n, 'rpcServer.addr');
+  const metricsAddrs = config.metrics.enabled ? await perWorker(metricsAddr(config, 'comet'), n, 'metrics.addr') : [];
+  const slots: Slot[] = grpcAddrs.map((grpc, index) => ({
+    index,
+    grpc,
+    metrics: metricsAddrs[index] ?? '',
+    worker: undefined,
+    exited: undefined,
+    addresses: undefined,
+    pid: 0,
+    startedAt: 0,
+    crashes: 0,
+    restartTimer: undefined,
+  }));
+  let phase: 'starting' | 'running' | 'stopping' = 'starting';
+  let startupDone!: (err?: Error) => void;
+  const startup = new Promise<void>((resolve, reject) => (startupDone = (err) => (err ? reject(err) : resolve())));
+
+  const fork = (slot: Slot): void => {
+    const worker = cluster.fork({
+      [WORKER_INDEX_ENV]: String(slot.index),
+      [WORKER_GRPC_ENV]: slot.grpc,
+      ...(slot.metrics ? { [WORKER_METRICS_ENV]: slot.metrics } : {}),
+    });
+    slot.worker = worker;
+    slot.addresses = undefined;
+    slot.pid = worker.process.pid ?? 0;
+    slot.startedAt = Date.now();
+    slot.exited = new Promise((resolve) => worker.once('exit', (code) => resolve(code)));
+    worker.on('message', (m: unknown) => {
+      if (!isStartedMessage(m) || slot.worker !== worker) return;
+      slot.addresses = m.addresses;
+      slot.pid = m.pid;
+      if (phase === 'starting') {
+        if (slots.every((s) => s.addresses)) startupDone();
+      } else {
+        log.info({ worker: slot.index, workerPid: m.pid, ...m.addresses }, 'comet worker restarted');
+      }
+    });
+    worker.on('exit', (code, signal) => {
+      if (slot.worker !== worker) return;
+      slot.worker = undefined;
+      const ranMs = Date.now() - slot.startedAt;
+      if (phase === 'stopping') return;
+      if (phase === 'starting' && !slot.addresses) {
+        startupDone(new Error(`comet worker ${slot.index} exited during start-up (code ${code}, signal ${signal})`));
+        return;
+      }
+      slot.crashes = ranMs >= STABLE_AFTER_MS ? 1 : slot.crashes + 1;
+      const delay = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (slot.crashes - 1));
+      log.error({ worker: slot.index, workerPid: slot.pid, code, signal, restartInMs: delay }, 'comet worker exited; restarting it');
+      slot.restartTimer = setTimeout(() => {
+        slot.restartTimer = undefined;
+        if (phase !== 'stopping') fork(slot);
+      }, delay);
+    });
+  };
+
+  /** Stops every worker (SIGTERM, and SIGKILL past the grace); resolves whether all exited 0. */
+  const stopWorkers = async (): Promise<boolean> => {
+    phase = 'stopping';
+    for (const s of slots) clearTimeout(s.restartTimer);
+    const live = slots.filter((s) => s.worker);
+    for (const s of live) s.worker!.process.kill('SIGTERM');
+    const killer = setTimeout(() => {
+      for (const s of live) s.worker?.process.kill('SIGKILL');
+    }, PRIMARY_GRACE_MS - 2_000);
+    const codes = await Promise.all(live.map((s) => s.exited));
+    clearTimeout(killer);
+    return codes.every((c) => c === 0);
+  };
+
+  for (const s of slots) fork(s);
+  // Ctrl-C or SIGTERM during start-up: stop what started and leave.
+  exitOnSignal(
+    log,
+    async () => {
+      if (!(await stopWorkers())) throw new Error('a comet worker did not stop cleanly');
+    },
+    PRIMARY_GRACE_MS,
+  );
+  try {
+    await startup;
+  } catch (err) {
+    await stopWorkers();
+    throw err;
+  }
+  phase = 'running';
+  const first = slots[0].addresses!;
+  log.info(
+    {
+      role: 'comet',
+      tcp: first.tcp,
+      websocket: first.websocket,
+      workers: slots.map((s) => ({ worker: s.index, pid: s.pid, ...s.addresses })),
+    },
+    'tsim comet started',
+  );
+}

@@ -1,0 +1,58 @@
+// A job as a process of its own (distributed mode): the Job role consuming NATS JetStream
+// with partition leases in Redis (so several jobs share the partitions), finding comets in
+// the Redis registry and calling them over gRPC; /metrics on metrics.addr.
+//
+// Stop: the job stops consuming, delivers what it accepted (held room batches, calls in
+// flight), acknowledges it and hands its partitions over; then the registry closes.
+import { grpcCometDialerWith } from '../adapters/grpc/comet-client.js';
+import { NatsPushQueue } from '../adapters/nats/push-queue.js';
+import { redisLeaseStore, redisRegistry } from '../adapters/redis/from-config.js';
+import type { Config } from '../config/schema.js';
+import { Job } from '../job/job.js';
+import type { Logger } from '../log.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
+import { metricsAddr, serveMetrics } from '../metrics/serve.js';
+import { showAddress } from './addresses.js';
+import { Teardown } from './teardown.js';
+
+export interface JobProcess {
+  job: Job;
+  /** This job's name among the jobs sharing the partitions. */
+  owner: string;
+  /** The bound metrics listener; undefined when metrics.enabled is false. */
+  metrics: string | undefined;
+  stop(): Promise<void>;
+}
+
+export async function startJobProcess(config: Config, log: Logger): Promise<JobProcess> {
+  const teardown = new Teardown(log);
+  try {
+    const registry = redisRegistry(config, log.child({ role: 'registry' }));
+    teardown.add('closing the registry', () => registry.close());
+    const leases = redisLeaseStore(config, log.child({ role: 'leases' }));
+    const queue = NatsPushQueue.fromConfig(config, { log: log.child({ role: 'queue' }), leases, ownsLeases: true });
+    // Job.stop() closes the queue once it consumes; this covers a start that failed before.
+    teardown.add('closing the push queue', () => queue.close());
+    const job = new Job({
+      config,
+      queue,
+      registry,
+      dial: grpcCometDialerWith({ timeoutMs: config.rpcClient.timeout }),
+      log: log.child({ role: 'job' }),
+    });
+    let metrics: string | undefined;
+    if (config.metrics.enabled) {
+      const source = createMetricsRegistry({ job, queue });
+      teardown.add('stopping metrics sampling', async () => source.close());
+      const server = await serveMetrics(source, metricsAddr(config, 'job'), log);
+      teardown.add('closing the metrics server', () => server.close());
+      metrics = showAddress(server.address());
+    }
+    teardown.add('stopping the job', () => job.stop());
+    await job.start();
+    return { job, owner: queue.owner, metrics, stop: () => teardown.run() };
+  } catch (err) {
+    await teardown.run().catch(() => {});
+    throw err;
+  }
+}

@@ -1,0 +1,95 @@
+// A logic as a process of its own (distributed mode): the Logic role on the Redis session
+// store and registry, publishing to NATS JetStream; goim's HTTP API (and the demo page) and
+// the goim.logic gRPC service that comets call.
+//
+// Start: logic watches the registry for comets and loads the online counts, then serves
+// gRPC and registers (comets find it), then opens the HTTP API. Stop, in reverse: the HTTP
+// API stops taking pushes, logic deregisters, the gRPC server lets calls in flight finish,
+// then the reload loop, the queue (publishes settle), the store and the registry close.
+import { advertisedAddr, registerLogic } from '../adapters/grpc/register.js';
+import { serveLogic } from '../adapters/grpc/logic-server.js';
+import { NatsPushQueue } from '../adapters/nats/push-queue.js';
+import { redisRegistry, redisSessionStore } from '../adapters/redis/from-config.js';
+import { parseListen } from '../config/listen.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import { LogicHttpServer } from '../logic/http-server.js';
+import { Logic } from '../logic/logic.js';
+import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
+import { createMetricsRegistry } from '../metrics/registry.js';
+import { webRoots } from '../package-root.js';
+import { AppId } from '../ports/index.js';
+import { grpcListen, grpcServerOptions, showAddress } from './addresses.js';
+import { Teardown } from './teardown.js';
+
+/** goim's logic gRPC port. */
+export const LOGIC_GRPC_DEFAULT = ':3119';
+
+export interface LogicAddresses {
+  http: string;
+  grpc: string;
+  /** What the registry holds, e.g. "grpc://10.0.0.5:3119". */
+  rpcAddr: string;
+}
+
+export interface LogicProcess {
+  logic: Logic;
+  addresses(): LogicAddresses;
+  stop(): Promise<void>;
+}
+
+export async function startLogicProcess(config: Config, log: Logger): Promise<LogicProcess> {
+  const teardown = new Teardown(log);
+  try {
+    const registry = redisRegistry(config, log.child({ role: 'registry' }));
+    teardown.add('closing the registry', () => registry.close());
+    const store = redisSessionStore(config, log.child({ role: 'sessions' }));
+    teardown.add('closing the session store', () => store.close());
+    // A publisher only: no partition leases.
+    const queue = NatsPushQueue.fromConfig(config, { log: log.child({ role: 'queue' }) });
+    teardown.add('closing the push queue', () => queue.close());
+
+    const logic = new Logic({ config, store, queue, registry, log: log.child({ role: 'logic' }) });
+    teardown.add('stopping logic', () => logic.close());
+    await logic.start();
+
+    const listen = grpcListen(config, LOGIC_GRPC_DEFAULT);
+    const { certFile, privateFile, clientCaFile } = config.rpcServer;
+    const rpc = await serveLogic(logic, listen, { ...grpcServerOptions(config), certFile, privateFile, clientCaFile });
+    teardown.add('closing the gRPC server', () => rpc.close());
+    const { host } = parseListen(listen);
+    const dialAddr = advertisedAddr(host, rpc.port);
+    try {
+      await registerLogic(registry, config, dialAddr);
+    } catch (err) {
+      // The registry keeps re-registering in the background: logic appears once Redis does.
+      log.warn({ err: (err as Error).message }, 'logic: registration failed; retrying in the background');
+    }
+    teardown.add('deregistering', async () => {
+      try {
+        await registry.deregister(AppId.Logic, config.env.host);
+      } catch (err) {
+        // Not fatal: the entry expires after registry.ttl.
+        log.warn({ err: (err as Error).message }, 'logic: deregister failed');
+      }
+    });
+
+    const metrics = config.metrics.enabled ? createMetricsRegistry({ logic }) : undefined;
+    if (metrics) teardown.add('stopping metrics sampling', async () => metrics.close());
+    // embedded: false — with api.auth = "auto" a distributed logic requires API keys.
+    const http = new LogicHttpServer({ logic, config, log: log.child({ role: 'http' }), webRoots: webRoots(), embedded: false, metrics, limits: metrics?.limits });
+    if (metrics) registerLogicHttpMetrics(metrics.registry, http);
+    teardown.add('closing the HTTP server', () => http.close());
+    await http.listen();
+
+    const grpc = showAddress({ address: host ?? '::', port: rpc.port, family: '' });
+    return {
+      logic,
+      addresses: () => ({ http: showAddress(http.address()), grpc, rpcAddr: `grpc://${dialAddr}` }),
+      stop: () => teardown.run(),
+    };
+  } catch (err) {
+    await teardown.run().catch(() => {});
+    throw err;
+  }
+}
