@@ -52,12 +52,26 @@ export const configSchema = z
         bind: z.array(listen).default([':3101']),
         /** SO_KEEPALIVE on client sockets (TCP and plain WebSocket), as goim. */
         keepalive: z.boolean().default(false),
+        /** The goim TCP protocol over TLS (beyond goim); empty = none. */
+        tlsBind: z.array(listen).default([]),
+        /** PEM certificate chain(s) for tlsBind, comma-separated; unset = websocket.certFile. */
+        certFile: z.string().default(''),
+        /** PEM private key(s) paired by position with certFile; unset = websocket.privateFile. */
+        privateFile: z.string().default(''),
       })
       .strict()
       .default({}),
     websocket: z
       .object({
         bind: z.array(listen).default([':3102']),
+        /** Serve WebSocket over TLS (wss) on tlsBind as well (goim tlsOpen). */
+        tlsOpen: z.boolean().default(false),
+        /** wss listen addresses, used when tlsOpen (goim tlsBind, :3103). */
+        tlsBind: z.array(listen).default([':3103']),
+        /** PEM certificate chain(s), comma-separated; with several, the client's SNI name picks (goim certFile). */
+        certFile: z.string().default(''),
+        /** PEM private key(s), comma-separated, paired by position with certFile (goim privateFile). */
+        privateFile: z.string().default(''),
       })
       .strict()
       .default({}),
@@ -72,6 +86,22 @@ export const configSchema = z
         sendQueueBytes: z.number().int().min(1024).default(1 << 20),
         /** What happens to a connection whose send buffer is full: drop the push, or disconnect it. */
         slowPolicy: z.enum(['drop', 'disconnect']).default('drop'),
+      })
+      .strict()
+      .default({}),
+    /** Admission and flood limits of a comet (beyond goim); 0 = unlimited. Hits are logged and counted. */
+    limits: z
+      .object({
+        /** Client sockets open at once on one comet (authenticated or not); more are refused at accept. */
+        maxConnections: z.number().int().min(0).default(0),
+        /** Client sockets open at once from one IP address. */
+        maxConnectionsPerIp: z.number().int().min(0).default(0),
+        /** New client sockets accepted per second (token bucket, burst of one second's worth). */
+        newConnectionsPerSecond: z.number().int().min(0).default(0),
+        /** Frames one connection may send per second on average; a connection sending faster is closed. */
+        upstreamFramesPerSecond: z.number().int().min(0).default(50),
+        /** Frames a connection may send at once above that rate (token bucket size). */
+        upstreamFramesBurst: z.number().int().min(1).default(100),
       })
       .strict()
       .default({}),
@@ -104,6 +134,12 @@ export const configSchema = z
         keepAliveInterval: duration('60s'),
         /** A keepalive ping unanswered this long drops the connection (goim keepAliveTimeout). */
         keepAliveTimeout: duration('20s'),
+        /** PEM certificate chain: serve gRPC over TLS when set, with privateFile (beyond goim). */
+        certFile: z.string().default(''),
+        /** PEM private key of certFile. */
+        privateFile: z.string().default(''),
+        /** PEM CA bundle: when set, clients must present a certificate it signed (mutual TLS). */
+        clientCaFile: z.string().default(''),
       })
       .strict()
       .default({}),
@@ -113,6 +149,14 @@ export const configSchema = z
         timeout: duration('5s'),
         /** Logic gRPC addresses ("host:port") a comet uses besides those in the registry (e.g. a goim logic). */
         logicAddrs: z.array(z.string()).default([]),
+        /** PEM CA bundle: call gRPC servers over TLS, trusting these CAs (beyond goim); unset = plaintext. */
+        caFile: z.string().default(''),
+        /** PEM client certificate for servers that require one (rpcServer.clientCaFile), with privateFile. */
+        certFile: z.string().default(''),
+        /** PEM private key of certFile. */
+        privateFile: z.string().default(''),
+        /** Name checked against the server certificate instead of the dialed host (e.g. dialing by IP). */
+        serverName: z.string().default(''),
       })
       .strict()
       .default({}),
@@ -172,9 +216,68 @@ export const configSchema = z
       .default({}),
     httpServer: z
       .object({
-        addr: listen.default(':3111'),
+        /** Loopback by default: the push API is for your servers; expose it deliberately (with api.keys). */
+        addr: listen.default('127.0.0.1:3111'),
         /** Largest push body in bytes; larger requests get 413 (goim has no limit, its Kafka producer fails near 1 MB). */
         maxBody: z.number().int().min(1).default(1 << 20),
+      })
+      .strict()
+      .default({}),
+    /** How logic authenticates client connections (op 7); beyond goim, which trusts any token. */
+    auth: z
+      .object({
+        /** goim: trust the JSON token (goim's behaviour); jwt: verify a signed JWT; webhook: ask a business server. */
+        mode: z.enum(['goim', 'jwt', 'webhook']).default('goim'),
+        jwt: z
+          .object({
+            /** Accepted JWS algorithms; unset = every supported one that has a key configured. */
+            algorithms: z.array(z.enum(['HS256', 'RS256', 'ES256'])).min(1).optional(),
+            /** HS256 shared secret (at least 32 bytes), or "@/path/to/file" holding it. */
+            secret: z.string().default(''),
+            /** RS256 / ES256 public key: PEM text, or "@/path/to/key.pem". */
+            publicKey: z.string().default(''),
+            /** JSON Web Key Set URL (keys cached, refetched for an unknown kid). */
+            jwksUrl: z.string().default(''),
+            /** Required "iss" when set. */
+            issuer: z.string().default(''),
+            /** Required "aud" (any of these) when set. */
+            audience: z.union([z.string(), z.array(z.string())]).default(''),
+            /** Clock skew allowed on "exp" and "nbf". */
+            clockTolerance: duration('5s'),
+            /** Claim holding the user id; "sub" is used when it is absent and numeric. */
+            midClaim: z.string().min(1).default('mid'),
+            /** Tokens without "exp" are refused (a token that never expires cannot be revoked). */
+            requireExp: z.boolean().default(true),
+            /** Let room_id / accepts of the JSON auth body fill claims the token lacks (rooms become client-chosen). */
+            trustBody: z.boolean().default(false),
+          })
+          .strict()
+          .default({}),
+        webhook: z
+          .object({
+            /** Business endpoint that answers allow/deny for each connection. */
+            url: z.string().default(''),
+            /** A webhook call taking longer is a denial (it also bounds waiting for a free slot). */
+            timeout: duration('2s'),
+            /** Extra request headers, e.g. Authorization for the business server. */
+            headers: z.record(z.string()).default({}),
+            /** Webhook calls in flight at once; more connections wait for a slot (within timeout). */
+            maxConcurrent: z.number().int().min(1).default(64),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({}),
+    /** Bearer API keys on logic's push and admin endpoints; beyond goim, which has none. */
+    api: z
+      .object({
+        /** auto: off only for an embedded server bound to loopback with no keys set, on otherwise. */
+        auth: z.enum(['auto', 'on', 'off']).default('auto'),
+        /** Accepted keys (`Authorization: Bearer <key>`), each at least 16 characters. */
+        keys: z.array(z.string()).default([]),
+        /** Require a key on /metrics as well (otherwise protect it at the network level). */
+        protectMetrics: z.boolean().default(false),
       })
       .strict()
       .default({}),
@@ -247,6 +350,16 @@ export const configSchema = z
         retryDelay: duration('50ms'),
         /** Embedded queue: longest wait between redeliveries. */
         retryMaxDelay: duration('5s'),
+      })
+      .strict()
+      .default({}),
+    /** Prometheus metrics (beyond goim). */
+    metrics: z
+      .object({
+        /** Serve GET /metrics (embedded and logic: on httpServer.addr; comet and job: on metrics.addr). */
+        enabled: z.boolean().default(true),
+        /** Metrics listener of a distributed comet (default :3190; worker i uses port + i) or job (default :3128). */
+        addr: listen.optional(),
       })
       .strict()
       .default({}),

@@ -38,7 +38,7 @@ describe('config', () => {
     const c = buildConfig({});
     assert.deepEqual(c.tcp.bind, [':3101']);
     assert.deepEqual(c.websocket.bind, [':3102']);
-    assert.equal(c.httpServer.addr, ':3111');
+    assert.equal(c.httpServer.addr, '127.0.0.1:3111'); // the push API is not exposed by default
     assert.equal(c.protocol.handshakeTimeout, 5000);
     assert.equal(c.protocol.maxBody, 4096);
     assert.equal(c.node.heartbeat, 240_000);
