@@ -215,6 +215,12 @@ export async function runCometPrimary(config: Config, log: Logger): Promise<void
   };
 
   for (const s of slots) fork(s);
+  // SIGHUP (certificate reload) is meant for the workers, which handle it only with TLS
+  // configured; the primary passes it on and must not die of it either way.
+  const tls = config.websocket.tlsOpen || config.tcp.tlsBind.length > 0;
+  process.on('SIGHUP', () => {
+    if (tls) for (const s of slots) s.worker?.process.kill('SIGHUP');
+  });
   // Ctrl-C or SIGTERM during start-up: stop what started and leave.
   exitOnSignal(
     log,

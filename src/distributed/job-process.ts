@@ -4,6 +4,7 @@
 //
 // Stop: the job stops consuming, delivers what it accepted (held room batches, calls in
 // flight), acknowledges it and hands its partitions over; then the registry closes.
+import { rpcClientTls } from '../adapters/grpc/channel.js';
 import { grpcCometDialerWith } from '../adapters/grpc/comet-client.js';
 import { NatsPushQueue } from '../adapters/nats/push-queue.js';
 import { redisLeaseStore, redisRegistry } from '../adapters/redis/from-config.js';
@@ -37,7 +38,7 @@ export async function startJobProcess(config: Config, log: Logger): Promise<JobP
       config,
       queue,
       registry,
-      dial: grpcCometDialerWith({ timeoutMs: config.rpcClient.timeout }),
+      dial: grpcCometDialerWith({ timeoutMs: config.rpcClient.timeout, tls: rpcClientTls(config.rpcClient) }),
       log: log.child({ role: 'job' }),
     });
     let metrics: string | undefined;

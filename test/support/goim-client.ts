@@ -12,6 +12,7 @@
 // timeout and as soon as the connection closes with nothing matching.
 import { createHash, randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { encodeFrame, splitFrames, type Frame } from '../../src/protocol/frame.js';
 
 export type { Frame };
@@ -26,6 +27,15 @@ export interface WsOptions {
   host?: string;
   /** Extra request headers (e.g. Cookie). */
   headers?: Record<string, string>;
+  /** Connect over TLS (wss) trusting this CA. */
+  tls?: TlsClientOptions;
+}
+
+export interface TlsClientOptions {
+  /** Trusted CA certificate(s), PEM (a self-signed server certificate itself). */
+  ca: string | Buffer | Array<string | Buffer>;
+  /** SNI name, also checked against the certificate (default "localhost"). */
+  servername?: string;
 }
 
 export class GoimTestClient {
@@ -66,10 +76,21 @@ export class GoimTestClient {
     return new GoimTestClient(socket, 'tcp', Buffer.alloc(0));
   }
 
+  /** The TCP protocol over TLS; resolves once the handshake verified the server certificate. */
+  static async tls(port: number, opts: TlsClientOptions, host = '127.0.0.1'): Promise<GoimTestClient> {
+    const socket = await openTls(port, host, opts);
+    return new GoimTestClient(socket, 'tcp', Buffer.alloc(0));
+  }
+
+  /** The server certificate's SHA-256 fingerprint (TLS connections only). */
+  peerFingerprint(): string {
+    return (this.socket as TLSSocket).getPeerCertificate().fingerprint256;
+  }
+
   /** Upgrades to WebSocket; rejects with "websocket upgrade refused: <status line>" on a non-101 answer. */
   static async ws(port: number, opts: WsOptions = {}): Promise<GoimTestClient> {
     const host = opts.host ?? '127.0.0.1';
-    const socket = await open(port, host);
+    const socket = opts.tls ? await openTls(port, host, opts.tls) : await open(port, host);
     const key = randomBytes(16).toString('base64');
     const extra = Object.entries(opts.headers ?? {})
       .map(([k, v]) => `${k}: ${v}\r\n`)
@@ -266,6 +287,17 @@ function open(port: number, host: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host });
     socket.once('connect', () => {
+      socket.removeListener('error', reject);
+      resolve(socket);
+    });
+    socket.once('error', reject);
+  });
+}
+
+function openTls(port: number, host: string, opts: TlsClientOptions): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ port, host, ca: opts.ca, servername: opts.servername ?? 'localhost' });
+    socket.once('secureConnect', () => {
       socket.removeListener('error', reject);
       resolve(socket);
     });

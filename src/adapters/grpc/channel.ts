@@ -1,8 +1,48 @@
 // Client-side channel settings shared by the logic and comet clients (goim's client
 // options, spec §3.11 / §5.6), addresses, and the promise wrapper for unary calls.
-import { Metadata, compressionAlgorithms, type CallOptions, type ClientOptions, type ServiceError } from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+import {
+  Metadata,
+  compressionAlgorithms,
+  credentials,
+  type CallOptions,
+  type ChannelCredentials,
+  type ClientOptions,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import type { Config } from '../../config/schema.js';
 
 const MAX_MESSAGE = 16 << 20;
+
+/** TLS for outgoing gRPC calls (config rpcClient.caFile and friends); PEM file paths. */
+export interface RpcClientTls {
+  /** CA bundle the server certificate must chain to. */
+  caFile: string;
+  /** Client certificate and key, for servers that require one. */
+  certFile?: string;
+  privateFile?: string;
+  /** Name checked against the server certificate instead of the dialed host. */
+  serverName?: string;
+}
+
+/** The TLS settings of `rpcClient`, or undefined when rpcClient.caFile is unset (plaintext). */
+export function rpcClientTls(c: Config['rpcClient']): RpcClientTls | undefined {
+  if (c.caFile === '') return undefined;
+  return { caFile: c.caFile, certFile: c.certFile, privateFile: c.privateFile, serverName: c.serverName };
+}
+
+/** A channel's credentials and the options TLS adds (files read now). */
+export function channelSecurity(tls: RpcClientTls | undefined): { creds: ChannelCredentials; options: Partial<ClientOptions> } {
+  if (tls === undefined) return { creds: credentials.createInsecure(), options: {} };
+  const ca = readFileSync(tls.caFile);
+  const cert = tls.certFile ? readFileSync(tls.certFile) : null;
+  const key = tls.privateFile ? readFileSync(tls.privateFile) : null;
+  if ((cert === null) !== (key === null)) throw new Error('rpcClient: certFile and privateFile go together');
+  return {
+    creds: credentials.createSsl(ca, key, cert),
+    options: tls.serverName ? { 'grpc.ssl_target_name_override': tls.serverName, 'grpc.default_authority': tls.serverName } : {},
+  };
+}
 
 /** Channel options: 16 MiB messages and windows, reconnect ≤ 3 s, keepalive ping every 10 s. */
 export function channelOptions(gzip = false): Partial<ClientOptions> {

@@ -1,14 +1,15 @@
 // CometClient over gRPC (spec §5.6): job's client for one comet, dialed from the comet's
 // registry instance (its `grpc://host:port` address).
-import { credentials } from '@grpc/grpc-js';
 import type { CometClient, CometDialer, Instance, Proto } from '../../ports/index.js';
 import { CometClient as CometStub } from '../../rpc/gen/goim/comet/comet.js';
-import { channelOptions, grpcTarget, unaryCall } from './channel.js';
+import { channelOptions, channelSecurity, grpcTarget, unaryCall, type RpcClientTls } from './channel.js';
 import { toWireProto } from './proto.js';
 
 export interface GrpcCometClientOptions {
   /** Per-call deadline in ms (config rpcClient.timeout); 0 = none. Default 5 s. */
   timeoutMs?: number;
+  /** Call the comet over TLS (config rpcClient.caFile); plaintext when absent. */
+  tls?: RpcClientTls;
 }
 
 export class GrpcCometClient implements CometClient {
@@ -20,7 +21,8 @@ export class GrpcCometClient implements CometClient {
   constructor(addr: string, opts: GrpcCometClientOptions = {}) {
     this.target = grpcTarget([addr]) ?? addr;
     this.timeoutMs = opts.timeoutMs ?? 5_000;
-    this.stub = new CometStub(this.target, credentials.createInsecure(), channelOptions());
+    const { creds, options } = channelSecurity(opts.tls);
+    this.stub = new CometStub(this.target, creds, { ...channelOptions(), ...options });
   }
 
   async pushMsg(keys: string[], protoOp: number, proto: Proto): Promise<void> {

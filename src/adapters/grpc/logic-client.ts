@@ -1,6 +1,6 @@
 // LogicClient over gRPC (spec §3.11): round-robin over the logic instances registered as
 // goim.logic (and any static addresses), RenewOnline gzip-compressed as goim comets send it.
-import { credentials } from '@grpc/grpc-js';
+import type { ChannelCredentials, ClientOptions } from '@grpc/grpc-js';
 import {
   AppId,
   type ConnectReply,
@@ -18,7 +18,7 @@ import {
   type NodesReply as WireNodesReply,
 } from '../../rpc/gen/goim/logic/logic.js';
 import { asBuffer } from '../../rpc/bytes.js';
-import { channelOptions, grpcTarget, unaryCall } from './channel.js';
+import { channelOptions, channelSecurity, grpcTarget, unaryCall, type RpcClientTls } from './channel.js';
 import { toWireProto } from './proto.js';
 
 export interface GrpcLogicClientOptions {
@@ -30,6 +30,8 @@ export interface GrpcLogicClientOptions {
   timeoutMs?: number;
   /** Prefer instances of this zone; all zones when none is in it (goim's ZONE rule). */
   zone?: string;
+  /** Call logic over TLS (config rpcClient.caFile); plaintext when absent. */
+  tls?: RpcClientTls;
 }
 
 /** One logic instance: a plain channel, and a gzip one for RenewOnline. */
@@ -41,12 +43,11 @@ interface Endpoint {
 
 const NS_PER_MS = 1_000_000n;
 
-function openEndpoint(target: string): Endpoint {
-  const insecure = credentials.createInsecure();
+function openEndpoint(target: string, sec: { creds: ChannelCredentials; options: Partial<ClientOptions> }): Endpoint {
   return {
     target,
-    plain: new LogicStub(target, insecure, channelOptions()),
-    gzip: new LogicStub(target, insecure, channelOptions(true)),
+    plain: new LogicStub(target, sec.creds, { ...channelOptions(), ...sec.options }),
+    gzip: new LogicStub(target, sec.creds, { ...channelOptions(true), ...sec.options }),
   };
 }
 
@@ -74,9 +75,12 @@ export class GrpcLogicClient implements LogicClient {
   /** Resolves at the registry's first answer, so calls made at start-up wait for it. */
   private firstList: Promise<void> | undefined;
   private closed = false;
+  /** Credentials shared by every endpoint (TLS files read once). */
+  private readonly security: ReturnType<typeof channelSecurity>;
 
   constructor(opts: GrpcLogicClientOptions = {}) {
     this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.security = channelSecurity(opts.tls);
     this.staticTargets = (opts.addrs ?? []).map((a) => grpcTarget([a]) ?? a);
     this.update([]);
     const { registry, zone } = opts;
@@ -103,7 +107,7 @@ export class GrpcLogicClient implements LogicClient {
         this.byTarget.delete(t);
       }
     }
-    for (const t of targets) if (!this.byTarget.has(t)) this.byTarget.set(t, openEndpoint(t));
+    for (const t of targets) if (!this.byTarget.has(t)) this.byTarget.set(t, openEndpoint(t, this.security));
     this.endpoints = [...this.byTarget.values()];
   }
 

@@ -1,12 +1,16 @@
 // Starting and stopping a grpc-js server the way goim's servers behave (spec §3.10), and
 // the glue that turns a promise-returning handler into a goim-style unary handler.
+import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials, status, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { parseListen } from '../../config/listen.js';
 import type { Config } from '../../config/schema.js';
 
 /** goim's rpcServer keepalive settings, in ms (config `rpcServer`; all optional). */
 export type RpcServerOptions = Partial<
-  Pick<Config['rpcServer'], 'idleTimeout' | 'maxLifeTime' | 'forceCloseWait' | 'keepAliveInterval' | 'keepAliveTimeout'>
+  Pick<
+    Config['rpcServer'],
+    'idleTimeout' | 'maxLifeTime' | 'forceCloseWait' | 'keepAliveInterval' | 'keepAliveTimeout' | 'certFile' | 'privateFile' | 'clientCaFile'
+  >
 > & {
   /** How long close() lets calls in flight finish before cutting them (default 5 s). */
   shutdownGrace?: number;
@@ -50,7 +54,7 @@ export async function serveService(
   const { host, port: wanted } = parseListen(addr);
   const server = new Server(serverOptions(opts));
   server.addService(service, implementation);
-  const creds = ServerCredentials.createInsecure();
+  const creds = serverCredentials(opts);
   const bind = (target: string) =>
     new Promise<number>((resolve, reject) =>
       server.bindAsync(target, creds, (err, port) => (err ? reject(err) : resolve(port))),
@@ -76,6 +80,24 @@ export async function serveService(
       return closing;
     },
   };
+}
+
+/** TLS when rpcServer.certFile is set (client certificates required with clientCaFile), else plaintext. */
+function serverCredentials(o: RpcServerOptions): ServerCredentials {
+  if (!o.certFile) {
+    if (o.privateFile || o.clientCaFile) throw new Error('rpcServer: privateFile / clientCaFile need certFile');
+    return ServerCredentials.createInsecure();
+  }
+  if (!o.privateFile) throw new Error('rpcServer: certFile needs privateFile');
+  const read = (file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`rpcServer: ${(err as Error).message}`);
+    }
+  };
+  const clientCa = o.clientCaFile ? read(o.clientCaFile) : null;
+  return ServerCredentials.createSsl(clientCa, [{ cert_chain: read(o.certFile), private_key: read(o.privateFile) }], clientCa !== null);
 }
 
 export function errorMessage(err: unknown): string {
