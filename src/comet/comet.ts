@@ -1,5 +1,6 @@
 // The comet role (spec §3): client listeners, connections, rooms, and the goim.comet.Comet
 // operations job calls (directly when embedded, through gRPC otherwise).
+import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -203,9 +204,16 @@ export class Comet {
     this.fanout.stop();
     await this.registration?.stop();
     const closing = [...this.tcp, ...this.ws].map((s) => s.close());
-    const all = this.table.all;
-    for (let i = all.length - 1; i >= 0; i--) all[i].close('comet shutting down');
-    await this.protocol.settleDisconnects(this.config.comet.shutdownWait);
+    // What was already written (e.g. batches job drained into us) still reaches the
+    // clients: sockets are ended, and only those still unflushed at the deadline destroyed.
+    const all = this.table.all.slice();
+    const flushed = all.map((c) => (c.socket.destroyed ? undefined : once(c.socket, 'close').catch(() => {})));
+    for (let i = all.length - 1; i >= 0; i--) all[i].close('comet shutting down', 'debug', true);
+    const deadline = setTimeout(() => {
+      for (const c of all) c.socket.destroy();
+    }, this.config.comet.shutdownWait);
+    await Promise.all([this.protocol.settleDisconnects(this.config.comet.shutdownWait), ...flushed]);
+    clearTimeout(deadline);
     await Promise.all(closing);
   }
 

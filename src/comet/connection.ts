@@ -110,13 +110,17 @@ export class Connection implements Writable, RoomMember {
     else if (n > 0) q.splice(0, n);
   }
 
-  /** Closes the socket (no goodbye frame, as goim) and unregisters; idempotent. */
-  close(reason: string, level: LogLevel = 'debug'): void {
+  /**
+   * Closes the socket (no goodbye frame, as goim) and unregisters; idempotent. `flush` (at
+   * shutdown) lets what is already written reach the client first: end() instead of destroy().
+   */
+  close(reason: string, level: LogLevel = 'debug', flush = false): void {
     if (this.state === State.Closed) return;
     this.state = State.Closed;
     this.early = null;
     this.replies = null;
-    this.socket.destroy();
+    if (flush) this.socket.end();
+    else this.socket.destroy();
     this.onClose(this, reason, level);
   }
 }

@@ -1,6 +1,6 @@
 // The `tsim` command as a user runs it: start, serve, stop on SIGTERM; bad config refused.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,22 @@ function run(args: string[]) {
   return { child, exited };
 }
 
+interface StartedLine {
+  msg: string;
+  tcp: string[];
+  websocket: string[];
+  http: string;
+}
+
+/** The JSON "tsim started" line the CLI logs once it listens. */
+async function startedLine(child: ChildProcess): Promise<StartedLine> {
+  for await (const line of createInterface({ input: child.stdout! })) {
+    const rec = JSON.parse(line) as StartedLine;
+    if (rec.msg.startsWith('tsim started')) return rec;
+  }
+  throw new Error('the CLI exited before logging its start-up line');
+}
+
 describe('tsim CLI', () => {
   let dir: string;
   before(async () => {
@@ -37,16 +53,7 @@ describe('tsim CLI', () => {
       ['[env]', 'host = "cli-comet"', '[tcp]', 'bind = ["127.0.0.1:0"]', '[websocket]', 'bind = ["127.0.0.1:0"]', '[httpServer]', 'addr = "127.0.0.1:0"', '[room]', 'signal = "10ms"', ''].join('\n'),
     );
     const { child, exited } = run(['start', '--config', conf]);
-    const lines = createInterface({ input: child.stdout });
-    let started: { tcp: string[]; http: string } | undefined;
-    for await (const line of lines) {
-      const rec = JSON.parse(line) as { msg: string; tcp: string[]; http: string };
-      if (rec.msg.startsWith('tsim started')) {
-        started = rec;
-        break;
-      }
-    }
-    assert.ok(started, 'start-up line logged');
+    const started = await startedLine(child);
     const port = (s: string) => Number(s.slice(s.lastIndexOf(':') + 1));
     const client = await GoimTestClient.tcp(port(started.tcp[0]), '127.0.0.1');
     await client.auth({ mid: 1, room_id: 'live://1' });
@@ -58,6 +65,35 @@ describe('tsim CLI', () => {
     const { code } = await exited;
     assert.equal(code, 0);
     await client.closed;
+  });
+
+  it('on SIGTERM delivers every push it accepted before closing, and exits 0', async () => {
+    const conf = join(dir, 'drain.toml');
+    // A long room.signal: the pushes are still held in room batches when SIGTERM arrives.
+    await writeFile(
+      conf,
+      ['[tcp]', 'bind = ["127.0.0.1:0"]', '[websocket]', 'bind = ["127.0.0.1:0"]', '[httpServer]', 'addr = "127.0.0.1:0"', '[room]', 'signal = "10s"', 'batch = 1000', ''].join('\n'),
+    );
+    const { child, exited } = run(['start', '--config', conf]);
+    const started = await startedLine(child);
+    const port = (s: string) => Number(s.slice(s.lastIndexOf(':') + 1));
+    const tcp = await GoimTestClient.tcp(port(started.tcp[0]), '127.0.0.1');
+    const ws = await GoimTestClient.ws(port(started.websocket[0].replace('/sub', '')), { host: '127.0.0.1' });
+    await tcp.auth({ mid: 1, room_id: 'live://drain' });
+    await ws.auth({ mid: 2, room_id: 'live://drain' });
+    const total = 300;
+    for (let i = 0; i < total; i++) {
+      const res = await fetch(`http://127.0.0.1:${port(started.http)}/goim/push/room?operation=1000&type=live&room=drain`, { method: 'POST', body: `m${i}` });
+      assert.equal(await res.text(), '{"code":0,"message":""}');
+    }
+    child.kill('SIGTERM');
+    const expected = Array.from({ length: total }, (_, i) => `m${i}`);
+    for (const c of [tcp, ws]) {
+      const frames = await c.collect(total, 20_000);
+      assert.deepEqual(frames.map((f) => f.body.toString()), expected);
+      await c.closed;
+    }
+    assert.equal((await exited).code, 0);
   });
 
   it('refuses an unknown key and a bad value, naming them', async () => {
