@@ -320,6 +320,11 @@ export const configSchema = z
         batch: z.number().int().min(1).default(20),
         /** Longest a room message waits for companions (goim 1 s). */
         signal: duration('1s'),
+        /**
+         * A message reaching a quiet room (nothing sent for `signal`) is sent at once instead of
+         * waiting for companions; false = goim's fixed window.
+         */
+        adaptive: z.boolean().default(true),
         /** A room batcher with nothing to do for this long is removed (goim 15 min; 0 means 1 min, as in goim). */
         idle: duration('15m'),
         /**

@@ -108,7 +108,7 @@ export class Job {
     this.log = opts.log;
     const { job, room, env } = opts.config;
     this.table = new CometTable(opts.dial, env.zone, job.routineSize, opts.log);
-    this.roomTable = new RoomTable(room.batch, room.signal, room.idle, room.maxHeld, this.sendRoomBatch);
+    this.roomTable = new RoomTable(room.batch, room.signal, room.idle, room.maxHeld, this.sendRoomBatch, room.adaptive);
     this.admission = new Admission(job.maxPending);
   }
 

@@ -1,6 +1,11 @@
 // Merges one room's messages into op-9 batches (spec §5.4): a batch is sent once it holds
 // `batch` messages or once its first message has waited `signal`.
 //
+// Adaptive (room.adaptive): a message reaching a quiet room — nothing sent for at least
+// `signal` — goes out at once instead of waiting `signal` for companions; the messages that
+// follow it are batched as above. Sparse rooms (chat, notifications) get no added latency,
+// busy rooms keep goim's throughput.
+//
 // goim runs each aggregator as a goroutine fed through a 40-deep channel, which loses
 // messages (full channel, stale timer tick, offers to a dying aggregator — Defects §5.4).
 // Here offer() appends synchronously on the single JS thread, so there is no channel to
@@ -40,12 +45,15 @@ export class RoomBatcher {
   private inFlight = 0;
   /** Last offer or batch completion (ms, performance.now()), for idle removal. */
   lastActive = performance.now();
+  /** When the last batch was sealed (ms, performance.now()). */
+  private lastFlush = -Infinity;
 
   constructor(
     readonly room: string,
     private readonly batch: number,
     private readonly signal: number,
     private readonly send: SendBatch,
+    private readonly adaptive = false,
   ) {}
 
   /** Messages held for the next batch. */
@@ -66,6 +74,7 @@ export class RoomBatcher {
     this.lastActive = performance.now();
     const settle = (this.settle ??= new BatchSettle());
     if (this.ops.length >= this.batch) this.flush();
+    else if (this.adaptive && this.ops.length === 1 && this.lastActive - this.lastFlush >= this.signal) this.flush();
     else if (this.timer === null) this.timer = setTimeout(this.onSignal, this.signal);
     return settle.promise;
   }
@@ -82,6 +91,7 @@ export class RoomBatcher {
       this.timer = null;
     }
     if (this.ops.length === 0) return;
+    this.lastFlush = performance.now();
     const proto = roomBatchProto(this.ops, this.msgs, this.bytes);
     const count = this.ops.length;
     const settle = this.settle!;

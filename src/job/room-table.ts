@@ -35,6 +35,7 @@ export class RoomTable {
     idle: number,
     private readonly maxHeld: number,
     send: SendRoomBatch,
+    private readonly adaptive = false,
   ) {
     this.idle = idle > 0 ? idle : DEFAULT_IDLE_MS;
     this.sendBatch = (room, proto, count, done) => {
@@ -62,7 +63,7 @@ export class RoomTable {
   get(room: string): RoomBatcher {
     let b = this.rooms.get(room);
     if (!b) {
-      b = new RoomBatcher(room, this.batch, this.signal, this.sendBatch);
+      b = new RoomBatcher(room, this.batch, this.signal, this.sendBatch, this.adaptive);
       this.rooms.set(room, b);
     }
     return b;

@@ -155,8 +155,10 @@ export function cometInstance(hostname: string, zone = '', addrs: string[] = [])
   };
 }
 
+/** Job tests pin goim's fixed batching window unless they ask for room.adaptive. */
 export function testConfig(input: ConfigInput = {}): Config {
-  return buildConfig(input as Record<string, unknown>, 'test');
+  const room = { adaptive: false, ...((input as { room?: object }).room ?? {}) };
+  return buildConfig({ ...(input as Record<string, unknown>), room }, 'test');
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

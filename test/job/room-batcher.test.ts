@@ -55,6 +55,46 @@ test('flushes once the first held message waited `signal`', async () => {
   );
 });
 
+test('adaptive: a message reaching a quiet room goes out at once, its followers are batched', async () => {
+  const r = recorder();
+  const b = new RoomBatcher('live://1', 20, 3_600_000, r.sendCounted, true);
+  const first = b.offer(1000, Buffer.from('a'));
+  assert.equal(r.sent.length, 1, 'the first message of a quiet room is not held');
+  assert.deepEqual(bodies(r.sent[0].proto), ['a']);
+  await first;
+  // Within `signal` of that send the room counts as busy: messages wait for companions.
+  const rest = [b.offer(1000, Buffer.from('b')), b.offer(1000, Buffer.from('c'))];
+  assert.equal(r.sent.length, 1);
+  b.flush();
+  assert.deepEqual(bodies(r.sent[1].proto), ['b', 'c']);
+  await Promise.all(rest);
+});
+
+test('adaptive: the room is quiet again once `signal` passed since its last batch', async () => {
+  const r = recorder();
+  const b = new RoomBatcher('live://1', 20, 30, r.sendCounted, true);
+  await b.offer(1000, Buffer.from('a'));
+  const held = b.offer(1000, Buffer.from('b'));
+  assert.equal(r.sent.length, 1, 'b waits: the room sent within signal');
+  await withTimeout(held, 5000, 'signal flush');
+  assert.equal(r.sent.length, 2);
+  // Wait (on the event, not a fixed sleep) until signal has passed since b's batch.
+  const sealed = performance.now();
+  while (performance.now() - sealed < 40) await new Promise((res) => setTimeout(res, 10));
+  void b.offer(1000, Buffer.from('c'));
+  assert.equal(r.sent.length, 3, 'c goes out at once');
+  assert.deepEqual(bodies(r.sent[2].proto), ['c']);
+});
+
+test('not adaptive: the first message waits for companions (goim)', () => {
+  const r = recorder();
+  const b = new RoomBatcher('live://1', 20, 3_600_000, r.sendCounted, false);
+  void b.offer(1000, Buffer.from('a'));
+  assert.equal(r.sent.length, 0);
+  b.flush();
+  assert.equal(r.sent.length, 1);
+});
+
 test('a batch failure rejects every message of that batch only', async () => {
   const r = recorder(false);
   const b = new RoomBatcher('live://1', 2, 3_600_000, r.sendCounted);
