@@ -63,8 +63,9 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       try {
         await logic.pushKeys(arg.Op, arg.Keys, body(req));
       } catch (err) {
-        // goim reports every push/keys failure as -400.
-        return failed(reply, Code.RequestErr, messageOf(err));
+        // goim reports push/keys failures as a bare -400 (Defect §8.1 #22); like the other
+        // pushes, a server-side failure is -500 with its reason.
+        return failed(reply, Code.ServerErr, messageOf(err));
       }
       ok(reply);
     }),

@@ -166,11 +166,11 @@ describe('http: push endpoints', () => {
     assert.deepEqual(take(), []);
   });
 
-  test('queue failures: 200 with -500 and the reason (push/keys: -400 as goim)', async () => {
+  test('queue failures: 200 with -500 and the reason', async () => {
     s.queue.failWith = new Error('queue unavailable');
     try {
       const cases: Array<[string, string]> = [
-        ['/goim/push/keys?operation=1&keys=k1', '{"code":-400,"message":"queue unavailable"}'],
+        ['/goim/push/keys?operation=1&keys=k1', '{"code":-500,"message":"queue unavailable"}'],
         ['/goim/push/mids?operation=1&mids=123', '{"code":-500,"message":"queue unavailable"}'],
         ['/goim/push/room?operation=1&type=t&room=r', '{"code":-500,"message":"queue unavailable"}'],
         ['/goim/push/all?operation=1', '{"code":-500,"message":"queue unavailable"}'],
