@@ -1,0 +1,184 @@
+// `tsim bench …`: the benchmark instrument. Scenario code is imported only when a bench
+// command runs, so `tsim start` does not load it.
+import { availableParallelism } from 'node:os';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { ServerKind, Transport } from './servers/server.js';
+
+function int(min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
+    return n;
+  };
+}
+
+function positive(v: string): number {
+  const n = Number(v);
+  if (!(n > 0)) throw new InvalidArgumentError('expected a number > 0');
+  return n;
+}
+
+function rateList(v: string): number[] {
+  const rates = v.split(',').map((s) => Number(s.trim()));
+  if (rates.length === 0 || rates.some((r) => !(r > 0))) throw new InvalidArgumentError('expected rates > 0, e.g. 40 or 40,80,160');
+  return rates;
+}
+
+const BASELINES = ['raw-net', 'socket.io'] as const;
+
+function baselineList(v: string): ServerKind[] {
+  if (v === 'none' || v === '') return [];
+  const list = v.split(',').map((s) => s.trim());
+  for (const b of list) {
+    if (!(BASELINES as readonly string[]).includes(b)) throw new InvalidArgumentError(`unknown baseline "${b}" (raw-net, socket.io or none)`);
+  }
+  return list as ServerKind[];
+}
+
+function serverChoice(v: string): ServerKind | null {
+  if (v === 'tsim') return 'tsim';
+  if (v === 'none') return null;
+  // TODO(tsim-cluster): distributed tsim with comet.workers = 2 (see bench/servers/server.ts).
+  if (v === 'tsim-cluster') throw new InvalidArgumentError('tsim-cluster is not available yet (multi-core comet is in progress)');
+  throw new InvalidArgumentError(`unknown server "${v}" (tsim or none)`);
+}
+
+const defaultWorkers = Math.max(2, Math.min(4, availableParallelism()));
+
+/** Options every scenario with clients shares. */
+function clientOptions(cmd: Command, defaults: { clients: number }): Command {
+  return cmd
+    .addOption(new Option('--clients <n>', 'clients (connections) to open').argParser(int(0)).default(defaults.clients))
+    .addOption(new Option('--transport <t>', 'client transport for tsim and raw-net').choices(['tcp', 'ws']).default('tcp'))
+    .addOption(new Option('--workers <n>', 'load-generator processes the clients are spread over (each under the open-file limit)').argParser(int(1)).default(defaultWorkers))
+    .addOption(new Option('--connect-concurrency <n>', 'handshakes in flight at once, over all workers').argParser(int(1)).default(256))
+    .addOption(new Option('--sources <n>', 'client source addresses 127.0.0.2 … 127.0.0.(1+n), round-robin').argParser(int(1)).default(8))
+    .addOption(new Option('--handshake-timeout <s>', 'a client not connected (and authenticated) in this time counts as failed').argParser(positive).default(30))
+    .addOption(new Option('--out <dir>', 'folder for the JSON results').default(undefined, 'bench/results'));
+}
+
+interface ClientFlags {
+  clients: number;
+  transport: Transport;
+  workers: number;
+  connectConcurrency: number;
+  sources: number;
+  handshakeTimeout: number;
+  out?: string;
+}
+
+function loadOptions(f: ClientFlags, sampleEvery = 50) {
+  return { clients: f.clients, concurrency: f.connectConcurrency, sampleEvery, timeoutMs: f.handshakeTimeout * 1000, sources: f.sources, outDir: f.out };
+}
+
+function onError(err: unknown): never {
+  // The message says what went wrong; the stack only with BENCH_DEBUG=1.
+  const text = err instanceof Error ? (process.env.BENCH_DEBUG === '1' ? (err.stack ?? err.message) : err.message) : String(err);
+  process.stderr.write(`bench: ${text}\n`);
+  process.exit(1);
+}
+
+/** Adds `bench` and its scenarios to the tsim command line. */
+export function registerBench(program: Command): void {
+  const bench = program
+    .command('bench')
+    .description('benchmarks: tsim (embedded, in a child process) against raw node:net and socket.io; JSON results in bench/results/');
+
+  clientOptions(
+    bench
+      .command('fanout')
+      .description('N clients in one room, R pushes/s through the push API: delivery, msgs/s, writes/s, CPU, RSS, latency'),
+    { clients: 10_000 },
+  )
+    .addOption(new Option('--rate <list>', 'pushes (messages) per second; a comma list runs each rate in turn on the same clients').argParser(rateList).default([40], '40'))
+    .addOption(new Option('--duration <s>', 'seconds each rate runs').argParser(positive).default(10))
+    .addOption(new Option('--batch <n>', 'tsim room.batch (most messages per room batch); baselines write the same number per write').argParser(int(1)).default(20))
+    .addOption(new Option('--signal <ms>', 'tsim room.signal in ms (longest a batch waits for companions)').argParser(int(1)).default(1000))
+    .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(1)).default(23))
+    .addOption(new Option('--server <kind>', 'server under test: tsim, or none for baselines only').argParser(serverChoice).default('tsim' as ServerKind | null))
+    .addOption(new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none').argParser(baselineList).default(['raw-net', 'socket.io'], 'raw-net,socket.io'))
+    .addOption(new Option('--sample-every <n>', 'one client in n records latency').argParser(int(1)).default(50))
+    .addOption(new Option('--stop-on-loss', 'stop a server\'s rate list at the first rate it does not keep up with (messages lost, or arriving > room.signal + 1 s late)'))
+    .addOption(new Option('--drain <s>', 'longest wait for late messages after each rate').argParser(positive).default(15))
+    .addOption(new Option('--cpu-prof <dir>', 'run the servers with --cpu-prof, profiles written to <dir> when they stop'))
+    .action(async (f: ClientFlags & { rate: number[]; duration: number; batch: number; signal: number; size: number; server: ServerKind | null; baseline: ServerKind[]; sampleEvery: number; stopOnLoss?: boolean; drain: number; cpuProf?: string }) => {
+      try {
+        const { runFanout } = await import('./scenarios/fanout.js');
+        const servers = [...(f.server ? [f.server] : []), ...f.baseline];
+        if (servers.length === 0) throw new Error('nothing to run: --server none and --baseline none');
+        await runFanout({
+          ...loadOptions(f, f.sampleEvery),
+          transport: f.transport,
+          rates: f.rate,
+          durationS: f.duration,
+          servers,
+          workers: f.workers,
+          size: f.size,
+          batch: f.batch,
+          signalMs: f.signal,
+          stopOnLoss: f.stopOnLoss === true,
+          drainS: f.drain,
+          cpuProfDir: f.cpuProf,
+        });
+        process.exit(0);
+      } catch (err) {
+        onError(err);
+      }
+    });
+
+  clientOptions(bench.command('connect').description('N clients connect and authenticate: connections/s, failures, RSS per idle connection after GC'), { clients: 10_000 })
+    .addOption(new Option('--server <kind>', 'server under test: tsim, or none for baselines only').argParser(serverChoice).default('tsim' as ServerKind | null))
+    .addOption(new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none').argParser(baselineList).default([] as ServerKind[], 'none'))
+    .action(async (f: ClientFlags & { server: ServerKind | null; baseline: ServerKind[] }) => {
+      try {
+        const { runConnect } = await import('./scenarios/connect.js');
+        const servers = [...(f.server ? [f.server] : []), ...f.baseline];
+        if (servers.length === 0) throw new Error('nothing to run: --server none and --baseline none');
+        await runConnect({ ...loadOptions(f), transport: f.transport, servers, workers: f.workers });
+        process.exit(0);
+      } catch (err) {
+        onError(err);
+      }
+    });
+
+  clientOptions(bench.command('push-api').description('HTTP push API throughput (requests/s) and latency at a fixed concurrency'), { clients: 0 })
+    .addOption(new Option('--duration <s>', 'seconds to push').argParser(positive).default(10))
+    .addOption(new Option('--concurrency <n>', 'requests in flight (keep-alive connections)').argParser(int(1)).default(64))
+    .addOption(new Option('--size <bytes>', 'message body size (min 23)').argParser(int(1)).default(23))
+    .addOption(new Option('--batch <n>', 'tsim room.batch').argParser(int(1)).default(20))
+    .addOption(new Option('--signal <ms>', 'tsim room.signal in ms').argParser(int(1)).default(1000))
+    .addOption(new Option('--cpu-prof <dir>', 'run tsim with --cpu-prof, profile written to <dir> when it stops'))
+    .action(async (f: ClientFlags & { duration: number; concurrency: number; size: number; batch: number; signal: number; cpuProf?: string }) => {
+      try {
+        const { runPushApi } = await import('./scenarios/push-api.js');
+        await runPushApi({
+          ...loadOptions(f),
+          transport: f.transport,
+          durationS: f.duration,
+          httpConcurrency: f.concurrency,
+          size: f.size,
+          batch: f.batch,
+          signalMs: f.signal,
+          workers: f.workers,
+          cpuProfDir: f.cpuProf,
+        });
+        process.exit(0);
+      } catch (err) {
+        onError(err);
+      }
+    });
+
+  bench
+    .command('profile <file>')
+    .description('top functions by self time in a .cpuprofile (e.g. from fanout --cpu-prof)')
+    .addOption(new Option('--top <n>', 'how many functions').argParser(int(1)).default(15))
+    .action(async (file: string, f: { top: number }) => {
+      try {
+        const { readProfile, profileTable, topSelfTime } = await import('./measure/profile.js');
+        const top = topSelfTime(await readProfile(file), f.top);
+        process.stdout.write(`${profileTable(top)}\n`);
+      } catch (err) {
+        onError(err);
+      }
+    });
+}

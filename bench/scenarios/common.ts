@@ -1,0 +1,123 @@
+// Pieces every scenario uses: opening the clients, measuring a set of processes over an
+// interval, progress lines on stderr.
+import { availableParallelism } from 'node:os';
+import { FD_RESERVE, type LoadPool, type PoolConnectResult } from '../load/pool.js';
+import { machineBusyPct, machineIrqPct, openFileLimit, procDelta, sampleMachineCpu, sampleProc, type MachineCpu, type ProcDelta, type ProcSample } from '../measure/proc.js';
+import { loopbackSources } from '../run/ports.js';
+import type { RunningServer } from '../servers/server.js';
+
+export interface LoadOptions {
+  clients: number;
+  /** Handshakes in flight at once, over all workers. */
+  concurrency: number;
+  /** One client in this many records latency. */
+  sampleEvery: number;
+  /** Per-handshake timeout, ms. */
+  timeoutMs: number;
+  /** Source addresses 127.0.0.2 … 127.0.0.(1+n). */
+  sources: number;
+}
+
+export function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Every server here is one process holding every client socket, under the open-file limit
+ * it inherits from this process: refuse a client count it cannot hold before starting.
+ */
+export function checkServerFdLimit(clients: number): void {
+  const limit = openFileLimit() - FD_RESERVE;
+  if (clients > limit) {
+    throw new Error(`${clients} clients exceed what one server process may hold under the open-file limit (${limit + FD_RESERVE}); use --clients ${limit} or fewer`);
+  }
+}
+
+/** Opens the clients; for the baselines also waits until the server holds them all. */
+export async function openClients(server: RunningServer, pool: LoadPool, o: LoadOptions): Promise<PoolConnectResult> {
+  const r = await pool.connect(o.clients, {
+    ...server.client,
+    sources: loopbackSources(o.sources),
+    concurrency: o.concurrency,
+    sampleEvery: o.sampleEvery,
+    timeoutMs: o.timeoutMs,
+  });
+  const until = performance.now() + 10_000;
+  for (;;) {
+    const held = await server.connections();
+    if (held === undefined || held >= r.ok || performance.now() > until) break;
+    await sleep(100);
+  }
+  return r;
+}
+
+export function sampleGroup(pids: readonly number[]): ProcSample[] {
+  return pids.map(sampleProc).filter((s): s is ProcSample => s !== undefined);
+}
+
+export interface GroupDelta {
+  /** Summed over the processes, % of one core. */
+  cpuPct: number;
+  writesPerSec: number;
+  writeMBps: number;
+  /** Summed RSS at the end, bytes. */
+  rss: number;
+  perProcess: ProcDelta[];
+}
+
+/** Deltas of the processes present in both samples. */
+export function groupDelta(a: readonly ProcSample[], b: readonly ProcSample[]): GroupDelta {
+  const perProcess: ProcDelta[] = [];
+  for (const end of b) {
+    const start = a.find((s) => s.pid === end.pid);
+    if (start) perProcess.push(procDelta(start, end));
+  }
+  return {
+    cpuPct: perProcess.reduce((s, p) => s + p.cpuPct, 0),
+    writesPerSec: perProcess.reduce((s, p) => s + p.writesPerSec, 0),
+    writeMBps: perProcess.reduce((s, p) => s + p.writeMBps, 0),
+    rss: perProcess.reduce((s, p) => s + p.rss, 0),
+    perProcess,
+  };
+}
+
+/** Summed RSS of the processes now, bytes. */
+export function groupRss(pids: readonly number[]): number {
+  return sampleGroup(pids).reduce((s, p) => s + p.rss, 0);
+}
+
+/** Machine busy above this before a run (other work on the box) gets a warning. */
+const BACKGROUND_WARN_PCT = 10;
+
+/**
+ * Machine CPU busy over one second before anything starts, % of all cores. Other processes
+ * share the cores with the server and the load workers, so a busy machine lowers every
+ * figure; the value is kept with the results and a warning printed above the threshold.
+ */
+export async function backgroundBusy(): Promise<number> {
+  const a = sampleMachineCpu();
+  await sleep(1000);
+  const pct = machineBusyPct(a, sampleMachineCpu());
+  if (pct > BACKGROUND_WARN_PCT) {
+    progress(`warning: the machine is already ${pct.toFixed(0)}% busy before the benchmark; figures will be lower than on an idle machine`);
+  }
+  return pct;
+}
+
+export interface CpuSplit {
+  /**
+   * Interrupt + softirq time (on loopback, the kernel's network work), % of one core. The
+   * kernel charges it to whichever process was running as well, so most of it is already
+   * inside the server's and the load's CPU%: this says how much of theirs is the kernel's.
+   */
+  irqCpuPct: number;
+  /** Busy time outside the measured processes: other processes on the box, % of one core. */
+  otherCpuPct: number;
+}
+
+/** The machine's busy time over an interval beside `measuredPct` (% of one core). */
+export function splitCpu(a: MachineCpu, b: MachineCpu, measuredPct: number): CpuSplit {
+  return { irqCpuPct: machineIrqPct(a, b), otherCpuPct: Math.max(0, machineBusyPct(a, b) * availableParallelism() - measuredPct) };
+}

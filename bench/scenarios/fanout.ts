@@ -1,0 +1,281 @@
+// fanout: N clients in one room, R messages/s pushed for D seconds, per server (tsim and
+// the baselines, same N, same message shape). For each rate: expected vs delivered
+// messages, delivered msgs/s, server write syscalls/s, server CPU% and RSS, push→client
+// latency, and the CPU of the load workers and of the machine (to see what limited it).
+import { LoadPool } from '../load/pool.js';
+import { bodySize } from '../load/stamp.js';
+import type { LatencySummary } from '../measure/histogram.js';
+import { machineBusyPct, sampleMachineCpu, type MachineCpu, type ProcDelta, type ProcSample } from '../measure/proc.js';
+import { writeResults } from '../measure/results.js';
+import { fmtInt, fmtMb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
+import { armDeadline, disarmDeadline } from '../run/children.js';
+import { launchServer } from '../servers/launch.js';
+import type { RunningServer, ServerKind, Transport } from '../servers/server.js';
+import { backgroundBusy, checkServerFdLimit, groupDelta, openClients, splitCpu, progress, sampleGroup, sleep, type LoadOptions } from './common.js';
+
+export interface FanoutOptions extends LoadOptions {
+  /** Folder for the JSON results (default bench/results). */
+  outDir?: string;
+  transport: Transport;
+  /** Rates to run one after another (messages per second), over the same connections. */
+  rates: number[];
+  durationS: number;
+  /** Servers to measure, in order (tsim and/or baselines). */
+  servers: ServerKind[];
+  workers: number;
+  /** Body bytes of each message. */
+  size: number;
+  batch: number;
+  signalMs: number;
+  /** Stop a server's rate list at the first rate it does not keep up with (see FanoutRow.sustained). */
+  stopOnLoss: boolean;
+  /** Longest wait for late messages after a run, s. */
+  drainS: number;
+  cpuProfDir?: string;
+}
+
+export interface FanoutRow {
+  server: string;
+  transport: string;
+  clients: number;
+  rate: number;
+  /** Messages per batch (tsim room batch at this rate; what the baselines write at once). */
+  messagesPerWrite: number;
+  pushesSent: number;
+  pushesFailed: number;
+  expected: number;
+  delivered: number;
+  lost: number;
+  lossPct: number;
+  /** Clients that disconnected during the run. */
+  clientsLost: number;
+  deliveredPerSec: number;
+  /** write/writev syscalls of the server per second (/proc/<pid>/io syscw). */
+  serverWritesPerSec: number;
+  /** Read events per second at the clients (TCP data callbacks / WS messages). */
+  clientReadsPerSec: number;
+  serverCpuPct: number;
+  serverRss: number;
+  /** CPU, writes and RSS of each server process (one for embedded tsim and the baselines). */
+  serverProcesses: ProcDelta[];
+  latency: LatencySummary;
+  /** Load workers and the pushing process, % of one core. */
+  loadCpuPct: number;
+  /** Whole machine, % of all cores. */
+  machineBusyPct: number;
+  /** Interrupt + softirq time (kernel loopback network work), % of one core; mostly inside the processes' CPU% too. */
+  irqCpuPct: number;
+  /** Busy time of anything else (other processes on the box), % of one core. */
+  otherCpuPct: number;
+  /** From the first push to the last message seen, s. */
+  elapsedS: number;
+  /** How long after the last push the last message arrived, s. */
+  lagS: number;
+  /**
+   * Kept up: nothing lost, no client dropped, no push refused, and the last message arrived
+   * within room.signal + SUSTAINED_LAG_S of the last push (not minutes late from a backlog).
+   */
+  sustained: boolean;
+  errors: string[];
+}
+
+const WARMUP_RATE = 20;
+/** A run's drain ends after this long without a new message (longer than a GC pause of a big heap). */
+const DRAIN_QUIET_MS = 5000;
+/** Lag past room.signal that still counts as keeping up, s. */
+const SUSTAINED_LAG_S = 1;
+
+interface Drained {
+  frames: number;
+  /** When the last new message was seen (performance.now()). */
+  lastProgress: number;
+  /** Server, load-worker and machine samples taken at that moment. */
+  server: ProcSample[];
+  load: ProcSample[];
+  machine: MachineCpu;
+}
+
+/**
+ * Waits until `want` messages arrived, nothing new came for `quietMs`, or `maxMs` passed.
+ * The processes are sampled whenever messages arrive, so a run is measured up to its last
+ * delivery and not over the quiet wait that follows.
+ */
+async function drain(pool: LoadPool, want: number, quietMs: number, maxMs: number, serverPids: number[], loadPids: number[]): Promise<Drained> {
+  const start = performance.now();
+  let last = await pool.poll();
+  const d: Drained = { frames: last.frames, lastProgress: performance.now(), server: sampleGroup(serverPids), load: sampleGroup(loadPids), machine: sampleMachineCpu() };
+  while (last.frames < want) {
+    const now = performance.now();
+    if (now - d.lastProgress > quietMs || now - start > maxMs) break;
+    await sleep(50);
+    const c = await pool.poll();
+    if (c.frames > last.frames) {
+      d.lastProgress = performance.now();
+      d.server = sampleGroup(serverPids);
+      d.load = sampleGroup(loadPids);
+      d.machine = sampleMachineCpu();
+    }
+    last = c;
+  }
+  d.frames = last.frames;
+  return d;
+}
+
+async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, rate: number, clients: number): Promise<FanoutRow> {
+  await pool.reset();
+  const open0 = (await pool.poll()).open;
+  const serverPids = server.pids();
+  // The load: the workers, and this process (it pushes over HTTP for tsim).
+  const loadPids = [process.pid, ...pool.pids()];
+  const s0 = sampleGroup(serverPids);
+  const l0 = sampleGroup(loadPids);
+  const m0 = sampleMachineCpu();
+  const start = performance.now();
+  const run = server.push(rate, o.durationS * 1000, o.size);
+  let shown = 0;
+  const ticker = setInterval(() => {
+    void pool.poll().then((c) => {
+      const t = (performance.now() - start) / 1000;
+      const want = run.expectedPerClient() * open0;
+      progress(
+        `  ${server.label} rate=${rate}/s ${t.toFixed(0)}s: delivered ${fmtInt(c.frames)} of ${fmtInt(want)} sent, ${fmtInt(c.frames - shown)} msgs/s`,
+      );
+      shown = c.frames;
+    }, () => {});
+  }, 1000);
+  let pushed;
+  try {
+    pushed = await run.done;
+  } finally {
+    clearInterval(ticker);
+  }
+  const expected = pushed.messagesPerClient * open0;
+  const d = await drain(pool, expected, DRAIN_QUIET_MS, o.drainS * 1000, serverPids, loadPids);
+  const report = await pool.report();
+  const elapsedS = Math.max(o.durationS, (d.lastProgress - start) / 1000);
+  const srv = groupDelta(s0, d.server);
+  const load = groupDelta(l0, d.load);
+  const delivered = report.frames;
+  const lost = Math.max(0, expected - delivered);
+  return {
+    server: server.label,
+    transport: server.client.kind,
+    clients,
+    rate,
+    messagesPerWrite: pushed.messagesPerWrite,
+    pushesSent: pushed.sent,
+    pushesFailed: pushed.failed,
+    expected,
+    delivered,
+    lost,
+    lossPct: expected > 0 ? (lost / expected) * 100 : 0,
+    clientsLost: report.lost,
+    deliveredPerSec: delivered / elapsedS,
+    serverWritesPerSec: srv.writesPerSec,
+    clientReadsPerSec: report.reads / elapsedS,
+    serverCpuPct: srv.cpuPct,
+    serverRss: srv.rss,
+    serverProcesses: srv.perProcess,
+    latency: report.latency,
+    loadCpuPct: load.cpuPct,
+    machineBusyPct: machineBusyPct(m0, d.machine),
+    ...splitCpu(m0, d.machine, srv.cpuPct + load.cpuPct),
+    elapsedS,
+    lagS: elapsedS - o.durationS,
+    sustained: lost === 0 && report.lost === 0 && pushed.failed === 0 && elapsedS - o.durationS <= o.signalMs / 1000 + SUSTAINED_LAG_S,
+    errors: pushed.errors,
+  };
+}
+
+async function runServer(kind: ServerKind, o: FanoutOptions, rows: FanoutRow[]): Promise<void> {
+  const server = await launchServer(kind, { transport: o.transport, batch: o.batch, signalMs: o.signalMs, cpuProfDir: o.cpuProfDir });
+  const pool = LoadPool.start(o.workers);
+  try {
+    progress(`${server.label}: opening ${fmtInt(o.clients)} clients over ${o.workers} workers`);
+    const c = await openClients(server, pool, o);
+    progress(`${server.label}: ${fmtInt(c.ok)} ready, ${fmtInt(c.failed)} failed in ${(c.ms / 1000).toFixed(1)} s (${fmtInt(c.ok / (c.ms / 1000))}/s)${c.errors.length ? ` — ${c.errors.join('; ')}` : ''}`);
+    if (c.ok === 0) throw new Error(`${server.label}: no client could connect`);
+    // Warm-up: the path works end to end and the JIT has seen it before measuring.
+    await pool.reset();
+    const warm = await server.push(WARMUP_RATE, 1000, o.size).done;
+    const got = await drain(pool, warm.messagesPerClient * c.ok, 3000, 15_000, [], []);
+    if (got.frames === 0) throw new Error(`${server.label}: warm-up delivered nothing (${warm.errors.join('; ') || 'no push error'})`);
+    progress(`${server.label}: warm-up delivered ${fmtInt(got.frames)} of ${fmtInt(warm.messagesPerClient * c.ok)}`);
+    for (const rate of o.rates) {
+      const row = await runRate(server, pool, o, rate, c.ok);
+      rows.push(row);
+      progress(
+        `${server.label} rate=${rate}/s: ${fmtInt(row.delivered)} of ${fmtInt(row.expected)} delivered (lost ${fmtInt(row.lost)}), ${fmtInt(row.deliveredPerSec)} msgs/s, cpu ${fmtNum(row.serverCpuPct, 0)}%, p99 ${fmtMs(row.latency.p99Ms)} ms`,
+      );
+      if (o.stopOnLoss && !row.sustained) break;
+    }
+  } finally {
+    await pool.close();
+    await server.stop();
+  }
+}
+
+export function fanoutTable(rows: readonly FanoutRow[]): string {
+  return formatTable(
+    ['server', 'clients', 'rate/s', 'batch', 'msg/write', 'expected', 'delivered', 'lost', 'lag s', 'msgs/s', 'srv writes/s', 'cli reads/s', 'srv cpu%', 'srv MB', 'p50 ms', 'p99 ms', 'max ms', 'load cpu%', 'irq cpu%', 'other cpu%', 'machine%'],
+    rows.map((r) => [
+      r.server,
+      r.clients,
+      r.rate,
+      r.messagesPerWrite,
+      fmtNum(r.serverWritesPerSec > 0 ? r.deliveredPerSec / r.serverWritesPerSec : Number.NaN),
+      r.expected,
+      r.delivered,
+      r.lost,
+      fmtNum(r.lagS),
+      r.deliveredPerSec,
+      r.serverWritesPerSec,
+      r.clientReadsPerSec,
+      fmtNum(r.serverCpuPct),
+      fmtMb(r.serverRss),
+      fmtMs(r.latency.p50Ms),
+      fmtMs(r.latency.p99Ms),
+      fmtMs(r.latency.maxMs),
+      fmtNum(r.loadCpuPct),
+      fmtNum(r.irqCpuPct),
+      fmtNum(r.otherCpuPct),
+      fmtNum(r.machineBusyPct),
+    ]),
+  );
+}
+
+/** Per server, the run with the most msgs/s among those that kept up (see FanoutRow.sustained). */
+export function bestRates(rows: readonly FanoutRow[]): Array<{ server: string; rate: number; deliveredPerSec: number; serverWritesPerSec: number }> {
+  const best = new Map<string, FanoutRow>();
+  for (const r of rows) {
+    if (!r.sustained) continue;
+    const b = best.get(r.server);
+    if (!b || r.deliveredPerSec > b.deliveredPerSec) best.set(r.server, r);
+  }
+  return [...best.values()].map((r) => ({ server: r.server, rate: r.rate, deliveredPerSec: r.deliveredPerSec, serverWritesPerSec: r.serverWritesPerSec }));
+}
+
+export async function runFanout(o: FanoutOptions): Promise<FanoutRow[]> {
+  o.size = bodySize(o.size);
+  checkServerFdLimit(o.clients);
+  // Per server: start, connect, warm-up, every rate with its drain, stop — generously.
+  const perServer = 60 + o.clients / 500 + o.rates.length * (o.durationS + o.drainS + 10);
+  armDeadline((o.servers.length * perServer + 60) * 1000, 'fanout');
+  const rows: FanoutRow[] = [];
+  const backgroundBusyPct = await backgroundBusy();
+  try {
+    for (const kind of o.servers) await runServer(kind, o, rows);
+  } finally {
+    disarmDeadline();
+    if (rows.length > 0) {
+      const best = bestRates(rows);
+      const file = writeResults('fanout', o, { backgroundBusyPct, rows, best }, o.outDir);
+      process.stdout.write(`\n${fanoutTable(rows)}\n\n`);
+      if (best.length) {
+        process.stdout.write(`${formatTable(['server', 'best rate/s (kept up)', 'msgs/s', 'srv writes/s'], best.map((b) => [b.server, b.rate, b.deliveredPerSec, b.serverWritesPerSec]))}\n\n`);
+      }
+      progress(`results: ${file}`);
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,92 @@
+// The server under test, always in a child process of its own so that its CPU and memory
+// are measured alone (/proc of its pids). One interface for tsim and the baselines.
+import { readFileSync } from 'node:fs';
+import type { ClientKind } from '../load/messages.js';
+import type { PushTally } from '../load/pusher.js';
+
+export type Transport = 'tcp' | 'ws';
+
+/**
+ * Servers the benchmark can start:
+ * - tsim: embedded mode (`tsim start`), comet + logic + job in one process;
+ * - raw-net: node:net (or ws-upgraded sockets) writing one prebuilt buffer to every socket,
+ *   the ceiling of Node on this machine;
+ * - socket.io: a socket.io 4 room broadcast, what a Node user would pick instead.
+ * TODO(tsim-cluster): distributed tsim (`tsim comet` with comet.workers = 2, plus logic and
+ * job) once multi-core comet lands; it fits this interface as one more launcher whose pids()
+ * lists every role and worker process.
+ */
+export type ServerKind = 'tsim' | 'raw-net' | 'socket.io';
+
+export interface ServerOptions {
+  transport: Transport;
+  /** tsim room.batch: most messages per room batch; the baselines write this many per write at most. */
+  batch: number;
+  /** tsim room.signal in ms: longest a batch waits for companions. */
+  signalMs: number;
+  /** Run the server with --cpu-prof, profiles written into this folder when it stops. */
+  cpuProfDir?: string;
+}
+
+export interface ClientTarget {
+  kind: ClientKind;
+  host: string;
+  port: number;
+  path: string;
+  /** goim op-7 auth needed (tsim). */
+  auth: boolean;
+  room: string;
+}
+
+export interface PushRunResult extends PushTally {
+  /** What every client should have received if nothing was lost. */
+  messagesPerClient: number;
+  /** Messages per server write (per socket): a tsim room batch, or the baselines' equivalent. */
+  messagesPerWrite: number;
+}
+
+export interface PushRun {
+  /** Messages each client should have received by now (for progress lines). */
+  expectedPerClient(): number;
+  done: Promise<PushRunResult>;
+}
+
+export interface RunningServer {
+  kind: ServerKind;
+  /** Short name for tables, e.g. "tsim tcp". */
+  label: string;
+  client: ClientTarget;
+  /** Every process of the server (for /proc measurements). */
+  pids(): number[];
+  /** Sockets / connections the server holds, when it can tell (baselines). */
+  connections(): Promise<number | undefined>;
+  /** Runs a full garbage collection in every process of the server. */
+  gc(): Promise<void>;
+  /** `rate` messages per second to every client for `durationMs`, `bodySize`-byte bodies. */
+  push(rate: number, durationMs: number, bodySize: number): PushRun;
+  /** Stops the server (gracefully, so that a CPU profile is written) and waits for its exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Messages per room batch when `rate` messages/s reach tsim's job with room.batch = `batch`
+ * and room.signal = `signalMs`: full batches when they fill within the signal, otherwise
+ * whatever arrived during one signal period.
+ */
+export function batchAt(rate: number, batch: number, signalMs: number): number {
+  return Math.max(1, Math.min(batch, Math.round((rate * signalMs) / 1000)));
+}
+
+/** A process and all its descendants (cluster workers), from /proc/<pid>/task/<pid>/children. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      const kids = readFileSync(`/proc/${out[i]}/task/${out[i]}/children`, 'utf8').trim();
+      if (kids) for (const k of kids.split(/\s+/)) out.push(Number(k));
+    } catch {
+      // exited, or the kernel does not expose children: the pid alone
+    }
+  }
+  return out;
+}
