@@ -69,7 +69,8 @@ if (transport === 'tcp') {
   });
 } else {
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false });
-  const http = createHttpServer();
+  // As tsim's WebSocket listener: no per-request timers while thousands of upgrades arrive.
+  const http = createHttpServer({ requestTimeout: 0 });
   http.on('upgrade', (req, socket: Duplex, head) => {
     wss.handleUpgrade(req, socket, head, (ws) => {
       // From here on every byte is written on the raw socket (as tsim does); ws only reads.
