@@ -48,12 +48,13 @@ function authFrame(mid: number, room: string): Buffer {
 /** Opens one client; `done` is called once, with null when ready. */
 type Opener = (cmd: ConnectCommand, index: number, done: (err: string | null) => void) => Client;
 
-const openTcp: Opener = (cmd, index, done) => {
-  const sampled = index % cmd.sampleEvery === 0;
-  const counter = new StreamFrameCounter(sampled ? (b, len) => sampleStamp(parseStamp(b, 0, len)) : null, STAMP_BYTES);
-  const client: Client = { ready: false, close: () => socket.destroy() };
+/**
+ * A client's handshake outcome, reported once: `finish(null)` when ready, `finish(reason)` on
+ * failure; `ended` when its connection closes (counted as lost once it was ready).
+ */
+function lifecycle(client: Client, done: (err: string | null) => void) {
   let settled = false;
-  const finish = (err: string | null) => {
+  const finish = (err: string | null): void => {
     if (settled) return;
     settled = true;
     if (err === null) {
@@ -62,6 +63,21 @@ const openTcp: Opener = (cmd, index, done) => {
     }
     done(err);
   };
+  const ended = (reason: string): void => {
+    if (client.ready) {
+      counts.open--;
+      counts.lost++;
+    }
+    finish(reason);
+  };
+  return { finish, ended };
+}
+
+const openTcp: Opener = (cmd, index, done) => {
+  const sampled = index % cmd.sampleEvery === 0;
+  const counter = new StreamFrameCounter(sampled ? (b, len) => sampleStamp(parseStamp(b, 0, len)) : null, STAMP_BYTES);
+  const client: Client = { ready: false, close: () => socket.destroy() };
+  const { finish, ended } = lifecycle(client, done);
   const socket: Socket = netConnect({
     host: cmd.host,
     port: cmd.port,
@@ -95,13 +111,7 @@ const openTcp: Opener = (cmd, index, done) => {
     else finish(null);
   });
   socket.on('error', (err) => finish(err.message));
-  socket.once('close', () => {
-    if (client.ready) {
-      counts.open--;
-      counts.lost++;
-    }
-    finish('closed before ready');
-  });
+  socket.once('close', () => ended('closed before ready'));
   return client;
 };
 
@@ -114,16 +124,7 @@ const openWs: Opener = (cmd, index, done) => {
     skipUTF8Validation: true,
   });
   const client: Client = { ready: false, close: () => ws.terminate() };
-  let settled = false;
-  const finish = (err: string | null) => {
-    if (settled) return;
-    settled = true;
-    if (err === null) {
-      client.ready = true;
-      counts.open++;
-    }
-    done(err);
-  };
+  const { finish, ended } = lifecycle(client, done);
   ws.on('open', () => {
     if (cmd.auth) ws.send(authFrame(cmd.firstMid + index, cmd.room));
     else finish(null);
@@ -142,13 +143,7 @@ const openWs: Opener = (cmd, index, done) => {
     }
   });
   ws.on('error', (err) => finish(err.message));
-  ws.on('close', () => {
-    if (client.ready) {
-      counts.open--;
-      counts.lost++;
-    }
-    finish('closed before ready');
-  });
+  ws.on('close', () => ended('closed before ready'));
   return client;
 };
 
@@ -164,16 +159,7 @@ const openSocketIo: Opener = (cmd, index, done) => {
   };
   const s: SioSocket = sioConnect(`http://${cmd.host}:${cmd.port}`, options);
   const client: Client = { ready: false, close: () => s.disconnect() };
-  let settled = false;
-  const finish = (err: string | null) => {
-    if (settled) return;
-    settled = true;
-    if (err === null) {
-      client.ready = true;
-      counts.open++;
-    }
-    done(err);
-  };
+  const { finish, ended } = lifecycle(client, done);
   s.once('connect', () => finish(null));
   s.once('connect_error', (err: Error) => finish(err.message));
   s.on('m', (body: string) => {
@@ -181,13 +167,7 @@ const openSocketIo: Opener = (cmd, index, done) => {
     counts.reads++;
     if (sampled) sampleStamp(parseStampText(body));
   });
-  s.once('disconnect', () => {
-    if (client.ready) {
-      counts.open--;
-      counts.lost++;
-    }
-    finish('disconnected before ready');
-  });
+  s.once('disconnect', () => ended('disconnected before ready'));
   return client;
 };
 

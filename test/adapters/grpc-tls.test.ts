@@ -2,7 +2,6 @@
 // plaintext and untrusted clients are refused, client certificates when required.
 // Certificates are made at test time with openssl (skipped when it is not installed).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,32 +13,11 @@ import { serveLogic } from '../../src/adapters/grpc/logic-server.js';
 import type { RpcServerOptions } from '../../src/adapters/grpc/serve.js';
 import type { RpcClientTls } from '../../src/adapters/grpc/channel.js';
 import type { ConnectRequest, LogicClient } from '../../src/ports/index.js';
+import { hasOpenssl, makeCert as makeTestCert, type TestCert } from '../support/test-certs.js';
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface Cert {
-  certFile: string;
-  keyFile: string;
-}
-
-/** A self-signed P-256 certificate with the given subjectAltName. */
-function makeCert(dir: string, name: string, san: string): Cert {
-  const certFile = join(dir, `${name}.pem`);
-  const keyFile = join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`,
-      '-addext', `subjectAltName=${san}`, '-days', '1', '-keyout', keyFile, '-out', certFile],
-    { stdio: 'ignore' },
-  );
-  return { certFile, keyFile };
+/** A certificate whose subject is its file name. */
+function makeCert(dir: string, name: string, san: string): TestCert {
+  return makeTestCert(dir, name, name, san);
 }
 
 /** Answers connect with the token as the key; the other calls do nothing. */
@@ -65,10 +43,10 @@ const connectReq = (token: string): ConnectRequest => ({ server: 'comet-1', cook
 
 describe('gRPC over TLS', { skip: hasOpenssl() ? false : 'openssl not installed' }, () => {
   let dir: string;
-  let server: Cert;
-  let named: Cert;
-  let client: Cert;
-  let stranger: Cert;
+  let server: TestCert;
+  let named: TestCert;
+  let client: TestCert;
+  let stranger: TestCert;
 
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsim-grpc-tls-'));

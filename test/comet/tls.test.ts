@@ -2,9 +2,7 @@
 // pairs, and certificate reload (new connections get the new certificate, open ones live on).
 // Certificates are made at test time with openssl (skipped when it is not installed).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,47 +14,23 @@ import { silentLogger } from '../../src/log.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { Op } from '../../src/protocol/ops.js';
 import { GoimTestClient } from '../support/goim-client.js';
+import { hasOpenssl, makeCert as makeTestCert, type TestCert } from '../support/test-certs.js';
 import { StubLogic } from '../support/stub-logic.js';
 import { innerFrame, rawProto, startComet, type Harness } from './harness.js';
 
-function hasOpenssl(): boolean {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface Cert {
-  certFile: string;
-  keyFile: string;
-  pem: Buffer;
-  fingerprint: string;
-}
-
-/** A self-signed P-256 certificate for `names` (DNS) and 127.0.0.1. */
-function makeCert(dir: string, name: string, dnsNames: string[]): Cert {
-  const certFile = join(dir, `${name}.pem`);
-  const keyFile = join(dir, `${name}.key`);
+/** A certificate for `dnsNames` and 127.0.0.1. */
+function makeCert(dir: string, name: string, dnsNames: string[]): TestCert {
   const san = ['IP:127.0.0.1', ...dnsNames.map((d) => `DNS:${d}`)].join(',');
-  execFileSync(
-    'openssl',
-    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${dnsNames[0]}`,
-      '-addext', `subjectAltName=${san}`, '-days', '1', '-keyout', keyFile, '-out', certFile],
-    { stdio: 'ignore' },
-  );
-  const pem = readFileSync(certFile);
-  return { certFile, keyFile, pem, fingerprint: new X509Certificate(pem).fingerprint256 };
+  return makeTestCert(dir, name, dnsNames[0], san);
 }
 
 const openssl = hasOpenssl();
 
 describe('TLS listeners', { skip: openssl ? false : 'openssl not installed' }, () => {
   let dir: string;
-  let a: Cert;
-  let b: Cert;
-  let other: Cert;
+  let a: TestCert;
+  let b: TestCert;
+  let other: TestCert;
   /** The files the comet is configured with (copies, replaced by the reload test). */
   let certFile: string;
   let keyFile: string;
@@ -190,7 +164,7 @@ describe('TLS listeners', { skip: openssl ? false : 'openssl not installed' }, (
 
 describe('TLS configuration', { skip: openssl ? false : 'openssl not installed' }, () => {
   let dir: string;
-  let cert: Cert;
+  let cert: TestCert;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'tsim-tls-'));
     cert = makeCert(dir, 'c', ['localhost']);
