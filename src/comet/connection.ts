@@ -46,6 +46,7 @@ export class Connection implements Writable, RoomMember {
   refreshing = false;
   /** Closed by a newer connection with the same key: its close must not touch the routing. */
   replaced = false;
+  pending: Buffer | null = null;
   corked = false;
   /** WebSocket Cookie header ('' on TCP). */
   cookie = '';
@@ -119,8 +120,12 @@ export class Connection implements Writable, RoomMember {
     this.state = State.Closed;
     this.early = null;
     this.replies = null;
-    if (flush) this.socket.end();
-    else this.socket.destroy();
+    if (flush) {
+      // This turn's write is still held by Outbound: it goes before the FIN.
+      if (this.pending !== null) this.socket.write(this.pending);
+      this.pending = null;
+      this.socket.end();
+    } else this.socket.destroy();
     this.onClose(this, reason, level);
   }
 }

@@ -2,14 +2,20 @@
 // - a byte cap per socket: Node buffers whatever the kernel has not taken yet
 //   (socket.writableLength); past the cap a push is dropped or the connection is closed as
 //   slow (protocol.slowPolicy), so a client that stops reading cannot grow the heap;
-// - one syscall per socket per event-loop turn: the first write of a turn corks the socket,
-//   and one setImmediate uncorks every socket corked in that turn.
+// - one syscall per socket per event-loop turn: the first write of a turn is only held
+//   (Writable.pending) and one setImmediate hands it to the socket with a plain write();
+//   a second write in the same turn corks the socket behind the held one, and the same
+//   setImmediate uncorks it, so every batch of the turn leaves in one writev. Holding
+//   instead of corking keeps the common case (one batch per socket per turn) off Node's
+//   cork/uncork buffering: one write per socket, as the raw-net baseline does.
 import type { Socket } from 'node:net';
 
 /** The part of a connection the writer needs. */
 export interface Writable {
   readonly socket: Socket;
-  /** True while the socket is corked by this writer. */
+  /** The first write of this turn, not handed to the socket yet (null when none). */
+  pending: Buffer | null;
+  /** True while the socket is corked by this writer (a second write in this turn). */
   corked: boolean;
   /** False once closed: writes are ignored. */
   readonly open: boolean;
@@ -38,7 +44,8 @@ export class Outbound {
   private readonly pushCap: number;
   private readonly replyCap: number;
   private readonly dropPushes: boolean;
-  private corkedList: Writable[] = [];
+  /** Sockets written in this turn: each holds a pending write or is corked. */
+  private dirty: Writable[] = [];
   private flushScheduled = false;
 
   constructor(opts: OutboundOptions) {
@@ -50,7 +57,7 @@ export class Outbound {
   /** Writes one push; applies the slow policy when the socket is over its cap. Never throws. */
   push(c: Writable, bytes: Buffer): void {
     if (!c.open || bytes.length === 0) return;
-    if (c.socket.writableLength + bytes.length > this.pushCap) {
+    if (unsent(c) + bytes.length > this.pushCap) {
       if (this.dropPushes) this.pushesDropped++;
       else this.closeSlow(c);
       return;
@@ -62,7 +69,7 @@ export class Outbound {
   /** Writes a reply; a client that leaves even its replies unread is closed as slow. */
   reply(c: Writable, bytes: Buffer): void {
     if (!c.open || bytes.length === 0) return;
-    if (c.socket.writableLength + bytes.length > this.replyCap) {
+    if (unsent(c) + bytes.length > this.replyCap) {
       this.closeSlow(c);
       return;
     }
@@ -71,30 +78,52 @@ export class Outbound {
 
   private closeSlow(c: Writable): void {
     this.slowDisconnects++;
-    c.close(`slow reader: ${c.socket.writableLength} bytes unsent`, 'warn');
+    c.close(`slow reader: ${unsent(c)} bytes unsent`, 'warn');
   }
 
   private write(c: Writable, bytes: Buffer): void {
-    if (!c.corked) {
-      c.corked = true;
-      c.socket.cork();
-      this.corkedList.push(c);
+    if (c.corked) {
+      c.socket.write(bytes);
+      return;
+    }
+    const held = c.pending;
+    if (held === null) {
+      c.pending = bytes;
+      this.dirty.push(c);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(this.flush);
       }
+      return;
     }
+    // A second write this turn: both go into one writev at the flush.
+    c.pending = null;
+    c.corked = true;
+    c.socket.cork();
+    c.socket.write(held);
     c.socket.write(bytes);
   }
 
   private readonly flush = (): void => {
     this.flushScheduled = false;
-    const list = this.corkedList;
-    this.corkedList = [];
+    const list = this.dirty;
+    this.dirty = [];
     for (let i = 0; i < list.length; i++) {
       const c = list[i];
-      c.corked = false;
-      c.socket.uncork();
+      const held = c.pending;
+      if (held !== null) {
+        c.pending = null;
+        // Closed meanwhile: destroyed, or ended by close(…, flush) after writing what it held.
+        if (c.open) c.socket.write(held);
+      } else if (c.corked) {
+        c.corked = false;
+        c.socket.uncork();
+      }
     }
   };
+}
+
+/** Bytes a socket holds unsent: Node's buffer plus this turn's pending write. */
+function unsent(c: Writable): number {
+  return c.pending === null ? c.socket.writableLength : c.socket.writableLength + c.pending.length;
 }

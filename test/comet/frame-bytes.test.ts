@@ -92,6 +92,7 @@ function writable(): Writable & { socket: CorkSocket; reasons: string[] } {
   const socket = new CorkSocket();
   const w = {
     socket: socket as unknown as Socket & CorkSocket,
+    pending: null as Buffer | null,
     corked: false,
     open: true,
     reasons: [] as string[],
@@ -104,18 +105,35 @@ function writable(): Writable & { socket: CorkSocket; reasons: string[] } {
 }
 
 describe('outbound', () => {
-  it('corks once per turn and uncorks every socket written in it', async () => {
+  it('holds the first write of a turn, corks only for a second, and flushes every socket once', async () => {
     const out = new Outbound({ capBytes: 1 << 20, replyReserve: 0, slowPolicy: 'drop' });
     const a = writable();
     const b = writable();
-    out.push(a, Buffer.alloc(10));
-    out.reply(a, Buffer.alloc(5));
-    out.push(b, Buffer.alloc(7));
-    assert.deepEqual([a.socket.corks, b.socket.corks], [1, 1]);
+    const p1 = Buffer.alloc(10, 1);
+    const r1 = Buffer.alloc(5, 2);
+    const p2 = Buffer.alloc(7, 3);
+    out.push(a, p1);
+    assert.equal(a.socket.writes.length, 0, 'the first write waits for the end of the turn');
+    out.reply(a, r1);
+    out.push(b, p2);
+    assert.deepEqual([a.socket.corks, b.socket.corks], [1, 0], 'only the socket written twice is corked');
+    assert.deepEqual(a.socket.writes, [p1, r1], 'in order, behind the cork');
     await new Promise((r) => setImmediate(r));
     assert.deepEqual([a.socket.corks, b.socket.corks], [0, 0]);
     assert.deepEqual(a.socket.flushes, [2], 'both writes left in one flush');
+    assert.deepEqual(b.socket.writes, [p2], 'a single write goes out as it is');
+    assert.deepEqual(b.socket.flushes, [], 'without cork/uncork');
     assert.equal(a.corked, false);
+    assert.equal(b.pending, null);
+  });
+
+  it('writes nothing held for a connection closed before the end of the turn', async () => {
+    const out = new Outbound({ capBytes: 1 << 20, replyReserve: 0, slowPolicy: 'drop' });
+    const a = writable();
+    out.push(a, Buffer.alloc(10));
+    a.close('gone');
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(a.socket.writes, []);
   });
 
   it('drops pushes beyond the cap minus the reply reserve; replies may use the reserve', () => {
