@@ -36,11 +36,15 @@ function baselineList(v: string): ServerKind[] {
 }
 
 function serverChoice(v: string): ServerKind | null {
-  if (v === 'tsim') return 'tsim';
+  if (v === 'tsim' || v === 'tsim-cluster') return v;
   if (v === 'none') return null;
-  // TODO(tsim-cluster): distributed tsim with comet.workers = 2 (see bench/servers/server.ts).
-  if (v === 'tsim-cluster') throw new InvalidArgumentError('tsim-cluster is not available yet (multi-core comet is in progress)');
-  throw new InvalidArgumentError(`unknown server "${v}" (tsim or none)`);
+  throw new InvalidArgumentError(`unknown server "${v}" (tsim, tsim-cluster or none)`);
+}
+
+const SERVER_HELP = 'server under test: tsim (embedded, one process), tsim-cluster (logic, job and comet with --comet-workers workers over a private redis-server and nats-server -js), or none for baselines only';
+
+function cometWorkersOption(): Option {
+  return new Option('--comet-workers <n>', 'tsim-cluster: comet.workers (comet worker processes sharing the client ports)').argParser(int(1)).default(2);
 }
 
 const defaultWorkers = Math.max(2, Math.min(4, availableParallelism()));
@@ -95,13 +99,14 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--batch <n>', 'tsim room.batch (most messages per room batch); baselines write the same number per write').argParser(int(1)).default(20))
     .addOption(new Option('--signal <ms>', 'tsim room.signal in ms (longest a batch waits for companions)').argParser(int(1)).default(1000))
     .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(1)).default(23))
-    .addOption(new Option('--server <kind>', 'server under test: tsim, or none for baselines only').argParser(serverChoice).default('tsim' as ServerKind | null))
+    .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim' as ServerKind | null))
+    .addOption(cometWorkersOption())
     .addOption(new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none').argParser(baselineList).default(['raw-net', 'socket.io'], 'raw-net,socket.io'))
     .addOption(new Option('--sample-every <n>', 'one client in n records latency').argParser(int(1)).default(50))
     .addOption(new Option('--stop-on-loss', 'stop a server\'s rate list at the first rate it does not keep up with (messages lost, or arriving > room.signal + 1 s late)'))
     .addOption(new Option('--drain <s>', 'longest wait for late messages after each rate').argParser(positive).default(15))
     .addOption(new Option('--cpu-prof <dir>', 'run the servers with --cpu-prof, profiles written to <dir> when they stop'))
-    .action(async (f: ClientFlags & { rate: number[]; duration: number; batch: number; signal: number; size: number; server: ServerKind | null; baseline: ServerKind[]; sampleEvery: number; stopOnLoss?: boolean; drain: number; cpuProf?: string }) => {
+    .action(async (f: ClientFlags & { rate: number[]; duration: number; batch: number; signal: number; size: number; server: ServerKind | null; cometWorkers: number; baseline: ServerKind[]; sampleEvery: number; stopOnLoss?: boolean; drain: number; cpuProf?: string }) => {
       try {
         const { runFanout } = await import('./scenarios/fanout.js');
         const servers = [...(f.server ? [f.server] : []), ...f.baseline];
@@ -119,6 +124,7 @@ export function registerBench(program: Command): void {
           stopOnLoss: f.stopOnLoss === true,
           drainS: f.drain,
           cpuProfDir: f.cpuProf,
+          cometWorkers: f.cometWorkers,
         });
         process.exit(0);
       } catch (err) {
@@ -127,14 +133,15 @@ export function registerBench(program: Command): void {
     });
 
   clientOptions(bench.command('connect').description('N clients connect and authenticate: connections/s, failures, RSS per idle connection after GC'), { clients: 10_000 })
-    .addOption(new Option('--server <kind>', 'server under test: tsim, or none for baselines only').argParser(serverChoice).default('tsim' as ServerKind | null))
+    .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim' as ServerKind | null))
+    .addOption(cometWorkersOption())
     .addOption(new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none').argParser(baselineList).default([] as ServerKind[], 'none'))
-    .action(async (f: ClientFlags & { server: ServerKind | null; baseline: ServerKind[] }) => {
+    .action(async (f: ClientFlags & { server: ServerKind | null; cometWorkers: number; baseline: ServerKind[] }) => {
       try {
         const { runConnect } = await import('./scenarios/connect.js');
         const servers = [...(f.server ? [f.server] : []), ...f.baseline];
         if (servers.length === 0) throw new Error('nothing to run: --server none and --baseline none');
-        await runConnect({ ...loadOptions(f), transport: f.transport, servers, workers: f.workers });
+        await runConnect({ ...loadOptions(f), transport: f.transport, servers, workers: f.workers, cometWorkers: f.cometWorkers });
         process.exit(0);
       } catch (err) {
         onError(err);
@@ -148,7 +155,9 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--batch <n>', 'tsim room.batch').argParser(int(1)).default(20))
     .addOption(new Option('--signal <ms>', 'tsim room.signal in ms').argParser(int(1)).default(1000))
     .addOption(new Option('--cpu-prof <dir>', 'run tsim with --cpu-prof, profile written to <dir> when it stops'))
-    .action(async (f: ClientFlags & { duration: number; concurrency: number; size: number; batch: number; signal: number; cpuProf?: string }) => {
+    .addOption(new Option('--server <kind>', 'tsim (embedded) or tsim-cluster (logic, job and comet over a private redis-server and nats-server -js)').choices(['tsim', 'tsim-cluster']).default('tsim'))
+    .addOption(cometWorkersOption())
+    .action(async (f: ClientFlags & { duration: number; concurrency: number; size: number; batch: number; signal: number; cpuProf?: string; server: 'tsim' | 'tsim-cluster'; cometWorkers: number }) => {
       try {
         const { runPushApi } = await import('./scenarios/push-api.js');
         await runPushApi({
@@ -161,6 +170,8 @@ export function registerBench(program: Command): void {
           signalMs: f.signal,
           workers: f.workers,
           cpuProfDir: f.cpuProf,
+          server: f.server,
+          cometWorkers: f.cometWorkers,
         });
         process.exit(0);
       } catch (err) {

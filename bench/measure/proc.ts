@@ -77,6 +77,8 @@ export function sampleProc(pid: number): ProcSample | undefined {
 
 export interface ProcDelta {
   pid: number;
+  /** What the process is in the server under test (e.g. "logic", "comet-w0"), when known. */
+  role?: string;
   /** CPU used over the interval, in % of one core. */
   cpuPct: number;
   /** write syscalls per second over the interval. */

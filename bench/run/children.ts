@@ -2,27 +2,53 @@
 // deadline, SIGINT/SIGTERM and normal exit all kill what is left, by pid. Children also
 // watch their IPC channel and exit when the parent disappears (see exitWithParent).
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 const live = new Set<ChildProcess>();
+/** Processes that are not our children (node:cluster workers of a child): listed on demand. */
+const extraPids = new Set<() => number[]>();
+/** Run at exit after every process was killed (temp folders). */
+const atExit = new Set<() => void>();
 let hooked = false;
 let deadline: NodeJS.Timeout | null = null;
 
 function killAll(signal: NodeJS.Signals = 'SIGKILL'): void {
+  for (const list of extraPids) {
+    for (const pid of list()) killPid(pid, signal);
+  }
   for (const c of live) {
-    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
-      try {
-        process.kill(c.pid, signal);
-      } catch {
-        // already gone
-      }
-    }
+    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) killPid(c.pid, signal);
+  }
+}
+
+/** Sends `signal` to `pid`; false when no such process. */
+export function killPid(pid: number, signal: NodeJS.Signals | 0 = 'SIGKILL'): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether `pid` runs (a zombie waiting for its parent to reap it counts as gone). */
+export function pidAlive(pid: number): boolean {
+  if (!killPid(pid, 0)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
   }
 }
 
 function hook(): void {
   if (hooked) return;
   hooked = true;
-  process.on('exit', () => killAll());
+  process.on('exit', () => {
+    killAll();
+    runAtExit();
+  });
   const onSignal = (signal: NodeJS.Signals) => {
     process.stderr.write(`\nbench: ${signal}: stopping every process it started\n`);
     killAll();
@@ -38,6 +64,44 @@ export function track(child: ChildProcess): ChildProcess {
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
+}
+
+function runAtExit(): void {
+  for (const f of atExit) {
+    try {
+      f();
+    } catch {
+      // best effort at exit
+    }
+  }
+  atExit.clear();
+}
+
+/**
+ * Also kill the processes `list()` names (e.g. the node:cluster workers of a tracked child)
+ * on a signal, the deadline or exit. Returns the function that stops tracking them.
+ */
+export function trackPids(list: () => number[]): () => void {
+  hook();
+  extraPids.add(list);
+  return () => void extraPids.delete(list);
+}
+
+/** Runs `f` when the benchmark exits without its own clean-up (signal, deadline). */
+export function onExitCleanup(f: () => void): () => void {
+  hook();
+  atExit.add(f);
+  return () => void atExit.delete(f);
+}
+
+/** Resolves once no process has this pid, or after `timeoutMs` with false. */
+export async function waitPidGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const until = performance.now() + timeoutMs;
+  while (pidAlive(pid)) {
+    if (performance.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
 }
 
 /** Children still running. */

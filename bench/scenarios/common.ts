@@ -4,7 +4,8 @@ import { availableParallelism } from 'node:os';
 import { FD_RESERVE, type LoadPool, type PoolConnectResult } from '../load/pool.js';
 import { machineBusyPct, machineIrqPct, openFileLimit, procDelta, sampleMachineCpu, sampleProc, type MachineCpu, type ProcDelta, type ProcSample } from '../measure/proc.js';
 import { loopbackSources } from '../run/ports.js';
-import type { RunningServer } from '../servers/server.js';
+import { fmtMb, fmtNum, formatTable } from '../measure/table.js';
+import type { ProcessConnections, RunningServer, ServerProcess } from '../servers/server.js';
 
 export interface LoadOptions {
   clients: number;
@@ -67,12 +68,14 @@ export interface GroupDelta {
   perProcess: ProcDelta[];
 }
 
-/** Deltas of the processes present in both samples. */
-export function groupDelta(a: readonly ProcSample[], b: readonly ProcSample[]): GroupDelta {
+/** Deltas of the processes present in both samples, labelled with their `roles` when given. */
+export function groupDelta(a: readonly ProcSample[], b: readonly ProcSample[], roles?: readonly ServerProcess[]): GroupDelta {
   const perProcess: ProcDelta[] = [];
   for (const end of b) {
     const start = a.find((s) => s.pid === end.pid);
-    if (start) perProcess.push(procDelta(start, end));
+    if (!start) continue;
+    const role = roles?.find((r) => r.pid === end.pid)?.role;
+    perProcess.push(role === undefined ? procDelta(start, end) : { ...procDelta(start, end), role });
   }
   return {
     cpuPct: perProcess.reduce((s, p) => s + p.cpuPct, 0),
@@ -81,6 +84,38 @@ export function groupDelta(a: readonly ProcSample[], b: readonly ProcSample[]): 
     rss: perProcess.reduce((s, p) => s + p.rss, 0),
     perProcess,
   };
+}
+
+/**
+ * CPU of the comet processes alone (a distributed comet's primary and workers), % of one
+ * core; null when the server has no such processes (embedded tsim, the baselines).
+ */
+export function cometCpuPct(perProcess: readonly ProcDelta[]): number | null {
+  const comets = perProcess.filter((p) => p.role?.startsWith('comet'));
+  return comets.length > 0 ? comets.reduce((s, p) => s + p.cpuPct, 0) : null;
+}
+
+/** One line per server process (servers of more than one process only), for the report. */
+export function processTable(rows: ReadonlyArray<{ server: string; rate?: number; processes: readonly ProcDelta[] }>): string | null {
+  const many = rows.filter((r) => r.processes.length > 1);
+  if (many.length === 0) return null;
+  const withRate = many.some((r) => r.rate !== undefined);
+  const headers = ['server', ...(withRate ? ['rate/s'] : []), 'process', 'pid', 'cpu%', 'writes/s', 'MB'];
+  const lines = many.flatMap((r) =>
+    r.processes.map((p) => [r.server, ...(withRate ? [r.rate] : []), p.role ?? '-', String(p.pid), fmtNum(p.cpuPct), p.writesPerSec, fmtMb(p.rss)]),
+  );
+  return formatTable(headers, lines);
+}
+
+/**
+ * Connections per process for servers that spread them (tsim-cluster's comet workers),
+ * with a progress line; undefined for the others.
+ */
+export async function clientSplit(server: RunningServer): Promise<ProcessConnections[] | undefined> {
+  if (!server.connectionsByProcess) return undefined;
+  const per = await server.connectionsByProcess();
+  progress(`${server.label}: connections per process: ${per.map((p) => `${p.role} ${Number.isFinite(p.connections) ? p.connections.toLocaleString('en-US') : '?'}`).join(', ')}`);
+  return per;
 }
 
 /** Summed RSS of the processes now, bytes. */

@@ -10,8 +10,8 @@ import { writeResults } from '../measure/results.js';
 import { fmtInt, fmtMb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline } from '../run/children.js';
 import { launchServer } from '../servers/launch.js';
-import type { RunningServer, ServerKind, Transport } from '../servers/server.js';
-import { backgroundBusy, checkServerFdLimit, groupDelta, openClients, splitCpu, progress, sampleGroup, sleep, type LoadOptions } from './common.js';
+import type { ProcessConnections, RunningServer, ServerKind, Transport } from '../servers/server.js';
+import { backgroundBusy, checkServerFdLimit, clientSplit, cometCpuPct, groupDelta, openClients, processTable, splitCpu, progress, sampleGroup, sleep, type LoadOptions } from './common.js';
 
 export interface FanoutOptions extends LoadOptions {
   /** Folder for the JSON results (default bench/results). */
@@ -32,6 +32,8 @@ export interface FanoutOptions extends LoadOptions {
   /** Longest wait for late messages after a run, s. */
   drainS: number;
   cpuProfDir?: string;
+  /** tsim-cluster: comet.workers. */
+  cometWorkers?: number;
 }
 
 export interface FanoutRow {
@@ -56,8 +58,18 @@ export interface FanoutRow {
   clientReadsPerSec: number;
   serverCpuPct: number;
   serverRss: number;
-  /** CPU, writes and RSS of each server process (one for embedded tsim and the baselines). */
+  /**
+   * CPU of the comet processes alone (tsim-cluster: primary and workers), % of one core;
+   * null for servers without separate comet processes.
+   */
+  cometCpuPct: number | null;
+  /**
+   * CPU, writes and RSS of each server process, labelled by role (one for embedded tsim and
+   * the baselines; logic, job, comet primary and workers, redis and nats for tsim-cluster).
+   */
   serverProcesses: ProcDelta[];
+  /** tsim-cluster: the clients each comet process held once connected (measured before the rates). */
+  clientsPerProcess?: ProcessConnections[];
   latency: LatencySummary;
   /** Load workers and the pushing process, % of one core. */
   loadCpuPct: number;
@@ -124,7 +136,8 @@ async function drain(pool: LoadPool, want: number, quietMs: number, maxMs: numbe
 async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, rate: number, clients: number): Promise<FanoutRow> {
   await pool.reset();
   const open0 = (await pool.poll()).open;
-  const serverPids = server.pids();
+  const serverProcs = server.processes();
+  const serverPids = serverProcs.map((p) => p.pid);
   // The load: the workers, and this process (it pushes over HTTP for tsim).
   const loadPids = [process.pid, ...pool.pids()];
   const s0 = sampleGroup(serverPids);
@@ -153,7 +166,7 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
   const d = await drain(pool, expected, DRAIN_QUIET_MS, o.drainS * 1000, serverPids, loadPids);
   const report = await pool.report();
   const elapsedS = Math.max(o.durationS, (d.lastProgress - start) / 1000);
-  const srv = groupDelta(s0, d.server);
+  const srv = groupDelta(s0, d.server, serverProcs);
   const load = groupDelta(l0, d.load);
   const delivered = report.frames;
   const lost = Math.max(0, expected - delivered);
@@ -175,6 +188,7 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
     clientReadsPerSec: report.reads / elapsedS,
     serverCpuPct: srv.cpuPct,
     serverRss: srv.rss,
+    cometCpuPct: cometCpuPct(srv.perProcess),
     serverProcesses: srv.perProcess,
     latency: report.latency,
     loadCpuPct: load.cpuPct,
@@ -188,13 +202,14 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
 }
 
 async function runServer(kind: ServerKind, o: FanoutOptions, rows: FanoutRow[]): Promise<void> {
-  const server = await launchServer(kind, { transport: o.transport, batch: o.batch, signalMs: o.signalMs, cpuProfDir: o.cpuProfDir });
+  const server = await launchServer(kind, { transport: o.transport, batch: o.batch, signalMs: o.signalMs, cpuProfDir: o.cpuProfDir, cometWorkers: o.cometWorkers });
   const pool = LoadPool.start(o.workers);
   try {
     progress(`${server.label}: opening ${fmtInt(o.clients)} clients over ${o.workers} workers`);
     const c = await openClients(server, pool, o);
     progress(`${server.label}: ${fmtInt(c.ok)} ready, ${fmtInt(c.failed)} failed in ${(c.ms / 1000).toFixed(1)} s (${fmtInt(c.ok / (c.ms / 1000))}/s)${c.errors.length ? ` — ${c.errors.join('; ')}` : ''}`);
     if (c.ok === 0) throw new Error(`${server.label}: no client could connect`);
+    const split = await clientSplit(server);
     // Warm-up: the path works end to end and the JIT has seen it before measuring.
     await pool.reset();
     const warm = await server.push(WARMUP_RATE, 1000, o.size).done;
@@ -203,6 +218,7 @@ async function runServer(kind: ServerKind, o: FanoutOptions, rows: FanoutRow[]):
     progress(`${server.label}: warm-up delivered ${fmtInt(got.frames)} of ${fmtInt(warm.messagesPerClient * c.ok)}`);
     for (const rate of o.rates) {
       const row = await runRate(server, pool, o, rate, c.ok);
+      if (split) row.clientsPerProcess = split;
       rows.push(row);
       progress(
         `${server.label} rate=${rate}/s: ${fmtInt(row.delivered)} of ${fmtInt(row.expected)} delivered (lost ${fmtInt(row.lost)}), ${fmtInt(row.deliveredPerSec)} msgs/s, cpu ${fmtNum(row.serverCpuPct, 0)}%, p99 ${fmtMs(row.latency.p99Ms)} ms`,
@@ -217,7 +233,7 @@ async function runServer(kind: ServerKind, o: FanoutOptions, rows: FanoutRow[]):
 
 export function fanoutTable(rows: readonly FanoutRow[]): string {
   return formatTable(
-    ['server', 'clients', 'rate/s', 'batch', 'msg/write', 'expected', 'delivered', 'lost', 'lag s', 'msgs/s', 'srv writes/s', 'cli reads/s', 'srv cpu%', 'srv MB', 'p50 ms', 'p99 ms', 'max ms', 'load cpu%', 'irq cpu%', 'other cpu%', 'machine%'],
+    ['server', 'clients', 'rate/s', 'batch', 'msg/write', 'expected', 'delivered', 'lost', 'lag s', 'msgs/s', 'srv writes/s', 'cli reads/s', 'srv cpu%', 'comet cpu%', 'srv MB', 'p50 ms', 'p99 ms', 'max ms', 'load cpu%', 'irq cpu%', 'other cpu%', 'machine%'],
     rows.map((r) => [
       r.server,
       r.clients,
@@ -232,6 +248,7 @@ export function fanoutTable(rows: readonly FanoutRow[]): string {
       r.serverWritesPerSec,
       r.clientReadsPerSec,
       fmtNum(r.serverCpuPct),
+      fmtNum(r.cometCpuPct),
       fmtMb(r.serverRss),
       fmtMs(r.latency.p50Ms),
       fmtMs(r.latency.p99Ms),
@@ -259,8 +276,9 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutRow[]> {
   o.size = bodySize(o.size);
   checkServerFdLimit(o.clients);
   // Per server: start, connect, warm-up, every rate with its drain, stop — generously.
-  const perServer = 60 + o.clients / 500 + o.rates.length * (o.durationS + o.drainS + 10);
-  armDeadline((o.servers.length * perServer + 60) * 1000, 'fanout');
+  // A cluster also starts and stops Redis, NATS and three roles.
+  const perServer = (kind: ServerKind) => 60 + (kind === 'tsim-cluster' ? 60 : 0) + o.clients / 500 + o.rates.length * (o.durationS + o.drainS + 10);
+  armDeadline((o.servers.reduce((s, k) => s + perServer(k), 0) + 60) * 1000, 'fanout');
   const rows: FanoutRow[] = [];
   const backgroundBusyPct = await backgroundBusy();
   try {
@@ -271,6 +289,8 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutRow[]> {
       const best = bestRates(rows);
       const file = writeResults('fanout', o, { backgroundBusyPct, rows, best }, o.outDir);
       process.stdout.write(`\n${fanoutTable(rows)}\n\n`);
+      const perProcess = processTable(rows.map((r) => ({ server: r.server, rate: r.rate, processes: r.serverProcesses })));
+      if (perProcess) process.stdout.write(`${perProcess}\n\n`);
       if (best.length) {
         process.stdout.write(`${formatTable(['server', 'best rate/s (kept up)', 'msgs/s', 'srv writes/s'], best.map((b) => [b.server, b.rate, b.deliveredPerSec, b.serverWritesPerSec]))}\n\n`);
       }

@@ -10,9 +10,11 @@ import { sampleMachineCpu } from '../measure/proc.js';
 import { fmtInt, fmtMb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline } from '../run/children.js';
 import { BENCH_OP, BENCH_ROOM } from '../servers/bench-room.js';
+import type { ProcDelta } from '../measure/proc.js';
+import { launchTsimCluster } from '../servers/tsim-cluster.js';
 import { launchTsim } from '../servers/tsim.js';
 import type { Transport } from '../servers/server.js';
-import { backgroundBusy, checkServerFdLimit, groupDelta, openClients, splitCpu, progress, sampleGroup, type LoadOptions } from './common.js';
+import { backgroundBusy, checkServerFdLimit, cometCpuPct, groupDelta, openClients, processTable, splitCpu, progress, sampleGroup, type LoadOptions } from './common.js';
 
 export interface PushApiOptions extends LoadOptions {
   /** Folder for the JSON results (default bench/results). */
@@ -26,6 +28,9 @@ export interface PushApiOptions extends LoadOptions {
   signalMs: number;
   workers: number;
   cpuProfDir?: string;
+  /** Embedded tsim, or distributed with `cometWorkers` comet workers. */
+  server: 'tsim' | 'tsim-cluster';
+  cometWorkers?: number;
 }
 
 export interface PushApiRow {
@@ -38,7 +43,11 @@ export interface PushApiRow {
   perSec: number;
   latency: LatencySummary;
   serverCpuPct: number;
+  /** tsim-cluster: CPU of the comet processes alone, % of one core; null otherwise. */
+  cometCpuPct: number | null;
   serverRss: number;
+  /** Per server process, labelled by role. */
+  serverProcesses: ProcDelta[];
   /** The pushing process (this one), % of one core. */
   clientCpuPct: number;
   /** Interrupt + softirq time (kernel network work), % of one core; mostly inside the processes' CPU% too. */
@@ -50,17 +59,19 @@ export interface PushApiRow {
 
 export function pushApiTable(rows: readonly PushApiRow[]): string {
   return formatTable(
-    ['server', 'clients', 'concurrency', 'requests', 'failed', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'srv cpu%', 'srv MB', 'client cpu%', 'irq cpu%', 'other cpu%'],
-    rows.map((r) => [r.server, r.clients, r.concurrency, r.requests, r.failed, r.perSec, fmtMs(r.latency.p50Ms), fmtMs(r.latency.p99Ms), fmtMs(r.latency.maxMs), fmtNum(r.serverCpuPct), fmtMb(r.serverRss), fmtNum(r.clientCpuPct), fmtNum(r.irqCpuPct), fmtNum(r.otherCpuPct)]),
+    ['server', 'clients', 'concurrency', 'requests', 'failed', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'srv cpu%', 'comet cpu%', 'srv MB', 'client cpu%', 'irq cpu%', 'other cpu%'],
+    rows.map((r) => [r.server, r.clients, r.concurrency, r.requests, r.failed, r.perSec, fmtMs(r.latency.p50Ms), fmtMs(r.latency.p99Ms), fmtMs(r.latency.maxMs), fmtNum(r.serverCpuPct), fmtNum(r.cometCpuPct), fmtMb(r.serverRss), fmtNum(r.clientCpuPct), fmtNum(r.irqCpuPct), fmtNum(r.otherCpuPct)]),
   );
 }
 
 export async function runPushApi(o: PushApiOptions): Promise<PushApiRow> {
   o.size = bodySize(o.size);
   checkServerFdLimit(o.clients);
-  armDeadline((120 + o.durationS + o.clients / 200) * 1000, 'push-api');
+  const cluster = o.server === 'tsim-cluster';
+  armDeadline((120 + (cluster ? 60 : 0) + o.durationS + o.clients / 200) * 1000, 'push-api');
   const backgroundBusyPct = await backgroundBusy();
-  const server = await launchTsim({ transport: o.transport, batch: o.batch, signalMs: o.signalMs, cpuProfDir: o.cpuProfDir });
+  const serverOptions = { transport: o.transport, batch: o.batch, signalMs: o.signalMs, cpuProfDir: o.cpuProfDir, cometWorkers: o.cometWorkers };
+  const server = cluster ? await launchTsimCluster(serverOptions) : await launchTsim(serverOptions);
   const pool = o.clients > 0 ? LoadPool.start(o.workers) : null;
   let row: PushApiRow | undefined;
   try {
@@ -69,7 +80,8 @@ export async function runPushApi(o: PushApiOptions): Promise<PushApiRow> {
       progress(`${server.label}: ${c.ok} clients ready, ${c.failed} failed`);
     }
     const target = { host: '127.0.0.1', port: server.httpPort, path: `/goim/push/room?operation=${BENCH_OP}&type=${BENCH_ROOM.type}&room=${BENCH_ROOM.id}` };
-    const pids = server.pids();
+    const procs = server.processes();
+    const pids = procs.map((p) => p.pid);
     const s0 = sampleGroup(pids);
     const c0 = process.cpuUsage();
     const m0 = sampleMachineCpu();
@@ -78,12 +90,12 @@ export async function runPushApi(o: PushApiOptions): Promise<PushApiRow> {
       progress(`  push-api: ${fmtInt(t.accepted)} accepted, ${fmtInt(t.failed)} failed, ${fmtInt(t.sent - shown)} req/s`);
       shown = t.sent;
     });
-    const srv = groupDelta(s0, sampleGroup(pids));
+    const srv = groupDelta(s0, sampleGroup(pids), procs);
     const c1 = process.cpuUsage(c0);
     const clientCpuPct = ((c1.user + c1.system) / 1000 / r.ms) * 100;
     const split = splitCpu(m0, sampleMachineCpu(), srv.cpuPct + clientCpuPct);
     row = {
-      server: 'tsim',
+      server: cluster ? server.label : 'tsim',
       clients: o.clients,
       concurrency: o.httpConcurrency,
       requests: r.sent,
@@ -92,7 +104,9 @@ export async function runPushApi(o: PushApiOptions): Promise<PushApiRow> {
       perSec: r.sent / (r.ms / 1000),
       latency: r.latency,
       serverCpuPct: srv.cpuPct,
+      cometCpuPct: cometCpuPct(srv.perProcess),
       serverRss: srv.rss,
+      serverProcesses: srv.perProcess,
       clientCpuPct,
       ...split,
       errors: r.errors,
@@ -105,6 +119,8 @@ export async function runPushApi(o: PushApiOptions): Promise<PushApiRow> {
     if (row) {
       const file = writeResults('push-api', o, { backgroundBusyPct, rows: [row] }, o.outDir);
       process.stdout.write(`\n${pushApiTable([row])}\n\n`);
+      const perProcess = processTable([{ server: row.server, processes: row.serverProcesses }]);
+      if (perProcess) process.stdout.write(`${perProcess}\n\n`);
       progress(`results: ${file}`);
     }
   }

@@ -57,6 +57,7 @@ export async function launchBaseline(kind: 'raw-net' | 'socket.io', opts: Server
       room: BENCH_ROOM.key,
     },
     pids: () => (child.pid === undefined ? [] : [child.pid]),
+    processes: () => (child.pid === undefined ? [] : [{ pid: child.pid, role: kind }]),
     connections: async () => (await call({ t: 'count' }, 'count')).n,
     gc: async () => {
       await call({ t: 'gc' }, 'gc');

@@ -9,14 +9,24 @@ export type Transport = 'tcp' | 'ws';
 /**
  * Servers the benchmark can start:
  * - tsim: embedded mode (`tsim start`), comet + logic + job in one process;
+ * - tsim-cluster: distributed mode, `tsim logic`, `tsim job` and `tsim comet` with
+ *   comet.workers processes, over a private redis-server and nats-server (tsim-cluster.ts);
  * - raw-net: node:net (or ws-upgraded sockets) writing one prebuilt buffer to every socket,
  *   the ceiling of Node on this machine;
  * - socket.io: a socket.io 4 room broadcast, what a Node user would pick instead.
- * TODO(tsim-cluster): distributed tsim (`tsim comet` with comet.workers = 2, plus logic and
- * job) once multi-core comet lands; it fits this interface as one more launcher whose pids()
- * lists every role and worker process.
  */
-export type ServerKind = 'tsim' | 'raw-net' | 'socket.io';
+export type ServerKind = 'tsim' | 'tsim-cluster' | 'raw-net' | 'socket.io';
+
+/** One process of the server under test and what it does there. */
+export interface ServerProcess {
+  pid: number;
+  /** e.g. "tsim", "logic", "job", "comet-primary", "comet-w0", "redis", "nats", "raw-net". */
+  role: string;
+}
+
+export interface ProcessConnections extends ServerProcess {
+  connections: number;
+}
 
 export interface ServerOptions {
   transport: Transport;
@@ -26,6 +36,8 @@ export interface ServerOptions {
   signalMs: number;
   /** Run the server with --cpu-prof, profiles written into this folder when it stops. */
   cpuProfDir?: string;
+  /** tsim-cluster: comet.workers of its comet (default 2). */
+  cometWorkers?: number;
 }
 
 export interface ClientTarget {
@@ -58,8 +70,12 @@ export interface RunningServer {
   client: ClientTarget;
   /** Every process of the server (for /proc measurements). */
   pids(): number[];
-  /** Sockets / connections the server holds, when it can tell (baselines). */
+  /** The same processes with their roles (per-process figures in the results). */
+  processes(): ServerProcess[];
+  /** Sockets / connections the server holds, when it can tell (baselines, tsim-cluster). */
   connections(): Promise<number | undefined>;
+  /** Connections each process holds, for servers spreading them over processes (tsim-cluster's comet workers). */
+  connectionsByProcess?(): Promise<ProcessConnections[]>;
   /** Runs a full garbage collection in every process of the server. */
   gc(): Promise<void>;
   /** `rate` messages per second to every client for `durationMs`, `bodySize`-byte bodies. */

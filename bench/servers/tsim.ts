@@ -83,6 +83,7 @@ export async function launchTsim(opts: ServerOptions): Promise<TsimServer> {
       room: BENCH_ROOM.key,
     },
     pids: () => (child.pid === undefined ? [] : processTree(child.pid)),
+    processes: () => (child.pid === undefined ? [] : processTree(child.pid).map((pid, i) => ({ pid, role: i === 0 ? 'tsim' : 'tsim-child' }))),
     connections: async () => undefined,
     gc: () =>
       new Promise<void>((resolve, reject) => {
