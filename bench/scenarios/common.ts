@@ -95,6 +95,18 @@ export function cometCpuPct(perProcess: readonly ProcDelta[]): number | null {
   return comets.length > 0 ? comets.reduce((s, p) => s + p.cpuPct, 0) : null;
 }
 
+/**
+ * Socket writes per second of CPU: the write loop's efficiency, comparable between servers at
+ * any rate (writes/s alone compares them only where both saturate a core). Counts the comet
+ * processes when the server has them (their writes are the socket writes), else every process.
+ */
+export function writesPerCpuSecond(perProcess: readonly ProcDelta[]): number {
+  const comets = perProcess.filter((p) => p.role?.startsWith('comet'));
+  const ps = comets.length > 0 ? comets : perProcess;
+  const cpu = ps.reduce((s, p) => s + p.cpuPct, 0) / 100;
+  return cpu > 0 ? ps.reduce((s, p) => s + p.writesPerSec, 0) / cpu : Number.NaN;
+}
+
 /** One line per server process (servers of more than one process only), for the report. */
 export function processTable(rows: ReadonlyArray<{ server: string; rate?: number; processes: readonly ProcDelta[] }>): string | null {
   const many = rows.filter((r) => r.processes.length > 1);

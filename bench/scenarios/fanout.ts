@@ -11,7 +11,7 @@ import { fmtInt, fmtMb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline } from '../run/children.js';
 import { launchServer } from '../servers/launch.js';
 import type { ProcessConnections, RunningServer, ServerKind, Transport } from '../servers/server.js';
-import { backgroundBusy, checkServerFdLimit, clientSplit, cometCpuPct, groupDelta, openClients, processTable, splitCpu, progress, sampleGroup, sleep, type LoadOptions } from './common.js';
+import { backgroundBusy, checkServerFdLimit, clientSplit, cometCpuPct, groupDelta, writesPerCpuSecond, openClients, processTable, splitCpu, progress, sampleGroup, sleep, type LoadOptions } from './common.js';
 
 export interface FanoutOptions extends LoadOptions {
   /** Folder for the JSON results (default bench/results). */
@@ -63,6 +63,8 @@ export interface FanoutRow {
    * null for servers without separate comet processes.
    */
   cometCpuPct: number | null;
+  /** Socket writes per CPU-second of the server (comet processes when distributed): see writesPerCpuSecond. */
+  writesPerCpuSec: number;
   /**
    * CPU, writes and RSS of each server process, labelled by role (one for embedded tsim and
    * the baselines; logic, job, comet primary and workers, redis and nats for tsim-cluster).
@@ -189,6 +191,7 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
     serverCpuPct: srv.cpuPct,
     serverRss: srv.rss,
     cometCpuPct: cometCpuPct(srv.perProcess),
+    writesPerCpuSec: writesPerCpuSecond(srv.perProcess),
     serverProcesses: srv.perProcess,
     latency: report.latency,
     loadCpuPct: load.cpuPct,
@@ -233,7 +236,7 @@ async function runServer(kind: ServerKind, o: FanoutOptions, rows: FanoutRow[]):
 
 export function fanoutTable(rows: readonly FanoutRow[]): string {
   return formatTable(
-    ['server', 'clients', 'rate/s', 'batch', 'msg/write', 'expected', 'delivered', 'lost', 'lag s', 'msgs/s', 'srv writes/s', 'cli reads/s', 'srv cpu%', 'comet cpu%', 'srv MB', 'p50 ms', 'p99 ms', 'max ms', 'load cpu%', 'irq cpu%', 'other cpu%', 'machine%'],
+    ['server', 'clients', 'rate/s', 'batch', 'msg/write', 'expected', 'delivered', 'lost', 'lag s', 'msgs/s', 'srv writes/s', 'writes/cpu-s', 'cli reads/s', 'srv cpu%', 'comet cpu%', 'srv MB', 'p50 ms', 'p99 ms', 'max ms', 'load cpu%', 'irq cpu%', 'other cpu%', 'machine%'],
     rows.map((r) => [
       r.server,
       r.clients,
@@ -246,6 +249,7 @@ export function fanoutTable(rows: readonly FanoutRow[]): string {
       fmtNum(r.lagS),
       r.deliveredPerSec,
       r.serverWritesPerSec,
+      r.writesPerCpuSec,
       r.clientReadsPerSec,
       fmtNum(r.serverCpuPct),
       fmtNum(r.cometCpuPct),
