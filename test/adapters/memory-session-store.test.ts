@@ -62,6 +62,27 @@ describe('MemorySessionStore: routing', () => {
     assert.equal(await s.delMapping({ mid: 1n, key: 'k2', server: 'new' }), true);
     assert.equal((await s.keysByMids([1n])).size, 0);
   });
+
+  test('a mid going from one key to several and back keeps every routing', async () => {
+    const s = new MemorySessionStore();
+    const keys = async (): Promise<Array<[string, string]>> => [...(await s.keysByMids([9n]))].sort();
+    await s.addMapping({ mid: 9n, key: 'k1', server: 'c1' });
+    await s.addMapping({ mid: 9n, key: 'k1', server: 'c2' }); // one key, moved
+    assert.deepEqual(await keys(), [['k1', 'c2']]);
+    await s.addMapping({ mid: 9n, key: 'k2', server: 'c1' });
+    await s.addMapping({ mid: 9n, key: 'k3', server: 'c1' });
+    assert.deepEqual(await keys(), [['k1', 'c2'], ['k2', 'c1'], ['k3', 'c1']]);
+    assert.equal(await s.delMapping({ mid: 9n, key: 'k2', server: 'c1' }), true);
+    assert.equal(await s.delMapping({ mid: 9n, key: 'k1', server: 'c2' }), true);
+    assert.deepEqual(await keys(), [['k3', 'c1']]);
+    assert.equal(await s.delMapping({ mid: 9n, key: 'k3', server: 'other' }), false);
+    assert.deepEqual(await keys(), [['k3', 'c1']]);
+    await s.addMapping({ mid: 9n, key: 'k4', server: 'c2' });
+    assert.deepEqual(await keys(), [['k3', 'c1'], ['k4', 'c2']]);
+    await s.delMapping({ mid: 9n, key: 'k3', server: 'c1' });
+    await s.delMapping({ mid: 9n, key: 'k4', server: 'c2' });
+    assert.equal((await s.keysByMids([9n])).size, 0);
+  });
 });
 
 describe('MemorySessionStore: online snapshots', () => {

@@ -4,19 +4,32 @@
 // a routing that still points at the caller's server.
 import type { ServerOnline, SessionRef, SessionStore } from '../../ports/index.js';
 
+/** The one key of a mid (the usual case): no Map of its own, ~150 bytes less per connection. */
+class OneKey {
+  constructor(
+    readonly key: string,
+    public server: string,
+  ) {}
+}
+
+/** A mid's keys: one, or a Map key → server for a mid with several devices. */
+type MidKeys = OneKey | Map<string, string>;
+
 export class MemorySessionStore implements SessionStore {
   /** key → server (goim `key_<key>`). */
   private readonly keys = new Map<string, string>();
-  /** mid → key → server (goim `mid_<mid>`), only for mid > 0. */
-  private readonly mids = new Map<bigint, Map<string, string>>();
+  /** mid → its keys and their servers (goim `mid_<mid>`), only for mid > 0. */
+  private readonly mids = new Map<bigint, MidKeys>();
   /** server → room snapshot (goim `ol_<server>`). */
   private readonly online = new Map<string, ServerOnline>();
 
   async addMapping(ref: SessionRef): Promise<void> {
     if (ref.mid > 0n) {
-      let keys = this.mids.get(ref.mid);
-      if (keys === undefined) this.mids.set(ref.mid, (keys = new Map()));
-      keys.set(ref.key, ref.server);
+      const keys = this.mids.get(ref.mid);
+      if (keys === undefined) this.mids.set(ref.mid, new OneKey(ref.key, ref.server));
+      else if (keys instanceof Map) keys.set(ref.key, ref.server);
+      else if (keys.key === ref.key) keys.server = ref.server;
+      else this.mids.set(ref.mid, new Map([[keys.key, keys.server], [ref.key, ref.server]]));
     }
     this.keys.set(ref.key, ref.server);
   }
@@ -28,9 +41,16 @@ export class MemorySessionStore implements SessionStore {
   async delMapping(ref: SessionRef): Promise<boolean> {
     if (ref.mid > 0n) {
       const keys = this.mids.get(ref.mid);
-      if (keys !== undefined && keys.get(ref.key) === ref.server) {
-        keys.delete(ref.key);
-        if (keys.size === 0) this.mids.delete(ref.mid);
+      if (keys instanceof Map) {
+        if (keys.get(ref.key) === ref.server) {
+          keys.delete(ref.key);
+          if (keys.size === 1) {
+            const [[key, server]] = keys;
+            this.mids.set(ref.mid, new OneKey(key, server));
+          }
+        }
+      } else if (keys !== undefined && keys.key === ref.key && keys.server === ref.server) {
+        this.mids.delete(ref.mid);
       }
     }
     if (this.keys.get(ref.key) !== ref.server) return false;
@@ -46,7 +66,8 @@ export class MemorySessionStore implements SessionStore {
     const out = new Map<string, string>();
     for (const mid of mids) {
       const keys = this.mids.get(mid);
-      if (keys !== undefined) for (const [key, server] of keys) out.set(key, server);
+      if (keys instanceof Map) for (const [key, server] of keys) out.set(key, server);
+      else if (keys !== undefined) out.set(keys.key, keys.server);
     }
     return out;
   }
