@@ -27,12 +27,15 @@ interface ReplySlot {
   bytes: Buffer | null | undefined;
 }
 
+/** Accepts before auth: shared, never changed (see accepts.ts). */
+const NO_OPS: ReadonlySet<number> = new Set();
+
 export class Connection implements Writable, RoomMember {
   state: State = State.Handshake;
   mid = 0n;
   key = '';
   /** Ops watched by key pushes and broadcasts (spec §3.4). */
-  accepts: Set<number> = new Set();
+  accepts: ReadonlySet<number> = NO_OPS;
   room: Room | null = null;
   roomIndex = -1;
   /** Position in the comet's connection list (swap-remove). */

@@ -1,18 +1,19 @@
-// WebSocket listener (spec §2.11), plain or over TLS (wss, spec §2.12). ws performs the
-// upgrade and parses client frames; every byte the server sends is written by comet on the
-// socket (pre-framed binary messages, see frame-bytes.ts), so ws never writes after the 101
-// response.
+// WebSocket listener (spec §2.11), plain or over TLS (wss, spec §2.12). Node's HTTP server
+// parses the upgrade request; the handshake (ws-handshake.ts) and the client frames
+// (ws-reader.ts) are handled here on the raw socket, and every byte the server sends is
+// written by comet (pre-framed binary messages, see frame-bytes.ts).
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer } from 'ws';
 import { decodeMessageFrame, FrameError } from '../protocol/frame.js';
 import type { Connection } from './connection.js';
 import { isTooLarge } from './limits.js';
 import { closeServer, listen } from './listener.js';
 import type { ListenerTls, TransportHooks } from './tcp-server.js';
 import { WS_PONG, wsFrame } from './ws-frame.js';
+import { acceptUpgrade } from './ws-handshake.js';
+import { WsProtocolError, WsReader, type WsHandlers } from './ws-reader.js';
 
 /** goim's WebSocket read buffer: the smallest message limit (spec §3.8). */
 const MIN_MAX_PAYLOAD = 8192;
@@ -21,16 +22,6 @@ const REFUSED_WAIT_MS = 5_000;
 const SERVICE_UNAVAILABLE =
   'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\nserver at capacity\r\n';
 
-/**
- * goim never sends a Close frame: a close from the client, or a protocol error, just ends
- * the socket. ws calls close() in both cases; here that drops the socket instead.
- */
-class SilentCloseWebSocket extends WebSocket {
-  override close(): void {
-    this.terminate();
-  }
-}
-
 export interface WsHooks extends TransportHooks {
   /** Queues bytes for a connection as a reply (pongs). */
   reply(c: Connection, bytes: Buffer): void;
@@ -38,7 +29,10 @@ export interface WsHooks extends TransportHooks {
 
 export class WsServer {
   private readonly http: Server;
-  private readonly wss: WebSocketServer;
+  /** Largest client message, in payload bytes. */
+  private readonly maxPayload: number;
+  /** What every connection's reader reports to (one object for all of them). */
+  private readonly handlers: WsHandlers<Connection>;
   /** The connection made for each accepted socket, found again at upgrade time. */
   private readonly bySocket = new WeakMap<object, Connection>();
   /** Plain sockets refused by a limit: their request is answered 503. */
@@ -50,15 +44,14 @@ export class WsServer {
     private readonly hooks: WsHooks,
     private readonly tls?: ListenerTls,
   ) {
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: Math.max(MIN_MAX_PAYLOAD, hooks.maxBody + 16),
-      perMessageDeflate: false,
-      clientTracking: false,
-      autoPong: false,
-      skipUTF8Validation: true, // text and binary messages are the same to goim
-      WebSocket: SilentCloseWebSocket,
-    });
+    this.maxPayload = Math.max(MIN_MAX_PAYLOAD, hooks.maxBody + 16);
+    this.handlers = {
+      message: (c, data) => this.onMessage(c, data),
+      ping: (c, data) => hooks.reply(c, wsFrame(WS_PONG, data)),
+      // goim never sends a Close frame: a close from the client just ends the socket.
+      close: (c) => c.close('websocket close frame from the client'),
+      open: (c) => c.open,
+    };
     const accept = (socket: Socket): void => {
       const c = hooks.accept(socket, true);
       if (c !== null) this.bySocket.set(socket, c);
@@ -138,22 +131,28 @@ export class WsServer {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nnot found\n');
       return;
     }
+    if (!acceptUpgrade(req, socket)) return;
     c.cookie = req.headers.cookie ?? '';
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
-      if (!c.open) {
-        ws.terminate();
-        return;
+    const reader = new WsReader(c, this.handlers, this.maxPayload);
+    const onData = (chunk: Buffer): void => {
+      try {
+        reader.push(chunk);
+      } catch (err) {
+        if (err instanceof WsProtocolError) {
+          this.hooks.counters.wsFramesRejected++;
+          if (err.tooLarge) this.hooks.frameTooLarge(c);
+          c.close(`websocket error: ${err.message}`, 'info');
+        } else {
+          this.hooks.log.error({ err, remote: c.remote, key: c.key }, 'comet: frame handling failed');
+          c.close('internal error', 'warn');
+        }
       }
-      ws.on('message', (data) => this.onMessage(c, data as Buffer));
-      ws.on('ping', (data) => {
-        if (c.open) this.hooks.reply(c, wsFrame(WS_PONG, data));
-      });
-      ws.on('error', (err) => {
-        this.hooks.counters.wsFramesRejected++;
-        if (isTooLarge(err)) this.hooks.frameTooLarge(c);
-        c.close(`websocket error: ${err.message}`, 'info');
-      });
-    });
+    };
+    socket.on('data', onData);
+    // The HTTP server's sockets stay half-open after the client's FIN; this one ends with it
+    // (and then closes: 'closed by peer').
+    socket.allowHalfOpen = false;
+    if (head.length > 0) onData(head);
   }
 
   private onMessage(c: Connection, data: Buffer): void {
