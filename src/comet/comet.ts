@@ -301,7 +301,8 @@ export class Comet {
 
   /** Bytes waiting unsent on the connection with this key (diagnostics, tests). */
   sendQueueBytes(key: string): number | undefined {
-    return this.table.byKey.get(key)?.socket.writableLength;
+    const c = this.table.byKey.get(key);
+    return c === undefined ? undefined : c.socket.writableLength + (c.pending?.length ?? 0);
   }
 
   private accept(socket: Socket, isWs: boolean): Connection | null {
@@ -325,8 +326,10 @@ export class Comet {
       this.protocol.closed,
     );
     this.table.add(c);
-    socket.on('error', (err) => c.close(`socket error: ${err.message}`));
-    socket.on('close', () => c.close('closed by peer'));
+    // One listener for both events: a closure less per connection.
+    const onEnd = (err?: Error | boolean): void => c.close(err instanceof Error ? `socket error: ${err.message}` : 'closed by peer');
+    socket.on('error', onEnd);
+    socket.on('close', onEnd);
     return c;
   }
 }

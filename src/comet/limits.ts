@@ -129,7 +129,8 @@ export class Admission {
     }
     this.open++;
     this.perIp.set(ip, (this.perIp.get(ip) ?? 0) + 1);
-    socket.once('close', () => {
+    // on, not once: 'close' fires once anyway, and once() costs a wrapper per connection.
+    socket.on('close', () => {
       this.open--;
       const n = (this.perIp.get(ip) ?? 1) - 1;
       if (n > 0) this.perIp.set(ip, n);
