@@ -24,7 +24,7 @@ const LOG_EVERY_MS = 10_000;
 
 /** Whether a frame decode error is about protocol.maxBody (frame.ts words it so). */
 export function isTooLarge(err: Error): boolean {
-  return err.message.includes('exceeds limit') || (err as NodeJS.ErrnoException).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+  return err.message.includes('exceeds limit');
 }
 
 /** A token bucket refilled lazily from the time of each take (no timers). */
