@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { silentLogger } from '../../src/log.js';
+import { pino } from 'pino';
+import { silentLogger, type Logger } from '../../src/log.js';
 import { PushType, type PushHandler, type PushMsg } from '../../src/ports/index.js';
 import { LocalLeaseStore, type LeaseStore } from '../../src/adapters/nats/leases.js';
 import { NatsPushQueue, type NatsPushQueueOptions } from '../../src/adapters/nats/push-queue.js';
@@ -19,6 +20,13 @@ function roomMsg(room: string, body: string): PushMsg {
 }
 
 const text = (m: PushMsg): string => new TextDecoder().decode(m.msg);
+
+/** A logger keeping the messages of what it logs at warn and above. */
+function warnings(): { log: Logger; messages: string[] } {
+  const messages: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void messages.push(JSON.parse(line).msg) });
+  return { log, messages };
+}
 
 /** Rejects if `p` does not settle within `ms` (a generous bound, not a timing assertion). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -363,6 +371,21 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     await q.publish(roomMsg('r', 'after'));
     await waitFor(() => got.length === 2, 'both valid messages');
     assert.deepEqual(got, ['before', 'after']);
+  });
+
+  test('a normal start consumes without a "not ready" warning; an unreachable NATS gets one', async () => {
+    const t = topology();
+    const ok = warnings();
+    const q = t.queue({ log: ok.log });
+    await q.consume(async () => {});
+    assert.ok(q.ownedPartitions().length > 0, 'partitions taken during consume()');
+    assert.deepEqual(ok.messages, []);
+
+    const down = warnings();
+    const lost = t.queue({ url: 'nats://127.0.0.1:1', log: down.log });
+    await within(lost.consume(async () => {}), 5000, 'consume with NATS unreachable');
+    assert.ok(down.messages.includes('nats: not ready yet; consuming starts once it is'), down.messages.join('; '));
+    await within(lost.close(), 5000, 'close');
   });
 
   test('publish with NATS unreachable rejects fast with a clear error', async () => {

@@ -2,7 +2,8 @@
 //
 // Logic publishes each goim PushMsg (protobuf, spec §5.2) to `<subject>.<p>`, p chosen from
 // the record key as goim's Kafka partitioner does (partition.ts), and resolves once the
-// stream acknowledged it. Jobs consume with one durable pull consumer per partition; each
+// stream acknowledged it (AckedPublisher: the publishes of one event-loop turn share a
+// socket write, each still waits for its own ack). Jobs consume with one durable pull consumer per partition; each
 // partition is read by exactly one job at a time, which holds a lease on it (LeaseStore:
 // Redis for several jobs), so messages of one room or key reach the job's handler in
 // order even with several jobs. Live jobs split the partitions evenly (members sorted,
@@ -13,7 +14,8 @@
 // and, after ack_wait, gets its unacknowledged messages again first (at-least-once).
 //
 // NATS outages: the client reconnects forever; publish fails at once with a clear error
-// while disconnected. Lease-store outages: a job keeps the partitions it holds (pushes go
+// while disconnected, and so do publishes still waiting for their ack when the connection
+// drops (the stream may have stored them: at-least-once, the caller may retry). Lease-store outages: a job keeps the partitions it holds (pushes go
 // on) and takes no new ones.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +25,7 @@ import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { PushHandler, PushMsg, PushQueue } from '../../ports/index.js';
 import { encodePushMsg } from '../../rpc/push-msg.js';
+import { AckedPublisher } from './acked-publisher.js';
 import { LocalLeaseStore, type LeaseStore } from './leases.js';
 import type { ReaderCounters } from './partition-reader.js';
 import { partitionOf } from './partition.js';
@@ -71,10 +74,15 @@ export class NatsPushQueue implements PushQueue {
   private topologyReady = false;
   private topologyError = '';
   private readonly started: Promise<void>;
+  /** Settles once the first connection attempt and stream check succeeded or failed (or on close). */
+  private readonly attempted: Promise<void>;
+  private markAttempted!: () => void;
   private cancelWait: (() => void) | null = null;
   /** Set by consume(): the partitions this job reads. */
   private ownership: PartitionOwnership | null = null;
   private readonly readerCounters: ReaderCounters = { redelivered: 0, pending: [] };
+  /** Sends publishes and settles them from the stream's acks; made with the connection. */
+  private publisher: AckedPublisher | null = null;
 
   constructor(opts: NatsPushQueueOptions) {
     this.o = opts;
@@ -82,6 +90,7 @@ export class NatsPushQueue implements PushQueue {
     this.where = opts.url;
     this.leases = opts.leases ?? new LocalLeaseStore();
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+    this.attempted = new Promise<void>((resolve) => (this.markAttempted = resolve));
     this.started = this.connectLoop();
   }
 
@@ -113,21 +122,26 @@ export class NatsPushQueue implements PushQueue {
     });
   }
 
-  /** Resolves once the stream acknowledged the message; rejects fast while NATS is unreachable. */
-  async publish(msg: PushMsg): Promise<void> {
-    const js = this.js;
-    if (this.state !== 'connected' || !js) {
-      throw new Error(`nats ${this.where}: publish failed: not connected (${this.state}${this.lastError ? `; last error: ${this.lastError}` : ''})`);
+  /**
+   * Resolves once the stream acknowledged the message; rejects fast while NATS is
+   * unreachable. Messages published during one event-loop turn go out together, in call
+   * order (AckedPublisher).
+   */
+  publish(msg: PushMsg): Promise<void> {
+    const publisher = this.publisher;
+    if (this.state !== 'connected' || !publisher) {
+      return Promise.reject(new Error(`nats ${this.where}: publish failed: not connected (${this.state}${this.lastError ? `; last error: ${this.lastError}` : ''})`));
     }
     if (!this.topologyReady) {
-      throw new Error(`nats ${this.where}: publish failed: stream ${this.o.stream} not ready${this.topologyError ? `: ${this.topologyError}` : ''}`);
+      return Promise.reject(new Error(`nats ${this.where}: publish failed: stream ${this.o.stream} not ready${this.topologyError ? `: ${this.topologyError}` : ''}`));
     }
-    const subject = partitionSubject(this.o, partitionOf(msg, this.o.partitions));
+    let data: Uint8Array;
     try {
-      await js.publish(subject, encodePushMsg(msg), { timeout: this.o.publishTimeoutMs });
+      data = encodePushMsg(msg);
     } catch (e) {
-      throw new Error(`nats ${this.where}: publish to ${subject} failed: ${(e as Error).message}`, { cause: e });
+      return Promise.reject(e);
     }
+    return publisher.publish(partitionSubject(this.o, partitionOf(msg, this.o.partitions)), data);
   }
 
   /**
@@ -158,8 +172,19 @@ export class NatsPushQueue implements PushQueue {
       log: this.log,
       counters: this.readerCounters,
     });
+    // A normal start connects and checks the stream in well under this: wait for that
+    // rather than report "not ready" about a check still under way.
+    await this.firstOutcome(this.o.publishTimeoutMs);
+    if (this.isClosed()) return;
     await this.ownership.start();
     if (!this.topologyReady) this.log.warn({ nats: this.where, state: this.state }, 'nats: not ready yet; consuming starts once it is');
+  }
+
+  /** Resolves once the first connection attempt and stream check came out either way, or after `ms`. */
+  private firstOutcome(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+    return Promise.race([this.attempted, bound]).finally(() => clearTimeout(timer));
   }
 
   /** Partitions this job reads now (tests, metrics). */
@@ -181,10 +206,16 @@ export class NatsPushQueue implements PushQueue {
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.markAttempted();
     this.cancelWait?.();
+    // publishes accepted before close are sent and get their acks before the connection goes
+    const publishing = this.linkUp ? this.publisher?.whenIdle() : undefined;
     await this.ownership?.close();
     if (this.o.ownsLeases) await this.leases.close?.().catch(() => {});
     await this.started;
+    await publishing;
+    this.publisher?.close();
+    this.publisher = null;
     const nc = this.nc;
     this.nc = null;
     this.js = null;
@@ -206,6 +237,9 @@ export class NatsPushQueue implements PushQueue {
   async abort(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.markAttempted();
+    this.publisher?.close();
+    this.publisher = null;
     this.cancelWait?.();
     this.ownership?.abort();
     const nc = this.nc;
@@ -234,6 +268,9 @@ export class NatsPushQueue implements PushQueue {
           timeout: 5000,
           pingInterval: 10_000,
           maxPingOut: 3,
+          // Without it every request (stream checks, consumer info, fetches) builds two
+          // Error objects up front, stack traces included, in case it fails or times out.
+          noAsyncTraces: true,
         });
         if (this.isClosed()) {
           await nc.close();
@@ -241,6 +278,7 @@ export class NatsPushQueue implements PushQueue {
         }
         this.nc = nc;
         this.js = jetstream(nc, { timeout: this.o.publishTimeoutMs });
+        this.publisher = new AckedPublisher(nc, this.o.publishTimeoutMs, `nats ${this.where}`);
         this.state = 'connected';
         this.linkUp = true;
         if (this.lastError) this.log.info({ nats: this.where }, 'nats: connected');
@@ -252,6 +290,7 @@ export class NatsPushQueue implements PushQueue {
         const msg = (e as Error).message;
         if (msg !== this.lastError) this.log.warn({ nats: this.where, err: msg }, 'nats: cannot connect; retrying');
         this.lastError = msg;
+        this.markAttempted();
         await this.wait(delay);
         delay = Math.min(delay * 2, 2000);
       }
@@ -262,6 +301,8 @@ export class NatsPushQueue implements PushQueue {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'close') {
         this.linkUp = false;
+        // acks of what was sent can only come on the lost connection: fail those publishes now
+        this.publisher?.failAll(s.type === 'close' ? 'connection closed' : 'connection lost before the stream acknowledged');
         // what was on the wire to the pull requests is lost; readers look before pulling again
         this.ownership?.connectionLost();
       }
@@ -297,12 +338,14 @@ export class NatsPushQueue implements PushQueue {
         if (!this.topologyReady) this.log.info({ stream: this.o.stream, partitions: this.o.partitions }, 'nats: stream ready');
         this.topologyReady = true;
         this.topologyError = '';
+        this.markAttempted();
         void this.ownership?.balanceSoon();
         return;
       } catch (e) {
         const msg = (e as Error).message;
         if (msg !== this.topologyError) this.log.error({ stream: this.o.stream, err: msg }, 'nats: cannot set up the stream; retrying');
         this.topologyError = msg;
+        this.markAttempted();
         if (this.state === 'disconnected') return; // the reconnect retries
         await this.wait(delay);
         delay = Math.min(delay * 2, 5000);
