@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PushType, type PushMsg } from '../../src/ports/index.js';
-import { fnv1a32, partitionOf, partitionOfKey, recordKey } from '../../src/adapters/nats/partition.js';
+import { fnv1a32, fnv1a32Key, partitionOf, partitionOfKey, recordKey } from '../../src/adapters/nats/partition.js';
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -13,6 +13,12 @@ test('FNV-1a 32 reference values', () => {
   assert.equal(fnv1a32(utf8('')), 0x811c9dc5);
   assert.equal(fnv1a32(utf8('a')), 0xe40c292c);
   assert.equal(fnv1a32(utf8('foobar')), 0xbf9cf968);
+});
+
+test('a key string hashes as its UTF-8 bytes, ASCII or not', () => {
+  for (const key of ['', 'a', 'live://1000', 'chat://7', 'live://房间', 'é', 'mixed-ascii-then-ü-and-😀', '\u007f\u0080']) {
+    assert.equal(fnv1a32Key(key), fnv1a32(utf8(key)), JSON.stringify(key));
+  }
 });
 
 test('record keys as goim keys its Kafka records', () => {

@@ -306,16 +306,23 @@ export class PartitionReader {
       p = Promise.reject(e);
     }
     p.then(
-      () => quietly(() => m.ack()),
+      () => {
+        quietly(() => m.ack());
+        this.settled();
+      },
       (e: unknown) => {
         const delay = Math.min(this.o.retryMaxDelayMs, this.o.retryDelayMs * 2 ** Math.min(20, m.info.deliveryCount - 1));
         this.o.log.debug({ partition: this.partition, seq: m.seq, delay, err: (e as Error)?.message }, 'nats: handler failed; redelivering later');
         quietly(() => m.nak(delay));
+        this.settled();
       },
-    ).finally(() => {
-      this.inflight--;
-      this.wakeAll();
-    });
+    );
+  }
+
+  /** A handler settled and its message was acked or nak'ed. */
+  private settled(): void {
+    this.inflight--;
+    if (this.wakers.length > 0) this.wakeAll();
   }
 
   /** The server has everything sent so far (acks, unsubscribes); throws when it cannot tell. */

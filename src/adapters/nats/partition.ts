@@ -29,9 +29,21 @@ export function fnv1a32(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
+/** FNV-1a 32 of the UTF-8 bytes of `key`; an ASCII key (the usual room key) is hashed as it is, without encoding it first. */
+export function fnv1a32Key(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c >= 0x80) return fnv1a32(utf8.encode(key));
+    h ^= c;
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
 /** The hash partitioner of goim's Kafka client: |int32(fnv1a(key)) % n|. */
 export function partitionOfKey(key: string, partitions: number): number {
-  return Math.abs((fnv1a32(utf8.encode(key)) | 0) % partitions); // abs also turns -0 into 0
+  return Math.abs((fnv1a32Key(key) | 0) % partitions); // abs also turns -0 into 0
 }
 
 export function partitionOf(msg: PushMsg, partitions: number): number {
