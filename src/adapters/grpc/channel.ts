@@ -97,9 +97,19 @@ export function unaryCall<Res>(
 ): Promise<Res> {
   return new Promise<Res>((resolve, reject) => {
     const options: Partial<CallOptions> = timeoutMs > 0 ? { deadline: Date.now() + timeoutMs } : {};
-    start(new Metadata(), options, (err, res) => {
-      if (err) reject(new RpcError(`${what} (${target}): ${err.details || err.message}`, err.code));
-      else resolve(res);
-    });
+    // grpc-js builds an Error on every call, only to append its stack to the call's error
+    // should it fail; capturing that stack cost more than the rest of the call on the
+    // job's busiest path. Our rejection carries what failed and where (what, target), so
+    // no frames are captured while the call starts.
+    const frames = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      start(new Metadata(), options, (err, res) => {
+        if (err) reject(new RpcError(`${what} (${target}): ${err.details || err.message}`, err.code));
+        else resolve(res);
+      });
+    } finally {
+      Error.stackTraceLimit = frames;
+    }
   });
 }
