@@ -61,6 +61,8 @@ export interface CometCounters extends TransportCounters {
   pushesDelivered: Readonly<PushCounts>;
   pushesDropped: Readonly<PushCounts>;
   slowDisconnects: number;
+  /** Write calls on client sockets (one per socket per event-loop turn with output). */
+  socketWrites: number;
   /** Seconds from a push call to the end of its fan-out loop (live objects, not copies). */
   fanoutLatency: Readonly<Record<PushKind, BucketCounts>>;
 }
@@ -295,6 +297,7 @@ export class Comet {
       pushesDelivered: { ...f.delivered },
       pushesDropped: { ...f.dropped },
       slowDisconnects: this.out.slowDisconnects,
+      socketWrites: this.out.socketWrites,
       fanoutLatency: f.latency,
     };
   }

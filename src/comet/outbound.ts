@@ -40,6 +40,8 @@ export class Outbound {
   slowDisconnects = 0;
   /** Pushes written (queued) to a socket. */
   pushesWritten = 0;
+  /** Write calls made on sockets: one per socket per turn with output (a write or a writev). */
+  socketWrites = 0;
 
   private readonly pushCap: number;
   private readonly replyCap: number;
@@ -108,6 +110,7 @@ export class Outbound {
     this.flushScheduled = false;
     const list = this.dirty;
     this.dirty = [];
+    this.socketWrites += list.length;
     for (let i = 0; i < list.length; i++) {
       const c = list[i];
       const held = c.pending;

@@ -84,6 +84,11 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     help: 'Connections closed for not reading fast enough (slowPolicy disconnect, or replies over the cap).',
     read: () => comet.counters().slowDisconnects,
   });
+  lazyCounter(registry, {
+    name: 'tsim_comet_socket_writes_total',
+    help: 'Write calls on client sockets: one per socket per event-loop turn with output (a write, or one writev for several batches). Pushes delivered per socket write show how well batching works.',
+    read: () => comet.counters().socketWrites,
+  });
   lazyHistogram(registry, {
     name: 'tsim_fanout_latency_seconds',
     help: 'Time comet spends on one push call from job: from the call to the end of its fan-out loop (encoding and queueing to every recipient), by kind.',

@@ -125,6 +125,7 @@ describe('outbound', () => {
     assert.deepEqual(b.socket.flushes, [], 'without cork/uncork');
     assert.equal(a.corked, false);
     assert.equal(b.pending, null);
+    assert.equal(out.socketWrites, 2, 'one write call per socket for the turn');
   });
 
   it('writes nothing held for a connection closed before the end of the turn', async () => {

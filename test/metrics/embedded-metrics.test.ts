@@ -115,6 +115,9 @@ describe('embedded /metrics', () => {
     assert.equal(m.get('tsim_comet_pushes_delivered_total', { kind: 'keys' }), 1);
     assert.equal(m.get('tsim_comet_pushes_delivered_total', { kind: 'broadcast' }), 3);
     assert.equal(m.sum('tsim_comet_pushes_dropped_total'), 0);
+    // Three auth replies, then the three pushes to each of three sockets in one to three turns.
+    const writes = m.get('tsim_comet_socket_writes_total') ?? 0;
+    assert.ok(writes >= 6 && writes <= 12, `socket writes ${writes}`);
     assert.equal(m.get('tsim_fanout_latency_seconds_count', { kind: 'room' }), 1);
     assert.equal(m.get('tsim_fanout_latency_seconds_bucket', { kind: 'room', le: '+Inf' }), 1);
     assert.equal(m.get('tsim_logic_pushes_total', { kind: 'room' }), 1);

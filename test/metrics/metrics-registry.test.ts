@@ -52,6 +52,7 @@ describe('createMetricsRegistry', () => {
       pushesDelivered: { keys: 1, room: 7, broadcast: 0 },
       pushesDropped: { keys: 0, room: 3, broadcast: 0 },
       slowDisconnects: 0,
+      socketWrites: 5,
       fanoutLatency: latency,
     };
     const comet = {
@@ -70,6 +71,7 @@ describe('createMetricsRegistry', () => {
       assert.equal(m.get('tsim_comet_connections'), 2);
       assert.equal(m.get('tsim_comet_connections_closed_total'), 2);
       assert.equal(m.get('tsim_comet_pushes_dropped_total', { kind: 'room' }), 3);
+      assert.equal(m.get('tsim_comet_socket_writes_total'), 5);
       assert.equal(m.get('tsim_fanout_latency_seconds_bucket', { kind: 'room', le: '0.001' }), 1);
       assert.equal(m.get('tsim_fanout_latency_seconds_bucket', { kind: 'room', le: '0.01' }), 2);
       assert.equal(m.get('tsim_fanout_latency_seconds_bucket', { kind: 'room', le: '+Inf' }), 2);
