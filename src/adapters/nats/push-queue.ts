@@ -72,6 +72,9 @@ export class NatsPushQueue implements PushQueue {
   private linkUp = false;
   /** Stream and consumers exist (checked after every (re)connect). */
   private topologyReady = false;
+  /** Settled the first time the stream and consumers are in place (see ready()). */
+  private readonly firstReady: Promise<void>;
+  private markReady!: () => void;
   private topologyError = '';
   private readonly started: Promise<void>;
   /** Settles once the first connection attempt and stream check succeeded or failed (or on close). */
@@ -91,17 +94,26 @@ export class NatsPushQueue implements PushQueue {
     this.leases = opts.leases ?? new LocalLeaseStore();
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.attempted = new Promise<void>((resolve) => (this.markAttempted = resolve));
+    this.firstReady = new Promise<void>((resolve) => (this.markReady = resolve));
     this.started = this.connectLoop();
+  }
+
+  /** Resolves once connected with the stream and consumers in place (never, if that never happens). */
+  ready(): Promise<void> {
+    return this.firstReady;
   }
 
   /**
    * A queue from the `nats` section. Jobs pass `leases` (Redis: redisLeaseStore(config, log),
    * with ownsLeases) so several of them share the partitions; publishers need none.
    */
-  static fromConfig(config: Config, deps: { log: Logger; leases?: LeaseStore; ownsLeases?: boolean; owner?: string }): NatsPushQueue {
+  static fromConfig(
+    config: Config,
+    deps: { log: Logger; leases?: LeaseStore; ownsLeases?: boolean; owner?: string; name?: string; /** Overrides nats.url and NATS_URL. */ url?: string },
+  ): NatsPushQueue {
     const n = config.nats;
     return new NatsPushQueue({
-      url: natsUrl(config),
+      url: deps.url ?? natsUrl(config),
       stream: n.stream,
       subject: n.subject,
       durable: n.durable,
@@ -117,7 +129,7 @@ export class NatsPushQueue implements PushQueue {
       leases: deps.leases,
       ownsLeases: deps.ownsLeases,
       owner: deps.owner,
-      name: `tsim ${config.env.host}`,
+      name: deps.name ?? `tsim ${config.env.host}`,
       log: deps.log,
     });
   }
@@ -337,6 +349,7 @@ export class NatsPushQueue implements PushQueue {
         await ensureConsumers(jsm, this.o, this.log);
         if (!this.topologyReady) this.log.info({ stream: this.o.stream, partitions: this.o.partitions }, 'nats: stream ready');
         this.topologyReady = true;
+        this.markReady();
         this.topologyError = '';
         this.markAttempted();
         void this.ownership?.balanceSoon();
