@@ -2,7 +2,7 @@
 // command runs, so `tsim start` does not load it.
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { ServerKind, Transport } from './servers/server.js';
+import type { PushMode, ServerKind, Transport } from './servers/server.js';
 
 function int(min: number) {
   return (v: string): number => {
@@ -101,12 +101,17 @@ export function registerBench(program: Command): void {
     .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(1)).default(23))
     .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim' as ServerKind | null))
     .addOption(cometWorkersOption())
+    .addOption(
+      new Option('--push <how>', "tsim-cluster: http through logic's push API, or queue straight into its NATS JetStream from this process (logic and HTTP out of the path)")
+        .choices(['http', 'queue'])
+        .default('http'),
+    )
     .addOption(new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none').argParser(baselineList).default(['raw-net', 'socket.io'], 'raw-net,socket.io'))
     .addOption(new Option('--sample-every <n>', 'one client in n records latency').argParser(int(1)).default(50))
     .addOption(new Option('--stop-on-loss', 'stop a server\'s rate list at the first rate it does not keep up with (messages lost, or arriving > room.signal + 1 s late)'))
     .addOption(new Option('--drain <s>', 'longest wait for late messages after each rate').argParser(positive).default(15))
     .addOption(new Option('--cpu-prof <dir>', 'run the servers with --cpu-prof, profiles written to <dir> when they stop'))
-    .action(async (f: ClientFlags & { rate: number[]; duration: number; batch: number; signal: number; size: number; server: ServerKind | null; cometWorkers: number; baseline: ServerKind[]; sampleEvery: number; stopOnLoss?: boolean; drain: number; cpuProf?: string }) => {
+    .action(async (f: ClientFlags & { rate: number[]; duration: number; batch: number; signal: number; size: number; server: ServerKind | null; cometWorkers: number; push: PushMode; baseline: ServerKind[]; sampleEvery: number; stopOnLoss?: boolean; drain: number; cpuProf?: string }) => {
       try {
         const { runFanout } = await import('./scenarios/fanout.js');
         const servers = [...(f.server ? [f.server] : []), ...f.baseline];
@@ -125,6 +130,7 @@ export function registerBench(program: Command): void {
           drainS: f.drain,
           cpuProfDir: f.cpuProf,
           cometWorkers: f.cometWorkers,
+          push: f.push,
         });
         process.exit(0);
       } catch (err) {

@@ -1,6 +1,7 @@
 // Pushes through logic's HTTP API (goim POST /goim/push/room): open-loop at a fixed rate
 // for the fan-out scenario, closed-loop at a fixed concurrency for the push-API scenario.
-// node:http with a keep-alive agent: lighter per request than fetch.
+// node:http with a keep-alive agent: lighter per request than fetch. The rate pacing
+// (paceAtRate) also drives pushes straight into the queue (queue-pusher.ts).
 import { Agent, request } from 'node:http';
 import { newHistogram, recordMs, summarize, type LatencySummary } from '../measure/histogram.js';
 import { every } from '../run/schedule.js';
@@ -51,10 +52,22 @@ export interface RatePush {
   done: Promise<PushTally>;
 }
 
-/** `rate` pushes per second for `durationMs`, each body stamped when its request is made. */
-export function pushAtRate(t: PushTarget, rate: number, durationMs: number, bodySize: number): RatePush {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+/** Sends one push whose body is `body`; calls `done` once with null (accepted) or why it failed. */
+export type PushSender = (body: string, done: (err: string | null) => void) => void;
+
+/** Pushes in flight at most (HTTP: the keep-alive connections); further ones wait in order. */
+export const PUSH_IN_FLIGHT = 64;
+
+/**
+ * `rate` pushes per second for `durationMs`, evenly spaced, each body stamped when it is
+ * due: a push waiting for a free slot carries that wait in its latency, as a request
+ * queued in an HTTP agent does. At most `maxInFlight` unanswered pushes at a time.
+ */
+export function paceAtRate(rate: number, durationMs: number, bodySize: number, send: PushSender, maxInFlight = PUSH_IN_FLIGHT): RatePush {
   const tally: PushTally = { sent: 0, accepted: 0, failed: 0, errors: [] };
+  const waiting: string[] = [];
+  let head = 0;
+  let inFlight = 0;
   let answered = 0;
   let scheduled = false;
   let finish!: () => void;
@@ -62,22 +75,45 @@ export function pushAtRate(t: PushTarget, rate: number, durationMs: number, body
   const check = () => {
     if (scheduled && answered === tally.sent) finish();
   };
-  const schedule = every(rate, durationMs, () => {
-    tally.sent++;
-    post(agent, t, stampBody(clockMs(), bodySize), (err) => {
+  const start = (body: string): void => {
+    inFlight++;
+    send(body, (err) => {
+      inFlight--;
       noteError(tally, err);
       answered++;
+      if (head < waiting.length) {
+        start(waiting[head++]);
+        if (head === waiting.length) {
+          waiting.length = 0;
+          head = 0;
+        }
+      }
       check();
     });
+  };
+  const schedule = every(rate, durationMs, () => {
+    tally.sent++;
+    const body = stampBody(clockMs(), bodySize);
+    if (inFlight < maxInFlight) start(body);
+    else waiting.push(body);
   });
   const done = schedule.done.then(async () => {
     scheduled = true;
     check();
     await allAnswered;
-    agent.destroy();
     return tally;
   });
   return { tally, done };
+}
+
+/** `rate` pushes per second for `durationMs` through the HTTP push API (see paceAtRate). */
+export function pushAtRate(t: PushTarget, rate: number, durationMs: number, bodySize: number): RatePush {
+  const agent = new Agent({ keepAlive: true, maxSockets: PUSH_IN_FLIGHT });
+  const run = paceAtRate(rate, durationMs, bodySize, (body, done) => post(agent, t, body, done));
+  return {
+    tally: run.tally,
+    done: run.done.finally(() => agent.destroy()),
+  };
 }
 
 export interface ClosedLoopResult extends PushTally {

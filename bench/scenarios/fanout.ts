@@ -9,8 +9,8 @@ import { machineBusyPct, sampleMachineCpu, type MachineCpu, type ProcDelta, type
 import { writeResults } from '../measure/results.js';
 import { fmtInt, fmtMb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline } from '../run/children.js';
-import { launchServer } from '../servers/launch.js';
-import type { ProcessConnections, RunningServer, ServerKind, Transport } from '../servers/server.js';
+import { launchServer, pushModeProblem } from '../servers/launch.js';
+import type { ProcessConnections, PushMode, RunningServer, ServerKind, Transport } from '../servers/server.js';
 import { backgroundBusy, checkServerFdLimit, clientSplit, cometCpuPct, groupDelta, writesPerCpuSecond, openClients, processTable, splitCpu, progress, sampleGroup, sleep, type LoadOptions } from './common.js';
 
 export interface FanoutOptions extends LoadOptions {
@@ -34,6 +34,8 @@ export interface FanoutOptions extends LoadOptions {
   cpuProfDir?: string;
   /** tsim-cluster: comet.workers. */
   cometWorkers?: number;
+  /** tsim-cluster: through logic's HTTP push API (default) or straight into its NATS queue. */
+  push?: PushMode;
 }
 
 export interface FanoutRow {
@@ -140,7 +142,7 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
   const open0 = (await pool.poll()).open;
   const serverProcs = server.processes();
   const serverPids = serverProcs.map((p) => p.pid);
-  // The load: the workers, and this process (it pushes over HTTP for tsim).
+  // The load: the workers, and this process (it pushes over HTTP, or into NATS, for tsim).
   const loadPids = [process.pid, ...pool.pids()];
   const s0 = sampleGroup(serverPids);
   const l0 = sampleGroup(loadPids);
@@ -205,7 +207,7 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
 }
 
 async function runServer(kind: ServerKind, o: FanoutOptions, rows: FanoutRow[]): Promise<void> {
-  const server = await launchServer(kind, { transport: o.transport, batch: o.batch, signalMs: o.signalMs, cpuProfDir: o.cpuProfDir, cometWorkers: o.cometWorkers });
+  const server = await launchServer(kind, { transport: o.transport, batch: o.batch, signalMs: o.signalMs, cpuProfDir: o.cpuProfDir, cometWorkers: o.cometWorkers, push: o.push });
   const pool = LoadPool.start(o.workers);
   try {
     progress(`${server.label}: opening ${fmtInt(o.clients)} clients over ${o.workers} workers`);
@@ -277,6 +279,11 @@ export function bestRates(rows: readonly FanoutRow[]): Array<{ server: string; r
 }
 
 export async function runFanout(o: FanoutOptions): Promise<FanoutRow[]> {
+  // Refused before anything starts, not after the first servers ran.
+  for (const kind of o.servers) {
+    const problem = pushModeProblem(kind, o.push);
+    if (problem) throw new Error(problem);
+  }
   o.size = bodySize(o.size);
   checkServerFdLimit(o.clients);
   // Per server: start, connect, warm-up, every rate with its drain, stop — generously.

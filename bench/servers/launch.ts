@@ -1,10 +1,24 @@
 import { launchBaseline } from './baseline.js';
-import type { RunningServer, ServerKind, ServerOptions } from './server.js';
+import type { PushMode, RunningServer, ServerKind, ServerOptions } from './server.js';
 import { launchTsimCluster } from './tsim-cluster.js';
 import { launchTsim } from './tsim.js';
 
+/**
+ * Why `kind` cannot push the way `push` asks, or null when it can. Only tsim-cluster has a
+ * queue outside the server's processes: embedded tsim's is in its own process, and the
+ * baselines push from inside themselves (neither HTTP nor a queue).
+ */
+export function pushModeProblem(kind: ServerKind, push: PushMode | undefined): string | null {
+  if ((push ?? 'http') === 'http' || kind === 'tsim-cluster') return null;
+  return kind === 'tsim'
+    ? '--push queue needs --server tsim-cluster: embedded tsim\'s queue is in memory inside its process'
+    : `--push queue is for --server tsim-cluster only: the ${kind} baseline has no queue (add --baseline none)`;
+}
+
 /** Starts the server of `kind` in child processes and waits until it accepts clients. */
 export function launchServer(kind: ServerKind, opts: ServerOptions): Promise<RunningServer> {
+  const problem = pushModeProblem(kind, opts.push);
+  if (problem) return Promise.reject(new Error(problem));
   switch (kind) {
     case 'tsim':
       return launchTsim(opts);

@@ -7,6 +7,13 @@ import type { PushTally } from '../load/pusher.js';
 export type Transport = 'tcp' | 'ws';
 
 /**
+ * How the fan-out benchmark pushes: http through logic's push API (goim POST
+ * /goim/push/room), or queue straight into the NATS JetStream queue of tsim-cluster, logic
+ * and HTTP left out (load/queue-pusher.ts).
+ */
+export type PushMode = 'http' | 'queue';
+
+/**
  * Servers the benchmark can start:
  * - tsim: embedded mode (`tsim start`), comet + logic + job in one process;
  * - tsim-cluster: distributed mode, `tsim logic`, `tsim job` and `tsim comet` with
@@ -38,6 +45,8 @@ export interface ServerOptions {
   cpuProfDir?: string;
   /** tsim-cluster: comet.workers of its comet (default 2). */
   cometWorkers?: number;
+  /** tsim-cluster: how push() pushes (default http); the other servers take http only. */
+  push?: PushMode;
 }
 
 export interface ClientTarget {

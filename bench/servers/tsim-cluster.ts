@@ -3,14 +3,18 @@
 // `tsim job`, each `node dist/src/cli.js <role> --config <temp toml>` on free 127.0.0.1
 // ports with the probe preloaded for GC requests. Ready once the job has every comet worker
 // in its table, holds the queue's partitions, and logic lists every comet. Every process —
-// roles, comet workers, Redis, NATS — is measured, each labelled by its role.
+// roles, comet workers, Redis, NATS — is measured, each labelled by its role. Pushes go
+// through logic's HTTP API, or with push = "queue" straight into NATS from this process
+// (its connection is load, not server, and closes when the server stops).
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { pushAtRate } from '../load/pusher.js';
+import type { NatsPushQueue } from '../../src/adapters/nats/push-queue.js';
+import { pushAtRate, type RatePush } from '../load/pusher.js';
+import { openQueuePusher, publishAtRate } from '../load/queue-pusher.js';
 import { killPid, onExitCleanup, pidAlive, stopChild, track, trackPids, waitPidGone } from '../run/children.js';
 import { freePort, waitForPort } from '../run/ports.js';
 import { startNats, startRedis, type Service } from '../run/services.js';
@@ -257,6 +261,8 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
   const services: Service[] = [];
   const roles: Partial<Record<Role, RoleProcess>> = {};
   let workers: CometWorkerInfo[] = [];
+  /** push = "queue": this process's publisher on the cluster's NATS. */
+  let queue: NatsPushQueue | null = null;
 
   /** Comet workers: those the comet reported, and whatever its primary runs now (a restarted one). */
   const workerPids = (): number[] => {
@@ -271,6 +277,11 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
   const stopAll = async (): Promise<string[]> => {
     const problems: string[] = [];
     const t0 = performance.now();
+    // Our publisher first: every publish was settled (push runs wait for theirs).
+    if (queue) {
+      await queue.close().catch((e: unknown) => problems.push(`closing the queue pusher: ${(e as Error).message}`));
+      queue = null;
+    }
     for (const r of Object.values(roles)) r.quiet = true;
     const stopRole = async (r: RoleProcess | undefined) => {
       if (!r) return;
@@ -347,6 +358,8 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
     await waitForPort(ports.http, 10_000);
     await waitForInstances(ports.http, ids);
     await waitForPort(opts.transport === 'tcp' ? ports.tcp : ports.ws, 10_000);
+    // The stream exists (the job reads it): the publisher only connects and checks it.
+    if (opts.push === 'queue') queue = await openQueuePusher(join(dir, 'logic.toml'), nats.url, START_TIMEOUT_MS);
 
     const roleOrder: Role[] = ['logic', 'job', 'comet'];
     const processes = (): ServerProcess[] => {
@@ -368,7 +381,7 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
     return {
       kind: 'tsim-cluster',
       httpPort: ports.http,
-      label: `tsim-cluster ${opts.cometWorkers}w ${opts.transport}`,
+      label: `tsim-cluster ${opts.cometWorkers}w ${opts.transport}${queue ? ' push=queue' : ''}`,
       client: {
         kind: opts.transport,
         host: '127.0.0.1',
@@ -393,7 +406,9 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
         }
       },
       push(rate: number, durationMs: number, bodySize: number): PushRun {
-        const run = pushAtRate({ host: '127.0.0.1', port: ports.http, path: pushPath }, rate, durationMs, bodySize);
+        const run: RatePush = queue
+          ? publishAtRate(queue, rate, durationMs, bodySize)
+          : pushAtRate({ host: '127.0.0.1', port: ports.http, path: pushPath }, rate, durationMs, bodySize);
         const batch = batchAt(rate, opts.batch, opts.signalMs);
         return {
           expectedPerClient: () => run.tally.accepted,
@@ -407,6 +422,7 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
     };
   } catch (err) {
     // Start-up failed: kill what started, by pid.
+    await queue?.abort();
     for (const pid of workerPids()) killPid(pid, 'SIGKILL');
     await Promise.all(Object.values(roles).map((r) => stopChild(r.child, 'SIGKILL')));
     await Promise.all(services.map((s) => stopChild(s.child, 'SIGKILL')));
