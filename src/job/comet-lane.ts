@@ -2,7 +2,12 @@
 // `routineSize` in flight (goim: routineSize worker routines per comet); calls that share an
 // order key (a room) run strictly one after another, so a room's batch N+1 never reaches a
 // comet before that comet accepted batch N, however slow the transport.
-import type { CometClient, Instance } from '../ports/index.js';
+//
+// Room batches waiting behind a room's running call are merged into one call when they
+// start: a comet busy writing batch N (or a slow link) receives N+1…N+k as one proto whose
+// body is their frames in order — bigger batches exactly when the comet is the bottleneck,
+// so it makes one gRPC call and one socket write per member for all of them.
+import type { CometClient, Instance, Proto } from '../ports/index.js';
 import { Fifo } from './fifo.js';
 
 /** One call on the comet client; resolves when the comet accepted it. */
@@ -15,7 +20,17 @@ interface Task {
   key: string | null;
   call: CometCall;
   done: CallDone;
+  /** A room batch (key = the room) that may merge with the batches queued behind it. */
+  batch: Proto | null;
 }
+
+export interface LaneCounters {
+  mergedBatches: number;
+}
+
+/** Most room batches merged into one call, and most body bytes of a merged call. */
+const MERGE_MAX_BATCHES = 16;
+const MERGE_MAX_BYTES = 64 * 1024;
 
 export class CometLane {
   private running = 0;
@@ -33,6 +48,8 @@ export class CometLane {
     private readonly routineSize: number,
     /** Called when calls start failing (with the error) and when they succeed again (null). */
     private readonly onHealth: (lane: CometLane, err: Error | null) => void = () => {},
+    /** Shared by a job's lanes: room batches that went out inside another's call. */
+    private readonly counters: LaneCounters = { mergedBatches: 0 },
   ) {}
 
   get hostname(): string {
@@ -48,11 +65,20 @@ export class CometLane {
    * starting in submission order. After close() the call is skipped (the comet is gone).
    */
   submit(key: string | null, call: CometCall, done: CallDone): void {
+    this.enqueue({ key, call, done, batch: null });
+  }
+
+  /** Sends a room batch (BroadcastRoom) in the room's order; may merge with later batches. */
+  submitRoomBatch(room: string, proto: Proto, done: CallDone): void {
+    this.enqueue({ key: room, call: (c) => c.broadcastRoom(room, proto), done, batch: proto });
+  }
+
+  private enqueue(task: Task): void {
+    const { key, done } = task;
     if (this.closing) {
       done(null, true);
       return;
     }
-    const task: Task = { key, call, done };
     if (key !== null) {
       if (this.chains.has(key)) {
         const chain = this.chains.get(key);
@@ -89,7 +115,7 @@ export class CometLane {
     if (task.key !== null) {
       const chain = this.chains.get(task.key);
       const next = chain?.shift();
-      if (next) this.ready.push(next);
+      if (next) this.ready.push(next.batch !== null && chain!.length > 0 ? this.merge(next, chain!) : next);
       else this.chains.delete(task.key);
     }
     if ((err !== null) !== this.failing) {
@@ -99,6 +125,30 @@ export class CometLane {
     if (!this.closing) this.pump();
     task.done(err);
     if (this.closing && this.running === 0) this.wakeClose?.();
+  }
+
+  /** `first` and the room batches right behind it in `chain`, as one call (within the limits). */
+  private merge(first: Task, chain: Task[]): Task {
+    const parts = [first];
+    let bytes = first.batch!.body.length;
+    while (parts.length < MERGE_MAX_BATCHES && chain.length > 0) {
+      const b = chain[0].batch;
+      if (b === null || b.ver !== first.batch!.ver || b.op !== first.batch!.op || bytes + b.body.length > MERGE_MAX_BYTES) break;
+      parts.push(chain.shift()!);
+      bytes += b.body.length;
+    }
+    if (parts.length === 1) return first;
+    this.counters.mergedBatches += parts.length - 1;
+    const room = first.key!;
+    const proto: Proto = { ...first.batch!, body: Buffer.concat(parts.map((t) => t.batch!.body), bytes) };
+    return {
+      key: room,
+      call: (c) => c.broadcastRoom(room, proto),
+      done: (err, skipped) => {
+        for (const t of parts) t.done(err, skipped);
+      },
+      batch: proto,
+    };
   }
 
   /**

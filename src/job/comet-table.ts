@@ -3,10 +3,12 @@
 // pushes, as in goim: they still hold connections until those leave.
 import type { CometDialer, Instance } from '../ports/index.js';
 import type { Logger } from '../log.js';
-import { CometLane } from './comet-lane.js';
+import { CometLane, type LaneCounters } from './comet-lane.js';
 
 export class CometTable {
   private readonly lanes = new Map<string, CometLane>();
+  /** Over every lane, past and present. */
+  readonly laneCounters: LaneCounters = { mergedBatches: 0 };
   /** The lanes as an array, rebuilt on change, so fan-out loops never build one. */
   private snapshot: CometLane[] = [];
   /** Lanes being closed (removed comets, shutdown); awaited by close(). */
@@ -60,7 +62,7 @@ export class CometTable {
         continue;
       }
       try {
-        next.set(ins.hostname, new CometLane(ins, this.dial(ins), this.routineSize, this.onHealth));
+        next.set(ins.hostname, new CometLane(ins, this.dial(ins), this.routineSize, this.onHealth, this.laneCounters));
         this.log.info({ comet: ins.hostname, addrs: ins.addrs }, old ? 'job: comet re-dialled' : 'job: comet added');
       } catch (e) {
         this.log.error({ comet: ins.hostname, addrs: ins.addrs, err: (e as Error).message }, 'job: cannot dial comet');

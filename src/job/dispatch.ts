@@ -1,5 +1,6 @@
 // Sending one proto to several comets and reporting once all of them answered.
-import type { CometCall, CometLane } from './comet-lane.js';
+import type { Proto } from '../ports/index.js';
+import type { CallDone, CometCall, CometLane } from './comet-lane.js';
 
 /**
  * Submits `call` to every lane (under order key `key`); `done` runs once after all settled,
@@ -14,6 +15,20 @@ export function fanOut(
   what: string,
   done: (err: Error | null) => void,
 ): void {
+  fanOutWith(lanes, (lane, laneDone) => lane.submit(key, call, laneDone), what, done);
+}
+
+/** fanOut for a room batch: each lane keeps the room's order and may merge queued batches. */
+export function fanOutRoomBatch(lanes: readonly CometLane[], room: string, proto: Proto, done: (err: Error | null) => void): void {
+  fanOutWith(lanes, (lane, laneDone) => lane.submitRoomBatch(room, proto, laneDone), `broadcastRoom ${room}`, done);
+}
+
+function fanOutWith(
+  lanes: readonly CometLane[],
+  send: (lane: CometLane, done: CallDone) => void,
+  what: string,
+  done: (err: Error | null) => void,
+): void {
   let remaining = lanes.length;
   let failed: string[] | null = null;
   let first: Error | null = null;
@@ -22,7 +37,7 @@ export function fanOut(
     return;
   }
   for (const lane of lanes) {
-    lane.submit(key, call, (err) => {
+    send(lane, (err) => {
       if (err) {
         (failed ??= []).push(lane.hostname);
         first ??= err;

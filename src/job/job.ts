@@ -30,7 +30,7 @@ import {
 import { Admission } from './admission.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { CometTable } from './comet-table.js';
-import { fanOut, fanOutAsync } from './dispatch.js';
+import { fanOutAsync, fanOutRoomBatch } from './dispatch.js';
 import { pushProto } from './push-frame.js';
 import { RoomTable } from './room-table.js';
 
@@ -53,6 +53,8 @@ export interface JobStats {
   broadcastNoComet: number;
   roomMessages: number;
   roomBatches: number;
+  /** Room batches a comet received inside one call with earlier ones (it was still busy). */
+  roomBatchesMerged: number;
   /** Room batches acknowledged without any comet to send to. */
   roomNoComet: number;
   /** Messages of an unknown type (logged and acknowledged). */
@@ -91,6 +93,7 @@ export class Job {
     broadcastNoComet: 0,
     roomMessages: 0,
     roomBatches: 0,
+    roomBatchesMerged: 0,
     roomNoComet: 0,
     unknownType: 0,
   };
@@ -184,7 +187,7 @@ export class Job {
   }
 
   stats(): Readonly<JobStats> {
-    return { ...this.counters };
+    return { ...this.counters, roomBatchesMerged: this.table.laneCounters.mergedBatches };
   }
 
   load(): JobLoad {
@@ -265,7 +268,7 @@ export class Job {
       done(null);
       return;
     }
-    fanOut(lanes, room, (c) => c.broadcastRoom(room, proto), `broadcastRoom ${room}`, done);
+    fanOutRoomBatch(lanes, room, proto, done);
   };
 
   private warnNoComet(what: string): void {

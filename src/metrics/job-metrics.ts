@@ -36,6 +36,11 @@ export function registerJobMetrics(registry: Registry, job: JobMetricsSource): v
     read: () => job.stats().roomBatches,
   });
   lazyCounter(registry, {
+    name: 'tsim_job_room_batches_merged_total',
+    help: 'Room batches sent to a comet inside one BroadcastRoom with the batches before them, because the comet was still busy with the room (counted per comet).',
+    read: () => job.stats().roomBatchesMerged,
+  });
+  lazyCounter(registry, {
     name: 'tsim_job_room_batches_dropped_total',
     help: 'Room batches acknowledged without any comet to send them to.',
     read: () => job.stats().roomNoComet,
