@@ -93,7 +93,7 @@ export class Job {
     broadcastNoComet: 0,
     roomMessages: 0,
     roomBatches: 0,
-    roomBatchesMerged: 0,
+    roomBatchesMerged: 0, // kept by the comet lanes; stats() reads them
     roomNoComet: 0,
     unknownType: 0,
   };
@@ -166,7 +166,7 @@ export class Job {
     this.unwatch = null;
     this.roomTable.stop();
     await this.table.close();
-    this.log.info(this.counters, 'job: stopped');
+    this.log.info(this.stats(), 'job: stopped');
   }
 
   /** Delivers one message; resolves once the comets accepted it, rejects when one failed. */
