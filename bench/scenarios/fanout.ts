@@ -56,6 +56,8 @@ export interface FanoutRow {
   deliveredPerSec: number;
   /** write/writev syscalls of the server per second (/proc/<pid>/io syscw). */
   serverWritesPerSec: number;
+  /** Write calls on client sockets per second by the server's own counter (tsim: tsim_comet_socket_writes_total); null when it has none. */
+  socketWritesPerSec: number | null;
   /** Read events per second at the clients (TCP data callbacks / WS messages). */
   clientReadsPerSec: number;
   serverCpuPct: number;
@@ -144,6 +146,7 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
   const serverPids = serverProcs.map((p) => p.pid);
   // The load: the workers, and this process (it pushes over HTTP, or into NATS, for tsim).
   const loadPids = [process.pid, ...pool.pids()];
+  const sw0 = (await server.socketWrites?.()) ?? undefined;
   const s0 = sampleGroup(serverPids);
   const l0 = sampleGroup(loadPids);
   const m0 = sampleMachineCpu();
@@ -169,6 +172,7 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
   const expected = pushed.messagesPerClient * open0;
   const d = await drain(pool, expected, DRAIN_QUIET_MS, o.drainS * 1000, serverPids, loadPids);
   const report = await pool.report();
+  const sw1 = sw0 === undefined ? undefined : await server.socketWrites?.();
   const elapsedS = Math.max(o.durationS, (d.lastProgress - start) / 1000);
   const srv = groupDelta(s0, d.server, serverProcs);
   const load = groupDelta(l0, d.load);
@@ -189,6 +193,7 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
     clientsLost: report.lost,
     deliveredPerSec: delivered / elapsedS,
     serverWritesPerSec: srv.writesPerSec,
+    socketWritesPerSec: sw0 !== undefined && sw1 !== undefined ? (sw1 - sw0) / elapsedS : null,
     clientReadsPerSec: report.reads / elapsedS,
     serverCpuPct: srv.cpuPct,
     serverRss: srv.rss,
@@ -236,21 +241,28 @@ async function runServer(kind: ServerKind, o: FanoutOptions, rows: FanoutRow[]):
   }
 }
 
+/** Delivered messages per socket write: by the server's own write counter when it has one, else per write syscall. */
+function messagesPerWrite(r: FanoutRow): number {
+  const writes = r.socketWritesPerSec ?? r.serverWritesPerSec;
+  return writes > 0 ? r.deliveredPerSec / writes : Number.NaN;
+}
+
 export function fanoutTable(rows: readonly FanoutRow[]): string {
   return formatTable(
-    ['server', 'clients', 'rate/s', 'batch', 'msg/write', 'expected', 'delivered', 'lost', 'lag s', 'msgs/s', 'srv writes/s', 'writes/cpu-s', 'cli reads/s', 'srv cpu%', 'comet cpu%', 'srv MB', 'p50 ms', 'p99 ms', 'max ms', 'load cpu%', 'irq cpu%', 'other cpu%', 'machine%'],
+    ['server', 'clients', 'rate/s', 'batch', 'msg/write', 'expected', 'delivered', 'lost', 'lag s', 'msgs/s', 'srv writes/s', 'sock writes/s', 'writes/cpu-s', 'cli reads/s', 'srv cpu%', 'comet cpu%', 'srv MB', 'p50 ms', 'p99 ms', 'max ms', 'load cpu%', 'irq cpu%', 'other cpu%', 'machine%'],
     rows.map((r) => [
       r.server,
       r.clients,
       r.rate,
       r.messagesPerWrite,
-      fmtNum(r.serverWritesPerSec > 0 ? r.deliveredPerSec / r.serverWritesPerSec : Number.NaN),
+      fmtNum(messagesPerWrite(r)),
       r.expected,
       r.delivered,
       r.lost,
       fmtNum(r.lagS),
       r.deliveredPerSec,
       r.serverWritesPerSec,
+      r.socketWritesPerSec,
       r.writesPerCpuSec,
       r.clientReadsPerSec,
       fmtNum(r.serverCpuPct),

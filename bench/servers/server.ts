@@ -85,6 +85,8 @@ export interface RunningServer {
   connections(): Promise<number | undefined>;
   /** Connections each process holds, for servers spreading them over processes (tsim-cluster's comet workers). */
   connectionsByProcess?(): Promise<ProcessConnections[]>;
+  /** Write calls on client sockets so far, from the server's own counter (tsim's tsim_comet_socket_writes_total), when it has one. */
+  socketWrites?(): Promise<number | undefined>;
   /** Runs a full garbage collection in every process of the server. */
   gc(): Promise<void>;
   /** `rate` messages per second to every client for `durationMs`, `bodySize`-byte bodies. */

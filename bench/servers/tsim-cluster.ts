@@ -18,6 +18,7 @@ import { openQueuePusher, publishAtRate } from '../load/queue-pusher.js';
 import { killPid, onExitCleanup, pidAlive, stopChild, track, trackPids, waitPidGone } from '../run/children.js';
 import { freePort, waitForPort } from '../run/ports.js';
 import { startNats, startRedis, type Service } from '../run/services.js';
+import { scrapeMetric } from '../measure/scrape.js';
 import { BENCH_OP, BENCH_ROOM } from './bench-room.js';
 import { batchAt, processTree, type ProcessConnections, type PushRun, type ServerOptions, type ServerProcess } from './server.js';
 import type { TsimServer } from './tsim.js';
@@ -240,16 +241,9 @@ interface CometWorkerInfo {
 }
 
 /** Authenticated connections of one comet, from its tsim_comet_connections gauge. */
-async function scrapeConnections(metrics: string): Promise<number | undefined> {
+function scrapeConnections(metrics: string): Promise<number | undefined> {
   const port = /:(\d+)$/.exec(metrics)?.[1];
-  if (!port) return undefined;
-  try {
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const m = /^tsim_comet_connections(?:\{[^}]*\})? (\d+)/m.exec(text);
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
+  return port ? scrapeMetric(`http://127.0.0.1:${port}/metrics`, 'tsim_comet_connections') : Promise.resolve(undefined);
 }
 
 export const DEFAULT_COMET_WORKERS = 2;
@@ -397,6 +391,15 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
         return per.every((c) => Number.isFinite(c.connections)) ? per.reduce((s, c) => s + c.connections, 0) : undefined;
       },
       connectionsByProcess,
+      socketWrites: async () => {
+        const per = await Promise.all(
+          cometMetrics.map((c) => {
+            const port = c.metrics ? /:(\d+)$/.exec(c.metrics)?.[1] : undefined;
+            return port ? scrapeMetric(`http://127.0.0.1:${port}/metrics`, 'tsim_comet_socket_writes_total') : undefined;
+          }),
+        );
+        return per.every((n) => n !== undefined) ? per.reduce((a: number, n) => a + n!, 0) : undefined;
+      },
       async gc() {
         const answers = await Promise.all(roleOrder.map((r) => roles[r]!.gc()));
         const c = answers[roleOrder.indexOf('comet')];

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pushAtRate } from '../load/pusher.js';
+import { scrapeMetric } from '../measure/scrape.js';
 import { stopChild, track } from '../run/children.js';
 import { freePort, waitForPort } from '../run/ports.js';
 import { BENCH_OP, BENCH_ROOM } from './bench-room.js';
@@ -85,6 +86,8 @@ export async function launchTsim(opts: ServerOptions): Promise<TsimServer> {
     pids: () => (child.pid === undefined ? [] : processTree(child.pid)),
     processes: () => (child.pid === undefined ? [] : processTree(child.pid).map((pid, i) => ({ pid, role: i === 0 ? 'tsim' : 'tsim-child' }))),
     connections: async () => undefined,
+    // Embedded: the comet's metrics are on logic's HTTP port.
+    socketWrites: () => scrapeMetric(`http://127.0.0.1:${ports.http}/metrics`, 'tsim_comet_socket_writes_total'),
     gc: () =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('tsim: no answer to gc request')), 10_000);
