@@ -8,11 +8,12 @@ import { delimiter, join } from 'node:path';
 import { stopChild, track } from './children.js';
 import { freePort, waitForPort } from './ports.js';
 
-const SEARCH = ['/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin', '/opt/homebrew/bin'];
+/** Where redis-server and nats-server are looked for before PATH. */
+export const BINARY_DIRS = ['/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin', '/opt/homebrew/bin'];
 
 /** An executable `name` in the usual system folders or PATH. */
 export function findBinary(name: string): string | undefined {
-  for (const d of [...SEARCH, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)]) {
+  for (const d of [...BINARY_DIRS, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)]) {
     const p = join(d, name);
     try {
       accessSync(p, constants.X_OK);
@@ -69,7 +70,7 @@ async function startService(name: string, bin: string, args: string[], port: num
 
 function need(name: string): string {
   const bin = findBinary(name);
-  if (!bin) throw new Error(`--server tsim-cluster needs ${name} (looked in ${SEARCH.join(', ')} and PATH)`);
+  if (!bin) throw new Error(`--server tsim-cluster needs ${name} (looked in ${BINARY_DIRS.join(', ')} and PATH)`);
   return bin;
 }
 

@@ -19,7 +19,7 @@ import { killPid, onExitCleanup, pidAlive, stopChild, track, trackPids, waitPidG
 import { freePort, waitForPort } from '../run/ports.js';
 import { startNats, startRedis, type Service } from '../run/services.js';
 import { scrapeMetric } from '../measure/scrape.js';
-import { BENCH_OP, BENCH_ROOM } from './bench-room.js';
+import { BENCH_OP, BENCH_ROOM, tsimClientTarget } from './bench-room.js';
 import { batchAt, processTree, type ProcessConnections, type PushRun, type ServerOptions, type ServerProcess } from './server.js';
 import type { TsimServer } from './tsim.js';
 
@@ -376,14 +376,7 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
       kind: 'tsim-cluster',
       httpPort: ports.http,
       label: `tsim-cluster ${opts.cometWorkers}w ${opts.transport}${queue ? ' push=queue' : ''}`,
-      client: {
-        kind: opts.transport,
-        host: '127.0.0.1',
-        port: opts.transport === 'tcp' ? ports.tcp : ports.ws,
-        path: '/sub',
-        auth: true,
-        room: BENCH_ROOM.key,
-      },
+      client: tsimClientTarget(opts.transport, ports),
       processes,
       pids: () => processes().map((p) => p.pid),
       connections: async () => {

@@ -9,7 +9,7 @@ import { pushAtRate } from '../load/pusher.js';
 import { scrapeMetric } from '../measure/scrape.js';
 import { stopChild, track } from '../run/children.js';
 import { freePort, waitForPort } from '../run/ports.js';
-import { BENCH_OP, BENCH_ROOM } from './bench-room.js';
+import { BENCH_OP, BENCH_ROOM, tsimClientTarget } from './bench-room.js';
 import { batchAt, processTree, type PushRun, type RunningServer, type ServerOptions } from './server.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -75,14 +75,7 @@ export async function launchTsim(opts: ServerOptions): Promise<TsimServer> {
     kind: 'tsim',
     httpPort: ports.http,
     label: `tsim ${opts.transport}`,
-    client: {
-      kind: opts.transport,
-      host: '127.0.0.1',
-      port: opts.transport === 'tcp' ? ports.tcp : ports.ws,
-      path: '/sub',
-      auth: true,
-      room: BENCH_ROOM.key,
-    },
+    client: tsimClientTarget(opts.transport, ports),
     pids: () => (child.pid === undefined ? [] : processTree(child.pid)),
     processes: () => (child.pid === undefined ? [] : processTree(child.pid).map((pid, i) => ({ pid, role: i === 0 ? 'tsim' : 'tsim-child' }))),
     connections: async () => undefined,

@@ -11,35 +11,19 @@
 // When redis-server or nats-server is not installed the suite is skipped with a notice, or
 // fails when TSIM_REQUIRE_SERVICES=1 (CI).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'smol-toml';
 import { packageRoot } from '../../src/package-root.js';
+import { BINARY_DIRS, findBinary } from '../../bench/run/services.js';
 import { waitFor } from './services.js';
 
 export { waitFor };
 
 // ---- binaries and the gate -------------------------------------------------------------
-
-const SEARCH = ['/usr/bin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin', '/opt/homebrew/bin'];
-
-function findBinary(name: string): string | undefined {
-  const dirs = [...SEARCH, ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
-  for (const d of dirs) {
-    const p = join(d, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
 
 /**
  * For suites: `describe(name, { skip: await clusterGate() }, …)`. False when redis-server and
@@ -49,7 +33,7 @@ function findBinary(name: string): string | undefined {
 export async function clusterGate(): Promise<false | string> {
   const missing = ['redis-server', 'nats-server'].filter((b) => !findBinary(b));
   if (missing.length === 0) return false;
-  const what = `${missing.join(' and ')} not installed (looked in ${SEARCH.join(', ')} and PATH)`;
+  const what = `${missing.join(' and ')} not installed (looked in ${BINARY_DIRS.join(', ')} and PATH)`;
   if (process.env.TSIM_REQUIRE_SERVICES === '1') {
     throw new Error(`distributed tests need private Redis and NATS servers (TSIM_REQUIRE_SERVICES=1): ${what}`);
   }
