@@ -86,12 +86,17 @@ export function groupDelta(a: readonly ProcSample[], b: readonly ProcSample[], r
   };
 }
 
+/** The comet processes of a distributed server (primary and workers); none otherwise. */
+function cometProcesses(perProcess: readonly ProcDelta[]): ProcDelta[] {
+  return perProcess.filter((p) => p.role?.startsWith('comet'));
+}
+
 /**
  * CPU of the comet processes alone (a distributed comet's primary and workers), % of one
  * core; null when the server has no such processes (embedded tsim, the baselines).
  */
 export function cometCpuPct(perProcess: readonly ProcDelta[]): number | null {
-  const comets = perProcess.filter((p) => p.role?.startsWith('comet'));
+  const comets = cometProcesses(perProcess);
   return comets.length > 0 ? comets.reduce((s, p) => s + p.cpuPct, 0) : null;
 }
 
@@ -101,7 +106,7 @@ export function cometCpuPct(perProcess: readonly ProcDelta[]): number | null {
  * processes when the server has them (their writes are the socket writes), else every process.
  */
 export function writesPerCpuSecond(perProcess: readonly ProcDelta[]): number {
-  const comets = perProcess.filter((p) => p.role?.startsWith('comet'));
+  const comets = cometProcesses(perProcess);
   const ps = comets.length > 0 ? comets : perProcess;
   const cpu = ps.reduce((s, p) => s + p.cpuPct, 0) / 100;
   return cpu > 0 ? ps.reduce((s, p) => s + p.writesPerSec, 0) / cpu : Number.NaN;

@@ -240,10 +240,10 @@ interface CometWorkerInfo {
   metrics?: string;
 }
 
-/** Authenticated connections of one comet, from its tsim_comet_connections gauge. */
-function scrapeConnections(metrics: string): Promise<number | undefined> {
-  const port = /:(\d+)$/.exec(metrics)?.[1];
-  return port ? scrapeMetric(`http://127.0.0.1:${port}/metrics`, 'tsim_comet_connections') : Promise.resolve(undefined);
+/** A metric of one comet process, from its metrics listener (e.g. "127.0.0.1:41234"). */
+function scrapeComet(metrics: string | undefined, name: string): Promise<number | undefined> {
+  const port = metrics ? /:(\d+)$/.exec(metrics)?.[1] : undefined;
+  return port ? scrapeMetric(`http://127.0.0.1:${port}/metrics`, name) : Promise.resolve(undefined);
 }
 
 export const DEFAULT_COMET_WORKERS = 2;
@@ -334,7 +334,7 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
         ? workers.map((w) => ({ pid: w.pid, role: `comet-w${w.worker}`, metrics: w.metrics }))
         : [{ pid: comet.pid, role: 'comet', metrics: typeof cometUp.metrics === 'string' ? cometUp.metrics : undefined }];
     const connectionsByProcess = async (): Promise<ProcessConnections[]> =>
-      Promise.all(cometMetrics.map(async (c) => ({ pid: c.pid, role: c.role, connections: (c.metrics ? await scrapeConnections(c.metrics) : undefined) ?? Number.NaN })));
+      Promise.all(cometMetrics.map(async (c) => ({ pid: c.pid, role: c.role, connections: (await scrapeComet(c.metrics, 'tsim_comet_connections')) ?? Number.NaN })));
     // The job last, so that its first comet list already holds every worker.
     const job = start('job');
     const jobUp = await started(job);
@@ -385,12 +385,7 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
       },
       connectionsByProcess,
       socketWrites: async () => {
-        const per = await Promise.all(
-          cometMetrics.map((c) => {
-            const port = c.metrics ? /:(\d+)$/.exec(c.metrics)?.[1] : undefined;
-            return port ? scrapeMetric(`http://127.0.0.1:${port}/metrics`, 'tsim_comet_socket_writes_total') : undefined;
-          }),
-        );
+        const per = await Promise.all(cometMetrics.map((c) => scrapeComet(c.metrics, 'tsim_comet_socket_writes_total')));
         return per.every((n) => n !== undefined) ? per.reduce((a: number, n) => a + n!, 0) : undefined;
       },
       async gc() {

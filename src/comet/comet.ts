@@ -16,7 +16,7 @@ import { DeadlineSweep } from './deadlines.js';
 import { Admission, Limit, LimitLog } from './limits.js';
 import { Fanout, type PushCounts, type PushKind } from './fanout.js';
 import { OnlineReporter } from './online-reporter.js';
-import { Outbound } from './outbound.js';
+import { Outbound, unsent } from './outbound.js';
 import { Registration } from './registration.js';
 import { TcpServer, type ListenerTls, type TransportCounters } from './tcp-server.js';
 import { TlsCredentials } from './tls-credentials.js';
@@ -305,7 +305,7 @@ export class Comet {
   /** Bytes waiting unsent on the connection with this key (diagnostics, tests). */
   sendQueueBytes(key: string): number | undefined {
     const c = this.table.byKey.get(key);
-    return c === undefined ? undefined : c.socket.writableLength + (c.pending?.length ?? 0);
+    return c === undefined ? undefined : unsent(c);
   }
 
   private accept(socket: Socket, isWs: boolean): Connection | null {

@@ -127,6 +127,6 @@ export class Outbound {
 }
 
 /** Bytes a socket holds unsent: Node's buffer plus this turn's pending write. */
-function unsent(c: Writable): number {
+export function unsent(c: Writable): number {
   return c.pending === null ? c.socket.writableLength : c.socket.writableLength + c.pending.length;
 }

@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { stringify } from 'smol-toml';
+import type { CometAddresses } from '../../src/distributed/comet-process.js';
 import { packageRoot } from '../../src/package-root.js';
 import { BINARY_DIRS, findBinary } from '../../bench/run/services.js';
 import { waitFor } from './services.js';
@@ -221,14 +222,7 @@ export type Role = 'comet' | 'logic' | 'job';
 export type LogRecord = Record<string, unknown> & { msg: string; level: number };
 
 /** The "tsim comet started" line of a comet of one process. */
-export interface CometStarted extends LogRecord {
-  serverId: string;
-  tcp: string[];
-  websocket: string[];
-  grpc: string;
-  rpcAddr: string;
-  metrics?: string;
-}
+export interface CometStarted extends LogRecord, CometAddresses {}
 
 export interface CometClusterStarted extends LogRecord {
   tcp: string[];
