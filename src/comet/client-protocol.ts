@@ -9,6 +9,7 @@ import { now } from './clock.js';
 import { State, type CloseHandler, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
+import { Limit, type LimitLog } from './limits.js';
 
 export interface ClientProtocolOptions {
   serverId: string;
@@ -19,6 +20,10 @@ export interface ClientProtocolOptions {
   ring: number;
   /** Routing refresh period (comet.routingRefresh); 0 disables it. */
   routingRefreshMs: number;
+  /** Most ops one connection may watch (limits.maxAccepts). */
+  maxAccepts: number;
+  /** Where refused room changes, subs and oversized accept sets are counted and logged. */
+  limitLog: LimitLog;
 }
 
 const INT32_LIST_ITEM = /^[+-]?[0-9]+$/;
@@ -62,6 +67,8 @@ export class ClientProtocol {
   private readonly table: ConnectionTable;
   private readonly ring: number;
   private readonly refreshMs: number;
+  private readonly maxAccepts: number;
+  private readonly limitLog: LimitLog;
   /** Disconnect calls in flight, so stop() can wait for them. */
   private readonly disconnects = new Set<Promise<void>>();
   private readonly accepts = new SharedAccepts();
@@ -76,6 +83,8 @@ export class ClientProtocol {
     this.table = opts.table;
     this.ring = opts.ring;
     this.refreshMs = opts.routingRefreshMs;
+    this.maxAccepts = opts.maxAccepts;
+    this.limitLog = opts.limitLog;
   }
 
   /** One decoded client frame. */
@@ -113,12 +122,20 @@ export class ClientProtocol {
         // Closed meanwhile (handshake timeout, client gone): nothing was registered here, so
         // nothing is undone in logic either; the routing it wrote lapses with its TTL.
         if (c.state !== State.Authing) return;
-        // The auth reply goes out before the connection becomes reachable (spec §2.4).
+        const accepts = this.accepts.of(r.accepts);
+        if (accepts.size > this.maxAccepts) {
+          this.tooManyAccepts(c, accepts.size);
+          return;
+        }
+        // The auth reply goes out before the connection becomes reachable (docs/protocol.md).
         c.reply(frameBytes(c.isWs, Op.AuthReply, f.ver, f.seq));
         if (!c.open) return;
         c.mid = r.mid;
         c.key = flatKey(r.key);
-        c.accepts = this.accepts.of(r.accepts);
+        c.accepts = accepts;
+        // What the auth mode granted binds later room changes and subs (docs/security.md).
+        if (r.roomFixed === true) c.grantedRoom = r.roomId;
+        if (r.acceptsFixed === true) c.grantedAccepts = c.accepts;
         // A missing or broken timeout ends the connection at once (as goim does for 0).
         c.heartbeatMs = Number.isFinite(r.heartbeatMs) ? r.heartbeatMs : 0;
         const old = this.table.register(c, r.roomId);
@@ -159,7 +176,14 @@ export class ClientProtocol {
       case Op.ChangeRoom: {
         const roomId = f.body.toString();
         if (roomId === '') this.table.rooms.leave(c);
-        else this.table.rooms.join(c, roomId);
+        else if (c.grantedRoom === null || roomId === c.grantedRoom) this.table.rooms.join(c, roomId);
+        else {
+          // Not the room the token or webhook granted: the connection stays where it is, and
+          // the reply names that room instead of echoing the request (docs/protocol.md).
+          this.limitLog.hit(Limit.RoomNotGranted, { key: c.key, remote: c.remote });
+          c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, Buffer.from(c.room?.id ?? '')));
+          return;
+        }
         c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, f.body));
         return;
       }
@@ -168,8 +192,21 @@ export class ClientProtocol {
         const ops = parseOpList(f.body);
         if (ops !== null) {
           const next = new Set(c.accepts); // the current set may be shared
-          if (f.op === Op.Sub) for (const op of ops) next.add(op);
-          else for (const op of ops) next.delete(op);
+          if (f.op === Op.Unsub) for (const op of ops) next.delete(op);
+          else {
+            const granted = c.grantedAccepts;
+            let refused = 0;
+            for (const op of ops) {
+              if (granted === null || granted.has(op)) next.add(op);
+              else refused++;
+            }
+            if (refused > 0) this.limitLog.hit(Limit.AcceptsNotGranted, { key: c.key, remote: c.remote, refused });
+            // Checked before the set is kept anywhere: an endless stream of new ops costs nothing.
+            if (next.size > this.maxAccepts) {
+              this.tooManyAccepts(c, next.size);
+              return;
+            }
+          }
           c.accepts = this.accepts.of(next);
         }
         c.reply(frameBytes(c.isWs, f.op + 1, f.ver, f.seq, f.body));
@@ -178,6 +215,11 @@ export class ClientProtocol {
       default:
         this.generic(c, f);
     }
+  }
+
+  private tooManyAccepts(c: Connection, size: number): void {
+    this.limitLog.hit(Limit.Accepts, { key: c.key, remote: c.remote, accepts: size });
+    c.close(`would watch ${size} ops, more than limits.maxAccepts ${this.maxAccepts}`, 'info');
   }
 
   /** Any other op: Logic.Receive, then a header-only echo, in request order (spec §1.4). */

@@ -105,6 +105,7 @@ export class Comet {
       replyReserve,
       slowPolicy: config.protocol.slowPolicy,
     });
+    this.admission = new Admission(config.limits, new LimitLog(opts.limits, log));
     this.protocol = new ClientProtocol({
       serverId,
       logic,
@@ -112,8 +113,9 @@ export class Comet {
       table: this.table,
       ring,
       routingRefreshMs: config.comet.routingRefresh,
+      maxAccepts: config.limits.maxAccepts,
+      limitLog: this.admission.log,
     });
-    this.admission = new Admission(config.limits, new LimitLog(opts.limits, log));
     this.sweep = new DeadlineSweep(this.table, config.comet.sweepInterval, (c) => this.protocol.refreshRouting(c));
     this.fanout = new Fanout(this.table, this.out);
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, config.comet.renewOnline, log);
@@ -141,6 +143,7 @@ export class Comet {
         if (admission.frame(c)) this.protocol.onFrame(c, f);
       },
       reply: (c: Connection, bytes: Buffer) => this.out.reply(c, bytes),
+      countFrame: (c: Connection) => admission.frame(c),
       frameTooLarge: (c: Connection) =>
         admission.log.hit(Limit.ClientFrameSize, { key: c.key || undefined, remote: c.remote, maxBody: this.config.protocol.maxBody }),
       log: this.log,

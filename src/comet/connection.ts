@@ -34,8 +34,12 @@ export class Connection implements Writable, RoomMember {
   state: State = State.Handshake;
   mid = 0n;
   key = '';
-  /** Ops watched by key pushes and broadcasts (spec §3.4). */
+  /** Ops watched by key pushes and broadcasts (docs/protocol.md, accepts). */
   accepts: ReadonlySet<number> = NO_OPS;
+  /** The only room op 12 may join, when the auth mode fixed it; null = any (goim). */
+  grantedRoom: string | null = null;
+  /** The only ops op 14 may add, when the auth mode fixed them; null = any (goim). */
+  grantedAccepts: ReadonlySet<number> | null = null;
   room: Room | null = null;
   roomIndex = -1;
   /** Position in the comet's connection list (swap-remove). */

@@ -17,6 +17,12 @@ export const Limit = {
   UpstreamFrameRate: 'upstream_frame_rate',
   /** A client frame over protocol.maxBody. */
   ClientFrameSize: 'client_frame_size',
+  /** A connection that would watch more than limits.maxAccepts ops (closed). */
+  Accepts: 'accepts',
+  /** Op 12 to a room other than the one the auth mode granted (refused, connection kept). */
+  RoomNotGranted: 'room_not_granted',
+  /** Op 14 naming ops the auth mode did not grant (those ops ignored, connection kept). */
+  AcceptsNotGranted: 'accepts_not_granted',
 } as const;
 export type LimitName = (typeof Limit)[keyof typeof Limit];
 

@@ -10,8 +10,15 @@
 // What ws did and this keeps: masked client frames only, RSV bits clear, control frames
 // unfragmented and at most 125 bytes, continuation only inside a fragmented message, a
 // message-size limit checked from the headers before the payload arrives, text = binary.
+//
+// Bounds beyond ws: every frame that is not a whole message (ping, pong, each fragment) is
+// reported through `partial`, so the connection's frame-rate limit counts it; a message may
+// have at most MAX_FRAGMENTS fragments; fragments are copied (a few bytes kept never hold a
+// whole socket chunk) and empty ones are not kept at all.
 
 const EMPTY = Buffer.alloc(0);
+/** Most fragments of one message: real clients fragment big messages into a few pieces. */
+export const MAX_FRAGMENTS = 64;
 
 export const WsOpcode = {
   Continuation: 0x0,
@@ -42,6 +49,11 @@ export interface WsHandlers<T> {
   ping(owner: T, data: Buffer): void;
   /** A Close frame: nothing after it is read. */
   close(owner: T): void;
+  /**
+   * A frame that is not a whole message (ping, pong, a fragment), before it is handled:
+   * false when it is refused (the owner closed), and the rest of the chunk is dropped.
+   */
+  partial(owner: T): boolean;
   /** False once the owner is closed: the rest of the chunk is dropped. */
   open(owner: T): boolean;
 }
@@ -52,6 +64,8 @@ export class WsReader<T> {
   /** Payloads of a fragmented message so far (null outside one). */
   private fragments: Buffer[] | null = null;
   private fragmentBytes = 0;
+  /** Fragments of the message so far, empty ones included. */
+  private fragmentCount = 0;
 
   constructor(
     private readonly owner: T,
@@ -105,17 +119,25 @@ export class WsReader<T> {
         handlers.close(owner);
         return;
       }
-      if (opcode === WsOpcode.Ping) handlers.ping(owner, payload);
-      else if (opcode === WsOpcode.Pong) continue;
-      else if (fin && this.fragments === null) handlers.message(owner, payload);
-      else {
-        (this.fragments ??= []).push(payload);
-        this.fragmentBytes += len;
-        if (!fin) continue;
-        const message = Buffer.concat(this.fragments, this.fragmentBytes);
-        this.fragments = null;
-        this.fragmentBytes = 0;
-        handlers.message(owner, message);
+      if (fin && (opcode === WsOpcode.Text || opcode === WsOpcode.Binary)) {
+        handlers.message(owner, payload); // a whole message: the common case
+      } else {
+        if (!handlers.partial(owner)) return;
+        if (opcode === WsOpcode.Ping) handlers.ping(owner, payload);
+        else if (opcode !== WsOpcode.Pong) {
+          // Counted here, once the frame is complete (check() may see a header twice).
+          if (++this.fragmentCount > MAX_FRAGMENTS) throw new WsProtocolError(`message in more than ${MAX_FRAGMENTS} fragments`);
+          const fragments = (this.fragments ??= []);
+          if (len > 0) fragments.push(Buffer.from(payload));
+          this.fragmentBytes += len;
+          if (fin) {
+            const message = Buffer.concat(fragments, this.fragmentBytes);
+            this.fragments = null;
+            this.fragmentBytes = 0;
+            this.fragmentCount = 0;
+            handlers.message(owner, message);
+          }
+        }
       }
       if (!handlers.open(owner)) return;
     }

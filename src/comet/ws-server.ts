@@ -25,6 +25,11 @@ const SERVICE_UNAVAILABLE =
 export interface WsHooks extends TransportHooks {
   /** Queues bytes for a connection as a reply (pongs). */
   reply(c: Connection, bytes: Buffer): void;
+  /**
+   * Counts a WebSocket frame that is not a goim frame (ping, pong, fragment) against the
+   * connection's upstream frame rate; false when that closed it.
+   */
+  countFrame(c: Connection): boolean;
 }
 
 export class WsServer {
@@ -50,6 +55,7 @@ export class WsServer {
       ping: (c, data) => hooks.reply(c, wsFrame(WS_PONG, data)),
       // goim never sends a Close frame: a close from the client just ends the socket.
       close: (c) => c.close('websocket close frame from the client'),
+      partial: (c) => hooks.countFrame(c),
       open: (c) => c.open,
     };
     const accept = (socket: Socket): void => {

@@ -102,6 +102,8 @@ export const configSchema = z
         upstreamFramesPerSecond: z.number().int().min(0).default(50),
         /** Frames a connection may send at once above that rate (token bucket size). */
         upstreamFramesBurst: z.number().int().min(1).default(100),
+        /** Ops one connection may watch (auth accepts plus op-14 subs); a connection going past it is closed. */
+        maxAccepts: z.number().int().min(1).max(65536).default(256),
       })
       .strict()
       .default({}),

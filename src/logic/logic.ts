@@ -133,6 +133,8 @@ export class Logic implements LogicClient {
       roomId: token.roomId,
       accepts: token.accepts,
       heartbeatMs: this.config.node.heartbeat * this.config.node.heartbeatMax,
+      roomFixed: token.roomFixed === true,
+      acceptsFixed: token.acceptsFixed === true,
     };
   }
 

@@ -26,6 +26,12 @@ export interface ConnectReply {
   accepts: number[];
   /** Server-side heartbeat timeout (goim transports it in ns; ms here). */
   heartbeatMs: number;
+  /**
+   * The auth mode granted `roomId` (and `accepts`): the client may not move to another room
+   * with op 12 (nor subscribe to other ops with op 14). Absent = goim's free choice.
+   */
+  roomFixed?: boolean;
+  acceptsFixed?: boolean;
 }
 
 export interface SessionRef {

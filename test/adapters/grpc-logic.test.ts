@@ -99,7 +99,7 @@ async function withLogic(fn: (fake: FakeLogic, client: GrpcLogicClient, port: nu
 test('connect round-trips token, client ip, big mid and heartbeat (ms ↔ ns)', () =>
   withLogic(async (fake, client) => {
     const reply = await client.connect({ server: 'comet01', cookie: 'c', token: Buffer.from('{"mid":1}'), clientIp: '1.2.3.4' });
-    assert.deepEqual(reply, fake.connectReply);
+    assert.deepEqual(reply, { ...fake.connectReply, roomFixed: false, acceptsFixed: false });
     assert.equal(fake.calls.length, 1);
     const call = fake.calls[0];
     assert.equal(call.m, 'connect');
@@ -108,6 +108,9 @@ test('connect round-trips token, client ip, big mid and heartbeat (ms ↔ ns)', 
     assert.equal(call.req.cookie, 'c');
     assert.equal(Buffer.from(call.req.token).toString(), '{"mid":1}');
     assert.equal(call.req.clientIp, '1.2.3.4');
+    // What an auth mode granted reaches the comet.
+    fake.connectReply = { ...fake.connectReply, roomFixed: true, acceptsFixed: true };
+    assert.deepEqual(await client.connect({ server: 'comet01', cookie: '', token: new Uint8Array(0) }), fake.connectReply);
   }));
 
 test('connect without client ip leaves it undefined on the logic side', () =>
@@ -228,7 +231,7 @@ test('the client really sends RenewOnline gzip-compressed, other calls uncompres
   const replies: Record<string, Buffer> = {
     '/goim.logic.Logic/RenewOnline': Buffer.from(OnlineReply.encode({ allRoomCount: { 'live://1': 9 } }).finish()),
     '/goim.logic.Logic/Connect': Buffer.from(
-      WireConnectReply.encode({ mid: 1n, key: 'k', roomID: '', accepts: [], heartbeat: 1_000_000n }).finish(),
+      WireConnectReply.encode(WireConnectReply.fromPartial({ mid: 1n, key: 'k', heartbeat: 1_000_000n })).finish(),
     ),
     '/goim.logic.Logic/Heartbeat': Buffer.alloc(0),
   };

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SharedAccepts } from '../../src/comet/accepts.js';
+import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { Op } from '../../src/protocol/ops.js';
 import { innerFrame, rawProto, startComet, type Harness } from './harness.js';
 
@@ -22,6 +23,82 @@ describe('SharedAccepts', () => {
     for (let i = 0; i < 1100; i++) assert.ok(shared.of([i]).has(i));
     assert.equal(shared.size, 1024);
     assert.notEqual(shared.of([1099]), shared.of([1099]));
+  });
+
+  it('keeps long lists out of the cache: one client inventing lists cannot fill it with big sets', () => {
+    const shared = new SharedAccepts();
+    const long = Array.from({ length: 33 }, (_, i) => i);
+    const a = shared.of(long);
+    assert.equal(a.size, 33);
+    assert.notEqual(shared.of(long), a);
+    assert.equal(shared.size, 0);
+  });
+});
+
+describe('accept set bounds and granted accepts', () => {
+  let h: Harness;
+  let hits: LimitHits;
+  before(async () => {
+    hits = new LimitHits();
+    h = await startComet({ limits: { maxAccepts: 64 } }, undefined, { limits: hits });
+  });
+  after(() => h.stop());
+
+  const ops = (from: number, n: number): string => Array.from({ length: n }, (_, i) => from + i).join(',');
+
+  for (const transport of ['tcp', 'ws'] as const) {
+    it(`a client subscribing to ever new ops is closed at limits.maxAccepts (${transport})`, async () => {
+      const before = hits.snapshot().accepts ?? 0;
+      const c = await h.client(transport, { key: `flood-${transport}`, accepts: [1] });
+      c.send(Op.Sub, ops(100, 40), 1, 2);
+      assert.equal((await c.next()).op, Op.SubReply);
+      // Unsub frees room below the limit again.
+      c.send(Op.Unsub, ops(100, 30), 1, 3);
+      assert.equal((await c.next()).op, Op.UnsubReply);
+      c.send(Op.Sub, ops(200, 40), 1, 4); // 1 + 10 + 40 = 51 ops: within 64
+      assert.equal((await c.next()).op, Op.SubReply);
+      c.send(Op.Sub, ops(300, 40), 1, 5); // 91: over
+      await c.closed;
+      assert.equal(c.queued, 0, 'no reply to the frame that went over');
+      assert.equal((hits.snapshot().accepts ?? 0) - before, 1);
+      await h.logic.waitFor('disconnect', (r) => r.key === `flood-${transport}`);
+    });
+  }
+
+  it('an auth reply granting more than limits.maxAccepts ops is refused before op 8', async () => {
+    const c = await h.tcp();
+    c.send(Op.Auth, JSON.stringify({ key: 'too-many', accepts: Array.from({ length: 65 }, (_, i) => i) }));
+    await c.closed;
+    assert.equal(c.queued, 0);
+  });
+
+  it('with accepts granted by the auth mode, op 14 adds only granted ops; unsub and re-sub work', async () => {
+    const before = hits.snapshot().accepts_not_granted ?? 0;
+    const c = await h.client('ws', { key: 'granted', accepts: [1000, 1001], accepts_fixed: true });
+    c.send(Op.Unsub, '1001', 1, 2);
+    assert.equal((await c.next()).op, Op.UnsubReply);
+    c.send(Op.Sub, '2001,1001', 1, 3);
+    const reply = await c.next();
+    assert.deepEqual([reply.op, reply.body.toString()], [Op.SubReply, '2001,1001']); // echoed, as goim
+    assert.equal((hits.snapshot().accepts_not_granted ?? 0) - before, 1);
+    h.comet.pushMsg(['granted'], 2001, rawProto(innerFrame(2001, 'not granted')));
+    h.comet.pushMsg(['granted'], 1001, rawProto(innerFrame(1001, 'granted again')));
+    assert.equal((await c.next()).body.toString(), 'granted again');
+  });
+
+  it('with a room granted by the auth mode, op 12 to another room is refused and names the room kept', async () => {
+    const before = hits.snapshot().room_not_granted ?? 0;
+    const c = await h.client('tcp', { key: 'room-granted', room_id: 'live://a', room_fixed: true });
+    const free = await h.client('tcp', { key: 'room-free', room_id: 'live://a' });
+    c.send(Op.ChangeRoom, 'live://b', 1, 2);
+    free.send(Op.ChangeRoom, 'live://b', 1, 2);
+    assert.equal((await c.next()).body.toString(), 'live://a');
+    assert.equal((await free.next()).body.toString(), 'live://b', 'goim freedom without a grant');
+    assert.equal((hits.snapshot().room_not_granted ?? 0) - before, 1);
+    h.comet.broadcastRoom('live://b', rawProto(innerFrame(5, 'b')));
+    h.comet.broadcastRoom('live://a', rawProto(innerFrame(5, 'a')));
+    assert.equal((await c.next()).body.toString(), 'a');
+    assert.equal((await free.next()).body.toString(), 'b');
   });
 });
 

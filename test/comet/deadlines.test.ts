@@ -8,6 +8,7 @@ import { now } from '../../src/comet/clock.js';
 import { Connection, State } from '../../src/comet/connection.js';
 import { ConnectionTable } from '../../src/comet/connection-table.js';
 import { DeadlineSweep } from '../../src/comet/deadlines.js';
+import { LimitLog } from '../../src/comet/limits.js';
 import { Outbound } from '../../src/comet/outbound.js';
 import { silentLogger } from '../../src/log.js';
 import { StubLogic } from '../support/stub-logic.js';
@@ -31,7 +32,8 @@ class FakeSocket {
 function setup(routingRefreshMs = 0, heartbeatMs = 60_000) {
   const table = new ConnectionTable();
   const logic = new StubLogic({ heartbeatMs });
-  const protocol = new ClientProtocol({ serverId: 's1', logic, log: silentLogger, table, ring: 8, routingRefreshMs });
+  const limitLog = new LimitLog(undefined, silentLogger);
+  const protocol = new ClientProtocol({ serverId: 's1', logic, log: silentLogger, table, ring: 8, routingRefreshMs, maxAccepts: 256, limitLog });
   const out = new Outbound({ capBytes: 1 << 20, replyReserve: 0, slowPolicy: 'drop' });
   const sweep = new DeadlineSweep(table, 1000, (c) => protocol.refreshRouting(c));
   const open = (handshakeMs = 5000) => {

@@ -186,6 +186,34 @@ describe('WebSocket frames and handshake', () => {
     assert.equal(c.received.length, 0);
   });
 
+  it('closes a message of endless empty fragments, before auth, at the fragment limit', async () => {
+    const rejected = h.comet.counters().wsFramesRejected;
+    const c = await RawWs.upgraded(h.wsPort);
+    const empty = wsFrame(0x0, Buffer.alloc(0), { fin: false });
+    c.socket.write(Buffer.concat([wsFrame(0x2, Buffer.alloc(0), { fin: false }), ...Array.from({ length: 70 }, () => empty)]));
+    await c.closed;
+    assert.equal(c.received.length, 0);
+    assert.equal(h.comet.counters().wsFramesRejected, rejected + 1);
+  });
+
+  it('counts pings and fragments against the upstream frame rate', async () => {
+    const before = hits.snapshot().upstream_frame_rate ?? 0;
+    // 150 pings: past the default burst of 100, each answered until then.
+    const pinger = await RawWs.upgraded(h.wsPort);
+    pinger.socket.write(Buffer.concat(Array.from({ length: 150 }, () => wsFrame(0x9, Buffer.from('p')))));
+    await pinger.closed;
+    assert.ok(pinger.frames().length <= 100, `${pinger.frames().length} pongs`);
+    // Fragments of 1 byte, each its own frame: within the fragment limit, past the rate.
+    const fragmenter = await RawWs.upgraded(h.wsPort);
+    const auth = encodeFrame(Op.Auth, Buffer.from('{"key":"fragments-rate"}'), 1, 1); // 40 bytes
+    for (let round = 0; round < 3; round++) {
+      const pieces = [...auth].map((b, i) => wsFrame(i === 0 ? 0x2 : 0x0, Buffer.from([b]), { fin: i === auth.length - 1 }));
+      fragmenter.socket.write(Buffer.concat(pieces));
+    }
+    await fragmenter.closed;
+    assert.equal((hits.snapshot().upstream_frame_rate ?? 0) - before, 2);
+  });
+
   const violations: Array<[string, Buffer]> = [
     ['RSV1 set (no extension was agreed)', wsFrame(0x2, heartbeat(1), { rsv: 0x40 })],
     ['an unknown opcode', wsFrame(0x3, heartbeat(1))],

@@ -2,11 +2,13 @@
 // every possible point; websocket.test.ts covers the same rules over real sockets.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { WsProtocolError, WsReader, type WsHandlers } from '../../src/comet/ws-reader.js';
+import { MAX_FRAGMENTS, WsProtocolError, WsReader, type WsHandlers } from '../../src/comet/ws-reader.js';
 
 interface Seen {
   events: string[];
   open: boolean;
+  /** Frames reported through `partial` (pings, pongs, fragments). */
+  partials?: number;
 }
 
 const handlers: WsHandlers<Seen> = {
@@ -15,6 +17,10 @@ const handlers: WsHandlers<Seen> = {
   close: (s) => {
     s.events.push('close');
     s.open = false;
+  },
+  partial: (s) => {
+    s.partials = (s.partials ?? 0) + 1;
+    return s.open;
   },
   open: (s) => s.open,
 };
@@ -114,6 +120,39 @@ describe('WsReader', () => {
     const closing: WsHandlers<Seen> = { ...handlers, message: (s, d) => (s.events.push(d.toString()), (s.open = false)) };
     new WsReader(seen, closing, 8192).push(Buffer.concat([frame(0x2, 'a'), frame(0x2, 'b')]));
     assert.deepEqual(seen.events, ['a']);
+  });
+
+  it('reports every frame that is not a whole message, and stops when one is refused', () => {
+    const seen = read(
+      Buffer.concat([frame(0x2, 'a', { fin: false }), frame(0x9, 'p'), frame(0x0, 'b', { fin: false }), frame(0xa, ''), frame(0x0, 'c'), frame(0x2, 'whole')]),
+    );
+    assert.deepEqual(seen.events, ['ping p', 'message abc', 'message whole']);
+    assert.equal(seen.partials, 5);
+
+    const refused: Seen = { events: [], open: true };
+    const budget: WsHandlers<Seen> = { ...handlers, partial: (s) => (s.partials = (s.partials ?? 0) + 1) < 3 };
+    new WsReader(refused, budget, 8192).push(Buffer.concat([frame(0x9, '1'), frame(0x9, '2'), frame(0x9, '3'), frame(0x9, '4')]));
+    assert.deepEqual(refused.events, ['ping 1', 'ping 2']);
+  });
+
+  it(`refuses a message in more than ${MAX_FRAGMENTS} fragments, empty ones included`, () => {
+    const empty = frame(0x0, '', { fin: false });
+    const within = Buffer.concat([frame(0x2, 'x', { fin: false }), ...Array.from({ length: MAX_FRAGMENTS - 2 }, () => empty), frame(0x0, 'y')]);
+    assert.deepEqual(read(within).events, ['message xy']);
+    // Cut at every point: a frame's header seen twice is still one fragment.
+    for (let cut = 1; cut < within.length; cut += 7) assert.deepEqual(read(within, [cut]).events, ['message xy']);
+    const over = Buffer.concat([frame(0x2, '', { fin: false }), ...Array.from({ length: MAX_FRAGMENTS }, () => empty)]);
+    assert.match(readError(over).message, new RegExp(`more than ${MAX_FRAGMENTS} fragments`));
+  });
+
+  it('copies fragments: the chunk they came in is not kept', () => {
+    const seen: Seen = { events: [], open: true };
+    const reader = new WsReader(seen, handlers, 8192);
+    const chunk = Buffer.concat([frame(0x2, 'abc', { fin: false })]);
+    reader.push(chunk);
+    chunk.fill(0x21); // the socket's buffer reused
+    reader.push(frame(0x0, 'def'));
+    assert.deepEqual(seen.events, ['message abcdef']);
   });
 
   const errors: Array<[string, Buffer, RegExp]> = [

@@ -82,4 +82,38 @@ describe('embedded tsim with jwt auth', () => {
 
     assert.deepEqual(tsim.logic.authStats(), { accepted: 2, denied: { bad_signature: 1, expired: 1, malformed: 1 } });
   });
+
+  for (const transport of ['tcp', 'ws'] as const) {
+    it(`the token's room and accepts bind the connection after login too (${transport})`, async () => {
+      const mid = transport === 'tcp' ? 101 : 102;
+      const c = await open(transport);
+      await c.auth(await sign({ mid, room_id: `live://granted-${mid}`, accepts: [1000] }));
+
+      // Op 12 to another room: refused, and the reply names the room the connection is in.
+      c.send(Op.ChangeRoom, `live://other-${mid}`, 1, 5);
+      const moved = await c.nextWhere((f) => f.op === Op.ChangeRoomReply);
+      assert.deepEqual([moved.seq, Buffer.from(moved.body).toString()], [5, `live://granted-${mid}`]);
+      // Op 14 with an op the token does not grant: nothing is added.
+      c.send(Op.Sub, '2001', 1, 6);
+      assert.equal((await c.nextWhere((f) => f.op === Op.SubReply)).seq, 6);
+
+      const push = (path: string, body: string) => fetch(`${api}/goim/push/${path}`, { method: 'POST', body }).then((r) => r.text());
+      assert.equal(await push(`room?operation=1000&type=live&room=other-${mid}`, 'other room'), '{"code":0,"message":""}');
+      assert.equal(await push(`mids?operation=2001&mids=${mid}`, 'op not granted'), '{"code":0,"message":""}');
+      // Markers through the same paths: had the refused changes taken effect, the pushes above
+      // would arrive first (and the room marker never).
+      await push(`mids?operation=1000&mids=${mid}`, 'mid marker');
+      await push(`room?operation=1000&type=live&room=granted-${mid}`, 'room marker');
+      const got = [await c.nextWhere((f) => f.op === 1000 || f.op === 2001), await c.nextWhere((f) => f.op === 1000 || f.op === 2001)];
+      assert.deepEqual(got.map((f) => Buffer.from(f.body).toString()).sort(), ['mid marker', 'room marker']);
+
+      // Leaving, and coming back to the granted room, stay allowed.
+      c.send(Op.ChangeRoom, '', 1, 7);
+      assert.equal(Buffer.from((await c.nextWhere((f) => f.op === Op.ChangeRoomReply)).body).toString(), '');
+      c.send(Op.ChangeRoom, `live://granted-${mid}`, 1, 8);
+      assert.equal(Buffer.from((await c.nextWhere((f) => f.op === Op.ChangeRoomReply)).body).toString(), `live://granted-${mid}`);
+      await push(`room?operation=1000&type=live&room=granted-${mid}`, 'back');
+      assert.equal(Buffer.from((await c.nextWhere((f) => f.op === 1000)).body).toString(), 'back');
+    });
+  }
 });

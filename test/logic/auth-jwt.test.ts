@@ -45,13 +45,13 @@ describe('jwt auth: HS256', () => {
   it('accepts a good token and maps its claims', async () => {
     const token = await hs256({ mid: 123, room_id: 'live://1000', accepts: [1000, 1001], key: 'dev-1' });
     const r = await connect(auth, JSON.stringify({ token }));
-    assert.deepEqual(r, { ok: true, mid: 123n, key: 'dev-1', roomId: 'live://1000', accepts: [1000, 1001] });
+    assert.deepEqual(r, { ok: true, mid: 123n, key: 'dev-1', roomId: 'live://1000', accepts: [1000, 1001], roomFixed: true, acceptsFixed: true });
   });
 
   it('takes the JWT as the whole body as well (whitespace around it ignored)', async () => {
     const token = await hs256({ mid: 7, room: 'live://7' });
     const r = await connect(auth, `  ${token}\n`);
-    assert.deepEqual(r, { ok: true, mid: 7n, key: '', roomId: 'live://7', accepts: [] });
+    assert.deepEqual(r, { ok: true, mid: 7n, key: '', roomId: 'live://7', accepts: [], roomFixed: true, acceptsFixed: true });
   });
 
   it('reads mid from a decimal string (full int64) and falls back to a numeric sub', async () => {
@@ -171,17 +171,18 @@ describe('jwt auth: issuer, audience, midClaim, trustBody', () => {
     const auth = jwtAuth({ secret: SECRET });
     const token = await hs256({ mid: 5 });
     const r = await connect(auth, JSON.stringify({ token, mid: 6, key: 'k', room_id: 'live://x', accepts: [1] }));
-    assert.deepEqual(r, { ok: true, mid: 5n, key: '', roomId: '', accepts: [] });
+    assert.deepEqual(r, { ok: true, mid: 5n, key: '', roomId: '', accepts: [], roomFixed: true, acceptsFixed: true });
   });
 
   it('with trustBody, the body fills room_id and accepts only where the claims are silent; never mid or key', async () => {
     const auth = jwtAuth({ secret: SECRET, trustBody: true });
     const bare = await hs256({ mid: 5 });
     const r = await connect(auth, JSON.stringify({ token: bare, mid: 6, key: 'k', room_id: 'live://x', accepts: [1] }));
-    assert.deepEqual(r, { ok: true, mid: 5n, key: '', roomId: 'live://x', accepts: [1] });
+    // What the body filled stays the client's to change (op 12 / op 14); what the token names does not.
+    assert.deepEqual(r, { ok: true, mid: 5n, key: '', roomId: 'live://x', accepts: [1], roomFixed: false, acceptsFixed: false });
     const full = await hs256({ mid: 5, room_id: 'live://claimed', accepts: [2] });
     const r2 = await connect(auth, JSON.stringify({ token: full, room_id: 'live://x', accepts: [1] }));
-    assert.deepEqual(r2, { ok: true, mid: 5n, key: '', roomId: 'live://claimed', accepts: [2] });
+    assert.deepEqual(r2, { ok: true, mid: 5n, key: '', roomId: 'live://claimed', accepts: [2], roomFixed: true, acceptsFixed: true });
   });
 });
 
@@ -208,7 +209,7 @@ describe('jwt auth: RS256 with a PEM public key', () => {
     const fromFile = jwtAuth({ publicKey: `@${file}` });
     const token = await rs256({ mid: 10, room_id: 'live://rs' });
     for (const auth of [inline, fromFile]) {
-      assert.deepEqual(await connect(auth, JSON.stringify({ token })), { ok: true, mid: 10n, key: '', roomId: 'live://rs', accepts: [] });
+      assert.deepEqual(await connect(auth, JSON.stringify({ token })), { ok: true, mid: 10n, key: '', roomId: 'live://rs', accepts: [], roomFixed: true, acceptsFixed: true });
     }
   });
 
@@ -262,7 +263,7 @@ describe('jwt auth: ES256 from a JWKS URL', () => {
     const auth = jwtAuth({ jwksUrl: url });
     const before = fetches;
     const r = await connect(auth, JSON.stringify({ token: await es256({ mid: 77, accepts: [1000] }) }));
-    assert.deepEqual(r, { ok: true, mid: 77n, key: '', roomId: '', accepts: [1000] });
+    assert.deepEqual(r, { ok: true, mid: 77n, key: '', roomId: '', accepts: [1000], roomFixed: true, acceptsFixed: true });
     assert.equal((await connect(auth, await es256({ mid: 78 }))).ok, true);
     assert.equal(fetches - before, 1, 'the key set is fetched once');
   });

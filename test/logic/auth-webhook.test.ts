@@ -65,7 +65,7 @@ describe('webhook auth', () => {
   it('POSTs the token, cookie, client address and comet as JSON with the configured headers', async () => {
     handler = answer(200, '{"allow":true,"mid":123,"key":"dev-1","room_id":"live://1000","accepts":[1000,1001]}');
     const r = await connect(webhook({ headers: { Authorization: 'Bearer business-key' } }));
-    assert.deepEqual(r, { ok: true, mid: 123n, key: 'dev-1', roomId: 'live://1000', accepts: [1000, 1001] });
+    assert.deepEqual(r, { ok: true, mid: 123n, key: 'dev-1', roomId: 'live://1000', accepts: [1000, 1001], roomFixed: true, acceptsFixed: true });
     assert.equal(seen.length, 1);
     assert.equal(seen[0].method, 'POST');
     assert.equal(seen[0].headers['content-type'], 'application/json');
@@ -75,7 +75,7 @@ describe('webhook auth', () => {
 
   it('accepts mid as a decimal string (int64) and defaults missing fields', async () => {
     handler = answer(200, '{"allow":true,"mid":"9223372036854775807"}');
-    assert.deepEqual(await connect(webhook()), { ok: true, mid: 9223372036854775807n, key: '', roomId: '', accepts: [] });
+    assert.deepEqual(await connect(webhook()), { ok: true, mid: 9223372036854775807n, key: '', roomId: '', accepts: [], roomFixed: true, acceptsFixed: true });
   });
 
   it('denies when the answer says so, with its reason', async () => {

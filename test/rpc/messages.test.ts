@@ -26,9 +26,18 @@ test('goim.logic.ConnectReply packs accepts and carries ns heartbeat (spec §10.
   const bytes = hex(
     '08 7b | 12 03 61 62 63 | 1a 0b 6c 69 76 65 3a 2f 2f 31 30 30 30 | 22 06 e8 07 e9 07 ea 07 | 28 80 80 eb 91 fc 0d',
   );
-  const reply = { mid: 123n, key: 'abc', roomID: 'live://1000', accepts: [1000, 1001, 1002], heartbeat: 480_000_000_000n };
+  const reply = { mid: 123n, key: 'abc', roomID: 'live://1000', accepts: [1000, 1001, 1002], heartbeat: 480_000_000_000n, roomFixed: false, acceptsFixed: false };
   assert.deepEqual(Buffer.from(ConnectReply.encode(reply).finish()), bytes);
   assert.deepEqual(ConnectReply.decode(bytes), reply);
+});
+
+test('ConnectReply: the room_fixed / accepts_fixed extensions (fields 100, 101) are unknown fields to goim, false when absent', () => {
+  const reply = { mid: 1n, key: '', roomID: 'live://1', accepts: [], heartbeat: 0n, roomFixed: true, acceptsFixed: true };
+  const bytes = Buffer.from(ConnectReply.encode(reply).finish());
+  // Tags 100 and 101, varint 1: a goim (Go proto3) decoder keeps them as unknown fields.
+  assert.deepEqual(bytes.subarray(bytes.length - 6), hex('a0 06 01 a8 06 01'));
+  assert.deepEqual(ConnectReply.decode(bytes), reply);
+  assert.equal(ConnectReply.decode(hex('1a 08 6c 69 76 65 3a 2f 2f 31')).roomFixed, false);
 });
 
 test('ConnectReply decodes unpacked accepts too (proto3 parsers accept both)', () => {
@@ -38,7 +47,7 @@ test('ConnectReply decodes unpacked accepts too (proto3 parsers accept both)', (
 
 test('int64 mids beyond 2^53 and negative mids survive', () => {
   for (const mid of [9007199254740993n, -1n, (1n << 63n) - 1n, -(1n << 63n)]) {
-    const reply = { mid, key: '', roomID: '', accepts: [], heartbeat: 0n };
+    const reply = { mid, key: '', roomID: '', accepts: [], heartbeat: 0n, roomFixed: false, acceptsFixed: false };
     assert.equal(ConnectReply.decode(ConnectReply.encode(reply).finish()).mid, mid);
   }
 });

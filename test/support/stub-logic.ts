@@ -99,6 +99,9 @@ export class StubLogic implements LogicClient {
       roomId: typeof token.room_id === 'string' ? token.room_id : '',
       accepts: Array.isArray(token.accepts) ? token.accepts.map(Number) : [],
       heartbeatMs: this.heartbeatMs,
+      // As an auth mode that grants the room / accepts would (jwt, webhook).
+      ...(token.room_fixed === true ? { roomFixed: true } : {}),
+      ...(token.accepts_fixed === true ? { acceptsFixed: true } : {}),
     };
   }
 

@@ -129,7 +129,15 @@ export class GrpcLogicClient implements LogicClient {
       this.timeoutMs,
       (md, o, cb) => e.plain.connect(wire, md, o, cb),
     );
-    return { mid: r.mid, key: r.key, roomId: r.roomID, accepts: r.accepts, heartbeatMs: Number(r.heartbeat / NS_PER_MS) };
+    return {
+      mid: r.mid,
+      key: r.key,
+      roomId: r.roomID,
+      accepts: r.accepts,
+      heartbeatMs: Number(r.heartbeat / NS_PER_MS),
+      roomFixed: r.roomFixed,
+      acceptsFixed: r.acceptsFixed,
+    };
   }
 
   async disconnect(ref: SessionRef): Promise<boolean> {

@@ -26,6 +26,8 @@ export function serveLogic(target: LogicClient, addr: string, opts: RpcServerOpt
         roomID: reply.roomId,
         accepts: reply.accepts,
         heartbeat: BigInt(Math.round(reply.heartbeatMs)) * NS_PER_MS,
+        roomFixed: reply.roomFixed === true,
+        acceptsFixed: reply.acceptsFixed === true,
       };
     }),
     disconnect: unary(async (req) => ({

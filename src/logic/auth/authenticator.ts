@@ -8,6 +8,10 @@ export interface AuthIdentity {
   key: string;
   roomId: string;
   accepts: number[];
+  /** The room was granted by the mode (token claim, webhook): op 12 may not leave it for another. */
+  roomFixed?: boolean;
+  /** The accepts were granted by the mode: op 14 may only add ops among them. */
+  acceptsFixed?: boolean;
 }
 
 /**

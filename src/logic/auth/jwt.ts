@@ -127,13 +127,20 @@ export class JwtAuthenticator implements Authenticator {
     else throw new ClaimError(`no "${midName}" claim (nor a numeric "sub")`);
 
     const fromBody = this.trustBody && body !== undefined ? body : undefined;
-    const roomId =
-      stringOf(claims.room_id, 'claim "room_id"') ??
-      stringOf(claims.room, 'claim "room"') ??
-      stringOf(fromBody?.room_id, 'body "room_id"') ??
-      '';
-    const accepts = acceptsOf(claims.accepts, 'claim "accepts"') ?? acceptsOf(fromBody?.accepts, 'body "accepts"') ?? [];
+    const claimedRoom = stringOf(claims.room_id, 'claim "room_id"') ?? stringOf(claims.room, 'claim "room"');
+    const roomId = claimedRoom ?? stringOf(fromBody?.room_id, 'body "room_id"') ?? '';
+    const claimedAccepts = acceptsOf(claims.accepts, 'claim "accepts"');
+    const accepts = claimedAccepts ?? acceptsOf(fromBody?.accepts, 'body "accepts"') ?? [];
     const key = stringOf(claims.key, 'claim "key"') ?? '';
-    return { mid, key, roomId, accepts };
+    // What the token grants binds the connection; only with trustBody are the claims the
+    // token leaves out the client's choice, after login too (docs/security.md).
+    return {
+      mid,
+      key,
+      roomId,
+      accepts,
+      roomFixed: claimedRoom !== undefined || !this.trustBody,
+      acceptsFixed: claimedAccepts !== undefined || !this.trustBody,
+    };
   }
 }

@@ -190,6 +190,9 @@ export class WebhookAuthenticator implements Authenticator {
         key: stringOf(a.key, '"key"') ?? '',
         roomId: stringOf(a.room_id, '"room_id"') ?? '',
         accepts: acceptsOf(a.accepts, '"accepts"') ?? [],
+        // The business server decided the room and ops; the client cannot widen them later.
+        roomFixed: true,
+        acceptsFixed: true,
       });
     } catch (err) {
       if (err instanceof ClaimError) return deny('webhook_error', `webhook: bad answer: ${err.message}`);

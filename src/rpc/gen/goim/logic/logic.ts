@@ -65,6 +65,13 @@ export interface ConnectReply {
   accepts: number[];
   /** Server-side heartbeat timeout in nanoseconds. */
   heartbeat: bigint;
+  /**
+   * tsim extensions (goim logic never sets them, so a goim logic leaves the comet as free as
+   * goim's): the auth mode granted this room and these accepts, and the client may not leave
+   * them for others with op 12 (change room) or op 14 (sub). See docs/security.md.
+   */
+  roomFixed: boolean;
+  acceptsFixed: boolean;
 }
 
 export interface DisconnectReq {
@@ -355,7 +362,7 @@ export const ConnectReq: MessageFns<ConnectReq> = {
 };
 
 function createBaseConnectReply(): ConnectReply {
-  return { mid: 0n, key: "", roomID: "", accepts: [], heartbeat: 0n };
+  return { mid: 0n, key: "", roomID: "", accepts: [], heartbeat: 0n, roomFixed: false, acceptsFixed: false };
 }
 
 export const ConnectReply: MessageFns<ConnectReply> = {
@@ -384,6 +391,12 @@ export const ConnectReply: MessageFns<ConnectReply> = {
         throw new globalThis.Error("value provided for field message.heartbeat of type int64 too large");
       }
       writer.uint32(40).int64(message.heartbeat);
+    }
+    if (message.roomFixed !== false) {
+      writer.uint32(800).bool(message.roomFixed);
+    }
+    if (message.acceptsFixed !== false) {
+      writer.uint32(808).bool(message.acceptsFixed);
     }
     return writer;
   },
@@ -451,6 +464,22 @@ export const ConnectReply: MessageFns<ConnectReply> = {
             message.heartbeat = reader.int64() as bigint;
             continue;
           }
+          case 100: {
+            if (tag !== 800) {
+              break;
+            }
+
+            message.roomFixed = reader.bool();
+            continue;
+          }
+          case 101: {
+            if (tag !== 808) {
+              break;
+            }
+
+            message.acceptsFixed = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -473,6 +502,8 @@ export const ConnectReply: MessageFns<ConnectReply> = {
     message.roomID = object.roomID ?? "";
     message.accepts = object.accepts?.map((e) => e) || [];
     message.heartbeat = (object.heartbeat !== undefined && object.heartbeat !== null) ? BigInt(object.heartbeat) : 0n;
+    message.roomFixed = object.roomFixed ?? false;
+    message.acceptsFixed = object.acceptsFixed ?? false;
     return message;
   },
 };
