@@ -2,7 +2,7 @@
 // replies, pushes, reconnects. TsimClient (WebSocket) and TcpClient (raw TCP) only supply
 // a way to open one connection ("link").
 
-import { MAX_CLIENT_BODY, Op, type ClientFrame, eachFrame, encodeFrame, onlineCount, utf8 } from './codec.js';
+import { MAX_CLIENT_BODY, Op, type ClientFrame, eachFrame, encodeFrame, onlineCount, text as utf8Text, utf8 } from './codec.js';
 import { Listeners, type Listener } from './events.js';
 import type { Link, LinkEvents } from './link.js';
 import { type ClientEvents, type CloseEvent, PushMessage } from './messages.js';
@@ -49,6 +49,8 @@ interface Conn {
 interface Pending {
   op: number;
   resolve: (ok: boolean) => void;
+  /** ChangeRoom: the room asked for; a reply naming another room means the change was refused. */
+  room?: string;
 }
 
 /** Ops that have their own method (or are replies) and so cannot go through send(). */
@@ -161,7 +163,7 @@ export abstract class ClientSession {
   changeRoom(roomId: string): Promise<boolean> {
     this.room = roomId;
     this.changes++;
-    return this.request(Op.ChangeRoom, utf8(roomId));
+    return this.request(Op.ChangeRoom, utf8(roomId), roomId);
   }
 
   /** Adds ops to the watched set for key/mid pushes and broadcasts (op 14). Kept across reconnects. */
@@ -400,7 +402,7 @@ export abstract class ClientSession {
       case Op.ChangeRoomReply:
       case Op.SubReply:
       case Op.UnsubReply:
-        this.settle(f.seq, f.op - 1);
+        this.settle(f.seq, f.op - 1, f.body);
         return;
       default:
         if (!this.settle(f.seq, f.op)) this.deliver(f);
@@ -411,20 +413,30 @@ export abstract class ClientSession {
     this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq));
   }
 
-  private settle(seq: number, op: number): boolean {
+  private settle(seq: number, op: number, body?: Uint8Array): boolean {
     const p = this.pending.get(seq);
     if (p === undefined || p.op !== op) return false;
     this.pending.delete(seq);
+    if (p.room !== undefined && body !== undefined) {
+      // A server that granted this connection its room answers a refused change with the room
+      // the connection stayed in (docs/protocol.md): remember that one for reconnects.
+      const kept = utf8Text(body);
+      if (kept !== p.room) {
+        if (this.room === p.room) this.room = kept;
+        p.resolve(false);
+        return true;
+      }
+    }
     p.resolve(true);
     return true;
   }
 
-  private request(op: number, body: Uint8Array): Promise<boolean> {
+  private request(op: number, body: Uint8Array, room?: string): Promise<boolean> {
     const conn = this.conn;
     if (conn === null || !conn.authenticated) return Promise.resolve(false);
     const seq = this.nextSeq();
     return new Promise<boolean>((resolve) => {
-      this.pending.set(seq, { op, resolve });
+      this.pending.set(seq, room === undefined ? { op, resolve } : { op, resolve, room });
       if (!this.write(conn, op, body, seq)) {
         this.pending.delete(seq);
         resolve(false);

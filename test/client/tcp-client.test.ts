@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import type { ClientEvents } from '../../src/client/messages.js';
 import { TcpClient, parseTcpAddress, type TcpClientOptions } from '../../src/client/tcp-client.js';
+import { startComet } from '../comet/harness.js';
 import { FakeComet, collect, hex, next } from './fake-comet.js';
 
 type Ev = ClientEvents;
@@ -123,5 +124,22 @@ describe('TcpClient over raw TCP', () => {
     assert.deepEqual(parseTcpAddress('127.0.0.1:3101'), { host: '127.0.0.1', port: 3101 });
     assert.deepEqual(parseTcpAddress('tcp://example.org'), { host: 'example.org', port: 3101 });
     assert.deepEqual(parseTcpAddress('[::1]:4000'), { host: '::1', port: 4000 });
+  });
+});
+
+describe('TcpClient against a comet that fixed the room at auth', () => {
+  it('changeRoom to another room resolves false and keeps the granted room; leaving and returning work', async () => {
+    const h = await startComet();
+    cleanups.push(() => h.stop());
+    const client = new TcpClient({
+      url: `127.0.0.1:${h.tcpPort}`,
+      token: { key: 'sdk-fixed', room_id: 'live://granted', room_fixed: true },
+      reconnect: false,
+    });
+    cleanups.push(() => client.close());
+    await next<Ev, 'auth'>(client, 'auth');
+    assert.equal(await client.changeRoom('live://elsewhere'), false);
+    assert.equal(await client.changeRoom(''), true);
+    assert.equal(await client.changeRoom('live://granted'), true);
   });
 });
