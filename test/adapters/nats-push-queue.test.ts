@@ -28,6 +28,13 @@ function warnings(): { log: Logger; messages: string[] } {
   return { log, messages };
 }
 
+/** A logger keeping the messages of what it logs at info and above. */
+function logged(): { log: Logger; messages: string[] } {
+  const messages: string[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void messages.push(JSON.parse(line).msg) });
+  return { log, messages };
+}
+
 /** Rejects if `p` does not settle within `ms` (a generous bound, not a timing assertion). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
@@ -312,8 +319,9 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     assert.deepEqual(got, Array.from({ length: n }, (_, i) => String(i)), 'every message once, in order');
   });
 
-  test('a job dying with unacked messages: another job gets them, in order', async () => {
-    const t = topology({ partitions: 2, ackWaitMs: 1500, leaseTtlMs: 500 });
+  test('a job dying with unacked messages: the next job gets them without waiting for ack_wait, in order', async () => {
+    // ack_wait far beyond the test's bounds: only restarting the consumer brings them back
+    const t = topology({ partitions: 2, ackWaitMs: 600_000, leaseTtlMs: 500 });
     const dying = t.queue();
     const held: string[] = [];
     await dying.consume((m) => {
@@ -334,6 +342,85 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     assert.deepEqual(got, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', '10']);
     const p = partitionOf(roomMsg(room, ''), 2);
     await waitFor(async () => (await jsm.consumers.info(t.base.stream, partitionDurable(t.base, p))).num_ack_pending === 0, 'all acked');
+    assert.equal(heir.queueStats().redeliveries, 10, 'the restarted messages count as redeliveries');
+  });
+
+  test('a job that lost its lease while still handling messages is waited for, not redelivered behind', async () => {
+    const t = topology({ partitions: 1, ackWaitMs: 600_000, leaseTtlMs: 300 });
+    const shared = new LocalLeaseStore();
+    let stalled = false;
+    const never = new Promise<never>(() => {});
+    // the first job's lease renewals stop being answered: its lease lapses while it lives on
+    const stalling: LeaseStore = {
+      acquire: (name, owner, ttl) => (stalled ? never : shared.acquire(name, owner, ttl)),
+      release: (name, owner) => (stalled ? never : shared.release(name, owner)),
+      heartbeat: (group, owner, ttl) => (stalled ? never : shared.heartbeat(group, owner, ttl)),
+      leave: (group, owner) => (stalled ? never : shared.leave(group, owner)),
+    };
+    const a = t.queue({ leases: stalling, owner: 'job-2' });
+    const heirLog = logged();
+    const b = t.queue({ leases: shared, owner: 'job-1', log: heirLog.log });
+    const byA: string[] = [];
+    const byB: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await a.consume((m) => {
+      byA.push(text(m));
+      return gate;
+    });
+    await waitFor(() => a.ownedPartitions().length === 1, 'the first job to take the partition');
+    await publishWhenReady(a, roomMsg('live://held', '0'));
+    for (let i = 1; i < 5; i++) await a.publish(roomMsg('live://held', String(i)));
+    await waitFor(() => byA.length === 5, 'the first job to hold five messages');
+
+    stalled = true;
+    await b.consume(async (m) => void byB.push(text(m)));
+    await waitFor(() => b.ownedPartitions().length === 1, 'the second job to take the lapsed lease');
+    await waitFor(() => heirLog.messages.includes('nats: unacked messages held by a job still running; waiting for it to settle them'), 'the second job to find the first one alive');
+    for (let i = 5; i < 10; i++) await b.publish(roomMsg('live://held', String(i)));
+    assert.deepEqual(byB, [], 'nothing newer is pulled while the older messages are held');
+
+    release(); // the first job delivers and acknowledges what it held; the second goes on
+    await waitFor(() => byB.length === 5, 'the second job to deliver the rest', 20_000);
+    assert.deepEqual(byA, ['0', '1', '2', '3', '4']);
+    assert.deepEqual(byB, ['5', '6', '7', '8', '9'], 'every message once, in order');
+    assert.equal(heirLog.messages.includes('nats: unacked messages of a holder that is gone; restarting the consumer to get them now'), false);
+    await a.abort(); // its lease store never answers: close() would wait for it
+  });
+
+  test('a message held longer than ack_wait is reported in progress, not redelivered', async () => {
+    const t = topology({ partitions: 1, ackWaitMs: 400 });
+    const q = t.queue();
+    const calls: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    await q.consume((m) => {
+      calls.push(text(m));
+      return gate;
+    });
+    await publishWhenReady(q, roomMsg('live://slow', 'slow'));
+    await waitFor(() => calls.length === 1, 'the handler call');
+    const durable = partitionDurable(t.base, 0);
+    // five ack_waits pass while the handler holds it: the passing time is what is tested here
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await jsm.consumers.info(t.base.stream, durable)).num_redelivered, 0);
+    release();
+    await waitFor(async () => (await jsm.consumers.info(t.base.stream, durable)).num_ack_pending === 0, 'the ack');
+    assert.deepEqual(calls, ['slow']);
+    assert.equal(q.queueStats().redeliveries, 0);
+  });
+
+  test('a partition consumer deleted under a running job is created again and delivery goes on', async () => {
+    const t = topology({ partitions: 1 });
+    const q = t.queue();
+    const got: string[] = [];
+    await q.consume(async (m) => void got.push(text(m)));
+    await publishWhenReady(q, roomMsg('live://d', 'before'));
+    await waitFor(() => got.length === 1, 'the first message');
+    await jsm.consumers.delete(t.base.stream, partitionDurable(t.base, 0));
+    await q.publish(roomMsg('live://d', 'after'));
+    await waitFor(() => got.length === 2, 'the message published after the delete', 20_000);
+    assert.deepEqual(got, ['before', 'after']);
   });
 
   test('close() lets handlers in flight finish and acks them', async () => {

@@ -14,6 +14,7 @@
 // While the lease store is unreachable the job keeps pulling what it holds (pushes go on)
 // and takes nothing new; whoever takes such a partition afterwards does not pull while
 // another request is open on it (see PartitionReader).
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from '../../log.js';
 import type { PushHandler } from '../../ports/index.js';
@@ -28,6 +29,8 @@ export interface ConnectionView {
   /** The connection is up now (flush would not wait for a reconnect). */
   linkUp(): boolean;
   js(): JetStreamClient | null;
+  /** The connection of js(). */
+  nc(): NatsConnection | null;
   flush(): Promise<void>;
 }
 
@@ -193,12 +196,14 @@ export class PartitionOwnership {
     }
     if (!got) return;
     const js = this.o.connection.js();
-    if (this.stopped || this.closing || this.held.has(p) || !js) {
+    const nc = this.o.connection.nc();
+    if (this.stopped || this.closing || this.held.has(p) || !js || !nc) {
       if (!this.held.has(p)) await leases.release(this.leaseName(p), owner).catch(() => {});
       return;
     }
     const reader = new PartitionReader({
       js,
+      nc,
       topology: this.o.topology,
       partition: p,
       handler: this.o.handler,

@@ -12,15 +12,32 @@
 //   were on the wire, a lost connection, a crashed previous holder) comes back only after
 //   ack_wait, behind anything pulled meanwhile. So before pulling again after such a loss
 //   (and before the first pull), the reader waits until no other request is open and no
-//   message is unacknowledged — or waits ack_wait, for their redelivery.
+//   message is unacknowledged.
+//
+// Unacknowledged messages at that point belong to a holder that is gone (crashed, or lost
+// them on the wire) or to one still settling them (it lost its lease while handling). Every
+// reader that may hold messages of its partition answers requests on the partition's holder
+// subject (holderSubject); the server answers "no responders" at once when nobody does, so
+// a crashed job is told apart from a live one in a round trip. Held by nobody: with
+// workqueue retention the partition's consumer is restarted (restartConsumer) and its
+// unacknowledged messages come again at once, in stream order. Held by a live reader, or no
+// clear answer, or limits retention: wait until they are acknowledged or ack_wait brought
+// them back (docs/deployment.md, failures).
+//
+// In-progress acks: a message held longer than a quarter of ack_wait (a room batch waiting,
+// a slow comet) is reported in progress (+WPI) every quarter of ack_wait, so a short ack_wait
+// never redelivers a message the job is still working on.
+import { Empty, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import type { Consumer, ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '../../log.js';
 import type { PushHandler, PushMsg } from '../../ports/index.js';
 import { decodePushMsg } from '../../rpc/push-msg.js';
-import { partitionDurable, type Topology } from './topology.js';
+import { ensureConsumer, holderSubject, isConsumerNotFound, partitionDurable, restartConsumer, type Topology } from './topology.js';
 
 export interface PartitionReaderOptions {
   js: JetStreamClient;
+  /** The connection of `js` (holder subject: answering and asking). */
+  nc: NatsConnection;
   topology: Topology;
   partition: number;
   handler: PushHandler;
@@ -45,7 +62,7 @@ export interface PartitionReaderOptions {
 
 /** What the readers of one queue saw, for metrics. */
 export interface ReaderCounters {
-  /** Messages received again (delivery count > 1). */
+  /** Messages received again (delivery count > 1, or brought back by a consumer restart). */
   redelivered: number;
   /** Per partition: messages the server had not delivered yet, as of the last delivery. */
   pending: number[];
@@ -61,6 +78,15 @@ const FETCH_HEARTBEAT_MS = 500;
 function isHeartbeatsMissed(e: unknown): boolean {
   return e instanceof Error && e.message === 'heartbeats missed';
 }
+
+/** The server said nobody subscribes to the subject asked. */
+function isNoResponders(e: unknown): boolean {
+  const f = (e as { isNoResponders?: unknown } | null)?.isNoResponders;
+  return typeof f === 'function' && f.call(e) === true;
+}
+
+/** Who holds unacknowledged messages of a partition: nobody, a live reader, or no clear answer. */
+type Holder = 'gone' | 'alive' | 'unknown';
 
 /** Runs fn, ignoring a throw (ack/nak on a connection that is gone: the server redelivers). */
 function quietly(fn: () => void): void {
@@ -91,6 +117,12 @@ export class PartitionReader {
   private inflight = 0;
   /** Wakes whatever the reader is waiting for (a handler settling, a pause, the lease). */
   private wakers: Array<() => void> = [];
+  /** Answers holder probes while this reader may hold messages (see hold()). */
+  private holderSub: Subscription | null = null;
+  /** Messages handed to the handler since the last progress tick, and those held longer. */
+  private fresh = new Set<JsMsg>();
+  private aged = new Set<JsMsg>();
+  private readonly progressTimer: NodeJS.Timeout;
   /** Delivered, counting redeliveries. */
   delivered = 0;
 
@@ -99,6 +131,8 @@ export class PartitionReader {
     this.partition = opts.partition;
     this.max = opts.topology.maxAckPending;
     this.pullUntil = opts.pullUntil;
+    this.progressTimer = setInterval(() => this.progress(), Math.max(50, Math.trunc(opts.topology.ackWaitMs / 4)));
+    this.progressTimer.unref();
     this.done = this.run();
   }
 
@@ -119,6 +153,10 @@ export class PartitionReader {
   /** Stops at once: messages already received are neither handled nor settled (a crash). */
   abort(): void {
     this.aborted = true;
+    clearInterval(this.progressTimer);
+    this.fresh.clear();
+    this.aged.clear();
+    this.unhold();
     this.cut();
     void this.stop();
   }
@@ -181,12 +219,12 @@ export class PartitionReader {
     while (!this.stopping) {
       try {
         if (!(await this.leaseAllows())) break;
-        const consumer = this.consumer ?? (this.consumer = await this.o.js.consumers.get(this.o.topology.stream, partitionDurable(this.o.topology, this.partition)));
         if (this.mustCheck) {
-          if (!(await this.catchUp(consumer))) break;
+          if (!(await this.catchUp())) break;
           this.mustCheck = false;
+          this.hold();
         }
-        await this.pullBatch(consumer);
+        await this.pullBatch(await this.getConsumer());
         backoff = 250;
       } catch (e) {
         this.mustCheck = true;
@@ -197,6 +235,15 @@ export class PartitionReader {
           continue;
         }
         this.consumer = null;
+        if (isConsumerNotFound(e) && this.o.linkUp()) {
+          // deleted by a restart that did not finish (its job died in between), or by hand
+          try {
+            await ensureConsumer(await this.o.js.jetstreamManager(false), this.o.topology, this.partition, this.o.log);
+            continue;
+          } catch (e2) {
+            e = e2;
+          }
+        }
         // while disconnected the queue has said so already
         const level = this.o.linkUp() ? 'warn' : 'debug';
         this.o.log[level]({ partition: this.partition, err: (e as Error).message }, 'nats: partition reader failed; retrying');
@@ -205,6 +252,56 @@ export class PartitionReader {
       }
     }
     while (this.inflight > 0) await this.next();
+    clearInterval(this.progressTimer);
+    // everything this reader received is settled: a job taking the partition need not wait for it
+    this.unhold();
+  }
+
+  private async getConsumer(): Promise<Consumer> {
+    return this.consumer ?? (this.consumer = await this.o.js.consumers.get(this.o.topology.stream, partitionDurable(this.o.topology, this.partition)));
+  }
+
+  /** Answers holder probes from now on: this reader is about to receive messages of its partition. */
+  private hold(): void {
+    if (this.holderSub || this.aborted) return;
+    try {
+      this.holderSub = this.o.nc.subscribe(holderSubject(this.o.topology, this.partition), {
+        callback: (err, msg) => {
+          if (!err) quietly(() => msg.respond(Empty));
+        },
+      });
+    } catch {
+      // the connection is closed: nobody can ask it either
+    }
+  }
+
+  /** Answers no more: this reader holds nothing of its partition. */
+  private unhold(): void {
+    const sub = this.holderSub;
+    this.holderSub = null;
+    if (sub) quietly(() => sub.unsubscribe());
+  }
+
+  /**
+   * Whether a reader (of any job) may still hold messages of this partition. "gone" only on
+   * the server's own answer that nobody subscribes to the holder subject.
+   */
+  private async probeHolder(): Promise<Holder> {
+    if (!this.o.linkUp()) return 'unknown';
+    try {
+      await this.o.nc.request(holderSubject(this.o.topology, this.partition), Empty, { timeout: Math.max(200, Math.min(1000, this.o.recheckMs)) });
+      return 'alive';
+    } catch (e) {
+      return isNoResponders(e) ? 'gone' : 'unknown';
+    }
+  }
+
+  /** In-progress acks for the messages held since before the last tick (see the top of this file). */
+  private progress(): void {
+    for (const m of this.aged) quietly(() => m.working());
+    if (this.fresh.size === 0) return;
+    for (const m of this.fresh) this.aged.add(m);
+    this.fresh.clear();
   }
 
   /** Waits until the lease leaves room for a batch; false when stopping. */
@@ -214,7 +311,11 @@ export class PartitionReader {
       const left = this.pullUntil - performance.now();
       if (left >= this.o.minPullWindowMs) return true;
       // Past its end, the lease may have been someone else's meanwhile: look before pulling.
-      if (left <= 0) this.mustCheck = true;
+      if (left <= 0) {
+        this.mustCheck = true;
+        // settled everything and pulls no more: a job taking the partition need not wait for this one
+        if (this.inflight === 0 && !this.batch) this.unhold();
+      }
       await this.sleep(Math.max(10, left > 0 ? left : this.o.recheckMs));
     }
   }
@@ -222,15 +323,21 @@ export class PartitionReader {
   /**
    * Before pulling: settle our own handlers, make sure the server has their acks, then wait
    * while another request is open on the consumer (another job still pulling: a holder that
-   * kept reading through a lease-store outage, or a stalled one) and, when messages are
-   * unacknowledged, for their redelivery (ack_wait) so they come before newer ones.
-   * False when stopping.
+   * kept reading through a lease-store outage, or a stalled one). Messages left
+   * unacknowledged are restarted at once when their holder is gone (workqueue retention);
+   * otherwise the reader waits until they are acknowledged, or for their redelivery
+   * (ack_wait), so they come before newer ones. False when stopping.
    */
-  private async catchUp(consumer: Consumer): Promise<boolean> {
+  private async catchUp(): Promise<boolean> {
     while (this.inflight > 0) await this.next();
     await this.flushed();
+    // nothing of this reader is held now: its own probe must not find it
+    this.unhold();
+    let consumer = await this.getConsumer();
     let ackGrace = 5; // acks just flushed may still be in the server's queue
     let waitedRedelivery = false;
+    /** When the unacknowledged messages are due again (0: not waiting for them). */
+    let redeliveryAt = 0;
     let told = false;
     // Quiet twice in a row: a job pulling without pause shows no request only in the instant
     // between one batch request and the next.
@@ -246,16 +353,42 @@ export class PartitionReader {
         continue;
       }
       if (info.num_ack_pending > 0 && !waitedRedelivery) {
+        quiet = 0;
         if (ackGrace-- > 0) {
           await this.sleep(40);
           continue;
         }
-        const { ackWaitMs } = this.o.topology;
-        const waitMs = ackWaitMs + Math.max(100, Math.trunc(ackWaitMs / 10));
-        this.o.log.info({ partition: this.partition, pending: info.num_ack_pending, waitMs }, 'nats: unacked messages on the partition; waiting for their redelivery');
-        await this.sleepFully(waitMs);
-        waitedRedelivery = true;
-        quiet = 0;
+        const holder = await this.probeHolder();
+        if (this.stopping) return false;
+        const { ackWaitMs, retention } = this.o.topology;
+        if (holder === 'gone' && retention === 'workqueue' && this.pullUntil <= performance.now()) {
+          // restart only under a valid lease; a renewal comes within recheckMs
+          await this.sleep(this.o.recheckMs);
+          continue;
+        }
+        if (holder === 'gone' && retention === 'workqueue') {
+          this.o.log.info({ partition: this.partition, pending: info.num_ack_pending }, 'nats: unacked messages of a holder that is gone; restarting the consumer to get them now');
+          await restartConsumer(await this.o.js.jetstreamManager(false), this.o.topology, this.partition, this.o.log);
+          if (this.o.counters) this.o.counters.redelivered += info.num_ack_pending;
+          this.consumer = null;
+          consumer = await this.getConsumer();
+          continue;
+        }
+        const now = performance.now();
+        if (redeliveryAt === 0) {
+          const waitMs = ackWaitMs + Math.max(100, Math.trunc(ackWaitMs / 10));
+          redeliveryAt = now + waitMs;
+          this.o.log.info(
+            { partition: this.partition, pending: info.num_ack_pending, holder, waitMs },
+            holder === 'alive' ? 'nats: unacked messages held by a job still running; waiting for it to settle them' : 'nats: unacked messages on the partition; waiting for their redelivery',
+          );
+        }
+        if (now >= redeliveryAt) {
+          waitedRedelivery = true;
+          continue;
+        }
+        // look again soon: the holder may settle them, or turn out gone
+        await this.sleep(Math.min(this.o.recheckMs, redeliveryAt - now));
         continue;
       }
       if (++quiet >= 2) return true;
@@ -315,6 +448,7 @@ export class PartitionReader {
       return;
     }
     this.inflight++;
+    this.fresh.add(m);
     let p: Promise<void>;
     try {
       p = this.o.handler(msg);
@@ -324,19 +458,20 @@ export class PartitionReader {
     p.then(
       () => {
         quietly(() => m.ack());
-        this.settled();
+        this.settled(m);
       },
       (e: unknown) => {
         const delay = Math.min(this.o.retryMaxDelayMs, this.o.retryDelayMs * 2 ** Math.min(20, m.info.deliveryCount - 1));
         this.o.log.debug({ partition: this.partition, seq: m.seq, delay, err: (e as Error)?.message }, 'nats: handler failed; redelivering later');
         quietly(() => m.nak(delay));
-        this.settled();
+        this.settled(m);
       },
     );
   }
 
   /** A handler settled and its message was acked or nak'ed. */
-  private settled(): void {
+  private settled(m: JsMsg): void {
+    if (!this.fresh.delete(m)) this.aged.delete(m);
     this.inflight--;
     if (this.wakers.length > 0) this.wakeAll();
   }

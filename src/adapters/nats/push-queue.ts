@@ -11,7 +11,9 @@
 // no request left open, every received message handled and settled — while still renewing
 // the lease, and releases it only then. A job pulls only while its lease is known to be
 // valid. A job that dies stops renewing; after lease TTL another job takes its partitions
-// and, after ack_wait, gets its unacknowledged messages again first (at-least-once).
+// and gets its unacknowledged messages again first (at-least-once): at once when the server
+// says the dead job's subscriptions are gone (workqueue retention: the partition's consumer
+// is restarted), else after ack_wait (see PartitionReader; docs/deployment.md, failures).
 //
 // NATS outages: the client reconnects forever; publish fails at once with a clear error
 // while disconnected, and so do publishes still waiting for their ack when the connection
@@ -179,6 +181,7 @@ export class NatsPushQueue implements PushQueue {
         ready: () => this.state === 'connected' && this.topologyReady,
         linkUp: () => this.linkUp,
         js: () => this.js,
+        nc: () => this.nc,
         flush: () => this.nc?.flush() ?? Promise.resolve(),
       },
       log: this.log,
@@ -244,7 +247,7 @@ export class NatsPushQueue implements PushQueue {
 
   /**
    * Stops at once as if the process died: no draining, no acks, no lease release. Other jobs
-   * take the partitions after the lease TTL and get the unacknowledged messages after ack_wait.
+   * take the partitions after the lease TTL and get the unacknowledged messages again.
    */
   async abort(): Promise<void> {
     if (this.state === 'closed') return;
