@@ -89,7 +89,7 @@ export class Comet {
   private readonly admission: Admission;
   /** Certificates of the wss and TCP-over-TLS listeners (at most two sets), reloaded by reloadTls(). */
   private readonly credentials: TlsCredentials[] = [];
-  private readonly transport: TransportCounters = { tcpAccepted: 0, wsAccepted: 0, tcpFramesRejected: 0, wsFramesRejected: 0 };
+  private readonly transport: TransportCounters = { tcpAccepted: 0, wsAccepted: 0, tcpFramesRejected: 0, wsFramesRejected: 0, tlsHandshakes: 0 };
   private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
 
@@ -149,6 +149,9 @@ export class Comet {
       log: this.log,
       maxBody: this.config.protocol.maxBody,
       counters: this.transport,
+      limits: admission.log,
+      handshakeTimeoutMs: this.config.protocol.handshakeTimeout,
+      maxRefusedWaiting: this.config.limits.maxRefusedWaiting,
     };
     try {
       const { tcp, websocket, protocol } = this.config;

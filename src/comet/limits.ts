@@ -23,6 +23,16 @@ export const Limit = {
   RoomNotGranted: 'room_not_granted',
   /** Op 14 naming ops the auth mode did not grant (those ops ignored, connection kept). */
   AcceptsNotGranted: 'accepts_not_granted',
+  /** A TLS handshake not finished within protocol.handshakeTimeout of accept (socket closed). */
+  TlsHandshakeTimeout: 'tls_handshake_timeout',
+  /** No free file descriptor: an accept failed with EMFILE/ENFILE, or the periodic probe found none. */
+  FileDescriptors: 'file_descriptors',
+  /** HTTP API connections over httpServer.maxConnections (closed at accept). */
+  HttpConnections: 'http_connections',
+  /** HTTP API requests not received in full within httpServer.headersTimeout / requestTimeout. */
+  HttpRequestTimeout: 'http_request_timeout',
+  /** Keyless HTTP API requests refused for a cross-site Origin or an unknown Host. */
+  HttpOrigin: 'http_origin',
 } as const;
 export type LimitName = (typeof Limit)[keyof typeof Limit];
 
@@ -75,6 +85,8 @@ export class LimitLog {
   constructor(
     private readonly hits: LimitHits | undefined,
     private readonly log: Logger,
+    /** Who reports, as the log line's prefix. */
+    private readonly role = 'comet',
   ) {}
 
   hit(limit: LimitName, detail: Record<string, unknown>): void {
@@ -87,7 +99,7 @@ export class LimitLog {
     }
     this.lastLog.set(limit, t);
     this.unlogged.set(limit, 0);
-    this.log.warn({ limit, hits: n, ...detail }, `comet: limit ${limit} reached`);
+    this.log.warn({ limit, hits: n, ...detail }, `${this.role}: limit ${limit} reached`);
   }
 }
 

@@ -1,18 +1,19 @@
 // Raw TCP listener (spec §2.2): a byte stream of goim frames per connection, in the clear
 // or over TLS (beyond goim: tcp.tlsBind).
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from '../log.js';
 import { FrameError, FrameReader, type Frame } from '../protocol/frame.js';
 import type { Connection } from './connection.js';
-import { isTooLarge } from './limits.js';
-import { closeServer, listen } from './listener.js';
+import { isTooLarge, Limit, type LimitLog } from './limits.js';
+import { closeServer, listen, onListenerError } from './listener.js';
 import type { TlsCredentials } from './tls-credentials.js';
+import { TlsHandshakes, type TlsHandshakeCounters } from './tls-deadline.js';
 
 /** TLS settings of a listener. */
 export interface ListenerTls {
   credentials: TlsCredentials;
-  /** A TLS handshake not done within this long drops the socket (protocol.handshakeTimeout). */
+  /** A TLS handshake not done within this long of accept drops the socket (protocol.handshakeTimeout). */
   handshakeTimeoutMs: number;
 }
 
@@ -32,14 +33,23 @@ export interface TransportHooks {
   counters: TransportCounters;
   /** A client frame over protocol.maxBody (counted as a limit hit; the caller closes). */
   frameTooLarge(c: Connection): void;
+  /** Where listeners count and log what they refuse (TLS handshake timeouts, accepts failing for lack of descriptors). */
+  limits: LimitLog;
 }
 
-/** Connections accepted and frames that failed to decode, by transport. */
-export interface TransportCounters {
+/** Connections accepted and frames that failed to decode, by transport; TLS handshakes in progress. */
+export interface TransportCounters extends TlsHandshakeCounters {
   tcpAccepted: number;
   wsAccepted: number;
   tcpFramesRejected: number;
   wsFramesRejected: number;
+}
+
+/** The handshake deadline of a TLS listener's admitted sockets, counted in `hooks`. */
+export function tlsHandshakes(server: TlsServer, bind: string, hooks: TransportHooks, tls: ListenerTls): TlsHandshakes {
+  const timedOut = (raw: Socket): void =>
+    hooks.limits.hit(Limit.TlsHandshakeTimeout, { remote: raw.remoteAddress, bind, timeoutMs: tls.handshakeTimeoutMs });
+  return new TlsHandshakes(server, tls.handshakeTimeoutMs, hooks.counters, timedOut, hooks.log, bind);
 }
 
 export class TcpServer {
@@ -57,21 +67,20 @@ export class TcpServer {
         else socket.destroy();
       });
     } else {
-      const server = createTlsServer(
-        { ...tls.credentials.serverOptions(), handshakeTimeout: tls.handshakeTimeoutMs },
-        (socket) => this.onConnection(socket),
-      );
+      const server = createTlsServer({ ...tls.credentials.serverOptions(), handshakeTimeout: tls.handshakeTimeoutMs }, (socket) => {
+        handshakes.done(socket);
+        this.onConnection(socket);
+      });
+      const handshakes = tlsHandshakes(server, bind, hooks, tls);
       // 'connection' is the plain socket, before the handshake: refusing costs no crypto.
       server.on('connection', (socket: Socket) => {
-        if (!hooks.admit(socket)) socket.destroy();
+        if (hooks.admit(socket)) handshakes.start(socket);
+        else socket.destroy();
       });
-      server.on('tlsClientError', (err, socket) =>
-        hooks.log.debug({ err: err.message, remote: socket.remoteAddress, bind }, 'comet: tls handshake failed'),
-      );
       tls.credentials.attach(server);
       this.server = server;
     }
-    this.server.on('error', (err) => hooks.log.error({ err: err.message, bind }, 'comet: tcp listener error'));
+    this.server.on('error', (err) => onListenerError(err, bind, 'tcp', hooks));
   }
 
   async listen(): Promise<void> {

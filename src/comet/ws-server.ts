@@ -5,24 +5,31 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { decodeMessageFrame, FrameError } from '../protocol/frame.js';
 import type { Connection } from './connection.js';
 import { isTooLarge } from './limits.js';
-import { closeServer, listen } from './listener.js';
-import type { ListenerTls, TransportHooks } from './tcp-server.js';
+import { closeServer, listen, onListenerError } from './listener.js';
+import { tlsHandshakes, type ListenerTls, type TransportHooks } from './tcp-server.js';
 import { WS_PONG, wsFrame } from './ws-frame.js';
 import { acceptUpgrade } from './ws-handshake.js';
 import { WsProtocolError, WsReader, type WsHandlers } from './ws-reader.js';
 
 /** goim's WebSocket read buffer: the smallest message limit (spec §3.8). */
 const MIN_MAX_PAYLOAD = 8192;
-/** How long a socket refused by a limit may take to send the request its 503 answers. */
-const REFUSED_WAIT_MS = 5_000;
 const SERVICE_UNAVAILABLE =
   'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\nserver at capacity\r\n';
 
 export interface WsHooks extends TransportHooks {
+  /**
+   * protocol.handshakeTimeout: the longest an upgrade request may take (admitted sockets are
+   * also cut by the comet's deadline sweep), and the longest a refused plain socket may take
+   * to send the request its 503 answers; absolute, from accept, however slowly bytes arrive.
+   */
+  handshakeTimeoutMs: number;
+  /** limits.maxRefusedWaiting: refused plain sockets that may wait for their 503 at once (per listener). */
+  maxRefusedWaiting: number;
   /** Queues bytes for a connection as a reply (pongs). */
   reply(c: Connection, bytes: Buffer): void;
   /**
@@ -42,6 +49,8 @@ export class WsServer {
   private readonly bySocket = new WeakMap<object, Connection>();
   /** Plain sockets refused by a limit: their request is answered 503. */
   private readonly refused = new WeakSet<object>();
+  /** How many of them are open. */
+  private refusedWaiting = 0;
   private bound: AddressInfo | undefined;
 
   constructor(
@@ -62,32 +71,29 @@ export class WsServer {
       const c = hooks.accept(socket, true);
       if (c !== null) this.bySocket.set(socket, c);
     };
-    // The handshake deadline covers the upgrade; Node's own request timers are not needed.
+    // Node's request timers, absolute from the request's first byte (its header timeout is
+    // disabled when requestTimeout is 0): the upgrade request has no body, so both are the
+    // handshake timeout. Checked every second at most, not Node's default 30 s.
+    const ms = hooks.handshakeTimeoutMs;
+    const timers = { headersTimeout: ms, requestTimeout: ms, connectionsCheckingInterval: Math.max(10, Math.min(1000, ms)) };
     if (tls === undefined) {
-      this.http = createServer({ requestTimeout: 0 });
+      this.http = createServer(timers);
       this.http.on('connection', (socket: Socket) => {
-        if (hooks.admit(socket)) {
-          accept(socket);
-          return;
-        }
-        // Answered 503 once its request arrives (a client sees why), or dropped.
-        this.refused.add(socket);
-        socket.setTimeout(REFUSED_WAIT_MS, () => socket.destroy());
+        if (hooks.admit(socket)) accept(socket);
+        else this.refuse(socket);
       });
     } else {
-      const server = createHttpsServer({
-        ...tls.credentials.serverOptions(),
-        handshakeTimeout: tls.handshakeTimeoutMs,
-        requestTimeout: 0,
-      });
+      const server = createHttpsServer({ ...tls.credentials.serverOptions(), handshakeTimeout: tls.handshakeTimeoutMs, ...timers });
+      const handshakes = tlsHandshakes(server, bind, hooks, tls);
       // The plain socket, before the handshake: refusing costs no crypto (and no 503).
       server.on('connection', (socket: Socket) => {
-        if (!hooks.admit(socket)) socket.destroy();
+        if (hooks.admit(socket)) handshakes.start(socket);
+        else socket.destroy();
       });
-      server.on('secureConnection', accept);
-      server.on('tlsClientError', (err, socket) =>
-        hooks.log.debug({ err: err.message, remote: socket.remoteAddress, bind }, 'comet: tls handshake failed'),
-      );
+      server.on('secureConnection', (socket: TLSSocket) => {
+        handshakes.done(socket);
+        accept(socket);
+      });
       tls.credentials.attach(server);
       this.http = server;
     }
@@ -102,7 +108,27 @@ export class WsServer {
       res.end(status === 426 ? 'upgrade required\n' : 'not found\n');
     });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    this.http.on('error', (err) => hooks.log.error({ err: err.message, bind }, 'comet: websocket listener error'));
+    this.http.on('error', (err) => onListenerError(err, bind, 'websocket', hooks));
+  }
+
+  /**
+   * A plain socket refused by a limit is answered 503 once its request arrives, so a client
+   * sees why. It holds a descriptor meanwhile: at most limits.maxRefusedWaiting wait at once
+   * (more are closed at once), each until protocol.handshakeTimeout after accept at most,
+   * however slowly it trickles bytes (docs/security.md#limits).
+   */
+  private refuse(socket: Socket): void {
+    if (this.refusedWaiting >= this.hooks.maxRefusedWaiting) {
+      socket.destroy();
+      return;
+    }
+    this.refused.add(socket);
+    this.refusedWaiting++;
+    const timer = setTimeout(() => socket.destroy(), this.hooks.handshakeTimeoutMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.refusedWaiting--;
+    });
   }
 
   async listen(): Promise<void> {

@@ -96,6 +96,8 @@ export const configSchema = z
         maxConnections: z.number().int().min(0).default(0),
         /** Client sockets open at once from one IP address. */
         maxConnectionsPerIp: z.number().int().min(0).default(0),
+        /** Plain WebSocket sockets refused by a limit that may wait at once (per listener) for the request their 503 answers. */
+        maxRefusedWaiting: z.number().int().min(0).default(32),
         /** New client sockets accepted per second (token bucket, burst of one second's worth). */
         newConnectionsPerSecond: z.number().int().min(0).default(0),
         /** Frames one connection may send per second on average; a connection sending faster is closed. */

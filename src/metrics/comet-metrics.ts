@@ -17,6 +17,11 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     read: () => comet.counters().sockets,
   });
   lazyGauge(registry, {
+    name: 'tsim_comet_tls_handshakes',
+    help: 'Admitted client sockets on TLS listeners whose TLS handshake has not finished (cut at protocol.handshakeTimeout); not in tsim_comet_sockets yet.',
+    read: () => comet.counters().tlsHandshakes ?? 0,
+  });
+  lazyGauge(registry, {
     name: 'tsim_comet_ips',
     help: 'Distinct client IPs among authenticated connections.',
     read: () => comet.stats().ips,
