@@ -198,8 +198,12 @@ export const configSchema = z
         retention: z.enum(['workqueue', 'limits']).default('workqueue'),
         /** Oldest message the stream keeps. */
         maxAge: duration('24h'),
-        /** Redelivery wait for an unacknowledged message. */
-        ackWait: duration('30s'),
+        /**
+         * Redelivery wait for an unacknowledged message whose job stopped answering (a job still
+         * working on one reports it in progress every quarter of this; a crashed job's messages
+         * come back at once with workqueue retention: docs/deployment.md, failures).
+         */
+        ackWait: duration('10s'),
         /**
          * Subject partitions (<subject>.<p>, p from the record key as goim's Kafka partitioner picks
          * it); each is consumed by one job at a time, which keeps per-room and per-key order.
@@ -207,8 +211,11 @@ export const configSchema = z
         partitions: z.number().int().min(1).max(1024).default(8),
         /** Messages one job holds unacknowledged per partition (the consumer's max_ack_pending). */
         maxAckPending: z.number().int().min(1).default(1024),
-        /** A job that stops renewing its partition leases (crash) loses them after this long. */
-        leaseTtl: duration('10s'),
+        /**
+         * A job that stops renewing its partition leases (crash) loses them after this long, and
+         * the others take its partitions; renewed every third of it.
+         */
+        leaseTtl: duration('3s'),
         /** How long publish waits for the stream's acknowledgement before failing. */
         publishTimeout: duration('2s'),
         /** First redelivery delay after the job could not deliver a message (doubles per attempt). */
