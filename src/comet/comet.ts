@@ -5,6 +5,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
+import { watchFds } from '../fd-probe.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
 import type { LogicClient, Proto, Registry } from '../ports/index.js';
 import { HEADER_LEN, type Frame } from '../protocol/frame.js';
@@ -92,11 +93,15 @@ export class Comet {
   private readonly transport: TransportCounters = { tcpAccepted: 0, wsAccepted: 0, tcpFramesRejected: 0, wsFramesRejected: 0, tlsHandshakes: 0 };
   private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
+  private readonly limitHits: LimitHits | undefined;
+  /** Stops this comet's use of the descriptor probe (fd-probe.ts). */
+  private releaseFds: (() => void) | undefined;
 
   constructor(opts: CometOptions) {
     const { config, serverId, logic, log } = opts;
     this.config = config;
     this.log = log;
+    this.limitHits = opts.limits;
     const ring = ringSize(config.protocol.cliProto);
     // Room for the replies of a full ring, so heartbeats still pass a client slowed by pushes.
     const replyReserve = Math.min(config.protocol.sendQueueBytes >> 2, ring * (HEADER_LEN + config.protocol.maxBody + 10));
@@ -183,11 +188,13 @@ export class Comet {
     }
     this.sweep.start();
     this.online.start();
+    this.releaseFds = watchFds(this.limitHits, this.log);
     await this.registration?.start();
     if (this.phase !== 'starting') return; // stop() was called meanwhile
     this.phase = 'running';
+    const { maxConnections, maxConnectionsPerIp, fdLimit } = this.admission.caps;
     this.log.info(
-      { tcp: this.tcpAddresses().map(fmt), ws: this.wsAddresses().map(fmt) },
+      { tcp: this.tcpAddresses().map(fmt), ws: this.wsAddresses().map(fmt), maxConnections, maxConnectionsPerIp, fdLimit },
       'comet: listening',
     );
   }
@@ -208,6 +215,7 @@ export class Comet {
     }
     this.phase = 'stopped';
     this.sweep.stop();
+    this.releaseFds?.();
     this.online.stop();
     this.fanout.stop();
     await this.registration?.stop();

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { connectionCaps, type ConnectionCaps } from '../file-descriptors.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
 import { now } from './clock.js';
 import { clientIp, type Connection } from './connection.js';
@@ -111,13 +112,17 @@ export class Admission {
   private readonly frameBurst: number;
   private readonly perIp = new Map<string, number>();
   private open = 0;
+  /** The socket caps in force: configured, or derived from the fd limit when unset. */
+  readonly caps: ConnectionCaps;
 
   constructor(
     limits: Config['limits'],
     readonly log: LimitLog,
+    fdLimit?: number,
   ) {
-    this.maxConnections = limits.maxConnections;
-    this.maxPerIp = limits.maxConnectionsPerIp;
+    this.caps = connectionCaps(limits, fdLimit);
+    this.maxConnections = this.caps.maxConnections;
+    this.maxPerIp = this.caps.maxConnectionsPerIp;
     const rate = limits.newConnectionsPerSecond;
     this.acceptRate = rate > 0 ? new TokenBucket(rate, rate) : undefined;
     this.frameRate = limits.upstreamFramesPerSecond;

@@ -92,10 +92,15 @@ export const configSchema = z
     /** Admission and flood limits of a comet (beyond goim); 0 = unlimited. Hits are logged and counted. */
     limits: z
       .object({
-        /** Client sockets open at once on one comet (authenticated or not); more are refused at accept. */
-        maxConnections: z.number().int().min(0).default(0),
-        /** Client sockets open at once from one IP address. */
-        maxConnectionsPerIp: z.number().int().min(0).default(0),
+        /**
+         * Client sockets open at once on one comet (authenticated or not); more are refused at
+         * accept. Unset: the process's open-file limit minus reservedFds (see limits.ts).
+         */
+        maxConnections: z.number().int().min(0).optional(),
+        /** Client sockets open at once from one IP address. Unset: a quarter of the fd limit minus reservedFds. */
+        maxConnectionsPerIp: z.number().int().min(0).optional(),
+        /** File descriptors the derived maxConnections leaves for everything else (HTTP API, gRPC, Redis/NATS, logs). */
+        reservedFds: z.number().int().min(0).default(384),
         /** Plain WebSocket sockets refused by a limit that may wait at once (per listener) for the request their 503 answers. */
         maxRefusedWaiting: z.number().int().min(0).default(32),
         /** New client sockets accepted per second (token bucket, burst of one second's worth). */

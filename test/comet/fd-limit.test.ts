@@ -1,0 +1,174 @@
+// Running out of file descriptors: the caps derived from the fd limit when limits.maxConnections
+// and maxConnectionsPerIp are unset, and, when they are set too high, the log line and the
+// counter once no descriptor is left (libuv then drops new connections without telling Node).
+// The process under test is `tsim start` in a child whose fd limit is lowered with ulimit.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+import { configSchema } from '../../src/config/schema.js';
+import { connectionCaps, fdAvailable, readFdLimit } from '../../src/file-descriptors.js';
+import { packageRoot } from '../../src/package-root.js';
+
+const FD_LIMIT = 128;
+const cli = join(packageRoot(), 'bin', 'tsim.js');
+const limitsOf = (input: Record<string, unknown>) => configSchema.parse({ limits: input }).limits;
+
+describe('fd limit: derived caps', () => {
+  it('reads the soft limit from /proc/self/limits text', () => {
+    const text = [
+      'Limit                     Soft Limit           Hard Limit           Units',
+      'Max processes             63340                63340                processes',
+      'Max open files            1024                 524288               files',
+    ].join('\n');
+    assert.equal(readFdLimit(text), 1024);
+    assert.equal(readFdLimit(text.replace('1024 ', 'unlimited ')), Infinity);
+    assert.equal(readFdLimit('nothing here'), undefined);
+    if (process.platform === 'linux') assert.ok((readFdLimit() ?? 0) > 0);
+  });
+
+  it('unset caps come from the fd limit minus limits.reservedFds (a quarter of it per IP); set ones win', () => {
+    assert.deepEqual(
+      { ...connectionCaps(limitsOf({}), 20_000), derived: undefined },
+      { maxConnections: 20_000 - 384, maxConnectionsPerIp: Math.floor((20_000 - 384) / 4), fdLimit: 20_000, derived: undefined },
+    );
+    // A tiny limit keeps half for the rest of the process.
+    assert.equal(connectionCaps(limitsOf({}), 64).maxConnections, 32);
+    assert.equal(connectionCaps(limitsOf({ reservedFds: 100 }), 1000).maxConnections, 900);
+    assert.deepEqual(connectionCaps(limitsOf({ maxConnections: 0, maxConnectionsPerIp: 0 }), 64).maxConnections, 0);
+    // The per-IP default follows the fd limit, not a configured maxConnections.
+    assert.equal(connectionCaps(limitsOf({ maxConnections: 0 }), 1024).maxConnectionsPerIp, 160);
+    assert.equal(connectionCaps(limitsOf({ maxConnections: 2 }), 1024).maxConnectionsPerIp, 160);
+    assert.equal(connectionCaps(limitsOf({ maxConnectionsPerIp: 7 }), 1024).maxConnectionsPerIp, 7);
+    assert.equal(connectionCaps(limitsOf({}), Infinity).maxConnections, 0);
+    assert.equal(fdAvailable(), true);
+  });
+});
+
+interface Child {
+  proc: ChildProcess;
+  tcp: number;
+  http: number;
+  /** Resolves with the first JSON log line whose msg matches. */
+  line(msg: RegExp): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+/** `tsim start` with `toml` under `ulimit -n FD_LIMIT`. */
+async function startChild(dir: string, toml: string[]): Promise<Child> {
+  const conf = join(dir, `tsim-${Math.random().toString(36).slice(2)}.toml`);
+  await writeFile(conf, ['[env]', 'host = "fd-test"', '[tcp]', 'bind = ["127.0.0.1:0"]', '[websocket]', 'bind = ["127.0.0.1:0"]', '[httpServer]', 'addr = "127.0.0.1:0"', ...toml, ''].join('\n'));
+  const proc = spawn('bash', ['-c', `ulimit -n ${FD_LIMIT}; exec "$0" "$@"`, process.execPath, cli, 'start', '--config', conf], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+  const waiting: Array<{ msg: RegExp; resolve: (r: Record<string, unknown>) => void }> = [];
+  const seen: Array<Record<string, unknown>> = [];
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    seen.push(rec);
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      if (waiting[i].msg.test(String(rec.msg))) waiting.splice(i, 1)[0].resolve(rec);
+    }
+  });
+  const line = (msg: RegExp): Promise<Record<string, unknown>> =>
+    new Promise((resolve, reject) => {
+      const found = seen.find((r) => msg.test(String(r.msg)));
+      if (found) return resolve(found);
+      const t = setTimeout(() => reject(new Error(`no log line matching ${msg} within 20 s`)), 20_000);
+      waiting.push({ msg, resolve: (r) => (clearTimeout(t), resolve(r)) });
+    });
+  const stop = async (): Promise<void> => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+    await exited;
+  };
+  try {
+    const started = await line(/^tsim started/);
+    const port = (s: string) => Number(s.slice(s.lastIndexOf(':') + 1));
+    return { proc, tcp: port((started.tcp as string[])[0]), http: port(started.http as string), line, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Opens `n` sockets (from `sources` in turn); resolves once each connected or failed. */
+async function openMany(port: number, n: number, sources: string[]): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  const settled: Promise<void>[] = [];
+  for (let i = 0; i < n; i++) {
+    const s = connect({ port, host: '127.0.0.1', localAddress: sources[i % sources.length] });
+    s.on('error', () => {});
+    sockets.push(s);
+    settled.push(new Promise((r) => (s.once('connect', () => r()), s.once('close', () => r()))));
+  }
+  await Promise.all(settled);
+  return sockets;
+}
+
+async function metric(httpPort: number, limit: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  const m = new RegExp(`^tsim_limit_hits_total\\{limit="${limit}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process.platform === 'linux' ? false : 'needs /proc and bash' }, () => {
+  let dir: string;
+  const sockets: Socket[] = [];
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tsim-fd-'));
+  });
+  after(async () => {
+    for (const s of sockets) s.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('default caps leave descriptors for the HTTP API while clients flood the comet', async () => {
+    const child = await startChild(dir, []);
+    try {
+      const listening = await child.line(/^comet: listening/);
+      assert.equal(listening.fdLimit, FD_LIMIT);
+      assert.equal(listening.maxConnections, FD_LIMIT / 2);
+      // Far more sockets than descriptors, from eight addresses.
+      const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+      sockets.push(...(await openMany(child.tcp, FD_LIMIT * 2, sources)));
+      await child.line(/^comet: limit connections reached/);
+      // The API still answers while the clients hold their sockets, and nothing ran out.
+      assert.ok((await metric(child.http, 'connections')) > 0);
+      assert.equal(await metric(child.http, 'file_descriptors'), 0);
+    } finally {
+      for (const s of sockets.splice(0)) s.destroy();
+      await child.stop();
+    }
+  });
+
+  it('with the caps off, running out of descriptors is logged and counted', async () => {
+    const child = await startChild(dir, ['[limits]', 'maxConnections = 0', 'maxConnectionsPerIp = 0']);
+    try {
+      sockets.push(...(await openMany(child.tcp, FD_LIMIT * 2, ['127.0.0.1'])));
+      const rec = await child.line(/limit file_descriptors reached/);
+      assert.equal(rec.limit, 'file_descriptors');
+      for (const s of sockets.splice(0)) s.destroy();
+      // Once the clients are gone the API answers again, and shows the count.
+      let hits = 0;
+      const end = Date.now() + 20_000;
+      while (hits === 0) {
+        if (Date.now() > end) throw new Error('file_descriptors never counted on /metrics');
+        hits = await metric(child.http, 'file_descriptors').catch(() => 0);
+      }
+      assert.ok(hits >= 1);
+    } finally {
+      for (const s of sockets.splice(0)) s.destroy();
+      await child.stop();
+    }
+  });
+});
