@@ -236,6 +236,14 @@ export const configSchema = z
         addr: listen.default('127.0.0.1:3111'),
         /** Largest push body in bytes; larger requests get 413 (goim has no limit, its Kafka producer fails near 1 MB). */
         maxBody: z.number().int().min(1).default(1 << 20),
+        /** Connections open at once; more are closed at accept (keep it inside limits.reservedFds when embedded). */
+        maxConnections: z.number().int().min(1).default(256),
+        /** A request's headers must arrive within this long of its first byte (of the connection, for the first request). */
+        headersTimeout: duration('10s'),
+        /** A whole request, body included, must arrive within this long; also the longest a connection may stay silent. */
+        requestTimeout: duration('30s'),
+        /** An idle keep-alive connection is closed after this long. */
+        keepAliveTimeout: duration('5s'),
       })
       .strict()
       .default({}),

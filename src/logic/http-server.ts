@@ -2,10 +2,13 @@
 // Fastify is configured to behave like goim's gin router: bodies are raw bytes whatever
 // their Content-Type, unknown routes answer `404 page not found`, trailing-slash variants
 // of API routes redirect, no automatic HEAD routes.
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { Limit, LimitLog } from '../comet/limits.js';
+import { isFdExhaustion } from '../comet/listener.js';
 import { parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
+import { watchFds } from '../fd-probe.js';
 import type { Logger } from '../log.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
 import type { MetricsSource } from '../metrics/serve.js';
@@ -29,7 +32,11 @@ export interface LogicHttpServerOptions {
   embedded?: boolean;
   /** When given, GET /metrics serves it (Prometheus text format). */
   metrics?: MetricsSource;
-  /** Counts bodies refused over httpServer.maxBody as limit "http_body_size". */
+  /**
+   * Counts refusals by limit: bodies over httpServer.maxBody ("http_body_size"), connections
+   * over httpServer.maxConnections, requests past its timeouts, keyless requests from another
+   * site, and running out of file descriptors.
+   */
   limits?: LimitHits;
 }
 
@@ -69,22 +76,69 @@ export class LogicHttpServer {
   private readonly addr: string;
   private readonly log: Logger;
   private readonly apiAuth: ApiAuthStats;
+  private readonly hits: LimitHits | undefined;
   private closing: Promise<void> | undefined;
+  private releaseFds: (() => void) | undefined;
 
   constructor(opts: LogicHttpServerOptions) {
-    this.addr = opts.config.httpServer.addr;
+    const hs = opts.config.httpServer;
+    this.addr = hs.addr;
     this.log = opts.log;
-    const maxBody = opts.config.httpServer.maxBody;
+    this.hits = opts.limits;
+    const maxBody = hs.maxBody;
+    const limits = new LimitLog(opts.limits, opts.log, 'logic http');
+    // Absolute deadlines (docs/security.md#http-api): Node checks them from a request's first
+    // byte (a new connection's arrival, for its first request), however slowly bytes come.
+    // Node refuses a header timeout longer than the request timeout.
+    const requestTimeout = hs.requestTimeout;
+    const headersTimeout = requestTimeout > 0 ? Math.min(hs.headersTimeout, requestTimeout) : hs.headersTimeout;
+    const shortest = Math.min(...[headersTimeout, requestTimeout].filter((t) => t > 0), 1000);
     const app = Fastify({
       logger: false,
       exposeHeadRoutes: false,
       bodyLimit: maxBody,
+      // Node's default checks its request timers every 30 s.
+      http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, shortest) },
+      requestTimeout,
+      // No byte either way for this long: a client that does not read its answer, too.
+      connectionTimeout: requestTimeout,
       // A target Go cannot parse gets Go's plain 400.
       frameworkErrors: (_err, _req, reply) => {
         void (reply as FastifyReply).code(400).type(SNIFFED_TEXT_TYPE).send('400 Bad Request');
       },
     });
     this.app = app;
+    const server = app.server;
+    // Set here: fastify takes 0 for "its default" (72 s).
+    server.keepAliveTimeout = hs.keepAliveTimeout;
+    // Past it Node closes new sockets at accept; the comet's clients (embedded) and the
+    // process's other descriptors keep theirs (docs/operations.md#file-descriptors).
+    server.maxConnections = hs.maxConnections;
+    server.on('drop', (data?: { remoteAddress?: string }) =>
+      limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections: hs.maxConnections }),
+    );
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+        limits.hit(Limit.HttpRequestTimeout, { remote: socket.remoteAddress, headersTimeout, requestTimeout });
+      }
+    });
+    // Replaces Node's default for an idle socket (destroy), so it is counted too.
+    server.on('timeout', (socket: Socket) => {
+      limits.hit(Limit.HttpRequestTimeout, { remote: socket.remoteAddress, idleMs: requestTimeout });
+      socket.destroy();
+    });
+    server.on('error', (err: Error) => {
+      if (isFdExhaustion(err)) limits.hit(Limit.FileDescriptors, { code: (err as NodeJS.ErrnoException).code, listener: `http ${hs.addr}` });
+      else if (server.listening) this.log.error({ err: err.message }, 'logic http: listener error');
+    });
+
+    // An error answered before the request body was read (401 without a key, 413, 403, 404
+    // on a POST): close the connection instead of reading and discarding the rest of it, so a
+    // client trickling a body holds nothing once answered.
+    app.addHook('onSend', (req, reply, payload, done) => {
+      if (reply.statusCode >= 400 && !req.raw.complete) void reply.header('connection', 'close');
+      done(null, payload);
+    });
 
     // Push bodies are the message bytes whatever the client calls them (curl sends form
     // encoding by default): drop the Content-Type so fastify never parses or refuses one,
@@ -167,6 +221,7 @@ export class LogicHttpServer {
       await this.app.listen({ host: '0.0.0.0', port });
     }
     const a = this.address();
+    this.releaseFds ??= watchFds(this.hits, this.log);
     this.log.info(`logic http: listening on ${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`);
   }
 
@@ -183,6 +238,7 @@ export class LogicHttpServer {
 
   /** Stops accepting, closes idle keep-alive connections and waits for requests in flight. */
   close(): Promise<void> {
+    this.releaseFds?.();
     this.closing ??= this.app.close();
     return this.closing;
   }
