@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseToml } from 'smol-toml';
 import { ZodError } from 'zod';
+import { pushLimitIssues } from './push-limits.js';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
 
 export class ConfigError extends Error {
@@ -23,6 +24,11 @@ function describe(err: ZodError, source: string): string {
 export function buildConfig(input: ConfigInput | Record<string, unknown> = {}, source = 'config'): Config {
   const r = configSchema.safeParse(input);
   if (!r.success) throw new ConfigError(describe(r.error, source));
+  // Settings that are valid one by one but contradict each other.
+  const issues = pushLimitIssues(r.data);
+  if (issues.length > 0) {
+    throw new ConfigError(`invalid configuration in ${source}:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
+  }
   return r.data;
 }
 

@@ -342,6 +342,19 @@ export const configSchema = z
       .object({
         /** Most messages merged into one room batch (goim 20). */
         batch: z.number().int().min(1).default(20),
+    /** Push limits (beyond goim), read by logic, job and comet: keep them equal in every process's file. */
+    push: z
+      .object({
+        /**
+         * Largest push message in bytes; logic answers 413 to bigger ones, and job builds no room
+         * batch bigger than this. Unset: 262144, or less when protocol.sendQueueBytes holds less.
+         */
+        maxBytes: z.number().int().min(1).optional(),
+        /** Throttled broadcasts (speed > 0) one comet walks at once; further ones are sent unthrottled. */
+        maxThrottled: z.number().int().min(1).default(16),
+      })
+      .strict()
+      .default({}),
         /** Longest a room message waits for companions (goim 1 s). */
         signal: duration('1s'),
         /**
@@ -383,6 +396,14 @@ export const configSchema = z
       .strict()
       .default({}),
     /** Prometheus metrics (beyond goim). */
+        /** Failed calls in a row after which a comet is marked down: its calls are held and it is probed. */
+        cometFailures: z.number().int().min(2).default(3),
+        /** First wait before a failed call to a comet is retried, or a down comet probed (doubles per failure). */
+        cometRetryDelay: duration('100ms'),
+        /** Longest wait between those retries and probes. */
+        cometRetryMaxDelay: duration('5s'),
+        /** Bytes of calls held for one down comet (message bytes + 256 per call); past it calls for it are dropped and counted. */
+        cometBacklogBytes: z.number().int().min(0).default(16 << 20),
     metrics: z
       .object({
         /** Serve GET /metrics (embedded and logic: on httpServer.addr; comet and job: on metrics.addr). */
