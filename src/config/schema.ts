@@ -338,10 +338,6 @@ export const configSchema = z
       .default({}),
     /** region → provinces (goim [regions]); informational, as in goim. */
     regions: z.record(z.array(z.string())).default({}),
-    room: z
-      .object({
-        /** Most messages merged into one room batch (goim 20). */
-        batch: z.number().int().min(1).default(20),
     /** Push limits (beyond goim), read by logic, job and comet: keep them equal in every process's file. */
     push: z
       .object({
@@ -355,6 +351,10 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    room: z
+      .object({
+        /** Most messages merged into one room batch (goim 20). */
+        batch: z.number().int().min(1).default(20),
         /** Longest a room message waits for companions (goim 1 s). */
         signal: duration('1s'),
         /**
@@ -392,10 +392,6 @@ export const configSchema = z
         retryDelay: duration('50ms'),
         /** Embedded queue: longest wait between redeliveries. */
         retryMaxDelay: duration('5s'),
-      })
-      .strict()
-      .default({}),
-    /** Prometheus metrics (beyond goim). */
         /** Failed calls in a row after which a comet is marked down: its calls are held and it is probed. */
         cometFailures: z.number().int().min(2).default(3),
         /** First wait before a failed call to a comet is retried, or a down comet probed (doubles per failure). */
@@ -404,6 +400,10 @@ export const configSchema = z
         cometRetryMaxDelay: duration('5s'),
         /** Bytes of calls held for one down comet (message bytes + 256 per call); past it calls for it are dropped and counted. */
         cometBacklogBytes: z.number().int().min(0).default(16 << 20),
+      })
+      .strict()
+      .default({}),
+    /** Prometheus metrics (beyond goim). */
     metrics: z
       .object({
         /** Serve GET /metrics (embedded and logic: on httpServer.addr; comet and job: on metrics.addr). */
