@@ -9,6 +9,7 @@ import { isFdExhaustion } from '../comet/listener.js';
 import { parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import { watchFds } from '../fd-probe.js';
+import { fdLimit } from '../file-descriptors.js';
 import type { Logger } from '../log.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
 import type { MetricsSource } from '../metrics/serve.js';
@@ -112,10 +113,13 @@ export class LogicHttpServer {
     // Set here: fastify takes 0 for "its default" (72 s).
     server.keepAliveTimeout = hs.keepAliveTimeout;
     // Past it Node closes new sockets at accept; the comet's clients (embedded) and the
-    // process's other descriptors keep theirs (docs/operations.md#file-descriptors).
-    server.maxConnections = hs.maxConnections;
+    // process's other descriptors keep theirs: at most a quarter of the fd limit, so a small
+    // limit is not all taken by API connections (docs/operations.md#file-descriptors).
+    const fds = fdLimit();
+    const maxConnections = fds !== undefined && Number.isFinite(fds) ? Math.max(1, Math.min(hs.maxConnections, Math.floor(fds / 4))) : hs.maxConnections;
+    server.maxConnections = maxConnections;
     server.on('drop', (data?: { remoteAddress?: string }) =>
-      limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections: hs.maxConnections }),
+      limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections }),
     );
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {

@@ -13,6 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import { connectionCaps, fdAvailable, readFdLimit } from '../../src/file-descriptors.js';
 import { packageRoot } from '../../src/package-root.js';
+import { Op } from '../../src/protocol/ops.js';
+import { GoimTestClient } from '../support/goim-client.js';
 
 const FD_LIMIT = 128;
 const cli = join(packageRoot(), 'bin', 'tsim.js');
@@ -145,6 +147,35 @@ describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process
       // The API still answers while the clients hold their sockets, and nothing ran out.
       assert.ok((await metric(child.http, 'connections')) > 0);
       assert.equal(await metric(child.http, 'file_descriptors'), 0);
+    } finally {
+      for (const s of sockets.splice(0)) s.destroy();
+      await child.stop();
+    }
+  });
+
+  it('an HTTP API flood leaves descriptors for comet clients (embedded: one fd table)', async () => {
+    const child = await startChild(dir, []);
+    try {
+      const flood = await openMany(child.http, FD_LIMIT * 2, ['127.0.0.1']);
+      sockets.push(...flood);
+      // Each holds its connection with a request that never ends its headers.
+      for (const s of flood) if (!s.destroyed) s.write('GET /goim/online/total HTTP/1.1\r\n');
+      await child.line(/^logic http: limit http_connections reached/);
+      const c = await GoimTestClient.tcp(child.tcp);
+      try {
+        await c.auth({ mid: 1, key: 'during-flood', room_id: 'live://1' });
+        c.send(Op.Heartbeat);
+        await c.nextWhere((f) => f.op === Op.HeartbeatReply);
+      } finally {
+        c.close();
+      }
+      for (const s of sockets.splice(0)) s.destroy();
+      let hits = 0;
+      const end = Date.now() + 20_000;
+      while (hits === 0) {
+        if (Date.now() > end) throw new Error('http_connections never counted on /metrics');
+        hits = await metric(child.http, 'http_connections').catch(() => 0);
+      }
     } finally {
       for (const s of sockets.splice(0)) s.destroy();
       await child.stop();
