@@ -1,14 +1,20 @@
-// The comets job pushes to, kept in step with the registry (spec §5.6): keyed by host name,
-// limited to the job's zone when one is configured. Instances flagged offline still receive
-// pushes, as in goim: they still hold connections until those leave.
+// The comets job pushes to, kept in step with the registry: keyed by host name, limited to
+// the job's zone when one is configured. Instances flagged offline still receive pushes, as
+// in goim: they still hold connections until those leave. A comet whose calls keep failing
+// is marked down by its lane long before the registry drops it (docs/deployment.md).
 import type { CometDialer, Instance } from '../ports/index.js';
 import type { Logger } from '../log.js';
-import { CometLane, type LaneCounters } from './comet-lane.js';
+import { CometLane, newLaneCounters, type LaneCounters, type LanePolicy } from './comet-lane.js';
+
+/** A comet refusing one call is logged at most this often (the count goes to the metrics). */
+const REFUSED_LOG_EVERY_MS = 10_000;
 
 export class CometTable {
   private readonly lanes = new Map<string, CometLane>();
   /** Over every lane, past and present. */
-  readonly laneCounters: LaneCounters = { mergedBatches: 0 };
+  readonly laneCounters: LaneCounters = newLaneCounters();
+  private lastRefusedLog = -Infinity;
+  private refusedUnlogged = 0;
   /** The lanes as an array, rebuilt on change, so fan-out loops never build one. */
   private snapshot: CometLane[] = [];
   /** Lanes being closed (removed comets, shutdown); awaited by close(). */
@@ -19,6 +25,7 @@ export class CometTable {
     private readonly zone: string,
     private readonly routineSize: number,
     private readonly log: Logger,
+    private readonly policy: Partial<LanePolicy> = {},
   ) {}
 
   get size(): number {
@@ -38,11 +45,23 @@ export class CometTable {
     return this.snapshot.map((l) => l.hostname);
   }
 
+  /** Comets marked down now, and the calls held for them (metrics). */
+  health(): { down: number; heldCalls: number } {
+    let down = 0;
+    let heldCalls = 0;
+    for (const l of this.snapshot) {
+      if (l.isDown) down++;
+      heldCalls += l.heldCalls;
+    }
+    return { down, heldCalls };
+  }
+
   /**
    * Applies a registry list. As in goim, a list with no instance in the job's zone is ignored
    * (the table stays as it was): an empty answer is more often a registry hiccup than every
-   * comet leaving at once, and a call to a comet that is really gone fails and is retried
-   * through the queue instead of dropping the message. Returns false when ignored.
+   * comet leaving at once, and a comet that is really gone is marked down by its lane, which
+   * sends its messages back to the queue while no other comet takes them. Returns false when
+   * ignored.
    */
   update(instances: readonly Instance[]): boolean {
     const mine = this.zone === '' ? instances : instances.filter((i) => i.zone === this.zone);
@@ -62,7 +81,7 @@ export class CometTable {
         continue;
       }
       try {
-        next.set(ins.hostname, new CometLane(ins, this.dial(ins), this.routineSize, this.onHealth, this.laneCounters));
+        next.set(ins.hostname, new CometLane(ins, this.dial(ins), this.routineSize, this.onHealth, this.laneCounters, this.policy, this.onRefused));
         this.log.info({ comet: ins.hostname, addrs: ins.addrs }, old ? 'job: comet re-dialled' : 'job: comet added');
       } catch (e) {
         this.log.error({ comet: ins.hostname, addrs: ins.addrs, err: (e as Error).message }, 'job: cannot dial comet');
@@ -81,16 +100,29 @@ export class CometTable {
   }
 
   private retire(lane: CometLane): void {
-    const p = lane.close().then((skipped) => {
-      if (skipped > 0) this.log.info({ comet: lane.hostname, skipped }, 'job: calls to a removed comet skipped');
+    const p = lane.close().then((dropped) => {
+      if (dropped > 0) this.log.warn({ comet: lane.hostname, dropped }, 'job: calls queued or held for a removed comet dropped');
     });
     this.closing.add(p);
     void p.finally(() => this.closing.delete(p));
   }
 
   private readonly onHealth = (lane: CometLane, err: Error | null): void => {
-    if (err) this.log.warn({ comet: lane.hostname, err: err.message }, 'job: calls to comet failing');
-    else this.log.info({ comet: lane.hostname }, 'job: calls to comet succeed again');
+    if (err) {
+      this.log.warn(
+        { comet: lane.hostname, err: err.message, failures: this.policy.failures },
+        'job: comet down: its calls keep failing; holding them for it and probing it',
+      );
+    } else this.log.info({ comet: lane.hostname, heldCalls: lane.heldCalls }, 'job: comet answers again; sending the calls held for it');
+  };
+
+  private readonly onRefused = (lane: CometLane, err: Error): void => {
+    this.refusedUnlogged++;
+    const t = performance.now();
+    if (t - this.lastRefusedLog < REFUSED_LOG_EVERY_MS) return;
+    this.lastRefusedLog = t;
+    this.log.warn({ comet: lane.hostname, err: err.message, dropped: this.refusedUnlogged }, 'job: comet keeps refusing a call; dropped it');
+    this.refusedUnlogged = 0;
   };
 
   /** Closes every comet client (after the calls in flight settled). */

@@ -1,12 +1,21 @@
 // Sending one proto to several comets and reporting once all of them answered.
+//
+// The outcome decides the queue message's fate (docs/deployment.md, when a part fails):
+// - some comet accepted it: it is acknowledged; a comet that is down keeps its copy (the
+//   lane delivers it when the comet answers again, or drops and counts it when the comet
+//   leaves), so the comets that accepted it never see it again;
+// - no comet accepted it and one is down: it fails, the down comets forget their copies,
+//   and the queue redelivers it later — nothing was delivered, so nothing is duplicated;
+// - otherwise (accepted nowhere because the comets left, or refused): acknowledged; the
+//   lanes counted what they dropped.
 import type { Proto } from '../ports/index.js';
-import type { CallDone, CometCall, CometLane } from './comet-lane.js';
+import { CometDownError, type CallDone, type CometCall, type CometLane, type ParkedCall } from './comet-lane.js';
 
 /**
  * Submits `call` to every lane (under order key `key`); `done` runs once after all settled,
- * with an error naming the comets that failed, or null. Waiting for every comet before
- * reporting a failure keeps the ack honest: nothing is still in flight when the queue
- * decides to redeliver.
+ * with an error when the message must go back to the queue, or null. Waiting for every
+ * comet before reporting keeps the ack honest: nothing is still in flight when the queue
+ * decides to redeliver. `bytes`: the message bytes the call carries.
  */
 export function fanOut(
   lanes: readonly CometLane[],
@@ -14,8 +23,9 @@ export function fanOut(
   call: CometCall,
   what: string,
   done: (err: Error | null) => void,
+  bytes = 0,
 ): void {
-  fanOutWith(lanes, (lane, laneDone) => lane.submit(key, call, laneDone), what, done);
+  fanOutWith(lanes, (lane, laneDone) => lane.submit(key, call, laneDone, bytes), what, done);
 }
 
 /** fanOut for a room batch: each lane keeps the room's order and may merge queued batches. */
@@ -30,25 +40,36 @@ function fanOutWith(
   done: (err: Error | null) => void,
 ): void {
   let remaining = lanes.length;
-  let failed: string[] | null = null;
-  let first: Error | null = null;
   if (remaining === 0) {
     done(null);
     return;
   }
+  let accepted = 0;
+  let down: string[] | null = null;
+  let parked: ParkedCall[] | null = null;
+  let cause: Error | null = null;
   for (const lane of lanes) {
-    send(lane, (err) => {
-      if (err) {
-        (failed ??= []).push(lane.hostname);
-        first ??= err;
+    send(lane, (err, skipped, held) => {
+      if (err === null) {
+        if (skipped !== true) accepted++;
+      } else if (err instanceof CometDownError) {
+        (down ??= []).push(lane.hostname);
+        if (held) (parked ??= []).push(held);
+        cause ??= err;
       }
       if (--remaining > 0) return;
-      done(first ? new Error(`job: ${what} failed on comet ${failed!.join(', ')}: ${first.message}`, { cause: first }) : null);
+      if (down === null || accepted > 0) {
+        if (parked) for (const p of parked) p.keep();
+        done(null);
+        return;
+      }
+      if (parked) for (const p of parked) p.drop();
+      done(new Error(`job: ${what} not delivered: comet ${down.join(', ')} down and no comet took it (${cause!.message})`, { cause }));
     });
   }
 }
 
 /** fanOut as a promise. */
-export function fanOutAsync(lanes: readonly CometLane[], key: string | null, call: CometCall, what: string): Promise<void> {
-  return new Promise<void>((resolve, reject) => fanOut(lanes, key, call, what, (err) => (err ? reject(err) : resolve())));
+export function fanOutAsync(lanes: readonly CometLane[], key: string | null, call: CometCall, what: string, bytes = 0): Promise<void> {
+  return new Promise<void>((resolve, reject) => fanOut(lanes, key, call, what, (err) => (err ? reject(err) : resolve()), bytes));
 }

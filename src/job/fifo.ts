@@ -24,6 +24,11 @@ export class Fifo<T> {
     return item;
   }
 
+  /** Calls fn on every item, oldest first, without removing any. */
+  forEach(fn: (item: T) => void): void {
+    for (let i = this.head; i < this.items.length; i++) fn(this.items[i] as T);
+  }
+
   /** Removes and returns everything, oldest first. */
   drain(): T[] {
     const out = this.items.slice(this.head) as T[];

@@ -1,10 +1,15 @@
 // The job role (spec §5): consumes queued PushMsgs and turns them into comet calls.
 //
-// Acknowledgement: handle() resolves only once every comet it targets accepted the call that
-// carries the message (for a room message: the batch holding it), and rejects when one of
-// them failed, so the queue redelivers (at-least-once, where goim is at-most-once). Since a
-// held room message keeps its queue slot, batches are sent early once `room.maxHeld`
-// messages are held (RoomTable).
+// Acknowledgement: handle() resolves once every comet it targets accepted the call that
+// carries the message (for a room message: the batch holding it), or — for a comet marked
+// down — once that comet's lane holds the call for later; it rejects, so the queue
+// redelivers (at-least-once, where goim is at-most-once), only when no comet took the message
+// and one of them is down. A failed call is retried by its comet's lane, never redelivered to
+// the comets that accepted it (dispatch.ts, comet-lane.ts). Since a held room message keeps
+// its queue slot, batches are sent early once `room.maxHeld` messages are held (RoomTable).
+//
+// Size: room batches stay within the largest push (push.maxBytes plus its frame header), so
+// one fits what a connection may queue whenever a single push does (docs/configuration.md).
 //
 // Ordering: a room's batches reach each comet one after another (batch N+1 starts once the
 // comet accepted batch N); PUSH and BROADCAST calls to a comet start in the order handled,
@@ -27,8 +32,11 @@ import {
   type PushQueue,
   type Registry,
 } from '../ports/index.js';
+import { pushMaxBytes } from '../config/push-limits.js';
+import { HEADER_LEN } from '../protocol/frame.js';
 import { Admission } from './admission.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
+import { MERGE_MAX_BYTES } from './comet-lane.js';
 import { CometTable } from './comet-table.js';
 import { fanOutAsync, fanOutRoomBatch } from './dispatch.js';
 import { pushProto } from './push-frame.js';
@@ -59,6 +67,14 @@ export interface JobStats {
   roomNoComet: number;
   /** Messages of an unknown type (logged and acknowledged). */
   unknownType: number;
+  /** Failed comet calls retried by their lane. */
+  cometRetries: number;
+  /** Calls a comet never got: it left the registry while they were queued or held for it. */
+  cometDroppedRemoved: number;
+  /** Calls not held for a down comet: its backlog (job.cometBacklogBytes) was full. */
+  cometDroppedBacklogFull: number;
+  /** Calls a comet refused job.cometFailures times while answering others. */
+  cometDroppedRefused: number;
 }
 
 /** What the job holds now, read when metrics are scraped. */
@@ -72,6 +88,10 @@ export interface JobLoad {
   comets: number;
   /** Messages per room batch sent (the live object). */
   batchSizes: Readonly<BucketCounts>;
+  /** Comets marked down (calls failing; held and probed). */
+  cometsDown: number;
+  /** Calls held for comets that were down, not delivered yet. */
+  cometHeldCalls: number;
 }
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
@@ -96,6 +116,10 @@ export class Job {
     roomBatchesMerged: 0, // kept by the comet lanes; stats() reads them
     roomNoComet: 0,
     unknownType: 0,
+    cometRetries: 0, // these four are kept by the comet lanes; stats() reads them
+    cometDroppedRemoved: 0,
+    cometDroppedBacklogFull: 0,
+    cometDroppedRefused: 0,
   };
   private state: State = 'new';
   private consuming = false;
@@ -110,8 +134,16 @@ export class Job {
     this.registry = opts.registry;
     this.log = opts.log;
     const { job, room, env } = opts.config;
-    this.table = new CometTable(opts.dial, env.zone, job.routineSize, opts.log);
-    this.roomTable = new RoomTable(room.batch, room.signal, room.idle, room.maxHeld, this.sendRoomBatch, room.adaptive);
+    // No batch bigger than the largest push: it would not fit where a single push does.
+    const batchBytes = pushMaxBytes(opts.config) + HEADER_LEN;
+    this.table = new CometTable(opts.dial, env.zone, job.routineSize, opts.log, {
+      failures: job.cometFailures,
+      retryDelay: job.cometRetryDelay,
+      retryMaxDelay: job.cometRetryMaxDelay,
+      backlogBytes: job.cometBacklogBytes,
+      mergeMaxBytes: Math.min(MERGE_MAX_BYTES, batchBytes),
+    });
+    this.roomTable = new RoomTable(room.batch, room.signal, room.idle, room.maxHeld, this.sendRoomBatch, room.adaptive, batchBytes);
     this.admission = new Admission(job.maxPending);
   }
 
@@ -187,11 +219,22 @@ export class Job {
   }
 
   stats(): Readonly<JobStats> {
-    return { ...this.counters, roomBatchesMerged: this.table.laneCounters.mergedBatches };
+    const l = this.table.laneCounters;
+    return {
+      ...this.counters,
+      roomBatchesMerged: l.mergedBatches,
+      cometRetries: l.retries,
+      cometDroppedRemoved: l.droppedRemoved,
+      cometDroppedBacklogFull: l.droppedBacklogFull,
+      cometDroppedRefused: l.droppedRefused,
+    };
   }
 
   load(): JobLoad {
+    const health = this.table.health();
     return {
+      cometsDown: health.down,
+      cometHeldCalls: health.heldCalls,
       pending: this.admission.pending,
       heldMessages: this.roomTable.heldMessages,
       rooms: this.roomTable.size,
@@ -241,7 +284,7 @@ export class Job {
     this.counters.push++;
     const proto = pushProto(msg.operation, msg.msg);
     const { keys, operation } = msg;
-    return fanOutAsync([lane], null, (c) => c.pushMsg(keys, operation, proto), 'pushMsg');
+    return fanOutAsync([lane], null, (c) => c.pushMsg(keys, operation, proto), 'pushMsg', proto.body.length);
   }
 
   private broadcast(msg: PushMsg): Promise<void> {
@@ -256,7 +299,7 @@ export class Job {
     // Go integer division (truncates toward zero), as goim computes it.
     const speed = Math.trunc(msg.speed / lanes.length);
     const { operation } = msg;
-    return fanOutAsync(lanes, null, (c) => c.broadcast(operation, proto, speed), 'broadcast');
+    return fanOutAsync(lanes, null, (c) => c.broadcast(operation, proto, speed), 'broadcast', proto.body.length);
   }
 
   private readonly sendRoomBatch = (room: string, proto: Proto, done: (err: Error | null) => void): void => {

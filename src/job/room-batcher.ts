@@ -1,6 +1,12 @@
 // Merges one room's messages into op-9 batches (spec §5.4): a batch is sent once it holds
 // `batch` messages or once its first message has waited `signal`.
 //
+// Size: a batch never grows past `maxBytes` (the largest push's frame, docs/configuration.md
+// [push]): a message that would push it over seals the batch held so far and starts the
+// next one. Every batch then fits what a connection may queue whenever a single push does;
+// a batch of several big pushes would be dropped by every comet as too large for one
+// connection. A lone message bigger than that still goes, alone.
+//
 // Adaptive (room.adaptive): a message reaching a quiet room — nothing sent for at least
 // `signal` — goes out at once instead of waiting `signal` for companions; the messages that
 // follow it are batched as above. Sparse rooms (chat, notifications) get no added latency,
@@ -54,6 +60,8 @@ export class RoomBatcher {
     private readonly signal: number,
     private readonly send: SendBatch,
     private readonly adaptive = false,
+    /** Most body bytes of one batch (frames with their headers). */
+    private readonly maxBytes = Infinity,
   ) {}
 
   /** Messages held for the next batch. */
@@ -68,9 +76,11 @@ export class RoomBatcher {
 
   /** Adds a message; resolves once the batch carrying it was accepted by every comet. */
   offer(operation: number, msg: Uint8Array): Promise<void> {
+    const size = HEADER_LEN + msg.length;
+    if (this.ops.length > 0 && this.bytes + size > this.maxBytes) this.flush();
     this.ops.push(operation);
     this.msgs.push(msg);
-    this.bytes += HEADER_LEN + msg.length;
+    this.bytes += size;
     this.lastActive = performance.now();
     const settle = (this.settle ??= new BatchSettle());
     if (this.ops.length >= this.batch) this.flush();

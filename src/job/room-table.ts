@@ -36,6 +36,8 @@ export class RoomTable {
     private readonly maxHeld: number,
     send: SendRoomBatch,
     private readonly adaptive = false,
+    /** Most body bytes of one batch (RoomBatcher). */
+    private readonly maxBytes = Infinity,
   ) {
     this.idle = idle > 0 ? idle : DEFAULT_IDLE_MS;
     this.sendBatch = (room, proto, count, done) => {
@@ -63,7 +65,7 @@ export class RoomTable {
   get(room: string): RoomBatcher {
     let b = this.rooms.get(room);
     if (!b) {
-      b = new RoomBatcher(room, this.batch, this.signal, this.sendBatch, this.adaptive);
+      b = new RoomBatcher(room, this.batch, this.signal, this.sendBatch, this.adaptive, this.maxBytes);
       this.rooms.set(room, b);
     }
     return b;

@@ -45,6 +45,30 @@ export function registerJobMetrics(registry: Registry, job: JobMetricsSource): v
     help: 'Room batches acknowledged without any comet to send them to.',
     read: () => job.stats().roomNoComet,
   });
+  lazyCounter(registry, {
+    name: 'tsim_job_comet_retries_total',
+    help: 'Failed comet calls retried by the job for that comet alone (not redelivered to the others).',
+    read: () => job.stats().cometRetries,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_job_comet_calls_dropped_total',
+    help: 'Calls a comet never got, by reason (removed: it left the registry or the job stopped while they were queued or held for it; backlog_full: held calls for a down comet reached job.cometBacklogBytes; refused: the comet refused the call job.cometFailures times while answering others).',
+    label: 'reason',
+    read: () => {
+      const s = job.stats();
+      return { removed: s.cometDroppedRemoved, backlog_full: s.cometDroppedBacklogFull, refused: s.cometDroppedRefused };
+    },
+  });
+  lazyGauge(registry, {
+    name: 'tsim_job_comets_down',
+    help: 'Comets marked down: their calls failed job.cometFailures times in a row; calls are held for them and they are probed.',
+    read: () => job.load().cometsDown,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_job_comet_held_calls',
+    help: 'Calls held for comets that were down, not delivered yet (bounded by job.cometBacklogBytes per comet).',
+    read: () => job.load().cometHeldCalls,
+  });
   lazyHistogram(registry, {
     name: 'tsim_job_room_batch_size',
     help: 'Messages per room batch sent.',

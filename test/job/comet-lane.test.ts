@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CometLane } from '../../src/job/comet-lane.js';
+import { CometLane, newLaneCounters } from '../../src/job/comet-lane.js';
 import { FakeComet, cometInstance, withTimeout } from './fakes.js';
 import { pushProto, roomBatchProto } from '../../src/job/push-frame.js';
 
@@ -55,26 +55,24 @@ test('at most routineSize calls in flight; unkeyed calls start in submission ord
   await lane.close();
 });
 
-test('a failing call reports its error; close() skips queued calls and awaits running ones', async () => {
+test('close() skips queued calls and awaits running ones; a call failing as its comet leaves is skipped', async () => {
   const comet = new FakeComet('c1', { delay: 5, fail: (_c, i) => (i === 0 ? new Error('boom') : null) });
-  const lane = new CometLane(cometInstance('c1'), comet, 1);
-  const first = run(lane, 'r', 'r', 0);
-  const skipped: boolean[] = [];
-  const queued = new Promise<void>((resolve) =>
-    lane.submit('r', (c) => c.broadcastRoom('r', pushProto(1, Buffer.alloc(0))), (err, wasSkipped) => {
-      assert.equal(err, null);
-      skipped.push(wasSkipped === true);
-      resolve();
-    }),
+  const counters = newLaneCounters();
+  const lane = new CometLane(cometInstance('c1'), comet, 1, () => {}, counters);
+  const first = new Promise<[Error | null, boolean]>((resolve) =>
+    lane.submit('r', (c) => c.broadcastRoom('r', pushProto(1, Buffer.alloc(0))), (err, skipped) => resolve([err, skipped === true])),
+  );
+  const queued = new Promise<[Error | null, boolean]>((resolve) =>
+    lane.submit('r', (c) => c.broadcastRoom('r', pushProto(1, Buffer.alloc(0))), (err, skipped) => resolve([err, skipped === true])),
   );
   const closed = lane.close();
   assert.equal(comet.closed, false, 'client stays open while a call runs');
-  assert.equal((await first)?.message, 'boom');
-  await queued;
+  assert.deepEqual(await queued, [null, true]);
+  assert.deepEqual(await first, [null, true], 'failed after close: nobody left to retry for');
   assert.equal(await closed, 1);
-  assert.deepEqual(skipped, [true]);
   assert.ok(comet.closed);
   assert.equal(comet.attempts, 1, 'the skipped call never reached the comet');
+  assert.equal(counters.droppedRemoved, 2);
 });
 
 /** Submits a one-message room batch; resolves with the call's error (null on success). */
@@ -96,7 +94,7 @@ function bodies(proto: { body: Uint8Array }): string[] {
 
 test('room batches queued behind a running call go out as one call, in order', async () => {
   const comet = new FakeComet('c1', { delay: 20 });
-  const counters = { mergedBatches: 0 };
+  const counters = newLaneCounters();
   const lane = new CometLane(cometInstance('c1'), comet, 8, () => {}, counters);
   const done = [runBatch(lane, 'r', 'a'), runBatch(lane, 'r', 'b'), runBatch(lane, 'other', 'x'), runBatch(lane, 'r', 'c'), runBatch(lane, 'r', 'd')];
   assert.deepEqual(await withTimeout(Promise.all(done), 5000, 'batches'), [null, null, null, null, null]);
@@ -111,16 +109,35 @@ test('room batches queued behind a running call go out as one call, in order', a
   await lane.close();
 });
 
-test('a failed merged call fails every batch in it; a merge stops at 64 KiB', async () => {
+test('a merge stops at 64 KiB; a failed merged call is retried in order and still delivered once', async () => {
   const comet = new FakeComet('c1', { delay: 10, fail: (_c, i) => (i === 1 ? new Error('down') : null) });
-  const lane = new CometLane(cometInstance('c1'), comet, 8);
+  const counters = newLaneCounters();
+  const lane = new CometLane(cometInstance('c1'), comet, 8, () => {}, counters, { retryDelay: 1 });
   const big = 'x'.repeat(40 * 1024);
   const done = [runBatch(lane, 'r', 'a'), runBatch(lane, 'r', 'b'), runBatch(lane, 'r', 'c'), runBatch(lane, 'r', big), runBatch(lane, 'r', big)];
   const errs = await withTimeout(Promise.all(done), 5000, 'batches');
-  assert.equal(errs[0], null);
-  assert.equal(errs[1]?.message, 'down');
-  assert.equal(errs[2]?.message, 'down', 'c went in the same call as b');
-  assert.equal(errs[3]?.message, 'down', 'the first big batch still fits with b and c');
-  assert.equal(errs[4], null, 'the second big batch would pass 64 KiB: its own call');
+  assert.deepEqual(errs, [null, null, null, null, null]);
+  assert.deepEqual(
+    comet.failed.map((c) => (c.kind === 'room' ? bodies(c.proto).map((b) => b.length) : [])),
+    [[1, 1, 40 * 1024]],
+    'b, c and the first big batch went as one call (the second would pass 64 KiB)',
+  );
+  const got = comet.calls.flatMap((c) => (c.kind === 'room' ? bodies(c.proto) : []));
+  assert.deepEqual(got, ['a', 'b', 'c', big, big], 'each once, in order');
+  assert.ok(comet.calls.every((c) => c.kind !== 'room' || c.proto.body.length <= 64 * 1024 + 16 * 3));
+  assert.equal(counters.retries, 1);
+  await lane.close();
+});
+
+test('a merge never passes the lane policy mergeMaxBytes', async () => {
+  const comet = new FakeComet('c1', { delay: 5 });
+  const lane = new CometLane(cometInstance('c1'), comet, 8, () => {}, newLaneCounters(), { mergeMaxBytes: 100 });
+  const body = 'y'.repeat(30); // 46 bytes per frame: two fit in 100, three do not
+  const done = [1, 2, 3, 4, 5, 6].map(() => runBatch(lane, 'r', body));
+  assert.deepEqual(await withTimeout(Promise.all(done), 5000, 'batches'), [null, null, null, null, null, null]);
+  assert.deepEqual(
+    comet.calls.map((c) => c.proto.body.length),
+    [46, 92, 92, 46],
+  );
   await lane.close();
 });

@@ -14,6 +14,8 @@ export interface FakeCometOptions {
   delay?: number | (() => number);
   /** Return an error to make the call fail (after its delay). */
   fail?: (call: CometCallRecord, index: number) => Error | null;
+  /** Return an error to make a Rooms call (the job's probe of a down comet) fail. */
+  failRooms?: () => Error | null;
 }
 
 /** A comet client that records accepted calls in `calls` (failed calls go to `failed`). */
@@ -49,7 +51,13 @@ export class FakeComet implements CometClient {
     return this.record({ kind: 'room', room, proto });
   }
 
+  /** Rooms calls made (a job probes a down comet with them). */
+  probes = 0;
+
   async rooms(): Promise<string[]> {
+    this.probes++;
+    const err = this.opts.failRooms?.() ?? null;
+    if (err) throw err;
     return [];
   }
 

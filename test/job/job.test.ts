@@ -251,18 +251,21 @@ test('room batches reach each slow comet one at a time, in order', async () => {
   }
 });
 
-test('a failing comet makes handle() reject; the other comet still got the message', async () => {
+test('a failing comet does not fail what another comet accepted; a push only it could take goes back to the queue', async () => {
   const ok = new FakeComet('ok');
-  const bad = new FakeComet('bad', { fail: () => new Error('connection refused') });
-  const h = await startJob([ok, bad], { room: { batch: 1 } });
+  const bad = new FakeComet('bad', { fail: () => new Error('connection refused'), failRooms: () => new Error('connection refused') });
+  const h = await startJob([ok, bad], { room: { batch: 1 }, job: { cometRetryDelay: '1ms', cometRetryMaxDelay: '5ms' } });
   try {
-    await assert.rejects(h.job.handle(room('live://1', 'a')), /broadcastRoom live:\/\/1 failed on comet bad: connection refused/);
-    await assert.rejects(h.job.handle(broadcast('b', 0)), /broadcast failed on comet bad/);
-    await assert.rejects(h.job.handle(push('bad', ['k'], 'c')), /pushMsg failed on comet bad/);
+    await h.job.handle(room('live://1', 'a'));
+    await h.job.handle(broadcast('b', 0));
+    await assert.rejects(h.job.handle(push('bad', ['k'], 'c')), /pushMsg not delivered: comet bad down and no comet took it .*connection refused/);
     assert.deepEqual(
       ok.calls.map((c) => c.kind),
       ['room', 'broadcast'],
     );
+    assert.equal(h.job.load().cometsDown, 1);
+    assert.equal(h.job.load().cometHeldCalls, 2, 'the room batch and the broadcast wait for bad; the push is not held');
+    assert.equal(bad.failed.length, 3, 'job.cometFailures calls, then it is down and probed instead');
   } finally {
     await h.job.stop();
   }
