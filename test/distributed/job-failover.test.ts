@@ -189,14 +189,26 @@ describe('distributed tsim: a job SIGKILLed under steady room pushes', { skip },
     }
 
     // the pause: the longest wait between two deliveries at one client, around the kill
-    const longestGap = (cl: GoimTestClient): number => {
+    /** The longest gap ending after the kill, and when it ended (ms after the kill). */
+    const longestGap = (cl: GoimTestClient): { gap: number; end: number } => {
       let gap = 0;
+      let end = 0;
       const list = arrivals.get(cl)!;
-      for (let i = 1; i < list.length; i++) if (list[i].at > killAt) gap = Math.max(gap, list[i].at - list[i - 1].at);
-      return gap;
+      for (let i = 1; i < list.length; i++) {
+        if (list[i].at > killAt && list[i].at - list[i - 1].at > gap) {
+          gap = list[i].at - list[i - 1].at;
+          end = list[i].at - killAt;
+        }
+      }
+      return { gap, end };
     };
-    const victimGap = Math.max(...clients.filter((cl) => victimRooms.has(roomOf.get(cl)!)).map(longestGap));
-    const survivorGap = Math.max(...clients.filter((cl) => !victimRooms.has(roomOf.get(cl)!)).map(longestGap));
+    const longest = (victims: boolean) =>
+      clients
+        .filter((cl) => victimRooms.has(roomOf.get(cl)!) === victims)
+        .map(longestGap)
+        .reduce((a, b) => (b.gap > a.gap ? b : a));
+    const victimGap = longest(true);
+    const survivorGap = longest(false);
     const taken = (jobB.logs() as LogRecord[]).filter((r) => r.msg === 'nats: partition taken' && (r.time as number) >= killAtWall);
     const firstTaken = taken.length > 0 ? Math.min(...taken.map((r) => r.time as number)) - killAtWall : NaN;
     const restarted = (jobB.logs() as LogRecord[]).filter(
@@ -204,8 +216,8 @@ describe('distributed tsim: a job SIGKILLed under steady room pushes', { skip },
     ).length;
     t.diagnostic(
       `job SIGKILL (nats.leaseTtl ${DEFAULTS.leaseTtl} ms, nats.ackWait ${DEFAULTS.ackWait} ms, ${rooms.length} rooms pushed every ${PUSH_EVERY_MS} ms, ` +
-        `${clients.length} clients): longest gap at a client of the killed job's rooms ${Math.round(victimGap)} ms ` +
-        `(other rooms ${Math.round(survivorGap)} ms); first partition taken ${firstTaken} ms after the kill; ` +
+        `${clients.length} clients): longest gap at a client of the killed job's rooms ${Math.round(victimGap.gap)} ms ` +
+        `(other rooms ${Math.round(survivorGap.gap)} ms, ending ${Math.round(survivorGap.end)} ms after the kill); first partition taken ${firstTaken} ms after the kill; ` +
         `${restarted} partition consumer(s) restarted; all rooms flowing again ${Math.round(resumedAt - killAt)} ms after the kill; ` +
         `${[...pushed.values()].reduce((s, n) => s + n, 0)} pushes, ${duplicates} duplicate deliveries`,
     );

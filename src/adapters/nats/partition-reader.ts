@@ -75,6 +75,13 @@ export interface ReaderCounters {
  */
 const FETCH_HEARTBEAT_MS = 500;
 
+/**
+ * A batch request still open this long after its expiry was ended by the server without a
+ * status (the server keeps none past its expiry; the margin lets messages sent just before
+ * it arrive): it is ended here rather than after two missed heartbeats.
+ */
+const FETCH_OVERDUE_MS = 200;
+
 function isHeartbeatsMissed(e: unknown): boolean {
   return e instanceof Error && e.message === 'heartbeats missed';
 }
@@ -417,6 +424,11 @@ export class PartitionReader {
     if (!this.o.linkUp()) this.connectionLost(); // dropped meanwhile
     this.armCut();
     if (this.stopping) this.cutOffLater();
+    const overdue = setTimeout(() => {
+      if (batch !== this.batch) return;
+      this.o.log.debug({ partition: this.partition }, 'nats: pull request past its expiry; ending it');
+      this.cut();
+    }, this.o.fetchExpiresMs + FETCH_OVERDUE_MS);
     try {
       for await (const m of batch) {
         if (this.aborted) continue;
@@ -424,6 +436,7 @@ export class PartitionReader {
         this.deliver(m);
       }
     } finally {
+      clearTimeout(overdue);
       this.batch = null;
       if (this.cutTimer) clearTimeout(this.cutTimer);
       this.cutTimer = null;
