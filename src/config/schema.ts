@@ -244,6 +244,10 @@ export const configSchema = z
         requestTimeout: duration('30s'),
         /** An idle keep-alive connection is closed after this long. */
         keepAliveTimeout: duration('5s'),
+        /** Host names, besides loopback names and IP addresses, that a keyless API answers on (DNS-rebinding guard). */
+        allowedHosts: z.array(z.string()).default([]),
+        /** Origins ("https://admin.example.com") besides the API's own whose pages may call a keyless API. */
+        allowedOrigins: z.array(z.string()).default([]),
       })
       .strict()
       .default({}),

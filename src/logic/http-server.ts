@@ -155,7 +155,7 @@ export class LogicHttpServer {
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, payload, done) => done(null, payload));
 
     // Before any body is read: refuses API calls without a valid key (config `api`).
-    this.apiAuth = guardApi(app, { config: opts.config, embedded: opts.embedded ?? true, log: opts.log });
+    this.apiAuth = guardApi(app, { config: opts.config, embedded: opts.embedded ?? true, log: opts.log, limits });
 
     registerGoimRoutes(app, opts.logic);
 
