@@ -81,6 +81,9 @@ export async function serveMetrics(source: MetricsSource, addr: string, log?: Lo
     await listenOn('0.0.0.0');
   }
   const bound = server.address() as AddressInfo;
+  // A failed accept after this point (e.g. no descriptor left) must not become an uncaught
+  // 'error' that ends the process; fd-probe.ts counts descriptor exhaustion.
+  server.on('error', (err) => log?.error({ err: err.message, addr }, 'metrics: listener error'));
   log?.info(`metrics: serving ${METRICS_PATH} on ${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`);
   let closing: Promise<void> | undefined;
   return {
