@@ -62,8 +62,8 @@ export class TlsHandshakes {
       raw,
       timer: setTimeout(() => {
         this.finish(key, entry);
-        raw.destroy();
         this.timedOut(raw);
+        raw.destroy();
       }, this.timeoutMs),
       onClose: () => this.finish(key, entry),
     };
