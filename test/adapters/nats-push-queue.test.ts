@@ -410,6 +410,38 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     assert.equal(q.queueStats().redeliveries, 0);
   });
 
+  test('a message nak\'ed for a later retry does not hold up or restart the partition after a reconnect', async () => {
+    const proxy = await OutageProxy.start('nats');
+    try {
+      // the retry comes long after this test; ack_wait even later
+      const t = topology({ url: proxy.url('nats'), partitions: 1, ackWaitMs: 600_000, retryDelayMs: 300_000, retryMaxDelayMs: 300_000 });
+      const log = logged();
+      const q = t.queue({ log: log.log });
+      const got: string[] = [];
+      await q.consume(async (m) => {
+        got.push(text(m));
+        if (text(m) === 'fails') throw new Error('comet unavailable');
+      });
+      await publishWhenReady(q, roomMsg('live://n', 'fails'));
+      await waitFor(() => got.length === 1, 'the failing message');
+      const durable = partitionDurable(t.base, 0);
+      await waitFor(async () => (await jsm.consumers.info(t.base.stream, durable)).num_ack_pending === 1, 'the nak to reach the server');
+
+      await proxy.cut(); // the reader checks the partition before pulling again
+      await waitFor(() => log.messages.includes('nats: disconnected; reconnecting'), 'the queue to notice the outage');
+      await proxy.restore();
+      await waitFor(() => log.messages.includes('nats: reconnected'), 'the queue to reconnect', 20_000);
+      await publishWhenReady(q, roomMsg('live://n', 'after'));
+      await waitFor(() => got.includes('after'), 'the message published after the reconnect', 20_000);
+      assert.deepEqual(got, ['fails', 'after'], 'the nak\'ed message waits for its retry delay');
+      assert.equal(q.queueStats().redeliveries, 0);
+      assert.equal(log.messages.includes('nats: unacked messages of a holder that is gone; restarting the consumer to get them now'), false);
+      assert.equal(log.messages.includes('nats: unacked messages on the partition; waiting for their redelivery'), false);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   test('a partition consumer deleted under a running job is created again and delivery goes on', async () => {
     const t = topology({ partitions: 1 });
     const q = t.queue();

@@ -129,6 +129,11 @@ export class PartitionReader {
   /** Messages handed to the handler since the last progress tick, and those held longer. */
   private fresh = new Set<JsMsg>();
   private aged = new Set<JsMsg>();
+  /**
+   * Stream sequences this reader nak'ed (with a delay) and has not received again: still
+   * unacknowledged on the server, but neither lost nor held by anyone.
+   */
+  private readonly delayed = new Set<number>();
   private readonly progressTimer: NodeJS.Timeout;
   /** Delivered, counting redeliveries. */
   delivered = 0;
@@ -194,10 +199,13 @@ export class PartitionReader {
     this.wakeAll();
   }
 
-  /** Unacknowledged messages of this partition's consumer, as the server counts them now. */
+  /**
+   * Unacknowledged messages of this partition's consumer, as the server counts them now, but
+   * for those this reader nak'ed and waits to get again.
+   */
   async pendingAcks(): Promise<number> {
     if (!this.consumer) return 0;
-    return (await this.consumer.info(false)).num_ack_pending;
+    return Math.max(0, (await this.consumer.info(false)).num_ack_pending - this.delayed.size);
   }
 
   /**
@@ -359,7 +367,9 @@ export class PartitionReader {
         await this.sleep(this.o.recheckMs);
         continue;
       }
-      if (info.num_ack_pending > 0 && !waitedRedelivery) {
+      // nak'ed messages wait for their retry delay: not lost, nothing to wait for or restart
+      const unsettled = info.num_ack_pending - this.delayed.size;
+      if (unsettled > 0 && !waitedRedelivery) {
         quiet = 0;
         if (ackGrace-- > 0) {
           await this.sleep(40);
@@ -374,9 +384,10 @@ export class PartitionReader {
           continue;
         }
         if (holder === 'gone' && retention === 'workqueue') {
-          this.o.log.info({ partition: this.partition, pending: info.num_ack_pending }, 'nats: unacked messages of a holder that is gone; restarting the consumer to get them now');
+          this.o.log.info({ partition: this.partition, pending: unsettled }, 'nats: unacked messages of a holder that is gone; restarting the consumer to get them now');
           await restartConsumer(await this.o.js.jetstreamManager(false), this.o.topology, this.partition, this.o.log);
           if (this.o.counters) this.o.counters.redelivered += info.num_ack_pending;
+          this.delayed.clear(); // they come again now, with the rest
           this.consumer = null;
           consumer = await this.getConsumer();
           continue;
@@ -386,7 +397,7 @@ export class PartitionReader {
           const waitMs = ackWaitMs + Math.max(100, Math.trunc(ackWaitMs / 10));
           redeliveryAt = now + waitMs;
           this.o.log.info(
-            { partition: this.partition, pending: info.num_ack_pending, holder, waitMs },
+            { partition: this.partition, pending: unsettled, holder, waitMs },
             holder === 'alive' ? 'nats: unacked messages held by a job still running; waiting for it to settle them' : 'nats: unacked messages on the partition; waiting for their redelivery',
           );
         }
@@ -445,6 +456,7 @@ export class PartitionReader {
 
   private deliver(m: JsMsg): void {
     this.delivered++;
+    if (this.delayed.size > 0 && m.redelivered) this.delayed.delete(m.seq);
     const counters = this.o.counters;
     if (counters) {
       const info = m.info;
@@ -477,6 +489,7 @@ export class PartitionReader {
         const delay = Math.min(this.o.retryMaxDelayMs, this.o.retryDelayMs * 2 ** Math.min(20, m.info.deliveryCount - 1));
         this.o.log.debug({ partition: this.partition, seq: m.seq, delay, err: (e as Error)?.message }, 'nats: handler failed; redelivering later');
         quietly(() => m.nak(delay));
+        this.delayed.add(m.seq);
         this.settled(m);
       },
     );
