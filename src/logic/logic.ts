@@ -2,6 +2,7 @@
 // the session store, turns push requests into queue messages, counts rooms online and
 // balances clients over the registered comets.
 import { createHash, randomUUID } from 'node:crypto';
+import { pushMaxBytes } from '../config/push-limits.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import {
@@ -41,6 +42,22 @@ export interface LogicOptions {
 const FIRST_WATCH_WAIT_MS = 10_000;
 /** Web clients get host names, every other platform IP addresses (goim model.PlatformWeb). */
 const PLATFORM_WEB = 'web';
+/** Refused pushes are logged at most this often (each one is counted). */
+const REFUSED_LOG_EVERY_MS = 10_000;
+
+/**
+ * A push message bigger than push.maxBytes: no comet could queue it for a connection, so it
+ * is refused (HTTP 413) instead of being accepted and dropped (docs/http-api.md).
+ */
+export class PushTooLargeError extends Error {
+  override name = 'PushTooLargeError';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`push message of ${bytes} bytes exceeds push.maxBytes (${limit})`);
+  }
+}
 
 export class Logic implements LogicClient {
   private readonly config: Config;
@@ -60,6 +77,12 @@ export class Logic implements LogicClient {
   private ipCount = 0;
   /** Push API calls by kind (metrics). */
   readonly pushCounts = { keys: 0, mids: 0, room: 0, broadcast: 0 };
+  /** Push API calls refused before queueing, by reason (metrics). */
+  readonly pushRefused = { too_large: 0 };
+  /** push.maxBytes in effect. */
+  private readonly pushMax: number;
+  private refusedUnlogged = 0;
+  private refusedLoggedAt = -Infinity;
 
   private stopWatch: (() => void) | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
@@ -74,6 +97,7 @@ export class Logic implements LogicClient {
     this.registry = opts.registry;
     this.log = opts.log;
     this.authenticator = opts.authenticator ?? createAuthenticator(opts.config, opts.log);
+    this.pushMax = pushMaxBytes(opts.config);
   }
 
   /** Watches the registry for comets, loads the online counts once, then every `logic.onlineReload`. */
@@ -194,6 +218,7 @@ export class Logic implements LogicClient {
   /** Publishes one PUSH message per comet holding any of `keys`; unknown keys are dropped. */
   async pushKeys(op: number, keys: string[], msg: Uint8Array): Promise<void> {
     this.pushCounts.keys++;
+    this.checkSize(msg, 'keys');
     if (keys.length === 0) return;
     const servers = await this.store.serversByKeys(keys);
     const groups = new Map<string, string[]>();
@@ -210,6 +235,7 @@ export class Logic implements LogicClient {
   /** Publishes one PUSH message per comet holding any connection of `mids`. */
   async pushMids(op: number, mids: bigint[], msg: Uint8Array): Promise<void> {
     this.pushCounts.mids++;
+    this.checkSize(msg, 'mids');
     if (mids.length === 0) return;
     const keyServers = await this.store.keysByMids(mids);
     const groups = new Map<string, string[]>();
@@ -224,12 +250,35 @@ export class Logic implements LogicClient {
 
   pushRoom(op: number, type: string, room: string, msg: Uint8Array): Promise<void> {
     this.pushCounts.room++;
+    if (msg.length > this.pushMax) return Promise.reject(this.tooLarge(msg, 'room'));
     return this.queue.publish({ type: PushType.ROOM, operation: op, speed: 0, server: '', room: encodeRoomKey(type, room), keys: [], msg });
   }
 
   pushAll(op: number, speed: number, msg: Uint8Array): Promise<void> {
     this.pushCounts.broadcast++;
+    if (msg.length > this.pushMax) return Promise.reject(this.tooLarge(msg, 'broadcast'));
     return this.queue.publish({ type: PushType.BROADCAST, operation: op, speed, server: '', room: '', keys: [], msg });
+  }
+
+  /** Throws PushTooLargeError for a message over push.maxBytes. */
+  private checkSize(msg: Uint8Array, kind: string): void {
+    if (msg.length > this.pushMax) throw this.tooLarge(msg, kind);
+  }
+
+  /** Counts the refusal, logs it (at most every 10 s, with the count) and returns the error. */
+  private tooLarge(msg: Uint8Array, kind: string): PushTooLargeError {
+    this.pushRefused.too_large++;
+    this.refusedUnlogged++;
+    const t = performance.now();
+    if (t - this.refusedLoggedAt >= REFUSED_LOG_EVERY_MS) {
+      this.refusedLoggedAt = t;
+      this.log.warn(
+        { kind, bytes: msg.length, maxBytes: this.pushMax, refused: this.refusedUnlogged },
+        'logic: push refused: message larger than push.maxBytes',
+      );
+      this.refusedUnlogged = 0;
+    }
+    return new PushTooLargeError(msg.length, this.pushMax);
   }
 
   private async publishGroups(op: number, groups: Map<string, string[]>, msg: Uint8Array): Promise<void> {

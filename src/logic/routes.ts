@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { instanceJson } from './goim-json-shapes.js';
 import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './http-envelope.js';
-import type { Logic } from './logic.js';
+import { PushTooLargeError, type Logic } from './logic.js';
 import { BindingError, bindQuery, parseGoQuery, validationMessage } from './query-binding.js';
 
 /** Paths per method; the not-found handler redirects their trailing-slash variants. */
@@ -26,6 +26,18 @@ function ok(reply: FastifyReply, data?: unknown): void {
 /** A logic-level failure: HTTP 200 with a negative code, as goim. */
 function failed(reply: FastifyReply, code: number, message: string): void {
   reply.code(200).type(JSON_TYPE).send(envelope(code, message));
+}
+
+/**
+ * A push that failed: too large for any connection's send queue is the caller's error (413,
+ * as an over-long body); anything else is a server-side failure, -500 with its reason.
+ */
+function pushFailed(reply: FastifyReply, err: unknown): void {
+  if (err instanceof PushTooLargeError) {
+    reply.code(413).type(JSON_TYPE).send(envelope(Code.TooLarge, err.message));
+    return;
+  }
+  failed(reply, Code.ServerErr, messageOf(err));
 }
 
 /** A binding failure: goim writes the status line before the envelope, so Go sniffs text/plain. */
@@ -65,7 +77,7 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       } catch (err) {
         // goim reports push/keys failures as a bare -400 (Defect §8.1 #22); like the other
         // pushes, a server-side failure is -500 with its reason.
-        return failed(reply, Code.ServerErr, messageOf(err));
+        return pushFailed(reply, err);
       }
       ok(reply);
     }),
@@ -78,7 +90,7 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       try {
         await logic.pushMids(arg.Op, arg.Mids ?? [], body(req));
       } catch (err) {
-        return failed(reply, Code.ServerErr, messageOf(err));
+        return pushFailed(reply, err);
       }
       ok(reply);
     }),
@@ -95,7 +107,7 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       try {
         await logic.pushRoom(arg.Op, arg.Type, arg.Room, body(req));
       } catch (err) {
-        return failed(reply, Code.ServerErr, messageOf(err));
+        return pushFailed(reply, err);
       }
       ok(reply);
     }),
@@ -111,7 +123,7 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       try {
         await logic.pushAll(arg.Op, arg.Speed, body(req));
       } catch (err) {
-        return failed(reply, Code.ServerErr, messageOf(err));
+        return pushFailed(reply, err);
       }
       ok(reply);
     }),

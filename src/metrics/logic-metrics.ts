@@ -34,6 +34,12 @@ export function registerLogicMetrics(registry: Registry, logic: LogicMetricsSour
     label: 'kind',
     read: () => logic.pushCounts,
   });
+  lazyCounter(registry, {
+    name: 'tsim_logic_pushes_refused_total',
+    help: 'Push API calls refused before queueing, by reason (too_large: message over push.maxBytes, answered 413).',
+    label: 'reason',
+    read: () => (logic as { pushRefused?: Record<string, number> }).pushRefused ?? { too_large: 0 },
+  });
   lazyCounterSamples(registry, {
     name: 'tsim_logic_auth_total',
     help: 'Connection authentications decided by logic, by result (accepted, denied) and denial reason.',
