@@ -8,7 +8,7 @@ import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { watchFds } from '../fd-probe.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
 import type { LogicClient, Proto, Registry } from '../ports/index.js';
-import { HEADER_LEN, type Frame } from '../protocol/frame.js';
+import type { Frame } from '../protocol/frame.js';
 import { ClientProtocol } from './client-protocol.js';
 import { now } from './clock.js';
 import { clientIp, Connection } from './connection.js';
@@ -18,6 +18,7 @@ import { Admission, Limit, LimitLog } from './limits.js';
 import { Fanout, type PushCounts, type PushKind } from './fanout.js';
 import { OnlineReporter } from './online-reporter.js';
 import { Outbound, unsent } from './outbound.js';
+import { sendQueueSplit } from '../config/push-limits.js';
 import { Registration } from './registration.js';
 import { TcpServer, type ListenerTls, type TransportCounters } from './tcp-server.js';
 import { TlsCredentials } from './tls-credentials.js';
@@ -64,6 +65,10 @@ export interface CometCounters extends TransportCounters {
   slowDisconnects: number;
   /** Write calls on client sockets (one per socket per event-loop turn with output). */
   socketWrites: number;
+  /** Pushes bigger than protocol.sendQueueBytes on their own (docs/configuration.md, [push]). */
+  pushesTooLarge?: number;
+  /** Throttled broadcasts walking now (at most push.maxThrottled). */
+  throttledWalks?: number;
   /** Seconds from a push call to the end of its fan-out loop (live objects, not copies). */
   fanoutLatency: Readonly<Record<PushKind, BucketCounts>>;
 }
@@ -104,7 +109,7 @@ export class Comet {
     this.limitHits = opts.limits;
     const ring = ringSize(config.protocol.cliProto);
     // Room for the replies of a full ring, so heartbeats still pass a client slowed by pushes.
-    const replyReserve = Math.min(config.protocol.sendQueueBytes >> 2, ring * (HEADER_LEN + config.protocol.maxBody + 10));
+    const { replyReserve } = sendQueueSplit(config.protocol);
     this.out = new Outbound({
       capBytes: config.protocol.sendQueueBytes,
       replyReserve,
@@ -122,7 +127,7 @@ export class Comet {
       limitLog: this.admission.log,
     });
     this.sweep = new DeadlineSweep(this.table, config.comet.sweepInterval, (c) => this.protocol.refreshRouting(c));
-    this.fanout = new Fanout(this.table, this.out);
+    this.fanout = new Fanout(this.table, this.out, { maxThrottled: config.push.maxThrottled, limits: this.admission.log });
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, config.comet.renewOnline, log);
     if (opts.registry) {
       this.registration = new Registration({
@@ -312,6 +317,8 @@ export class Comet {
       pushesDropped: { ...f.dropped },
       slowDisconnects: this.out.slowDisconnects,
       socketWrites: this.out.socketWrites,
+      pushesTooLarge: this.out.pushesTooLarge,
+      throttledWalks: f.throttledWalks,
       fanoutLatency: f.latency,
     };
   }

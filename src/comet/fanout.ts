@@ -1,6 +1,14 @@
 // Pushes from job (goim.comet.Comet, spec §3.10, §1.3): each call encodes its proto once
 // (PushBytes) and writes the same Buffer to every recipient. The loops do no awaiting, no
 // logging and no allocation per recipient; the Outbound applies the per-socket cap.
+//
+// Throttled broadcasts (speed > 0) walk their recipients over time, all of them on one shared
+// timer. Each holds the list of connections it has yet to visit: visited ones are let go at
+// once, closed ones at the next compaction (every second), and a walk ends as soon as
+// nothing is left, so clients that leave take their memory and the timer with them. At most
+// `push.maxThrottled` walks run at once; a broadcast beyond that is delivered at once
+// (unthrottled), counted as limit throttled_broadcasts: delivering late is what the speed
+// asks for, never delivering would not be (docs/operations.md).
 import { BucketCounts, LATENCY_BUCKETS } from '../metrics/bucket-counts.js';
 import type { Proto } from '../ports/index.js';
 import { now } from './clock.js';
@@ -11,6 +19,34 @@ import type { Outbound } from './outbound.js';
 
 /** Step of a throttled broadcast: small enough to look smooth, large enough to be cheap. */
 const BROADCAST_STEP_MS = 100;
+/** Every this many steps, walks drop the closed connections they still hold. */
+const COMPACT_EVERY_STEPS = 10;
+/** Limit name of broadcasts sent unthrottled because push.maxThrottled walks were running. */
+export const THROTTLED_BROADCASTS_LIMIT = 'throttled_broadcasts';
+
+/** Where a refused throttle is counted and logged (comet's LimitLog). */
+export interface ThrottleLimitLog {
+  hit(limit: string, detail: Record<string, unknown>): void;
+}
+
+export interface FanoutOptions {
+  /** push.maxThrottled: throttled broadcasts walking at once. */
+  maxThrottled?: number;
+  limits?: ThrottleLimitLog;
+}
+
+/** One throttled broadcast in progress. */
+interface Walk {
+  readonly protoOp: number;
+  readonly bytes: PushBytes;
+  /** Connections per second. */
+  readonly speed: number;
+  /** Recipients from `next` on are still to visit; earlier slots are cleared. */
+  targets: (Connection | undefined)[];
+  next: number;
+  credit: number;
+  last: number;
+}
 
 /** A number per push kind: keys (PushMsg), room (BroadcastRoom), broadcast (Broadcast). */
 export interface PushCounts {
@@ -23,8 +59,15 @@ export type PushKind = keyof PushCounts;
 const zeroCounts = (): PushCounts => ({ keys: 0, room: 0, broadcast: 0 });
 
 export class Fanout {
-  /** Timers of throttled broadcasts still walking (cleared by stop()). */
-  private readonly walks = new Set<NodeJS.Timeout>();
+  /** Throttled broadcasts still walking. */
+  private walks: Walk[] = [];
+  /** Steps every walk while there is one (cleared by stop()). */
+  private timer: NodeJS.Timeout | null = null;
+  private steps = 0;
+  private readonly maxThrottled: number;
+  private readonly limits: ThrottleLimitLog | undefined;
+  /** Throttled broadcasts sent at once because push.maxThrottled walks were running. */
+  throttleRefused = 0;
   /** Push calls received (metrics). */
   readonly received = zeroCounts();
   /** Socket writes made, and writes skipped over the send cap, per kind (from Outbound deltas). */
@@ -40,7 +83,16 @@ export class Fanout {
   constructor(
     private readonly table: ConnectionTable,
     private readonly out: Outbound,
-  ) {}
+    opts: FanoutOptions = {},
+  ) {
+    this.maxThrottled = opts.maxThrottled ?? 16;
+    this.limits = opts.limits;
+  }
+
+  /** Throttled broadcasts walking now. */
+  get throttledWalks(): number {
+    return this.walks.length;
+  }
 
   /** Push to keys: connections watching `protoOp`; missing keys are skipped. */
   pushMsg(keys: string[], protoOp: number, proto: Proto): void {
@@ -87,7 +139,12 @@ export class Fanout {
     if (!proto) throw new Error('rpc broadcast arg error');
     const t0 = now();
     const bytes = new PushBytes(proto);
-    if (!(speed > 0)) {
+    const throttled = speed > 0;
+    if (!throttled || this.walks.length >= this.maxThrottled) {
+      if (throttled) {
+        this.throttleRefused++;
+        this.limits?.hit(THROTTLED_BROADCASTS_LIMIT, { maxThrottled: this.maxThrottled, speed });
+      }
       const w0 = this.out.pushesWritten;
       const d0 = this.out.pushesDropped;
       const all = this.table.all;
@@ -95,30 +152,53 @@ export class Fanout {
       this.account('broadcast', w0, d0, t0);
       return;
     }
-    // A snapshot keeps the walk exact while connections come and go; closed ones are skipped.
-    const targets = this.table.all.slice();
-    let next = 0;
-    let credit = 0;
-    let last = now();
-    const step = (): void => {
-      const t = now();
-      credit += ((t - last) * speed) / 1000;
-      last = t;
-      const end = Math.min(targets.length, next + Math.floor(credit));
-      credit -= end - next;
-      const w0 = this.out.pushesWritten;
-      const d0 = this.out.pushesDropped;
-      for (; next < end; next++) this.deliver(targets[next], protoOp, bytes);
-      this.account('broadcast', w0, d0, -1);
-      if (next >= targets.length) {
-        this.walks.delete(timer);
-        clearInterval(timer);
-      }
-    };
-    const timer = setInterval(step, BROADCAST_STEP_MS);
-    this.walks.add(timer);
-    credit = Math.max(1, (speed * BROADCAST_STEP_MS) / 1000); // the first step leaves now
-    step();
+    // The recipients as of now (connections arriving later are not), checked again when visited.
+    const all = this.table.all;
+    const targets: Connection[] = [];
+    for (let i = all.length - 1; i >= 0; i--) {
+      const c = all[i];
+      if (c.state === State.Open && c.accepts.has(protoOp)) targets.push(c);
+    }
+    if (targets.length === 0) return;
+    // The first step leaves now.
+    const walk: Walk = { protoOp, bytes, speed, targets, next: 0, credit: Math.max(1, (speed * BROADCAST_STEP_MS) / 1000), last: now() };
+    this.step(walk);
+    if (walk.next >= walk.targets.length) return;
+    this.walks.push(walk);
+    this.timer ??= setInterval(this.tick, BROADCAST_STEP_MS);
+  }
+
+  private readonly tick = (): void => {
+    const compact = ++this.steps % COMPACT_EVERY_STEPS === 0;
+    let kept = 0;
+    for (const w of this.walks) {
+      if (compact) compactWalk(w);
+      this.step(w);
+      if (w.next < w.targets.length) this.walks[kept++] = w;
+    }
+    this.walks.length = kept;
+    if (kept === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  };
+
+  /** Visits as many recipients as the walk's speed allows since its last step. */
+  private step(w: Walk): void {
+    const t = now();
+    w.credit += ((t - w.last) * w.speed) / 1000;
+    w.last = t;
+    const targets = w.targets;
+    const end = Math.min(targets.length, w.next + Math.floor(w.credit));
+    w.credit -= end - w.next;
+    const w0 = this.out.pushesWritten;
+    const d0 = this.out.pushesDropped;
+    for (let i = w.next; i < end; i++) {
+      this.deliver(targets[i]!, w.protoOp, w.bytes);
+      targets[i] = undefined;
+    }
+    w.next = end;
+    this.account('broadcast', w0, d0, -1);
   }
 
   /** Adds what one loop wrote and dropped (Outbound counter deltas) and, when t0 >= 0, its duration. */
@@ -134,7 +214,20 @@ export class Fanout {
 
   /** Stops throttled broadcasts still in progress. */
   stop(): void {
-    for (const t of this.walks) clearInterval(t);
-    this.walks.clear();
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.walks = [];
   }
+}
+
+/** Lets go of the visited slots and of connections closed since the walk began. */
+function compactWalk(w: Walk): void {
+  const left: Connection[] = [];
+  const targets = w.targets;
+  for (let i = w.next; i < targets.length; i++) {
+    const c = targets[i]!;
+    if (c.state !== State.Closed) left.push(c);
+  }
+  w.targets = left;
+  w.next = 0;
 }

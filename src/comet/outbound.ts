@@ -2,6 +2,12 @@
 // - a byte cap per socket: Node buffers whatever the kernel has not taken yet
 //   (socket.writableLength); past the cap a push is dropped or the connection is closed as
 //   slow (protocol.slowPolicy), so a client that stops reading cannot grow the heap;
+//   a socket with nothing queued may take one push into the part kept for replies (the
+//   client keeps up, and the kernel takes such a write at once), but never more than the
+//   whole cap: protocol.sendQueueBytes stays the most one connection holds. A push bigger
+//   than that is refused by logic (push.maxBytes, checked against sendQueueBytes at start)
+//   and never built by job; one that still arrives (a logic or job configured for bigger
+//   pushes than this comet) is counted apart (docs/configuration.md, [push]);
 // - one syscall per socket per event-loop turn: the first write of a turn is only held
 //   (Writable.pending) and one setImmediate hands it to the socket with a plain write();
 //   a second write in the same turn corks the socket behind the held one, and the same
@@ -42,6 +48,8 @@ export class Outbound {
   pushesWritten = 0;
   /** Write calls made on sockets: one per socket per turn with output (a write or a writev). */
   socketWrites = 0;
+  /** Pushes that did not fit a socket with nothing queued: bigger than the whole cap. */
+  pushesTooLarge = 0;
 
   private readonly pushCap: number;
   private readonly replyCap: number;
@@ -59,7 +67,9 @@ export class Outbound {
   /** Writes one push; applies the slow policy when the socket is over its cap. Never throws. */
   push(c: Writable, bytes: Buffer): void {
     if (!c.open || bytes.length === 0) return;
-    if (unsent(c) + bytes.length > this.pushCap) {
+    const queued = unsent(c);
+    if (queued + bytes.length > this.pushCap && (queued > 0 || bytes.length > this.replyCap)) {
+      if (queued === 0) this.pushesTooLarge++;
       if (this.dropPushes) this.pushesDropped++;
       else this.closeSlow(c);
       return;

@@ -94,6 +94,16 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     help: 'Write calls on client sockets: one per socket per event-loop turn with output (a write, or one writev for several batches). Pushes delivered per socket write show how well batching works.',
     read: () => comet.counters().socketWrites,
   });
+  lazyCounter(registry, {
+    name: 'tsim_comet_pushes_too_large_total',
+    help: 'Pushes bigger than protocol.sendQueueBytes on their own, not written even to a socket with nothing queued (a logic or job with a larger push.maxBytes than this comet fits); also counted as dropped.',
+    read: () => comet.counters().pushesTooLarge ?? 0,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_comet_throttled_broadcasts',
+    help: 'Throttled broadcasts (speed > 0) walking now; at most push.maxThrottled.',
+    read: () => comet.counters().throttledWalks ?? 0,
+  });
   lazyHistogram(registry, {
     name: 'tsim_fanout_latency_seconds',
     help: 'Time comet spends on one push call from job: from the call to the end of its fan-out loop (encoding and queueing to every recipient), by kind.',
