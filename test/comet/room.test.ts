@@ -104,8 +104,19 @@ describe('room fan-out', () => {
     assert.equal(h.comet.stats().rooms, 2);
   });
 
-  it('a push to a room with no member here does nothing', () => {
+  it('a push to a room with no member here does nothing', async () => {
+    const bystander = await h.client('tcp', { room_id: 'somebody://1' });
+    const rooms = h.comet.rooms();
+    const seen = h.comet.counters();
     h.comet.broadcastRoom('nobody://1', rawProto(innerFrame(1000, 'x')));
+    const now = h.comet.counters();
+    assert.equal(now.pushesReceived.room, seen.pushesReceived.room + 1, 'the push was received');
+    assert.deepEqual(now.pushesDelivered, seen.pushesDelivered, 'delivered to no one');
+    assert.deepEqual(now.pushesDropped, seen.pushesDropped, 'nothing dropped');
+    assert.deepEqual(h.comet.rooms(), rooms, 'no room created');
+    // The bystander's next frame is the push to its own room, so nothing came before it.
+    h.comet.broadcastRoom('somebody://1', rawProto(innerFrame(1000, 'mine')));
+    assert.equal((await bystander.next()).body.toString(), 'mine');
   });
 });
 
