@@ -164,8 +164,11 @@ export class CometLane {
   /** Parked and kept calls still in the lane. */
   private held = 0;
   private heldBytes = 0;
-  /** Completions to report once the lane's state is consistent again (see flush()). */
-  private outbox: (() => void)[] = [];
+  /**
+   * Completions to report once the lane's state is consistent again (see flush()): a task
+   * whose comet accepted it (the common case, without a closure), or any other report.
+   */
+  private readonly outbox: (Task | (() => void))[] = [];
   private flushing = false;
 
   constructor(
@@ -308,7 +311,7 @@ export class CometLane {
   }
 
   private delivered(t: Task): void {
-    if (t.state === WAITING) this.outbox.push(() => t.done(null));
+    if (t.state === WAITING) this.outbox.push(t);
     else if (t.state === KEPT) this.unhold(t);
     t.state = DONE;
   }
@@ -576,12 +579,16 @@ export class CometLane {
 
   /** Reports completions queued while the lane changed state; reentrant calls append to the same run. */
   private flush(): void {
-    if (this.flushing) return;
+    if (this.flushing || this.outbox.length === 0) return;
     this.flushing = true;
     try {
-      for (let i = 0; i < this.outbox.length; i++) this.outbox[i]();
+      for (let i = 0; i < this.outbox.length; i++) {
+        const o = this.outbox[i];
+        if (typeof o === 'function') o();
+        else o.done(null);
+      }
     } finally {
-      this.outbox = [];
+      this.outbox.length = 0;
       this.flushing = false;
     }
   }
