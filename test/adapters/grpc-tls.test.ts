@@ -1,6 +1,7 @@
 // gRPC over TLS (rpcServer.certFile, rpcClient.caFile): logic and comet calls round-trip,
 // plaintext and untrusted clients are refused, client certificates when required.
-// Certificates are made at test time with openssl (skipped when it is not installed).
+// Certificates are made at test time with openssl (skipped when it is not installed, except
+// under TSIM_REQUIRE_SERVICES=1).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { serveLogic } from '../../src/adapters/grpc/logic-server.js';
 import type { RpcServerOptions } from '../../src/adapters/grpc/serve.js';
 import type { RpcClientTls } from '../../src/adapters/grpc/channel.js';
 import type { ConnectRequest, LogicClient } from '../../src/ports/index.js';
-import { hasOpenssl, makeCert as makeTestCert, type TestCert } from '../support/test-certs.js';
+import { makeCert as makeTestCert, type TestCert, opensslGate } from '../support/test-certs.js';
 
 /** A certificate whose subject is its file name. */
 function makeCert(dir: string, name: string, san: string): TestCert {
@@ -41,7 +42,7 @@ const fakeLogic: LogicClient = {
 
 const connectReq = (token: string): ConnectRequest => ({ server: 'comet-1', cookie: '', token: Buffer.from(token), clientIp: '10.0.0.1' });
 
-describe('gRPC over TLS', { skip: hasOpenssl() ? false : 'openssl not installed' }, () => {
+describe('gRPC over TLS', { skip: opensslGate() }, () => {
   let dir: string;
   let server: TestCert;
   let named: TestCert;

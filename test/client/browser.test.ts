@@ -1,6 +1,7 @@
 // The demo page in a real browser (Debian's chromium driven by playwright-core): served by an
 // in-test static server laid out like logic's (/ → web/index.html, /<name> from web/ then
-// dist/web/), talking to a scripted goim peer and to a stand-in for the push API.
+// dist/web/), talking to a scripted goim peer and to a stand-in for the push API. Skipped
+// without /usr/bin/chromium, except under TSIM_REQUIRE_SERVICES=1 (test/support/services.ts).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -15,11 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { encodeFrame } from '../../src/protocol/frame.js';
+import { toolGate } from '../support/services.js';
 import { FakeComet } from './fake-comet.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found (apt-get install chromium) — browser test skipped`;
-if (skip) process.stderr.write(`NOTICE: ${skip}\n`);
+const skip = toolGate('Chromium', existsSync(CHROMIUM) ? null : `not found at ${CHROMIUM} (apt-get install chromium)`);
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const TYPES: Record<string, string> = {

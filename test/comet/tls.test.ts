@@ -1,6 +1,7 @@
 // wss and the TCP protocol over TLS: auth and pushes over both, SNI between certificate
 // pairs, and certificate reload (new connections get the new certificate, open ones live on).
-// Certificates are made at test time with openssl (skipped when it is not installed).
+// Certificates are made at test time with openssl (skipped when it is not installed, except
+// under TSIM_REQUIRE_SERVICES=1).
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import { silentLogger } from '../../src/log.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { Op } from '../../src/protocol/ops.js';
 import { GoimTestClient } from '../support/goim-client.js';
-import { hasOpenssl, makeCert as makeTestCert, type TestCert } from '../support/test-certs.js';
+import { makeCert as makeTestCert, type TestCert, opensslGate } from '../support/test-certs.js';
 import { StubLogic } from '../support/stub-logic.js';
 import { innerFrame, rawProto, startComet, type Harness } from './harness.js';
 
@@ -24,9 +25,9 @@ function makeCert(dir: string, name: string, dnsNames: string[]): TestCert {
   return makeTestCert(dir, name, dnsNames[0], san);
 }
 
-const openssl = hasOpenssl();
+const skip = opensslGate();
 
-describe('TLS listeners', { skip: openssl ? false : 'openssl not installed' }, () => {
+describe('TLS listeners', { skip }, () => {
   let dir: string;
   let a: TestCert;
   let b: TestCert;
@@ -162,7 +163,7 @@ describe('TLS listeners', { skip: openssl ? false : 'openssl not installed' }, (
   });
 });
 
-describe('TLS configuration', { skip: openssl ? false : 'openssl not installed' }, () => {
+describe('TLS configuration', { skip }, () => {
   let dir: string;
   let cert: TestCert;
   before(() => {

@@ -1,6 +1,6 @@
-// Gates for tests that need a real Redis or NATS server. A reachable service runs the
-// test; an unreachable one skips it with a visible reason, unless TSIM_REQUIRE_SERVICES=1
-// (CI), where it fails loudly instead of passing vacuously.
+// Gates for tests that need a real Redis or NATS server (or a program such as openssl). A
+// reachable service runs the test; an unreachable one skips it with a visible reason, unless
+// TSIM_REQUIRE_SERVICES=1 (CI), where it fails loudly instead of passing vacuously.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
@@ -71,6 +71,20 @@ export async function serviceGate(service: Service): Promise<false | string> {
     throw new Error(`${LABEL[service]} at ${url} is required (TSIM_REQUIRE_SERVICES=1) but unreachable: ${reason}`);
   }
   const notice = `${LABEL[service]} unreachable at ${url} (${reason}); set TSIM_REQUIRE_SERVICES=1 to fail instead of skipping`;
+  process.stderr.write(`# SKIP ${notice}\n`);
+  return notice;
+}
+
+/**
+ * The same gate for a program the tests run on this machine (openssl, Chromium):
+ * `describe(name, { skip: toolGate('openssl', installed ? null : 'not installed') }, …)`.
+ * False when `missing` is null, else the skip reason; throws when TSIM_REQUIRE_SERVICES=1,
+ * since CI installs them (.ci/run).
+ */
+export function toolGate(tool: string, missing: string | null): false | string {
+  if (missing === null) return false;
+  if (required()) throw new Error(`${tool} is required (TSIM_REQUIRE_SERVICES=1) but ${missing}`);
+  const notice = `${tool} ${missing}; set TSIM_REQUIRE_SERVICES=1 to fail instead of skipping`;
   process.stderr.write(`# SKIP ${notice}\n`);
   return notice;
 }

@@ -1,16 +1,23 @@
-// Self-signed certificates made at test time with openssl (the TLS tests skip without it).
+// Self-signed certificates made at test time with openssl. The TLS tests skip without it,
+// or fail under TSIM_REQUIRE_SERVICES=1 (test/support/services.ts).
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { toolGate } from './services.js';
 
-export function hasOpenssl(): boolean {
+function hasOpenssl(): boolean {
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
     return true;
   } catch {
     return false;
   }
+}
+
+/** For TLS suites: `describe(name, { skip: opensslGate() }, …)` (see toolGate). */
+export function opensslGate(): false | string {
+  return toolGate('openssl', hasOpenssl() ? null : 'is not installed (apt-get install openssl)');
 }
 
 export interface TestCert {
