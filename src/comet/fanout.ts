@@ -23,6 +23,8 @@ const BROADCAST_STEP_MS = 100;
 const COMPACT_EVERY_STEPS = 10;
 /** Limit name of broadcasts sent unthrottled because push.maxThrottled walks were running. */
 export const THROTTLED_BROADCASTS_LIMIT = 'throttled_broadcasts';
+/** Limit name of push calls carrying a push bigger than protocol.sendQueueBytes (dropped). */
+export const PUSH_TOO_LARGE_LIMIT = 'push_too_large';
 
 /** Where a refused throttle is counted and logged (comet's LimitLog). */
 export interface ThrottleLimitLog {
@@ -68,6 +70,8 @@ export class Fanout {
   private readonly limits: ThrottleLimitLog | undefined;
   /** Throttled broadcasts sent at once because push.maxThrottled walks were running. */
   throttleRefused = 0;
+  /** Outbound's pushesTooLarge as of the last push call (a change is logged). */
+  private tooLargeSeen = 0;
   /** Push calls received (metrics). */
   readonly received = zeroCounts();
   /** Socket writes made, and writes skipped over the send cap, per kind (from Outbound deltas). */
@@ -206,6 +210,14 @@ export class Fanout {
     this.delivered[kind] += this.out.pushesWritten - written0;
     this.dropped[kind] += this.out.pushesDropped - dropped0;
     if (t0 >= 0) this.latency[kind].observe((now() - t0) / 1000);
+    if (this.out.pushesTooLarge !== this.tooLargeSeen) this.tooLarge(kind);
+  }
+
+  /** A push call whose push no connection could take, whatever it held: counted and logged once per call. */
+  private tooLarge(kind: PushKind): void {
+    const connections = this.out.pushesTooLarge - this.tooLargeSeen;
+    this.tooLargeSeen = this.out.pushesTooLarge;
+    this.limits?.hit(PUSH_TOO_LARGE_LIMIT, { kind, connections });
   }
 
   private deliver(c: Connection, protoOp: number, bytes: PushBytes): void {

@@ -180,8 +180,11 @@ export class CometLane {
     /** Shared by a job's lanes. */
     private readonly counters: LaneCounters = newLaneCounters(),
     policy: Partial<LanePolicy> = {},
-    /** Called when a call is dropped as refused (the comet keeps rejecting it). */
-    private readonly onRefused: (lane: CometLane, err: Error) => void = () => {},
+    /**
+     * Called when a call is dropped because the comet keeps refusing it ('refused') or its
+     * backlog is full ('backlog_full'); the counters have it already, this is for the log.
+     */
+    private readonly onDrop: (lane: CometLane, reason: 'refused' | 'backlog_full', err: Error | null) => void = () => {},
   ) {
     this.policy = { ...DEFAULT_LANE_POLICY, ...policy };
     this.delay = this.policy.retryDelay;
@@ -345,7 +348,7 @@ export class CometLane {
       if (head.state === WAITING) this.outbox.push(() => head.done(err));
       else if (head.state === KEPT) this.unhold(head);
       head.state = DROPPED;
-      this.onRefused(this, err);
+      this.onDrop(this, 'refused', err);
       this.release(head.key);
       if (this.down) for (const t of parts) if (t.state === WAITING) this.park(t, err);
       return;
@@ -456,6 +459,7 @@ export class CometLane {
   /** `queued`: t sits in a queue (it is then skipped when reached). */
   private refuseToHold(t: Task, cause: Error | null, queued = false): void {
     this.counters.droppedBacklogFull++;
+    this.onDrop(this, 'backlog_full', cause);
     t.state = DROPPED;
     if (queued) this.deadQueued++;
     const err = new CometDownError(this.hostname, false, cause);

@@ -6,15 +6,15 @@ import type { CometDialer, Instance } from '../ports/index.js';
 import type { Logger } from '../log.js';
 import { CometLane, newLaneCounters, type LaneCounters, type LanePolicy } from './comet-lane.js';
 
-/** A comet refusing one call is logged at most this often (the count goes to the metrics). */
-const REFUSED_LOG_EVERY_MS = 10_000;
+/** Dropped calls are logged at most this often per reason (each one is counted in the metrics). */
+const DROP_LOG_EVERY_MS = 10_000;
 
 export class CometTable {
   private readonly lanes = new Map<string, CometLane>();
   /** Over every lane, past and present. */
   readonly laneCounters: LaneCounters = newLaneCounters();
-  private lastRefusedLog = -Infinity;
-  private refusedUnlogged = 0;
+  /** Per drop reason: when last logged, and the drops since. */
+  private readonly dropLog = new Map<string, { at: number; unlogged: number }>();
   /** The lanes as an array, rebuilt on change, so fan-out loops never build one. */
   private snapshot: CometLane[] = [];
   /** Lanes being closed (removed comets, shutdown); awaited by close(). */
@@ -81,7 +81,7 @@ export class CometTable {
         continue;
       }
       try {
-        next.set(ins.hostname, new CometLane(ins, this.dial(ins), this.routineSize, this.onHealth, this.laneCounters, this.policy, this.onRefused));
+        next.set(ins.hostname, new CometLane(ins, this.dial(ins), this.routineSize, this.onHealth, this.laneCounters, this.policy, this.onDrop));
         this.log.info({ comet: ins.hostname, addrs: ins.addrs }, old ? 'job: comet re-dialled' : 'job: comet added');
       } catch (e) {
         this.log.error({ comet: ins.hostname, addrs: ins.addrs, err: (e as Error).message }, 'job: cannot dial comet');
@@ -116,13 +116,17 @@ export class CometTable {
     } else this.log.info({ comet: lane.hostname, heldCalls: lane.heldCalls }, 'job: comet answers again; sending the calls held for it');
   };
 
-  private readonly onRefused = (lane: CometLane, err: Error): void => {
-    this.refusedUnlogged++;
+  private readonly onDrop = (lane: CometLane, reason: 'refused' | 'backlog_full', err: Error | null): void => {
+    let entry = this.dropLog.get(reason);
+    if (!entry) this.dropLog.set(reason, (entry = { at: -Infinity, unlogged: 0 }));
+    entry.unlogged++;
     const t = performance.now();
-    if (t - this.lastRefusedLog < REFUSED_LOG_EVERY_MS) return;
-    this.lastRefusedLog = t;
-    this.log.warn({ comet: lane.hostname, err: err.message, dropped: this.refusedUnlogged }, 'job: comet keeps refusing a call; dropped it');
-    this.refusedUnlogged = 0;
+    if (t - entry.at < DROP_LOG_EVERY_MS) return;
+    entry.at = t;
+    const detail = { comet: lane.hostname, reason, dropped: entry.unlogged, err: err?.message };
+    if (reason === 'refused') this.log.warn(detail, 'job: comet keeps refusing a call; dropped it');
+    else this.log.warn({ ...detail, backlogBytes: this.policy.backlogBytes }, 'job: comet down and its backlog full; dropping calls for it');
+    entry.unlogged = 0;
   };
 
   /** Closes every comet client (after the calls in flight settled). */

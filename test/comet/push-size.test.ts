@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { buildConfig } from '../../src/config/load.js';
 import { startEmbedded, type Embedded } from '../../src/embedded.js';
 import { silentLogger } from '../../src/log.js';
+import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { GoimTestClient } from '../support/goim-client.js';
 import { innerFrame, rawProto, startComet } from './harness.js';
 
@@ -91,7 +92,8 @@ describe('push size', () => {
 
   it('an idle connection takes a push that needs part of the reply reserve; one bigger than the whole queue is dropped and counted', async () => {
     // sendQueueBytes 4096: pushes may fill 3,072 bytes, replies the remaining 1,024.
-    const h = await startComet({ protocol: { sendQueueBytes: 4096, slowPolicy: 'drop' } });
+    const limits = new LimitHits();
+    const h = await startComet({ protocol: { sendQueueBytes: 4096, slowPolicy: 'drop' } }, undefined, { limits });
     try {
       const tcp = await h.client('tcp', { key: 'idle-tcp', accepts: [1] });
       const ws = await h.client('ws', { key: 'idle-ws', accepts: [1] });
@@ -101,6 +103,7 @@ describe('push size', () => {
       h.comet.pushMsg(['idle-tcp', 'idle-ws'], 1, rawProto(innerFrame(1, 'after')));
       for (const c of [tcp, ws]) assert.equal((await c.next()).body.toString(), 'after', c.transport);
       assert.equal(h.comet.counters().pushesTooLarge, 2);
+      assert.equal(limits.snapshot().push_too_large, 1, 'one push call, counted (and logged) once');
       assert.equal(h.comet.stats().pushesDropped, 2);
     } finally {
       await h.stop();
