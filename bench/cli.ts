@@ -1,5 +1,5 @@
-// `tsim bench …`: the benchmark instrument. Scenario code is imported only when a bench
-// command runs, so `tsim start` does not load it.
+// The benchmark instrument's commands (entry: bench/main.ts, `npm run bench -- …`). Scenario
+// code is imported only when its command runs.
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { PushMode, ServerKind, Transport } from './servers/server.js';
@@ -82,12 +82,8 @@ function onError(err: unknown): never {
   process.exit(1);
 }
 
-/** Adds `bench` and its scenarios to the tsim command line. */
-export function registerBench(program: Command): void {
-  const bench = program
-    .command('bench')
-    .description('benchmarks: tsim (embedded, in a child process) against raw node:net and socket.io; JSON results in bench/results/');
-
+/** Adds the scenarios (fanout, connect, push-api, profile) to the bench command line. */
+export function registerScenarios(bench: Command): void {
   clientOptions(
     bench
       .command('fanout')

@@ -1,6 +1,5 @@
 // `tsim` command line: embedded mode (`start`) and, in distributed mode, one role per process.
 import { Command } from 'commander';
-import { registerBench } from '../bench/cli.js';
 import { registerRoleCommands } from './distributed/commands.js';
 import { fail, prepare, withConfigOptions, type CommonOptions } from './cli-common.js';
 import { showAddress } from './config/listen.js';
@@ -34,6 +33,5 @@ withConfigOptions(
   });
 
 registerRoleCommands(program);
-registerBench(program);
 
 await program.parseAsync(process.argv);

@@ -1,4 +1,4 @@
-// The instrument end to end, kept tiny (20 clients, 1 s): `tsim bench fanout` starts the
+// The instrument end to end, kept tiny (20 clients, 1 s): `npm run bench -- fanout` starts the
 // servers and load workers as child processes, every message is accounted for, the JSON
 // results are written, and nothing is left running.
 import assert from 'node:assert/strict';
@@ -11,14 +11,14 @@ import type { FanoutRow } from '../../bench/scenarios/fanout.js';
 import type { ConnectRow } from '../../bench/scenarios/connect.js';
 import { packageRoot } from '../../src/package-root.js';
 
-const cli = join(packageRoot(), 'dist', 'src', 'cli.js');
+const main = join(packageRoot(), 'dist', 'bench', 'main.js');
 
 /** Inherited by every process the benchmark starts, so that leftovers can be found. */
 const MARK = `TSIM_BENCH_TEST_MARK=${process.pid}-${Date.now()}`;
 
 function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const [k, v] = MARK.split('=');
-  const child = spawn(process.execPath, [cli, 'bench', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [k]: v } });
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [k]: v } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -53,7 +53,7 @@ async function leftovers(): Promise<number> {
   return n;
 }
 
-describe('tsim bench (tiny runs)', () => {
+describe('bench (tiny runs)', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tsim-bench-test-'));
