@@ -15,20 +15,16 @@ import { now } from './clock.js';
 import { State, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { PushBytes } from './frame-bytes.js';
+import { Limit, type LimitName } from './limits.js';
 import type { Outbound } from './outbound.js';
 
 /** Step of a throttled broadcast: small enough to look smooth, large enough to be cheap. */
 const BROADCAST_STEP_MS = 100;
 /** Every this many steps, walks drop the closed connections they still hold. */
 const COMPACT_EVERY_STEPS = 10;
-/** Limit name of broadcasts sent unthrottled because push.maxThrottled walks were running. */
-export const THROTTLED_BROADCASTS_LIMIT = 'throttled_broadcasts';
-/** Limit name of push calls carrying a push bigger than protocol.sendQueueBytes (dropped). */
-export const PUSH_TOO_LARGE_LIMIT = 'push_too_large';
-
 /** Where a refused throttle is counted and logged (comet's LimitLog). */
 export interface ThrottleLimitLog {
-  hit(limit: string, detail: Record<string, unknown>): void;
+  hit(limit: LimitName, detail: Record<string, unknown>): void;
 }
 
 export interface FanoutOptions {
@@ -147,7 +143,7 @@ export class Fanout {
     if (!throttled || this.walks.length >= this.maxThrottled) {
       if (throttled) {
         this.throttleRefused++;
-        this.limits?.hit(THROTTLED_BROADCASTS_LIMIT, { maxThrottled: this.maxThrottled, speed });
+        this.limits?.hit(Limit.ThrottledBroadcasts, { maxThrottled: this.maxThrottled, speed });
       }
       const w0 = this.out.pushesWritten;
       const d0 = this.out.pushesDropped;
@@ -217,7 +213,7 @@ export class Fanout {
   private tooLarge(kind: PushKind): void {
     const connections = this.out.pushesTooLarge - this.tooLargeSeen;
     this.tooLargeSeen = this.out.pushesTooLarge;
-    this.limits?.hit(PUSH_TOO_LARGE_LIMIT, { kind, connections });
+    this.limits?.hit(Limit.PushTooLarge, { kind, connections });
   }
 
   private deliver(c: Connection, protoOp: number, bytes: PushBytes): void {

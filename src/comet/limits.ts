@@ -34,6 +34,10 @@ export const Limit = {
   HttpRequestTimeout: 'http_request_timeout',
   /** Keyless HTTP API requests refused for a cross-site Origin or an unknown Host. */
   HttpOrigin: 'http_origin',
+  /** Broadcasts sent unthrottled because push.maxThrottled throttled walks were running. */
+  ThrottledBroadcasts: 'throttled_broadcasts',
+  /** Push calls carrying a push bigger than protocol.sendQueueBytes (dropped). */
+  PushTooLarge: 'push_too_large',
 } as const;
 export type LimitName = (typeof Limit)[keyof typeof Limit];
 
