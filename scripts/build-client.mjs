@@ -1,8 +1,11 @@
 // Bundles the browser client and the demo page into dist/web/ (served by logic's HTTP server):
-//   src/client/browser.ts → dist/web/tsim-client.js   IIFE, global `Tsim`, minified, source map
-//   web/demo.ts           → dist/web/demo.js          IIFE
-// The demo is type-checked first (web/tsconfig.json, DOM types only), since the project's tsc
-// does not compile web/. Exits non-zero on any error.
+//   tsim-client (the workspace package, its browser entry) → dist/web/tsim-client.js
+//                                     IIFE, global `Tsim`, minified, source map
+//   web/demo.ts → dist/web/demo.js    IIFE (imports tsim-client)
+// Both resolve `tsim-client` as a web app's bundler would: the package's browser export, built
+// into packages/client/dist/ by `npm run build` before this script runs. The demo is
+// type-checked first (web/tsconfig.json, DOM types only), since the project's tsc does not
+// compile web/. Exits non-zero on any error.
 
 import { execFile } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
@@ -43,7 +46,7 @@ async function main() {
   await Promise.all([
     esbuild.build({
       ...common,
-      entryPoints: [join(root, 'src', 'client', 'browser.ts')],
+      entryPoints: ['tsim-client'],
       outfile: join(outdir, 'tsim-client.js'),
       globalName: 'Tsim',
       minify: true,

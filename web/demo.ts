@@ -2,7 +2,7 @@
 // logic's HTTP API on the same origin. Fields can be preset from the query string
 // (?mid=&room=&accepts=&key=&port=&heartbeat=&connect=1).
 
-import { TsimClient, stringifyToken, type PushMessage } from '../src/client/browser.js';
+import { TsimClient, stringifyToken, type PushMessage } from 'tsim-client';
 
 const MAX_ROWS = 500;
 

@@ -1,21 +1,3 @@
-/** goim operation codes (spec §2.3). Pushes carry an application-chosen op instead. */
-export const Op = {
-  Handshake: 0,
-  HandshakeReply: 1,
-  Heartbeat: 2,
-  HeartbeatReply: 3,
-  SendMsg: 4,
-  SendMsgReply: 5,
-  DisconnectReply: 6,
-  Auth: 7,
-  AuthReply: 8,
-  Raw: 9,
-  ProtoReady: 10,
-  ProtoFinish: 11,
-  ChangeRoom: 12,
-  ChangeRoomReply: 13,
-  Sub: 14,
-  SubReply: 15,
-  Unsub: 16,
-  UnsubReply: 17,
-} as const;
+// goim operation codes: one table for the server and the client SDK, kept in the client
+// package (packages/client/src/ops.ts), which has no dependencies of its own.
+export { Op } from 'tsim-client/codec';

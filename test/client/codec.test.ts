@@ -13,9 +13,12 @@ import {
   onlineCount,
   text,
   utf8,
-} from '../../src/client/codec.js';
-import { stringifyToken } from '../../src/client/token.js';
-import { backoffDelay, nodeTcpAddresses, nodeUrls, resolveBackoff } from '../../src/client/nodes.js';
+  stringifyToken,
+  backoffDelay,
+  nodeTcpAddresses,
+  nodeUrls,
+  resolveBackoff,
+} from 'tsim-client';
 import { hex } from './fake-comet.js';
 
 const bytes = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);

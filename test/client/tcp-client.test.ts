@@ -2,8 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import type { ClientEvents } from '../../src/client/messages.js';
-import { TcpClient, parseTcpAddress, type TcpClientOptions } from '../../src/client/tcp-client.js';
+import { TcpClient, parseTcpAddress, type ClientEvents, type TcpClientOptions } from 'tsim-client';
 import { startComet } from '../comet/harness.js';
 import { FakeComet, collect, hex, next } from './fake-comet.js';
 

@@ -5,9 +5,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, it } from 'node:test';
-import { TsimClient, type TsimClientOptions } from '../../src/client/client.js';
-import { fetchNodes } from '../../src/client/nodes.js';
-import type { ClientEvents } from '../../src/client/messages.js';
+import { TsimClient, fetchNodes, type ClientEvents, type TsimClientOptions } from 'tsim-client';
 import { FakeComet, collect, hex, next } from './fake-comet.js';
 
 const JS_TOKEN = '{"mid":123, "room_id":"live://1000", "platform":"web", "accepts":[1000,1001,1002]}';

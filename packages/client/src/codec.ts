@@ -5,7 +5,7 @@
 //   0       4         6     8       12      16
 //   packLen headerLen ver   op      seq     body…      (all big-endian)
 
-export { Op } from '../protocol/ops.js';
+export { Op } from './ops.js';
 
 export const HEADER_LEN = 16;
 /** goim's client→server body limit (2^12); a larger frame makes the comet close the connection. */
