@@ -1,5 +1,6 @@
-// goim client over WebSocket, for browsers and Node ≥ 22 (global WebSocket). One goim frame
-// per binary WebSocket message in both directions; pushes arrive as op-9 envelopes (§2.7, §2.11).
+// goim client over WebSocket, for browsers and Node (its global WebSocket; versions in the
+// README). One goim frame per binary WebSocket message in both directions; pushes arrive as
+// op-9 envelopes (docs/protocol.md#pushes-on-the-wire).
 
 import { CodecError, decodeFrame } from './codec.js';
 import { nodeUrls } from './nodes.js';

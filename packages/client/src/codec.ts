@@ -1,6 +1,6 @@
-// goim frame codec for clients (spec §2.1, §2.7). Uses only Uint8Array/DataView and
-// TextEncoder/TextDecoder so the same code runs in browsers and in Node; the server-side
-// codec in src/protocol/frame.ts is Buffer-based and stays there.
+// goim frame codec for clients (docs/protocol.md#frames, #pushes-on-the-wire). Uses only
+// Uint8Array/DataView and TextEncoder/TextDecoder so the same code runs in browsers and in
+// Node; the server-side codec in src/protocol/frame.ts is Buffer-based and stays there.
 //
 //   0       4         6     8       12      16
 //   packLen headerLen ver   op      seq     body…      (all big-endian)
@@ -99,9 +99,9 @@ export function* eachFrame(bytes: Uint8Array): Generator<DecodedFrame> {
 }
 
 /**
- * The frames one WebSocket message delivers (§2.7): the inner frames when it is an op-9
- * envelope (possibly none), otherwise the message's single frame. Bytes after the outer
- * packLen are ignored, as goim's reader does.
+ * The frames one WebSocket message delivers (docs/protocol.md#pushes-on-the-wire): the inner
+ * frames when it is an op-9 envelope (possibly none), otherwise the message's single frame.
+ * Bytes after the outer packLen are ignored, as goim's reader does.
  */
 export function messageFrames(message: Uint8Array): DecodedFrame[] {
   const outer = decodeFrame(message, 0);

@@ -1,5 +1,6 @@
-// What logic's `GET /goim/nodes/weighted` advertises (spec §4.2) and how a client uses it:
-// which comets to dial, how often to heartbeat, how to back off between reconnects.
+// What logic's `GET /goim/nodes/weighted` advertises (docs/http-api.md#nodes) and how a
+// client uses it: which comets to dial, how often to heartbeat, how to back off between
+// reconnects.
 
 /** The `data` object of `/goim/nodes/weighted`; goim omits every zero/empty field. */
 export interface WeightedNodes {
@@ -63,7 +64,7 @@ export function nodeTcpAddresses(nodes: WeightedNodes): string[] {
 }
 
 function nodeHosts(nodes: WeightedNodes): string[] {
-  // goim puts "" in the list for a comet registered without addresses (§4.7 Quirk).
+  // goim puts "" in the list for a comet registered without addresses.
   const hosts = (nodes.nodes ?? []).filter((h) => h !== '');
   if (hosts.length === 0 && nodes.domain) hosts.push(nodes.domain);
   return hosts;

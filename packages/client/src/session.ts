@@ -1,4 +1,4 @@
-// The goim client protocol, independent of the transport (spec §2.4–2.9): auth, heartbeats,
+// The goim client protocol, independent of the transport (docs/protocol.md): auth, heartbeats,
 // replies, pushes, reconnects. TsimClient (WebSocket) and TcpClient (raw TCP) only supply
 // a way to open one connection ("link").
 
@@ -115,7 +115,7 @@ export abstract class ClientSession {
   /** Opens the transport for one connection attempt. */
   protected abstract dial(url: string, events: LinkEvents): Link;
 
-  /** Whether op 9 frames are envelopes to unpack (WebSocket) or ordinary pushes (TCP, §2.7). */
+  /** Whether op 9 frames are envelopes to unpack (WebSocket) or ordinary pushes (TCP). */
   protected abstract readonly envelopes: boolean;
 
   // ---- public API ----------------------------------------------------------------------
@@ -189,7 +189,7 @@ export abstract class ClientSession {
   }
 
   /**
-   * Sends an upstream frame (goim forwards it to logic, which only logs it, §1.4). Resolves
+   * Sends an upstream frame (goim forwards it to logic, which only logs it; docs/protocol.md#operations). Resolves
    * true when the server echoed it, false when not connected or the connection ended first.
    * Throws RangeError for protocol ops that have their own method and for oversized bodies.
    */
@@ -374,7 +374,7 @@ export abstract class ClientSession {
 
   private onFrame(conn: Conn, f: ClientFrame): void {
     if (!conn.authenticated) {
-      // Before op 8 nothing else can arrive: the comet replies to nothing but auth (§2.4).
+      // Before op 8 nothing else can arrive: the comet replies to nothing but auth (docs/protocol.md#operations).
       if (f.op === Op.AuthReply) this.authenticated(conn);
       return;
     }
@@ -385,7 +385,7 @@ export abstract class ClientSession {
       }
       return;
     }
-    // Pushes carry seq 0 (§2.7) while this client never sends seq 0, so seq tells a push
+    // Pushes carry seq 0 while this client never sends seq 0, so seq tells a push
     // from a reply even when an application op collides with a protocol op.
     if (f.seq === 0) {
       this.deliver(f);

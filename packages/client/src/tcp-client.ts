@@ -1,5 +1,6 @@
 // goim client over the raw TCP protocol (Node only). Same API as TsimClient; the stream
-// carries bare frames, and pushes arrive unwrapped: a room batch is simply several frames (§2.7).
+// carries bare frames, and pushes arrive unwrapped: a room batch is simply several frames
+// (docs/protocol.md#pushes-on-the-wire).
 
 import { connect as netConnect } from 'node:net';
 import { DEFAULT_MAX_FRAME, FrameStreamReader } from './codec.js';

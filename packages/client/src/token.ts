@@ -1,6 +1,6 @@
-// The auth token (body of op 7, spec §2.5) and how an object token becomes JSON.
+// The auth token (body of op 7, docs/protocol.md#auth-token) and how an object token becomes JSON.
 
-/** The auth token (body of op 7, §2.5). An object is sent as JSON; a string or bytes verbatim. */
+/** The auth token (body of op 7). An object is sent as JSON; a string or bytes verbatim. */
 export type TokenValue = string | Uint8Array | Record<string, unknown> | null;
 /** A token, or a function producing one for each (re)connect, e.g. to refresh a credential. */
 export type Token = TokenValue | (() => TokenValue | Promise<TokenValue>);
