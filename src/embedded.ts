@@ -8,7 +8,7 @@ import { Comet } from './comet/comet.js';
 import type { Config } from './config/schema.js';
 import { Job } from './job/job.js';
 import type { Logger } from './log.js';
-import { LogicHttpServer } from './logic/http-server.js';
+import { LogicHttpServer } from './logic/http/http-server.js';
 import { Logic } from './logic/logic.js';
 import { LimitHits } from './metrics/limit-hits.js';
 import { registerLogicHttpMetrics } from './metrics/logic-metrics.js';

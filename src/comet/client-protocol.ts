@@ -1,7 +1,7 @@
 // What client frames mean (spec §2.3–2.6, §2.9–2.10): auth, heartbeats, room changes,
 // sub/unsub, the generic path to Logic.Receive, and what closing a connection tells logic.
 import type { Logger } from '../log.js';
-import type { LogicClient } from '../ports/index.js';
+import type { LogicService } from '../ports/index.js';
 import type { Frame } from '../protocol/frame.js';
 import { Op } from '../protocol/ops.js';
 import { SharedAccepts } from './accepts.js';
@@ -13,7 +13,7 @@ import { Limit, type LimitLog } from './limits.js';
 
 export interface ClientProtocolOptions {
   serverId: string;
-  logic: LogicClient;
+  logic: LogicService;
   log: Logger;
   table: ConnectionTable;
   /** Frames that may await their reply (goim's client ring). */
@@ -62,7 +62,7 @@ function message(err: unknown): string {
 
 export class ClientProtocol {
   private readonly serverId: string;
-  private readonly logic: LogicClient;
+  private readonly logic: LogicService;
   private readonly log: Logger;
   private readonly table: ConnectionTable;
   private readonly ring: number;

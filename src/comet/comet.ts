@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { watchFds } from '../fd-probe.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
-import type { LogicClient, Proto, Registry } from '../ports/index.js';
+import type { LogicService, Proto, Registry } from '../ports/index.js';
 import type { Frame } from '../protocol/frame.js';
 import { ClientProtocol } from './client-protocol.js';
 import { now } from './clock.js';
@@ -29,7 +29,7 @@ export interface CometOptions {
   config: Config;
   /** This comet's server id (goim host name): routing values and registry hostname. */
   serverId: string;
-  logic: LogicClient;
+  logic: LogicService;
   log: Logger;
   /** When given, this comet registers as goim.comet and refreshes every registry.refresh. */
   registry?: Registry;

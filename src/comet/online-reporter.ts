@@ -1,7 +1,7 @@
 // RenewOnline loop (spec §3.9): report local room counts to logic now and every period,
 // keep the global counts it answers for heartbeat replies; retry after 1 s on failure.
 import type { Logger } from '../log.js';
-import type { LogicClient } from '../ports/index.js';
+import type { LogicService } from '../ports/index.js';
 import type { RoomTable } from './room.js';
 
 const RETRY_MS = 1000;
@@ -12,7 +12,7 @@ export class OnlineReporter {
 
   constructor(
     private readonly rooms: RoomTable,
-    private readonly logic: LogicClient,
+    private readonly logic: LogicService,
     private readonly serverId: string,
     /** comet.renewOnline; 0 disables reporting. */
     private readonly periodMs: number,

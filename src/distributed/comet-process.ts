@@ -9,7 +9,7 @@
 import { advertisedAddr } from '../adapters/grpc/register.js';
 import { rpcClientTls } from '../adapters/grpc/channel.js';
 import { GrpcLogicClient } from '../adapters/grpc/logic-client.js';
-import { serveComet, type CometTarget } from '../adapters/grpc/comet-server.js';
+import { serveComet } from '../adapters/grpc/comet-server.js';
 import { redisRegistry } from '../adapters/redis/from-config.js';
 import { Comet } from '../comet/comet.js';
 import { parseListen } from '../config/listen.js';
@@ -18,6 +18,7 @@ import type { Logger } from '../log.js';
 import { LimitHits } from '../metrics/limit-hits.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { metricsAddr, serveMetrics } from '../metrics/serve.js';
+import type { CometOps } from '../ports/index.js';
 import { grpcListen, grpcServerOptions, showAddress } from './addresses.js';
 import { Teardown } from './teardown.js';
 
@@ -70,7 +71,7 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
     // Jobs learn this address from the registry only once the comet registers (below), so
     // no call can arrive before `comet` is set; the guard is for a misdirected caller.
     let comet: Comet | undefined;
-    const target: CometTarget = {
+    const target: CometOps = {
       pushMsg: (keys, op, proto) => started().pushMsg(keys, op, proto),
       broadcast: (op, proto, speed) => started().broadcast(op, proto, speed),
       broadcastRoom: (room, proto) => started().broadcastRoom(room, proto),

@@ -1,6 +1,6 @@
 // Bounds the messages a job holds unacknowledged. Waiters are admitted strictly in arrival
 // order, so a message that had to wait is never overtaken by a later one.
-import { Fifo } from './fifo.js';
+import { Fifo } from '../lib/fifo.js';
 
 export class Admission {
   private used = 0;

@@ -20,11 +20,11 @@
 // `backlogBytes`; they are dropped (and counted) when the comet leaves the registry
 // (close()). A single call the comet keeps refusing while it answers others (calls or
 // probes) is dropped after `failures` such refusals, so it cannot block its room for good.
-import type { CometClient, Instance, Proto } from '../ports/index.js';
-import { Fifo } from './fifo.js';
+import type { CometService, Instance, Proto } from '../ports/index.js';
+import { Fifo } from '../lib/fifo.js';
 
 /** One call on the comet client; resolves when the comet accepted it. */
-export type CometCall = (client: CometClient) => Promise<void>;
+export type CometCall = (client: CometService) => Promise<void>;
 
 /** A call the lane holds while its comet is down; the caller decides its fate once. */
 export interface ParkedCall {
@@ -173,7 +173,7 @@ export class CometLane {
 
   constructor(
     readonly instance: Instance,
-    readonly client: CometClient,
+    readonly client: CometService,
     private readonly routineSize: number,
     /** Called when the comet is marked down (with the last error) and when it is back (null). */
     private readonly onHealth: (lane: CometLane, err: Error | null) => void = () => {},

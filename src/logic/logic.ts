@@ -11,7 +11,7 @@ import {
   type ConnectReply,
   type ConnectRequest,
   type Instance,
-  type LogicClient,
+  type LogicService,
   type NodesReply,
   type Proto,
   type PushMsg,
@@ -24,7 +24,7 @@ import { AuthDeniedError, type AuthIdentity, type AuthResult, type AuthStats, ty
 import { createAuthenticator } from './auth/from-config.js';
 import { WeightedBalancer } from './balancer.js';
 import { acceptComets } from './comet-filter.js';
-import { nodesReplyJson, type NodesReplyJson } from './goim-json-shapes.js';
+import { nodesReplyJson, type NodesReplyJson } from './http/goim-json-shapes.js';
 import { OnlineRooms, type RoomTop } from './online.js';
 import { encodeRoomKey } from './room-key.js';
 
@@ -59,7 +59,7 @@ export class PushTooLargeError extends Error {
   }
 }
 
-export class Logic implements LogicClient {
+export class Logic implements LogicService {
   private readonly config: Config;
   private readonly store: SessionStore;
   private readonly queue: PushQueue;

@@ -1,11 +1,11 @@
-// CometClient ↔ gRPC ↔ serveComet over real sockets on 127.0.0.1.
+// CometService ↔ gRPC ↔ serveComet over real sockets on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { serveComet, type CometTarget } from '../../src/adapters/grpc/comet-server.js';
+import { serveComet } from '../../src/adapters/grpc/comet-server.js';
 import { GrpcCometClient, grpcCometDialer } from '../../src/adapters/grpc/comet-client.js';
 import { CometClient as CometStub } from '../../src/rpc/gen/goim/comet/comet.js';
-import { AppId, type Instance, type Proto } from '../../src/ports/index.js';
+import { AppId, type CometOps, type Instance, type Proto } from '../../src/ports/index.js';
 
 type Call =
   | { m: 'pushMsg'; keys: string[]; protoOp: number; proto: Proto }
@@ -13,7 +13,7 @@ type Call =
   | { m: 'broadcastRoom'; roomId: string; proto: Proto };
 
 /** A synchronous comet, like the Comet role: records calls, may throw. */
-class FakeComet implements CometTarget {
+class FakeComet implements CometOps {
   calls: Call[] = [];
   failWith: string | undefined;
   roomList = ['live://1000', 'live://2000'];

@@ -1,4 +1,4 @@
-// LogicClient ↔ gRPC ↔ serveLogic over real sockets on 127.0.0.1.
+// LogicService ↔ gRPC ↔ serveLogic over real sockets on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
@@ -18,7 +18,7 @@ import {
   type ConnectReply,
   type ConnectRequest,
   type Instance,
-  type LogicClient,
+  type LogicService,
   type NodesReply,
   type Proto,
   type Registry,
@@ -35,8 +35,8 @@ type Call =
   | { m: 'receive'; mid: bigint; proto: Proto }
   | { m: 'nodes'; platform: string; clientIp: string };
 
-/** A LogicClient that records calls and answers fixed replies. */
-class FakeLogic implements LogicClient {
+/** A LogicService that records calls and answers fixed replies. */
+class FakeLogic implements LogicService {
   calls: Call[] = [];
   failWith: string | undefined;
   connectReply: ConnectReply = { mid: BIG_MID, key: 'abc', roomId: 'live://1000', accepts: [1000, 1001, 1002], heartbeatMs: 480_000 };

@@ -13,7 +13,7 @@ import { GrpcLogicClient } from '../../src/adapters/grpc/logic-client.js';
 import { serveLogic } from '../../src/adapters/grpc/logic-server.js';
 import type { RpcServerOptions } from '../../src/adapters/grpc/serve.js';
 import type { RpcClientTls } from '../../src/adapters/grpc/channel.js';
-import type { ConnectRequest, LogicClient } from '../../src/ports/index.js';
+import type { ConnectRequest, LogicService } from '../../src/ports/index.js';
 import { makeCert as makeTestCert, type TestCert, opensslGate } from '../support/test-certs.js';
 
 /** A certificate whose subject is its file name. */
@@ -22,7 +22,7 @@ function makeCert(dir: string, name: string, san: string): TestCert {
 }
 
 /** Answers connect with the token as the key; the other calls do nothing. */
-const fakeLogic: LogicClient = {
+const fakeLogic: LogicService = {
   async connect(req: ConnectRequest) {
     return { mid: 42n, key: req.token.toString(), roomId: 'tls://1', accepts: [1000], heartbeatMs: 60_000 };
   },
@@ -75,7 +75,7 @@ describe('gRPC over TLS', { skip: opensslGate() }, () => {
     tlsServer.privateFile = server.keyFile;
   });
 
-  it('LogicClient.connect round-trips over TLS', () =>
+  it('LogicService.connect round-trips over TLS', () =>
     withLogic(tlsServer, { caFile: server.certFile }, async (c) => {
       const r = await c.connect(connectReq('over-tls'));
       assert.equal(r.key, 'over-tls');
@@ -110,7 +110,7 @@ describe('gRPC over TLS', { skip: opensslGate() }, () => {
     });
   });
 
-  it('CometClient calls a comet over TLS', async () => {
+  it('CometService calls a comet over TLS', async () => {
     const rpc = await serveComet(
       {
         pushMsg() {},

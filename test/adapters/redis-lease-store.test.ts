@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { closeRedis, createRedis, redisReady } from '../../src/adapters/redis/connection.js';
 import { RedisLeaseStore } from '../../src/adapters/redis/lease-store.js';
-import { LocalLeaseStore, type LeaseStore } from '../../src/adapters/nats/leases.js';
+import { LocalLeaseStore } from '../../src/adapters/memory/lease-store.js';
+import type { LeaseStore } from '../../src/ports/index.js';
 import { serviceGate, serviceUrl, uniqueName, waitFor } from '../support/services.js';
 
 const skip = await serviceGate('redis');

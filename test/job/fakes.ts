@@ -2,7 +2,7 @@
 // failing) and a registry that notifies watchers synchronously.
 import { buildConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
-import { AppId, type CometClient, type Instance, type Proto, type Registry } from '../../src/ports/index.js';
+import { AppId, type CometService, type Instance, type Proto, type Registry } from '../../src/ports/index.js';
 
 export type CometCallRecord =
   | { kind: 'push'; keys: string[]; op: number; proto: Proto }
@@ -19,7 +19,7 @@ export interface FakeCometOptions {
 }
 
 /** A comet client that records accepted calls in `calls` (failed calls go to `failed`). */
-export class FakeComet implements CometClient {
+export class FakeComet implements CometService {
   /** Calls in the order they were made. */
   readonly started: CometCallRecord[] = [];
   /** Calls in the order they were accepted. */

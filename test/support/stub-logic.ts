@@ -1,4 +1,4 @@
-// A small in-test LogicClient for comet tests: parses the auth token loosely (JSON with
+// A small in-test LogicService for comet tests: parses the auth token loosely (JSON with
 // mid, key, room_id, accepts), records every call, and can be told to fail or to hold calls.
 //
 //   const logic = new StubLogic({ heartbeatMs: 60_000 });
@@ -6,7 +6,7 @@
 //   const release = logic.hold('receive');           // receive() calls wait until release()
 //   await logic.waitFor('disconnect', (r) => r.key === 'k1');
 //   logic.calls.connect                              // every ConnectRequest so far
-import type { ConnectReply, ConnectRequest, LogicClient, NodesReply, Proto, SessionRef } from '../../src/ports/index.js';
+import type { ConnectReply, ConnectRequest, LogicService, NodesReply, Proto, SessionRef } from '../../src/ports/index.js';
 
 export interface StubCalls {
   connect: ConnectRequest;
@@ -26,7 +26,7 @@ export interface StubLogicOptions {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-export class StubLogic implements LogicClient {
+export class StubLogic implements LogicService {
   heartbeatMs: number;
   globalCounts: Record<string, number>;
   /** true: every connect rejects; a function: rejects when it returns true for the token. */

@@ -1,6 +1,6 @@
-// CometClient over gRPC (spec §5.6): job's client for one comet, dialed from the comet's
+// CometService over gRPC (spec §5.6): job's client for one comet, dialed from the comet's
 // registry instance (its `grpc://host:port` address).
-import type { CometClient, CometDialer, Instance, Proto } from '../../ports/index.js';
+import type { CometService, CometDialer, Instance, Proto } from '../../ports/index.js';
 import { CometClient as CometStub } from '../../rpc/gen/goim/comet/comet.js';
 import { channelOptions, channelSecurity, grpcTarget, unaryCall, type RpcClientTls } from './channel.js';
 import { toWireProto } from './proto.js';
@@ -12,7 +12,7 @@ export interface GrpcCometClientOptions {
   tls?: RpcClientTls;
 }
 
-export class GrpcCometClient implements CometClient {
+export class GrpcCometClient implements CometService {
   private readonly stub: CometStub;
   private readonly target: string;
   private readonly timeoutMs: number;

@@ -1,18 +1,10 @@
 // goim.comet.Comet over gRPC (spec §3.10): what job — tsim's or goim's — calls on a comet.
-import type { Proto } from '../../ports/index.js';
+import type { CometOps } from '../../ports/index.js';
 import { CometService as CometServiceDefinition, type CometServer } from '../../rpc/gen/goim/comet/comet.js';
 import { serveService, unary, type RpcServerOptions, type RunningServer } from './serve.js';
 
-/** The comet operations served (the Comet role, or any CometClient); sync or async. */
-export interface CometTarget {
-  pushMsg(keys: string[], protoOp: number, proto: Proto): void | Promise<void>;
-  broadcast(protoOp: number, proto: Proto, speed: number): void | Promise<void>;
-  broadcastRoom(roomId: string, proto: Proto): void | Promise<void>;
-  rooms(): string[] | Promise<string[]>;
-}
-
 /** Serves `target` on `addr` (":3109", "127.0.0.1:0", …). Argument errors use goim's texts. */
-export function serveComet(target: CometTarget, addr: string, opts: RpcServerOptions = {}): Promise<RunningServer> {
+export function serveComet(target: CometOps, addr: string, opts: RpcServerOptions = {}): Promise<RunningServer> {
   const impl: CometServer = {
     pushMsg: unary(async (req) => {
       if (req.keys.length === 0 || req.proto === undefined) throw new Error('rpc pushmsg arg error');

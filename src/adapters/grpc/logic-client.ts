@@ -1,4 +1,4 @@
-// LogicClient over gRPC (spec §3.11): round-robin over the logic instances registered as
+// LogicService over gRPC (spec §3.11): round-robin over the logic instances registered as
 // goim.logic (and any static addresses), RenewOnline gzip-compressed as goim comets send it.
 import type { ChannelCredentials, ClientOptions } from '@grpc/grpc-js';
 import {
@@ -6,7 +6,7 @@ import {
   type ConnectReply,
   type ConnectRequest,
   type Instance,
-  type LogicClient,
+  type LogicService,
   type NodesReply,
   type Proto,
   type Registry,
@@ -65,7 +65,7 @@ function float32(x: number): number {
   return x;
 }
 
-export class GrpcLogicClient implements LogicClient {
+export class GrpcLogicClient implements LogicService {
   private readonly timeoutMs: number;
   private readonly staticTargets: string[];
   private endpoints: Endpoint[] = [];

@@ -1,7 +1,7 @@
 // goim.logic.Logic over gRPC (spec §4.3): what comets — tsim's or goim's — call on logic.
-// Each method delegates to a LogicClient (the Logic role implements it).
-import type { LogicClient } from '../../ports/index.js';
-import { LogicService, type LogicServer } from '../../rpc/gen/goim/logic/logic.js';
+// Each method delegates to a LogicService (the Logic role implements it).
+import type { LogicService } from '../../ports/index.js';
+import { LogicService as LogicServiceDefinition, type LogicServer } from '../../rpc/gen/goim/logic/logic.js';
 import { fromWireProto } from './proto.js';
 import { serveService, unary, type RpcServerOptions, type RunningServer } from './serve.js';
 
@@ -11,7 +11,7 @@ const NS_PER_MS = 1_000_000n;
  * Serves `target` on `addr` (":3119", "127.0.0.1:0", …). Accepts gzip- and
  * deflate-compressed requests (goim comets send RenewOnline gzipped).
  */
-export function serveLogic(target: LogicClient, addr: string, opts: RpcServerOptions = {}): Promise<RunningServer> {
+export function serveLogic(target: LogicService, addr: string, opts: RpcServerOptions = {}): Promise<RunningServer> {
   const impl: LogicServer = {
     connect: unary(async (req) => {
       const reply = await target.connect({
@@ -58,5 +58,5 @@ export function serveLogic(target: LogicClient, addr: string, opts: RpcServerOpt
       };
     }),
   };
-  return serveService(LogicService, impl, addr, opts);
+  return serveService(LogicServiceDefinition, impl, addr, opts);
 }

@@ -1,22 +1,6 @@
-// What the NATS queue needs to give each partition to exactly one live job: time-limited
-// leases, and the list of live jobs to spread partitions over. Implemented on Redis
-// (adapters/redis/lease-store.ts) for several jobs, and in memory for a single process.
-
-export interface LeaseStore {
-  /**
-   * Takes lease `name` for `owner` for `ttlMs`, or extends it when `owner` already holds it.
-   * Resolves whether `owner` holds it now.
-   */
-  acquire(name: string, owner: string, ttlMs: number): Promise<boolean>;
-  /** Gives lease `name` up when `owner` holds it. */
-  release(name: string, owner: string): Promise<void>;
-  /** Marks `owner` alive in `group` for `ttlMs`; resolves the live members, sorted. */
-  heartbeat(group: string, owner: string, ttlMs: number): Promise<string[]>;
-  /** Removes `owner` from `group` at once (a clean shutdown; others rebalance sooner). */
-  leave(group: string, owner: string): Promise<void>;
-  /** Frees the store's resources (its Redis connection). */
-  close?(): Promise<void>;
-}
+// Partition leases and job membership within one process, for the NATS queue when a single
+// job reads every partition (and for tests); several jobs use adapters/redis/lease-store.ts.
+import type { LeaseStore } from '../../ports/index.js';
 
 /** Leases within one process (one job, or tests). Time is this process's clock. */
 export class LocalLeaseStore implements LeaseStore {

@@ -3,7 +3,7 @@
 // delivered in publish order with up to `inflight` handlers running, and at-least-once: a
 // rejected handler gets its message again after a back-off that doubles per attempt.
 import type { Config } from '../../config/schema.js';
-import { Fifo } from '../../job/fifo.js';
+import { Fifo } from '../../lib/fifo.js';
 import type { Logger } from '../../log.js';
 import type { PushHandler, PushMsg, PushQueue } from '../../ports/index.js';
 

@@ -18,7 +18,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from '../../log.js';
 import type { PushHandler } from '../../ports/index.js';
-import type { LeaseStore } from './leases.js';
+import type { LeaseStore } from '../../ports/index.js';
 import { PartitionReader, type ReaderCounters } from './partition-reader.js';
 import type { Topology } from './topology.js';
 

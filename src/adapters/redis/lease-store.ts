@@ -1,8 +1,8 @@
-// Partition leases and job membership on Redis, for the NATS queue (adapters/nats/leases.ts):
+// Partition leases and job membership on Redis, for the NATS queue (the LeaseStore port, ports/lease-store.ts):
 //   <prefix>lease:<name>    string owner, PX ttl        (SET NX PX, extended only by its owner)
 //   <prefix>members:<group> zset   owner → expiry (ms of Redis server time)
 // Ownership checks and expiry run in Lua on the server, so clocks of job hosts never matter.
-import type { LeaseStore } from '../nats/leases.js';
+import type { LeaseStore } from '../../ports/index.js';
 import { closeRedis, connectAttempt, redisError, type RedisClient } from './connection.js';
 import { LuaScript } from './lua-script.js';
 

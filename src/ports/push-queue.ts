@@ -1,0 +1,31 @@
+// logic → job: the push queue. adapters/memory/push-queue.ts (embedded mode) and
+// adapters/nats/push-queue.ts (JetStream, partitioned).
+
+export const PushType = { PUSH: 0, ROOM: 1, BROADCAST: 2 } as const;
+export type PushType = (typeof PushType)[keyof typeof PushType];
+
+/** goim.logic.PushMsg (src/rpc/proto/goim/logic/logic.proto). */
+export interface PushMsg {
+  type: PushType;
+  operation: number;
+  speed: number;
+  server: string;
+  room: string;
+  keys: string[];
+  msg: Uint8Array;
+}
+
+/**
+ * Handles one queued message. The queue acknowledges it only when the promise resolves
+ * (the comets accepted it); a rejection means "redeliver later".
+ */
+export type PushHandler = (msg: PushMsg) => Promise<void>;
+
+export interface PushQueue {
+  /** Resolves once the queue has durably accepted the message. */
+  publish(msg: PushMsg): Promise<void>;
+  /** Starts delivering to `handler`; resolves once consuming has begun. */
+  consume(handler: PushHandler): Promise<void>;
+  /** Stops consuming; waits for handlers in flight. */
+  close(): Promise<void>;
+}
