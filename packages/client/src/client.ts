@@ -34,7 +34,7 @@ export class TsimClient extends ClientSession {
 
   protected dial(url: string, events: LinkEvents): Link {
     const Socket = this.Socket;
-    if (Socket === undefined) throw new Error('no WebSocket implementation (needs a browser or Node >= 22)');
+    if (Socket === undefined) throw new Error('no WebSocket implementation (needs a browser, Node.js >= 24, or the WebSocket option)');
     const ws = new Socket(url);
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => events.opened();
