@@ -13,7 +13,7 @@ import { redisRegistry, redisSessionStore } from '../adapters/redis/from-config.
 import { parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { LogicHttpServer } from '../logic/http-server.js';
+import { LogicHttpServer } from '../logic/http/http-server.js';
 import { Logic } from '../logic/logic.js';
 import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';

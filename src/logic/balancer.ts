@@ -1,7 +1,7 @@
 // goim's weighted comet balancer (spec §4.7). The arithmetic is IEEE double and the
 // expressions are evaluated in goim's order so results match to the last bit (§10.15).
 import type { Instance } from '../ports/index.js';
-import { tryParseGoInt } from './go-strconv.js';
+import { tryParseGoInt } from '../protocol/go/go-strconv.js';
 
 const MIN_WEIGHT = 1;
 const MAX_WEIGHT = 1 << 20;

@@ -2,7 +2,7 @@
 // metadata whose `offline` parses (Go ParseBool) as false and whose `conn_count` and
 // `ip_count` parse as int32. Totals for /goim/online/total come from the same metadata.
 import type { Instance } from '../ports/index.js';
-import { parseGoBool, tryParseGoInt } from './go-strconv.js';
+import { parseGoBool, tryParseGoInt } from '../protocol/go/go-strconv.js';
 
 export interface AcceptedComets {
   instances: Instance[];

@@ -3,7 +3,7 @@
 // RenewOnline reply report.
 import type { Logger } from '../log.js';
 import type { SessionStore } from '../ports/index.js';
-import { compareCodePoints } from './go-json.js';
+import { compareCodePoints } from '../protocol/go/go-json.js';
 import { encodeRoomKey, roomIdOfKey } from './room-key.js';
 
 export interface RoomTop {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { BindingError, bindQuery, parseGoQuery, type ParamSpec } from '../../src/logic/query-binding.js';
+import { BindingError, bindQuery, parseGoQuery, type ParamSpec } from '../../src/logic/http/query-binding.js';
 
 const RUNS = 500;
 

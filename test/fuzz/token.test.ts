@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseToken, TokenError } from '../../src/logic/token.js';
+import { parseToken, TokenError } from '../../src/protocol/token.js';
 
 const RUNS = 500;
 

@@ -10,8 +10,8 @@ import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
 import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
-import { apiAuthRequired, ApiKeys, guardApi } from '../../src/logic/api-keys.js';
-import { LogicHttpServer } from '../../src/logic/http-server.js';
+import { apiAuthRequired, ApiKeys, guardApi } from '../../src/logic/http/api-keys.js';
+import { LogicHttpServer } from '../../src/logic/http/http-server.js';
 import { Logic } from '../../src/logic/logic.js';
 import { JSON_TYPE, RecordingQueue, request, testConfig } from './fixtures.js';
 

@@ -10,7 +10,7 @@ import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
 import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
-import { LogicHttpServer } from '../../src/logic/http-server.js';
+import { LogicHttpServer } from '../../src/logic/http/http-server.js';
 import { Logic } from '../../src/logic/logic.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { RecordingQueue, testConfig } from './fixtures.js';

@@ -10,7 +10,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { AuthDeniedError, type Authenticator } from '../../src/logic/auth/authenticator.js';
 import { Logic } from '../../src/logic/logic.js';
-import { TokenError } from '../../src/logic/token.js';
+import { TokenError } from '../../src/protocol/token.js';
 import { RecordingQueue, testConfig } from './fixtures.js';
 
 const SECRET = 'logic-test-secret-of-at-least-32-bytes';

@@ -4,7 +4,7 @@ import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
 import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
-import { LogicHttpServer } from '../../src/logic/http-server.js';
+import { LogicHttpServer } from '../../src/logic/http/http-server.js';
 import { Logic } from '../../src/logic/logic.js';
 import { AppId, type Instance, type PushHandler, type PushMsg, type PushQueue } from '../../src/ports/index.js';
 

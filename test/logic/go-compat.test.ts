@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { float32Shortest, goJson, goJsonString } from '../../src/logic/go-json.js';
-import { goQuote, parseGoBool, parseGoInt } from '../../src/logic/go-strconv.js';
-import { bindQuery, BindingError, parseGoQuery } from '../../src/logic/query-binding.js';
+import { float32Shortest, goJson, goJsonString } from '../../src/protocol/go/go-json.js';
+import { goQuote, parseGoBool, parseGoInt } from '../../src/protocol/go/go-strconv.js';
+import { bindQuery, BindingError, parseGoQuery } from '../../src/logic/http/query-binding.js';
 import { roomIdOfKey } from '../../src/logic/room-key.js';
 
 describe('strconv.ParseInt', () => {

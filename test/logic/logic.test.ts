@@ -5,7 +5,7 @@ import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { Logic } from '../../src/logic/logic.js';
-import { TokenError } from '../../src/logic/token.js';
+import { TokenError } from '../../src/protocol/token.js';
 import { PushType, type SessionRef } from '../../src/ports/index.js';
 import { comet, RecordingQueue, testConfig, until } from './fixtures.js';
 

@@ -2,7 +2,7 @@
 // claim any mid, key and room — so this mode suits the demo, tests and migrations behind a
 // trusted gateway, not a server open to the internet.
 import type { ConnectRequest } from '../../ports/index.js';
-import { parseToken, TokenError } from '../token.js';
+import { parseToken, TokenError } from '../../protocol/token.js';
 import type { AuthResult, Authenticator } from './authenticator.js';
 
 export class GoimAuthenticator implements Authenticator {

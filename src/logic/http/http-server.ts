@@ -4,18 +4,18 @@
 // of API routes redirect, no automatic HEAD routes.
 import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { Limit, LimitLog } from '../comet/limits.js';
-import { isFdExhaustion } from '../comet/listener.js';
-import { parseListen } from '../config/listen.js';
-import type { Config } from '../config/schema.js';
-import { watchFds } from '../fd-probe.js';
-import { fdLimit } from '../file-descriptors.js';
-import type { Logger } from '../log.js';
-import type { LimitHits } from '../metrics/limit-hits.js';
-import type { MetricsSource } from '../metrics/serve.js';
+import { Limit, LimitLog } from '../../comet/limits.js';
+import { isFdExhaustion } from '../../comet/listener.js';
+import { parseListen } from '../../config/listen.js';
+import type { Config } from '../../config/schema.js';
+import { watchFds } from '../../fd-probe.js';
+import { fdLimit } from '../../file-descriptors.js';
+import type { Logger } from '../../log.js';
+import type { Logic } from '../logic.js';
+import type { LimitHits } from '../../metrics/limit-hits.js';
+import type { MetricsSource } from '../../metrics/serve.js';
 import { guardApi, type ApiAuthStats } from './api-keys.js';
-import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './http-envelope.js';
-import type { Logic } from './logic.js';
+import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './envelope.js';
 import { GOIM_ROUTES, registerGoimRoutes } from './routes.js';
 import { StaticFiles } from './static-files.js';
 

@@ -2,7 +2,7 @@
 // query string, repeated names form lists, an empty integer is 0, integers are range
 // checked, and `required` means non-zero / non-empty / present. Errors carry the texts
 // goim answers with.
-import { GoNumError, parseGoInt } from './go-strconv.js';
+import { GoNumError, parseGoInt } from '../../protocol/go/go-strconv.js';
 
 /** Go's net/url query parsing: `&`-separated pairs; pairs with `;` or bad escapes are dropped. */
 export function parseGoQuery(rawQuery: string): Map<string, string[]> {

@@ -5,7 +5,7 @@
 // integer literals within range, strings must be JSON strings, the top level is an
 // object or null, and nothing but whitespace may follow it. Syntax errors win over type
 // errors, as Go validates the whole text before decoding it.
-import { Ch, GoJsonScanner, GoJsonSyntaxError } from './go-json-scanner.js';
+import { Ch, GoJsonScanner, GoJsonSyntaxError } from './go/go-json-scanner.js';
 
 /** Why a token was refused; the only error parseToken throws. */
 export class TokenError extends Error {

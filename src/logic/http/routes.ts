@@ -1,9 +1,9 @@
 // goim's HTTP API (spec §4.2): push, online and nodes endpoints with goim's parameter
 // binding, envelopes, codes and statuses.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { PushTooLargeError, type Logic } from '../logic.js';
 import { instanceJson } from './goim-json-shapes.js';
-import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './http-envelope.js';
-import { PushTooLargeError, type Logic } from './logic.js';
+import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './envelope.js';
 import { BindingError, bindQuery, parseGoQuery, validationMessage } from './query-binding.js';
 
 /** Paths per method; the not-found handler redirects their trailing-slash variants. */

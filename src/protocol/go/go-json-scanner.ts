@@ -1,6 +1,6 @@
 // A JSON scanner over bytes with Go encoding/json's rules: its grammar and whitespace,
 // its nesting limit, and its string unquoting (each invalid UTF-8 byte and each lone
-// surrogate escape becomes U+FFFD). Decoders for one shape build on it (token.ts).
+// surrogate escape becomes U+FFFD). Decoders for one shape build on it (protocol/token.ts).
 
 /** Text Go's scanner refuses (syntax, truncation, nesting). */
 export class GoJsonSyntaxError extends Error {

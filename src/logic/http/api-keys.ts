@@ -14,13 +14,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Limit, type LimitLog } from '../comet/limits.js';
-import { parseListen } from '../config/listen.js';
-import { ConfigError } from '../config/load.js';
-import type { Config } from '../config/schema.js';
-import type { Logger } from '../log.js';
-import { configText, isLoopbackHost } from './auth/config-values.js';
-import { envelope, JSON_TYPE } from './http-envelope.js';
+import { Limit, type LimitLog } from '../../comet/limits.js';
+import { parseListen } from '../../config/listen.js';
+import { ConfigError } from '../../config/load.js';
+import type { Config } from '../../config/schema.js';
+import type { Logger } from '../../log.js';
+import { configText, isLoopbackHost } from '../auth/config-values.js';
+import { envelope, JSON_TYPE } from './envelope.js';
 
 /**
  * Routes that need a key: pushing, and reading who is online or which comets exist.

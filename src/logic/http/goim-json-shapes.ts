@@ -1,8 +1,8 @@
 // The JSON shapes goim's HTTP API gives its gRPC/discovery types (spec §4.2): snake_case
 // names in Go field order, `omitempty` on every NodesReply field, float32 backoff values,
 // Go maps for instance metadata.
-import type { Instance, NodesReply } from '../ports/index.js';
-import { float32Shortest } from './go-json.js';
+import type { Instance, NodesReply } from '../../ports/index.js';
+import { float32Shortest } from '../../protocol/go/go-json.js';
 
 export interface NodesReplyJson {
   domain?: string;

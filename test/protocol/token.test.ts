@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { parseToken, TokenError, type AuthToken } from '../../src/logic/token.js';
+import { parseToken, TokenError, type AuthToken } from '../../src/protocol/token.js';
 
 const ZERO: AuthToken = { mid: 0n, key: '', roomId: '', platform: '', accepts: [] };
 
