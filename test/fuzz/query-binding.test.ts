@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { BindingError, bindQuery, parseGoQuery, type ParamSpec } from '../../src/logic/http/query-binding.js';
+import { BindingError, bindQuery, type ParamSpec } from '../../src/logic/http/query-binding.js';
+import { parseGoQuery } from '../../src/protocol/go/go-url.js';
 
 const RUNS = 500;
 

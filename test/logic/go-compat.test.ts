@@ -3,7 +3,8 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { float32Shortest, goJson, goJsonString } from '../../src/protocol/go/go-json.js';
 import { goQuote, parseGoBool, parseGoInt } from '../../src/protocol/go/go-strconv.js';
-import { bindQuery, BindingError, parseGoQuery } from '../../src/logic/http/query-binding.js';
+import { parseGoQuery } from '../../src/protocol/go/go-url.js';
+import { bindQuery, BindingError } from '../../src/logic/http/query-binding.js';
 import { roomIdOfKey } from '../../src/logic/room-key.js';
 
 describe('strconv.ParseInt', () => {

@@ -1,63 +1,8 @@
-// goim's parameter binding (gin BindQuery, spec §4.1): parameters come only from the
-// query string, repeated names form lists, an empty integer is 0, integers are range
-// checked, and `required` means non-zero / non-empty / present. Errors carry the texts
-// goim answers with.
+// goim's parameter binding (gin BindQuery, docs/http-api.md): parameters come only from the
+// query string (parsed by protocol/go/go-url.ts), repeated names form lists, an empty
+// integer is 0, integers are range checked, and `required` means non-zero / non-empty /
+// present. Errors carry the texts goim answers with.
 import { GoNumError, parseGoInt } from '../../protocol/go/go-strconv.js';
-
-/** Go's net/url query parsing: `&`-separated pairs; pairs with `;` or bad escapes are dropped. */
-export function parseGoQuery(rawQuery: string): Map<string, string[]> {
-  const values = new Map<string, string[]>();
-  if (rawQuery === '') return values;
-  for (const pair of rawQuery.split('&')) {
-    if (pair === '' || pair.includes(';')) continue;
-    const eq = pair.indexOf('=');
-    const key = queryUnescape(eq < 0 ? pair : pair.slice(0, eq));
-    const value = queryUnescape(eq < 0 ? '' : pair.slice(eq + 1));
-    if (key === undefined || value === undefined) continue;
-    const list = values.get(key);
-    if (list) list.push(value);
-    else values.set(key, [value]);
-  }
-  return values;
-}
-
-const utf8 = new TextDecoder();
-
-function hexValue(c: number): number {
-  if (c >= 0x30 && c <= 0x39) return c - 0x30;
-  if (c >= 0x61 && c <= 0x66) return c - 0x57;
-  if (c >= 0x41 && c <= 0x46) return c - 0x37;
-  return -1;
-}
-
-/** url.QueryUnescape: `+` is a space, `%XX` a byte; undefined on a malformed escape. */
-function queryUnescape(s: string): string | undefined {
-  let plain = true;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x25 || c === 0x2b || c >= 0x80) {
-      plain = false;
-      break;
-    }
-  }
-  if (plain) return s;
-  // Node hands the request target over as latin1, one char per byte.
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0x25) {
-      if (i + 2 >= s.length) return undefined;
-      const hi = hexValue(s.charCodeAt(i + 1));
-      const lo = hexValue(s.charCodeAt(i + 2));
-      if (hi < 0 || lo < 0) return undefined;
-      bytes.push((hi << 4) | lo);
-      i += 2;
-    } else if (c === 0x2b) bytes.push(0x20);
-    else if (c <= 0xff) bytes.push(c);
-    else for (const b of Buffer.from(s[i], 'utf8')) bytes.push(b);
-  }
-  return utf8.decode(new Uint8Array(bytes));
-}
 
 export type ParamKind = 'int32' | 'int64' | 'string' | 'int64[]' | 'string[]';
 

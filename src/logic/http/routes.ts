@@ -1,10 +1,11 @@
 // goim's HTTP API (spec §4.2): push, online and nodes endpoints with goim's parameter
 // binding, envelopes, codes and statuses.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseGoQuery } from '../../protocol/go/go-url.js';
 import { PushTooLargeError, type Logic } from '../logic.js';
 import { instanceJson } from './goim-json-shapes.js';
 import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './envelope.js';
-import { BindingError, bindQuery, parseGoQuery, validationMessage } from './query-binding.js';
+import { BindingError, bindQuery, validationMessage } from './query-binding.js';
 
 /** Paths per method; the not-found handler redirects their trailing-slash variants. */
 export const GOIM_ROUTES: Readonly<Record<string, readonly string[]>> = {
