@@ -1,10 +1,11 @@
-// Embedded mode: comet, logic and job in one process on in-memory adapters (DESIGN §1).
+// Embedded mode: comet, logic and job in one process on in-memory adapters (docs/architecture.md).
 import type { AddressInfo } from 'node:net';
 import { directCometClient } from './adapters/memory/comet-client.js';
-import { MemoryPushQueue } from './adapters/memory/push-queue.js';
+import { MemoryPushQueue, type MemoryPushQueueOptions } from './adapters/memory/push-queue.js';
 import { MemoryRegistry } from './adapters/memory/registry.js';
 import { MemorySessionStore } from './adapters/memory/session-store.js';
 import { Comet } from './comet/comet.js';
+import { pushMaxBytes } from './config/push-limits.js';
 import type { Config } from './config/schema.js';
 import { Job } from './job/job.js';
 import type { Logger } from './log.js';
@@ -28,9 +29,15 @@ export interface Embedded {
   stop(): Promise<void>;
 }
 
+/** The embedded queue's bounds and redelivery waits (the queue* and retry* keys of [job]). */
+export function memoryQueueOptions(config: Config): MemoryPushQueueOptions {
+  const { queueSize, queueInflight, retryDelay, retryMaxDelay } = config.job;
+  return { capacity: queueSize, inflight: queueInflight, retryDelay, retryMaxDelay };
+}
+
 export async function startEmbedded(config: Config, log: Logger): Promise<Embedded> {
   const store = new MemorySessionStore();
-  const queue = MemoryPushQueue.fromConfig(config, log.child({ role: 'queue' }));
+  const queue = new MemoryPushQueue({ ...memoryQueueOptions(config), log: log.child({ role: 'queue' }) });
   const registry = new MemoryRegistry();
   const logic = new Logic({ config, store, queue, registry, log: log.child({ role: 'logic' }) });
   const limits = new LimitHits();
@@ -39,7 +46,16 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     if (instance.hostname !== config.env.host) throw new Error(`embedded job: unknown comet ${instance.hostname}`);
     return directCometClient(comet);
   };
-  const job = new Job({ config, queue, registry, dial, log: log.child({ role: 'job' }) });
+  const job = new Job({
+    job: config.job,
+    room: config.room,
+    zone: config.env.zone,
+    pushMaxBytes: pushMaxBytes(config),
+    queue,
+    registry,
+    dial,
+    log: log.child({ role: 'job' }),
+  });
   const metrics = config.metrics.enabled ? createMetricsRegistry({ comet, logic, job, queue, limits }) : undefined;
   const http = new LogicHttpServer({ logic, config, log: log.child({ role: 'http' }), webRoots: webRoots(), metrics, limits });
   if (metrics) registerLogicHttpMetrics(metrics.registry, http);

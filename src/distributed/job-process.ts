@@ -8,6 +8,7 @@ import { rpcClientTls } from '../adapters/grpc/channel.js';
 import { grpcCometDialerWith } from '../adapters/grpc/comet-client.js';
 import { NatsPushQueue } from '../adapters/nats/push-queue.js';
 import { redisLeaseStore, redisRegistry } from '../adapters/redis/from-config.js';
+import { pushMaxBytes } from '../config/push-limits.js';
 import type { Config } from '../config/schema.js';
 import { Job } from '../job/job.js';
 import type { Logger } from '../log.js';
@@ -35,7 +36,10 @@ export async function startJobProcess(config: Config, log: Logger): Promise<JobP
     // Job.stop() closes the queue once it consumes; this covers a start that failed before.
     teardown.add('closing the push queue', () => queue.close());
     const job = new Job({
-      config,
+      job: config.job,
+      room: config.room,
+      zone: config.env.zone,
+      pushMaxBytes: pushMaxBytes(config),
       queue,
       registry,
       dial: grpcCometDialerWith({ timeoutMs: config.rpcClient.timeout, tls: rpcClientTls(config.rpcClient) }),

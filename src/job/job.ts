@@ -1,4 +1,4 @@
-// The job role (spec §5): consumes queued PushMsgs and turns them into comet calls.
+// The job role (docs/architecture.md, "Roles"): consumes queued PushMsgs and turns them into comet calls.
 //
 // Acknowledgement: handle() resolves once every comet it targets accepted the call that
 // carries the message (for a room message: the batch holding it), or — for a comet marked
@@ -21,7 +21,6 @@
 // calls wait (in order) for a slot. Each message holds at most one call per comet, so the
 // calls queued for one comet are bounded by the same number, and at most `job.routineSize`
 // of them run at once.
-import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import {
   AppId,
@@ -32,7 +31,6 @@ import {
   type PushQueue,
   type Registry,
 } from '../ports/index.js';
-import { pushMaxBytes } from '../config/push-limits.js';
 import { HEADER_LEN } from '../protocol/frame.js';
 import { Admission } from './admission.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
@@ -42,8 +40,40 @@ import { fanOutAsync, fanOutRoomBatch } from './dispatch.js';
 import { pushProto } from './push-frame.js';
 import { RoomTable } from './room-table.js';
 
+/** The [job] settings the job uses (docs/configuration.md); times in ms. */
+export interface JobLimits {
+  /** Messages held without the comets' acknowledgement yet; further ones wait. */
+  maxPending: number;
+  /** Calls one comet may have in flight at once. */
+  routineSize: number;
+  /** How long start() waits for the first comet list before running with none. */
+  cometWait: number;
+  /** Failed calls in a row after which a comet is marked down. */
+  cometFailures: number;
+  /** First wait before a failed call is retried or a down comet probed (doubles per failure). */
+  cometRetryDelay: number;
+  /** Longest wait between those retries and probes. */
+  cometRetryMaxDelay: number;
+  /** Bytes of calls held for one down comet. */
+  cometBacklogBytes: number;
+}
+
+/** The [room] settings: how room messages are batched (docs/configuration.md); times in ms. */
+export interface RoomBatching {
+  batch: number;
+  signal: number;
+  adaptive: boolean;
+  idle: number;
+  maxHeld: number;
+}
+
 export interface JobOptions {
-  config: Config;
+  job: JobLimits;
+  room: RoomBatching;
+  /** Only comets of this zone receive pushes (env.zone); '' = every comet. */
+  zone: string;
+  /** The largest push message in effect (push.maxBytes resolved); no room batch is bigger. */
+  pushMaxBytes: number;
   queue: PushQueue;
   registry: Registry;
   dial: CometDialer;
@@ -99,7 +129,8 @@ type State = 'new' | 'running' | 'stopping' | 'stopped';
 const DONE = Promise.resolve();
 
 export class Job {
-  private readonly config: Config;
+  private readonly cometWait: number;
+  private readonly zone: string;
   private readonly queue: PushQueue;
   private readonly registry: Registry;
   private readonly log: Logger;
@@ -129,14 +160,15 @@ export class Job {
   private warnedNoComet = false;
 
   constructor(opts: JobOptions) {
-    this.config = opts.config;
     this.queue = opts.queue;
     this.registry = opts.registry;
     this.log = opts.log;
-    const { job, room, env } = opts.config;
+    const { job, room, zone } = opts;
+    this.cometWait = job.cometWait;
+    this.zone = zone;
     // No batch bigger than the largest push: it would not fit where a single push does.
-    const batchBytes = pushMaxBytes(opts.config) + HEADER_LEN;
-    this.table = new CometTable(opts.dial, env.zone, job.routineSize, opts.log, {
+    const batchBytes = opts.pushMaxBytes + HEADER_LEN;
+    this.table = new CometTable(opts.dial, zone, job.routineSize, opts.log, {
       failures: job.cometFailures,
       retryDelay: job.cometRetryDelay,
       retryMaxDelay: job.cometRetryMaxDelay,
@@ -160,15 +192,15 @@ export class Job {
       listed();
     });
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.config.job.cometWait)));
+    const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.cometWait)));
     const gotList = await Promise.race([firstList, timedOut]);
     clearTimeout(timer);
-    if (!gotList) this.log.warn({ waitedMs: this.config.job.cometWait }, 'job: no comet list from the registry yet; starting without comets');
+    if (!gotList) this.log.warn({ waitedMs: this.cometWait }, 'job: no comet list from the registry yet; starting without comets');
     if (this.state !== 'running') return;
     this.roomTable.start();
     this.consuming = true;
     await this.queue.consume((msg) => this.handle(msg));
-    this.log.info({ comets: this.table.hostnames(), zone: this.config.env.zone }, 'job: consuming');
+    this.log.info({ comets: this.table.hostnames(), zone: this.zone }, 'job: consuming');
   }
 
   /**

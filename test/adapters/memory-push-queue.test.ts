@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryPushQueue, QueueFullError } from '../../src/adapters/memory/push-queue.js';
+import { memoryQueueOptions } from '../../src/embedded.js';
 import { PushType, type PushMsg } from '../../src/ports/index.js';
 import { testConfig, waitFor, withTimeout } from '../job/fakes.js';
 
@@ -137,8 +138,8 @@ test('close() drops what is still undelivered after the drain timeout', async ()
   assert.equal(q.size, 0);
 });
 
-test('fromConfig takes the job section', async () => {
-  const q = MemoryPushQueue.fromConfig(testConfig({ job: { queueSize: 1 } }));
+test('the embedded wiring takes the job section', async () => {
+  const q = new MemoryPushQueue(memoryQueueOptions(testConfig({ job: { queueSize: 1 } })));
   await q.publish(msg(0));
   await assert.rejects(q.publish(msg(1)), QueueFullError);
   await q.close();

@@ -10,7 +10,7 @@ import { RoomBatcher } from '../../src/job/room-batcher.js';
 import { silentLogger } from '../../src/log.js';
 import { PushType, type Proto } from '../../src/ports/index.js';
 import { splitFrames } from '../../src/protocol/frame.js';
-import { FakeComet, FakeRegistry, cometInstance, testConfig, waitFor } from './fakes.js';
+import { FakeComet, FakeRegistry, cometInstance, jobSettings, testConfig, waitFor } from './fakes.js';
 
 test('RoomBatcher: a message that would pass maxBytes seals the batch held so far', async () => {
   const sent: Proto[] = [];
@@ -33,7 +33,7 @@ test('three pushes of push.maxBytes in a row are three batches, none above push.
   const registry = new FakeRegistry();
   await registry.register(cometInstance('c1'));
   const queue = new MemoryPushQueue();
-  const job = new Job({ config, queue, registry, dial: () => comet, log: silentLogger });
+  const job = new Job({ ...jobSettings(config), queue, registry, dial: () => comet, log: silentLogger });
   await job.start();
   try {
     const msg = (i: number) => ({ type: PushType.ROOM, operation: 1000, speed: 0, server: '', room: 'live://big', keys: [], msg: Buffer.alloc(max, i) });

@@ -9,7 +9,7 @@ import { Job } from '../../src/job/job.js';
 import { silentLogger } from '../../src/log.js';
 import { AppId, PushType, type PushMsg } from '../../src/ports/index.js';
 import { splitFrames } from '../../src/protocol/frame.js';
-import { FakeComet, FakeRegistry, cometInstance, testConfig, waitFor, type CometCallRecord } from './fakes.js';
+import { FakeComet, FakeRegistry, cometInstance, jobSettings, testConfig, waitFor, type CometCallRecord } from './fakes.js';
 
 /** Retries and probes within milliseconds, so the tests see every state quickly. */
 const FAST: ConfigInput = { job: { cometRetryDelay: '2ms', cometRetryMaxDelay: '10ms' } };
@@ -24,7 +24,7 @@ async function wire(comets: FakeComet[], config: ConfigInput, queue: MemoryPushQ
   const registry = new FakeRegistry();
   for (const c of comets) await registry.register(cometInstance(c.name));
   const byName = new Map(comets.map((c) => [c.name, c]));
-  const job = new Job({ config: testConfig(merge(FAST, config)), queue, registry, dial: (i) => byName.get(i.hostname)!, log: silentLogger });
+  const job = new Job({ ...jobSettings(testConfig(merge(FAST, config))), queue, registry, dial: (i) => byName.get(i.hostname)!, log: silentLogger });
   await job.start();
   return { job, registry };
 }

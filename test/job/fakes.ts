@@ -1,7 +1,9 @@
 // In-test collaborators for job tests: comets that record every call (optionally slow or
 // failing) and a registry that notifies watchers synchronously.
 import { buildConfig } from '../../src/config/load.js';
+import { pushMaxBytes } from '../../src/config/push-limits.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
+import type { JobOptions } from '../../src/job/job.js';
 import { AppId, type CometService, type Instance, type Proto, type Registry } from '../../src/ports/index.js';
 
 export type CometCallRecord =
@@ -167,6 +169,11 @@ export function cometInstance(hostname: string, zone = '', addrs: string[] = [])
 export function testConfig(input: ConfigInput = {}): Config {
   const room = { adaptive: false, ...((input as { room?: object }).room ?? {}) };
   return buildConfig({ ...(input as Record<string, unknown>), room }, 'test');
+}
+
+/** The Job settings of `config`, as the wiring (src/embedded.ts) passes them. */
+export function jobSettings(config: Config): Pick<JobOptions, 'job' | 'room' | 'zone' | 'pushMaxBytes'> {
+  return { job: config.job, room: config.room, zone: config.env.zone, pushMaxBytes: pushMaxBytes(config) };
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -6,13 +6,13 @@ import { Job } from '../../src/job/job.js';
 import { silentLogger } from '../../src/log.js';
 import { PushType, type PushMsg } from '../../src/ports/index.js';
 import { splitFrames } from '../../src/protocol/frame.js';
-import { FakeComet, FakeRegistry, cometInstance, testConfig, waitFor } from './fakes.js';
+import { FakeComet, FakeRegistry, cometInstance, jobSettings, testConfig, waitFor } from './fakes.js';
 
 async function wire(comets: FakeComet[], config: Parameters<typeof testConfig>[0], queue: MemoryPushQueue): Promise<Job> {
   const registry = new FakeRegistry();
   for (const c of comets) await registry.register(cometInstance(c.name));
   const byName = new Map(comets.map((c) => [c.name, c]));
-  const job = new Job({ config: testConfig(config), queue, registry, dial: (i) => byName.get(i.hostname)!, log: silentLogger });
+  const job = new Job({ ...jobSettings(testConfig(config)), queue, registry, dial: (i) => byName.get(i.hostname)!, log: silentLogger });
   await job.start();
   return job;
 }

@@ -11,6 +11,7 @@ import {
   FakeRegistry,
   cometInstance,
   hex,
+  jobSettings,
   testConfig,
   unhex,
   waitFor,
@@ -38,7 +39,7 @@ async function startJob(comets: FakeComet[], config: ConfigInput = {}, zones: Re
     return c;
   };
   const queue = new MemoryPushQueue();
-  const job = new Job({ config: testConfig(config), queue, registry, dial, log: silentLogger });
+  const job = new Job({ ...jobSettings(testConfig(config)), queue, registry, dial, log: silentLogger });
   await job.start();
   return { job, registry, queue, comets: byName, dialled };
 }

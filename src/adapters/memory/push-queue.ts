@@ -2,7 +2,6 @@
 // publish fail, which the push API reports as an error instead of growing the heap),
 // delivered in publish order with up to `inflight` handlers running, and at-least-once: a
 // rejected handler gets its message again after a back-off that doubles per attempt.
-import type { Config } from '../../config/schema.js';
 import { Fifo } from '../../lib/fifo.js';
 import type { Logger } from '../../log.js';
 import type { PushHandler, PushMsg, PushQueue } from '../../ports/index.js';
@@ -61,11 +60,6 @@ export class MemoryPushQueue implements PushQueue {
     this.retryMaxDelay = opts.retryMaxDelay ?? 5000;
     this.log = opts.log;
     this.drainTimeout = opts.drainTimeout ?? 10_000;
-  }
-
-  static fromConfig(config: Config, log?: Logger): MemoryPushQueue {
-    const { queueSize, queueInflight, retryDelay, retryMaxDelay } = config.job;
-    return new MemoryPushQueue({ capacity: queueSize, inflight: queueInflight, retryDelay, retryMaxDelay, log });
   }
 
   /** Messages accepted and not yet acknowledged. */
