@@ -1,3 +1,5 @@
+// RedisSessionStore against the SessionStore contract (test/contracts/session-store.contract.ts),
+// then what only Redis has: goim's keys byte for byte, TTLs, scripts, outages.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
@@ -6,8 +8,31 @@ import { closeRedis, createRedis, redisReady } from '../../src/adapters/redis/co
 import { onlineField, RedisSessionStore } from '../../src/adapters/redis/session-store.js';
 import { LuaScript } from '../../src/adapters/redis/lua-script.js';
 import { OutageProxy, serviceGate, serviceUrl, uniqueName, waitFor } from '../support/services.js';
+import { deleteKeysUnder } from '../support/redis-keys.js';
+import { sessionStoreContract } from '../contracts/session-store.contract.js';
 
 const skip = await serviceGate('redis');
+
+sessionStoreContract(
+  'RedisSessionStore (real Redis)',
+  async () => {
+    const prefix = `${uniqueName('tsimtest:store:')}:`;
+    const client = createRedis(serviceUrl('redis'), { keyPrefix: prefix });
+    const store = new RedisSessionStore(client, { expireSeconds: 1800, log: silentLogger, ownsClient: true });
+    await redisReady(client, 5000).catch(async (e: unknown) => {
+      await store.close();
+      throw e;
+    });
+    return {
+      subject: store,
+      dispose: async () => {
+        await store.close();
+        await deleteKeysUnder(prefix);
+      },
+    };
+  },
+  { skip },
+);
 
 /** Rejects if `p` does not settle within `ms` (a generous bound, not a timing assertion). */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -16,7 +41,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-describe('RedisSessionStore (real Redis)', { skip }, () => {
+describe('RedisSessionStore: goim\'s key schema and outages (real Redis)', { skip }, () => {
   const prefix = `${uniqueName('tsimtest:store:')}:`;
   let redis: Redis; // keys prefixed, as the store sees them
   let raw: Redis; // no prefix: reads what is really stored
@@ -40,7 +65,7 @@ describe('RedisSessionStore (real Redis)', { skip }, () => {
     if (raw) await closeRedis(raw);
   });
 
-  test('connect mapping is goim §10.16 byte for byte', async () => {
+  test('connect mapping is goim\'s schema byte for byte (docs/goim-test-vectors.md, Redis values)', async () => {
     await store.addMapping({ mid: 123n, key: 'abc', server: 'comet01' });
     assert.deepEqual(await raw.hgetall(k('mid_123')), { abc: 'comet01' });
     assert.equal(await raw.ttl(k('mid_123')), 1800);
@@ -54,23 +79,6 @@ describe('RedisSessionStore (real Redis)', { skip }, () => {
     await store.addMapping({ mid: 0n, key: 'guest-key', server: 'comet01' });
     assert.equal(await raw.get(k('key_guest-key')), 'comet01');
     assert.equal(await raw.exists(k('mid_0')), 0);
-  });
-
-  test('serversByKeys is one MGET keeping order; keysByMids merges mids', async () => {
-    await store.addMapping({ mid: 501n, key: 'm501-a', server: 'cA' });
-    await store.addMapping({ mid: 501n, key: 'm501-b', server: 'cB' });
-    await store.addMapping({ mid: 502n, key: 'm502-a', server: 'cA' });
-    assert.deepEqual(await store.serversByKeys(['m501-b', 'nope', 'm501-a']), ['cB', '', 'cA']);
-    assert.deepEqual(await store.serversByKeys([]), []);
-    const byMid = await store.keysByMids([501n, 502n, 503n]);
-    assert.deepEqual(
-      [...byMid].sort(),
-      [
-        ['m501-a', 'cA'],
-        ['m501-b', 'cB'],
-        ['m502-a', 'cA'],
-      ],
-    );
   });
 
   test("an old connection's disconnect keeps the newer connection's routing", async () => {
@@ -136,7 +144,7 @@ describe('RedisSessionStore (real Redis)', { skip }, () => {
     assert.equal(await raw.hget(k('ol_sorted'), '5'), `{"server":"sorted","room_count":{"${b}":2,"${a}":1},"updated":1}`);
   });
 
-  test('shards that became empty are cleared (goim defect #24)', async () => {
+  test('shards that became empty are cleared (docs/internal-protocol.md, Session store)', async () => {
     const key = k('ol_comet02');
     await store.addServerOnline({ server: 'comet02', roomCount: { 'live://1000': 3, 'test://1': 2 }, updated: 100 });
     await store.addServerOnline({ server: 'comet02', roomCount: { 'test://1': 5 }, updated: 110 });

@@ -1,7 +1,8 @@
 // SessionStore in process memory (embedded mode): goim's Redis schema as maps. Nothing
 // expires — the process owns every connection — but the observable semantics match the
-// Redis adapter: expireMapping reports whether the key is routed, delMapping only removes
-// a routing that still points at the caller's server.
+// Redis adapter (test/contracts/session-store.contract.ts): expireMapping reports whether the
+// key is routed, delMapping only removes a routing that still points at the caller's server,
+// a snapshot without rooms reads back as none.
 import type { ServerOnline, SessionRef, SessionStore } from '../../ports/index.js';
 
 /** The one key of a mid (the usual case): no Map of its own, ~150 bytes less per connection. */
@@ -73,6 +74,11 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async addServerOnline(online: ServerOnline): Promise<void> {
+    // As on Redis, where a snapshot lives only in its rooms' shards: no rooms, no snapshot.
+    if (Object.keys(online.roomCount).length === 0) {
+      this.online.delete(online.server);
+      return;
+    }
     this.online.set(online.server, { server: online.server, roomCount: { ...online.roomCount }, updated: online.updated });
   }
 
