@@ -24,8 +24,7 @@ import { AuthDeniedError, type AuthIdentity, type AuthResult, type AuthStats, ty
 import { createAuthenticator } from './auth/from-config.js';
 import { WeightedBalancer } from './balancer.js';
 import { acceptComets } from './comet-filter.js';
-import { nodesReplyJson, type NodesReplyJson } from './http/goim-json-shapes.js';
-import { OnlineRooms, type RoomTop } from './online.js';
+import { OnlineRooms, type OnlineTotal, type RoomTop } from './online.js';
 import { encodeRoomKey } from './room-key.js';
 
 export interface LogicOptions {
@@ -72,7 +71,7 @@ export class Logic implements LogicService {
   private readonly online = new OnlineRooms();
   private readonly balancer = new WeightedBalancer();
   /** Comets that passed the metadata filter, as last reported by the registry. */
-  private comets: Instance[] = [];
+  private usable: Instance[] = [];
   private connCount = 0;
   private ipCount = 0;
   /** Push API calls by kind (metrics). */
@@ -209,6 +208,7 @@ export class Logic implements LogicService {
     this.log.debug({ mid: String(mid), op: proto.op, seq: proto.seq, bytes: proto.body.length }, 'logic: received a client message');
   }
 
+  /** The comets a client should connect to (goim's weighted balancer) and its connection settings. */
   async nodes(platform: string, clientIp: string): Promise<NodesReply> {
     return this.nodesReply(platform, clientIp);
   }
@@ -292,31 +292,24 @@ export class Logic implements LogicService {
 
   // ---- online and nodes (spec §4.2, §4.6, §4.7) --------------------------------------
 
+  /** The largest rooms of `type` (a key prefix), at most `limit`, largest first. */
   onlineTop(type: string, limit: number): RoomTop[] {
     return this.online.top(type, limit);
   }
 
-  onlineRoom(type: string, rooms: string[]): Record<string, number> {
-    return Object.fromEntries(this.online.rooms(type, rooms));
-  }
-
-  /** onlineRoom as a Go map (keys in byte order), for JSON. */
-  onlineRoomMap(type: string, rooms: string[]): Map<string, number> {
+  /** The count of each requested room of `type` (0 when unknown), each room once. */
+  onlineRooms(type: string, rooms: readonly string[]): Map<string, number> {
     return this.online.rooms(type, rooms);
   }
 
-  onlineTotal(): { conn_count: number; ip_count: number } {
-    return { conn_count: this.connCount, ip_count: this.ipCount };
+  /** Connections and client IPs on the usable comets, as their registrations report. */
+  onlineTotal(): OnlineTotal {
+    return { connCount: this.connCount, ipCount: this.ipCount };
   }
 
-  /** The /goim/nodes/weighted reply in goim's JSON shape. */
-  nodesWeighted(platform: string, clientIp: string): NodesReplyJson {
-    return nodesReplyJson(this.nodesReply(platform, clientIp));
-  }
-
-  /** Accepted comets, or null before any is known (goim answers `"data":null`). */
-  nodesInstances(): Instance[] | null {
-    return this.comets.length > 0 ? this.comets : null;
+  /** The comets that passed the metadata filter (empty before the registry reported any). */
+  comets(): readonly Instance[] {
+    return this.usable;
   }
 
   /** Rebuilds the global room counts now (the reload loop calls this). */
@@ -324,7 +317,7 @@ export class Logic implements LogicService {
     this.reloading ??= this.online
       .reload(
         this.store,
-        this.comets.map((c) => c.hostname),
+        this.usable.map((c) => c.hostname),
         this.config.logic.onlineStale,
         this.log,
       )
@@ -348,7 +341,7 @@ export class Logic implements LogicService {
   private onComets(all: Instance[]): void {
     if (this.closed) return;
     const accepted = acceptComets(all);
-    this.comets = accepted.instances;
+    this.usable = accepted.instances;
     this.connCount = accepted.connCount;
     this.ipCount = accepted.ipCount;
     if (!this.balancer.update(accepted.instances) && this.balancer.size > 0) {

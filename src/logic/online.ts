@@ -3,12 +3,17 @@
 // RenewOnline reply report.
 import type { Logger } from '../log.js';
 import type { SessionStore } from '../ports/index.js';
-import { compareCodePoints } from '../protocol/go/go-json.js';
 import { encodeRoomKey, roomIdOfKey } from './room-key.js';
 
 export interface RoomTop {
-  room_id: string;
+  /** The room id goim reports for the room's key (room-key.ts). */
+  roomId: string;
   count: number;
+}
+
+export interface OnlineTotal {
+  connCount: number;
+  ipCount: number;
 }
 
 export class OnlineRooms {
@@ -54,7 +59,7 @@ export class OnlineRooms {
 
   /**
    * Rooms whose key starts with `type` (a plain prefix, as goim), largest first, at most
-   * `limit`; `room_id` is the host part of the key (keys Go's url.Parse rejects are skipped).
+   * `limit`; `roomId` is the host part of the key (keys Go's url.Parse rejects are skipped).
    */
   top(type: string, limit: number): RoomTop[] {
     const tops: RoomTop[] = [];
@@ -62,17 +67,16 @@ export class OnlineRooms {
       if (!key.startsWith(type)) continue;
       const roomId = roomIdOfKey(key);
       if (roomId === undefined) continue;
-      tops.push({ room_id: roomId, count });
+      tops.push({ roomId, count });
     }
     tops.sort((a, b) => b.count - a.count);
     return tops.length > limit ? tops.slice(0, Math.max(0, limit)) : tops;
   }
 
-  /** Count of each requested room of `type` (0 when unknown), as a Go map: keys in byte order. */
+  /** Count of each requested room of `type` (0 when unknown), each room once. */
   rooms(type: string, rooms: readonly string[]): Map<string, number> {
-    const sorted = [...new Set(rooms)].sort(compareCodePoints);
     const out = new Map<string, number>();
-    for (const room of sorted) out.set(room, this.counts.get(encodeRoomKey(type, room)) ?? 0);
+    for (const room of rooms) out.set(room, this.counts.get(encodeRoomKey(type, room)) ?? 0);
     return out;
   }
 }

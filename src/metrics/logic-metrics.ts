@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Logic } from '../logic/logic.js';
 import { lazyCounter, lazyCounterSamples, lazyGauge } from './lazy-metrics.js';
 
-export type LogicMetricsSource = Pick<Logic, 'pushCounts' | 'onlineTotal' | 'nodesInstances'>;
+export type LogicMetricsSource = Pick<Logic, 'pushCounts' | 'onlineTotal' | 'comets'>;
 
 type Sample = { labels: Record<string, string>; value: number };
 
@@ -48,17 +48,17 @@ export function registerLogicMetrics(registry: Registry, logic: LogicMetricsSour
   lazyGauge(registry, {
     name: 'tsim_logic_online_connections',
     help: 'Connections on all usable comets, as their registrations report (goim conn_count).',
-    read: () => logic.onlineTotal().conn_count,
+    read: () => logic.onlineTotal().connCount,
   });
   lazyGauge(registry, {
     name: 'tsim_logic_online_ips',
     help: 'Distinct client IPs on all usable comets, as their registrations report (goim ip_count).',
-    read: () => logic.onlineTotal().ip_count,
+    read: () => logic.onlineTotal().ipCount,
   });
   lazyGauge(registry, {
     name: 'tsim_logic_comets',
     help: 'Comets known to logic and usable (online, not offline).',
-    read: () => logic.nodesInstances()?.length ?? 0,
+    read: () => logic.comets().length,
   });
 }
 

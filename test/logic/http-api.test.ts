@@ -249,7 +249,7 @@ describe('http: online and nodes endpoints', () => {
         { region: 'sh', zone: 'sh001', env: 'dev', addrs: ['grpc://10.0.0.5:3109'] },
       ),
     );
-    await until(() => s.logic.onlineTotal().conn_count === 2, 'the registry update');
+    await until(() => s.logic.onlineTotal().connCount === 2, 'the registry update');
     await s.logic.renewOnline('host1', { 'live://1000': 3 });
     await s.logic.reloadOnline();
 

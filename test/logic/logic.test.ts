@@ -4,6 +4,7 @@ import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
 import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
+import { instancesJson, nodesReplyJson, onlineTotalJson, roomTopJson } from '../../src/logic/http/goim-json-shapes.js';
 import { Logic } from '../../src/logic/logic.js';
 import { TokenError } from '../../src/protocol/token.js';
 import { PushType, type SessionRef } from '../../src/ports/index.js';
@@ -31,6 +32,13 @@ async function setup(input: ConfigInput = {}, store = new MemorySessionStore(), 
   await logic.start();
   return { logic, store, registry, queue };
 }
+
+// Online and nodes answers as the HTTP API shapes them (goim's JSON), which the assertions spell out.
+const total = (logic: Logic) => onlineTotalJson(logic.onlineTotal());
+const top = (logic: Logic, type: string, limit: number) => roomTopJson(logic.onlineTop(type, limit));
+const rooms = (logic: Logic, type: string, list: string[]) => Object.fromEntries(logic.onlineRooms(type, list));
+const instances = (logic: Logic) => instancesJson(logic.comets());
+const weighted = async (logic: Logic, platform: string, clientIp: string) => nodesReplyJson(await logic.nodes(platform, clientIp));
 
 function connect(logic: Logic, token: string, server = 'comet01') {
   return logic.connect({ server, cookie: '', token: enc(token) });
@@ -181,8 +189,8 @@ describe('logic: online counting', () => {
     const { logic, registry } = await setup();
     await registry.register(comet('c1', meta(3, 2)));
     await registry.register(comet('c2', meta(5, 4)));
-    await until(() => logic.onlineTotal().conn_count === 8, 'registry totals');
-    assert.deepEqual(logic.onlineTotal(), { conn_count: 8, ip_count: 6 });
+    await until(() => total(logic).conn_count === 8, 'registry totals');
+    assert.deepEqual(total(logic), { conn_count: 8, ip_count: 6 });
 
     assert.deepEqual(await logic.renewOnline('c1', { 'live://1000': 2, 'live://1001': 1 }), {});
     await logic.renewOnline('c2', { 'live://1000': 1, 'liveshow://7': 4, 'test://1': 9 });
@@ -196,17 +204,17 @@ describe('logic: online counting', () => {
       'test://1': 9,
     });
     // type is a plain prefix: "live" also matches liveshow://
-    assert.deepEqual(logic.onlineTop('live', 10), [
+    assert.deepEqual(top(logic, 'live', 10), [
       { room_id: '7', count: 4 },
       { room_id: '1000', count: 3 },
       { room_id: '1001', count: 1 },
     ]);
-    assert.deepEqual(logic.onlineTop('live', 2), [
+    assert.deepEqual(top(logic, 'live', 2), [
       { room_id: '7', count: 4 },
       { room_id: '1000', count: 3 },
     ]);
-    assert.deepEqual(logic.onlineTop('none', 2), []);
-    assert.deepEqual(logic.onlineRoom('live', ['1000', '2000', '1000']), { '1000': 3, '2000': 0 });
+    assert.deepEqual(top(logic, 'none', 2), []);
+    assert.deepEqual(rooms(logic, 'live', ['1000', '2000', '1000']), { '1000': 3, '2000': 0 });
   });
 
   test('stale and missing snapshots are deleted and not counted', async () => {
@@ -214,12 +222,12 @@ describe('logic: online counting', () => {
     await registry.register(comet('fresh', meta(1, 1)));
     await registry.register(comet('stale', meta(1, 1)));
     await registry.register(comet('silent', meta(1, 1)));
-    await until(() => logic.onlineTotal().conn_count === 3, 'registry totals');
+    await until(() => total(logic).conn_count === 3, 'registry totals');
     const now = Math.floor(Date.now() / 1000);
     await store.addServerOnline({ server: 'fresh', roomCount: { 'live://1': 1 }, updated: now - 200 });
     await store.addServerOnline({ server: 'stale', roomCount: { 'live://1': 5, 'live://2': 5 }, updated: now - 301 });
     await logic.reloadOnline();
-    assert.deepEqual(logic.onlineRoom('live', ['1', '2']), { '1': 1, '2': 0 });
+    assert.deepEqual(rooms(logic, 'live', ['1', '2']), { '1': 1, '2': 0 });
     assert.equal(await store.serverOnline('stale'), null);
     assert.notEqual(await store.serverOnline('fresh'), null);
   });
@@ -228,22 +236,22 @@ describe('logic: online counting', () => {
     const store = new MemorySessionStore();
     const { logic, registry } = await setup({}, store);
     await registry.register(comet('c1', meta(1, 1)));
-    await until(() => logic.onlineTotal().conn_count === 1, 'registry totals');
+    await until(() => total(logic).conn_count === 1, 'registry totals');
     await logic.renewOnline('c1', { 'live://1': 4 });
     await logic.reloadOnline();
     store.serverOnline = async () => {
       throw new Error('redis down');
     };
     await logic.reloadOnline();
-    assert.deepEqual(logic.onlineRoom('live', ['1']), { '1': 4 });
+    assert.deepEqual(rooms(logic, 'live', ['1']), { '1': 4 });
   });
 
   test('the reload loop rebuilds the counts every logic.onlineReload', async () => {
     const { logic, registry } = await setup({ logic: { onlineReload: '10ms' } });
     await registry.register(comet('c1', meta(1, 1)));
-    await until(() => logic.onlineTotal().conn_count === 1, 'registry totals');
+    await until(() => total(logic).conn_count === 1, 'registry totals');
     await logic.renewOnline('c1', { 'live://1': 6 });
-    await until(() => logic.onlineRoom('live', ['1'])['1'] === 6, 'a periodic reload');
+    await until(() => rooms(logic, 'live', ['1'])['1'] === 6, 'a periodic reload');
   });
 
   test('start loads the counts of comets already registered', async () => {
@@ -252,8 +260,8 @@ describe('logic: online counting', () => {
     await registry.register(comet('c1', meta(2, 1)));
     await store.addServerOnline({ server: 'c1', roomCount: { 'live://1': 2 }, updated: Math.floor(Date.now() / 1000) });
     const { logic } = await setup({}, store, registry);
-    assert.deepEqual(logic.onlineTotal(), { conn_count: 2, ip_count: 1 });
-    assert.deepEqual(logic.onlineRoom('live', ['1']), { '1': 2 });
+    assert.deepEqual(total(logic), { conn_count: 2, ip_count: 1 });
+    assert.deepEqual(rooms(logic, 'live', ['1']), { '1': 2 });
   });
 
   test('close stops following the registry', async () => {
@@ -261,38 +269,38 @@ describe('logic: online counting', () => {
     await logic.close();
     await registry.register(comet('c1', meta(2, 1)));
     await new Promise((r) => setImmediate(r));
-    assert.deepEqual(logic.onlineTotal(), { conn_count: 0, ip_count: 0 });
+    assert.deepEqual(total(logic), { conn_count: 0, ip_count: 0 });
   });
 });
 
 describe('logic: nodes', () => {
   test('instances are the comets passing the metadata filter, or null', async () => {
     const { logic, registry } = await setup();
-    assert.equal(logic.nodesInstances(), null);
+    assert.equal(instances(logic), null);
     await registry.register(comet('ok', { weight: '10', offline: 'false', conn_count: '1', ip_count: '1', addrs: '1.1.1.1' }));
     await registry.register(comet('offline', { weight: '10', offline: 'true', conn_count: '1', ip_count: '1' }));
     await registry.register(comet('nooffline', { weight: '10', conn_count: '1', ip_count: '1' }));
     await registry.register(comet('badcount', { weight: '10', offline: 'false', conn_count: '1.5', ip_count: '1' }));
     await registry.register(comet('badips', { weight: '10', offline: 'F', conn_count: '1', ip_count: '' }));
-    await until(() => (logic.nodesInstances()?.length ?? 0) === 1 && logic.onlineTotal().conn_count === 1, 'registry update');
+    await until(() => (instances(logic)?.length ?? 0) === 1 && total(logic).conn_count === 1, 'registry update');
     await registry.register(comet('ok2', { weight: '10', offline: '0', conn_count: '2', ip_count: '2', addrs: '2.2.2.2,3.3.3.3' }));
-    await until(() => logic.nodesInstances()?.length === 2, 'second comet');
+    await until(() => instances(logic)?.length === 2, 'second comet');
     assert.deepEqual(
-      logic.nodesInstances()!.map((i) => i.hostname),
+      instances(logic)!.map((i) => i.hostname),
       ['ok', 'ok2'],
     );
-    assert.deepEqual(logic.onlineTotal(), { conn_count: 3, ip_count: 3 });
+    assert.deepEqual(total(logic), { conn_count: 3, ip_count: 3 });
 
-    const web = logic.nodesWeighted('web', '10.0.0.1');
+    const web = await weighted(logic, 'web', '10.0.0.1');
     assert.deepEqual(web.nodes, ['ok.goim.io', 'ok2.goim.io']);
-    const app = logic.nodesWeighted('android', '10.0.0.1');
+    const app = await weighted(logic, 'android', '10.0.0.1');
     assert.deepEqual(app.nodes, ['1.1.1.1', '2.2.2.2', '3.3.3.3']);
-    assert.deepEqual(logic.nodesWeighted('ios', '').backoff, { max_delay: 300, base_delay: 3, factor: 1.8, jitter: 0.3 });
+    assert.deepEqual((await weighted(logic, 'ios', '')).backoff, { max_delay: 300, base_delay: 3, factor: 1.8, jitter: 0.3 });
   });
 
   test('the weighted reply leaves out zero fields, as goim’s omitempty does', async () => {
     const { logic } = await setup({ node: { wssPort: 0, tcpPort: 0 }, backoff: { jitter: 0 } });
-    assert.deepEqual(logic.nodesWeighted('web', ''), {
+    assert.deepEqual(await weighted(logic, 'web', ''), {
       domain: 'conn.goim.io',
       tcp_port: undefined,
       ws_port: 3102,

@@ -93,8 +93,8 @@ describe('createMetricsRegistry', () => {
   it('reads auth results from logic.authStats() when logic has it', async () => {
     const base = {
       pushCounts: { keys: 0, mids: 0, room: 4, broadcast: 0 },
-      onlineTotal: () => ({ conn_count: 7, ip_count: 2 }),
-      nodesInstances: () => null,
+      onlineTotal: () => ({ connCount: 7, ipCount: 2 }),
+      comets: () => [],
     };
     const withStats = { ...base, authStats: () => ({ accepted: 5, denied: { expired: 2, malformed: 1 } }) };
     for (const [logic, expected] of [

@@ -1,8 +1,19 @@
-// The JSON shapes goim's HTTP API gives its gRPC/discovery types (spec §4.2): snake_case
+// The JSON shapes goim's HTTP API gives what logic answers (docs/http-api.md): snake_case
 // names in Go field order, `omitempty` on every NodesReply field, float32 backoff values,
-// Go maps for instance metadata.
+// Go maps for instance metadata. Logic returns plain values; only this file knows goim's JSON.
 import type { Instance, NodesReply } from '../../ports/index.js';
 import { float32Shortest } from '../../protocol/go/go-json.js';
+import type { OnlineTotal, RoomTop } from '../online.js';
+
+/** /goim/online/top: `[{"room_id":…,"count":…}]`. */
+export function roomTopJson(tops: readonly RoomTop[]): Array<{ room_id: string; count: number }> {
+  return tops.map((t) => ({ room_id: t.roomId, count: t.count }));
+}
+
+/** /goim/online/total. */
+export function onlineTotalJson(t: OnlineTotal): { conn_count: number; ip_count: number } {
+  return { conn_count: t.connCount, ip_count: t.ipCount };
+}
 
 export interface NodesReplyJson {
   domain?: string;
@@ -46,6 +57,11 @@ export interface InstanceJson {
   latest_timestamp: number;
   /** A Go map: encoded with sorted keys. */
   metadata: Map<string, string>;
+}
+
+/** The /goim/nodes/instances list; null while there is none (goim answers `"data":null`). */
+export function instancesJson(list: readonly Instance[]): InstanceJson[] | null {
+  return list.length > 0 ? list.map(instanceJson) : null;
 }
 
 /** A discovery instance as goim's /goim/nodes/instances lists it (all fields present). */

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseGoQuery } from '../../protocol/go/go-url.js';
 import { PushTooLargeError, type Logic } from '../logic.js';
-import { instanceJson } from './goim-json-shapes.js';
+import { instancesJson, nodesReplyJson, onlineTotalJson, roomTopJson } from './goim-json-shapes.js';
 import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './envelope.js';
 import { BindingError, bindQuery, validationMessage } from './query-binding.js';
 
@@ -140,7 +140,7 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       // goim panics on a negative limit (HTTP 500, empty body); refuse it like a binding error.
       if (arg.Limit < 0n) throw new BindingError(validationMessage('Limit', 'min'));
       const limit = arg.Limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(arg.Limit);
-      ok(reply, logic.onlineTop(arg.Type, limit));
+      ok(reply, roomTopJson(logic.onlineTop(arg.Type, limit)));
     }),
   );
 
@@ -151,29 +151,30 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
         Type: { param: 'type', kind: 'string', required: true },
         Rooms: { param: 'rooms', kind: 'string[]', required: true },
       });
-      ok(reply, logic.onlineRoomMap(arg.Type, arg.Rooms ?? []));
+      // A Go map: goJson writes its keys in Go's order.
+      ok(reply, logic.onlineRooms(arg.Type, arg.Rooms ?? []));
     }),
   );
 
   app.get(
     '/goim/online/total',
     goimHandler((_query, _req, reply) => {
-      ok(reply, logic.onlineTotal());
+      ok(reply, onlineTotalJson(logic.onlineTotal()));
     }),
   );
 
   app.get(
     '/goim/nodes/weighted',
-    goimHandler((query, req, reply) => {
+    goimHandler(async (query, req, reply) => {
       const arg = bindQuery(query, { Platform: { param: 'platform', kind: 'string' } });
-      ok(reply, logic.nodesWeighted(arg.Platform, req.ip));
+      ok(reply, nodesReplyJson(await logic.nodes(arg.Platform, req.ip)));
     }),
   );
 
   app.get(
     '/goim/nodes/instances',
     goimHandler((_query, _req, reply) => {
-      ok(reply, logic.nodesInstances()?.map(instanceJson) ?? null);
+      ok(reply, instancesJson(logic.comets()));
     }),
   );
 }
