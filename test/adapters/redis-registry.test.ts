@@ -1,3 +1,5 @@
+// RedisRegistry against the Registry contract (test/contracts/registry.contract.ts), then what
+// only Redis has: several processes sharing it, goim discovery's JSON, expiry, outages.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
@@ -6,8 +8,32 @@ import type { Instance } from '../../src/ports/index.js';
 import { closeRedis, createRedis, redisReady } from '../../src/adapters/redis/connection.js';
 import { RedisRegistry } from '../../src/adapters/redis/registry.js';
 import { OutageProxy, serviceGate, serviceUrl, uniqueName } from '../support/services.js';
+import { deleteKeysUnder } from '../support/redis-keys.js';
+import { registryContract } from '../contracts/registry.contract.js';
 
 const skip = await serviceGate('redis');
+
+registryContract(
+  'RedisRegistry (real Redis)',
+  async () => {
+    const prefix = `${uniqueName('tsimtest:registry:')}:`;
+    const registry = new RedisRegistry(createRedis(serviceUrl('redis'), { dialTimeoutMs: 500 }), {
+      ttlMs: 10_000,
+      refreshMs: 1000,
+      prefix,
+      log: silentLogger,
+      ownsClient: true,
+    });
+    return {
+      subject: registry,
+      dispose: async () => {
+        await registry.close();
+        await deleteKeysUnder(prefix);
+      },
+    };
+  },
+  { skip },
+);
 
 function instance(hostname: string, appid = 'goim.comet', metadata: Record<string, string> = { weight: '10' }): Instance {
   return {
@@ -49,7 +75,7 @@ class WatchLog {
 
 const hosts = (l: Instance[]): string[] => l.map((i) => i.hostname).sort();
 
-describe('RedisRegistry (real Redis)', { skip }, () => {
+describe('RedisRegistry: several connections, goim\'s JSON, expiry and outages (real Redis)', { skip }, () => {
   const prefix = `${uniqueName('tsimtest:registry:')}:`;
   const url = serviceUrl('redis');
   const open: RedisRegistry[] = [];
