@@ -4,7 +4,7 @@
 // accepts the waiting connections and closes them at once, and reports nothing to Node:
 // clients are dropped and no listener emits an error. The only trace is that the process
 // cannot open anything else either, which this probe checks every second.
-import { Limit, LimitLog } from './comet/limits.js';
+import { Limit, LimitLog } from './comet/limit-log.js';
 import { fdAvailable, fdLimit } from './file-descriptors.js';
 import type { Logger } from './log.js';
 import type { LimitHits } from './metrics/limit-hits.js';

@@ -49,7 +49,10 @@ export interface ConnectionCaps {
  * maxConnectionsPerIp = a quarter of that, so one address cannot fill a comet. A set value
  * wins, 0 included (unlimited).
  */
-export function connectionCaps(limits: Config['limits'], limit: number | undefined = fdLimit()): ConnectionCaps {
+export function connectionCaps(
+  limits: Pick<Config['limits'], 'maxConnections' | 'maxConnectionsPerIp' | 'reservedFds'>,
+  limit: number | undefined = fdLimit(),
+): ConnectionCaps {
   const fds = limit ?? FALLBACK_FD_LIMIT;
   const fromFds = Number.isFinite(fds) ? Math.max(1, fds - Math.min(limits.reservedFds, Math.floor(fds / 2))) : 0;
   const maxConnections = limits.maxConnections ?? fromFds;

@@ -9,7 +9,7 @@ import { now } from './clock.js';
 import { State, type CloseHandler, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
-import { Limit, type LimitLog } from './limits.js';
+import { Limit, type LimitLog } from './limit-log.js';
 
 export interface ClientProtocolOptions {
   serverId: string;

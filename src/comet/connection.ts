@@ -2,6 +2,7 @@
 // (spec §2.4, §3.2). Transport servers feed it frames; client-protocol.ts decides what
 // they mean; this file holds the state and keeps replies in request order.
 import type { Socket } from 'node:net';
+import type { BucketState } from '../lib/token-bucket.js';
 import type { Frame } from '../protocol/frame.js';
 import type { Outbound, Writable } from './outbound.js';
 import type { Room, RoomMember } from './room.js';
@@ -60,7 +61,7 @@ export class Connection implements Writable, RoomMember {
   /** Frames that arrived while Logic.Connect was in flight; handled after registration. */
   early: Frame[] | null = null;
   /** Upstream frame-rate token bucket (limits.upstreamFramesPerSecond), made at the first frame. */
-  frameBucket: { tokens: number; at: number } | undefined = undefined;
+  frameBucket: BucketState | undefined = undefined;
 
   private replies: ReplySlot[] | null = null;
 

@@ -15,7 +15,7 @@ import { now } from './clock.js';
 import { State, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { PushBytes } from './frame-bytes.js';
-import { Limit, type LimitName } from './limits.js';
+import { Limit, type LimitName } from './limit-log.js';
 import type { Outbound } from './outbound.js';
 
 /** Step of a throttled broadcast: small enough to look smooth, large enough to be cheap. */

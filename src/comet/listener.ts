@@ -2,7 +2,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import { parseListen } from '../config/listen.js';
 import type { Logger } from '../log.js';
-import { Limit, type LimitLog } from './limits.js';
+import { Limit, type LimitLog } from './limit-log.js';
 
 export function listen(server: Server, bind: string, what: string): Promise<AddressInfo> {
   const { host, port } = parseListen(bind);

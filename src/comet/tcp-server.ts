@@ -5,7 +5,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from 'node:
 import type { Logger } from '../log.js';
 import { FrameError, FrameReader, type Frame } from '../protocol/frame.js';
 import type { Connection } from './connection.js';
-import { isTooLarge, Limit, type LimitLog } from './limits.js';
+import { Limit, type LimitLog } from './limit-log.js';
 import { closeServer, listen, onListenerError } from './listener.js';
 import type { TlsCredentials } from './tls-credentials.js';
 import { TlsHandshakes, type TlsHandshakeCounters } from './tls-deadline.js';
@@ -114,7 +114,7 @@ export class TcpServer {
       } catch (err) {
         if (err instanceof FrameError) {
           hooks.counters.tcpFramesRejected++;
-          if (isTooLarge(err)) hooks.frameTooLarge(c);
+          if (err.tooLarge) hooks.frameTooLarge(c);
           c.close(`bad frame: ${err.message}`, 'info');
         } else {
           hooks.log.error({ err, remote: c.remote, key: c.key }, 'comet: frame handling failed');

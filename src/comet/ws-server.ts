@@ -9,7 +9,6 @@ import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { decodeMessageFrame, FrameError } from '../protocol/frame.js';
 import type { Connection } from './connection.js';
-import { isTooLarge } from './limits.js';
 import { closeServer, listen, onListenerError } from './listener.js';
 import { tlsHandshakes, type ListenerTls, type TransportHooks } from './tcp-server.js';
 import { WS_PONG, wsFrame } from './ws-frame.js';
@@ -194,7 +193,7 @@ export class WsServer {
       frame = decodeMessageFrame(data, this.hooks.maxBody);
     } catch (err) {
       this.hooks.counters.wsFramesRejected++;
-      if (err instanceof FrameError && isTooLarge(err)) this.hooks.frameTooLarge(c);
+      if (err instanceof FrameError && err.tooLarge) this.hooks.frameTooLarge(c);
       c.close(`bad frame: ${err instanceof FrameError ? err.message : String(err)}`, 'info');
       return;
     }

@@ -94,7 +94,7 @@ export const configSchema = z
       .object({
         /**
          * Client sockets open at once on one comet (authenticated or not); more are refused at
-         * accept. Unset: the process's open-file limit minus reservedFds (see limits.ts).
+         * accept. Unset: the process's open-file limit minus reservedFds (see file-descriptors.ts).
          */
         maxConnections: z.number().int().min(0).optional(),
         /** Client sockets open at once from one IP address. Unset: a quarter of the fd limit minus reservedFds. */

@@ -16,6 +16,14 @@ export interface Frame {
 
 export class FrameError extends Error {
   override name = 'FrameError';
+
+  constructor(
+    message: string,
+    /** The frame is over the body limit (protocol.maxBody): counted as limit client_frame_size. */
+    readonly tooLarge = false,
+  ) {
+    super(message);
+  }
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -48,7 +56,7 @@ function checkHeader(packLen: number, headerLen: number, maxBody: number): void 
   if (headerLen !== HEADER_LEN) throw new FrameError(`bad headerLen ${headerLen} (want ${HEADER_LEN})`);
   // goim accepts packLen < 16 on TCP as an empty body (Defect §8.1 #8); tsim rejects it.
   if (packLen < HEADER_LEN) throw new FrameError(`bad packLen ${packLen} (< ${HEADER_LEN})`);
-  if (packLen > HEADER_LEN + maxBody) throw new FrameError(`packLen ${packLen} exceeds limit ${HEADER_LEN + maxBody}`);
+  if (packLen > HEADER_LEN + maxBody) throw new FrameError(`packLen ${packLen} exceeds limit ${HEADER_LEN + maxBody}`, true);
 }
 
 /**

@@ -8,7 +8,7 @@ import { now } from '../../src/comet/clock.js';
 import { Connection, State } from '../../src/comet/connection.js';
 import { ConnectionTable } from '../../src/comet/connection-table.js';
 import { DeadlineSweep } from '../../src/comet/deadlines.js';
-import { LimitLog } from '../../src/comet/limits.js';
+import { LimitLog } from '../../src/comet/limit-log.js';
 import { Outbound } from '../../src/comet/outbound.js';
 import { silentLogger } from '../../src/log.js';
 import { StubLogic } from '../support/stub-logic.js';

@@ -7,7 +7,7 @@ import { pino } from 'pino';
 import { buildConfig } from '../../src/config/load.js';
 import { startEmbedded } from '../../src/embedded.js';
 import { silentLogger } from '../../src/log.js';
-import { LimitLog } from '../../src/comet/limits.js';
+import { LimitLog } from '../../src/comet/limit-log.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { Op } from '../../src/protocol/ops.js';

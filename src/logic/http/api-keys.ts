@@ -14,7 +14,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Limit, type LimitLog } from '../../comet/limits.js';
+import { Limit, type LimitLog } from '../../comet/limit-log.js';
 import { parseListen } from '../../config/listen.js';
 import { ConfigError } from '../../config/load.js';
 import type { Config } from '../../config/schema.js';

@@ -4,7 +4,7 @@
 // of API routes redirect, no automatic HEAD routes.
 import type { AddressInfo, Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
-import { Limit, LimitLog } from '../../comet/limits.js';
+import { Limit, LimitLog } from '../../comet/limit-log.js';
 import { isFdExhaustion } from '../../comet/listener.js';
 import { parseListen } from '../../config/listen.js';
 import type { Config } from '../../config/schema.js';
