@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compareCodePoints, decodeOnlineShard, encodeOnlineShard, goJsonString } from '../../src/adapters/redis/online-json.js';
+import { decodeOnlineShard, encodeOnlineShard } from '../../src/adapters/redis/online-json.js';
+import { compareCodePoints, goJsonString } from '../../src/protocol/go/go-json.js';
 
-test('the §10.16 shard value', () => {
+test('the ol_ shard value (docs/internal-protocol.md#session-store-redis)', () => {
   assert.equal(
     encodeOnlineShard('comet01', { 'live://1000': 3 }, 1700000000),
     '{"server":"comet01","room_count":{"live://1000":3},"updated":1700000000}',
@@ -15,9 +16,9 @@ test('strings are escaped as Go encoding/json escapes them', () => {
   assert.equal(goJsonString('a<b>&"\\'), '"a\\u003cb\\u003e\\u0026\\"\\\\"');
   assert.equal(goJsonString('\n\r\t\b\f\u0001\u001f'), '"\\n\\r\\t\\b\\f\\u0001\\u001f"');
   assert.equal(goJsonString('x\u2028y\u2029'), '"x\\u2028y\\u2029"');
-  // non-ASCII is written as UTF-8, a lone surrogate (invalid UTF-8 in Go) as \ufffd
+  // non-ASCII is written as UTF-8, a lone surrogate (what Go's decoder makes U+FFFD) as U+FFFD
   assert.equal(goJsonString('房间😀'), '"房间😀"');
-  assert.equal(goJsonString('a\ud800b'), '"a\\ufffdb"');
+  assert.equal(goJsonString('a\ud800b'), '"a\ufffdb"');
   // anything plain round-trips through JSON.parse
   for (const s of ['', 'live://1000', 'a<b>&"\\\n', '房间😀']) assert.equal(JSON.parse(goJsonString(s)), s);
 });

@@ -1,6 +1,7 @@
 // LogicService over gRPC (spec §3.11): round-robin over the logic instances registered as
 // goim.logic (and any static addresses), RenewOnline gzip-compressed as goim comets send it.
 import type { ChannelCredentials, ClientOptions } from '@grpc/grpc-js';
+import { asBuffer } from '../../lib/bytes.js';
 import {
   AppId,
   type ConnectReply,
@@ -12,12 +13,12 @@ import {
   type Registry,
   type SessionRef,
 } from '../../ports/index.js';
+import { float32Shortest } from '../../protocol/go/go-json.js';
 import {
   LogicClient as LogicStub,
   type ConnectReply as WireConnectReply,
   type NodesReply as WireNodesReply,
 } from '../../rpc/gen/goim/logic/logic.js';
-import { asBuffer } from '../../rpc/bytes.js';
 import { channelOptions, channelSecurity, grpcTarget, unaryCall, type RpcClientTls } from './channel.js';
 import { toWireProto } from './proto.js';
 
@@ -54,15 +55,6 @@ function openEndpoint(target: string, sec: { creds: ChannelCredentials; options:
 function closeEndpoint(e: Endpoint): void {
   e.plain.close();
   e.gzip.close();
-}
-
-/** The shortest decimal that reads back as the same float32 (goim's Backoff floats). */
-function float32(x: number): number {
-  for (let digits = 1; digits <= 9; digits++) {
-    const v = Number(x.toPrecision(digits));
-    if (Math.fround(v) === x) return v;
-  }
-  return x;
 }
 
 export class GrpcLogicClient implements LogicService {
@@ -192,7 +184,8 @@ export class GrpcLogicClient implements LogicService {
       wssPort: r.wssPort,
       heartbeat: r.heartbeat,
       nodes: r.nodes,
-      backoff: { maxDelay: b.maxDelay, baseDelay: b.baseDelay, factor: float32(b.factor), jitter: float32(b.jitter) },
+      // goim's Backoff floats are float32: the shortest decimal that reads back as the same value.
+      backoff: { maxDelay: b.maxDelay, baseDelay: b.baseDelay, factor: float32Shortest(b.factor), jitter: float32Shortest(b.jitter) },
       heartbeatMax: r.heartbeatMax,
     };
   }

@@ -1,6 +1,7 @@
-// JSON text as Go's encoding/json writes it, for goim's HTTP responses (spec §4.1):
-// `<`, `>`, `&`, U+2028 and U+2029 escaped, maps with their keys in byte order, structs
-// in field order, no trailing newline.
+// JSON text as Go's encoding/json writes it, wherever tsim must write goim's bytes: the HTTP
+// API's answers (docs/http-api.md) and the room counts in Redis
+// (docs/internal-protocol.md#session-store-redis). `<`, `>`, `&`, U+2028 and U+2029 escaped,
+// maps with their keys in byte order, structs in field order, no trailing newline.
 
 const HTML_UNSAFE = /[<>&\u2028\u2029]/g;
 const HTML_ESCAPES: Record<string, string> = {
@@ -11,7 +12,11 @@ const HTML_ESCAPES: Record<string, string> = {
   '\u2029': '\\u2029',
 };
 
-/** A JSON string literal with Go's escaping (ill-formed UTF-16 becomes U+FFFD, as Go does for bad UTF-8). */
+/**
+ * A JSON string literal with Go's escaping. A lone surrogate is written as U+FFFD: in tsim it
+ * comes from a JSON `\udXXX` escape (gRPC and TextDecoder never make one), which Go's decoder
+ * turns into U+FFFD, and Go writes that character as it is.
+ */
 export function goJsonString(s: string): string {
   const text = JSON.stringify((s as string & { toWellFormed(): string }).toWellFormed());
   return text.replace(HTML_UNSAFE, (c) => HTML_ESCAPES[c]);
