@@ -1,16 +1,13 @@
 // The bytes comet writes: replies (one frame) and pushes (encoded once per push call).
 // A WebSocket connection gets each frame as one binary message; a TCP connection gets the
 // frame itself, except that an op-9 push is unwrapped to its inner frames (spec §2.7).
+import { asBuffer } from '../lib/bytes.js';
 import type { Proto } from '../ports/index.js';
 import { HEADER_LEN, writeHeader } from '../protocol/frame.js';
 import { Op } from '../protocol/ops.js';
 import { WS_BINARY, wsHeaderLen, writeWsHeader } from './ws-frame.js';
 
 const EMPTY = Buffer.alloc(0);
-
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-}
 
 /** One frame (header + body), wrapped in a binary WebSocket frame when `ws`. */
 export function frameBytes(ws: boolean, op: number, ver: number, seq: number, body: Uint8Array = EMPTY): Buffer {

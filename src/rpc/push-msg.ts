@@ -1,8 +1,8 @@
 // goim.logic.PushMsg, the value of each queue record (spec §5.2): what logic publishes and
 // job consumes. Byte-compatible with goim's Kafka record values (vectors in spec §10.14).
+import { asBuffer } from '../lib/bytes.js';
 import type { PushMsg, PushType } from '../ports/index.js';
 import { PushMsg as PushMsgMessage } from './gen/goim/logic/logic.js';
-import { asBuffer } from './bytes.js';
 
 export function encodePushMsg(msg: PushMsg): Uint8Array {
   return PushMsgMessage.encode({

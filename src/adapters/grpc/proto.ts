@@ -1,7 +1,7 @@
 // goim.protocol.Proto between the generated type (bytes as Buffer) and the port type.
+import { asBuffer } from '../../lib/bytes.js';
 import type { Proto } from '../../ports/index.js';
 import type { Proto as WireProto } from '../../rpc/gen/goim/protocol/protocol.js';
-import { asBuffer } from '../../rpc/bytes.js';
 
 const EMPTY = Buffer.alloc(0);
 
