@@ -3,8 +3,9 @@
 // with tsim's own queue adapter (NatsPushQueue), as the PushMsg logic's pushRoom would
 // publish (same bytes, same partition subject, same stream), paced as the HTTP pusher is.
 import { pino, type Logger } from 'pino';
-import { NatsPushQueue } from '../../src/adapters/nats/push-queue.js';
+import type { NatsPushQueue } from '../../src/adapters/nats/push-queue.js';
 import { loadConfig } from '../../src/config/load.js';
+import { natsPushQueue } from '../../src/distributed/nats.js';
 import { encodeRoomKey } from '../../src/logic/room-key.js';
 import { PushType, type PushMsg, type PushQueue } from '../../src/ports/index.js';
 import { BENCH_OP, BENCH_ROOM } from '../servers/bench-room.js';
@@ -49,7 +50,7 @@ export async function openQueuePusher(logicConfigFile: string, url: string, time
     },
   );
   // The private server's address, whatever NATS_URL says in this process's environment.
-  const queue = NatsPushQueue.fromConfig(config, { log, url, name: 'tsim bench pusher' });
+  const queue = natsPushQueue(config, { log, url, name: 'tsim bench pusher' });
   const n = config.nats;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)));

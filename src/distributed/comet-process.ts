@@ -10,7 +10,6 @@ import { advertisedAddr } from '../adapters/grpc/register.js';
 import { rpcClientTls } from '../adapters/grpc/channel.js';
 import { GrpcLogicClient } from '../adapters/grpc/logic-client.js';
 import { serveComet } from '../adapters/grpc/comet-server.js';
-import { redisRegistry } from '../adapters/redis/from-config.js';
 import { Comet } from '../comet/comet.js';
 import { parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
@@ -20,6 +19,7 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import { metricsAddr, serveMetrics } from '../metrics/serve.js';
 import type { CometOps } from '../ports/index.js';
 import { grpcListen, grpcServerOptions, showAddress } from './addresses.js';
+import { redisRegistry } from './redis.js';
 import { Teardown } from './teardown.js';
 
 /** goim's comet gRPC port. */

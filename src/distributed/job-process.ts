@@ -6,8 +6,6 @@
 // flight), acknowledges it and hands its partitions over; then the registry closes.
 import { rpcClientTls } from '../adapters/grpc/channel.js';
 import { grpcCometDialerWith } from '../adapters/grpc/comet-client.js';
-import { NatsPushQueue } from '../adapters/nats/push-queue.js';
-import { redisLeaseStore, redisRegistry } from '../adapters/redis/from-config.js';
 import { pushMaxBytes } from '../config/push-limits.js';
 import type { Config } from '../config/schema.js';
 import { Job } from '../job/job.js';
@@ -15,6 +13,8 @@ import type { Logger } from '../log.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { metricsAddr, serveMetrics } from '../metrics/serve.js';
 import { showAddress } from './addresses.js';
+import { natsPushQueue } from './nats.js';
+import { redisLeaseStore, redisRegistry } from './redis.js';
 import { Teardown } from './teardown.js';
 
 export interface JobProcess {
@@ -32,7 +32,7 @@ export async function startJobProcess(config: Config, log: Logger): Promise<JobP
     const registry = redisRegistry(config, log.child({ role: 'registry' }));
     teardown.add('closing the registry', () => registry.close());
     const leases = redisLeaseStore(config, log.child({ role: 'leases' }));
-    const queue = NatsPushQueue.fromConfig(config, { log: log.child({ role: 'queue' }), leases, ownsLeases: true });
+    const queue = natsPushQueue(config, { log: log.child({ role: 'queue' }), leases, ownsLeases: true });
     // Job.stop() closes the queue once it consumes; this covers a start that failed before.
     teardown.add('closing the push queue', () => queue.close());
     const job = new Job({

@@ -8,8 +8,6 @@
 // then the reload loop, the queue (publishes settle), the store and the registry close.
 import { advertisedAddr, registerLogic } from '../adapters/grpc/register.js';
 import { serveLogic } from '../adapters/grpc/logic-server.js';
-import { NatsPushQueue } from '../adapters/nats/push-queue.js';
-import { redisRegistry, redisSessionStore } from '../adapters/redis/from-config.js';
 import { parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -20,6 +18,8 @@ import { createMetricsRegistry } from '../metrics/registry.js';
 import { webRoots } from '../package-root.js';
 import { AppId } from '../ports/index.js';
 import { grpcListen, grpcServerOptions, showAddress } from './addresses.js';
+import { natsPushQueue } from './nats.js';
+import { redisRegistry, redisSessionStore } from './redis.js';
 import { Teardown } from './teardown.js';
 
 /** goim's logic gRPC port. */
@@ -46,7 +46,7 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
     const store = redisSessionStore(config, log.child({ role: 'sessions' }));
     teardown.add('closing the session store', () => store.close());
     // A publisher only: no partition leases.
-    const queue = NatsPushQueue.fromConfig(config, { log: log.child({ role: 'queue' }) });
+    const queue = natsPushQueue(config, { log: log.child({ role: 'queue' }) });
     teardown.add('closing the push queue', () => queue.close());
 
     const logic = new Logic({ config, store, queue, registry, log: log.child({ role: 'logic' }) });

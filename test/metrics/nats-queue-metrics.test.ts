@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { describe, it } from 'node:test';
+import { LocalLeaseStore } from '../../src/adapters/memory/lease-store.js';
 import { NatsPushQueue } from '../../src/adapters/nats/push-queue.js';
 import { silentLogger } from '../../src/log.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
@@ -35,7 +36,7 @@ describe('NATS queue metrics', { skip }, () => {
       log: silentLogger,
     };
     const producer = new NatsPushQueue(opts);
-    const consumer = new NatsPushQueue(opts);
+    const consumer = new NatsPushQueue({ ...opts, leases: new LocalLeaseStore() });
     const metrics = createMetricsRegistry({ queue: consumer });
     try {
       await waitFor(async () => {

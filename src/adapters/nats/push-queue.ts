@@ -1,6 +1,6 @@
 // PushQueue on NATS JetStream (nats-server ≥ 2.9; no consumer pinning needed).
 //
-// Logic publishes each goim PushMsg (protobuf, spec §5.2) to `<subject>.<p>`, p chosen from
+// Logic publishes each goim PushMsg (protobuf, src/rpc/proto/goim/logic/logic.proto) to `<subject>.<p>`, p chosen from
 // the record key as goim's Kafka partitioner does (partition.ts), and resolves once the
 // stream acknowledged it (AckedPublisher: the publishes of one event-loop turn share a
 // socket write, each still waits for its own ack). Jobs consume with one durable pull consumer per partition; each
@@ -23,12 +23,10 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
-import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { LeaseStore, PushHandler, PushMsg, PushQueue } from '../../ports/index.js';
 import { encodePushMsg } from '../../rpc/push-msg.js';
 import { AckedPublisher } from './acked-publisher.js';
-import { LocalLeaseStore } from '../memory/lease-store.js';
 import type { ReaderCounters } from './partition-reader.js';
 import { partitionOf } from './partition.js';
 import { PartitionOwnership } from './partition-ownership.js';
@@ -41,7 +39,10 @@ export interface NatsPushQueueOptions extends Topology {
   publishTimeoutMs: number;
   retryDelayMs: number;
   retryMaxDelayMs: number;
-  /** Partition leases shared by all jobs; a LocalLeaseStore (one job only) when absent. */
+  /**
+   * Partition leases shared by all jobs (adapters/redis/lease-store.ts; a single job may use
+   * adapters/memory/lease-store.ts). Needed to consume; publishers need none.
+   */
   leases?: LeaseStore;
   /** close() also closes `leases` (true when it was made for this queue). */
   ownsLeases?: boolean;
@@ -52,19 +53,13 @@ export interface NatsPushQueueOptions extends Topology {
   log: Logger;
 }
 
-/** NATS_URL when set, else nats.url. */
-export function natsUrl(config: Config): string {
-  const env = process.env.NATS_URL?.trim();
-  return env ? env : config.nats.url;
-}
-
 type State = 'connecting' | 'connected' | 'disconnected' | 'closed';
 
 export class NatsPushQueue implements PushQueue {
   private readonly o: NatsPushQueueOptions;
   private readonly log: Logger;
   private readonly where: string;
-  private readonly leases: LeaseStore;
+  private readonly leases: LeaseStore | undefined;
   readonly owner: string;
   private nc: NatsConnection | null = null;
   private js: JetStreamClient | null = null;
@@ -93,7 +88,7 @@ export class NatsPushQueue implements PushQueue {
     this.o = opts;
     this.log = opts.log;
     this.where = opts.url;
-    this.leases = opts.leases ?? new LocalLeaseStore();
+    this.leases = opts.leases;
     this.owner = opts.owner ?? `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
     this.attempted = new Promise<void>((resolve) => (this.markAttempted = resolve));
     this.firstReady = new Promise<void>((resolve) => (this.markReady = resolve));
@@ -103,37 +98,6 @@ export class NatsPushQueue implements PushQueue {
   /** Resolves once connected with the stream and consumers in place (never, if that never happens). */
   ready(): Promise<void> {
     return this.firstReady;
-  }
-
-  /**
-   * A queue from the `nats` section. Jobs pass `leases` (Redis: redisLeaseStore(config, log),
-   * with ownsLeases) so several of them share the partitions; publishers need none.
-   */
-  static fromConfig(
-    config: Config,
-    deps: { log: Logger; leases?: LeaseStore; ownsLeases?: boolean; owner?: string; name?: string; /** Overrides nats.url and NATS_URL. */ url?: string },
-  ): NatsPushQueue {
-    const n = config.nats;
-    return new NatsPushQueue({
-      url: deps.url ?? natsUrl(config),
-      stream: n.stream,
-      subject: n.subject,
-      durable: n.durable,
-      retention: n.retention,
-      maxAgeMs: n.maxAge,
-      ackWaitMs: n.ackWait,
-      partitions: n.partitions,
-      maxAckPending: n.maxAckPending,
-      leaseTtlMs: n.leaseTtl,
-      publishTimeoutMs: n.publishTimeout,
-      retryDelayMs: n.retryDelay,
-      retryMaxDelayMs: n.retryMaxDelay,
-      leases: deps.leases,
-      ownsLeases: deps.ownsLeases,
-      owner: deps.owner,
-      name: deps.name ?? `tsim ${config.env.host}`,
-      log: deps.log,
-    });
   }
 
   /**
@@ -166,6 +130,7 @@ export class NatsPushQueue implements PushQueue {
   async consume(handler: PushHandler): Promise<void> {
     if (this.state === 'closed') throw new Error('nats queue: closed');
     if (this.ownership) throw new Error('nats queue: consume() called twice');
+    if (!this.leases) throw new Error('nats queue: consume() needs a lease store (options.leases)');
     this.ownership = new PartitionOwnership({
       topology: this.o,
       leases: this.leases,
@@ -226,7 +191,7 @@ export class NatsPushQueue implements PushQueue {
     // publishes accepted before close are sent and get their acks before the connection goes
     const publishing = this.linkUp ? this.publisher?.whenIdle() : undefined;
     await this.ownership?.close();
-    if (this.o.ownsLeases) await this.leases.close?.().catch(() => {});
+    if (this.o.ownsLeases) await this.leases?.close?.().catch(() => {});
     await this.started;
     await publishing;
     this.publisher?.close();
@@ -261,7 +226,7 @@ export class NatsPushQueue implements PushQueue {
     this.nc = null;
     this.js = null;
     await nc?.close().catch(() => {});
-    if (this.o.ownsLeases) await this.leases.close?.().catch(() => {});
+    if (this.o.ownsLeases) await this.leases?.close?.().catch(() => {});
   }
 
   // ---- connection ---------------------------------------------------------------------

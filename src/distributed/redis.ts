@@ -1,16 +1,17 @@
-// Builds the Redis adapters of a distributed role from its configuration. Each adapter
-// built here owns its client and closes it on close().
-import type { Config } from '../../config/schema.js';
-import type { Logger } from '../../log.js';
-import { createRedis } from './connection.js';
-import { RedisLeaseStore } from './lease-store.js';
-import { RedisRegistry } from './registry.js';
-import { RedisSessionStore } from './session-store.js';
+// Builds the Redis adapters of a distributed role from its configuration: the `redis` and
+// `registry` sections, with REDIS_URL (when set) overriding redis.url
+// (docs/configuration.md). Each adapter built here owns its client and closes it on close().
+import { createRedis } from '../adapters/redis/connection.js';
+import { RedisLeaseStore } from '../adapters/redis/lease-store.js';
+import { RedisRegistry } from '../adapters/redis/registry.js';
+import { RedisSessionStore } from '../adapters/redis/session-store.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../log.js';
 
 /** REDIS_URL when set, else redis.url. */
 export function redisUrl(config: Config): string {
-  const env = process.env.REDIS_URL?.trim();
-  return env ? env : config.redis.url;
+  const url = process.env.REDIS_URL?.trim();
+  return url ? url : config.redis.url;
 }
 
 function client(config: Config, log: Logger, name: string) {
