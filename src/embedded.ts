@@ -6,6 +6,7 @@ import { MemoryRegistry } from './adapters/memory/registry.js';
 import { MemorySessionStore } from './adapters/memory/session-store.js';
 import { Comet } from './comet/comet.js';
 import { pushMaxBytes } from './config/push-limits.js';
+import { cometSettings } from './config/comet-settings.js';
 import type { Config } from './config/schema.js';
 import { Job } from './job/job.js';
 import type { Logger } from './log.js';
@@ -41,7 +42,7 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
   const registry = new MemoryRegistry();
   const logic = new Logic({ config, store, queue, registry, log: log.child({ role: 'logic' }) });
   const limits = new LimitHits();
-  const comet = new Comet({ config, serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });
+  const comet = new Comet({ ...cometSettings(config), serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });
   const dial: CometDialer = (instance) => {
     if (instance.hostname !== config.env.host) throw new Error(`embedded job: unknown comet ${instance.hostname}`);
     return directCometClient(comet);

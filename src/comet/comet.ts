@@ -2,7 +2,6 @@
 // operations job calls (directly when embedded, through gRPC otherwise).
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { watchFds } from '../fd-probe.js';
@@ -14,20 +13,73 @@ import { now } from './clock.js';
 import { clientIp, Connection } from './connection.js';
 import { ConnectionTable } from './connection-table.js';
 import { DeadlineSweep } from './deadlines.js';
-import { Admission } from './admission.js';
+import { Admission, type AdmissionLimits } from './admission.js';
 import { Limit, LimitLog } from './limit-log.js';
 import { Fanout, type PushCounts, type PushKind } from './fanout.js';
 import { OnlineReporter } from './online-reporter.js';
 import { Outbound, unsent } from './outbound.js';
-import { sendQueueSplit } from '../config/push-limits.js';
-import { Registration } from './registration.js';
-import { TcpServer, type ListenerTls, type TransportCounters } from './tcp-server.js';
-import { TlsCredentials } from './tls-credentials.js';
+import { Registration, type RegistrationSettings } from './registration.js';
+import { TcpServer, type TransportCounters } from './tcp-server.js';
+import type { TlsCredentials } from './tls-credentials.js';
+import { loadTlsListeners, type CertFiles } from './tls-listeners.js';
 import { WsServer } from './ws-server.js';
 
-export interface CometOptions {
-  /** Uses env, tcp, websocket, protocol, limits, comet and registry. */
-  config: Config;
+/** The client listeners' addresses and TLS files (config tcp and websocket sections). */
+export interface CometListeners {
+  /** tcp.bind */
+  tcp: string[];
+  /** tcp.tlsBind */
+  tcpTls: string[];
+  /** websocket.bind */
+  ws: string[];
+  /** websocket.tlsBind, or undefined when websocket.tlsOpen is off (no wss, no wss certificates). */
+  wss: string[] | undefined;
+  /** tcp.keepalive: TCP keep-alive on client sockets. */
+  keepalive: boolean;
+  /** websocket.certFile / privateFile. */
+  wsCertificates: CertFiles;
+  /** tcp.certFile / privateFile (both empty: the websocket ones, see tls-listeners.ts). */
+  tcpCertificates: CertFiles;
+}
+
+/** The client protocol settings a comet applies (config protocol section). */
+export interface CometProtocol {
+  cliProto: number;
+  maxBody: number;
+  sendQueueBytes: number;
+  slowPolicy: 'drop' | 'disconnect';
+  handshakeTimeout: number;
+  /** The part of sendQueueBytes only replies may use (config/push-limits.ts sendQueueSplit). */
+  replyReserve: number;
+}
+
+/** The config limits section. */
+export interface CometLimits extends AdmissionLimits {
+  maxAccepts: number;
+  maxRefusedWaiting: number;
+}
+
+/** The comet's periods (config comet section), in ms. */
+export interface CometTimers {
+  sweepInterval: number;
+  routingRefresh: number;
+  renewOnline: number;
+  shutdownWait: number;
+}
+
+/** What a comet takes from the configuration; the wiring builds it (config/comet-settings.ts). */
+export interface CometSettings {
+  listeners: CometListeners;
+  protocol: CometProtocol;
+  admission: CometLimits;
+  timers: CometTimers;
+  /** push.maxThrottled */
+  maxThrottled: number;
+  /** What the registry entry says besides the counts (env section, registry.refresh). */
+  registration: RegistrationSettings;
+}
+
+export interface CometOptions extends CometSettings {
   /** This comet's server id (goim host name): routing values and registry hostname. */
   serverId: string;
   logic: LogicService;
@@ -82,7 +134,7 @@ function ringSize(n: number): number {
 }
 
 export class Comet {
-  private readonly config: Config;
+  private readonly settings: CometSettings;
   private readonly log: Logger;
   private readonly table = new ConnectionTable();
   private readonly out: Outbound;
@@ -104,36 +156,35 @@ export class Comet {
   private releaseFds: (() => void) | undefined;
 
   constructor(opts: CometOptions) {
-    const { config, serverId, logic, log } = opts;
-    this.config = config;
+    const { serverId, logic, log, protocol, admission, timers } = opts;
+    this.settings = opts;
     this.log = log;
     this.limitHits = opts.limits;
-    const ring = ringSize(config.protocol.cliProto);
+    const ring = ringSize(protocol.cliProto);
     // Room for the replies of a full ring, so heartbeats still pass a client slowed by pushes.
-    const { replyReserve } = sendQueueSplit(config.protocol);
     this.out = new Outbound({
-      capBytes: config.protocol.sendQueueBytes,
-      replyReserve,
-      slowPolicy: config.protocol.slowPolicy,
+      capBytes: protocol.sendQueueBytes,
+      replyReserve: protocol.replyReserve,
+      slowPolicy: protocol.slowPolicy,
     });
-    this.admission = new Admission(config.limits, new LimitLog(opts.limits, log));
+    this.admission = new Admission(admission, new LimitLog(opts.limits, log));
     this.protocol = new ClientProtocol({
       serverId,
       logic,
       log,
       table: this.table,
       ring,
-      routingRefreshMs: config.comet.routingRefresh,
-      maxAccepts: config.limits.maxAccepts,
+      routingRefreshMs: timers.routingRefresh,
+      maxAccepts: admission.maxAccepts,
       limitLog: this.admission.log,
     });
-    this.sweep = new DeadlineSweep(this.table, config.comet.sweepInterval, (c) => this.protocol.refreshRouting(c));
-    this.fanout = new Fanout(this.table, this.out, { maxThrottled: config.push.maxThrottled, limits: this.admission.log });
-    this.online = new OnlineReporter(this.table.rooms, logic, serverId, config.comet.renewOnline, log);
+    this.sweep = new DeadlineSweep(this.table, timers.sweepInterval, (c) => this.protocol.refreshRouting(c));
+    this.fanout = new Fanout(this.table, this.out, { maxThrottled: opts.maxThrottled, limits: this.admission.log });
+    this.online = new OnlineReporter(this.table.rooms, logic, serverId, timers.renewOnline, log);
     if (opts.registry) {
       this.registration = new Registration({
         registry: opts.registry,
-        config,
+        settings: opts.registration,
         serverId,
         rpcAddr: opts.rpcAddr,
         log,
@@ -147,6 +198,7 @@ export class Comet {
     if (this.phase !== 'new') throw new Error('comet: start() may be called only once');
     this.phase = 'starting';
     const { admission } = this;
+    const { protocol } = this.settings;
     const hooks = {
       admit: (socket: Socket) => this.phase !== 'stopped' && admission.admit(socket) === undefined,
       accept: (socket: Socket, isWs: boolean) => this.accept(socket, isWs),
@@ -156,36 +208,28 @@ export class Comet {
       reply: (c: Connection, bytes: Buffer) => this.out.reply(c, bytes),
       countFrame: (c: Connection) => admission.frame(c),
       frameTooLarge: (c: Connection) =>
-        admission.log.hit(Limit.ClientFrameSize, { key: c.key || undefined, remote: c.remote, maxBody: this.config.protocol.maxBody }),
+        admission.log.hit(Limit.ClientFrameSize, { key: c.key || undefined, remote: c.remote, maxBody: protocol.maxBody }),
       log: this.log,
-      maxBody: this.config.protocol.maxBody,
+      maxBody: protocol.maxBody,
       counters: this.transport,
       limits: admission.log,
-      handshakeTimeoutMs: this.config.protocol.handshakeTimeout,
-      maxRefusedWaiting: this.config.limits.maxRefusedWaiting,
+      handshakeTimeoutMs: protocol.handshakeTimeout,
+      maxRefusedWaiting: this.settings.admission.maxRefusedWaiting,
     };
     try {
-      const { tcp, websocket, protocol } = this.config;
-      const tlsOf = async (certFile: string, privateFile: string, what: string): Promise<ListenerTls> => {
-        const credentials = new TlsCredentials(certFile, privateFile, what);
-        await credentials.load();
-        this.credentials.push(credentials);
-        return { credentials, handshakeTimeoutMs: protocol.handshakeTimeout };
-      };
-      const wssTls = websocket.tlsOpen ? await tlsOf(websocket.certFile, websocket.privateFile, 'websocket.certFile') : undefined;
-      let tcpTls: ListenerTls | undefined;
-      if (tcp.tlsBind.length > 0) {
-        // Unset tcp certificate files mean the wss ones.
-        const own = tcp.certFile !== '' || tcp.privateFile !== '';
-        tcpTls =
-          !own && wssTls !== undefined
-            ? wssTls
-            : await tlsOf(own ? tcp.certFile : websocket.certFile, own ? tcp.privateFile : websocket.privateFile, own ? 'tcp.certFile' : 'websocket.certFile (for tcp.tlsBind)');
-      }
-      for (const bind of tcp.bind) this.tcp.push(new TcpServer(bind, hooks));
-      for (const bind of tcp.tlsBind) this.tcp.push(new TcpServer(bind, hooks, tcpTls));
-      for (const bind of websocket.bind) this.ws.push(new WsServer(bind, hooks));
-      if (wssTls !== undefined) for (const bind of websocket.tlsBind) this.ws.push(new WsServer(bind, hooks, wssTls));
+      const { tcp, tcpTls, ws, wss, wsCertificates, tcpCertificates } = this.settings.listeners;
+      const tls = await loadTlsListeners({
+        wss: wss !== undefined,
+        tcpTls: tcpTls.length > 0,
+        websocket: wsCertificates,
+        tcp: tcpCertificates,
+        handshakeTimeoutMs: protocol.handshakeTimeout,
+      });
+      this.credentials.push(...tls.credentials);
+      for (const bind of tcp) this.tcp.push(new TcpServer(bind, hooks));
+      for (const bind of tcpTls) this.tcp.push(new TcpServer(bind, hooks, tls.tcp));
+      for (const bind of ws) this.ws.push(new WsServer(bind, hooks));
+      if (tls.wss !== undefined) for (const bind of wss ?? []) this.ws.push(new WsServer(bind, hooks, tls.wss));
       for (const s of [...this.tcp, ...this.ws]) await s.listen();
     } catch (err) {
       await Promise.all([...this.tcp, ...this.ws].map((s) => s.close()));
@@ -233,8 +277,8 @@ export class Comet {
     for (let i = all.length - 1; i >= 0; i--) all[i].close('comet shutting down', 'debug', true);
     const deadline = setTimeout(() => {
       for (const c of all) c.socket.destroy();
-    }, this.config.comet.shutdownWait);
-    await Promise.all([this.protocol.settleDisconnects(this.config.comet.shutdownWait), ...flushed]);
+    }, this.settings.timers.shutdownWait);
+    await Promise.all([this.protocol.settleDisconnects(this.settings.timers.shutdownWait), ...flushed]);
     clearTimeout(deadline);
     await Promise.all(closing);
   }
@@ -339,14 +383,14 @@ export class Comet {
     if (isWs) this.transport.wsAccepted++;
     else this.transport.tcpAccepted++;
     socket.setNoDelay(true);
-    socket.setKeepAlive(this.config.tcp.keepalive);
+    socket.setKeepAlive(this.settings.listeners.keepalive);
     const remote = address.includes(':') ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;
     const c = new Connection(
       socket,
       isWs,
       clientIp(address),
       remote,
-      now() + this.config.protocol.handshakeTimeout,
+      now() + this.settings.protocol.handshakeTimeout,
       this.out,
       this.protocol.closed,
     );

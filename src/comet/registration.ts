@@ -1,14 +1,27 @@
 // Registry entry of this comet (spec §3.6): registered at start, refreshed with the
 // connection and IP counts every registry.refresh (1 s after a failure), removed at stop.
-import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { AppId, type Instance, type Registry } from '../ports/index.js';
 
 const RETRY_MS = 1000;
 
+/** What the entry says about this comet besides its counts (config env section), and how often it is renewed. */
+export interface RegistrationSettings {
+  region: string;
+  zone: string;
+  /** env.deployEnv */
+  env: string;
+  weight: number;
+  offline: boolean;
+  /** Public client addresses (env.addrs). */
+  addrs: string[];
+  /** registry.refresh (ms); 0 registers once. */
+  refreshMs: number;
+}
+
 export interface RegistrationOptions {
   registry: Registry;
-  config: Config;
+  settings: RegistrationSettings;
   serverId: string;
   rpcAddr?: string;
   log: Logger;
@@ -23,21 +36,21 @@ export class Registration {
   constructor(private readonly opts: RegistrationOptions) {}
 
   instance(): Instance {
-    const { config, serverId, rpcAddr, counts } = this.opts;
+    const { settings, serverId, rpcAddr, counts } = this.opts;
     const { connections, ips } = counts();
     return {
-      region: config.env.region,
-      zone: config.env.zone,
-      env: config.env.deployEnv,
+      region: settings.region,
+      zone: settings.zone,
+      env: settings.env,
       appid: AppId.Comet,
       hostname: serverId,
       addrs: rpcAddr ? [rpcAddr] : [],
       version: '',
       latestTimestamp: Date.now() * 1e6,
       metadata: {
-        weight: String(config.env.weight),
-        offline: String(config.env.offline),
-        addrs: config.env.addrs.join(','),
+        weight: String(settings.weight),
+        offline: String(settings.offline),
+        addrs: settings.addrs.join(','),
         conn_count: String(connections),
         ip_count: String(ips),
       },
@@ -51,7 +64,7 @@ export class Registration {
   }
 
   private async refresh(): Promise<void> {
-    let next = this.opts.config.registry.refresh;
+    let next = this.opts.settings.refreshMs;
     this.inflight = this.opts.registry.register(this.instance()).catch((err: unknown) => {
       next = RETRY_MS;
       this.opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'comet: registry update failed');

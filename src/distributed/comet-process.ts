@@ -11,6 +11,7 @@ import { rpcClientTls } from '../adapters/grpc/channel.js';
 import { GrpcLogicClient } from '../adapters/grpc/logic-client.js';
 import { serveComet } from '../adapters/grpc/comet-server.js';
 import { Comet } from '../comet/comet.js';
+import { cometSettings } from '../config/comet-settings.js';
 import { parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -88,7 +89,7 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
     const rpcAddr = `grpc://${advertisedAddr(host, rpc.port)}`;
 
     const limits = new LimitHits();
-    comet = new Comet({ config, serverId, logic, log: log.child({ role: 'comet' }), registry, rpcAddr, limits });
+    comet = new Comet({ ...cometSettings(config), serverId, logic, log: log.child({ role: 'comet' }), registry, rpcAddr, limits });
     const c = comet;
     let metrics: string | undefined;
     if (config.metrics.enabled) {

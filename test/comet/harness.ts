@@ -1,5 +1,6 @@
 // A comet on 127.0.0.1 (free ports) with a StubLogic, and clients that are closed with it.
 import { Comet, type CometOptions } from '../../src/comet/comet.js';
+import { cometSettings } from '../../src/config/comet-settings.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
@@ -40,7 +41,7 @@ export async function startComet(
   const input: Record<string, Section> = { ...defaults };
   for (const [k, v] of Object.entries(sections)) input[k] = { ...(defaults[k] ?? {}), ...v };
   const config = buildConfig(input);
-  const comet = new Comet({ config, serverId: SERVER_ID, logic, log: silentLogger, ...extra });
+  const comet = new Comet({ ...cometSettings(config), serverId: SERVER_ID, logic, log: silentLogger, ...extra });
   await comet.start();
   const clients: GoimTestClient[] = [];
   const track = (c: GoimTestClient): GoimTestClient => {

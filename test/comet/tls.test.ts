@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
+import { cometSettings } from '../../src/config/comet-settings.js';
 import { buildConfig } from '../../src/config/load.js';
 import { Comet } from '../../src/comet/comet.js';
 import { startEmbedded } from '../../src/embedded.js';
@@ -268,7 +269,7 @@ describe('TLS configuration', { skip }, () => {
       tcp: { bind: ['127.0.0.1:0'] },
       websocket: { bind: ['127.0.0.1:0'], tlsOpen: true, tlsBind: ['127.0.0.1:0'], certFile: join(dir, 'nope.pem'), privateFile: cert.keyFile },
     });
-    const comet = new Comet({ config, serverId: 'tls-missing', logic: new StubLogic(), log: silentLogger });
+    const comet = new Comet({ ...cometSettings(config), serverId: 'tls-missing', logic: new StubLogic(), log: silentLogger });
     await assert.rejects(comet.start(), /websocket\.certFile: .*nope\.pem/);
     await comet.stop();
   });
@@ -279,7 +280,7 @@ describe('TLS configuration', { skip }, () => {
       tcp: { bind: ['127.0.0.1:0'] },
       websocket: { bind: ['127.0.0.1:0'], tlsOpen: true, tlsBind: ['127.0.0.1:0'] },
     });
-    const comet = new Comet({ config, serverId: 'tls-none', logic: new StubLogic(), log: silentLogger });
+    const comet = new Comet({ ...cometSettings(config), serverId: 'tls-none', logic: new StubLogic(), log: silentLogger });
     await assert.rejects(comet.start(), /websocket\.certFile: no certificate file configured/);
     await comet.stop();
   });

@@ -1,0 +1,55 @@
+// What the comet role takes from the configuration (comet/comet.ts CometSettings), picked
+// out by the wiring (embedded.ts, distributed/comet-process.ts) so the role never sees the
+// whole Config.
+import type { CometSettings } from '../comet/comet.js';
+import { sendQueueSplit } from './push-limits.js';
+import type { Config } from './schema.js';
+
+export function cometSettings(config: Config): CometSettings {
+  const { tcp, websocket, protocol, limits, comet, env } = config;
+  return {
+    listeners: {
+      tcp: tcp.bind,
+      tcpTls: tcp.tlsBind,
+      ws: websocket.bind,
+      wss: websocket.tlsOpen ? websocket.tlsBind : undefined,
+      keepalive: tcp.keepalive,
+      wsCertificates: { certFile: websocket.certFile, privateFile: websocket.privateFile },
+      tcpCertificates: { certFile: tcp.certFile, privateFile: tcp.privateFile },
+    },
+    protocol: {
+      cliProto: protocol.cliProto,
+      maxBody: protocol.maxBody,
+      sendQueueBytes: protocol.sendQueueBytes,
+      slowPolicy: protocol.slowPolicy,
+      handshakeTimeout: protocol.handshakeTimeout,
+      replyReserve: sendQueueSplit(protocol).replyReserve,
+    },
+    admission: {
+      maxConnections: limits.maxConnections,
+      maxConnectionsPerIp: limits.maxConnectionsPerIp,
+      reservedFds: limits.reservedFds,
+      newConnectionsPerSecond: limits.newConnectionsPerSecond,
+      upstreamFramesPerSecond: limits.upstreamFramesPerSecond,
+      upstreamFramesBurst: limits.upstreamFramesBurst,
+      maxAccepts: limits.maxAccepts,
+      maxRefusedWaiting: limits.maxRefusedWaiting,
+    },
+    timers: {
+      sweepInterval: comet.sweepInterval,
+      routingRefresh: comet.routingRefresh,
+      renewOnline: comet.renewOnline,
+      shutdownWait: comet.shutdownWait,
+    },
+    maxThrottled: config.push.maxThrottled,
+    registration: {
+      region: env.region,
+      zone: env.zone,
+      env: env.deployEnv,
+      weight: env.weight,
+      offline: env.offline,
+      addrs: env.addrs,
+      refreshMs: config.registry.refresh,
+    },
+  };
+}
