@@ -16,7 +16,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { metricsAddr } from '../metrics/serve.js';
 import { exitOnSignal } from '../shutdown.js';
-import { grpcListen } from './addresses.js';
+import { grpcListen } from './grpc-settings.js';
 import { COMET_GRPC_DEFAULT, startCometProcess, type CometAddresses } from './comet-process.js';
 
 /** Set in a worker's environment: its index. */

@@ -6,20 +6,19 @@
 // registers; /metrics is served on metrics.addr. Stop, in reverse: deregister, stop
 // accepting and close the connections (each told to logic), then the gRPC server (calls in
 // flight finish), the logic client, the registry.
-import { advertisedAddr } from '../adapters/grpc/register.js';
-import { rpcClientTls } from '../adapters/grpc/channel.js';
+import { advertisedAddr } from '../adapters/grpc/address.js';
 import { GrpcLogicClient } from '../adapters/grpc/logic-client.js';
 import { serveComet } from '../adapters/grpc/comet-server.js';
 import { Comet } from '../comet/comet.js';
 import { cometSettings } from '../config/comet-settings.js';
-import { parseListen } from '../config/listen.js';
+import { parseListen, showAddress } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { LimitHits } from '../metrics/limit-hits.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { metricsAddr, serveMetrics } from '../metrics/serve.js';
 import type { CometOps } from '../ports/index.js';
-import { grpcListen, grpcServerOptions, showAddress } from './addresses.js';
+import { grpcListen, grpcServerOptions, rpcClientTls } from './grpc-settings.js';
 import { redisRegistry } from './redis.js';
 import { Teardown } from './teardown.js';
 
@@ -65,7 +64,7 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
       addrs: config.rpcClient.logicAddrs,
       timeoutMs: config.rpcClient.timeout,
       zone: config.env.zone,
-      tls: rpcClientTls(config.rpcClient),
+      tls: rpcClientTls(config),
     });
     teardown.add('closing the logic client', () => logic.close());
 
@@ -82,8 +81,7 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
       if (!comet) throw new Error(`comet ${serverId}: starting`);
       return comet;
     };
-    const { certFile, privateFile, clientCaFile } = config.rpcServer;
-    const rpc = await serveComet(target, listen, { ...grpcServerOptions(config), certFile, privateFile, clientCaFile });
+    const rpc = await serveComet(target, listen, grpcServerOptions(config));
     teardown.add('closing the gRPC server', () => rpc.close());
     const { host } = parseListen(listen);
     const rpcAddr = `grpc://${advertisedAddr(host, rpc.port)}`;

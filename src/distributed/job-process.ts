@@ -4,7 +4,6 @@
 //
 // Stop: the job stops consuming, delivers what it accepted (held room batches, calls in
 // flight), acknowledges it and hands its partitions over; then the registry closes.
-import { rpcClientTls } from '../adapters/grpc/channel.js';
 import { grpcCometDialerWith } from '../adapters/grpc/comet-client.js';
 import { pushMaxBytes } from '../config/push-limits.js';
 import type { Config } from '../config/schema.js';
@@ -12,7 +11,8 @@ import { Job } from '../job/job.js';
 import type { Logger } from '../log.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { metricsAddr, serveMetrics } from '../metrics/serve.js';
-import { showAddress } from './addresses.js';
+import { showAddress } from '../config/listen.js';
+import { rpcClientTls } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
 import { redisLeaseStore, redisRegistry } from './redis.js';
 import { Teardown } from './teardown.js';
@@ -42,7 +42,7 @@ export async function startJobProcess(config: Config, log: Logger): Promise<JobP
       pushMaxBytes: pushMaxBytes(config),
       queue,
       registry,
-      dial: grpcCometDialerWith({ timeoutMs: config.rpcClient.timeout, tls: rpcClientTls(config.rpcClient) }),
+      dial: grpcCometDialerWith({ timeoutMs: config.rpcClient.timeout, tls: rpcClientTls(config) }),
       log: log.child({ role: 'job' }),
     });
     let metrics: string | undefined;

@@ -6,9 +6,10 @@
 // gRPC and registers (comets find it), then opens the HTTP API. Stop, in reverse: the HTTP
 // API stops taking pushes, logic deregisters, the gRPC server lets calls in flight finish,
 // then the reload loop, the queue (publishes settle), the store and the registry close.
-import { advertisedAddr, registerLogic } from '../adapters/grpc/register.js';
+import { advertisedAddr } from '../adapters/grpc/address.js';
+import { registerLogic } from '../adapters/grpc/logic-registration.js';
 import { serveLogic } from '../adapters/grpc/logic-server.js';
-import { parseListen } from '../config/listen.js';
+import { parseListen, showAddress } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { LogicHttpServer } from '../logic/http/http-server.js';
@@ -17,7 +18,7 @@ import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { webRoots } from '../package-root.js';
 import { AppId } from '../ports/index.js';
-import { grpcListen, grpcServerOptions, showAddress } from './addresses.js';
+import { grpcListen, grpcServerOptions } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
 import { redisRegistry, redisSessionStore } from './redis.js';
 import { Teardown } from './teardown.js';
@@ -54,13 +55,12 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
     await logic.start();
 
     const listen = grpcListen(config, LOGIC_GRPC_DEFAULT);
-    const { certFile, privateFile, clientCaFile } = config.rpcServer;
-    const rpc = await serveLogic(logic, listen, { ...grpcServerOptions(config), certFile, privateFile, clientCaFile });
+    const rpc = await serveLogic(logic, listen, grpcServerOptions(config));
     teardown.add('closing the gRPC server', () => rpc.close());
     const { host } = parseListen(listen);
     const dialAddr = advertisedAddr(host, rpc.port);
     try {
-      await registerLogic(registry, config, dialAddr);
+      await registerLogic(registry, config.env, dialAddr);
     } catch (err) {
       // The registry keeps re-registering in the background: logic appears once Redis does.
       log.warn({ err: (err as Error).message }, 'logic: registration failed; retrying in the background');

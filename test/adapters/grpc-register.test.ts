@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { advertisedAddr, registerLogic } from '../../src/adapters/grpc/register.js';
+import { advertisedAddr } from '../../src/adapters/grpc/address.js';
+import { registerLogic } from '../../src/adapters/grpc/logic-registration.js';
 import { configSchema } from '../../src/config/schema.js';
 import { AppId, type Instance, type Registry } from '../../src/ports/index.js';
 
@@ -23,7 +24,7 @@ test('registerLogic registers goim.logic with its grpc:// address and weight, an
     async close() {},
   };
   const config = configSchema.parse({ env: { host: 'logic01', region: 'sh', zone: 'sh001', deployEnv: 'dev', weight: 7 } });
-  const deregister = await registerLogic(registry, config, '10.0.0.5:3119');
+  const deregister = await registerLogic(registry, config.env, '10.0.0.5:3119');
   assert.equal(registered.length, 1);
   const i = registered[0];
   assert.deepEqual(

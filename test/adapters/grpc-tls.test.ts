@@ -12,7 +12,7 @@ import { serveComet } from '../../src/adapters/grpc/comet-server.js';
 import { GrpcLogicClient } from '../../src/adapters/grpc/logic-client.js';
 import { serveLogic } from '../../src/adapters/grpc/logic-server.js';
 import type { RpcServerOptions } from '../../src/adapters/grpc/serve.js';
-import type { RpcClientTls } from '../../src/adapters/grpc/channel.js';
+import type { RpcClientTls } from '../../src/adapters/grpc/channel-options.js';
 import type { ConnectRequest, LogicService } from '../../src/ports/index.js';
 import { makeCert as makeTestCert, type TestCert, opensslGate } from '../support/test-certs.js';
 

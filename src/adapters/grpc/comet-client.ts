@@ -2,7 +2,9 @@
 // registry instance (its `grpc://host:port` address).
 import type { CometService, CometDialer, Instance, Proto } from '../../ports/index.js';
 import { CometClient as CometStub } from '../../rpc/gen/goim/comet/comet.js';
-import { channelOptions, channelSecurity, grpcTarget, unaryCall, type RpcClientTls } from './channel.js';
+import { grpcTarget } from './address.js';
+import { channelOptions, channelSecurity, type RpcClientTls } from './channel-options.js';
+import { unaryCall } from './unary-call.js';
 import { toWireProto } from './proto.js';
 
 export interface GrpcCometClientOptions {

@@ -19,7 +19,9 @@ import {
   type ConnectReply as WireConnectReply,
   type NodesReply as WireNodesReply,
 } from '../../rpc/gen/goim/logic/logic.js';
-import { channelOptions, channelSecurity, grpcTarget, unaryCall, type RpcClientTls } from './channel.js';
+import { grpcTarget } from './address.js';
+import { channelOptions, channelSecurity, type RpcClientTls } from './channel-options.js';
+import { unaryCall } from './unary-call.js';
 import { toWireProto } from './proto.js';
 
 export interface GrpcLogicClientOptions {

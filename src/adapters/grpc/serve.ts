@@ -1,20 +1,30 @@
-// Starting and stopping a grpc-js server the way goim's servers behave (spec §3.10), and
-// the glue that turns a promise-returning handler into a goim-style unary handler.
+// Starting and stopping a grpc-js server the way goim's servers behave (keepalive and
+// connection ages as goim's rpcServer settings, docs/configuration.md [rpcServer]), and the
+// glue that turns a promise-returning handler into a goim-style unary handler.
 import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials, status, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { parseListen } from '../../config/listen.js';
-import type { Config } from '../../config/schema.js';
 
-/** goim's rpcServer keepalive settings, in ms (config `rpcServer`; all optional). */
-export type RpcServerOptions = Partial<
-  Pick<
-    Config['rpcServer'],
-    'idleTimeout' | 'maxLifeTime' | 'forceCloseWait' | 'keepAliveInterval' | 'keepAliveTimeout' | 'certFile' | 'privateFile' | 'clientCaFile'
-  >
-> & {
+/** goim's rpcServer keepalive settings in ms, and TLS (config `rpcServer`; all optional). */
+export interface RpcServerOptions {
+  /** An idle connection is closed after this long (default 60 s). */
+  idleTimeout?: number;
+  /** A connection is closed after this long (default 2 h). */
+  maxLifeTime?: number;
+  /** Calls in flight on a connection past maxLifeTime get this long (default 20 s). */
+  forceCloseWait?: number;
+  /** Keepalive ping interval (default 60 s). */
+  keepAliveInterval?: number;
+  /** An unanswered ping drops the connection after this long (default 20 s). */
+  keepAliveTimeout?: number;
+  /** PEM certificate chain and key: serve over TLS; plaintext when certFile is empty. */
+  certFile?: string;
+  privateFile?: string;
+  /** PEM CA bundle: require client certificates signed by it. */
+  clientCaFile?: string;
   /** How long close() lets calls in flight finish before cutting them (default 5 s). */
   shutdownGrace?: number;
-};
+}
 
 export interface RunningServer {
   /** The bound port (useful with port 0). */
