@@ -12,23 +12,18 @@ import type { Proto } from '../ports/index.js';
 import { CometDownError, type CallDone, type CometCall, type CometLane, type ParkedCall } from './comet-lane.js';
 
 /**
- * Submits `call` to every lane (under order key `key`); `done` runs once after all settled,
- * with an error when the message must go back to the queue, or null. Waiting for every
- * comet before reporting keeps the ack honest: nothing is still in flight when the queue
- * decides to redeliver. `bytes`: the message bytes the call carries.
+ * Submits `call` to every lane; resolves once all settled, or rejects when the message must
+ * go back to the queue. Waiting for every comet before reporting keeps the ack honest:
+ * nothing is still in flight when the queue decides to redeliver. `bytes`: the message
+ * bytes the call carries.
  */
-export function fanOut(
-  lanes: readonly CometLane[],
-  key: string | null,
-  call: CometCall,
-  what: string,
-  done: (err: Error | null) => void,
-  bytes = 0,
-): void {
-  fanOutWith(lanes, (lane, laneDone) => lane.submit(key, call, laneDone, bytes), what, done);
+export function fanOutAsync(lanes: readonly CometLane[], call: CometCall, what: string, bytes = 0): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    fanOutWith(lanes, (lane, laneDone) => lane.submit(null, call, laneDone, bytes), what, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
-/** fanOut for a room batch: each lane keeps the room's order and may merge queued batches. */
+/** fanOutAsync for a room batch, reported to `done`: each lane keeps the room's order and may merge queued batches. */
 export function fanOutRoomBatch(lanes: readonly CometLane[], room: string, proto: Proto, done: (err: Error | null) => void): void {
   fanOutWith(lanes, (lane, laneDone) => lane.submitRoomBatch(room, proto, laneDone), `broadcastRoom ${room}`, done);
 }
@@ -67,9 +62,4 @@ function fanOutWith(
       done(new Error(`job: ${what} not delivered: comet ${down.join(', ')} down and no comet took it (${cause!.message})`, { cause }));
     });
   }
-}
-
-/** fanOut as a promise. */
-export function fanOutAsync(lanes: readonly CometLane[], key: string | null, call: CometCall, what: string, bytes = 0): Promise<void> {
-  return new Promise<void>((resolve, reject) => fanOut(lanes, key, call, what, (err) => (err ? reject(err) : resolve()), bytes));
 }

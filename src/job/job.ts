@@ -316,7 +316,7 @@ export class Job {
     this.counters.push++;
     const proto = pushProto(msg.operation, msg.msg);
     const { keys, operation } = msg;
-    return fanOutAsync([lane], null, (c) => c.pushMsg(keys, operation, proto), 'pushMsg', proto.body.length);
+    return fanOutAsync([lane], (c) => c.pushMsg(keys, operation, proto), 'pushMsg', proto.body.length);
   }
 
   private broadcast(msg: PushMsg): Promise<void> {
@@ -331,7 +331,7 @@ export class Job {
     // Go integer division (truncates toward zero), as goim computes it.
     const speed = Math.trunc(msg.speed / lanes.length);
     const { operation } = msg;
-    return fanOutAsync(lanes, null, (c) => c.broadcast(operation, proto, speed), 'broadcast', proto.body.length);
+    return fanOutAsync(lanes, (c) => c.broadcast(operation, proto, speed), 'broadcast', proto.body.length);
   }
 
   private readonly sendRoomBatch = (room: string, proto: Proto, done: (err: Error | null) => void): void => {
