@@ -7,9 +7,10 @@ import { silentLogger } from '../../src/log.js';
 import { closeRedis, createRedis, redisReady } from '../../src/adapters/redis/connection.js';
 import { onlineField, RedisSessionStore } from '../../src/adapters/redis/session-store.js';
 import { LuaScript } from '../../src/adapters/redis/lua-script.js';
-import { OutageProxy, serviceGate, serviceUrl, uniqueName, waitFor } from '../support/services.js';
+import { OutageProxy, serviceGate, serviceUrl, uniqueName } from '../support/services.js';
 import { deleteKeysUnder } from '../support/redis-keys.js';
 import { sessionStoreContract } from '../contracts/session-store.contract.js';
+import { eventually } from '../support/eventually.js';
 
 const skip = await serviceGate('redis');
 
@@ -202,7 +203,7 @@ describe('RedisSessionStore: goim\'s key schema and outages (real Redis)', { ski
       await redisReady(c, 5000);
       await s.addMapping({ mid: 0n, key: 'outage', server: 'c1' });
       await proxy.cut();
-      await waitFor(() => c.status !== 'ready', 'the client to notice the outage');
+      await eventually(() => c.status !== 'ready', 'the client to notice the outage');
       await assert.rejects(within(s.serversByKeys(['outage']), 3000, 'serversByKeys'), /not connected/);
       await proxy.restore();
       await redisReady(c, 10_000);

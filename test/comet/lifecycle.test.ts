@@ -4,7 +4,8 @@ import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { AppId, type Instance, type Registry } from '../../src/ports/index.js';
 import { StubLogic } from '../support/stub-logic.js';
-import { eventually, SERVER_ID, startComet } from './harness.js';
+import { SERVER_ID, startComet } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 /** Records what a comet does to its registry. */
 class RecordingRegistry implements Registry {

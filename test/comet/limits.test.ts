@@ -12,7 +12,8 @@ import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { Op } from '../../src/protocol/ops.js';
 import { GoimTestClient } from '../support/goim-client.js';
-import { eventually, startComet, type Harness, type Section } from './harness.js';
+import { startComet, type Harness, type Section } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 async function withComet(limits: Section, run: (h: Harness, hits: LimitHits) => Promise<void>, extra: Record<string, Section> = {}): Promise<void> {
   const hits = new LimitHits();

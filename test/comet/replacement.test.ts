@@ -2,7 +2,8 @@
 // closed without a Disconnect (goim's deleted the new routing), counts stay right.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, innerFrame, rawProto, SERVER_ID, startComet, type Harness } from './harness.js';
+import { innerFrame, rawProto, SERVER_ID, startComet, type Harness } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 describe('same-key replacement', () => {
   let h: Harness;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RoomTable, type RoomMember } from '../../src/comet/room.js';
 import type { GoimTestClient } from '../support/goim-client.js';
-import { eventually, hex, innerFrame, rawProto, startComet, type Harness } from './harness.js';
+import { hex, innerFrame, rawProto, startComet, type Harness } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 describe('change room', () => {
   let h: Harness;

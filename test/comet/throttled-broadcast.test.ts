@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
 import type { GoimTestClient } from '../support/goim-client.js';
-import { eventually, innerFrame, rawProto, startComet } from './harness.js';
+import { innerFrame, rawProto, startComet } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 const OP = 1000;
 

@@ -14,7 +14,8 @@ import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { Op } from '../../src/protocol/ops.js';
 import { GoimTestClient } from '../support/goim-client.js';
 import { makeCert, type TestCert, opensslGate } from '../support/test-certs.js';
-import { eventually, startComet, type Harness } from './harness.js';
+import { startComet, type Harness } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 const skip = opensslGate();
 const HANDSHAKE_MS = 300;

@@ -18,13 +18,13 @@ import {
   jobConfig,
   logicConfig,
   portOf,
-  waitFor,
   type CometStarted,
   type JobStarted,
   type LogicStarted,
   type TsimProcess,
 } from '../support/cluster.js';
 import { GoimTestClient } from '../support/goim-client.js';
+import { eventually } from '../support/eventually.js';
 
 const skip = await clusterGate();
 
@@ -104,7 +104,7 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
   });
 
   it('registers every comet with its bound gRPC address, and each logic with its own', async () => {
-    await waitFor(async () => (await instances()).length === 2, 'logic to list both comets');
+    await eventually(async () => (await instances()).length === 2, 'logic to list both comets');
     const list = await instances();
     for (const host of ['comet-a', 'comet-b']) {
       const ins = list.find((i) => i.hostname === host);
@@ -188,7 +188,7 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
     const b = await client('comet-b', 'tcp', { mid: 203, key: 'on-b1', room_id: 'live://2' });
 
     for (const via of [base, base2]) {
-      await waitFor(async () => {
+      await eventually(async () => {
         const r = await api(via, '/goim/online/room?type=live&rooms=2');
         return JSON.stringify(r.body?.data) === '{"2":3}';
       }, 'online/room to count 3 in live://2 (2 on comet-a + 1 on comet-b) on each logic');
@@ -198,14 +198,14 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
     assert.ok((top.body?.data as Array<{ room_id: string; count: number }>).some((r) => r.room_id === '2' && r.count === 3), top.text);
 
     // every connection of this suite so far: 4 + 3, from both comets' registry metadata
-    await waitFor(async () => {
+    await eventually(async () => {
       const t = await api(base, '/goim/online/total');
       return (t.body?.data as { conn_count: number }).conn_count === clients.length;
     }, `online/total conn_count to reach ${clients.length}`);
 
     // comets learn the global count through RenewOnline and answer heartbeats with it
     for (const cl of [a, b]) {
-      await waitFor(async () => {
+      await eventually(async () => {
         cl.send(Op.Heartbeat);
         const f = await cl.nextWhere((x) => x.op === Op.HeartbeatReply);
         return f.body.readInt32BE(0) === 3;
@@ -219,7 +219,7 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
     const a1 = await client('comet-a', 'tcp', { mid: 302, key: 'c-a1', room_id: 'live://3' });
     // the jobs hear of comet-c by the registry's notification or, at the latest, its next scan
     let n = 0;
-    await waitFor(async () => {
+    await eventually(async () => {
       await push('/goim/push/room?operation=1000&type=live&room=3', `late ${n++}`);
       await new Promise((r) => setTimeout(r, 100));
       return c1.queued > 0;
@@ -303,7 +303,7 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
       }
       return n;
     };
-    await waitFor(async () => (await missing()) === 0, 'every pushed message to reach its clients', 90_000).catch(async (err: Error) => {
+    await eventually(async () => (await missing()) === 0, 'every pushed message to reach its clients', 90_000).catch(async (err: Error) => {
       throw new Error(`${err.message}; ${await missing()} deliveries missing\n${h.diagnostics()}`);
     });
 
@@ -334,12 +334,12 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
     // the client reconnects to comet-a with the same key and gets its pushes there
     comets.delete('comet-c');
     const moved = await client('comet-a', 'ws', { mid: 402, key: 'dead-c2', room_id: 'live://4' });
-    await waitFor(async () => (await redis.get('key_dead-c2')) === 'comet-a', 'key_dead-c2 to point at comet-a');
+    await eventually(async () => (await redis.get('key_dead-c2')) === 'comet-a', 'key_dead-c2 to point at comet-a');
     await push('/goim/push/keys?operation=1000&keys=dead-c2', 'found again');
     assert.equal((await moved.next()).body.toString(), 'found again');
 
     // registry TTL: logic and the jobs drop comet-c
-    await waitFor(async () => !(await instances()).some((i) => i.hostname === 'comet-c'), 'comet-c to leave /goim/nodes/instances', 20_000);
+    await eventually(async () => !(await instances()).some((i) => i.hostname === 'comet-c'), 'comet-c to leave /goim/nodes/instances', 20_000);
     for (const j of jobs) {
       await j.waitForLog((r) => r.msg === 'job: comet removed' && r.comet === 'comet-c', `${j.name} to drop comet-c`);
     }
@@ -348,7 +348,7 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
     assert.equal((await moved.nextWhere((f) => f.body.toString() === 'still flowing')).op, 1000);
 
     // redis.expire: the sessions nobody refreshes any more vanish
-    await waitFor(async () => (await redis.exists('key_dead-c1')) === 0, 'key_dead-c1 to expire', 20_000);
+    await eventually(async () => (await redis.exists('key_dead-c1')) === 0, 'key_dead-c1 to expire', 20_000);
     assert.equal(await redis.hget('mid_401', 'dead-c1'), null);
     assert.equal(await redis.get('key_dead-c2'), 'comet-a', 'the moved session is kept alive by comet-a');
   });

@@ -12,12 +12,12 @@ import {
   jobConfig,
   logicConfig,
   portOf,
-  waitFor,
   type CometStarted,
   type JobStarted,
   type LogicStarted,
 } from '../support/cluster.js';
 import { GoimTestClient } from '../support/goim-client.js';
+import { eventually } from '../support/eventually.js';
 
 const skip = await clusterGate();
 
@@ -52,7 +52,7 @@ describe('distributed tsim: a comet SIGKILLed under steady room pushes', { skip 
       JobStarted,
     ];
     const base = `http://127.0.0.1:${portOf(l.http)}`;
-    await waitFor(async () => ((await api(base, '/goim/nodes/instances')).body?.data as unknown[] | null)?.length === 2, 'both comets registered');
+    await eventually(async () => ((await api(base, '/goim/nodes/instances')).body?.data as unknown[] | null)?.length === 2, 'both comets registered');
     await job.waitForLog((r) => r.msg === 'job: comet added' && r.comet === 'comet-b', 'the job to know comet-b');
 
     const survivors = [await GoimTestClient.tcp(portOf(a.tcp[0])), await GoimTestClient.ws(portOf(a.websocket[0]))];
@@ -76,7 +76,7 @@ describe('distributed tsim: a comet SIGKILLed under steady room pushes', { skip 
 
     let seq = 0;
     for (; seq < BEFORE_KILL; seq++) await push(seq);
-    await waitFor(() => seqs.get(victimClient)!.length > 0, 'comet-b delivering before the kill');
+    await eventually(() => seqs.get(victimClient)!.length > 0, 'comet-b delivering before the kill');
 
     const killedAt = Date.now();
     cometB.kill('SIGKILL');
@@ -87,7 +87,7 @@ describe('distributed tsim: a comet SIGKILLed under steady room pushes', { skip 
 
     const all = Array.from({ length: seq }, (_, i) => i);
     for (const c of survivors) {
-      await waitFor(() => seqs.get(c)!.length >= seq, `${c.transport} client of comet-a to get all ${seq}`, 20_000);
+      await eventually(() => seqs.get(c)!.length >= seq, `${c.transport} client of comet-a to get all ${seq}`, 20_000);
     }
     // give late duplicates, if any, the time a redelivery would take (nats.retryDelay 200 ms in tests)
     await new Promise((res) => setTimeout(res, 1500));

@@ -16,13 +16,13 @@ import {
   jobConfig,
   logicConfig,
   portOf,
-  waitFor,
   waitGone,
   type CometClusterStarted,
   type LogicStarted,
   type TsimProcess,
 } from '../support/cluster.js';
 import { GoimTestClient } from '../support/goim-client.js';
+import { eventually } from '../support/eventually.js';
 
 const skip = await clusterGate();
 
@@ -80,7 +80,7 @@ describe('distributed tsim: a comet with 2 workers', { skip }, () => {
     assert.equal(new Set(metricsPorts).size, 2, `distinct metrics ports: ${metricsPorts}`);
     for (const port of metricsPorts) assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200);
     assert.notEqual(started.workers[0].pid, started.workers[1].pid);
-    await waitFor(async () => JSON.stringify(await hostnames()) === '["comet-w-0","comet-w-1"]', 'both workers in /goim/nodes/instances');
+    await eventually(async () => JSON.stringify(await hostnames()) === '["comet-w-0","comet-w-1"]', 'both workers in /goim/nodes/instances');
     const registered = await registry.list(AppId.Comet);
     assert.deepEqual(
       registered.map((i) => i.addrs[0]),
@@ -112,10 +112,10 @@ describe('distributed tsim: a comet with 2 workers', { skip }, () => {
     assert.notEqual(restarted.workerPid, victim.pid);
     assert.equal(restarted.serverId, 'comet-w-1');
     started.workers[1] = { ...victim, pid: restarted.workerPid as number };
-    await waitFor(async () => JSON.stringify(await hostnames()) === '["comet-w-0","comet-w-1"]', 'both workers listed after the restart');
+    await eventually(async () => JSON.stringify(await hostnames()) === '["comet-w-0","comet-w-1"]', 'both workers listed after the restart');
 
     const members = await connect(4, 'live://w2', 'r');
-    await waitFor(async () => {
+    await eventually(async () => {
       const servers = new Set(await Promise.all(members.map((_, i) => redis.get(`key_r${i}`))));
       return servers.size === 2;
     }, 'new connections on both workers');

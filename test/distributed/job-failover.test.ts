@@ -15,7 +15,6 @@ import {
   jobConfig,
   logicConfig,
   portOf,
-  waitFor,
   type CometStarted,
   type JobStarted,
   type LogicStarted,
@@ -23,6 +22,7 @@ import {
   type TsimProcess,
 } from '../support/cluster.js';
 import { GoimTestClient } from '../support/goim-client.js';
+import { eventually } from '../support/eventually.js';
 
 const skip = await clusterGate();
 
@@ -89,7 +89,7 @@ describe('distributed tsim: a job SIGKILLed under steady room pushes', { skip },
       JobStarted,
     ];
     base = `http://127.0.0.1:${portOf(l.http)}`;
-    await waitFor(
+    await eventually(
       () => ownedBy(jobA, ja.owner).size === PARTITIONS / 2 && ownedBy(jobB, jb.owner).size === PARTITIONS / 2,
       'the jobs to split the partitions',
       30_000,
@@ -138,7 +138,7 @@ describe('distributed tsim: a job SIGKILLed under steady room pushes', { skip },
 
     // steady state, then kill -9 one job
     const deliveredSince = (cl: GoimTestClient, since: number) => arrivals.get(cl)!.some((a) => a.at > since);
-    await waitFor(() => clients.every((cl) => arrivals.get(cl)!.length >= BEFORE_KILL), 'every room to flow', 30_000);
+    await eventually(() => clients.every((cl) => arrivals.get(cl)!.length >= BEFORE_KILL), 'every room to flow', 30_000);
     killAt = performance.now();
     killAtWall = Date.now();
     victim.kill('SIGKILL');
@@ -146,7 +146,7 @@ describe('distributed tsim: a job SIGKILLed under steady room pushes', { skip },
 
     // every client of the victim's rooms receives again: the hand-over is done
     const pushedAtKill = new Map(pushed);
-    await waitFor(
+    await eventually(
       () => clients.every((cl) => arrivals.get(cl)!.some((a) => a.seq >= pushedAtKill.get(roomOf.get(cl)!)! && a.at > killAt)),
       'every room to flow again after the kill',
       90_000,
@@ -169,7 +169,7 @@ describe('distributed tsim: a job SIGKILLed under steady room pushes', { skip },
       }
       return order;
     };
-    await waitFor(
+    await eventually(
       () => clients.every((cl) => firsts(cl).length === pushed.get(roomOf.get(cl)!)),
       'every message to reach every client of its room',
       60_000,

@@ -12,12 +12,12 @@ import {
   jobConfig,
   logicConfig,
   portOf,
-  waitFor,
   type CometStarted,
   type LogicStarted,
   type TsimProcess,
 } from '../support/cluster.js';
 import { GoimTestClient } from '../support/goim-client.js';
+import { eventually } from '../support/eventually.js';
 
 const skip = await clusterGate();
 
@@ -48,7 +48,7 @@ describe('distributed tsim: Redis and NATS outages', { skip }, () => {
     let n = 0;
     const sent = new Set<string>();
     const got: string[] = [];
-    await waitFor(
+    await eventually(
       async () => {
         const text = `${what} ${n++}`;
         const r = await push(path, text);
@@ -80,7 +80,7 @@ describe('distributed tsim: Redis and NATS outages', { skip }, () => {
     b = await GoimTestClient.ws(portOf(cb.websocket[0]));
     await a.auth({ mid: 1, key: 'ka', room_id: 'live://o', accepts: [1000] });
     await b.auth({ mid: 2, key: 'kb', room_id: 'live://o', accepts: [1000] });
-    await waitFor(async () => ((await api(base, '/goim/nodes/instances')).body?.data as unknown[] | null)?.length === 2, 'both comets registered');
+    await eventually(async () => ((await api(base, '/goim/nodes/instances')).body?.data as unknown[] | null)?.length === 2, 'both comets registered');
   });
 
   after(async () => {
@@ -119,7 +119,7 @@ describe('distributed tsim: Redis and NATS outages', { skip }, () => {
     await h.redis.start();
     await untilDelivered(a, '/goim/push/keys?operation=1000&keys=ka', 'key push after Redis returned');
     await untilDelivered(b, '/goim/push/mids?operation=1000&mids=2', 'mid push after Redis returned');
-    await waitFor(async () => ((await api(base, '/goim/nodes/instances')).body?.data as unknown[] | null)?.length === 2, 'both comets registered again');
+    await eventually(async () => ((await api(base, '/goim/nodes/instances')).body?.data as unknown[] | null)?.length === 2, 'both comets registered again');
   });
 
   it('NATS down: every push answers -500 with the reason; logic and job reconnect by themselves', async () => {

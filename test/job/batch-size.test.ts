@@ -10,7 +10,8 @@ import { RoomBatcher } from '../../src/job/room-batcher.js';
 import { silentLogger } from '../../src/log.js';
 import { PushType, type Proto } from '../../src/ports/index.js';
 import { splitFrames } from '../../src/protocol/frame.js';
-import { FakeComet, FakeRegistry, cometInstance, jobSettings, testConfig, waitFor } from './fakes.js';
+import { FakeComet, FakeRegistry, cometInstance, jobSettings, testConfig } from './fakes.js';
+import { eventually } from '../support/eventually.js';
 
 test('RoomBatcher: a message that would pass maxBytes seals the batch held so far', async () => {
   const sent: Proto[] = [];
@@ -38,7 +39,7 @@ test('three pushes of push.maxBytes in a row are three batches, none above push.
   try {
     const msg = (i: number) => ({ type: PushType.ROOM, operation: 1000, speed: 0, server: '', room: 'live://big', keys: [], msg: Buffer.alloc(max, i) });
     for (let i = 0; i < 3; i++) await queue.publish(msg(i));
-    await waitFor(() => queue.size === 0, 'all three delivered');
+    await eventually(() => queue.size === 0, 'all three delivered');
     const calls = comet.calls.filter((c) => c.kind === 'room');
     assert.deepEqual(
       calls.map((c) => splitFrames(Buffer.from(c.proto.body)).map((f) => f.body[0])),

@@ -9,7 +9,8 @@ import { Job } from '../../src/job/job.js';
 import { silentLogger } from '../../src/log.js';
 import { AppId, PushType, type PushMsg } from '../../src/ports/index.js';
 import { splitFrames } from '../../src/protocol/frame.js';
-import { FakeComet, FakeRegistry, cometInstance, jobSettings, testConfig, waitFor, type CometCallRecord } from './fakes.js';
+import { FakeComet, FakeRegistry, cometInstance, jobSettings, testConfig, type CometCallRecord } from './fakes.js';
+import { eventually } from '../support/eventually.js';
 
 /** Retries and probes within milliseconds, so the tests see every state quickly. */
 const FAST: ConfigInput = { job: { cometRetryDelay: '2ms', cometRetryMaxDelay: '10ms' } };
@@ -80,7 +81,7 @@ test('a comet that stops answering is marked down: the other gets every message 
   const want = new Map(Array.from({ length: ROOMS }, (_, r) => [`live://${r}`, Array.from({ length: N / ROOMS }, (_, j) => String(j * ROOMS + r))]));
   try {
     for (let i = 0; i < N; i++) await queue.publish(roomMsg(`live://${i % ROOMS}`, String(i)));
-    await waitFor(() => queue.size === 0, 'every message acknowledged');
+    await eventually(() => queue.size === 0, 'every message acknowledged');
     assert.deepEqual(received(ok.calls), want, 'the healthy comet: each message once, in room order');
     assert.equal(queue.queueStats().redeliveries, 0, 'nothing went back to the queue');
     assert.equal(job.load().cometsDown, 1);
@@ -89,7 +90,7 @@ test('a comet that stops answering is marked down: the other gets every message 
     assert.ok(dead.comet.probes >= 1, 'it is probed instead');
 
     dead.set(true);
-    await waitFor(() => job.load().cometsDown === 0 && job.load().cometHeldCalls === 0, 'the comet answers again and gets what was held');
+    await eventually(() => job.load().cometsDown === 0 && job.load().cometHeldCalls === 0, 'the comet answers again and gets what was held');
     assert.deepEqual(received(dead.comet.calls), want, 'the comet that was down: each message once, in room order');
     assert.equal(job.stats().roomBatchesMerged > 0, true, 'held batches of a room went out merged');
   } finally {
@@ -105,12 +106,12 @@ test('with every comet down nothing is held: messages go back to the queue and a
   try {
     for (let i = 0; i < 5; i++) await queue.publish(roomMsg('live://1', `r${i}`));
     await queue.publish(pushMsg('only', 'p'));
-    await waitFor(() => queue.queueStats().redeliveries >= 6 && job.load().cometsDown === 1, 'messages back in the queue, the comet down');
+    await eventually(() => queue.queueStats().redeliveries >= 6 && job.load().cometsDown === 1, 'messages back in the queue, the comet down');
     assert.equal(job.load().cometHeldCalls, 0, 'nothing is held when no comet took the message');
     assert.equal(only.comet.calls.length, 0);
 
     only.set(true);
-    await waitFor(() => queue.size === 0, 'every message delivered');
+    await eventually(() => queue.size === 0, 'every message delivered');
     const got = received(only.comet.calls);
     assert.deepEqual([...(got.get('live://1') ?? [])].sort(), ['r0', 'r1', 'r2', 'r3', 'r4'], 'each room message once');
     assert.deepEqual(got.get(''), ['p'], 'the key push once');
@@ -127,9 +128,9 @@ test('a down comet that leaves the registry: the calls held for it are dropped a
   const { job, registry } = await wire([ok, dead.comet], { room: { batch: 1 } }, queue);
   try {
     for (let i = 0; i < 20; i++) await queue.publish(roomMsg('live://1', String(i)));
-    await waitFor(() => queue.size === 0 && job.load().cometHeldCalls === 20, 'messages acknowledged, held for the down comet');
+    await eventually(() => queue.size === 0 && job.load().cometHeldCalls === 20, 'messages acknowledged, held for the down comet');
     await registry.deregister(AppId.Comet, 'dead');
-    await waitFor(() => dead.comet.closed, 'its client closed');
+    await eventually(() => dead.comet.closed, 'its client closed');
     assert.equal(job.stats().cometDroppedRemoved, 20);
     assert.equal(job.load().cometHeldCalls, 0);
     assert.equal(received(ok.calls).get('live://1')?.length, 20);
@@ -147,12 +148,12 @@ test('job.cometBacklogBytes bounds what is held for a down comet; the rest is dr
   const { job } = await wire([ok, dead.comet], { room: { batch: 1 }, job: { cometBacklogBytes: 2800 } }, queue);
   try {
     for (let i = 10; i < 40; i++) await queue.publish(roomMsg('live://1', String(i)));
-    await waitFor(() => queue.size === 0, 'every message acknowledged (the healthy comet took them)');
+    await eventually(() => queue.size === 0, 'every message acknowledged (the healthy comet took them)');
     assert.equal(job.load().cometHeldCalls, 10);
     assert.equal(job.stats().cometDroppedBacklogFull, 20);
     assert.equal(received(ok.calls).get('live://1')?.length, 30);
     dead.set(true);
-    await waitFor(() => job.load().cometHeldCalls === 0 && job.load().cometsDown === 0, 'held calls delivered');
+    await eventually(() => job.load().cometHeldCalls === 0 && job.load().cometsDown === 0, 'held calls delivered');
     const got = received(dead.comet.calls).get('live://1')!;
     assert.equal(got.length, 10);
     assert.deepEqual(got, [...got].sort(), 'in order');
@@ -170,8 +171,8 @@ test('a call the comet keeps refusing while it answers others is dropped and cou
   const { job } = await wire([ok, picky], { room: { batch: 1 } }, queue);
   try {
     for (const body of ['a', 'poison', 'b']) await queue.publish(roomMsg('live://1', body));
-    await waitFor(() => queue.size === 0 && job.stats().cometDroppedRefused === 1 && job.load().cometHeldCalls === 0, 'the refused call dropped');
-    await waitFor(() => received(picky.calls).get('live://1')?.length === 2, 'the room continues');
+    await eventually(() => queue.size === 0 && job.stats().cometDroppedRefused === 1 && job.load().cometHeldCalls === 0, 'the refused call dropped');
+    await eventually(() => received(picky.calls).get('live://1')?.length === 2, 'the room continues');
     assert.deepEqual(received(picky.calls).get('live://1'), ['a', 'b']);
     assert.deepEqual(received(ok.calls).get('live://1'), ['a', 'poison', 'b']);
     assert.equal(queue.queueStats().redeliveries, 0);
@@ -192,7 +193,7 @@ test('through bursts of failures each comet gets every room message once, in roo
     const published: Promise<void>[] = [];
     for (let i = 0; i < N; i++) published.push(queue.publish(roomMsg(`live://${i % ROOMS}`, String(i))));
     await Promise.all(published);
-    await waitFor(() => queue.size === 0 && job.load().cometHeldCalls === 0, 'everything delivered', 30_000);
+    await eventually(() => queue.size === 0 && job.load().cometHeldCalls === 0, 'everything delivered', 30_000);
     const want = new Map(Array.from({ length: ROOMS }, (_, r) => [`live://${r}`, Array.from({ length: N / ROOMS }, (_, j) => String(j * ROOMS + r))]));
     assert.deepEqual(received(ok.calls), want);
     assert.deepEqual(received(flaky.calls), want);

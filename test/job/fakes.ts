@@ -184,15 +184,6 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Re-checks `cond` every few ms until it holds; fails after `timeoutMs`. */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
-
 export function hex(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex').replace(/(..)(?!$)/g, '$1 ');
 }

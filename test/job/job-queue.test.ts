@@ -6,7 +6,8 @@ import { Job } from '../../src/job/job.js';
 import { silentLogger } from '../../src/log.js';
 import { PushType, type PushMsg } from '../../src/ports/index.js';
 import { splitFrames } from '../../src/protocol/frame.js';
-import { FakeComet, FakeRegistry, cometInstance, jobSettings, testConfig, waitFor } from './fakes.js';
+import { FakeComet, FakeRegistry, cometInstance, jobSettings, testConfig } from './fakes.js';
+import { eventually } from '../support/eventually.js';
 
 async function wire(comets: FakeComet[], config: Parameters<typeof testConfig>[0], queue: MemoryPushQueue): Promise<Job> {
   const registry = new FakeRegistry();
@@ -50,7 +51,7 @@ test('10,000 messages over 50 rooms: each comet gets every message once, in room
     const published: Promise<void>[] = [];
     for (let i = 0; i < MESSAGES; i++) published.push(queue.publish(roomMsg(`test://${i % ROOMS}`, String(i))));
     await Promise.all(published);
-    await waitFor(() => queue.size === 0, 'queue acknowledged everything', 30_000);
+    await eventually(() => queue.size === 0, 'queue acknowledged everything', 30_000);
   } finally {
     await job.stop();
   }
@@ -75,7 +76,7 @@ test('a call a comet failed is retried for that comet only: the queue does not r
   const job = await wire([ok, flaky], { room: { batch: 1 }, job: { cometRetryDelay: '5ms' } }, queue);
   try {
     await queue.publish(roomMsg('live://1', 'hello'));
-    await waitFor(() => queue.size === 0, 'message acknowledged');
+    await eventually(() => queue.size === 0, 'message acknowledged');
     assert.equal(flaky.failed.length, 2);
     assert.deepEqual(received(flaky).get('live://1'), ['hello']);
     assert.deepEqual(received(ok).get('live://1'), ['hello'], 'the healthy comet got it once');
@@ -91,7 +92,7 @@ test('stop() delivers the held room batches before the comets are closed', async
   const queue = new MemoryPushQueue();
   const job = await wire([c1], { room: { batch: 20, signal: '1h' } }, queue);
   for (let i = 0; i < 5; i++) await queue.publish(roomMsg('live://1', String(i)));
-  await waitFor(() => job.stats().roomMessages === 5, 'messages handed to the job');
+  await eventually(() => job.stats().roomMessages === 5, 'messages handed to the job');
   assert.equal(c1.attempts, 0, 'the batch is still held');
   await job.stop();
   assert.deepEqual(received(c1).get('live://1'), ['0', '1', '2', '3', '4']);

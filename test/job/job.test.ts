@@ -14,10 +14,10 @@ import {
   jobSettings,
   testConfig,
   unhex,
-  waitFor,
   withTimeout,
   type CometCallRecord,
 } from './fakes.js';
+import { eventually } from '../support/eventually.js';
 
 interface Harness {
   job: Job;
@@ -222,7 +222,7 @@ test('an idle room batcher is removed after `idle` and re-created by the next me
   try {
     await h.job.handle(room('live://1', 'a'));
     assert.deepEqual(h.job.rooms(), ['live://1']);
-    await waitFor(() => h.job.rooms().length === 0, 'idle removal');
+    await eventually(() => h.job.rooms().length === 0, 'idle removal');
     await h.job.handle(room('live://1', 'b'));
     assert.deepEqual(h.job.rooms(), ['live://1']);
     assert.deepEqual(roomBodies(c1.calls), ['a', 'b']);
@@ -279,7 +279,7 @@ test('comets are added and removed through the registry; an update without comet
   try {
     await h.registry.deregister(AppId.Comet, 'c2');
     assert.deepEqual(h.job.comets(), ['c1']);
-    await waitFor(() => c2.closed, 'removed comet closed');
+    await eventually(() => c2.closed, 'removed comet closed');
     await h.job.handle(broadcast('one', 0));
     assert.equal(c1.calls.length, 1);
     assert.equal(c2.calls.length, 0);
@@ -326,7 +326,7 @@ test('a comet removed while calls wait for it: those calls are skipped and ackno
     await h.registry.deregister(AppId.Comet, 'slow');
     await withTimeout(Promise.all([first, queued]), 5000, 'pushes settle');
     assert.equal(slow.attempts, 1, 'the queued push never reached the removed comet');
-    await waitFor(() => slow.closed, 'client closed once its call settled');
+    await eventually(() => slow.closed, 'client closed once its call settled');
   } finally {
     await h.job.stop();
   }

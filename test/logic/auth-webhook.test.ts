@@ -9,6 +9,7 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import type { AuthResult } from '../../src/logic/auth/authenticator.js';
 import { WebhookAuthenticator } from '../../src/logic/auth/webhook.js';
+import { eventually } from '../support/eventually.js';
 
 type Hook = NonNullable<NonNullable<ConfigInput['auth']>['webhook']>;
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -135,12 +136,12 @@ describe('webhook auth', () => {
     const probe = webhook({ headers: { 'x-probe': '1' } });
     const first = connect(a);
     const second = connect(a);
-    await waitFor(() => held.length === 1);
+    await eventually(() => held.length === 1, 'the first call at the webhook');
     // A full round trip started after the second call: had that call been sent, it would be here by now.
     assert.equal((await connect(probe)).ok, true);
     assert.equal(held.length, 1, 'the second call waits for the slot');
     held[0].writeHead(200).end('{"allow":true,"mid":1}');
-    await waitFor(() => held.length === 2);
+    await eventually(() => held.length === 2, 'the second call at the webhook');
     held[1].writeHead(200).end('{"allow":true,"mid":2}');
     assert.equal(((await first) as { mid: bigint }).mid, 1n);
     assert.equal(((await second) as { mid: bigint }).mid, 2n);
@@ -157,7 +158,7 @@ describe('webhook auth', () => {
     const base = held.length;
     const b = webhook({ maxConcurrent: 1, timeout: '10s' });
     const inFlight = connect(b);
-    await waitFor(() => held.length === base + 1);
+    await eventually(() => held.length === base + 1, 'the call in flight at the webhook');
     const waiting = connect(b);
     await b.close();
     denied(await inFlight, 'webhook_error', /closing/);
@@ -171,7 +172,7 @@ describe('webhook auth', () => {
     handler = (_req, _b, res) => held.push(res);
     const a = webhook({ timeout: '10s' });
     const pending = connect(a);
-    await waitFor(() => held.length === 1);
+    await eventually(() => held.length === 1, 'the call at the webhook');
     await a.close();
     denied(await pending, 'webhook_error', /closing/);
     for (const res of held) res.destroy();
@@ -186,12 +187,3 @@ describe('webhook auth', () => {
     );
   });
 });
-
-/** Resolves once `check()` holds, polling on the event loop; fails after 5 s. */
-async function waitFor(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}

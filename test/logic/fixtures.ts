@@ -40,15 +40,6 @@ export function comet(hostname: string, metadata: Record<string, string>, extra:
   };
 }
 
-/** Resolves once `predicate` holds, polling on the event loop (fails after `ms`). */
-export async function until(predicate: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
-
 export interface Running {
   config: Config;
   logic: Logic;

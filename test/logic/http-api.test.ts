@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { PushType } from '../../src/ports/index.js';
-import { comet, JSON_TYPE, request, startLogic, TEXT_TYPE, until, type Running } from './fixtures.js';
+import { comet, JSON_TYPE, request, startLogic, TEXT_TYPE, type Running } from './fixtures.js';
+import { eventually } from '../support/eventually.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
@@ -249,7 +250,7 @@ describe('http: online and nodes endpoints', () => {
         { region: 'sh', zone: 'sh001', env: 'dev', addrs: ['grpc://10.0.0.5:3109'] },
       ),
     );
-    await until(() => s.logic.onlineTotal().connCount === 2, 'the registry update');
+    await eventually(() => s.logic.onlineTotal().connCount === 2, 'the registry update');
     await s.logic.renewOnline('host1', { 'live://1000': 3 });
     await s.logic.reloadOnline();
 

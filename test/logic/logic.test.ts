@@ -8,7 +8,8 @@ import { instancesJson, nodesReplyJson, onlineTotalJson, roomTopJson } from '../
 import { Logic } from '../../src/logic/logic.js';
 import { TokenError } from '../../src/protocol/token.js';
 import { PushType, type SessionRef } from '../../src/ports/index.js';
-import { comet, RecordingQueue, testConfig, until } from './fixtures.js';
+import { comet, RecordingQueue, testConfig } from './fixtures.js';
+import { eventually } from '../support/eventually.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -189,7 +190,7 @@ describe('logic: online counting', () => {
     const { logic, registry } = await setup();
     await registry.register(comet('c1', meta(3, 2)));
     await registry.register(comet('c2', meta(5, 4)));
-    await until(() => total(logic).conn_count === 8, 'registry totals');
+    await eventually(() => total(logic).conn_count === 8, 'registry totals');
     assert.deepEqual(total(logic), { conn_count: 8, ip_count: 6 });
 
     assert.deepEqual(await logic.renewOnline('c1', { 'live://1000': 2, 'live://1001': 1 }), {});
@@ -222,7 +223,7 @@ describe('logic: online counting', () => {
     await registry.register(comet('fresh', meta(1, 1)));
     await registry.register(comet('stale', meta(1, 1)));
     await registry.register(comet('silent', meta(1, 1)));
-    await until(() => total(logic).conn_count === 3, 'registry totals');
+    await eventually(() => total(logic).conn_count === 3, 'registry totals');
     const now = Math.floor(Date.now() / 1000);
     await store.addServerOnline({ server: 'fresh', roomCount: { 'live://1': 1 }, updated: now - 200 });
     await store.addServerOnline({ server: 'stale', roomCount: { 'live://1': 5, 'live://2': 5 }, updated: now - 301 });
@@ -236,7 +237,7 @@ describe('logic: online counting', () => {
     const store = new MemorySessionStore();
     const { logic, registry } = await setup({}, store);
     await registry.register(comet('c1', meta(1, 1)));
-    await until(() => total(logic).conn_count === 1, 'registry totals');
+    await eventually(() => total(logic).conn_count === 1, 'registry totals');
     await logic.renewOnline('c1', { 'live://1': 4 });
     await logic.reloadOnline();
     store.serverOnline = async () => {
@@ -249,9 +250,9 @@ describe('logic: online counting', () => {
   test('the reload loop rebuilds the counts every logic.onlineReload', async () => {
     const { logic, registry } = await setup({ logic: { onlineReload: '10ms' } });
     await registry.register(comet('c1', meta(1, 1)));
-    await until(() => total(logic).conn_count === 1, 'registry totals');
+    await eventually(() => total(logic).conn_count === 1, 'registry totals');
     await logic.renewOnline('c1', { 'live://1': 6 });
-    await until(() => rooms(logic, 'live', ['1'])['1'] === 6, 'a periodic reload');
+    await eventually(() => rooms(logic, 'live', ['1'])['1'] === 6, 'a periodic reload');
   });
 
   test('start loads the counts of comets already registered', async () => {
@@ -282,9 +283,9 @@ describe('logic: nodes', () => {
     await registry.register(comet('nooffline', { weight: '10', conn_count: '1', ip_count: '1' }));
     await registry.register(comet('badcount', { weight: '10', offline: 'false', conn_count: '1.5', ip_count: '1' }));
     await registry.register(comet('badips', { weight: '10', offline: 'F', conn_count: '1', ip_count: '' }));
-    await until(() => (instances(logic)?.length ?? 0) === 1 && total(logic).conn_count === 1, 'registry update');
+    await eventually(() => (instances(logic)?.length ?? 0) === 1 && total(logic).conn_count === 1, 'registry update');
     await registry.register(comet('ok2', { weight: '10', offline: '0', conn_count: '2', ip_count: '2', addrs: '2.2.2.2,3.3.3.3' }));
-    await until(() => instances(logic)?.length === 2, 'second comet');
+    await eventually(() => instances(logic)?.length === 2, 'second comet');
     assert.deepEqual(
       instances(logic)!.map((i) => i.hostname),
       ['ok', 'ok2'],

@@ -11,16 +11,9 @@ import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { DEFAULT_METRICS_ADDR, metricsAddr, serveMetrics } from '../../src/metrics/serve.js';
 import { PushType, type PushMsg } from '../../src/ports/index.js';
 import { parsePromText } from './prom-text.js';
+import { eventually } from '../support/eventually.js';
 
 const msg: PushMsg = { type: PushType.ROOM, operation: 1000, speed: 0, server: '', room: 'live://1', keys: [], msg: Buffer.from('x') };
-
-async function waitFor(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('BucketCounts', () => {
   it('counts each value in the first bucket whose bound it does not exceed', () => {
@@ -144,12 +137,12 @@ describe('queue counters', () => {
         if (calls <= 2) throw new Error('comet down');
         await held;
       });
-      await waitFor(() => calls >= 4, 'both messages handled after their retry');
+      await eventually(() => calls >= 4, 'both messages handled after their retry');
       let p = parsePromText(await m.metrics());
       assert.equal(p.get('tsim_queue_redeliveries_total'), 2);
       assert.equal(p.get('tsim_queue_depth'), 2);
       release();
-      await waitFor(() => q.queueStats().depth === 0, 'acknowledged');
+      await eventually(() => q.queueStats().depth === 0, 'acknowledged');
       p = parsePromText(await m.metrics());
       assert.equal(p.get('tsim_queue_depth'), 0);
     } finally {

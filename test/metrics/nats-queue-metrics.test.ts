@@ -8,8 +8,9 @@ import { NatsPushQueue } from '../../src/adapters/nats/push-queue.js';
 import { silentLogger } from '../../src/log.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { PushType, type PushMsg } from '../../src/ports/index.js';
-import { serviceGate, serviceUrl, uniqueName, waitFor } from '../support/services.js';
+import { serviceGate, serviceUrl, uniqueName } from '../support/services.js';
 import { parsePromText } from './prom-text.js';
+import { eventually } from '../support/eventually.js';
 
 const skip = await serviceGate('nats');
 
@@ -39,7 +40,7 @@ describe('NATS queue metrics', { skip }, () => {
     const consumer = new NatsPushQueue({ ...opts, leases: new LocalLeaseStore() });
     const metrics = createMetricsRegistry({ queue: consumer });
     try {
-      await waitFor(async () => {
+      await eventually(async () => {
         try {
           await producer.publish(roomMsg('a'));
           return true;
@@ -63,12 +64,12 @@ describe('NATS queue metrics', { skip }, () => {
         handled.push(body);
       });
       // Two in flight at most: the others wait in the stream.
-      await waitFor(() => consumer.queueStats().depth > 0, 'messages waiting in the stream');
+      await eventually(() => consumer.queueStats().depth > 0, 'messages waiting in the stream');
       let m = parsePromText(await metrics.metrics());
       assert.ok((m.get('tsim_queue_depth') ?? 0) > 0);
       open();
-      await waitFor(() => handled.length === 5, 'every message handled');
-      await waitFor(() => consumer.queueStats().depth === 0, 'the stream drained');
+      await eventually(() => handled.length === 5, 'every message handled');
+      await eventually(() => consumer.queueStats().depth === 0, 'the stream drained');
       m = parsePromText(await metrics.metrics());
       assert.equal(m.get('tsim_queue_depth'), 0);
       assert.equal(m.get('tsim_queue_redeliveries_total'), 1);

@@ -20,9 +20,7 @@ import { stringify } from 'smol-toml';
 import type { CometAddresses } from '../../src/distributed/comet-process.js';
 import { packageRoot } from '../../src/package-root.js';
 import { BINARY_DIRS, findBinary } from '../../bench/run/services.js';
-import { waitFor } from './services.js';
-
-export { waitFor };
+import { eventually } from './eventually.js';
 
 // ---- binaries and the gate -------------------------------------------------------------
 
@@ -107,7 +105,7 @@ function isAlive(pid: number): boolean {
 
 /** Resolves once no process has this PID (e.g. a comet worker, not our own child). */
 export function waitGone(pid: number, what: string, timeoutMs = 15_000): Promise<void> {
-  return waitFor(() => !isAlive(pid), `${what} (pid ${pid}) to exit`, timeoutMs);
+  return eventually(() => !isAlive(pid), `${what} (pid ${pid}) to exit`, timeoutMs);
 }
 
 // ---- private Redis and NATS ---------------------------------------------------------------
@@ -139,7 +137,7 @@ abstract class PrivateServer {
     this.exit = track(child);
     let exited = false;
     void this.exit.then(() => (exited = true));
-    await waitFor(async () => {
+    await eventually(async () => {
       if (exited) throw new Error(`${this.label} exited at start-up: ${this.output}`);
       return portOpen(this.port);
     }, `${this.label} on port ${this.port}`);

@@ -105,16 +105,6 @@ export function uniqueName(prefix: string): string {
   return `${prefix}${process.pid}_${randomBytes(4).toString('hex')}`;
 }
 
-/** Resolves once `check()` returns true, polling on a short interval; rejects after `timeoutMs`. */
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /**
  * A TCP relay to a service that a test can cut (every connection dropped, new ones refused)
  * and restore on the same port: an outage and recovery of the real server, seen by one client.
