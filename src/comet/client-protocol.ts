@@ -1,11 +1,11 @@
 // What client frames mean (spec §2.3–2.6, §2.9–2.10): auth, heartbeats, room changes,
 // sub/unsub, the generic path to Logic.Receive, and what closing a connection tells logic.
+import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import type { LogicService } from '../ports/index.js';
 import type { Frame } from '../protocol/frame.js';
 import { Op } from '../protocol/ops.js';
 import { SharedAccepts } from './accepts.js';
-import { now } from './clock.js';
 import { State, type CloseHandler, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
@@ -24,6 +24,8 @@ export interface ClientProtocolOptions {
   maxAccepts: number;
   /** Where refused room changes, subs and oversized accept sets are counted and logged. */
   limitLog: LimitLog;
+  /** Time of the heartbeat deadlines and routing refreshes (the sweep's clock). */
+  clock: Clock;
 }
 
 const INT32_LIST_ITEM = /^[+-]?[0-9]+$/;
@@ -69,6 +71,7 @@ export class ClientProtocol {
   private readonly refreshMs: number;
   private readonly maxAccepts: number;
   private readonly limitLog: LimitLog;
+  private readonly clock: Clock;
   /** Disconnect calls in flight, so stop() can wait for them. */
   private readonly disconnects = new Set<Promise<void>>();
   private readonly accepts = new SharedAccepts();
@@ -85,6 +88,7 @@ export class ClientProtocol {
     this.refreshMs = opts.routingRefreshMs;
     this.maxAccepts = opts.maxAccepts;
     this.limitLog = opts.limitLog;
+    this.clock = opts.clock;
   }
 
   /** One decoded client frame. */
@@ -147,7 +151,7 @@ export class ClientProtocol {
         }
         c.state = State.Open;
         this.auths.ok++;
-        const t = now();
+        const t = this.clock.now();
         c.deadline = t + c.heartbeatMs;
         c.refreshAt = t + this.refreshDelay();
         const early = c.early;
@@ -170,7 +174,7 @@ export class ClientProtocol {
     }
     switch (f.op) {
       case Op.Heartbeat:
-        c.deadline = now() + c.heartbeatMs;
+        c.deadline = this.clock.now() + c.heartbeatMs;
         c.reply(heartbeatReplyBytes(c.isWs, f.ver, f.seq, onlineCount(c)));
         return;
       case Op.ChangeRoom: {
@@ -250,11 +254,11 @@ export class ClientProtocol {
     p.then(
       () => {
         c.refreshing = false;
-        c.refreshAt = now() + this.refreshDelay();
+        c.refreshAt = this.clock.now() + this.refreshDelay();
       },
       (err) => {
         c.refreshing = false;
-        const t = now();
+        const t = this.clock.now();
         c.refreshAt = t + Math.min(this.refreshMs, 10_000) * (0.5 + Math.random() * 0.5);
         // Logic down means every connection fails: one line per 10 s is enough.
         if (t - this.lastRefreshWarn >= 10_000) {

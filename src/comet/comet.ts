@@ -2,6 +2,7 @@
 // operations job calls (directly when embedded, through gRPC otherwise).
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
+import { systemClock, type Clock } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { watchFds } from '../fd-probe.js';
@@ -9,7 +10,6 @@ import type { LimitHits } from '../metrics/limit-hits.js';
 import type { LogicService, Proto, Registry } from '../ports/index.js';
 import type { Frame } from '../protocol/frame.js';
 import { ClientProtocol } from './client-protocol.js';
-import { now } from './clock.js';
 import { clientIp, Connection } from './connection.js';
 import { ConnectionTable } from './connection-table.js';
 import { DeadlineSweep } from './deadlines.js';
@@ -90,6 +90,8 @@ export interface CometOptions extends CometSettings {
   rpcAddr?: string;
   /** Where refusals by a `limits` setting (and oversized client frames) are counted. */
   limits?: LimitHits;
+  /** Time for deadlines, rate limits and push pacing (default: the system clock; tests pass a manual one). */
+  clock?: Clock;
 }
 
 export interface CometStats {
@@ -152,12 +154,14 @@ export class Comet {
   private phase: 'new' | 'starting' | 'running' | 'stopped' = 'new';
   private stopping: Promise<void> | undefined;
   private readonly limitHits: LimitHits | undefined;
+  private readonly clock: Clock;
   /** Stops this comet's use of the descriptor probe (fd-probe.ts). */
   private releaseFds: (() => void) | undefined;
 
   constructor(opts: CometOptions) {
     const { serverId, logic, log, protocol, admission, timers } = opts;
     this.settings = opts;
+    const clock = (this.clock = opts.clock ?? systemClock);
     this.log = log;
     this.limitHits = opts.limits;
     const ring = ringSize(protocol.cliProto);
@@ -167,7 +171,7 @@ export class Comet {
       replyReserve: protocol.replyReserve,
       slowPolicy: protocol.slowPolicy,
     });
-    this.admission = new Admission(admission, new LimitLog(opts.limits, log));
+    this.admission = new Admission(admission, new LimitLog(opts.limits, log, 'comet', clock), undefined, clock);
     this.protocol = new ClientProtocol({
       serverId,
       logic,
@@ -177,9 +181,10 @@ export class Comet {
       routingRefreshMs: timers.routingRefresh,
       maxAccepts: admission.maxAccepts,
       limitLog: this.admission.log,
+      clock,
     });
-    this.sweep = new DeadlineSweep(this.table, timers.sweepInterval, (c) => this.protocol.refreshRouting(c));
-    this.fanout = new Fanout(this.table, this.out, { maxThrottled: opts.maxThrottled, limits: this.admission.log });
+    this.sweep = new DeadlineSweep(this.table, timers.sweepInterval, (c) => this.protocol.refreshRouting(c), clock);
+    this.fanout = new Fanout(this.table, this.out, { maxThrottled: opts.maxThrottled, limits: this.admission.log, clock });
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, timers.renewOnline, log);
     if (opts.registry) {
       this.registration = new Registration({
@@ -390,7 +395,7 @@ export class Comet {
       isWs,
       clientIp(address),
       remote,
-      now() + this.settings.protocol.handshakeTimeout,
+      this.clock.now() + this.settings.protocol.handshakeTimeout,
       this.out,
       this.protocol.closed,
     );

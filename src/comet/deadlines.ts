@@ -1,25 +1,26 @@
 // One periodic sweep instead of a timer per connection (DESIGN §3): it closes connections
 // past their handshake or heartbeat deadline and starts due routing refreshes. A walk over
 // 100k connections costs about a millisecond; the interval is the deadlines' granularity.
-import { now } from './clock.js';
+import type { Clock, ClockTimer } from '../lib/clock.js';
 import { State, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 
 export class DeadlineSweep {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
 
   constructor(
     private readonly table: ConnectionTable,
     private readonly intervalMs: number,
     private readonly refreshRouting: (c: Connection) => void,
+    private readonly clock: Clock,
   ) {}
 
   start(): void {
-    this.timer ??= setInterval(() => this.sweep(now()), Math.max(10, this.intervalMs));
+    this.timer ??= this.clock.setInterval(() => this.sweep(this.clock.now()), Math.max(10, this.intervalMs));
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.clock.clearInterval(this.timer);
     this.timer = undefined;
   }
 

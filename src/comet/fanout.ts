@@ -9,9 +9,9 @@
 // `push.maxThrottled` walks run at once; a broadcast beyond that is delivered at once
 // (unthrottled), counted as limit throttled_broadcasts: delivering late is what the speed
 // asks for, never delivering would not be (docs/operations.md).
+import { systemClock, type Clock, type ClockTimer } from '../lib/clock.js';
 import { BucketCounts, LATENCY_BUCKETS } from '../metrics/bucket-counts.js';
 import type { Proto } from '../ports/index.js';
-import { now } from './clock.js';
 import { State, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { PushBytes } from './frame-bytes.js';
@@ -31,6 +31,8 @@ export interface FanoutOptions {
   /** push.maxThrottled: throttled broadcasts walking at once. */
   maxThrottled?: number;
   limits?: ThrottleLimitLog;
+  /** Paces throttled broadcasts and times push loops (default: the system clock). */
+  clock?: Clock;
 }
 
 /** One throttled broadcast in progress. */
@@ -60,10 +62,11 @@ export class Fanout {
   /** Throttled broadcasts still walking. */
   private walks: Walk[] = [];
   /** Steps every walk while there is one (cleared by stop()). */
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ClockTimer | null = null;
   private steps = 0;
   private readonly maxThrottled: number;
   private readonly limits: ThrottleLimitLog | undefined;
+  private readonly clock: Clock;
   /** Throttled broadcasts sent at once because push.maxThrottled walks were running. */
   throttleRefused = 0;
   /** Outbound's pushesTooLarge as of the last push call (a change is logged). */
@@ -87,6 +90,7 @@ export class Fanout {
   ) {
     this.maxThrottled = opts.maxThrottled ?? 16;
     this.limits = opts.limits;
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** Throttled broadcasts walking now. */
@@ -98,7 +102,7 @@ export class Fanout {
   pushMsg(keys: string[], protoOp: number, proto: Proto): void {
     this.received.keys++;
     if (!Array.isArray(keys) || keys.length === 0 || !proto) throw new Error('rpc pushmsg arg error');
-    const t0 = now();
+    const t0 = this.clock.now();
     const w0 = this.out.pushesWritten;
     const d0 = this.out.pushesDropped;
     const bytes = new PushBytes(proto);
@@ -117,7 +121,7 @@ export class Fanout {
     if (!proto || typeof roomId !== 'string' || roomId === '') throw new Error('rpc broadcast  room arg error');
     const room = this.table.rooms.get(roomId);
     if (room === undefined) return;
-    const t0 = now();
+    const t0 = this.clock.now();
     const w0 = this.out.pushesWritten;
     const d0 = this.out.pushesDropped;
     const bytes = new PushBytes(proto);
@@ -137,7 +141,7 @@ export class Fanout {
   broadcast(protoOp: number, proto: Proto, speed: number): void {
     this.received.broadcast++;
     if (!proto) throw new Error('rpc broadcast arg error');
-    const t0 = now();
+    const t0 = this.clock.now();
     const bytes = new PushBytes(proto);
     const throttled = speed > 0;
     if (!throttled || this.walks.length >= this.maxThrottled) {
@@ -161,11 +165,11 @@ export class Fanout {
     }
     if (targets.length === 0) return;
     // The first step leaves now.
-    const walk: Walk = { protoOp, bytes, speed, targets, next: 0, credit: Math.max(1, (speed * BROADCAST_STEP_MS) / 1000), last: now() };
+    const walk: Walk = { protoOp, bytes, speed, targets, next: 0, credit: Math.max(1, (speed * BROADCAST_STEP_MS) / 1000), last: this.clock.now() };
     this.step(walk);
     if (walk.next >= walk.targets.length) return;
     this.walks.push(walk);
-    this.timer ??= setInterval(this.tick, BROADCAST_STEP_MS);
+    this.timer ??= this.clock.setInterval(this.tick, BROADCAST_STEP_MS);
   }
 
   private readonly tick = (): void => {
@@ -178,14 +182,14 @@ export class Fanout {
     }
     this.walks.length = kept;
     if (kept === 0 && this.timer !== null) {
-      clearInterval(this.timer);
+      this.clock.clearInterval(this.timer);
       this.timer = null;
     }
   };
 
   /** Visits as many recipients as the walk's speed allows since its last step. */
   private step(w: Walk): void {
-    const t = now();
+    const t = this.clock.now();
     w.credit += ((t - w.last) * w.speed) / 1000;
     w.last = t;
     const targets = w.targets;
@@ -205,7 +209,7 @@ export class Fanout {
   private account(kind: PushKind, written0: number, dropped0: number, t0: number): void {
     this.delivered[kind] += this.out.pushesWritten - written0;
     this.dropped[kind] += this.out.pushesDropped - dropped0;
-    if (t0 >= 0) this.latency[kind].observe((now() - t0) / 1000);
+    if (t0 >= 0) this.latency[kind].observe((this.clock.now() - t0) / 1000);
     if (this.out.pushesTooLarge !== this.tooLargeSeen) this.tooLarge(kind);
   }
 
@@ -222,7 +226,7 @@ export class Fanout {
 
   /** Stops throttled broadcasts still in progress. */
   stop(): void {
-    if (this.timer !== null) clearInterval(this.timer);
+    if (this.timer !== null) this.clock.clearInterval(this.timer);
     this.timer = null;
     this.walks = [];
   }

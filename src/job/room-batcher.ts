@@ -17,6 +17,7 @@
 // Here offer() appends synchronously on the single JS thread, so there is no channel to
 // fill and nothing to race: a batcher is only removed (RoomTable) while it holds nothing
 // and has nothing in flight, and a removed batcher is never offered to again.
+import { systemClock, type Clock, type ClockTimer } from '../lib/clock.js';
 import type { Proto } from '../ports/index.js';
 import { HEADER_LEN } from '../protocol/frame.js';
 import { roomBatchProto } from './push-frame.js';
@@ -46,12 +47,12 @@ export class RoomBatcher {
   private bytes = 0;
   private settle: BatchSettle | null = null;
   /** Armed only while messages are held, so an idle room costs no timer. */
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ClockTimer | null = null;
   /** Batches sent and not yet accepted by every comet. */
   private inFlight = 0;
-  /** Last offer or batch completion (ms, performance.now()), for idle removal. */
-  lastActive = performance.now();
-  /** When the last batch was sealed (ms, performance.now()). */
+  /** Last offer or batch completion (ms of the clock), for idle removal. */
+  lastActive: number;
+  /** When the last batch was sealed (ms of the clock). */
   private lastFlush = -Infinity;
 
   constructor(
@@ -62,7 +63,11 @@ export class RoomBatcher {
     private readonly adaptive = false,
     /** Most body bytes of one batch (frames with their headers). */
     private readonly maxBytes = Infinity,
-  ) {}
+    /** Times the `signal` window and the idle time (default: the system clock). */
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.lastActive = clock.now();
+  }
 
   /** Messages held for the next batch. */
   get held(): number {
@@ -81,11 +86,11 @@ export class RoomBatcher {
     this.ops.push(operation);
     this.msgs.push(msg);
     this.bytes += size;
-    this.lastActive = performance.now();
+    this.lastActive = this.clock.now();
     const settle = (this.settle ??= new BatchSettle());
     if (this.ops.length >= this.batch) this.flush();
     else if (this.adaptive && this.ops.length === 1 && this.lastActive - this.lastFlush >= this.signal) this.flush();
-    else if (this.timer === null) this.timer = setTimeout(this.onSignal, this.signal);
+    else if (this.timer === null) this.timer = this.clock.setTimeout(this.onSignal, this.signal);
     return settle.promise;
   }
 
@@ -97,11 +102,11 @@ export class RoomBatcher {
   /** Sends the held messages now (no-op when none are held). */
   flush(): void {
     if (this.timer !== null) {
-      clearTimeout(this.timer);
+      this.clock.clearTimeout(this.timer);
       this.timer = null;
     }
     if (this.ops.length === 0) return;
-    this.lastFlush = performance.now();
+    this.lastFlush = this.clock.now();
     const proto = roomBatchProto(this.ops, this.msgs, this.bytes);
     const count = this.ops.length;
     const settle = this.settle!;
@@ -112,7 +117,7 @@ export class RoomBatcher {
     this.inFlight++;
     this.send(this.room, proto, count, (err) => {
       this.inFlight--;
-      this.lastActive = performance.now();
+      this.lastActive = this.clock.now();
       if (err) settle.reject(err);
       else settle.resolve();
     });

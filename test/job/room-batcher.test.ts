@@ -4,7 +4,7 @@ import { splitFrames } from '../../src/protocol/frame.js';
 import type { Proto } from '../../src/ports/index.js';
 import { RoomBatcher } from '../../src/job/room-batcher.js';
 import { RoomTable } from '../../src/job/room-table.js';
-import { withTimeout } from './fakes.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 interface Sent {
   room: string;
@@ -41,10 +41,15 @@ test('flushes when `batch` messages are held', async () => {
 
 test('flushes once the first held message waited `signal`', async () => {
   const r = recorder();
-  const b = new RoomBatcher('live://1', 20, 20, r.sendCounted);
+  const clock = new ManualClock();
+  const b = new RoomBatcher('live://1', 20, 20, r.sendCounted, false, Infinity, clock);
   const p1 = b.offer(1000, Buffer.from('a'));
+  clock.advance(10);
   const p2 = b.offer(1001, Buffer.from('b'));
-  await withTimeout(Promise.all([p1, p2]), 5000, 'signal flush');
+  clock.advance(9);
+  assert.equal(r.sent.length, 0, 'the first message has waited 19 ms');
+  clock.advance(1);
+  await Promise.all([p1, p2]);
   assert.equal(r.sent.length, 1);
   assert.deepEqual(
     splitFrames(Buffer.from(r.sent[0].proto.body)).map((f) => [f.op, f.body.toString()]),
@@ -72,18 +77,34 @@ test('adaptive: a message reaching a quiet room goes out at once, its followers 
 
 test('adaptive: the room is quiet again once `signal` passed since its last batch', async () => {
   const r = recorder();
-  const b = new RoomBatcher('live://1', 20, 30, r.sendCounted, true);
+  const clock = new ManualClock();
+  const b = new RoomBatcher('live://1', 20, 30, r.sendCounted, true, Infinity, clock);
   await b.offer(1000, Buffer.from('a'));
   const held = b.offer(1000, Buffer.from('b'));
   assert.equal(r.sent.length, 1, 'b waits: the room sent within signal');
-  await withTimeout(held, 5000, 'signal flush');
+  clock.advance(30);
+  await held;
   assert.equal(r.sent.length, 2);
-  // Wait (on the event, not a fixed sleep) until signal has passed since b's batch.
-  const sealed = performance.now();
-  while (performance.now() - sealed < 40) await new Promise((res) => setTimeout(res, 10));
+  clock.advance(30); // signal since b's batch
   void b.offer(1000, Buffer.from('c'));
   assert.equal(r.sent.length, 3, 'c goes out at once');
   assert.deepEqual(bodies(r.sent[2].proto), ['c']);
+});
+
+test('adaptive: a message 1 ms short of `signal` after the last batch still waits', () => {
+  const r = recorder();
+  const clock = new ManualClock();
+  const b = new RoomBatcher('live://1', 20, 30, r.sendCounted, true, Infinity, clock);
+  void b.offer(1000, Buffer.from('a'));
+  assert.equal(r.sent.length, 1);
+  clock.advance(29);
+  void b.offer(1000, Buffer.from('b'));
+  assert.equal(r.sent.length, 1, 'b waits for companions');
+  clock.advance(29);
+  assert.equal(r.sent.length, 1);
+  clock.advance(1);
+  assert.deepEqual(bodies(r.sent[1].proto), ['b'], 'sent once it waited signal');
+  assert.equal(clock.timers, 0);
 });
 
 test('not adaptive: the first message waits for companions (goim)', () => {
