@@ -15,6 +15,7 @@ import { connectionCaps, fdAvailable, readFdLimit } from '../../src/file-descrip
 import { packageRoot } from '../../src/package-root.js';
 import { Op } from '../../src/protocol/ops.js';
 import { GoimTestClient } from '../support/goim-client.js';
+import { eventually } from '../support/eventually.js';
 
 const FD_LIMIT = 128;
 const cli = join(packageRoot(), 'bin', 'tsim.js');
@@ -170,12 +171,7 @@ describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process
         c.close();
       }
       for (const s of sockets.splice(0)) s.destroy();
-      let hits = 0;
-      const end = Date.now() + 20_000;
-      while (hits === 0) {
-        if (Date.now() > end) throw new Error('http_connections never counted on /metrics');
-        hits = await metric(child.http, 'http_connections').catch(() => 0);
-      }
+      await eventually(async () => (await metric(child.http, 'http_connections').catch(() => 0)) > 0, 'http_connections counted on /metrics', 20_000);
     } finally {
       for (const s of sockets.splice(0)) s.destroy();
       await child.stop();
@@ -191,11 +187,7 @@ describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process
       for (const s of sockets.splice(0)) s.destroy();
       // Once the clients are gone the API answers again, and shows the count.
       let hits = 0;
-      const end = Date.now() + 20_000;
-      while (hits === 0) {
-        if (Date.now() > end) throw new Error('file_descriptors never counted on /metrics');
-        hits = await metric(child.http, 'file_descriptors').catch(() => 0);
-      }
+      await eventually(async () => (hits = await metric(child.http, 'file_descriptors').catch(() => 0)) > 0, 'file_descriptors counted on /metrics', 20_000);
       assert.ok(hits >= 1);
     } finally {
       for (const s of sockets.splice(0)) s.destroy();

@@ -9,6 +9,7 @@ import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { Op } from '../../src/protocol/ops.js';
 import { hex, innerFrame, rawProto, startComet, type Harness } from './harness.js';
+import { eventually } from '../support/eventually.js';
 
 /** One masked client frame. */
 function wsFrame(opcode: number, payload: Buffer, opts: { fin?: boolean; rsv?: number } = {}): Buffer {
@@ -107,12 +108,11 @@ class RawWs {
       .map(([, p]) => p.readInt32BE(8));
   }
 
+  /** Waits for `check` to hold; a timeout names what was received. */
   async until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!check()) {
-      if (Date.now() > end) throw new Error(`timed out; received ${JSON.stringify(this.received.toString('latin1'))}`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await eventually(check, 'the frames', timeoutMs).catch((e: Error) => {
+      throw new Error(`${e.message}; received ${JSON.stringify(this.received.toString('latin1'))}`);
+    });
   }
 }
 

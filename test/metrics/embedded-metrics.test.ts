@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/log.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { GoimTestClient } from '../support/goim-client.js';
 import { scrape, type PromText } from './prom-text.js';
+import { eventually } from '../support/eventually.js';
 
 function config(extra: Record<string, unknown> = {}) {
   return buildConfig({
@@ -44,13 +45,9 @@ describe('embedded /metrics', () => {
 
   /** Scrapes until `ready` holds (values are read live, so this waits for the event). */
   const scrapeUntil = async (ready: (m: PromText) => boolean, what: string): Promise<PromText> => {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const m = await scrape(`${api}/metrics`);
-      if (ready(m)) return m;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    let m!: PromText;
+    await eventually(async () => ready((m = await scrape(`${api}/metrics`))), what, 10_000);
+    return m;
   };
 
   it('shows connections, rooms, and pushes by kind as clients receive them', async () => {
