@@ -2,6 +2,8 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { eventually } from '../support/eventually.js';
+import { ManualClock } from '../support/manual-clock.js';
 import { StubLogic } from '../support/stub-logic.js';
 import { hex, SERVER_ID, startComet, type Harness } from './harness.js';
 
@@ -105,22 +107,32 @@ describe('comet auth', () => {
   });
 });
 
+// On a manual clock: the deadlines pass when the test moves time, not by waiting for them.
 describe('comet timeouts', () => {
   let h: Harness;
   const logic = new StubLogic({ heartbeatMs: 150 });
+  const clock = new ManualClock();
   before(async () => {
-    h = await startComet({ protocol: { handshakeTimeout: '100ms' } }, logic);
+    h = await startComet({ protocol: { handshakeTimeout: '100ms' } }, logic, { clock });
   });
   after(() => h.stop());
 
+  /** Once the comet holds `sockets` sockets, moves its clock `ms` on (the sweep runs every 20 ms of it). */
+  async function pass(ms: number, sockets = 1): Promise<void> {
+    await eventually(() => h.comet.counters().sockets === sockets, `${sockets} socket(s) accepted`);
+    clock.advance(ms);
+  }
+
   it('closes a TCP connection that does not authenticate in time, writing nothing', async () => {
     const c = await h.tcp();
+    await pass(120);
     await c.closed;
     assert.equal(c.rawBytes().length, 0);
   });
 
   it('closes a WebSocket that upgrades but does not authenticate in time', async () => {
     const c = await h.ws();
+    await pass(120);
     await c.closed;
     assert.equal(c.rawFrames.length, 0);
   });
@@ -130,6 +142,7 @@ describe('comet timeouts', () => {
     socket.on('error', () => {});
     const received: Buffer[] = [];
     socket.on('data', (d: Buffer) => received.push(d));
+    await pass(120);
     await new Promise((resolve) => socket.once('close', resolve));
     assert.equal(Buffer.concat(received).length, 0);
   });
@@ -138,6 +151,7 @@ describe('comet timeouts', () => {
     for (const transport of ['tcp', 'ws'] as const) {
       const key = `hb-timeout-${transport}`;
       const c = await h.client(transport, { mid: 9, key });
+      await pass(160);
       await c.closed;
       const d = await logic.waitFor('disconnect', (r) => r.key === key);
       assert.deepEqual(d, { mid: 9n, key, server: SERVER_ID });
@@ -150,6 +164,7 @@ describe('comet timeouts', () => {
       const c = await h.tcp();
       const witness = await h.tcp(); // accepted later: its handshake deadline is no earlier
       await c.auth({ key: 'in-time' });
+      await pass(120, 2);
       await witness.closed;
       c.send(2, '', 1, 7);
       const hb = await c.next();

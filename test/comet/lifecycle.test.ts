@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { AppId, type Instance, type Registry } from '../../src/ports/index.js';
+import { ManualClock } from '../support/manual-clock.js';
 import { StubLogic } from '../support/stub-logic.js';
 import { SERVER_ID, startComet } from './harness.js';
 import { eventually } from '../support/eventually.js';
@@ -122,15 +123,22 @@ describe('comet lifecycle', () => {
 
   it('refreshes each connection routing in logic without client heartbeats', async () => {
     const logic = new StubLogic();
-    const h = await startComet({ comet: { routingRefresh: '100ms' } }, logic);
+    // A manual clock: each refresh is due once the test has moved time a period on.
+    const clock = new ManualClock();
+    const h = await startComet({ comet: { routingRefresh: '100ms' } }, logic, { clock });
     try {
       await h.client('tcp', { mid: 5, key: 'route-a' });
       await h.client('ws', { mid: 6, key: 'route-b' });
+      clock.advance(100);
       const a = await logic.waitFor('heartbeat', (r) => r.key === 'route-a');
       assert.deepEqual(a, { mid: 5n, key: 'route-a', server: SERVER_ID });
       await logic.waitFor('heartbeat', (r) => r.key === 'route-b');
-      // And again, periodically.
-      await eventually(() => logic.calls.heartbeat.filter((r) => r.key === 'route-a').length >= 3, 'repeated refresh');
+      // And again, periodically: time moves a sweep interval per check.
+      await eventually(() => {
+        if (logic.calls.heartbeat.filter((r) => r.key === 'route-a').length >= 3) return true;
+        clock.advance(20);
+        return false;
+      }, 'repeated refresh');
     } finally {
       await h.stop();
     }

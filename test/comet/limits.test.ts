@@ -14,10 +14,17 @@ import { Op } from '../../src/protocol/ops.js';
 import { GoimTestClient } from '../support/goim-client.js';
 import { startComet, type Harness, type Section } from './harness.js';
 import { eventually } from '../support/eventually.js';
+import { ManualClock } from '../support/manual-clock.js';
+import type { CometOptions } from '../../src/comet/comet.js';
 
-async function withComet(limits: Section, run: (h: Harness, hits: LimitHits) => Promise<void>, extra: Record<string, Section> = {}): Promise<void> {
+async function withComet(
+  limits: Section,
+  run: (h: Harness, hits: LimitHits) => Promise<void>,
+  extra: Record<string, Section> = {},
+  options: Partial<CometOptions> = {},
+): Promise<void> {
   const hits = new LimitHits();
-  const h = await startComet({ limits, ...extra }, undefined, { limits: hits });
+  const h = await startComet({ limits, ...extra }, undefined, { limits: hits, ...options });
   try {
     await run(h, hits);
   } finally {
@@ -90,30 +97,28 @@ describe('limits', () => {
   });
 
   it('newConnectionsPerSecond: a burst past the rate is refused; later sockets are accepted again', async () => {
-    await withComet({ newConnectionsPerSecond: 2 }, async (h, hits) => {
-      const first = await h.tcp();
-      const second = await h.tcp();
-      const third = await rawSocket(h.tcpPort);
-      await closedByServer(third);
-      assert.ok(hitsOf(hits, 'new_connections_rate') >= 1);
-      first.close();
-      second.close();
-      // Tokens come back with time: keep trying until a socket is admitted and served.
-      let served: GoimTestClient | undefined;
-      const end = Date.now() + 10_000;
-      while (served === undefined) {
-        if (Date.now() > end) throw new Error('never admitted again');
-        const c = await h.tcp();
-        try {
-          await c.auth({ key: 'later' }, 1);
-          served = c;
-        } catch {
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-      served.send(Op.Heartbeat);
-      await served.nextWhere((f) => f.op === Op.HeartbeatReply);
-    });
+    // The bucket runs on a manual clock: no token comes back until the test moves time.
+    const clock = new ManualClock();
+    await withComet(
+      { newConnectionsPerSecond: 2 },
+      async (h, hits) => {
+        const first = await h.tcp();
+        const second = await h.tcp();
+        const third = await rawSocket(h.tcpPort);
+        await closedByServer(third);
+        assert.ok(hitsOf(hits, 'new_connections_rate') >= 1);
+        first.close();
+        second.close();
+        // Tokens come back with time: half a second brings one at 2/s.
+        clock.advance(500);
+        const served = await h.tcp();
+        await served.auth({ key: 'later' }, 1);
+        served.send(Op.Heartbeat);
+        await served.nextWhere((f) => f.op === Op.HeartbeatReply);
+      },
+      {},
+      { clock },
+    );
   });
 
   for (const transport of ['tcp', 'ws'] as const) {
@@ -164,8 +169,12 @@ describe('limits', () => {
       },
     });
     const hits = new LimitHits();
-    const log = new LimitLog(hits, pino({ level: 'info' }, sink));
-    for (let i = 0; i < 100; i++) log.hit('connections', { ip: '10.0.0.1' });
+    const clock = new ManualClock();
+    const log = new LimitLog(hits, pino({ level: 'info' }, sink), 'comet', clock);
+    for (let i = 0; i < 100; i++) {
+      log.hit('connections', { ip: '10.0.0.1' });
+      clock.advance(99); // 9.9 s in all: still one line
+    }
     log.hit('connections_per_ip', { ip: '10.0.0.2' });
     assert.deepEqual(hits.snapshot(), { connections: 100, connections_per_ip: 1 });
     return new Promise<void>((resolve) =>
@@ -179,6 +188,31 @@ describe('limits', () => {
         );
         resolve();
       }),
+    );
+  });
+
+  it('the next line for a limit comes 10 s after the last, with the hits since', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const clock = new ManualClock();
+    const log = new LimitLog(undefined, pino({ level: 'info' }, sink), 'logic http', clock);
+    log.hit('http_origin', {});
+    clock.advance(9_999);
+    for (let i = 0; i < 5; i++) log.hit('http_origin', {});
+    clock.advance(1);
+    log.hit('http_origin', { host: 'evil.test' });
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(
+      lines.map((l) => [l.limit, l.hits, l.host, l.msg]),
+      [
+        ['http_origin', 1, undefined, 'logic http: limit http_origin reached'],
+        ['http_origin', 6, 'evil.test', 'logic http: limit http_origin reached'],
+      ],
     );
   });
 
