@@ -4,7 +4,7 @@
 export const PushType = { PUSH: 0, ROOM: 1, BROADCAST: 2 } as const;
 export type PushType = (typeof PushType)[keyof typeof PushType];
 
-/** goim.logic.PushMsg (src/rpc/proto/goim/logic/logic.proto). */
+/** goim.logic.PushMsg (docs/internal-protocol.md, "The queue message"). */
 export interface PushMsg {
   type: PushType;
   operation: number;

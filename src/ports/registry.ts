@@ -3,7 +3,7 @@
 
 export const AppId = { Comet: 'goim.comet', Logic: 'goim.logic' } as const;
 
-/** A registered comet or logic (goim discovery's instance model). */
+/** A registered comet or logic (goim discovery's instance model, docs/internal-protocol.md). */
 export interface Instance {
   region: string;
   zone: string;

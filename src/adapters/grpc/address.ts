@@ -1,5 +1,5 @@
 // gRPC addresses in the registry: the "host:port" to dial for a registered instance, and the
-// one to register for a listener (docs/deployment.md, "Registered gRPC address").
+// one to register for a listener (docs/internal-protocol.md, "Registry entries").
 import { networkInterfaces } from 'node:os';
 
 /**

@@ -1,5 +1,6 @@
 // How the logic and comet clients open their gRPC channels: plaintext or TLS, message and
-// flow-control limits, reconnect and keepalive (docs/configuration.md, [rpcClient]).
+// flow-control limits, reconnect and keepalive as goim's clients (docs/internal-protocol.md,
+// "gRPC settings").
 import { readFileSync } from 'node:fs';
 import { compressionAlgorithms, credentials, type ChannelCredentials, type ClientOptions } from '@grpc/grpc-js';
 

@@ -1,5 +1,5 @@
-// CometService over gRPC (spec §5.6): job's client for one comet, dialed from the comet's
-// registry instance (its `grpc://host:port` address).
+// CometService over gRPC (src/rpc/proto/goim/comet/comet.proto): job's client for one comet,
+// dialed from the comet's registry instance (its `grpc://host:port` address).
 import type { CometService, CometDialer, Instance, Proto } from '../../ports/index.js';
 import { CometClient as CometStub } from '../../rpc/gen/goim/comet/comet.js';
 import { grpcTarget } from './address.js';

@@ -1,4 +1,5 @@
-// goim.comet.Comet over gRPC (spec §3.10): what job — tsim's or goim's — calls on a comet.
+// goim.comet.Comet over gRPC (src/rpc/proto/goim/comet/comet.proto): what job — tsim's or
+// goim's — calls on a comet, served from the comet's CometOps.
 import type { CometOps } from '../../ports/index.js';
 import { CometService as CometServiceDefinition, type CometServer } from '../../rpc/gen/goim/comet/comet.js';
 import { serveService, unary, type RpcServerOptions, type RunningServer } from './serve.js';

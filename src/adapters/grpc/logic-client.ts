@@ -1,5 +1,6 @@
-// LogicService over gRPC (spec §3.11): round-robin over the logic instances registered as
-// goim.logic (and any static addresses), RenewOnline gzip-compressed as goim comets send it.
+// LogicService over gRPC (src/rpc/proto/goim/logic/logic.proto): round-robin over the logic
+// instances registered as goim.logic (and any static addresses), RenewOnline gzip-compressed
+// as goim comets send it.
 import type { ChannelCredentials, ClientOptions } from '@grpc/grpc-js';
 import { asBuffer } from '../../lib/bytes.js';
 import {

@@ -1,5 +1,5 @@
-// goim.logic.Logic over gRPC (spec §4.3): what comets — tsim's or goim's — call on logic.
-// Each method delegates to a LogicService (the Logic role implements it).
+// goim.logic.Logic over gRPC (src/rpc/proto/goim/logic/logic.proto): what comets — tsim's or
+// goim's — call on logic. Each method delegates to a LogicService (the Logic role implements it).
 import type { LogicService } from '../../ports/index.js';
 import { LogicService as LogicServiceDefinition, type LogicServer } from '../../rpc/gen/goim/logic/logic.js';
 import { fromWireProto } from './proto.js';

@@ -1,6 +1,6 @@
 // Starting and stopping a grpc-js server the way goim's servers behave (keepalive and
-// connection ages as goim's rpcServer settings, docs/configuration.md [rpcServer]), and the
-// glue that turns a promise-returning handler into a goim-style unary handler.
+// connection ages as goim's rpcServer settings, docs/internal-protocol.md "gRPC settings"),
+// and the glue that turns a promise-returning handler into a goim-style unary handler.
 import { readFileSync } from 'node:fs';
 import { Server, ServerCredentials, status, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { parseListen } from '../../config/listen.js';

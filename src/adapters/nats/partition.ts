@@ -1,8 +1,8 @@
-// Which partition a PushMsg goes to. goim keys each Kafka record (spec §4.8) — PUSH: first
-// key, ROOM: room key, BROADCAST: decimal operation — and its Go client picks the partition
-// with FNV-1a 32 over the key, taken as int32, mod the partition count, sign dropped. The
-// same rule here keeps everything of one room (or one connection key) in one partition,
-// which is what keeps it in order.
+// Which partition a PushMsg goes to (docs/internal-protocol.md, "Partitions"). goim keys
+// each Kafka record — PUSH: first key, ROOM: room key, BROADCAST: decimal operation — and its
+// Go client picks the partition with FNV-1a 32 over the key, taken as int32, mod the
+// partition count, sign dropped. The same rule here keeps everything of one room (or one
+// connection key) in one partition, which is what keeps it in order.
 import { PushType, type PushMsg } from '../../ports/index.js';
 
 const utf8 = new TextEncoder();

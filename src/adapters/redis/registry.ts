@@ -89,7 +89,7 @@ interface WatchedApp {
   again: boolean;
 }
 
-/** goim discovery's instance JSON (spec §6). */
+/** goim discovery's instance JSON (docs/internal-protocol.md, "Registry entries"). */
 function encodeInstance(i: Instance): string {
   return JSON.stringify({
     region: i.region,

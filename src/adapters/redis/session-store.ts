@@ -1,13 +1,13 @@
-// SessionStore on Redis with goim's key schema (spec §4.4, §10.16), so goim and tsim logic
-// instances can share one Redis:
+// SessionStore on Redis with goim's key schema (docs/internal-protocol.md, "Session store"),
+// so goim and tsim logic instances can share one Redis:
 //   mid_<mid>      hash  connection key → comet server   (mid > 0 only)
 //   key_<key>      string comet server
 //   ol_<server>    hash  "0"…"63" (CityHash32(room) mod 64) → {"server","room_count","updated"}
 // All with TTL redis.expire. Commands of one call are issued in the same tick, so the client
 // pipelines them (auto-pipelining; on a Cluster, per node).
-// Departures from goim's defects: removal is compare-and-delete (an old connection's
-// disconnect never removes a newer connection's routing, §8.1 #2), and a RenewOnline clears
-// the shards that became empty (§8.1 #24).
+// Departures from goim's defects (docs/protocol.md, "Where tsim differs from goim"): removal
+// is compare-and-delete (an old connection's disconnect never removes a newer connection's
+// routing), and a RenewOnline clears the shards that became empty.
 import type { Logger } from '../../log.js';
 import type { ServerOnline, SessionRef, SessionStore } from '../../ports/index.js';
 import { cityHash32String } from '../../protocol/cityhash.js';
