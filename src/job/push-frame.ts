@@ -1,5 +1,6 @@
-// The protos job sends to comets (spec §5.3–5.4, vectors §10.7, §10.8, §10.14). Built once
-// per message or batch and handed unchanged to every comet.
+// The protos job sends to comets (docs/internal-protocol.md, "What job sends"; byte examples
+// in docs/goim-test-vectors.md, "Room batch of two messages", "Single push"). Built once per
+// message or batch and handed unchanged to every comet.
 import type { Proto } from '../ports/index.js';
 import { HEADER_LEN, encodeFrame, writeHeader } from '../protocol/frame.js';
 import { Op } from '../protocol/ops.js';

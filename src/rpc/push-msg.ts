@@ -1,5 +1,6 @@
-// goim.logic.PushMsg, the value of each queue record (spec §5.2): what logic publishes and
-// job consumes. Byte-compatible with goim's Kafka record values (vectors in spec §10.14).
+// goim.logic.PushMsg, the value of each queue record (docs/internal-protocol.md, "The queue
+// message"): what logic publishes and job consumes. Byte-compatible with goim's Kafka record
+// values (docs/goim-test-vectors.md, "Protobuf encodings").
 import { asBuffer } from '../lib/bytes.js';
 import type { PushMsg, PushType } from '../ports/index.js';
 import { PushMsg as PushMsgMessage } from './gen/goim/logic/logic.js';
