@@ -7,9 +7,11 @@ import { MemorySessionStore } from './adapters/memory/session-store.js';
 import { Comet } from './comet/comet.js';
 import { pushMaxBytes } from './config/push-limits.js';
 import { cometSettings } from './config/comet-settings.js';
+import { logicHttpSettings, logicSettings } from './config/logic-settings.js';
 import type { Config } from './config/schema.js';
 import { Job } from './job/job.js';
 import type { Logger } from './log.js';
+import { createAuthenticator } from './logic/auth/from-config.js';
 import { LogicHttpServer } from './logic/http/http-server.js';
 import { Logic } from './logic/logic.js';
 import { LimitHits } from './metrics/limit-hits.js';
@@ -40,7 +42,8 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
   const store = new MemorySessionStore();
   const queue = new MemoryPushQueue({ ...memoryQueueOptions(config), log: log.child({ role: 'queue' }) });
   const registry = new MemoryRegistry();
-  const logic = new Logic({ config, store, queue, registry, log: log.child({ role: 'logic' }) });
+  const logicLog = log.child({ role: 'logic' });
+  const logic = new Logic({ ...logicSettings(config), store, queue, registry, log: logicLog, authenticator: createAuthenticator(config.auth, logicLog) });
   const limits = new LimitHits();
   const comet = new Comet({ ...cometSettings(config), serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });
   const dial: CometDialer = (instance) => {
@@ -58,7 +61,9 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     log: log.child({ role: 'job' }),
   });
   const metrics = config.metrics.enabled ? createMetricsRegistry({ comet, logic, job, queue, limits }) : undefined;
-  const http = new LogicHttpServer({ logic, config, log: log.child({ role: 'http' }), webRoots: webRoots(), metrics, limits });
+  const httpLog = log.child({ role: 'http' });
+  // Embedded: with api.auth = "auto" a loopback-only API runs without keys.
+  const http = new LogicHttpServer({ ...logicHttpSettings(config, true, httpLog), logic, log: httpLog, webRoots: webRoots(), metrics, limits });
   if (metrics) registerLogicHttpMetrics(metrics.registry, http);
 
   const started: Array<() => Promise<void>> = [];

@@ -10,8 +10,10 @@ import { advertisedAddr } from '../adapters/grpc/address.js';
 import { registerLogic } from '../adapters/grpc/logic-registration.js';
 import { serveLogic } from '../adapters/grpc/logic-server.js';
 import { parseListen, showAddress } from '../config/listen.js';
+import { logicHttpSettings, logicSettings } from '../config/logic-settings.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { createAuthenticator } from '../logic/auth/from-config.js';
 import { LogicHttpServer } from '../logic/http/http-server.js';
 import { Logic } from '../logic/logic.js';
 import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
@@ -50,7 +52,8 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
     const queue = natsPushQueue(config, { log: log.child({ role: 'queue' }) });
     teardown.add('closing the push queue', () => queue.close());
 
-    const logic = new Logic({ config, store, queue, registry, log: log.child({ role: 'logic' }) });
+    const logicLog = log.child({ role: 'logic' });
+    const logic = new Logic({ ...logicSettings(config), store, queue, registry, log: logicLog, authenticator: createAuthenticator(config.auth, logicLog) });
     teardown.add('stopping logic', () => logic.close());
     await logic.start();
 
@@ -76,8 +79,9 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
 
     const metrics = config.metrics.enabled ? createMetricsRegistry({ logic }) : undefined;
     if (metrics) teardown.add('stopping metrics sampling', async () => metrics.close());
-    // embedded: false — with api.auth = "auto" a distributed logic requires API keys.
-    const http = new LogicHttpServer({ logic, config, log: log.child({ role: 'http' }), webRoots: webRoots(), embedded: false, metrics, limits: metrics?.limits });
+    // Not embedded: with api.auth = "auto" a distributed logic requires API keys.
+    const httpLog = log.child({ role: 'http' });
+    const http = new LogicHttpServer({ ...logicHttpSettings(config, false, httpLog), logic, log: httpLog, webRoots: webRoots(), metrics, limits: metrics?.limits });
     if (metrics) registerLogicHttpMetrics(metrics.registry, http);
     teardown.add('closing the HTTP server', () => http.close());
     await http.listen();

@@ -1,9 +1,7 @@
-// The logic role (spec §4): authenticates comet connections and keeps their routing in
-// the session store, turns push requests into queue messages, counts rooms online and
-// balances clients over the registered comets.
+// The logic role (docs/architecture.md): authenticates comet connections and keeps their
+// routing in the session store, turns push requests into queue messages, counts rooms online
+// and balances clients over the registered comets. Its HTTP API is in http/.
 import { createHash, randomUUID } from 'node:crypto';
-import { pushMaxBytes } from '../config/push-limits.js';
-import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import {
   AppId,
@@ -21,19 +19,48 @@ import {
   type SessionStore,
 } from '../ports/index.js';
 import { AuthDeniedError, type AuthIdentity, type AuthResult, type AuthStats, type Authenticator } from './auth/authenticator.js';
-import { createAuthenticator } from './auth/from-config.js';
+import { GoimAuthenticator } from './auth/goim.js';
 import { WeightedBalancer } from './balancer.js';
 import { acceptComets } from './comet-filter.js';
 import { OnlineRooms, type OnlineTotal, type RoomTop } from './online.js';
 import { encodeRoomKey } from './room-key.js';
 
-export interface LogicOptions {
-  config: Config;
+/** What logic tells clients about the comets (config `node` and `backoff`); durations in ms. */
+export interface NodeSettings {
+  /** The one node given while no comet is known. */
+  defaultDomain: string;
+  /** Web clients get `<comet hostname><hostDomain>`. */
+  hostDomain: string;
+  tcpPort: number;
+  wsPort: number;
+  wssPort: number;
+  /** How often clients send a heartbeat. */
+  heartbeat: number;
+  /** Heartbeats a connection may miss before its comet closes it. */
+  heartbeatMax: number;
+  /** Weight boost of comets in the client's region (goim's balancer). */
+  regionWeight: number;
+  /** Reconnect backoff clients are told to use (goim's units: seconds, factor, jitter). */
+  backoff: { maxDelay: number; baseDelay: number; factor: number; jitter: number };
+}
+
+/** What the logic role takes from the configuration, resolved by the wiring; durations in ms. */
+export interface LogicSettings {
+  node: NodeSettings;
+  /** How often the global room counts are rebuilt (logic.onlineReload). */
+  onlineReload: number;
+  /** A comet's room snapshot older than this is discarded (logic.onlineStale). */
+  onlineStale: number;
+  /** The largest push message accepted (push.maxBytes, resolved). */
+  pushMaxBytes: number;
+}
+
+export interface LogicOptions extends LogicSettings {
   store: SessionStore;
   queue: PushQueue;
   registry: Registry;
   log: Logger;
-  /** How connections are authenticated; default: the one `auth.mode` names (built here, so config errors throw). */
+  /** How connections are authenticated (the wiring builds the one `auth.mode` names); default goim's: the token is trusted. */
   authenticator?: Authenticator;
 }
 
@@ -59,7 +86,9 @@ export class PushTooLargeError extends Error {
 }
 
 export class Logic implements LogicService {
-  private readonly config: Config;
+  private readonly node: NodeSettings;
+  private readonly onlineReloadMs: number;
+  private readonly onlineStaleMs: number;
   private readonly store: SessionStore;
   private readonly queue: PushQueue;
   private readonly registry: Registry;
@@ -90,13 +119,15 @@ export class Logic implements LogicService {
   private closed = false;
 
   constructor(opts: LogicOptions) {
-    this.config = opts.config;
+    this.node = { ...opts.node, backoff: { ...opts.node.backoff } };
+    this.onlineReloadMs = opts.onlineReload;
+    this.onlineStaleMs = opts.onlineStale;
     this.store = opts.store;
     this.queue = opts.queue;
     this.registry = opts.registry;
     this.log = opts.log;
-    this.authenticator = opts.authenticator ?? createAuthenticator(opts.config, opts.log);
-    this.pushMax = pushMaxBytes(opts.config);
+    this.authenticator = opts.authenticator ?? new GoimAuthenticator();
+    this.pushMax = opts.pushMaxBytes;
   }
 
   /** Watches the registry for comets, loads the online counts once, then every `logic.onlineReload`. */
@@ -155,7 +186,7 @@ export class Logic implements LogicService {
       key,
       roomId: token.roomId,
       accepts: token.accepts,
-      heartbeatMs: this.config.node.heartbeat * this.config.node.heartbeatMax,
+      heartbeatMs: this.node.heartbeat * this.node.heartbeatMax,
       roomFixed: token.roomFixed === true,
       acceptsFixed: token.acceptsFixed === true,
     };
@@ -318,7 +349,7 @@ export class Logic implements LogicService {
       .reload(
         this.store,
         this.usable.map((c) => c.hostname),
-        this.config.logic.onlineStale,
+        this.onlineStaleMs,
         this.log,
       )
       .catch((err: unknown) => {
@@ -334,7 +365,7 @@ export class Logic implements LogicService {
     if (this.closed) return;
     this.reloadTimer = setTimeout(() => {
       void this.reloadOnline().then(() => this.scheduleReload());
-    }, this.config.logic.onlineReload);
+    }, this.onlineReloadMs);
     this.reloadTimer.unref();
   }
 
@@ -352,7 +383,7 @@ export class Logic implements LogicService {
   }
 
   private nodesReply(platform: string, clientIp: string): NodesReply {
-    const node = this.config.node;
+    const node = this.node;
     const { domains, addrs } = this.balancer.nodeAddrs(this.regionOf(clientIp), node.hostDomain, node.regionWeight);
     const nodes = platform === PLATFORM_WEB ? domains : addrs;
     return {
@@ -362,7 +393,7 @@ export class Logic implements LogicService {
       wssPort: node.wssPort,
       heartbeat: Math.trunc(node.heartbeat / 1000),
       nodes: nodes.length > 0 ? nodes : [node.defaultDomain],
-      backoff: { ...this.config.backoff },
+      backoff: { ...node.backoff },
       heartbeatMax: node.heartbeatMax,
     };
   }

@@ -10,10 +10,11 @@ import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
 import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
-import { apiAuthRequired, ApiKeys, guardApi } from '../../src/logic/http/api-keys.js';
+import { apiAuthRequired, apiKeyValues } from '../../src/config/logic-settings.js';
+import { ApiKeys, guardApi } from '../../src/logic/http/api-keys.js';
 import { LogicHttpServer } from '../../src/logic/http/http-server.js';
 import { Logic } from '../../src/logic/logic.js';
-import { JSON_TYPE, RecordingQueue, request, testConfig } from './fixtures.js';
+import { httpConfig, JSON_TYPE, logicConfig, RecordingQueue, request, testConfig } from './fixtures.js';
 
 const KEY = 'k3y-0123456789abcdef-ABCDEF';
 const OTHER_KEY = 'second-key-0123456789';
@@ -31,11 +32,11 @@ async function startApi(input: ConfigInput, opts: { embedded?: boolean; webRoots
   const queue = new RecordingQueue();
   const store = new MemorySessionStore();
   const registry = new MemoryRegistry();
-  const logic = new Logic({ config, store, queue, registry, log: silentLogger });
+  const logic = new Logic({ ...logicConfig(config), store, queue, registry, log: silentLogger });
   await logic.start();
   let http: LogicHttpServer;
   try {
-    http = new LogicHttpServer({ logic, config, log: silentLogger, webRoots: opts.webRoots, embedded: opts.embedded });
+    http = new LogicHttpServer({ ...httpConfig(config, opts.embedded), logic, log: silentLogger, webRoots: opts.webRoots });
     await http.listen();
   } catch (err) {
     await logic.close();
@@ -221,7 +222,7 @@ describe('api keys: when api.auth turns them on', () => {
   it('embedded beyond loopback without keys is a start-up error naming the fixes', () => {
     const config = testConfig({ httpServer: { addr: ':0' } });
     assert.throws(
-      () => guardApi(Fastify(), { config, embedded: true, log: silentLogger }),
+      () => guardApi(Fastify(), { access: httpConfig(config, true).api, log: silentLogger }),
       /api\.auth is on but api\.keys is empty: api\.auth = "auto" turns it on because the HTTP API listens beyond loopback \(httpServer\.addr ":0"\); set api\.keys, bind httpServer\.addr to 127\.0\.0\.1, or set api\.auth = "off"/,
     );
   });
@@ -230,7 +231,7 @@ describe('api keys: when api.auth turns them on', () => {
 describe('api keys: /metrics', () => {
   const withMetrics = async (protectMetrics: boolean) => {
     const app = Fastify();
-    guardApi(app, { config: testConfig({ api: { auth: 'on', keys: [KEY], protectMetrics } }), embedded: true, log: silentLogger });
+    guardApi(app, { access: httpConfig(testConfig({ api: { auth: 'on', keys: [KEY], protectMetrics } }), true).api, log: silentLogger });
     app.get('/metrics', async () => 'tsim_up 1\n');
     await app.ready();
     return app;
@@ -254,22 +255,25 @@ describe('api keys: configured keys', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  // The keys as configured, read and checked as the wiring does.
+  const configured = (keys: string[]) => new ApiKeys(apiKeyValues(keys));
+
   it('refuses short keys and keys that cannot be bearer tokens', () => {
-    assert.throws(() => new ApiKeys([]), /api\.auth is on but api\.keys is empty/);
-    assert.throws(() => new ApiKeys([KEY, 'short']), /api\.keys\[1\]: must be at least 16 characters/);
-    assert.throws(() => new ApiKeys(['has spaces in it, sadly']), /api\.keys\[0\]: must be a bearer token/);
+    assert.throws(() => configured([]), /api\.auth is on but api\.keys is empty/);
+    assert.throws(() => configured([KEY, 'short']), /api\.keys\[1\]: must be at least 16 characters/);
+    assert.throws(() => configured(['has spaces in it, sadly']), /api\.keys\[0\]: must be a bearer token/);
   });
 
   it('reads "@file" keys without their trailing newline', () => {
     const file = join(dir, 'key');
     writeFileSync(file, `${KEY}\n`);
-    const keys = new ApiKeys([`@${file}`]);
+    const keys = configured([`@${file}`]);
     assert.equal(keys.accepts(`Bearer ${KEY}`), true);
-    assert.throws(() => new ApiKeys([`@${join(dir, 'missing')}`]), /api\.keys\[0\]: cannot read/);
+    assert.throws(() => configured([`@${join(dir, 'missing')}`]), /api\.keys\[0\]: cannot read/);
   });
 
   it('matches exact keys only', () => {
-    const keys = new ApiKeys([KEY, OTHER_KEY]);
+    const keys = configured([KEY, OTHER_KEY]);
     assert.equal(keys.accepts(`Bearer ${KEY}`), true);
     assert.equal(keys.accepts(`Bearer   ${OTHER_KEY}  `), true);
     for (const h of [undefined, '', 'Bearer ', `Bearer ${KEY} extra`, `Bearer ${KEY.toUpperCase()}`, `Token ${KEY}`, `Bearer ${KEY}\u0000`]) {

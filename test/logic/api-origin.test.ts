@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/log.js';
 import { LogicHttpServer } from '../../src/logic/http/http-server.js';
 import { Logic } from '../../src/logic/logic.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
-import { RecordingQueue, testConfig } from './fixtures.js';
+import { httpConfig, logicConfig, RecordingQueue, testConfig } from './fixtures.js';
 
 const KEY = 'k3y-0123456789abcdef-ABCDEF';
 
@@ -29,10 +29,10 @@ async function startApi(input: ConfigInput, embedded: boolean): Promise<Api> {
   const queue = new RecordingQueue();
   const store = new MemorySessionStore();
   const registry = new MemoryRegistry();
-  const logic = new Logic({ config, store, queue, registry, log: silentLogger });
+  const logic = new Logic({ ...logicConfig(config), store, queue, registry, log: silentLogger });
   await logic.start();
   const hits = new LimitHits();
-  const http = new LogicHttpServer({ logic, config, log: silentLogger, embedded, limits: hits });
+  const http = new LogicHttpServer({ ...httpConfig(config, embedded), logic, log: silentLogger, limits: hits });
   await http.listen();
   return {
     port: http.address().port,

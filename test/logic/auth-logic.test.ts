@@ -6,12 +6,13 @@ import { afterEach, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
 import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
+import { logicSettings } from '../../src/config/logic-settings.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { AuthDeniedError, type Authenticator } from '../../src/logic/auth/authenticator.js';
 import { Logic } from '../../src/logic/logic.js';
 import { TokenError } from '../../src/protocol/token.js';
-import { RecordingQueue, testConfig } from './fixtures.js';
+import { logicConfig, RecordingQueue, testConfig } from './fixtures.js';
 
 const SECRET = 'logic-test-secret-of-at-least-32-bytes';
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -23,7 +24,15 @@ afterEach(async () => {
 
 function logicWith(input: ConfigInput, authenticator?: Authenticator): { logic: Logic; store: MemorySessionStore } {
   const store = new MemorySessionStore();
-  const logic = new Logic({ config: testConfig(input), store, queue: new RecordingQueue(), registry: new MemoryRegistry(), log: silentLogger, authenticator });
+  const config = testConfig(input);
+  const logic = new Logic({
+    ...logicSettings(config),
+    store,
+    queue: new RecordingQueue(),
+    registry: new MemoryRegistry(),
+    log: silentLogger,
+    authenticator: authenticator ?? logicConfig(config).authenticator,
+  });
   running.push(logic);
   return { logic, store };
 }

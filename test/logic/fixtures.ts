@@ -2,10 +2,13 @@
 // with its HTTP server, and a fetch wrapper that keeps status, type and body bytes.
 import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
 import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
+import { logicHttpSettings, logicSettings } from '../../src/config/logic-settings.js';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
-import { LogicHttpServer } from '../../src/logic/http/http-server.js';
-import { Logic } from '../../src/logic/logic.js';
+import type { Authenticator } from '../../src/logic/auth/authenticator.js';
+import { createAuthenticator } from '../../src/logic/auth/from-config.js';
+import { LogicHttpServer, type LogicHttpSettings } from '../../src/logic/http/http-server.js';
+import { Logic, type LogicSettings } from '../../src/logic/logic.js';
 import { AppId, type Instance, type PushHandler, type PushMsg, type PushQueue } from '../../src/ports/index.js';
 
 /** A PushQueue that records what logic publishes; `failWith` makes publish reject. */
@@ -23,6 +26,16 @@ export class RecordingQueue implements PushQueue {
 
 export function testConfig(input: ConfigInput = {}): Config {
   return configSchema.parse({ ...input, httpServer: { addr: '127.0.0.1:0', ...input.httpServer } });
+}
+
+/** What the wiring gives Logic for `config`: its settings and the authenticator `auth.mode` names. */
+export function logicConfig(config: Config): LogicSettings & { authenticator: Authenticator } {
+  return { ...logicSettings(config), authenticator: createAuthenticator(config.auth, silentLogger) };
+}
+
+/** What the wiring gives the HTTP API for `config`, embedded (the default) or distributed. */
+export function httpConfig(config: Config, embedded = true): LogicHttpSettings {
+  return logicHttpSettings(config, embedded, silentLogger);
 }
 
 export function comet(hostname: string, metadata: Record<string, string>, extra: Partial<Instance> = {}): Instance {
@@ -56,9 +69,9 @@ export async function startLogic(input: ConfigInput = {}, webRoots?: string[]): 
   const store = new MemorySessionStore();
   const registry = new MemoryRegistry();
   const queue = new RecordingQueue();
-  const logic = new Logic({ config, store, queue, registry, log: silentLogger });
+  const logic = new Logic({ ...logicConfig(config), store, queue, registry, log: silentLogger });
   await logic.start();
-  const http = new LogicHttpServer({ logic, config, log: silentLogger, webRoots });
+  const http = new LogicHttpServer({ ...httpConfig(config), logic, log: silentLogger, webRoots });
   await http.listen();
   const { port } = http.address();
   return {

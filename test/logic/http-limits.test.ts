@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/log.js';
 import { LogicHttpServer } from '../../src/logic/http/http-server.js';
 import { Logic } from '../../src/logic/logic.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
-import { RecordingQueue, request, testConfig } from './fixtures.js';
+import { httpConfig, logicConfig, RecordingQueue, request, testConfig } from './fixtures.js';
 
 const KEY = 'k3y-0123456789abcdef-ABCDEF';
 /** Far beyond the deadlines used here: a socket still open then was never going to be closed. */
@@ -31,10 +31,10 @@ async function startApi(input: ConfigInput): Promise<Api> {
   const queue = new RecordingQueue();
   const store = new MemorySessionStore();
   const registry = new MemoryRegistry();
-  const logic = new Logic({ config, store, queue, registry, log: silentLogger });
+  const logic = new Logic({ ...logicConfig(config), store, queue, registry, log: silentLogger });
   await logic.start();
   const hits = new LimitHits();
-  const http = new LogicHttpServer({ logic, config, log: silentLogger, embedded: false, limits: hits });
+  const http = new LogicHttpServer({ ...httpConfig(config, false), logic, log: silentLogger, limits: hits });
   await http.listen();
   const port = http.address().port;
   return {

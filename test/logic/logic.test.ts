@@ -8,7 +8,7 @@ import { instancesJson, nodesReplyJson, onlineTotalJson, roomTopJson } from '../
 import { Logic } from '../../src/logic/logic.js';
 import { TokenError } from '../../src/protocol/token.js';
 import { PushType, type SessionRef } from '../../src/ports/index.js';
-import { comet, RecordingQueue, testConfig } from './fixtures.js';
+import { comet, logicConfig, RecordingQueue, testConfig } from './fixtures.js';
 import { eventually } from '../support/eventually.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -28,7 +28,7 @@ afterEach(async () => {
 
 async function setup(input: ConfigInput = {}, store = new MemorySessionStore(), registry = new MemoryRegistry()): Promise<Setup> {
   const queue = new RecordingQueue();
-  const logic = new Logic({ config: testConfig(input), store, queue, registry, log: silentLogger });
+  const logic = new Logic({ ...logicConfig(testConfig(input)), store, queue, registry, log: silentLogger });
   running.push(logic);
   await logic.start();
   return { logic, store, registry, queue };

@@ -1,4 +1,4 @@
-// Logic's HTTP server (spec §4.1): goim's API on fastify, plus the demo page's files.
+// Logic's HTTP server (docs/http-api.md): goim's API on fastify, plus the demo page's files.
 // Fastify is configured to behave like goim's gin router: bodies are raw bytes whatever
 // their Content-Type, unknown routes answer `404 page not found`, trailing-slash variants
 // of API routes redirect, no automatic HEAD routes.
@@ -7,30 +7,40 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } f
 import { Limit, LimitLog } from '../../comet/limit-log.js';
 import { isFdExhaustion } from '../../comet/listener.js';
 import { parseListen } from '../../config/listen.js';
-import type { Config } from '../../config/schema.js';
 import { watchFds } from '../../fd-probe.js';
 import { fdLimit } from '../../file-descriptors.js';
 import type { Logger } from '../../log.js';
 import type { Logic } from '../logic.js';
 import type { LimitHits } from '../../metrics/limit-hits.js';
 import type { MetricsSource } from '../../metrics/serve.js';
-import { guardApi, type ApiAuthStats } from './api-keys.js';
+import { guardApi, type ApiAccess, type ApiAuthStats } from './api-keys.js';
 import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './envelope.js';
 import { GOIM_ROUTES, registerGoimRoutes } from './routes.js';
 import { StaticFiles } from './static-files.js';
 
-export interface LogicHttpServerOptions {
+/** What the HTTP API takes from the configuration (`httpServer`, `api`), resolved by the wiring; durations in ms. */
+export interface LogicHttpSettings {
+  /** Listen address, goim style: ":3111" = every interface. */
+  addr: string;
+  /** Largest request body (bytes); bigger ones are answered 413. */
+  maxBody: number;
+  /** Connections open at once; more are closed at accept. */
+  maxConnections: number;
+  /** A request's headers must arrive within this long of its first byte. */
+  headersTimeout: number;
+  /** A whole request must arrive within this long; also the longest a connection may stay silent. */
+  requestTimeout: number;
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeout: number;
+  /** Who may call the protected routes: keys, or none and the Origin/Host check. */
+  api: ApiAccess;
+}
+
+export interface LogicHttpServerOptions extends LogicHttpSettings {
   logic: Logic;
-  config: Config;
   log: Logger;
   /** Folders the demo page is served from, first match wins. */
   webRoots?: string[];
-  /**
-   * Whether this is the embedded wiring (default true). With `api.auth = "auto"` only an
-   * embedded server on a loopback address runs without API keys; distributed wiring must
-   * pass false.
-   */
-  embedded?: boolean;
   /** When given, GET /metrics serves it (Prometheus text format). */
   metrics?: MetricsSource;
   /**
@@ -82,7 +92,7 @@ export class LogicHttpServer {
   private releaseFds: (() => void) | undefined;
 
   constructor(opts: LogicHttpServerOptions) {
-    const hs = opts.config.httpServer;
+    const hs = opts;
     this.addr = hs.addr;
     this.log = opts.log;
     this.hits = opts.limits;
@@ -155,7 +165,7 @@ export class LogicHttpServer {
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, payload, done) => done(null, payload));
 
     // Before any body is read: refuses API calls without a valid key (config `api`).
-    this.apiAuth = guardApi(app, { config: opts.config, embedded: opts.embedded ?? true, log: opts.log, limits });
+    this.apiAuth = guardApi(app, { access: opts.api, log: opts.log, limits });
 
     registerGoimRoutes(app, opts.logic);
 
