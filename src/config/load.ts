@@ -8,12 +8,24 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * goim settings tsim does not take, and what a goim configuration should do with them; any
+ * other unknown key is just "unknown key" (docs/configuration.md, goim keys tsim does not take).
+ */
+const GOIM_ONLY: Readonly<Record<string, string>> = {
+  regions:
+    "goim's province → region table is not used: goim's IP-to-province lookup is a stub, so no " +
+    'client has a region there either; delete the [regions] table (nothing changes)',
+};
+
 function describe(err: ZodError, source: string): string {
   const lines = err.issues.map((i) => {
     const key = i.path.join('.') || '(top level)';
     if (i.code === 'unrecognized_keys') {
       const at = i.path.length ? `${i.path.join('.')}.` : '';
-      return `  ${i.keys.map((k) => at + k).join(', ')}: unknown key`;
+      const known = i.keys.filter((k) => GOIM_ONLY[at + k] !== undefined).map((k) => `  ${at + k}: ${GOIM_ONLY[at + k]}`);
+      const unknown = i.keys.filter((k) => GOIM_ONLY[at + k] === undefined);
+      return [...known, ...(unknown.length > 0 ? [`  ${unknown.map((k) => at + k).join(', ')}: unknown key`] : [])].join('\n');
     }
     return `  ${key}: ${i.message}`;
   });

@@ -340,8 +340,6 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    /** region → provinces (goim [regions]); informational, as in goim. */
-    regions: z.record(z.array(z.string())).default({}),
     /** Push limits (beyond goim), read by logic, job and comet: keep them equal in every process's file. */
     push: z
       .object({

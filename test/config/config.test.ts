@@ -64,6 +64,19 @@ describe('config', () => {
     );
   });
 
+  it("refuses goim's [regions] table saying it is unused and can be deleted", () => {
+    assert.throws(
+      () => buildConfig({ regions: { bj: ['北京', '天津'] }, nope: 1 }, 'logic.toml'),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /logic\.toml/);
+        assert.match(err.message, /^  regions: goim's province → region table is not used: .*delete the \[regions\] table/m);
+        assert.match(err.message, /^  nope: unknown key$/m);
+        return true;
+      },
+    );
+  });
+
   it('documents every key in docs/configuration.md', () => {
     const doc = readFileSync(join(packageRoot(), 'docs', 'configuration.md'), 'utf8');
     const missing: string[] = [];
