@@ -44,11 +44,6 @@ export class Admission {
     this.frameBurst = limits.upstreamFramesBurst;
   }
 
-  /** Sockets admitted and not closed yet. */
-  get sockets(): number {
-    return this.open;
-  }
-
   /**
    * Decides on a new socket before anything else is done with it (a TLS socket: before its
    * handshake). Admitted sockets are counted until they close; returns the refusing limit's

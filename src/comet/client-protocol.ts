@@ -145,10 +145,7 @@ export class ClientProtocol {
         const old = this.table.register(c, r.roomId);
         // The old connection is already unregistered, so its close tells logic nothing:
         // a Disconnect would delete the routing just written for this one (goim Defect §2.10).
-        if (old !== undefined) {
-          old.replaced = true;
-          old.close(`replaced by a new connection from ${c.remote}`, 'info');
-        }
+        if (old !== undefined) old.close(`replaced by a new connection from ${c.remote}`, 'info');
         c.state = State.Open;
         this.auths.ok++;
         const t = this.clock.now();

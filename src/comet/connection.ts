@@ -52,8 +52,6 @@ export class Connection implements Writable, RoomMember {
   /** When the routing in logic is refreshed next (performance.now() ms). */
   refreshAt = Infinity;
   refreshing = false;
-  /** Closed by a newer connection with the same key: its close must not touch the routing. */
-  replaced = false;
   pending: Buffer | null = null;
   corked = false;
   /** WebSocket Cookie header ('' on TCP). */

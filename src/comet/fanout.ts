@@ -67,8 +67,6 @@ export class Fanout {
   private readonly maxThrottled: number;
   private readonly limits: ThrottleLimitLog | undefined;
   private readonly clock: Clock;
-  /** Throttled broadcasts sent at once because push.maxThrottled walks were running. */
-  throttleRefused = 0;
   /** Outbound's pushesTooLarge as of the last push call (a change is logged). */
   private tooLargeSeen = 0;
   /** Push calls received (metrics). */
@@ -145,10 +143,7 @@ export class Fanout {
     const bytes = new PushBytes(proto);
     const throttled = speed > 0;
     if (!throttled || this.walks.length >= this.maxThrottled) {
-      if (throttled) {
-        this.throttleRefused++;
-        this.limits?.hit(Limit.ThrottledBroadcasts, { maxThrottled: this.maxThrottled, speed });
-      }
+      if (throttled) this.limits?.hit(Limit.ThrottledBroadcasts, { maxThrottled: this.maxThrottled, speed });
       const w0 = this.out.pushesWritten;
       const d0 = this.out.pushesDropped;
       const all = this.table.all;

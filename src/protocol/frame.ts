@@ -45,13 +45,6 @@ export function encodeFrame(op: number, body: Uint8Array = EMPTY, ver = 1, seq =
   return buf;
 }
 
-/** A header-only frame (auth reply, generic echo). */
-export function encodeEmptyFrame(op: number, ver: number, seq: number): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER_LEN);
-  writeHeader(buf, 0, 0, ver, op, seq);
-  return buf;
-}
-
 function checkHeader(packLen: number, headerLen: number, maxBody: number): void {
   if (headerLen !== HEADER_LEN) throw new FrameError(`bad headerLen ${headerLen} (want ${HEADER_LEN})`);
   // goim accepts packLen < 16 on TCP as an empty body (Defect §8.1 #8); tsim rejects it.
@@ -104,11 +97,6 @@ export class FrameReader {
     }
     this.pending = off === buf.length ? EMPTY : Buffer.from(buf.subarray(off));
     buf = EMPTY;
-  }
-
-  /** Bytes received that do not yet form a whole frame. */
-  get buffered(): number {
-    return this.pending.length;
   }
 }
 

@@ -6,7 +6,7 @@
 import { EventEmitter, once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { type Frame, FrameReader, decodeMessageFrame, encodeEmptyFrame, encodeFrame } from '../../src/protocol/frame.js';
+import { type Frame, FrameReader, decodeMessageFrame, encodeFrame } from '../../src/protocol/frame.js';
 
 export const hex = (s: string): Buffer => Buffer.from(s.replace(/[^0-9a-f]/gi, ''), 'hex');
 
@@ -117,7 +117,7 @@ export class FakeComet extends EventEmitter {
     switch (f.op) {
       case 7:
         if (this.script.auth === 'ignore') return null;
-        return this.script.auth === 'accept' ? encodeEmptyFrame(8, f.ver, f.seq) : 'drop';
+        return this.script.auth === 'accept' ? encodeFrame(8, undefined, f.ver, f.seq) : 'drop';
       case 2: {
         if (!this.script.answerHeartbeats) return null;
         const count = Buffer.alloc(4);
@@ -129,7 +129,7 @@ export class FakeComet extends EventEmitter {
       case 16:
         return encodeFrame(f.op + 1, f.body, f.ver, f.seq);
       default:
-        return encodeEmptyFrame(f.op, f.ver, f.seq);
+        return encodeFrame(f.op, undefined, f.ver, f.seq);
     }
   }
 
