@@ -6,54 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import Fastify from 'fastify';
-import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
-import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
+import { apiAuthRequired, apiKeyValues } from '../../src/config/logic-settings.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
-import { apiAuthRequired, apiKeyValues } from '../../src/config/logic-settings.js';
 import { ApiKeys, guardApi } from '../../src/logic/http/api-keys.js';
-import { LogicHttpServer } from '../../src/logic/http/http-server.js';
-import { Logic } from '../../src/logic/logic.js';
-import { httpConfig, JSON_TYPE, logicConfig, RecordingQueue, request, testConfig } from './fixtures.js';
+import { httpConfig, JSON_TYPE, request, startLogic, testConfig, type Running } from './fixtures.js';
 
 const KEY = 'k3y-0123456789abcdef-ABCDEF';
 const OTHER_KEY = 'second-key-0123456789';
 const UNAUTHORIZED = '{"code":-401,"message":"missing or invalid API key"}';
 
-interface Api {
-  base: string;
-  queue: RecordingQueue;
-  http: LogicHttpServer;
-  stop(): Promise<void>;
-}
-
-async function startApi(input: ConfigInput, opts: { embedded?: boolean; webRoots?: string[] } = {}): Promise<Api> {
-  const config = testConfig(input);
-  const queue = new RecordingQueue();
-  const store = new MemorySessionStore();
-  const registry = new MemoryRegistry();
-  const logic = new Logic({ ...logicConfig(config), store, queue, registry, log: silentLogger });
-  await logic.start();
-  let http: LogicHttpServer;
-  try {
-    http = new LogicHttpServer({ ...httpConfig(config, opts.embedded), logic, log: silentLogger, webRoots: opts.webRoots });
-    await http.listen();
-  } catch (err) {
-    await logic.close();
-    throw err;
-  }
-  return {
-    base: `http://127.0.0.1:${http.address().port}`,
-    queue,
-    http,
-    async stop() {
-      await http.close();
-      await logic.close();
-      await store.close();
-      await registry.close();
-    },
-  };
-}
+type Api = Running;
+const startApi = startLogic;
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 

@@ -6,46 +6,13 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
-import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/log.js';
-import { LogicHttpServer } from '../../src/logic/http/http-server.js';
-import { Logic } from '../../src/logic/logic.js';
-import { LimitHits } from '../../src/metrics/limit-hits.js';
-import { httpConfig, logicConfig, RecordingQueue, testConfig } from './fixtures.js';
+import { startLogic, type Running } from './fixtures.js';
 
 const KEY = 'k3y-0123456789abcdef-ABCDEF';
 
-interface Api {
-  port: number;
-  hits: LimitHits;
-  queue: RecordingQueue;
-  stop(): Promise<void>;
-}
-
-async function startApi(input: ConfigInput, embedded: boolean): Promise<Api> {
-  const config = testConfig(input);
-  const queue = new RecordingQueue();
-  const store = new MemorySessionStore();
-  const registry = new MemoryRegistry();
-  const logic = new Logic({ ...logicConfig(config), store, queue, registry, log: silentLogger });
-  await logic.start();
-  const hits = new LimitHits();
-  const http = new LogicHttpServer({ ...httpConfig(config, embedded), logic, log: silentLogger, limits: hits });
-  await http.listen();
-  return {
-    port: http.address().port,
-    hits,
-    queue,
-    async stop() {
-      await http.close();
-      await logic.close();
-      await store.close();
-      await registry.close();
-    },
-  };
-}
+type Api = Running;
+const startApi = (input: ConfigInput, embedded: boolean): Promise<Api> => startLogic(input, { embedded });
 
 interface Answer {
   status: number;

@@ -9,6 +9,7 @@ import type { Authenticator } from '../../src/logic/auth/authenticator.js';
 import { createAuthenticator } from '../../src/logic/auth/from-config.js';
 import { LogicHttpServer, type LogicHttpSettings } from '../../src/logic/http/http-server.js';
 import { Logic, type LogicSettings } from '../../src/logic/logic.js';
+import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { AppId, type Instance, type PushHandler, type PushMsg, type PushQueue } from '../../src/ports/index.js';
 
 /** A PushQueue that records what logic publishes; `failWith` makes publish reject. */
@@ -60,19 +61,37 @@ export interface Running {
   registry: MemoryRegistry;
   queue: RecordingQueue;
   http: LogicHttpServer;
+  /** Limits the HTTP server counted. */
+  hits: LimitHits;
+  port: number;
   base: string;
   stop(): Promise<void>;
 }
 
-export async function startLogic(input: ConfigInput = {}, webRoots?: string[]): Promise<Running> {
+export interface StartOptions {
+  /** Folders the demo page is served from. */
+  webRoots?: string[];
+  /** Embedded wiring (the default) or distributed: decides whether `api.auth = "auto"` requires keys. */
+  embedded?: boolean;
+}
+
+/** A started logic with its HTTP API on 127.0.0.1, wired as embedded.ts or logic-process.ts would. */
+export async function startLogic(input: ConfigInput = {}, opts: StartOptions = {}): Promise<Running> {
   const config = testConfig(input);
   const store = new MemorySessionStore();
   const registry = new MemoryRegistry();
   const queue = new RecordingQueue();
   const logic = new Logic({ ...logicConfig(config), store, queue, registry, log: silentLogger });
   await logic.start();
-  const http = new LogicHttpServer({ ...httpConfig(config), logic, log: silentLogger, webRoots });
-  await http.listen();
+  const hits = new LimitHits();
+  let http: LogicHttpServer;
+  try {
+    http = new LogicHttpServer({ ...httpConfig(config, opts.embedded), logic, log: silentLogger, webRoots: opts.webRoots, limits: hits });
+    await http.listen();
+  } catch (err) {
+    await logic.close();
+    throw err;
+  }
   const { port } = http.address();
   return {
     config,
@@ -81,6 +100,8 @@ export async function startLogic(input: ConfigInput = {}, webRoots?: string[]): 
     registry,
     queue,
     http,
+    hits,
+    port,
     base: `http://127.0.0.1:${port}`,
     async stop() {
       await http.close();

@@ -372,7 +372,7 @@ describe('http: static files', () => {
     await writeFile(join(second, 'client.js'), 'export {};');
     await writeFile(join(second, 'client.js.map'), '{"version":3}');
     await writeFile(join(dir, 'outside.txt'), 'outside');
-    s = await startLogic({}, [first, second]);
+    s = await startLogic({}, { webRoots: [first, second] });
   });
   after(async () => {
     await s.stop();

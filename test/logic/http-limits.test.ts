@@ -5,51 +5,15 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
-import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import type { ConfigInput } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/log.js';
-import { LogicHttpServer } from '../../src/logic/http/http-server.js';
-import { Logic } from '../../src/logic/logic.js';
-import { LimitHits } from '../../src/metrics/limit-hits.js';
-import { httpConfig, logicConfig, RecordingQueue, request, testConfig } from './fixtures.js';
+import { request, startLogic, type Running } from './fixtures.js';
 
 const KEY = 'k3y-0123456789abcdef-ABCDEF';
 /** Far beyond the deadlines used here: a socket still open then was never going to be closed. */
 const CLOSE_WAIT_MS = 15_000;
 
-interface Api {
-  port: number;
-  base: string;
-  hits: LimitHits;
-  queue: RecordingQueue;
-  stop(): Promise<void>;
-}
-
-async function startApi(input: ConfigInput): Promise<Api> {
-  const config = testConfig(input);
-  const queue = new RecordingQueue();
-  const store = new MemorySessionStore();
-  const registry = new MemoryRegistry();
-  const logic = new Logic({ ...logicConfig(config), store, queue, registry, log: silentLogger });
-  await logic.start();
-  const hits = new LimitHits();
-  const http = new LogicHttpServer({ ...httpConfig(config, false), logic, log: silentLogger, limits: hits });
-  await http.listen();
-  const port = http.address().port;
-  return {
-    port,
-    base: `http://127.0.0.1:${port}`,
-    hits,
-    queue,
-    async stop() {
-      await http.close();
-      await logic.close();
-      await store.close();
-      await registry.close();
-    },
-  };
-}
+type Api = Running;
+const startApi = (input: ConfigInput): Promise<Api> => startLogic(input, { embedded: false });
 
 async function withApi(input: ConfigInput, run: (api: Api) => Promise<void>): Promise<void> {
   const api = await startApi({ api: { keys: [KEY] }, ...input });
