@@ -1,5 +1,6 @@
-// What client frames mean (spec §2.3–2.6, §2.9–2.10): auth, heartbeats, room changes,
-// sub/unsub, the generic path to Logic.Receive, and what closing a connection tells logic.
+// What client frames mean (docs/protocol.md: Operations, Connection lifecycle, Rooms and
+// accepts): auth, heartbeats, room changes, sub/unsub, the generic path to Logic.Receive,
+// and what closing a connection tells logic.
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import type { LogicService } from '../ports/index.js';
@@ -144,7 +145,7 @@ export class ClientProtocol {
         c.heartbeatMs = Number.isFinite(r.heartbeatMs) ? r.heartbeatMs : 0;
         const old = this.table.register(c, r.roomId);
         // The old connection is already unregistered, so its close tells logic nothing:
-        // a Disconnect would delete the routing just written for this one (goim Defect §2.10).
+        // a Disconnect would delete the routing just written for this one (docs/protocol.md#differs-same-key-disconnect).
         if (old !== undefined) old.close(`replaced by a new connection from ${c.remote}`, 'info');
         c.state = State.Open;
         this.auths.ok++;
@@ -223,7 +224,7 @@ export class ClientProtocol {
     c.close(`would watch ${size} ops, more than limits.maxAccepts ${this.maxAccepts}`, 'info');
   }
 
-  /** Any other op: Logic.Receive, then a header-only echo, in request order (spec §1.4). */
+  /** Any other op: Logic.Receive, then a header-only echo, in request order (docs/protocol.md, The generic path). */
   private generic(c: Connection, f: Frame): void {
     const slot = c.holdReply();
     const done = (): void => c.releaseReply(slot, echoBytes(c, f));
@@ -317,7 +318,7 @@ function onlineCount(c: Connection): number {
   return c.room === null ? 0 : c.room.onlineCount();
 }
 
-/** The generic-path echo (spec §2.3 corner cases). */
+/** The generic-path echo, with goim's corner cases for ops 3 and 9 (docs/protocol.md, The generic path). */
 function echoBytes(c: Connection, f: Frame): Buffer | null {
   if (f.op === Op.HeartbeatReply) return heartbeatReplyBytes(c.isWs, f.ver, f.seq, onlineCount(c));
   if (f.op === Op.Raw && !c.isWs) return null; // goim writes an op-9 body raw: nothing

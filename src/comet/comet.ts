@@ -1,5 +1,5 @@
-// The comet role (spec §3): client listeners, connections, rooms, and the goim.comet.Comet
-// operations job calls (directly when embedded, through gRPC otherwise).
+// The comet role (docs/architecture.md#roles): client listeners, connections, rooms, and the
+// goim.comet.Comet operations job calls (directly when embedded, through gRPC otherwise).
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { systemClock, type Clock } from '../lib/clock.js';

@@ -1,5 +1,5 @@
 // One client connection (TCP or WebSocket) and its per-connection protocol state
-// (spec §2.4, §3.2). Transport servers feed it frames; client-protocol.ts decides what
+// (docs/protocol.md, Connection lifecycle). Transport servers feed it frames; client-protocol.ts decides what
 // they mean; this file holds the state and keeps replies in request order.
 import type { Socket } from 'node:net';
 import type { BucketState } from '../lib/token-bucket.js';

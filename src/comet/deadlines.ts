@@ -1,6 +1,7 @@
-// One periodic sweep instead of a timer per connection (DESIGN §3): it closes connections
-// past their handshake or heartbeat deadline and starts due routing refreshes. A walk over
-// 100k connections costs about a millisecond; the interval is the deadlines' granularity.
+// One periodic sweep instead of a timer per connection (docs/architecture.md#the-hot-path-comet):
+// it closes connections past their handshake or heartbeat deadline and starts due routing
+// refreshes. A walk over 100k connections costs about a millisecond; the interval is the
+// deadlines' granularity. The clock is the comet's (a manual one in tests).
 import type { Clock, ClockTimer } from '../lib/clock.js';
 import { State, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';

@@ -1,4 +1,4 @@
-// Pushes from job (goim.comet.Comet, spec §3.10, §1.3): each call encodes its proto once
+// Pushes from job (goim.comet.Comet, docs/internal-protocol.md#goimcometcomet): each call encodes its proto once
 // (PushBytes) and writes the same Buffer to every recipient. The loops do no awaiting, no
 // logging and no allocation per recipient; the Outbound applies the per-socket cap.
 //
@@ -107,7 +107,7 @@ export class Fanout {
     const byKey = this.table.byKey;
     for (let i = 0; i < keys.length; i++) {
       const c = byKey.get(keys[i]);
-      // A full connection does not stop the others (goim Defect §8.1 #4).
+      // A full connection does not stop the others (docs/protocol.md#differs-push-stops-at-full-connection).
       if (c !== undefined && c.accepts.has(protoOp)) this.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
     }
     this.account('keys', w0, d0, t0);

@@ -1,4 +1,4 @@
-// Raw TCP listener (spec §2.2): a byte stream of goim frames per connection, in the clear
+// Raw TCP listener (docs/protocol.md#frames): a byte stream of goim frames per connection, in the clear
 // or over TLS (beyond goim: tcp.tlsBind).
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';

@@ -1,7 +1,8 @@
-// WebSocket listener (spec §2.11), plain or over TLS (wss, spec §2.12). Node's HTTP server
-// parses the upgrade request; the handshake (ws-handshake.ts) and the client frames
-// (ws-reader.ts) are handled here on the raw socket, and every byte the server sends is
-// written by comet (pre-framed binary messages, see frame-bytes.ts).
+// WebSocket listener (docs/protocol.md#websocket), plain or over TLS (wss,
+// docs/security.md#wss-goim-tlsopen). Node's HTTP server parses the upgrade request; the
+// handshake (ws-handshake.ts) and the client frames (ws-reader.ts) are handled here on the
+// raw socket, and every byte the server sends is written by comet (pre-framed binary
+// messages, see frame-bytes.ts).
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -15,7 +16,7 @@ import { WS_PONG, wsFrame } from './ws-frame.js';
 import { acceptUpgrade } from './ws-handshake.js';
 import { WsProtocolError, WsReader, type WsHandlers } from './ws-reader.js';
 
-/** goim's WebSocket read buffer: the smallest message limit (spec §3.8). */
+/** goim's WebSocket read buffer: the smallest message limit (docs/protocol.md#websocket). */
 const MIN_MAX_PAYLOAD = 8192;
 const SERVICE_UNAVAILABLE =
   'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n\r\nserver at capacity\r\n';

@@ -1,4 +1,4 @@
-// goim frame codec (spec §2.1–2.2). Hand-written: it sits on every read and write.
+// goim frame codec (docs/protocol.md#frames). Hand-written: it sits on every read and write.
 //
 //   0       4        6     8       12      16
 //   packLen headerLen ver   op      seq     body…      (all big-endian)
@@ -47,14 +47,15 @@ export function encodeFrame(op: number, body: Uint8Array = EMPTY, ver = 1, seq =
 
 function checkHeader(packLen: number, headerLen: number, maxBody: number): void {
   if (headerLen !== HEADER_LEN) throw new FrameError(`bad headerLen ${headerLen} (want ${HEADER_LEN})`);
-  // goim accepts packLen < 16 on TCP as an empty body (Defect §8.1 #8); tsim rejects it.
+  // goim accepts packLen < 16 on TCP as an empty body (docs/protocol.md#differs-tcp-short-packlen); tsim rejects it.
   if (packLen < HEADER_LEN) throw new FrameError(`bad packLen ${packLen} (< ${HEADER_LEN})`);
   if (packLen > HEADER_LEN + maxBody) throw new FrameError(`packLen ${packLen} exceeds limit ${HEADER_LEN + maxBody}`, true);
 }
 
 /**
- * Decodes the single frame carried by one WebSocket message (spec §2.2). Bytes after
- * packLen are ignored as goim does; a packLen beyond the message is an error (goim Defect).
+ * Decodes the single frame carried by one WebSocket message
+ * (docs/protocol.md#reading-client-frames). Bytes after packLen are ignored as goim does; a
+ * packLen beyond the message is an error (docs/protocol.md#differs-ws-packlen-beyond-message).
  */
 export function decodeMessageFrame(data: Buffer, maxBody = DEFAULT_MAX_BODY): Frame {
   if (data.length < HEADER_LEN) throw new FrameError(`message of ${data.length} bytes is shorter than a header`);
@@ -71,7 +72,7 @@ export function decodeMessageFrame(data: Buffer, maxBody = DEFAULT_MAX_BODY): Fr
 
 /**
  * Incremental decoder for a TCP byte stream. Bodies are copied out of the stream so that
- * echoed replies never alias later reads (goim Quirk §2.3).
+ * echoed replies never alias later reads (docs/protocol.md#reading-client-frames).
  */
 export class FrameReader {
   private pending: Buffer = EMPTY;

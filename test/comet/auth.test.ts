@@ -1,4 +1,5 @@
-// Auth (spec §2.4, §2.5, §10.1–10.4), handshake and heartbeat timeouts.
+// Auth (docs/protocol.md, Auth token and Connection lifecycle; byte vectors from
+// docs/goim-test-vectors.md), handshake and heartbeat timeouts.
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -7,11 +8,11 @@ import { ManualClock } from '../support/manual-clock.js';
 import { StubLogic } from '../support/stub-logic.js';
 import { hex, SERVER_ID, startComet, type Harness } from './harness.js';
 
-// §10.1: the JavaScript example's auth frame, ver 1, seq 1.
+// goim-test-vectors.md#auth-request-javascript-example: ver 1, seq 1.
 const JS_AUTH = hex(
   '00 00 00 62 00 10 00 01 00 00 00 07 00 00 00 01 7b 22 6d 69 64 22 3a 31 32 33 2c 20 22 72 6f 6f 6d 5f 69 64 22 3a 22 6c 69 76 65 3a 2f 2f 31 30 30 30 22 2c 20 22 70 6c 61 74 66 6f 72 6d 22 3a 22 77 65 62 22 2c 20 22 61 63 63 65 70 74 73 22 3a 5b 31 30 30 30 2c 31 30 30 31 2c 31 30 30 32 5d 7d',
 );
-// §10.3: the Go benchmark client's auth frame, ver 1, seq 0.
+// goim-test-vectors.md#auth-request-go-benchmark-client: ver 1, seq 0.
 const BENCH_AUTH = hex(
   '00 00 00 63 00 10 00 01 00 00 00 07 00 00 00 00 7b 22 6d 69 64 22 3a 31 2c 22 6b 65 79 22 3a 22 22 2c 22 72 6f 6f 6d 5f 69 64 22 3a 22 74 65 73 74 3a 2f 2f 31 22 2c 22 70 6c 61 74 66 6f 72 6d 22 3a 22 69 6f 73 22 2c 22 61 63 63 65 70 74 73 22 3a 5b 31 30 30 30 2c 31 30 30 31 2c 31 30 30 32 5d 7d',
 );
@@ -24,7 +25,7 @@ describe('comet auth', () => {
   });
   after(() => h.stop());
 
-  it('answers the JS client auth over TCP with the exact §10.4 bytes and calls Connect', async () => {
+  it('answers the JS client auth over TCP with the exact auth reply bytes of the goim test vectors and calls Connect', async () => {
     const c = await h.tcp();
     c.sendRaw(JS_AUTH);
     const reply = await c.next();
@@ -43,7 +44,7 @@ describe('comet auth', () => {
     assert.deepEqual(c.rawBytes(), hex('00 00 00 10 00 10 00 01 00 00 00 08 00 00 00 00'));
   });
 
-  it('answers over WebSocket with one binary frame (§10.4) and passes the Cookie header', async () => {
+  it('answers over WebSocket with one binary frame (goim test vectors) and passes the Cookie header', async () => {
     const c = await h.ws({ headers: { Cookie: 'sid=abc' } });
     c.sendRaw(JS_AUTH);
     await c.next();

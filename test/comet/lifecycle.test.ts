@@ -1,4 +1,5 @@
-// Start and stop, registry entry (spec §3.6), and routing refresh (goim Defect §2.9 fixed).
+// Start and stop, registry entry (docs/internal-protocol.md#registry-entries), and routing
+// refresh (docs/protocol.md#differs-routing-expiry).
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
