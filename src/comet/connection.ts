@@ -1,6 +1,7 @@
 // One client connection (TCP or WebSocket) and its per-connection protocol state
-// (docs/protocol.md, Connection lifecycle). Transport servers feed it frames; client-protocol.ts decides what
-// they mean; this file holds the state and keeps replies in request order.
+// (docs/protocol.md, Connection lifecycle). Transport servers feed it frames;
+// client-protocol.ts decides what they mean; this file holds the state and keeps replies in
+// request order.
 import type { Socket } from 'node:net';
 import type { BucketState } from '../lib/token-bucket.js';
 import type { Frame } from '../protocol/frame.js';

@@ -1,5 +1,5 @@
-// Pushes from job (goim.comet.Comet, docs/internal-protocol.md#goimcometcomet): each call encodes its proto once
-// (PushBytes) and writes the same Buffer to every recipient. The loops do no awaiting, no
+// Pushes from job (goim.comet.Comet, docs/internal-protocol.md#goimcometcomet): each call
+// encodes its proto once (PushBytes) and writes the same Buffer to every recipient. The loops do no awaiting, no
 // logging and no allocation per recipient; the Outbound applies the per-socket cap.
 //
 // Throttled broadcasts (speed > 0) walk their recipients over time, all of them on one shared

@@ -1,5 +1,6 @@
-// Registry entry of this comet (docs/internal-protocol.md#registry-entries): registered at start, refreshed with the
-// connection and IP counts every registry.refresh (1 s after a failure), removed at stop.
+// Registry entry of this comet (docs/internal-protocol.md#registry-entries): registered at
+// start, refreshed with the connection and IP counts every registry.refresh (1 s after a
+// failure), removed at stop.
 import type { Logger } from '../log.js';
 import { AppId, type Instance, type Registry } from '../ports/index.js';
 

@@ -1,5 +1,5 @@
-// Raw TCP listener (docs/protocol.md#frames): a byte stream of goim frames per connection, in the clear
-// or over TLS (beyond goim: tcp.tlsBind).
+// Raw TCP listener (docs/protocol.md#frames): a byte stream of goim frames per connection, in
+// the clear or over TLS (beyond goim: tcp.tlsBind).
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from '../log.js';

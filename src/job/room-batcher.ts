@@ -1,5 +1,5 @@
-// Merges one room's messages into op-9 batches (docs/internal-protocol.md#room-batches): a batch is sent once it holds
-// `batch` messages or once its first message has waited `signal`.
+// Merges one room's messages into op-9 batches (docs/internal-protocol.md#room-batches): a
+// batch is sent once it holds `batch` messages or once its first message has waited `signal`.
 //
 // Size: a batch never grows past `maxBytes` (the largest push's frame, docs/configuration.md
 // [push]): a message that would push it over seals the batch held so far and starts the
@@ -13,7 +13,8 @@
 // busy rooms keep goim's throughput.
 //
 // goim runs each aggregator as a goroutine fed through a 40-deep channel, which loses
-// messages (full channel, stale timer tick, offers to a dying aggregator — docs/protocol.md#differs-room-batch-loss).
+// messages (full channel, stale timer tick, offers to a dying aggregator —
+// docs/protocol.md#differs-room-batch-loss).
 // Here offer() appends synchronously on the single JS thread, so there is no channel to
 // fill and nothing to race: a batcher is only removed (RoomTable) while it holds nothing
 // and has nothing in flight, and a removed batcher is never offered to again.
