@@ -252,15 +252,7 @@ export class Logic implements LogicService {
     this.checkSize(msg, 'keys');
     if (keys.length === 0) return;
     const servers = await this.store.serversByKeys(keys);
-    const groups = new Map<string, string[]>();
-    for (let i = 0; i < keys.length; i++) {
-      const server = servers[i] ?? '';
-      if (server === '' || keys[i] === '') continue;
-      const group = groups.get(server);
-      if (group) group.push(keys[i]);
-      else groups.set(server, [keys[i]]);
-    }
-    await this.publishGroups(op, groups, msg);
+    await this.publishByServer(op, keys.map((key, i) => [key, servers[i] ?? ''] as const), msg);
   }
 
   /** Publishes one PUSH message per comet holding any connection of `mids`. */
@@ -268,15 +260,7 @@ export class Logic implements LogicService {
     this.pushCounts.mids++;
     this.checkSize(msg, 'mids');
     if (mids.length === 0) return;
-    const keyServers = await this.store.keysByMids(mids);
-    const groups = new Map<string, string[]>();
-    for (const [key, server] of keyServers) {
-      if (key === '' || server === '') continue;
-      const group = groups.get(server);
-      if (group) group.push(key);
-      else groups.set(server, [key]);
-    }
-    await this.publishGroups(op, groups, msg);
+    await this.publishByServer(op, await this.store.keysByMids(mids), msg);
   }
 
   pushRoom(op: number, type: string, room: string, msg: Uint8Array): Promise<void> {
@@ -312,7 +296,15 @@ export class Logic implements LogicService {
     return new PushTooLargeError(msg.length, this.pushMax);
   }
 
-  private async publishGroups(op: number, groups: Map<string, string[]>, msg: Uint8Array): Promise<void> {
+  /** One PUSH message per comet, for the keys routed to it (a key or comet of '' is skipped). */
+  private async publishByServer(op: number, routes: Iterable<readonly [key: string, server: string]>, msg: Uint8Array): Promise<void> {
+    const groups = new Map<string, string[]>();
+    for (const [key, server] of routes) {
+      if (key === '' || server === '') continue;
+      const group = groups.get(server);
+      if (group) group.push(key);
+      else groups.set(server, [key]);
+    }
     const sends: Promise<void>[] = [];
     for (const [server, keys] of groups) {
       const push: PushMsg = { type: PushType.PUSH, operation: op, speed: 0, server, room: '', keys, msg };

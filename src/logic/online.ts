@@ -26,8 +26,7 @@ export class OnlineRooms {
     return this.record;
   }
 
-  /** Replaces the map (reload, tests). */
-  replace(counts: Map<string, number>): void {
+  private replace(counts: Map<string, number>): void {
     this.counts = counts;
     // fromEntries defines own properties, so even a room named "__proto__" is safe.
     this.record = Object.freeze(Object.fromEntries(counts));

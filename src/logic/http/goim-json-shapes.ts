@@ -65,7 +65,7 @@ export function instancesJson(list: readonly Instance[]): InstanceJson[] | null 
 }
 
 /** A discovery instance as goim's /goim/nodes/instances lists it (all fields present). */
-export function instanceJson(i: Instance): InstanceJson {
+function instanceJson(i: Instance): InstanceJson {
   return {
     region: i.region,
     zone: i.zone,
