@@ -1,6 +1,7 @@
 // The bytes comet writes: replies (one frame) and pushes (encoded once per push call).
 // A WebSocket connection gets each frame as one binary message; a TCP connection gets the
-// frame itself, except that an op-9 push is unwrapped to its inner frames (spec §2.7).
+// frame itself, except that an op-9 push is unwrapped to its inner frames
+// (docs/protocol.md#pushes-on-the-wire).
 import { asBuffer } from '../lib/bytes.js';
 import type { Proto } from '../ports/index.js';
 import { HEADER_LEN, writeHeader } from '../protocol/frame.js';
@@ -20,7 +21,7 @@ export function frameBytes(ws: boolean, op: number, ver: number, seq: number, bo
   return buf;
 }
 
-/** Heartbeat reply: op 3 with the int32 BE online count as its 4-byte body (spec §2.6). */
+/** Heartbeat reply: op 3 with the int32 BE online count as its 4-byte body (docs/protocol.md#operations). */
 export function heartbeatReplyBytes(ws: boolean, ver: number, seq: number, count: number): Buffer {
   const at = ws ? 2 : 0;
   const buf = Buffer.allocUnsafe(at + HEADER_LEN + 4);

@@ -1,5 +1,6 @@
-// goim's weighted comet balancer (spec §4.7). The arithmetic is IEEE double and the
-// expressions are evaluated in goim's order so results match to the last bit (§10.15).
+// goim's weighted comet balancer (docs/http-api.md#how-comets-are-chosen). The arithmetic is
+// IEEE double and the expressions are evaluated in goim's order so results match to the last
+// bit (docs/goim-test-vectors.md#balancer-worked-example).
 import type { Instance } from '../ports/index.js';
 import { tryParseGoInt } from '../protocol/go/go-strconv.js';
 

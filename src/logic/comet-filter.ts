@@ -1,6 +1,6 @@
-// Which registered comets logic counts and balances over (spec §4.7): those with
-// metadata whose `offline` parses (Go ParseBool) as false and whose `conn_count` and
-// `ip_count` parse as int32. Totals for /goim/online/total come from the same metadata.
+// Which registered comets logic counts and balances over (docs/http-api.md#which-comets-count):
+// those with metadata whose `offline` parses (Go ParseBool) as false and whose `conn_count`
+// and `ip_count` parse as int32. Totals for /goim/online/total come from the same metadata.
 import type { Instance } from '../ports/index.js';
 import { parseGoBool, tryParseGoInt } from '../protocol/go/go-strconv.js';
 

@@ -244,7 +244,7 @@ export class Logic implements LogicService {
     return this.nodesReply(platform, clientIp);
   }
 
-  // ---- push API (spec §1.3) ---------------------------------------------------------
+  // ---- push API (docs/http-api.md#push) ----------------------------------------------
 
   /** Publishes one PUSH message per comet holding any of `keys`; unknown keys are dropped. */
   async pushKeys(op: number, keys: string[], msg: Uint8Array): Promise<void> {
@@ -313,7 +313,7 @@ export class Logic implements LogicService {
     await Promise.all(sends);
   }
 
-  // ---- online and nodes (spec §4.2, §4.6, §4.7) --------------------------------------
+  // ---- online and nodes (docs/http-api.md#online, #nodes) ----------------------------
 
   /** The largest rooms of `type` (a key prefix), at most `limit`, largest first. */
   onlineTop(type: string, limit: number): RoomTop[] {

@@ -1,6 +1,6 @@
-// Logic's global room → online count map (spec §1.5, §4.6): rebuilt periodically from
-// the snapshots each comet stores through RenewOnline, and what /goim/online/* and the
-// RenewOnline reply report.
+// Logic's global room → online count map (docs/internal-protocol.md#room-counts): rebuilt
+// periodically from the snapshots each comet stores through RenewOnline, and what
+// /goim/online/* and the RenewOnline reply report.
 import type { Logger } from '../log.js';
 import type { SessionStore } from '../ports/index.js';
 import { encodeRoomKey, roomIdOfKey } from './room-key.js';

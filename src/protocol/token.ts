@@ -1,5 +1,5 @@
 // The goim auth token (body of op 7), decoded with Go encoding/json semantics into
-// goim's `{mid int64, key, room_id, platform string, accepts []int32}` (spec §2.5):
+// goim's `{mid int64, key, room_id, platform string, accepts []int32}` (docs/protocol.md#auth-token):
 // keys match field names case-insensitively (with Go's Unicode folds), the last
 // duplicate wins, null leaves a scalar unchanged and empties `accepts`, numbers must be
 // integer literals within range, strings must be JSON strings, the top level is an

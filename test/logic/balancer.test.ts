@@ -4,7 +4,7 @@ import { WeightedBalancer } from '../../src/logic/balancer.js';
 import type { Instance } from '../../src/ports/index.js';
 import { comet } from './fixtures.js';
 
-/** §10.15: three comets of weight 10 with their connection counts. */
+/** docs/goim-test-vectors.md#balancer-worked-example: three comets of weight 10 with their connection counts. */
 function worked(ts = 1): Instance[] {
   return [
     comet('01', { weight: '10', conn_count: '240590', addrs: 'ip_bj' }, { region: 'bj', latestTimestamp: ts }),
@@ -21,7 +21,7 @@ function conns(b: WeightedBalancer): Record<string, number> {
   return Object.fromEntries(b.snapshot().map((n) => [n.hostname, n.currentConns]));
 }
 
-describe('balancer: §10.15 worked example', () => {
+describe('balancer: goim\'s worked example', () => {
   test('client region sh, regionWeight 1.6: first and second call', () => {
     const b = new WeightedBalancer();
     assert.equal(b.update(worked()), true);

@@ -1,5 +1,5 @@
 // goim's HTTP API over real HTTP: statuses, content types and bodies byte for byte
-// (spec §4.1, §4.2, §10.17), and what reaches the queue.
+// (docs/http-api.md, docs/goim-test-vectors.md#http-exchanges), and what reaches the queue.
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -50,7 +50,7 @@ describe('http: push endpoints', () => {
     return s.queue.published.splice(0);
   }
 
-  test('§10.17 push/mids: curl-style form body delivered raw, one message per comet', async () => {
+  test('push/mids: curl-style form body delivered raw, one message per comet', async () => {
     const r = await request(s.base, '/goim/push/mids?operation=1000&mids=123', { method: 'POST', body: 'mid message', headers: FORM });
     assert.deepEqual([r.status, r.type, r.body], [200, JSON_TYPE, '{"code":0,"message":""}']);
     assert.deepEqual(take(), [
@@ -141,7 +141,7 @@ describe('http: push endpoints', () => {
     }
   });
 
-  test('§10.17 binding errors: HTTP 400, text/plain, goim texts', async () => {
+  test('binding errors: HTTP 400, text/plain, goim texts', async () => {
     const cases: Array<[string, string]> = [
       ['/goim/push/room?type=live&room=1000', `{"code":-400,"message":"Key: 'Op' Error:Field validation for 'Op' failed on the 'required' tag"}`],
       ['/goim/push/mids?operation=abc&mids=1', '{"code":-400,"message":"strconv.ParseInt: parsing \\"abc\\": invalid syntax"}'],
@@ -225,12 +225,12 @@ describe('http: online and nodes endpoints', () => {
   });
   after(() => s.stop());
 
-  test('§10.17 nodes/instances before any comet is known: data null', async () => {
+  test('nodes/instances before any comet is known: data null', async () => {
     const r = await request(s.base, '/goim/nodes/instances');
     assert.deepEqual([r.status, r.type, r.body], [200, JSON_TYPE, '{"code":0,"message":"","data":null}']);
   });
 
-  test('§4.2 nodes/weighted with no comets (the example config)', async () => {
+  test('nodes/weighted with no comets (the example config)', async () => {
     const r = await request(s.base, '/goim/nodes/weighted?platform=web');
     assert.deepEqual(
       [r.status, r.type, r.body],
@@ -242,7 +242,7 @@ describe('http: online and nodes endpoints', () => {
     );
   });
 
-  test('§10.17 online top/room/total from RenewOnline and registry metadata', async () => {
+  test('online top/room/total from RenewOnline and registry metadata', async () => {
     await s.registry.register(
       comet(
         'host1',
@@ -316,7 +316,7 @@ describe('http: routing', () => {
   });
   after(() => s.stop());
 
-  test('§10.17 unknown path or method: 404 page not found', async () => {
+  test('unknown path or method: 404 page not found', async () => {
     for (const [method, path] of [
       ['GET', '/goim/push/keys'],
       ['POST', '/goim/online/total'],

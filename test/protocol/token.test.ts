@@ -26,15 +26,15 @@ function bytes(...parts: Array<string | number[]>): Uint8Array {
 }
 
 describe('auth token: tokens real clients send', () => {
-  test('§10.1 JavaScript example token', () => {
+  test('JavaScript example token (docs/goim-test-vectors.md)', () => {
     const token = '{"mid":123, "room_id":"live://1000", "platform":"web", "accepts":[1000,1001,1002]}';
     assert.equal(Buffer.byteLength(token), 82);
     ok(token, { mid: 123n, roomId: 'live://1000', platform: 'web', accepts: [1000, 1001, 1002] });
   });
-  test('§10.2 compact token', () => {
+  test('compact token (docs/goim-test-vectors.md)', () => {
     ok('{"mid":1,"room_id":"live://1000","accepts":[1000]}', { mid: 1n, roomId: 'live://1000', accepts: [1000] });
   });
-  test('§10.3 Go benchmark token (empty key)', () => {
+  test('Go benchmark token, empty key (docs/goim-test-vectors.md)', () => {
     ok('{"mid":1,"key":"","room_id":"test://1","platform":"ios","accepts":[1000,1001,1002]}', {
       mid: 1n,
       roomId: 'test://1',

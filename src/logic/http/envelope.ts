@@ -1,5 +1,5 @@
-// goim's HTTP response envelope (spec §4.1): `{"code","message","data"}` in that order,
-// `data` left out when there is none, Go's JSON escaping, no trailing newline.
+// goim's HTTP response envelope (docs/http-api.md#the-envelope): `{"code","message","data"}`
+// in that order, `data` left out when there is none, Go's JSON escaping, no trailing newline.
 import { goJson, goJsonString } from '../../protocol/go/go-json.js';
 
 export const Code = { OK: 0, RequestErr: -400, TooLarge: -413, ServerErr: -500 } as const;

@@ -1,5 +1,6 @@
-// goim's HTTP API (spec §4.2): push, online and nodes endpoints with goim's parameter
-// binding, envelopes, codes and statuses.
+// goim's HTTP API (docs/http-api.md): push, online and nodes endpoints with goim's parameter
+// binding, envelopes, codes and statuses. Logic answers plain values; goim-json-shapes.ts
+// gives them goim's JSON.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseGoQuery } from '../../protocol/go/go-url.js';
 import { PushTooLargeError, type Logic } from '../logic.js';
@@ -76,8 +77,8 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       try {
         await logic.pushKeys(arg.Op, arg.Keys, body(req));
       } catch (err) {
-        // goim reports push/keys failures as a bare -400 (Defect §8.1 #22); like the other
-        // pushes, a server-side failure is -500 with its reason.
+        // goim reports push/keys failures as a bare -400; like the other pushes, a server-side
+        // failure is -500 with its reason (docs/protocol.md#differs-push-keys-failure).
         return pushFailed(reply, err);
       }
       ok(reply);

@@ -1,5 +1,5 @@
 // Go's strconv as goim's HTTP layer and discovery filter use it: integer and bool parsing
-// with Go's acceptance rules, and the error texts clients see (spec §4.1).
+// with Go's acceptance rules, and the error texts clients see (docs/http-api.md#parameter-binding).
 
 /** A strconv.NumError: `strconv.ParseInt: parsing "abc": invalid syntax`. */
 export class GoNumError extends Error {
