@@ -369,28 +369,32 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     const byB: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    await a.consume((m) => {
-      byA.push(text(m));
-      return gate;
-    });
-    await eventually(() => a.ownedPartitions().length === 1, 'the first job to take the partition');
-    await publishWhenReady(a, roomMsg('live://held', '0'));
-    for (let i = 1; i < 5; i++) await a.publish(roomMsg('live://held', String(i)));
-    await eventually(() => byA.length === 5, 'the first job to hold five messages');
+    try {
+      await a.consume((m) => {
+        byA.push(text(m));
+        return gate;
+      });
+      await eventually(() => a.ownedPartitions().length === 1, 'the first job to take the partition');
+      await publishWhenReady(a, roomMsg('live://held', '0'));
+      for (let i = 1; i < 5; i++) await a.publish(roomMsg('live://held', String(i)));
+      await eventually(() => byA.length === 5, 'the first job to hold five messages');
 
-    stalled = true;
-    await b.consume(async (m) => void byB.push(text(m)));
-    await eventually(() => b.ownedPartitions().length === 1, 'the second job to take the lapsed lease');
-    await eventually(() => heirLog.messages.includes('nats: unacked messages held by a job still running; waiting for it to settle them'), 'the second job to find the first one alive');
-    for (let i = 5; i < 10; i++) await b.publish(roomMsg('live://held', String(i)));
-    assert.deepEqual(byB, [], 'nothing newer is pulled while the older messages are held');
+      stalled = true;
+      await b.consume(async (m) => void byB.push(text(m)));
+      await eventually(() => b.ownedPartitions().length === 1, 'the second job to take the lapsed lease');
+      await eventually(() => heirLog.messages.includes('nats: unacked messages held by a job still running; waiting for it to settle them'), 'the second job to find the first one alive');
+      for (let i = 5; i < 10; i++) await b.publish(roomMsg('live://held', String(i)));
+      assert.deepEqual(byB, [], 'nothing newer is pulled while the older messages are held');
 
-    release(); // the first job delivers and acknowledges what it held; the second goes on
-    await eventually(() => byB.length === 5, 'the second job to deliver the rest', 20_000);
-    assert.deepEqual(byA, ['0', '1', '2', '3', '4']);
-    assert.deepEqual(byB, ['5', '6', '7', '8', '9'], 'every message once, in order');
-    assert.equal(heirLog.messages.includes('nats: unacked messages of a holder that is gone; restarting the consumer to get them now'), false);
-    await a.abort(); // its lease store never answers: close() would wait for it
+      release(); // the first job delivers and acknowledges what it held; the second goes on
+      await eventually(() => byB.length === 5, 'the second job to deliver the rest', 20_000);
+      assert.deepEqual(byA, ['0', '1', '2', '3', '4']);
+      assert.deepEqual(byB, ['5', '6', '7', '8', '9'], 'every message once, in order');
+      assert.equal(heirLog.messages.includes('nats: unacked messages of a holder that is gone; restarting the consumer to get them now'), false);
+    } finally {
+      // its lease store never answers: close() (the suite's cleanup) would wait for it
+      await a.abort();
+    }
   });
 
   test('a message held longer than ack_wait is reported in progress, not redelivered', async () => {
