@@ -78,7 +78,7 @@ export class StreamFrameCounter {
 }
 
 /**
- * Walks the inner frames of one WebSocket message (an op-9 envelope, spec §2.7) and returns
+ * Walks the inner frames of one WebSocket message (an op-9 envelope, docs/protocol.md#pushes-on-the-wire) and returns
  * how many there are; `sample`, when given, sees each inner frame's body offsets.
  */
 export function countEnvelope(msg: Buffer, sample: ((msg: Buffer, bodyStart: number, bodyEnd: number) => void) | null = null): number {

@@ -1,6 +1,6 @@
 // The Node ceiling (child process entry; argv[2] = tcp | ws): a node:net server that writes
 // one prebuilt buffer to every socket — exactly the bytes tsim's comet would write for a
-// room batch of the same size (spec §2.7): bare inner frames on TCP; on WebSocket one binary
+// room batch of the same size (docs/protocol.md#pushes-on-the-wire): bare inner frames on TCP; on WebSocket one binary
 // message holding an op-9 envelope, written on the raw socket after ws performed the upgrade.
 // No auth, no rooms, no caps: just the loop tsim's fan-out has to approach.
 import { createServer as createHttpServer } from 'node:http';

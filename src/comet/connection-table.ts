@@ -1,5 +1,5 @@
 // Every connection of one comet: the dense list the sweep and broadcasts walk, the key
-// index pushes use, the rooms, and per-IP counts for the registry metadata (spec §3.2, §3.6).
+// index pushes use, the rooms, and per-IP counts for the registry metadata (docs/protocol.md#same-key-replacement, docs/internal-protocol.md#registry-entries).
 // goim spreads these over 32 locked buckets; one event loop needs no striping.
 import type { Connection } from './connection.js';
 import { RoomTable } from './room.js';

@@ -1,4 +1,4 @@
-// RenewOnline loop (spec §3.9): report local room counts to logic now and every period,
+// RenewOnline loop (docs/internal-protocol.md#room-counts): report local room counts to logic now and every period,
 // keep the global counts it answers for heartbeat replies; retry after 1 s on failure.
 import type { Logger } from '../log.js';
 import type { LogicService } from '../ports/index.js';

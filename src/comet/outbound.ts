@@ -1,4 +1,4 @@
-// Everything comet writes to a client socket goes through here (DESIGN §3):
+// Everything comet writes to a client socket goes through here (docs/architecture.md#the-hot-path-comet):
 // - a byte cap per socket: Node buffers whatever the kernel has not taken yet
 //   (socket.writableLength); past the cap a push is dropped or the connection is closed as
 //   slow (protocol.slowPolicy), so a client that stops reading cannot grow the heap;

@@ -1,4 +1,4 @@
-// Rooms of one comet (spec §3.3): each connection is in at most one room; members sit in a
+// Rooms of one comet (docs/protocol.md#rooms-and-accepts): each connection is in at most one room; members sit in a
 // dense array so a room push is a plain indexed loop, and leaving is an O(1) swap-remove.
 
 /** What a room needs to know about a member: where it sits, so it can leave in O(1). */
@@ -35,7 +35,7 @@ export class RoomTable<M extends RoomMember = RoomMember> {
 
   /** Moves `m` into room `id` (leaving its current one). Joining the room it is in is a no-op. */
   join(m: M, id: string): void {
-    if (m.room?.id === id) return; // goim Defect §8.1 #10: re-joining used to drop the member
+    if (m.room?.id === id) return; // re-joining dropped the member in goim (docs/protocol.md#differs-change-to-own-room)
     this.leave(m);
     let room = this.rooms.get(id);
     if (room === undefined) {

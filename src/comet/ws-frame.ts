@@ -1,5 +1,5 @@
 // Server → client WebSocket frames (RFC 6455 §5.2), written by hand so that one push is
-// framed once and the same bytes go to every socket (spec §2.11, §10.12): FIN set, no RSV
+// framed once and the same bytes go to every socket (docs/protocol.md#websocket, docs/goim-test-vectors.md#websocket-payload-lengths): FIN set, no RSV
 // bits, never masked, and the shortest payload-length form.
 
 export const WS_BINARY = 0x2;

@@ -1,7 +1,7 @@
 // Google CityHash v1.1, 32-bit variant (CityHash32), as in the Go port goim uses
 // (github.com/zhenjl/cityhash): 4-byte words read little-endian, and bytes taken as
 // *signed* in the ≤4-byte path. goim shards comet buckets and the Redis `ol_<server>`
-// fields with it (spec §3.1, §4.4), so TS and Go logic instances can share Redis.
+// fields with it (docs/internal-protocol.md#cityhash32), so TS and Go logic instances can share Redis.
 // All arithmetic is modulo 2^32: Math.imul for products, `>>> 0` to stay unsigned.
 
 const C1 = 0xcc9e2d51;

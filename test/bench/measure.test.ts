@@ -75,7 +75,7 @@ describe('stream frame counter', () => {
 });
 
 describe('op-9 envelope counting', () => {
-  it('walks the inner frames of one WebSocket message (§10.7)', () => {
+  it('walks the inner frames of one WebSocket message (the room-batch vector)', () => {
     const inner = stream(['{"test":1}', '{"test":2}']);
     const msg = encodeFrame(9, inner);
     const seen: string[] = [];

@@ -23,7 +23,7 @@ import { hex } from './fake-comet.js';
 
 const bytes = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 
-// spec §10 vectors
+// docs/goim-test-vectors.md
 const V10_1 =
   '00 00 00 62 00 10 00 01 00 00 00 07 00 00 00 01 7b 22 6d 69 64 22 3a 31 32 33 2c 20 22 72 6f 6f 6d 5f 69 64 22 3a 22 6c 69 76 65 3a 2f 2f 31 30 30 30 22 2c 20 22 70 6c 61 74 66 6f 72 6d 22 3a 22 77 65 62 22 2c 20 22 61 63 63 65 70 74 73 22 3a 5b 31 30 30 30 2c 31 30 30 31 2c 31 30 30 32 5d 7d';
 const JS_TOKEN = '{"mid":123, "room_id":"live://1000", "platform":"web", "accepts":[1000,1001,1002]}';
@@ -32,14 +32,14 @@ const V10_7_WS_PAYLOAD =
 const V10_7_TCP =
   '00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 31 7d 00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 32 7d';
 
-describe('client codec: spec §10 vectors', () => {
-  it('§10.1 auth request with the JavaScript example token', () => {
+describe('client codec: goim test vectors', () => {
+  it('auth request with the JavaScript example token', () => {
     const frame = encodeFrame(7, JS_TOKEN, 1, 1);
     assert.equal(frame.length, 98);
     assert.deepEqual(bytes(frame), hex(V10_1));
   });
 
-  it('§10.2 / §10.3 auth requests', () => {
+  it('compact and Go-benchmark auth requests', () => {
     assert.deepEqual(
       bytes(encodeFrame(7, '{"mid":1,"room_id":"live://1000","accepts":[1000]}', 1, 1)),
       hex('00 00 00 42 00 10 00 01 00 00 00 07 00 00 00 01 7b 22 6d 69 64 22 3a 31 2c 22 72 6f 6f 6d 5f 69 64 22 3a 22 6c 69 76 65 3a 2f 2f 31 30 30 30 22 2c 22 61 63 63 65 70 74 73 22 3a 5b 31 30 30 30 5d 7d'),
@@ -48,7 +48,7 @@ describe('client codec: spec §10 vectors', () => {
     assert.deepEqual(bytes(encodeFrame(7, utf8(bench), 1, 0)).subarray(0, 16), hex('00 00 00 63 00 10 00 01 00 00 00 07 00 00 00 00'));
   });
 
-  it('§10.5 heartbeats and §10.9 change-room frames', () => {
+  it('heartbeat and change-room frames', () => {
     assert.deepEqual(bytes(encodeFrame(2, undefined, 1, 1)), hex('00 00 00 10 00 10 00 01 00 00 00 02 00 00 00 01'));
     assert.deepEqual(bytes(encodeFrame(2, new Uint8Array(0), 0, 1)), hex('00 00 00 10 00 10 00 00 00 00 00 02 00 00 00 01'));
     assert.deepEqual(
@@ -57,7 +57,7 @@ describe('client codec: spec §10 vectors', () => {
     );
   });
 
-  it('§10.4 / §10.6 replies decode', () => {
+  it('auth and heartbeat replies decode', () => {
     const auth = decodeFrame(hex('00 00 00 10 00 10 00 01 00 00 00 08 00 00 00 01'));
     assert.deepEqual({ ...auth, body: [...auth!.body] }, { ver: 1, op: 8, seq: 1, body: [], packLen: 16 });
     const hb = decodeFrame(hex('00 00 00 14 00 10 00 01 00 00 00 03 00 00 00 01 00 00 00 03'))!;
@@ -67,7 +67,7 @@ describe('client codec: spec §10 vectors', () => {
     assert.equal(onlineCount(new Uint8Array(0)), 0);
   });
 
-  it('§10.7 op-9 iteration yields the two inner frames', () => {
+  it('room batch: op-9 iteration yields the two inner frames', () => {
     const frames = messageFrames(hex(V10_7_WS_PAYLOAD));
     assert.equal(frames.length, 2);
     assert.deepEqual(
@@ -81,7 +81,7 @@ describe('client codec: spec §10 vectors', () => {
     assert.deepEqual([...eachFrame(hex(V10_7_TCP))].map((f) => text(f.body)), ['{"test":1}', '{"test":2}']);
   });
 
-  it('§10.8 single push envelope; a non-op-9 message is its own frame', () => {
+  it('single push envelope; a non-op-9 message is its own frame', () => {
     const ws = hex('00 00 00 25 00 10 00 01 00 00 00 09 00 00 00 00 00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f');
     const [push, ...rest] = messageFrames(ws);
     assert.equal(rest.length, 0);

@@ -11,7 +11,7 @@ import { FakeComet, collect, hex, next } from './fake-comet.js';
 const JS_TOKEN = '{"mid":123, "room_id":"live://1000", "platform":"web", "accepts":[1000,1001,1002]}';
 const V10_1 =
   '00 00 00 62 00 10 00 01 00 00 00 07 00 00 00 01 7b 22 6d 69 64 22 3a 31 32 33 2c 20 22 72 6f 6f 6d 5f 69 64 22 3a 22 6c 69 76 65 3a 2f 2f 31 30 30 30 22 2c 20 22 70 6c 61 74 66 6f 72 6d 22 3a 22 77 65 62 22 2c 20 22 61 63 63 65 70 74 73 22 3a 5b 31 30 30 30 2c 31 30 30 31 2c 31 30 30 32 5d 7d';
-/** §10.7: what a WebSocket client receives for a room batch of {"test":1}, {"test":2}. */
+/** The room-batch vector: what a WebSocket client receives for a room batch of {"test":1}, {"test":2}. */
 const BATCH =
   '00 00 00 44 00 10 00 01 00 00 00 09 00 00 00 00 00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 31 7d 00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 32 7d';
 
@@ -30,7 +30,7 @@ async function setup(opts: Partial<TsimClientOptions> = {}, peer?: FakeComet): P
 }
 
 describe('TsimClient over WebSocket', () => {
-  it('authenticates with the exact §10.1 bytes, then heartbeats and reports the online count', async () => {
+  it('authenticates with the exact auth-request vector bytes, then heartbeats and reports the online count', async () => {
     const { comet, client } = await setup();
     const open = next<Ev, 'open'>(client, 'open');
     const auth = next<Ev, 'auth'>(client, 'auth');

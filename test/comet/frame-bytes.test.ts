@@ -11,7 +11,7 @@ import { wsFrame, wsHeaderLen, writeWsHeader } from '../../src/comet/ws-frame.js
 import { hex } from './harness.js';
 
 describe('frame bytes', () => {
-  it('auth and heartbeat replies (§10.4, §10.6)', () => {
+  it('auth and heartbeat replies (docs/goim-test-vectors.md)', () => {
     assert.deepEqual(frameBytes(false, 8, 1, 1), hex('00 00 00 10 00 10 00 01 00 00 00 08 00 00 00 01'));
     assert.deepEqual(frameBytes(true, 8, 1, 1), hex('82 10 00 00 00 10 00 10 00 01 00 00 00 08 00 00 00 01'));
     assert.deepEqual(heartbeatReplyBytes(false, 1, 1, 3), hex('00 00 00 14 00 10 00 01 00 00 00 03 00 00 00 01 00 00 00 03'));
@@ -27,7 +27,7 @@ describe('frame bytes', () => {
     assert.equal(p.ws(), p.ws());
   });
 
-  it('WebSocket header lengths at every boundary (§10.12)', () => {
+  it('WebSocket header lengths at every boundary (docs/goim-test-vectors.md#websocket-payload-lengths)', () => {
     for (const [len, head] of [
       [0, '82 00'],
       [125, '82 7d'],

@@ -1,4 +1,4 @@
-// The generic path (spec §1.4, §2.3): Logic.Receive, then a header-only echo; replies keep
+// The generic path (docs/protocol.md#the-generic-path): Logic.Receive, then a header-only echo; replies keep
 // request order while one waits on logic; at most 8 frames may await their reply.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -11,7 +11,7 @@ describe('generic ops', () => {
   });
   after(() => h.stop());
 
-  it('forwards the frame to logic and echoes a header-only frame (§10.9) on both transports', async () => {
+  it('forwards the frame to logic and echoes a header-only frame on both transports', async () => {
     const tcp = await h.client('tcp', { mid: 11 });
     const at = tcp.rawBytes().length;
     tcp.send(4, 'hello', 1, 5);

@@ -1,4 +1,4 @@
-// Heartbeat replies (spec §2.6, §10.5–10.6) and the room online counts behind them (§3.9).
+// Heartbeat replies (docs/protocol.md#operations, docs/goim-test-vectors.md#heartbeats) and the room online counts behind them (docs/internal-protocol.md#room-counts).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { StubLogic } from '../support/stub-logic.js';
@@ -14,7 +14,7 @@ describe('heartbeat replies', () => {
   });
   after(() => h.stop());
 
-  it('reports the local room count (§10.6: count 3) over TCP and WebSocket', async () => {
+  it('reports the local room count (count 3, as the heartbeat-reply vector) over TCP and WebSocket', async () => {
     const tcp = await h.client('tcp', { mid: 1, room_id: 'live://1000' });
     const ws = await h.client('ws', { mid: 2, room_id: 'live://1000' });
     await h.client('tcp', { mid: 3, room_id: 'live://1000' });
@@ -30,7 +30,7 @@ describe('heartbeat replies', () => {
     assert.deepEqual(ws.rawFrames.at(-1), hex('82 14 00 00 00 14 00 10 00 01 00 00 00 03 00 00 00 01 00 00 00 03'));
   });
 
-  it('reports 0 outside any room, echoing ver and seq (§10.6)', async () => {
+  it('reports 0 outside any room, echoing ver and seq', async () => {
     const c = await h.client('tcp', { mid: 5 });
     let at = c.rawBytes().length;
     c.sendRaw(JS_HEARTBEAT);

@@ -1,4 +1,4 @@
-// Bad input closes only the connection that sent it (spec §2.2, §2.10, §2.11), and the
+// Bad input closes only the connection that sent it (docs/protocol.md#what-ends-a-connection), and the
 // WebSocket upgrade and control frames behave as a goim client expects.
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -126,7 +126,7 @@ describe('malformed client input', () => {
     assert.equal((await c.next()).op, 3);
   });
 
-  it('WebSocket: the §10.10 masked heartbeat is understood', async () => {
+  it('WebSocket: the masked heartbeat vector is understood', async () => {
     const c = await h.client('ws', {});
     c.socket.write(hex('82 90 37 fa 21 3d 37 fa 21 2d 37 ea 21 3c 37 fa 21 3f 37 fa 21 3c'));
     const f = await c.next();

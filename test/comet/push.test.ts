@@ -1,5 +1,5 @@
-// Pushes from job (spec §1.3, §2.7, §3.4, §3.10) with the exact Proto job sends, checked
-// byte for byte on both transports (§10.7, §10.8, §10.12).
+// Pushes from job (docs/protocol.md#pushes-on-the-wire, docs/internal-protocol.md#goimcometcomet) with the exact Proto job sends, checked
+// byte for byte on both transports (docs/goim-test-vectors.md).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { GoimTestClient } from '../support/goim-client.js';
@@ -17,7 +17,7 @@ describe('pushes on the wire', () => {
   });
   after(() => h.stop());
 
-  it('key push: TCP gets the inner frame, WebSocket the op-9 envelope (§10.8)', async () => {
+  it('key push: TCP gets the inner frame, WebSocket the op-9 envelope (single-push vector)', async () => {
     const tcp = await h.client('tcp', { key: 'p-tcp', accepts: [1000] });
     const ws = await h.client('ws', { key: 'p-ws', accepts: [1000] });
     const at = tcp.rawBytes().length;
@@ -31,7 +31,7 @@ describe('pushes on the wire', () => {
     );
   });
 
-  it('room batch of two messages (§10.7) on both transports', async () => {
+  it('room batch of two messages (vector) on both transports', async () => {
     const tcp = await h.client('tcp', { room_id: 'live://1000' });
     const ws = await h.client('ws', { room_id: 'live://1000' });
     const at = tcp.rawBytes().length;
@@ -62,15 +62,15 @@ describe('pushes on the wire', () => {
     assert.deepEqual(ws.rawFrames.at(-1), Buffer.concat([hex('82 12'), frame]));
   });
 
-  it('WebSocket length encodings (§10.12): 7-bit, 16-bit and 64-bit', async () => {
+  it('WebSocket length encodings: 7-bit, 16-bit and 64-bit', async () => {
     const ws = await h.client('ws', { key: 'len', accepts: [1] });
     // Envelope payload = 16 + inner frame (16 + body).
     for (const [bodyLen, head] of [
       [93, '82 7d'], // 125 bytes: the largest 7-bit length
       [94, '82 7e 00 7e'], // 126
-      [168, '82 7e 00 c8'], // 200, as §10.12
+      [168, '82 7e 00 c8'], // 200, as the payload-length vector
       [65503, '82 7e ff ff'], // 65535
-      [69984, '82 7f 00 00 00 00 00 01 11 80'], // 70016, as §10.12
+      [69984, '82 7f 00 00 00 00 00 01 11 80'], // 70016, as the payload-length vector
     ] as const) {
       h.comet.pushMsg(['len'], 1, rawProto(innerFrame(1, 'x'.repeat(bodyLen))));
       const f = await ws.next();

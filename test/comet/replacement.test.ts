@@ -1,4 +1,4 @@
-// Same-key replacement (spec §2.10, §3.2): the newer connection wins, the older one is
+// Same-key replacement (docs/protocol.md#same-key-replacement): the newer connection wins, the older one is
 // closed without a Disconnect (goim's deleted the new routing), counts stay right.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// Rooms: change-room (spec §2.3, §3.3, §10.9), room fan-out, and the RoomTable itself.
+// Rooms: change-room (docs/protocol.md#rooms-and-accepts), room fan-out, and the RoomTable itself.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RoomTable, type RoomMember } from '../../src/comet/room.js';
@@ -13,7 +13,7 @@ describe('change room', () => {
   });
   after(() => h.stop());
 
-  it('echoes op 13 with ver, seq and body (§10.9) on TCP and WebSocket', async () => {
+  it('echoes op 13 with ver, seq and body on TCP and WebSocket', async () => {
     const tcp = await h.client('tcp', { mid: 1 });
     const at = tcp.rawBytes().length;
     tcp.send(12, 'live://1001', 1, 7);

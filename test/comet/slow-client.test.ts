@@ -1,4 +1,4 @@
-// Bounded outbound per connection (DESIGN §3): a client that stops reading never holds more
+// Bounded outbound per connection (docs/architecture.md#the-hot-path-comet): a client that stops reading never holds more
 // than protocol.sendQueueBytes; past it pushes are dropped, or the client is disconnected.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// The WebSocket listener's own frame reading and handshake over real sockets (spec §2.11):
+// The WebSocket listener's own frame reading and handshake over real sockets (docs/protocol.md#websocket):
 // frames cut anywhere by TCP, fragments with control frames between them, the size limit,
 // protocol errors, half-close, and the upgrade's answers. malformed.test.ts has the rest.
 import assert from 'node:assert/strict';

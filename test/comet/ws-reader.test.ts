@@ -103,7 +103,7 @@ describe('WsReader', () => {
     assert.equal(reader.buffered, 0);
   });
 
-  it('unmasks the spec §10.10 heartbeat', () => {
+  it('unmasks the masked heartbeat vector', () => {
     const bytes = Buffer.from('8290' + '37fa213d' + '37fa212d37ea213c37fa213f37fa213c', 'hex');
     const seen: Seen = { events: [], open: true };
     let got: Buffer | undefined;

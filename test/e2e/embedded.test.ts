@@ -72,7 +72,7 @@ describe('embedded tsim', () => {
     const g = await w.next();
     assert.equal(g.op, 1000);
     assert.equal(g.body.toString(), 'hello');
-    // spec §10.8: 82 25 | op-9 envelope | inner frame
+    // the single-push vector (docs/goim-test-vectors.md#single-push): 82 25 | op-9 envelope | inner frame
     const inner = encodeFrame(1000, Buffer.from('hello'));
     const expected = Buffer.concat([Buffer.from([0x82, 16 + inner.length]), encodeFrame(Op.Raw, inner), ]);
     assert.deepEqual(w.rawMessages.at(-1), expected.subarray(2));

@@ -83,7 +83,7 @@ const roomBodies = (calls: CometCallRecord[], roomKey?: string): string[] =>
 
 const HELLO_FRAME = '00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f';
 
-test('PUSH goes to the named comet only, as an op-9 proto around the §10.8 frame', async () => {
+test('PUSH goes to the named comet only, as an op-9 proto around the single-push vector frame', async () => {
   const c1 = new FakeComet('comet01');
   const c2 = new FakeComet('comet02');
   const h = await startJob([c1, c2]);
@@ -156,7 +156,7 @@ test('BROADCAST and room batches with no comet resolve and are counted (goim div
   }
 });
 
-test('two room messages are merged into one batch exactly as §10.7, sent to every comet', async () => {
+test('two room messages are merged into one batch exactly as the room-batch vector, sent to every comet', async () => {
   const comets = [new FakeComet('c1'), new FakeComet('c2')];
   const h = await startJob(comets, { room: { batch: 2, signal: '1h' } });
   try {

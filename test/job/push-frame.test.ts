@@ -32,7 +32,7 @@ function encodeProto(p: Proto): Buffer {
   return Buffer.from(out);
 }
 
-test('PUSH proto: op-9 envelope around the §10.8 frame, encoded as §10.14', () => {
+test('PUSH proto: op-9 envelope around the single-push vector frame, encoded as the protobuf vector', () => {
   const proto = pushProto(1000, Buffer.from('hello'));
   assert.equal(proto.ver, 1);
   assert.equal(proto.op, 9);
@@ -44,7 +44,7 @@ test('PUSH proto: op-9 envelope around the §10.8 frame, encoded as §10.14', ()
   );
 });
 
-test('room batch proto: two messages concatenated as §10.7', () => {
+test('room batch proto: two messages concatenated as the room-batch vector', () => {
   const body1 = Buffer.from('{"test":1}');
   const body2 = Buffer.from('{"test":2}');
   const proto = roomBatchProto([1000, 1000], [body1, body2], 52);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cityHash32, cityHash32String } from '../../src/protocol/cityhash.js';
 
-// spec §10.13: input, hash, mod 32 (comet bucket), mod 64 (`ol_` field)
+// docs/goim-test-vectors.md#cityhash32: input, hash, mod 32 (comet bucket), mod 64 (`ol_` field)
 const vectors: Array<[string | Uint8Array, number, number, number]> = [
   ['', 3696677242, 26, 58],
   ['a', 1016544589, 13, 13],

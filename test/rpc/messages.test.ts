@@ -1,4 +1,4 @@
-// Generated message codecs against the byte vectors of spec §10.14.
+// Generated message codecs against the byte vectors of docs/goim-test-vectors.md#protobuf-encodings.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Proto } from '../../src/rpc/gen/goim/protocol/protocol.js';
@@ -7,7 +7,7 @@ import { BroadcastRoomReq, PushMsgReq } from '../../src/rpc/gen/goim/comet/comet
 
 const hex = (s: string) => Buffer.from(s.replace(/[\s|]+/g, ''), 'hex');
 
-test('goim.protocol.Proto op 9 carrying a frame (spec §10.14)', () => {
+test('goim.protocol.Proto op 9 carrying a frame', () => {
   const bytes = hex('08 01 | 10 09 | 22 15 00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f');
   const body = hex('00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f');
   const p = { ver: 1, op: 9, seq: 0, body };
@@ -15,14 +15,14 @@ test('goim.protocol.Proto op 9 carrying a frame (spec §10.14)', () => {
   assert.deepEqual(Proto.decode(bytes), p);
 });
 
-test('goim.logic.ConnectReq omits the empty cookie (spec §10.14)', () => {
+test('goim.logic.ConnectReq omits the empty cookie', () => {
   const bytes = hex('0a 07 63 6f 6d 65 74 30 31 | 1a 09 7b 22 6d 69 64 22 3a 31 7d');
   const req = { server: 'comet01', cookie: '', token: Buffer.from('{"mid":1}'), clientIp: '' };
   assert.deepEqual(Buffer.from(ConnectReq.encode(req).finish()), bytes);
   assert.deepEqual(ConnectReq.decode(bytes), req);
 });
 
-test('goim.logic.ConnectReply packs accepts and carries ns heartbeat (spec §10.14)', () => {
+test('goim.logic.ConnectReply packs accepts and carries ns heartbeat', () => {
   const bytes = hex(
     '08 7b | 12 03 61 62 63 | 1a 0b 6c 69 76 65 3a 2f 2f 31 30 30 30 | 22 06 e8 07 e9 07 ea 07 | 28 80 80 eb 91 fc 0d',
   );

@@ -24,7 +24,7 @@ export const protobufPackage = "goim.comet";
 
 export const protobufFileName = "goim/comet/comet.proto";
 
-/** Comet's gRPC service, called by job (spec §3.10): /goim.comet.Comet/<Method>. */
+/** Comet's gRPC service, called by job (docs/internal-protocol.md#goimcometcomet): /goim.comet.Comet/<Method>. */
 
 export interface PushMsgReq {
   keys: string[];

@@ -25,8 +25,8 @@ export const protobufPackage = "goim.logic";
 export const protobufFileName = "goim/logic/logic.proto";
 
 /**
- * Logic's gRPC service, called by comet (spec §4.3): /goim.logic.Logic/<Method>, and the
- * queued push message logic hands to job (spec §5.2).
+ * Logic's gRPC service, called by comet (docs/internal-protocol.md#goimlogiclogic): /goim.logic.Logic/<Method>, and the
+ * queued push message logic hands to job (docs/internal-protocol.md#the-queue-message).
  */
 
 /** A queued push (the value of each queue record). */

@@ -12,7 +12,7 @@ export const protobufPackage = "goim.protocol";
 export const protobufFileName = "goim/protocol/protocol.proto";
 
 /**
- * The frame carried between roles (spec §3.10). Field numbers and types match goim's
+ * The frame carried between roles (docs/internal-protocol.md#goimprotocolproto). Field numbers and types match goim's
  * goim.protocol.Proto so tsim and goim components can call each other.
  */
 
