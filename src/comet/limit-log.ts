@@ -26,6 +26,10 @@ export const Limit = {
   FileDescriptors: 'file_descriptors',
   /** HTTP API connections over httpServer.maxConnections (closed at accept). */
   HttpConnections: 'http_connections',
+  /** HTTP connections of one IP over httpServer.maxConnectionsPerIp (closed at accept). */
+  HttpConnectionsPerIp: 'http_connections_per_ip',
+  /** An HTTP connection with more than httpServer.maxPipelined requests unanswered (closed). */
+  HttpPipelined: 'http_pipelined',
   /** HTTP API requests not received in full within httpServer.headersTimeout / requestTimeout. */
   HttpRequestTimeout: 'http_request_timeout',
   /** Keyless HTTP API requests refused for a cross-site Origin or an unknown Host. */

@@ -238,6 +238,10 @@ export const configSchema = z
         maxBody: z.number().int().min(1).default(1 << 20),
         /** Connections open at once; more are closed at accept (keep it inside limits.reservedFds when embedded). */
         maxConnections: z.number().int().min(1).default(256),
+        /** Connections one client IP may hold at once; more are closed at accept. Unset: a quarter of maxConnections; 0 = unlimited. */
+        maxConnectionsPerIp: z.number().int().min(0).optional(),
+        /** Requests one connection may have received and not yet answered (pipelined); past it the connection is closed. */
+        maxPipelined: z.number().int().min(1).default(8),
         /** A request's headers must arrive within this long of its first byte (of the connection, for the first request). */
         headersTimeout: duration('10s'),
         /** A whole request, body included, must arrive within this long; also the longest a connection may stay silent. */
@@ -412,6 +416,10 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         /** Metrics listener of a distributed comet (default :3190; worker i uses port + i) or job (default :3128). */
         addr: listen.optional(),
+        /** Connections the metrics listener of a distributed comet or job holds at once; more are closed at accept. */
+        maxConnections: z.number().int().min(1).default(16),
+        /** /metrics is rendered at most once per this long; scrapes meanwhile get that text ("0": only concurrent scrapes share). */
+        renderInterval: duration('1s'),
       })
       .strict()
       .default({}),

@@ -16,7 +16,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { LimitHits } from '../metrics/limit-hits.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
-import { metricsAddr, serveMetrics } from '../metrics/serve.js';
+import { metricsAddr, metricsServeOptions, serveMetrics } from '../metrics/serve.js';
 import type { CometOps } from '../ports/index.js';
 import { grpcListen, grpcServerOptions, rpcClientTls } from './grpc-settings.js';
 import { redisRegistry } from './redis.js';
@@ -93,7 +93,7 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
     if (config.metrics.enabled) {
       const source = createMetricsRegistry({ comet: c, limits });
       teardown.add('stopping metrics sampling', async () => source.close());
-      const server = await serveMetrics(source, opts.metricsListen ?? metricsAddr(config, 'comet'), log);
+      const server = await serveMetrics(source, opts.metricsListen ?? metricsAddr(config, 'comet'), log, metricsServeOptions(config, limits));
       teardown.add('closing the metrics server', () => server.close());
       metrics = showAddress(server.address());
     }

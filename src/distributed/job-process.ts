@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import { Job } from '../job/job.js';
 import type { Logger } from '../log.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
-import { metricsAddr, serveMetrics } from '../metrics/serve.js';
+import { metricsAddr, metricsServeOptions, serveMetrics } from '../metrics/serve.js';
 import { showAddress } from '../config/listen.js';
 import { rpcClientTls } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
@@ -49,7 +49,7 @@ export async function startJobProcess(config: Config, log: Logger): Promise<JobP
     if (config.metrics.enabled) {
       const source = createMetricsRegistry({ job, queue });
       teardown.add('stopping metrics sampling', async () => source.close());
-      const server = await serveMetrics(source, metricsAddr(config, 'job'), log);
+      const server = await serveMetrics(source, metricsAddr(config, 'job'), log, metricsServeOptions(config, source.limits));
       teardown.add('closing the metrics server', () => server.close());
       metrics = showAddress(server.address());
     }

@@ -1,10 +1,14 @@
 // Serving the Prometheus text format: a handler for an existing HTTP server, and a small
 // node:http server of its own for roles without one (distributed comet and job).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Limit, LimitLog } from '../comet/limit-log.js';
 import { parseListen } from '../config/listen.js';
-import type { Config } from '../config/schema.js';
-import type { Logger } from '../log.js';
+import { configSchema, type Config } from '../config/schema.js';
+import { applyHttpLimits } from '../http-limits.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { LimitHits } from './limit-hits.js';
 
 /** What serving needs: a prom-client Registry, or a MetricsRegistry, has both. */
 export interface MetricsSource {
@@ -28,6 +32,59 @@ export function metricsAddr(config: Config, role: 'comet' | 'job', worker = 0): 
   return host.includes(':') ? `[${host}]:${p}` : `${host}:${p}`;
 }
 
+/**
+ * `source` rendered at most once per `intervalMs`: a scrape within that long of the last
+ * render gets its text, and scrapes arriving while a render runs share it, so a flood of
+ * scrapes costs one render per interval (docs/operations.md#scraping-metrics). A failed render is
+ * not kept.
+ */
+export function sharedRender(source: MetricsSource, intervalMs: number): MetricsSource {
+  let pending: Promise<string> | undefined;
+  let text: string | undefined;
+  let renderedAt = -Infinity;
+  return {
+    contentType: source.contentType,
+    metrics(): Promise<string> {
+      if (pending !== undefined) return pending;
+      if (text !== undefined && performance.now() - renderedAt < intervalMs) return Promise.resolve(text);
+      pending = source.metrics().then(
+        (t) => {
+          text = t;
+          renderedAt = performance.now();
+          pending = undefined;
+          return t;
+        },
+        (err: unknown) => {
+          pending = undefined;
+          throw err;
+        },
+      );
+      return pending;
+    },
+  };
+}
+
+/** How serveMetrics guards its listener (docs/security.md#metrics). */
+export interface MetricsServeOptions {
+  /** Connections open at once (metrics.maxConnections); more are closed at accept. */
+  maxConnections: number;
+  /** Requests one connection may have unanswered (httpServer.maxPipelined). */
+  maxPipelined: number;
+  /** Milliseconds between renders at most (metrics.renderInterval). */
+  renderInterval: number;
+  /** httpServer.headersTimeout and requestTimeout, in ms. */
+  headersTimeout: number;
+  requestTimeout: number;
+  /** Where refusals are counted (tsim_limit_hits_total). */
+  limits?: LimitHits;
+}
+
+/** The MetricsServeOptions `config` asks for. */
+export function metricsServeOptions(config: Config, limits?: LimitHits): MetricsServeOptions {
+  const { maxPipelined, headersTimeout, requestTimeout } = config.httpServer;
+  return { maxConnections: config.metrics.maxConnections, maxPipelined, renderInterval: config.metrics.renderInterval, headersTimeout, requestTimeout, limits };
+}
+
 /** Writes the exposition text (500 with the error text when collecting fails). */
 export async function writeMetrics(source: MetricsSource, res: ServerResponse): Promise<void> {
   let body: string;
@@ -47,9 +104,22 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves GET /metrics on `addr` (goim style, ":3190" = every interface); other paths get 404. */
-export async function serveMetrics(source: MetricsSource, addr: string, log?: Logger): Promise<MetricsServer> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+/**
+ * Serves GET /metrics on `addr` (goim style, ":3190" = every interface); other paths get 404.
+ * `opts` default to the configuration's defaults.
+ */
+export async function serveMetrics(
+  source: MetricsSource,
+  addr: string,
+  log?: Logger,
+  opts: MetricsServeOptions = metricsServeOptions(configSchema.parse({})),
+): Promise<MetricsServer> {
+  const shared = sharedRender(source, opts.renderInterval);
+  // Node refuses a header timeout longer than the request timeout (as logic's HTTP server).
+  const { requestTimeout } = opts;
+  const headersTimeout = requestTimeout > 0 ? Math.min(opts.headersTimeout, requestTimeout) : opts.headersTimeout;
+  const httpOptions = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(...[headersTimeout, requestTimeout].filter((t) => t > 0), 1000)) };
+  const server = createServer(httpOptions, (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== METRICS_PATH) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('404 page not found');
@@ -59,8 +129,22 @@ export async function serveMetrics(source: MetricsSource, addr: string, log?: Lo
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('405 method not allowed');
       return;
     }
-    void writeMetrics(source, res);
+    void writeMetrics(shared, res);
   });
+  // The listener holds at most this many descriptors (file-descriptors.ts counts them for a
+  // comet), and none longer than the HTTP deadlines.
+  const limits = new LimitLog(opts.limits, log ?? silentLogger, 'metrics');
+  server.maxConnections = opts.maxConnections;
+  server.on('drop', (data?: { remoteAddress?: string }) => limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections: opts.maxConnections }));
+  server.setTimeout(requestTimeout);
+  // Replaces Node's answer to a bad or late request (400/408, then close) to count the late ones.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const late = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (late) limits.hit(Limit.HttpRequestTimeout, { remote: socket.remoteAddress, headersTimeout, requestTimeout });
+    if (socket.writable) socket.write(late ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    socket.destroy();
+  });
+  applyHttpLimits(server, { maxPipelined: opts.maxPipelined, maxConnectionsPerIp: 0 }, limits);
   const { host, port } = parseListen(addr);
   const listenOn = (h: string): Promise<void> =>
     new Promise((resolve, reject) => {
