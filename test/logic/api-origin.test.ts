@@ -85,9 +85,24 @@ describe('keyless API: Origin and Host', () => {
     assert.equal((await push({ host: own, origin: 'https://admin.example.com' })).status, 200);
   });
 
-  it('open routes are not checked', async () => {
-    const res = await send(api.port, 'GET', '/goim/nodes/weighted?platform=web', { host: 'rebind.evil.example', origin: 'http://evil.example' });
-    assert.notEqual(res.status, 403);
+  it('open routes check the Host, not the Origin: a rebinding page reads nothing, the demo page and /metrics included', async () => {
+    const open = ['/goim/nodes/weighted?platform=web', '/', '/index.html', '/metrics', '/no/such/route'];
+    for (const path of open) {
+      const res = await send(api.port, 'GET', path, { host: `rebind.evil.example:${api.port}` });
+      assert.equal(res.status, 403, path);
+      assert.match(JSON.parse(res.body).message, /Host "rebind\.evil\.example:\d+" is not a loopback name/);
+    }
+    for (const host of [own, `localhost:${api.port}`, `[::1]:${api.port}`, 'push.internal']) {
+      const res = await send(api.port, 'GET', '/goim/nodes/weighted?platform=web', { host, origin: 'http://evil.example' });
+      assert.equal(res.status, 200, host);
+    }
+  });
+
+  it('a Host that URL parsing would read another host out of is refused', async () => {
+    for (const host of [`evil.example@127.0.0.1:${api.port}`, 'evil.example@localhost', '127.0.0.1/evil.example', '127.0.0.1#evil.example', '127.0.0.1?x', '127.0.0.1\\evil.example']) {
+      assert.equal((await push({ host })).status, 403, host);
+      assert.equal((await send(api.port, 'GET', '/', { host })).status, 403, host);
+    }
   });
 });
 

@@ -12,7 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Limit, type LimitLog } from '../../comet/limit-log.js';
 import type { Logger } from '../../log.js';
 import { envelope, JSON_TYPE } from './envelope.js';
-import { crossSiteRefusal, hostSet, originSet } from './origin-check.js';
+import { crossSiteRefusal, hostRefusal, hostSet, originSet } from './origin-check.js';
 
 /**
  * Routes that need a key: pushing, and reading who is online or which comets exist.
@@ -96,7 +96,9 @@ export function guardApi(app: FastifyInstance, opts: ApiGuardOptions): ApiAuthSt
     const origins = originSet(access.allowedOrigins);
     app.addHook('onRequest', (req: FastifyRequest, reply: FastifyReply, done) => {
       const route = req.routeOptions.url;
-      const why = route === undefined || !guarded.has(route) ? undefined : crossSiteRefusal(req.headers, hosts, origins);
+      // Host on every route (the demo page and /metrics too), so a DNS-rebinding page reads
+      // nothing; Origin on the routes a key would guard.
+      const why = route !== undefined && guarded.has(route) ? crossSiteRefusal(req.headers, hosts, origins) : hostRefusal(req.headers.host, hosts);
       if (why === undefined) return done();
       opts.limits?.hit(Limit.HttpOrigin, { ip: req.ip, route, host: req.headers.host, origin: req.headers.origin });
       void reply.code(403).type(JSON_TYPE).send(envelope(FORBIDDEN_CODE, why));

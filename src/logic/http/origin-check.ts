@@ -6,8 +6,16 @@
 import { isIP } from 'node:net';
 import { ConfigError } from '../../config/load.js';
 
-/** A Host header's name, lower case, without port, brackets or a trailing dot; undefined if unparsable. */
+/**
+ * Host header syntax: a name or IPv4 address, or a bracketed IPv6 address, and an optional
+ * port. Nothing else, so that URL parsing cannot read another host out of it (userinfo in
+ * `evil.example@127.0.0.1`, a path, query or fragment).
+ */
+const HOST_SYNTAX = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;
+
+/** A Host header's name, lower case, without port, brackets or a trailing dot; undefined if not a host. */
 function hostName(host: string): string | undefined {
+  if (!HOST_SYNTAX.test(host)) return undefined;
   try {
     return new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
   } catch {
@@ -16,9 +24,20 @@ function hostName(host: string): string | undefined {
 }
 
 /**
- * Why a keyless request must be refused, or undefined when it may pass. Host: an IP address
- * (DNS rebinding needs a name the attacker controls), a loopback name, or one of
- * httpServer.allowedHosts. Origin (sent by browsers, not by curl or servers): the API's own
+ * Why a keyless request must be refused for its Host, or undefined when it may pass: an IP
+ * address (DNS rebinding needs a name the attacker controls), a loopback name, or one of
+ * httpServer.allowedHosts. Checked on every route, so a rebinding page reads nothing.
+ */
+export function hostRefusal(host: string | undefined, allowedHosts: ReadonlySet<string>): string | undefined {
+  if (host === undefined) return undefined;
+  const name = hostName(host);
+  const known = name !== undefined && (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || allowedHosts.has(name));
+  return known ? undefined : `Host ${JSON.stringify(host)} is not a loopback name or an IP address: add it to httpServer.allowedHosts, or use api.keys`;
+}
+
+/**
+ * Why a keyless request must be refused, or undefined when it may pass: its Host
+ * (hostRefusal), then its Origin (sent by browsers, not by curl or servers): the API's own
  * (the demo page it serves) or one of httpServer.allowedOrigins; `Sec-Fetch-Site:
  * cross-site` covers requests a browser sends without an Origin.
  */
@@ -28,11 +47,8 @@ export function crossSiteRefusal(
   allowedOrigins: ReadonlySet<string>,
 ): string | undefined {
   const host = headers.host;
-  if (host !== undefined) {
-    const name = hostName(host);
-    const known = name !== undefined && (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || allowedHosts.has(name));
-    if (!known) return `Host ${JSON.stringify(host)} is not a loopback name or an IP address: add it to httpServer.allowedHosts, or use api.keys`;
-  }
+  const badHost = hostRefusal(host, allowedHosts);
+  if (badHost !== undefined) return badHost;
   const origin = headers.origin;
   if (origin !== undefined) {
     let own = false;
