@@ -2,7 +2,7 @@
 // in total and per IP, the accept rate, and each connection's upstream frame rate. Refusals
 // are counted and logged through the LimitLog (limit-log.ts).
 import type { Socket } from 'node:net';
-import { connectionCaps, type ConnectionCaps } from '../file-descriptors.js';
+import { connectionCaps, type ConnectionCaps, type FdNeeds } from '../file-descriptors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { takeToken, TokenBucket } from '../lib/token-bucket.js';
 import { clientIp, type Connection } from './connection.js';
@@ -13,6 +13,8 @@ export interface AdmissionLimits {
   maxConnections?: number;
   maxConnectionsPerIp?: number;
   reservedFds: number;
+  /** What the rest of the process may hold: the derived caps leave at least this free. */
+  fdNeeds?: FdNeeds;
   newConnectionsPerSecond: number;
   upstreamFramesPerSecond: number;
   upstreamFramesBurst: number;

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { watchFds } from '../fd-probe.js';
+import { fdOvercommit } from '../file-descriptors.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
 import type { LogicService, Proto, Registry } from '../ports/index.js';
 import type { Frame } from '../protocol/frame.js';
@@ -247,11 +248,14 @@ export class Comet {
     await this.registration?.start();
     if (this.phase !== 'starting') return; // stop() was called meanwhile
     this.phase = 'running';
-    const { maxConnections, maxConnectionsPerIp, fdLimit } = this.admission.caps;
+    const { maxConnections, maxConnectionsPerIp, fdLimit, reserved } = this.admission.caps;
     this.log.info(
-      { tcp: this.tcpAddresses().map(fmt), ws: this.wsAddresses().map(fmt), maxConnections, maxConnectionsPerIp, fdLimit },
+      { tcp: this.tcpAddresses().map(fmt), ws: this.wsAddresses().map(fmt), maxConnections, maxConnectionsPerIp, fdLimit, reservedFds: reserved },
       'comet: listening',
     );
+    const needs = this.settings.admission.fdNeeds;
+    const over = needs && fdOvercommit(this.admission.caps, needs);
+    if (over) this.log.warn(over, 'comet: the connection caps add up to more than the open-file limit: raise it (ulimit -n) or lower them (docs/operations.md#file-descriptors)');
   }
 
   /**

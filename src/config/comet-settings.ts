@@ -2,10 +2,16 @@
 // out by the wiring (embedded.ts, distributed/comet-process.ts) so the role never sees the
 // whole Config.
 import type { CometSettings } from '../comet/comet.js';
+import { fdNeeds } from '../file-descriptors.js';
 import { sendQueueSplit } from './push-limits.js';
 import type { Config } from './schema.js';
 
-export function cometSettings(config: Config): CometSettings {
+/**
+ * `sharesWith`: what else in the comet's process holds client connections, which the socket
+ * caps derived from the fd limit leave room for: logic's HTTP API (embedded), or a metrics
+ * listener of that many connections (distributed comet).
+ */
+export function cometSettings(config: Config, sharesWith: 'http api' | { metricsConnections: number } = 'http api'): CometSettings {
   const { tcp, websocket, protocol, limits, comet, env } = config;
   return {
     listeners: {
@@ -29,6 +35,7 @@ export function cometSettings(config: Config): CometSettings {
       maxConnections: limits.maxConnections,
       maxConnectionsPerIp: limits.maxConnectionsPerIp,
       reservedFds: limits.reservedFds,
+      fdNeeds: fdNeeds(config, sharesWith),
       newConnectionsPerSecond: limits.newConnectionsPerSecond,
       upstreamFramesPerSecond: limits.upstreamFramesPerSecond,
       upstreamFramesBurst: limits.upstreamFramesBurst,

@@ -87,7 +87,9 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
     const rpcAddr = `grpc://${advertisedAddr(host, rpc.port)}`;
 
     const limits = new LimitHits();
-    comet = new Comet({ ...cometSettings(config), serverId, logic, log: log.child({ role: 'comet' }), registry, rpcAddr, limits });
+    // Besides client sockets, this process's HTTP connections are the metrics listener's.
+    const sharesWith = { metricsConnections: config.metrics.enabled ? config.metrics.maxConnections : 0 };
+    comet = new Comet({ ...cometSettings(config, sharesWith), serverId, logic, log: log.child({ role: 'comet' }), registry, rpcAddr, limits });
     const c = comet;
     let metrics: string | undefined;
     if (config.metrics.enabled) {

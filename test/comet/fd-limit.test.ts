@@ -4,6 +4,7 @@
 // The process under test is `tsim start` in a child whose fd limit is lowered with ulimit.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import { connectionCaps, fdAvailable, readFdLimit } from '../../src/file-descriptors.js';
+import { connectionCaps, fdAvailable, fdNeeds, fdNeedsTotal, PROCESS_FDS, readFdLimit } from '../../src/file-descriptors.js';
 import { packageRoot } from '../../src/package-root.js';
 import { Op } from '../../src/protocol/ops.js';
 import { GoimTestClient } from '../support/goim-client.js';
@@ -37,7 +38,7 @@ describe('fd limit: derived caps', () => {
   it('unset caps come from the fd limit minus limits.reservedFds (a quarter of it per IP); set ones win', () => {
     assert.deepEqual(
       { ...connectionCaps(limitsOf({}), 20_000), derived: undefined },
-      { maxConnections: 20_000 - 384, maxConnectionsPerIp: Math.floor((20_000 - 384) / 4), fdLimit: 20_000, derived: undefined },
+      { maxConnections: 20_000 - 384, maxConnectionsPerIp: Math.floor((20_000 - 384) / 4), fdLimit: 20_000, derived: undefined, reserved: 384 },
     );
     // A tiny limit keeps half for the rest of the process.
     assert.equal(connectionCaps(limitsOf({}), 64).maxConnections, 32);
@@ -50,22 +51,49 @@ describe('fd limit: derived caps', () => {
     assert.equal(connectionCaps(limitsOf({}), Infinity).maxConnections, 0);
     assert.equal(fdAvailable(), true);
   });
+
+  it('the derived caps leave room for the HTTP API, refused WebSocket sockets and the process, whatever the limit', () => {
+    const config = (ws: number, input: Record<string, unknown> = {}) =>
+      configSchema.parse({ websocket: { bind: Array.from({ length: ws }, () => '127.0.0.1:0') }, ...input });
+    for (const fds of [64, 128, 256, 512, 1024, 4096, 20_000]) {
+      for (const ws of [0, 1, 2, 4]) {
+        for (const sharesWith of ['http api', { metricsConnections: 16 }] as const) {
+          const c = config(ws);
+          const needs = fdNeeds(c, sharesWith, fds);
+          const caps = connectionCaps({ ...c.limits, fdNeeds: needs }, fds);
+          const total = caps.maxConnections + fdNeedsTotal(needs);
+          if (fdNeedsTotal(needs) < fds) assert.ok(total <= fds, `${fds} fds, ${ws} ws listeners: ${total}`);
+          else assert.equal(caps.maxConnections, 1);
+        }
+      }
+    }
+    // ulimit -n 256 with two plain WebSocket listeners (embedded): 64 HTTP + 2 × 32 waiting + the process.
+    const two = config(2);
+    const needs = fdNeeds(two, 'http api', 256);
+    assert.deepEqual(needs, { http: 64, refusedWaiting: 64, process: PROCESS_FDS });
+    assert.equal(connectionCaps({ ...two.limits, fdNeeds: needs }, 256).maxConnections, 256 - 64 - 64 - PROCESS_FDS);
+    // A large limit keeps limits.reservedFds, which covers them.
+    assert.equal(connectionCaps({ ...two.limits, fdNeeds: fdNeeds(two, 'http api', 20_000) }, 20_000).maxConnections, 20_000 - 384);
+  });
 });
 
 interface Child {
   proc: ChildProcess;
   tcp: number;
+  /** The plain WebSocket listeners' ports. */
+  ws: number[];
   http: number;
   /** Resolves with the first JSON log line whose msg matches. */
   line(msg: RegExp): Promise<Record<string, unknown>>;
   stop(): Promise<void>;
 }
 
-/** `tsim start` with `toml` under `ulimit -n FD_LIMIT`. */
-async function startChild(dir: string, toml: string[]): Promise<Child> {
+/** `tsim start` with `toml` (after [httpServer]) under `ulimit -n fdLimit`, with `ws` plain WebSocket listeners. */
+async function startChild(dir: string, toml: string[], { fdLimit = FD_LIMIT, ws = 1 } = {}): Promise<Child> {
   const conf = join(dir, `tsim-${Math.random().toString(36).slice(2)}.toml`);
-  await writeFile(conf, ['[env]', 'host = "fd-test"', '[tcp]', 'bind = ["127.0.0.1:0"]', '[websocket]', 'bind = ["127.0.0.1:0"]', '[httpServer]', 'addr = "127.0.0.1:0"', ...toml, ''].join('\n'));
-  const proc = spawn('bash', ['-c', `ulimit -n ${FD_LIMIT}; exec "$0" "$@"`, process.execPath, cli, 'start', '--config', conf], {
+  const wsBind = `bind = [${Array.from({ length: ws }, () => '"127.0.0.1:0"').join(', ')}]`;
+  await writeFile(conf, ['[env]', 'host = "fd-test"', '[tcp]', 'bind = ["127.0.0.1:0"]', '[websocket]', wsBind, '[httpServer]', 'addr = "127.0.0.1:0"', ...toml, ''].join('\n'));
+  const proc = spawn('bash', ['-c', `ulimit -n ${fdLimit}; exec "$0" "$@"`, process.execPath, cli, 'start', '--config', conf], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
@@ -97,7 +125,7 @@ async function startChild(dir: string, toml: string[]): Promise<Child> {
   try {
     const started = await line(/^tsim started/);
     const port = (s: string) => Number(s.slice(s.lastIndexOf(':') + 1));
-    return { proc, tcp: port((started.tcp as string[])[0]), http: port(started.http as string), line, stop };
+    return { proc, tcp: port((started.tcp as string[])[0]), ws: (started.websocket as string[]).map((a) => port(a.replace(/\/sub$/, ''))), http: port(started.http as string), line, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -116,6 +144,13 @@ async function openMany(port: number, n: number, sources: string[]): Promise<Soc
   }
   await Promise.all(settled);
   return sockets;
+}
+
+/** metric(), once the API answers again (its connections may still be closing). */
+async function eventuallyMetric(httpPort: number, limit: string): Promise<number> {
+  let value = -1;
+  await eventually(async () => (value = await metric(httpPort, limit).catch(() => -1)) >= 0, `/metrics answering (${limit})`, 20_000);
+  return value;
 }
 
 async function metric(httpPort: number, limit: string): Promise<number> {
@@ -140,7 +175,8 @@ describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process
     try {
       const listening = await child.line(/^comet: listening/);
       assert.equal(listening.fdLimit, FD_LIMIT);
-      assert.equal(listening.maxConnections, FD_LIMIT / 2);
+      // What the HTTP API (a quarter of the limit), refused WebSocket sockets and the process may hold is left free.
+      assert.equal(listening.maxConnections, FD_LIMIT - fdNeedsTotal(fdNeeds(configSchema.parse({}), 'http api', FD_LIMIT)));
       // Far more sockets than descriptors, from eight addresses.
       const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
       sockets.push(...(await openMany(child.tcp, FD_LIMIT * 2, sources)));
@@ -157,7 +193,8 @@ describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process
   it('an HTTP API flood leaves descriptors for comet clients (embedded: one fd table)', async () => {
     const child = await startChild(dir, []);
     try {
-      const flood = await openMany(child.http, FD_LIMIT * 2, ['127.0.0.1']);
+      // From eight addresses: one alone gets a quarter of the slots (httpServer.maxConnectionsPerIp).
+      const flood = await openMany(child.http, FD_LIMIT * 2, Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`));
       sockets.push(...flood);
       // Each holds its connection with a request that never ends its headers.
       for (const s of flood) if (!s.destroyed) s.write('GET /goim/online/total HTTP/1.1\r\n');
@@ -191,6 +228,50 @@ describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process
       assert.ok(hits >= 1);
     } finally {
       for (const s of sockets.splice(0)) s.destroy();
+      await child.stop();
+    }
+  });
+
+  it('ulimit -n 256, two WebSocket listeners: with every default cap full, descriptors are still free', async () => {
+    const fdLimit = 256;
+    const child = await startChild(dir, ['headersTimeout = "60s"', 'requestTimeout = "60s"', '[protocol]', 'handshakeTimeout = "60s"'], { fdLimit, ws: 2 });
+    const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+    try {
+      await child.line(/^comet: listening/);
+      // Comet clients past limits.maxConnections.
+      sockets.push(...(await openMany(child.tcp, fdLimit * 2, sources)));
+      await child.line(/^comet: limit connections reached/);
+      // Refused plain WebSocket sockets that send nothing: limits.maxRefusedWaiting (32) wait on each listener, the rest are closed.
+      for (const port of child.ws) {
+        const refused = await openMany(port, 40, sources);
+        sockets.push(...refused);
+        await eventually(() => refused.filter((s) => s.destroyed).length >= 8, 'refused WebSocket sockets past maxRefusedWaiting closed');
+      }
+      // HTTP connections that never end their headers, past httpServer.maxConnections.
+      const http = await openMany(child.http, fdLimit, sources);
+      sockets.push(...http);
+      for (const s of http) if (!s.destroyed) s.write('GET /goim/online/total HTTP/1.1\r\n');
+      await child.line(/^logic http: limit http_connections reached/);
+      const open = readdirSync(`/proc/${child.proc.pid}/fd`).length;
+      assert.ok(open <= fdLimit - 8, `${open} of ${fdLimit} descriptors open with every cap full`);
+      for (const s of sockets.splice(0)) s.destroy();
+      assert.equal(await eventuallyMetric(child.http, 'file_descriptors'), 0);
+    } finally {
+      for (const s of sockets.splice(0)) s.destroy();
+      await child.stop();
+    }
+  });
+
+  it('caps set past the fd limit are named in a warning at start', async () => {
+    const child = await startChild(dir, ['[limits]', 'maxConnections = 200']);
+    try {
+      const rec = await child.line(/^comet: the connection caps add up to more than the open-file limit/);
+      assert.equal(rec.fdLimit, FD_LIMIT);
+      assert.equal(rec.maxConnections, 200);
+      assert.equal(rec.httpConnections, FD_LIMIT / 4);
+      assert.equal(rec.refusedWaiting, 32);
+      assert.equal(rec.total, 200 + FD_LIMIT / 4 + 32 + PROCESS_FDS);
+    } finally {
       await child.stop();
     }
   });
