@@ -74,6 +74,8 @@ export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { come
       ...nats,
       '[httpServer]',
       `addr = "127.0.0.1:${ports.http}"`,
+      // The push loops and the scrapes all come from loopback: no per-address share.
+      'maxConnectionsPerIp = 0',
       '[rpcServer]',
       'addr = "127.0.0.1:0"',
       '[api]',

@@ -33,6 +33,8 @@ export function tsimConfig(ports: { tcp: number; ws: number; http: number }, opt
     `bind = ["127.0.0.1:${ports.ws}"]`,
     '[httpServer]',
     `addr = "127.0.0.1:${ports.http}"`,
+    // The push loops and the scrapes all come from loopback: no per-address share.
+    'maxConnectionsPerIp = 0',
     '[room]',
     `batch = ${opts.batch}`,
     `signal = "${durationText(opts.signalMs)}"`,

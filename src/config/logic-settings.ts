@@ -52,9 +52,12 @@ export function logicHttpSettings(config: Config, embedded: boolean, log: Logger
     addr: hs.addr,
     maxBody: hs.maxBody,
     maxConnections: hs.maxConnections,
+    maxConnectionsPerIp: hs.maxConnectionsPerIp,
+    maxPipelined: hs.maxPipelined,
     headersTimeout: hs.headersTimeout,
     requestTimeout: hs.requestTimeout,
     keepAliveTimeout: hs.keepAliveTimeout,
+    metricsRenderInterval: config.metrics.renderInterval,
     api: {
       keys: required ? apiKeyValues(api.keys) : undefined,
       protectMetrics: api.protectMetrics,

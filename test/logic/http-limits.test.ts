@@ -111,7 +111,8 @@ describe('http api: deadlines and connection cap', () => {
   });
 
   it('connections past httpServer.maxConnections are closed at accept and counted; the API recovers', async () => {
-    await withApi({ httpServer: { maxConnections: 3, headersTimeout: '60s', requestTimeout: '60s' } }, async (api) => {
+    // All from one address: the per-address share (httpServer.maxConnectionsPerIp) is off here.
+    await withApi({ httpServer: { maxConnections: 3, maxConnectionsPerIp: 0, headersTimeout: '60s', requestTimeout: '60s' } }, async (api) => {
       const held = await Promise.all(Array.from({ length: 3 }, () => raw(api.port)));
       for (const c of held) c.socket.write('GET /goim/online/total HTTP/1.1\r\n');
       const over = await raw(api.port);

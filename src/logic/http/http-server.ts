@@ -8,17 +8,18 @@ import { Limit, LimitLog } from '../../comet/limit-log.js';
 import { isFdExhaustion } from '../../comet/listener.js';
 import { parseListen } from '../../config/listen.js';
 import { watchFds } from '../../fd-probe.js';
-import { fdLimit } from '../../file-descriptors.js';
+import { httpConnectionCap } from '../../file-descriptors.js';
+import { applyHttpLimits } from '../../http-limits.js';
 import type { Logger } from '../../log.js';
 import type { Logic } from '../logic.js';
 import type { LimitHits } from '../../metrics/limit-hits.js';
-import type { MetricsSource } from '../../metrics/serve.js';
+import { sharedRender, type MetricsSource } from '../../metrics/serve.js';
 import { guardApi, type ApiAccess, type ApiAuthStats } from './api-keys.js';
 import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './envelope.js';
 import { GOIM_ROUTES, registerGoimRoutes } from './routes.js';
 import { StaticFiles } from './static-files.js';
 
-/** What the HTTP API takes from the configuration (`httpServer`, `api`), resolved by the wiring; durations in ms. */
+/** What the HTTP API takes from the configuration (`httpServer`, `api`, `metrics`), resolved by the wiring; durations in ms. */
 export interface LogicHttpSettings {
   /** Listen address, goim style: ":3111" = every interface. */
   addr: string;
@@ -26,12 +27,18 @@ export interface LogicHttpSettings {
   maxBody: number;
   /** Connections open at once; more are closed at accept. */
   maxConnections: number;
+  /** Connections one client address may hold (0: no cap); undefined: a quarter of maxConnections. */
+  maxConnectionsPerIp: number | undefined;
+  /** Requests one connection may send ahead of their answers. */
+  maxPipelined: number;
   /** A request's headers must arrive within this long of its first byte. */
   headersTimeout: number;
   /** A whole request must arrive within this long; also the longest a connection may stay silent. */
   requestTimeout: number;
   /** An idle keep-alive connection is closed after this long. */
   keepAliveTimeout: number;
+  /** Scrapes of /metrics within this long of a render share it. */
+  metricsRenderInterval: number;
   /** Who may call the protected routes: keys, or none and the Origin/Host check. */
   api: ApiAccess;
 }
@@ -125,9 +132,11 @@ export class LogicHttpServer {
     // Past it Node closes new sockets at accept; the comet's clients (embedded) and the
     // process's other descriptors keep theirs: at most a quarter of the fd limit, so a small
     // limit is not all taken by API connections (docs/operations.md#file-descriptors).
-    const fds = fdLimit();
-    const maxConnections = fds !== undefined && Number.isFinite(fds) ? Math.max(1, Math.min(hs.maxConnections, Math.floor(fds / 4))) : hs.maxConnections;
+    const maxConnections = httpConnectionCap(hs.maxConnections);
     server.maxConnections = maxConnections;
+    // One address gets a share, so it cannot hold every slot (docs/security.md#http-api).
+    const maxConnectionsPerIp = hs.maxConnectionsPerIp ?? Math.max(1, Math.floor(maxConnections / 4));
+    applyHttpLimits(server, { maxPipelined: hs.maxPipelined, maxConnectionsPerIp }, limits);
     server.on('drop', (data?: { remoteAddress?: string }) =>
       limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections }),
     );
@@ -170,7 +179,7 @@ export class LogicHttpServer {
     registerGoimRoutes(app, opts.logic);
 
     // Prometheus scrapes (beyond goim): an exact route, so neither the file route nor the 404 rules see it.
-    const metrics = opts.metrics;
+    const metrics = opts.metrics && sharedRender(opts.metrics, opts.metricsRenderInterval);
     if (metrics) {
       app.get('/metrics', async (_req, reply) => {
         const body = await metrics.metrics();
