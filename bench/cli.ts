@@ -95,7 +95,7 @@ export function registerScenarios(bench: Command): void {
     .addOption(new Option('--batch <n>', 'tsim room.batch (most messages per room batch); baselines write the same number per write').argParser(int(1)).default(20))
     .addOption(new Option('--signal <ms>', 'tsim room.signal in ms (longest a batch waits for companions)').argParser(int(1)).default(1000))
     .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(1)).default(23))
-    .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim' as ServerKind | null))
+    .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim'))
     .addOption(cometWorkersOption())
     .addOption(
       new Option('--push <how>', "tsim-cluster: http through logic's push API, or queue straight into its NATS JetStream from this process (logic and HTTP out of the path)")
@@ -135,7 +135,7 @@ export function registerScenarios(bench: Command): void {
     });
 
   clientOptions(bench.command('connect').description('N clients connect and authenticate: connections/s, failures, RSS per idle connection after GC'), { clients: 10_000 })
-    .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim' as ServerKind | null))
+    .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim'))
     .addOption(cometWorkersOption())
     .addOption(new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none').argParser(baselineList).default([] as ServerKind[], 'none'))
     .action(async (f: ClientFlags & { server: ServerKind | null; cometWorkers: number; baseline: ServerKind[] }) => {

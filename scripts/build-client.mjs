@@ -25,7 +25,7 @@ async function typecheckWeb() {
     await promisify(execFile)(process.execPath, [tsc, '-p', join(root, 'web', 'tsconfig.json')], { cwd: root });
   } catch (err) {
     process.stderr.write(String(err.stdout ?? '') + String(err.stderr ?? ''));
-    throw new Error('web/ does not type-check');
+    throw new Error('web/ does not type-check', { cause: err });
   }
 }
 

@@ -145,8 +145,8 @@ export interface MachineInfo {
 }
 
 export function machineInfo(): MachineInfo {
-  let kernel = '';
-  let limit = '';
+  let kernel: string;
+  let limit: string;
   try {
     kernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
   } catch {

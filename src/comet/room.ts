@@ -43,7 +43,7 @@ export class RoomTable<M extends RoomMember = RoomMember> {
       room.globalCount = countOf(this.global, id);
       this.rooms.set(id, room);
     }
-    m.room = room as Room;
+    m.room = room;
     m.roomIndex = room.members.length;
     room.members.push(m);
   }
@@ -69,7 +69,7 @@ export class RoomTable<M extends RoomMember = RoomMember> {
 
   /** room → local member count, for RenewOnline (only rooms with members exist). */
   localCounts(): Record<string, number> {
-    const out: Record<string, number> = Object.create(null); // room ids are client text
+    const out = Object.create(null) as Record<string, number>; // room ids are client text
     for (const room of this.rooms.values()) out[room.id] = room.members.length;
     return out;
   }

@@ -48,7 +48,7 @@ export class TlsCredentials {
         // createSecureContext checks that the key matches the certificate.
         pairs.push({ cert, key, context: createSecureContext({ cert, key }), x509: new X509Certificate(cert) });
       } catch (err) {
-        throw new Error(`${this.what}: ${certs[i]} / ${keys[i]}: ${(err as Error).message}`);
+        throw new Error(`${this.what}: ${certs[i]} / ${keys[i]}: ${(err as Error).message}`, { cause: err });
       }
     }
     this.pairs = pairs;

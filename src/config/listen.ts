@@ -9,7 +9,7 @@ export interface ListenAddress {
 }
 
 export function parseListen(text: string): ListenAddress {
-  const m = /^(?:\[([^\]]+)\]|([^:\[\]]*)):(\d{1,5})$/.exec(text.trim());
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text.trim());
   if (!m) throw new Error(`invalid listen address "${text}" (use ":3101", "127.0.0.1:3101" or "[::1]:3101")`);
   const port = Number(m[3]);
   if (port > 65535) throw new Error(`invalid port in "${text}"`);

@@ -55,7 +55,7 @@ export async function loadConfig(path?: string): Promise<Config> {
   }
   let raw: Record<string, unknown>;
   try {
-    raw = parseToml(text) as Record<string, unknown>;
+    raw = parseToml(text);
   } catch (e) {
     throw new ConfigError(`cannot parse ${path}: ${(e as Error).message}`);
   }

@@ -18,7 +18,7 @@ function authSamples(logic: LogicMetricsSource): Sample[] {
   const s: unknown = f.call(logic);
   if (typeof s !== 'object' || s === null) return [];
   const out: Sample[] = [];
-  for (const [k, v] of Object.entries(s)) {
+  for (const [k, v] of Object.entries(s) as [string, unknown][]) {
     if (typeof v === 'number') out.push({ labels: { result: k }, value: v });
     else if (k === 'denied' && typeof v === 'object' && v !== null) {
       for (const [reason, n] of Object.entries(v)) if (typeof n === 'number') out.push({ labels: { result: 'denied', reason }, value: n });

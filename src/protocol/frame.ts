@@ -81,7 +81,7 @@ export class FrameReader {
 
   /** Feeds a chunk; calls onFrame per complete frame. Throws FrameError on a bad header. */
   push(chunk: Buffer, onFrame: (frame: Frame) => void): void {
-    let buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     let off = 0;
     while (buf.length - off >= HEADER_LEN) {
       const packLen = buf.readInt32BE(off);
@@ -97,7 +97,6 @@ export class FrameReader {
       onFrame(frame);
     }
     this.pending = off === buf.length ? EMPTY : Buffer.from(buf.subarray(off));
-    buf = EMPTY;
   }
 }
 

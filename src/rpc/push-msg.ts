@@ -2,7 +2,7 @@
 // message"): what logic publishes and job consumes. Byte-compatible with goim's Kafka record
 // values (docs/goim-test-vectors.md, "Protobuf encodings").
 import { asBuffer } from '../lib/bytes.js';
-import type { PushMsg, PushType } from '../ports/index.js';
+import type { PushMsg } from '../ports/index.js';
 import { PushMsg as PushMsgMessage } from './gen/goim/logic/logic.js';
 
 export function encodePushMsg(msg: PushMsg): Uint8Array {
@@ -23,7 +23,7 @@ export function decodePushMsg(bytes: Uint8Array): PushMsg {
   const type = m.type as number;
   if (type !== 0 && type !== 1 && type !== 2) throw new Error(`push message: unknown type ${type}`);
   return {
-    type: type as PushType,
+    type,
     operation: m.operation,
     speed: m.speed,
     server: m.server,

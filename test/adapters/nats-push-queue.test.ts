@@ -76,14 +76,14 @@ const text = (m: PushMsg): string => new TextDecoder().decode(m.msg);
 /** A logger keeping the messages of what it logs at warn and above. */
 function warnings(): { log: Logger; messages: string[] } {
   const messages: string[] = [];
-  const log = pino({ level: 'warn' }, { write: (line: string) => void messages.push(JSON.parse(line).msg) });
+  const log = pino({ level: 'warn' }, { write: (line: string) => void messages.push((JSON.parse(line) as { msg: string }).msg) });
   return { log, messages };
 }
 
 /** A logger keeping the messages of what it logs at info and above. */
 function logged(): { log: Logger; messages: string[] } {
   const messages: string[] = [];
-  const log = pino({ level: 'info' }, { write: (line: string) => void messages.push(JSON.parse(line).msg) });
+  const log = pino({ level: 'info' }, { write: (line: string) => void messages.push((JSON.parse(line) as { msg: string }).msg) });
   return { log, messages };
 }
 

@@ -40,7 +40,7 @@ test('decoding tolerates foreign or broken values', () => {
   assert.equal(decodeOnlineShard('3'), null);
   assert.deepEqual(decodeOnlineShard('{"room_count":{"r":"x","__proto__":1}}'), {
     server: '',
-    roomCount: JSON.parse('{"__proto__":1}'),
+    roomCount: JSON.parse('{"__proto__":1}') as Record<string, number>,
     updated: 0,
   });
 });

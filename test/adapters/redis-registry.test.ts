@@ -131,7 +131,7 @@ describe('RedisRegistry: several connections, goim\'s JSON, expiry and outages (
   test('stored as goim discovery instance JSON', async () => {
     const a = registry();
     await a.register(instance('json-host', 'goim.logic'));
-    const stored = JSON.parse((await raw.hget(`${prefix}{goim.logic}:instances`, 'json-host')) as string);
+    const stored = JSON.parse((await raw.hget(`${prefix}{goim.logic}:instances`, 'json-host')) as string) as unknown;
     assert.deepEqual(stored, {
       region: 'sh',
       zone: 'sh001',

@@ -106,7 +106,7 @@ describe('send stamp', () => {
     assert.equal(bodySize(64), 64);
     assert.equal(bodySize(25), MIN_BODY_BYTES, 'too small to pad');
     assert.equal(parseStamp(Buffer.from(body), 0, body.length), 1760000000000.5);
-    assert.ok(JSON.parse(body).p.startsWith('x'));
+    assert.ok((JSON.parse(body) as { p: string }).p.startsWith('x'));
   });
 
   it('NaN for bodies without a stamp', () => {

@@ -69,8 +69,8 @@ describe('config', () => {
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);
         assert.match(err.message, /logic\.toml/);
-        assert.match(err.message, /^  regions: goim's province → region table is not used: .*delete the \[regions\] table/m);
-        assert.match(err.message, /^  nope: unknown key$/m);
+        assert.match(err.message, /^ {2}regions: goim's province → region table is not used: .*delete the \[regions\] table/m);
+        assert.match(err.message, /^ {2}nope: unknown key$/m);
         return true;
       },
     );
@@ -81,16 +81,16 @@ describe('config', () => {
     const missing: string[] = [];
     const unwrap = (t: z.ZodTypeAny): z.ZodTypeAny => {
       for (;;) {
-        if (t instanceof z.ZodDefault) t = t._def.innerType;
-        else if (t instanceof z.ZodOptional) t = t._def.innerType;
-        else if (t instanceof z.ZodEffects) t = t._def.schema;
+        if (t instanceof z.ZodDefault) t = (t as z.ZodDefault<z.ZodTypeAny>)._def.innerType;
+        else if (t instanceof z.ZodOptional) t = (t as z.ZodOptional<z.ZodTypeAny>)._def.innerType;
+        else if (t instanceof z.ZodEffects) t = (t as z.ZodEffects<z.ZodTypeAny>)._def.schema;
         else return t;
       }
     };
     for (const [section, sectionType] of Object.entries(configSchema.shape)) {
       const inner = unwrap(sectionType as z.ZodTypeAny);
       if (inner instanceof z.ZodObject) {
-        for (const key of Object.keys(inner.shape)) {
+        for (const key of Object.keys(inner.shape as z.ZodRawShape)) {
           if (!doc.includes(`\`${section}.${key}\``)) missing.push(`${section}.${key}`);
         }
       } else if (!doc.includes(`[${section}]`)) missing.push(section);

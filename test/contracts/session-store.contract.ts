@@ -137,7 +137,7 @@ export function sessionStoreContract(name: string, factory: Factory<SessionStore
       roomCount['live://1000'] = 99; // the store kept its own copy
       const got = await s.serverOnline('c1');
       assert.deepEqual(got, { server: 'c1', roomCount: { 'live://1000': 3 }, updated: 1700000000 });
-      (got!.roomCount as Record<string, number>).x = 1; // and hands out copies
+      (got.roomCount as Record<string, number>).x = 1; // and hands out copies
       assert.deepEqual((await s.serverOnline('c1'))!.roomCount, { 'live://1000': 3 });
 
       await s.addServerOnline({ server: 'c1', roomCount: { 'live://1000': 3, 'test://1': 2 }, updated: 1700000010 });

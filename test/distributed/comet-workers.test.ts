@@ -75,9 +75,9 @@ describe('distributed tsim: a comet with 2 workers', { skip }, () => {
       ['comet-w-0', 'comet-w-1'],
     );
     const ports = started.workers.map((w) => portOf(w.rpcAddr));
-    assert.equal(new Set(ports).size, 2, `distinct gRPC ports: ${ports}`);
+    assert.equal(new Set(ports).size, 2, `distinct gRPC ports: ${ports.join()}`);
     const metricsPorts = started.workers.map((w) => portOf(w.metrics!));
-    assert.equal(new Set(metricsPorts).size, 2, `distinct metrics ports: ${metricsPorts}`);
+    assert.equal(new Set(metricsPorts).size, 2, `distinct metrics ports: ${metricsPorts.join()}`);
     for (const port of metricsPorts) assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200);
     assert.notEqual(started.workers[0].pid, started.workers[1].pid);
     await eventually(async () => JSON.stringify(await hostnames()) === '["comet-w-0","comet-w-1"]', 'both workers in /goim/nodes/instances');

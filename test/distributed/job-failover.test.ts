@@ -137,7 +137,6 @@ describe('distributed tsim: a job SIGKILLed under steady room pushes', { skip },
     const pushing = Promise.all(rooms.map(worker));
 
     // steady state, then kill -9 one job
-    const deliveredSince = (cl: GoimTestClient, since: number) => arrivals.get(cl)!.some((a) => a.at > since);
     await eventually(() => clients.every((cl) => arrivals.get(cl)!.length >= BEFORE_KILL), 'every room to flow', 30_000);
     killAt = performance.now();
     killAtWall = Date.now();

@@ -97,10 +97,10 @@ describe('distributed tsim: Redis and NATS outages', { skip }, () => {
     // key and mid pushes need the session store: an error with the reason, nothing dropped silently
     const mids = await push('/goim/push/mids?operation=1000&mids=1', 'x');
     assert.equal(mids.body?.code, -500, mids.text);
-    assert.match(mids.body!.message, /redis 127\.0\.0\.1:\d+: .* failed/);
+    assert.match(mids.body.message, /redis 127\.0\.0\.1:\d+: .* failed/);
     const keys = await push('/goim/push/keys?operation=1000&keys=ka', 'x');
     assert.equal(keys.body?.code, -500, keys.text);
-    assert.match(keys.body!.message, /redis 127\.0\.0\.1:\d+: .* failed/);
+    assert.match(keys.body.message, /redis 127\.0\.0\.1:\d+: .* failed/);
 
     // room and broadcast pushes go logic → NATS → job → comets without Redis
     assert.equal((await push('/goim/push/room?operation=1000&type=live&room=o', 'room while redis is down')).text, OK);
@@ -133,7 +133,7 @@ describe('distributed tsim: Redis and NATS outages', { skip }, () => {
     ] as const) {
       const r = await push(path, 'while nats is down');
       assert.equal(r.body?.code, code, `${path}: ${r.text}`);
-      assert.match(r.body!.message, /nats nats:\/\/127\.0\.0\.1:\d+: publish .*failed/, `${path}: ${r.text}`);
+      assert.match(r.body.message, /nats nats:\/\/127\.0\.0\.1:\d+: publish .*failed/, `${path}: ${r.text}`);
     }
     await Promise.all([heartbeat(a), heartbeat(b)]);
 

@@ -17,8 +17,8 @@ const FAST: ConfigInput = { job: { cometRetryDelay: '2ms', cometRetryMaxDelay: '
 
 function merge(a: ConfigInput, b: ConfigInput): ConfigInput {
   const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = { ...((a as Record<string, object>)[k] ?? {}), ...(v as object) };
-  return out as ConfigInput;
+  for (const [k, v] of Object.entries(b)) out[k] = { ...((a as Record<string, object>)[k] ?? {}), ...v };
+  return out;
 }
 
 async function wire(comets: FakeComet[], config: ConfigInput, queue: MemoryPushQueue): Promise<{ job: Job; registry: FakeRegistry }> {

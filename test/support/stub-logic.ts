@@ -88,7 +88,7 @@ export class StubLogic implements LogicService {
     try {
       token = (JSON.parse(Buffer.from(req.token).toString()) ?? {}) as Record<string, unknown>;
     } catch (err) {
-      throw new Error(`invalid token: ${(err as Error).message}`);
+      throw new Error(`invalid token: ${(err as Error).message}`, { cause: err });
     }
     const fail = typeof this.failConnect === 'function' ? this.failConnect(token) : this.failConnect;
     if (fail) throw new Error('stub logic: connect refused');

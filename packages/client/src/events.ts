@@ -10,7 +10,7 @@ export class Listeners<Events extends object> {
   on<K extends keyof Events>(type: K, listener: Listener<Events[K]>): () => void {
     let set = this.table.get(type);
     if (set === undefined) this.table.set(type, (set = new Set()));
-    set.add(listener as Listener<never>);
+    set.add(listener);
     return () => this.off(type, listener);
   }
 
@@ -24,7 +24,7 @@ export class Listeners<Events extends object> {
   }
 
   off<K extends keyof Events>(type: K, listener: Listener<Events[K]>): void {
-    this.table.get(type)?.delete(listener as Listener<never>);
+    this.table.get(type)?.delete(listener);
   }
 
   /**

@@ -213,7 +213,8 @@ function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   if (ms <= 0) return p;
   return new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
-    p.then(() => {
+    // p is the registry's first answer, which only resolves
+    void p.then(() => {
       clearTimeout(t);
       resolve();
     });

@@ -103,7 +103,7 @@ function serverCredentials(o: RpcServerOptions): ServerCredentials {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`rpcServer: ${(err as Error).message}`);
+      throw new Error(`rpcServer: ${(err as Error).message}`, { cause: err });
     }
   };
   const clientCa = o.clientCaFile ? read(o.clientCaFile) : null;

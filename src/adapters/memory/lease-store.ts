@@ -22,7 +22,7 @@ export class LocalLeaseStore implements LeaseStore {
   async heartbeat(group: string, owner: string, ttlMs: number): Promise<string[]> {
     const now = Date.now();
     let g = this.groups.get(group);
-    if (!g) this.groups.set(group, (g = new Map()));
+    if (!g) this.groups.set(group, (g = new Map<string, number>()));
     g.set(owner, now + ttlMs);
     for (const [m, until] of g) if (until <= now) g.delete(m);
     return [...g.keys()].sort();

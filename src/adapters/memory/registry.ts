@@ -19,7 +19,7 @@ export class MemoryRegistry implements Registry {
   /** Registers or replaces the instance with the same hostname; stamps its latestTimestamp. */
   async register(instance: Instance): Promise<void> {
     let app = this.apps.get(instance.appid);
-    if (app === undefined) this.apps.set(instance.appid, (app = new Map()));
+    if (app === undefined) this.apps.set(instance.appid, (app = new Map<string, Instance>()));
     app.set(instance.hostname, { ...copy(instance), latestTimestamp: this.stamp() });
     this.notify(instance.appid);
   }

@@ -250,18 +250,19 @@ export class PartitionReader {
           continue;
         }
         this.consumer = null;
+        let failure = e;
         if (isConsumerNotFound(e) && this.o.linkUp()) {
           // deleted by a restart that did not finish (its job died in between), or by hand
           try {
             await ensureConsumer(await this.o.js.jetstreamManager(false), this.o.topology, this.partition, this.o.log);
             continue;
           } catch (e2) {
-            e = e2;
+            failure = e2;
           }
         }
         // while disconnected the queue has said so already
         const level = this.o.linkUp() ? 'warn' : 'debug';
-        this.o.log[level]({ partition: this.partition, err: (e as Error).message }, 'nats: partition reader failed; retrying');
+        this.o.log[level]({ partition: this.partition, err: (failure as Error).message }, 'nats: partition reader failed; retrying');
         await this.sleepFully(backoff);
         backoff = Math.min(backoff * 2, 5000);
       }
