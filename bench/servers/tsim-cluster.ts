@@ -393,7 +393,7 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
       connectionsByProcess,
       socketWrites: async () => {
         const per = await Promise.all(cometMetrics.map((c) => scrapeComet(c.metrics, 'tsim_comet_socket_writes_total')));
-        return per.every((n) => n !== undefined) ? per.reduce((a: number, n) => a + n!, 0) : undefined;
+        return per.every((n) => n !== undefined) ? per.reduce((a: number, n) => a + n, 0) : undefined;
       },
       async gc() {
         const answers = await Promise.all(roleOrder.map((r) => roles[r]!.gc()));
