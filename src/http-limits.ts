@@ -70,8 +70,10 @@ export function applyHttpLimits(server: Server, settings: HttpLimitSettings, lim
       });
       for (const handler of handlers) handler.call(server, req, res);
     });
-    // After Node's own 'connection' listener, which gives the socket its parser.
+    // After Node's own listener, which gives the socket its parser (a TLS server's: once the
+    // handshake is done).
     server.on('connection', stopParsingWhenCut);
+    server.on('secureConnection', stopParsingWhenCut);
   }
   if (maxConnectionsPerIp > 0) {
     const perIp = new Map<string, number>();
