@@ -238,7 +238,7 @@ export const configSchema = z
         maxBody: z.number().int().min(1).default(1 << 20),
         /** Connections open at once; more are closed at accept (keep it inside limits.reservedFds when embedded). */
         maxConnections: z.number().int().min(1).default(256),
-        /** Connections one client IP may hold at once; more are closed at accept. Unset: a quarter of maxConnections; 0 = unlimited. */
+        /** Connections one client IP may hold at once; more are closed at accept. Unset: half of maxConnections; 0 = unlimited. */
         maxConnectionsPerIp: z.number().int().min(0).optional(),
         /** Requests one connection may have received and not yet answered (pipelined); past it the connection is closed. */
         maxPipelined: z.number().int().min(1).default(8),

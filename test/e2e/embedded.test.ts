@@ -13,8 +13,7 @@ function testConfig(extra: Record<string, unknown> = {}) {
     env: { host: 'comet-e2e' },
     tcp: { bind: ['127.0.0.1:0'] },
     websocket: { bind: ['127.0.0.1:0'] },
-    // 50 concurrent push loops from loopback open more connections than one address's share.
-    httpServer: { addr: '127.0.0.1:0', maxConnectionsPerIp: 0 },
+    httpServer: { addr: '127.0.0.1:0' },
     room: { signal: '20ms' },
     comet: { renewOnline: '50ms' },
     logic: { onlineReload: '50ms' },

@@ -135,7 +135,7 @@ export class LogicHttpServer {
     const maxConnections = httpConnectionCap(hs.maxConnections);
     server.maxConnections = maxConnections;
     // One address gets a share, so it cannot hold every slot (docs/security.md#http-api).
-    const maxConnectionsPerIp = hs.maxConnectionsPerIp ?? Math.max(1, Math.floor(maxConnections / 4));
+    const maxConnectionsPerIp = hs.maxConnectionsPerIp ?? Math.max(1, Math.floor(maxConnections / 2));
     applyHttpLimits(server, { maxPipelined: hs.maxPipelined, maxConnectionsPerIp }, limits);
     server.on('drop', (data?: { remoteAddress?: string }) =>
       limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections }),
