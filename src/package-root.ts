@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The folder holding tsim's package.json (works from src/ under tsx and from dist/src/). */
+/** The folder holding tsim's package.json (works from src/ run as TypeScript and from dist/src/). */
 export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {

@@ -9,7 +9,7 @@ import { NORMAL_ROOM, NORMAL_ROOM_ID, NORMAL_ROOM_TYPE, PUSH_OP } from './payloa
 const HEARTBEAT_MS = 10_000;
 
 /** What one normal client saw of the numbered pushes. */
-export class SequenceCheck {
+class SequenceCheck {
   received = 0;
   /** Next number expected. */
   next = 1;

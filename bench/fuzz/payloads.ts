@@ -83,7 +83,7 @@ export function oversizedFrame(rng: Rng, maxBody = DEFAULT_MAX_BODY): Buffer {
 }
 
 /** A valid frame cut short (the stream then ends). */
-export function truncatedFrame(rng: Rng): Buffer {
+function truncatedFrame(rng: Rng): Buffer {
   const f = encodeFrame(randomOp(rng), body(rng, 512), 1, rng.i32());
   return f.subarray(0, rng.int(f.length));
 }

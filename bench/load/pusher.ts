@@ -56,7 +56,7 @@ export interface RatePush {
 export type PushSender = (body: string, done: (err: string | null) => void) => void;
 
 /** Pushes in flight at most (HTTP: the keep-alive connections); further ones wait in order. */
-export const PUSH_IN_FLIGHT = 64;
+const PUSH_IN_FLIGHT = 64;
 
 /**
  * `rate` pushes per second for `durationMs`, evenly spaced, each body stamped when it is

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../../src/package-root.js';
 import { machineInfo } from './proc.js';
 
-export function resultsDir(): string {
+function resultsDir(): string {
   return join(packageRoot(), 'bench', 'results');
 }
 

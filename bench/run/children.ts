@@ -104,13 +104,8 @@ export async function waitPidGone(pid: number, timeoutMs: number): Promise<boole
   return true;
 }
 
-/** Children still running. */
-export function liveChildren(): number {
-  return live.size;
-}
-
 /** Waits for a child's exit (resolves at once if it already exited). */
-export function exited(child: ChildProcess): Promise<void> {
+function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }

@@ -74,12 +74,6 @@ function need(name: string): string {
   return bin;
 }
 
-/** Checks both binaries are there before anything starts. */
-export function checkServiceBinaries(): void {
-  need('redis-server');
-  need('nats-server');
-}
-
 /** redis-server without persistence, working folder `dir`. */
 export async function startRedis(dir: string): Promise<Service> {
   const bin = need('redis-server');

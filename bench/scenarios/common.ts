@@ -135,11 +135,6 @@ export async function clientSplit(server: RunningServer): Promise<ProcessConnect
   return per;
 }
 
-/** Summed RSS of the processes now, bytes. */
-export function groupRss(pids: readonly number[]): number {
-  return sampleGroup(pids).reduce((s, p) => s + p.rss, 0);
-}
-
 /** Machine busy above this before a run (other work on the box) gets a warning. */
 const BACKGROUND_WARN_PCT = 10;
 

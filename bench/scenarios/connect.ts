@@ -101,7 +101,7 @@ async function runServer(kind: ServerKind, o: ConnectOptions): Promise<ConnectRo
   }
 }
 
-export function connectTable(rows: readonly ConnectRow[]): string {
+function connectTable(rows: readonly ConnectRow[]): string {
   return formatTable(
     ['server', 'clients', 'ok', 'failed', 'seconds', 'conn/s', 'RSS before MB', 'RSS after MB', 'KB/conn', 'irq cpu%', 'other cpu%'],
     rows.map((r) => [r.server, r.clients, r.ok, r.failed, r.seconds.toFixed(2), r.perSec, fmtMb(r.rssBefore), fmtMb(r.rssAfter), fmtKb(r.rssPerConnection), fmtNum(r.irqCpuPct), fmtNum(r.otherCpuPct)]),

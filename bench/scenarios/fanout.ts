@@ -247,7 +247,7 @@ function messagesPerWrite(r: FanoutRow): number {
   return writes > 0 ? r.deliveredPerSec / writes : Number.NaN;
 }
 
-export function fanoutTable(rows: readonly FanoutRow[]): string {
+function fanoutTable(rows: readonly FanoutRow[]): string {
   return formatTable(
     ['server', 'clients', 'rate/s', 'batch', 'msg/write', 'expected', 'delivered', 'lost', 'lag s', 'msgs/s', 'srv writes/s', 'sock writes/s', 'writes/cpu-s', 'cli reads/s', 'srv cpu%', 'comet cpu%', 'srv MB', 'p50 ms', 'p99 ms', 'max ms', 'load cpu%', 'irq cpu%', 'other cpu%', 'machine%'],
     rows.map((r) => [
@@ -280,7 +280,7 @@ export function fanoutTable(rows: readonly FanoutRow[]): string {
 }
 
 /** Per server, the run with the most msgs/s among those that kept up (see FanoutRow.sustained). */
-export function bestRates(rows: readonly FanoutRow[]): Array<{ server: string; rate: number; deliveredPerSec: number; serverWritesPerSec: number }> {
+function bestRates(rows: readonly FanoutRow[]): Array<{ server: string; rate: number; deliveredPerSec: number; serverWritesPerSec: number }> {
   const best = new Map<string, FanoutRow>();
   for (const r of rows) {
     if (!r.sustained) continue;

@@ -57,7 +57,7 @@ export interface PushApiRow {
   errors: string[];
 }
 
-export function pushApiTable(rows: readonly PushApiRow[]): string {
+function pushApiTable(rows: readonly PushApiRow[]): string {
   return formatTable(
     ['server', 'clients', 'concurrency', 'requests', 'failed', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'srv cpu%', 'comet cpu%', 'srv MB', 'client cpu%', 'irq cpu%', 'other cpu%'],
     rows.map((r) => [r.server, r.clients, r.concurrency, r.requests, r.failed, r.perSec, fmtMs(r.latency.p50Ms), fmtMs(r.latency.p99Ms), fmtMs(r.latency.maxMs), fmtNum(r.serverCpuPct), fmtNum(r.cometCpuPct), fmtMb(r.serverRss), fmtNum(r.clientCpuPct), fmtNum(r.irqCpuPct), fmtNum(r.otherCpuPct)]),

@@ -253,7 +253,7 @@ function scrapeComet(metrics: string | undefined, name: string): Promise<number 
   return port ? scrapeMetric(`http://127.0.0.1:${port}/metrics`, name) : Promise.resolve(undefined);
 }
 
-export const DEFAULT_COMET_WORKERS = 2;
+const DEFAULT_COMET_WORKERS = 2;
 
 export async function launchTsimCluster(options: ServerOptions): Promise<TsimServer> {
   const opts = { ...options, cometWorkers: options.cometWorkers ?? DEFAULT_COMET_WORKERS };

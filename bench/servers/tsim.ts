@@ -21,7 +21,7 @@ function durationText(ms: number): string {
 }
 
 /** The TOML the benchmark runs tsim with. Everything else keeps its default. */
-export function tsimConfig(ports: { tcp: number; ws: number; http: number }, opts: ServerOptions): string {
+function tsimConfig(ports: { tcp: number; ws: number; http: number }, opts: ServerOptions): string {
   return [
     '[env]',
     'host = "bench"',

@@ -13,7 +13,7 @@ const KEY = /^[+/0-9A-Za-z]{22}==$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /** Sec-WebSocket-Accept for a Sec-WebSocket-Key. */
-export function acceptKey(key: string): string {
+function acceptKey(key: string): string {
   return createHash('sha1').update(key + GUID).digest('base64');
 }
 
@@ -21,7 +21,7 @@ export function acceptKey(key: string): string {
  * The subprotocol answered: the first one offered (as ws did; goim offers none), '' when the
  * header is absent, undefined when it is malformed (not a list of distinct tokens).
  */
-export function chosenProtocol(header: string | undefined): string | undefined {
+function chosenProtocol(header: string | undefined): string | undefined {
   if (header === undefined) return '';
   const seen = new Set<string>();
   for (const part of header.split(',')) {

@@ -20,7 +20,7 @@ const EMPTY = Buffer.alloc(0);
 /** Most fragments of one message: real clients fragment big messages into a few pieces. */
 export const MAX_FRAGMENTS = 64;
 
-export const WsOpcode = {
+const WsOpcode = {
   Continuation: 0x0,
   Text: 0x1,
   Binary: 0x2,

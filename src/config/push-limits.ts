@@ -17,7 +17,7 @@ const WS_HEADER_MAX = 10;
 export const PUSH_FRAME_OVERHEAD = FRAME_HEADER + FRAME_HEADER + WS_HEADER_MAX;
 
 /** push.maxBytes when unset, unless protocol.sendQueueBytes needs less. */
-export const DEFAULT_PUSH_MAX_BYTES = 256 * 1024;
+const DEFAULT_PUSH_MAX_BYTES = 256 * 1024;
 
 /** Smallest power of two >= n (goim rounds cliProto up: 5 → 8). */
 function ringSize(n: number): number {
@@ -44,7 +44,7 @@ export function sendQueueSplit(protocol: Pick<Config['protocol'], 'sendQueueByte
 }
 
 /** The largest push message protocol.sendQueueBytes lets through to an idle connection. */
-export function pushBytesThatFit(protocol: Config['protocol']): number {
+function pushBytesThatFit(protocol: Config['protocol']): number {
   return sendQueueSplit(protocol).pushBytes - PUSH_FRAME_OVERHEAD;
 }
 

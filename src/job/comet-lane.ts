@@ -97,9 +97,9 @@ export const MERGE_MAX_BYTES = 64 * 1024;
 /** Dropped calls left in the queues before they are compacted. */
 const COMPACT_AFTER = 1024;
 /** What a held call costs besides its message bytes (task, closure, proto), for the backlog bound. */
-export const HELD_CALL_OVERHEAD = 256;
+const HELD_CALL_OVERHEAD = 256;
 
-export const DEFAULT_LANE_POLICY: Readonly<LanePolicy> = {
+const DEFAULT_LANE_POLICY: Readonly<LanePolicy> = {
   failures: 3,
   retryDelay: 100,
   retryMaxDelay: 5000,

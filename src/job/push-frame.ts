@@ -6,7 +6,7 @@ import { HEADER_LEN, encodeFrame, writeHeader } from '../protocol/frame.js';
 import { Op } from '../protocol/ops.js';
 
 /** The frame a client receives for one pushed message: ver 1, op = operation, seq 0. */
-export function pushFrame(operation: number, msg: Uint8Array): Buffer {
+function pushFrame(operation: number, msg: Uint8Array): Buffer {
   return encodeFrame(operation, msg, 1, 0);
 }
 

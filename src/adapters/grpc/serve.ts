@@ -110,7 +110,7 @@ function serverCredentials(o: RpcServerOptions): ServerCredentials {
   return ServerCredentials.createSsl(clientCa, [{ cert_chain: read(o.certFile), private_key: read(o.privateFile) }], clientCa !== null);
 }
 
-export function errorMessage(err: unknown): string {
+function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 

@@ -2,7 +2,7 @@
 import { Metadata, type CallOptions, type ServiceError } from '@grpc/grpc-js';
 
 /** Error of a failed call, with the remote message and the gRPC status code. */
-export class RpcError extends Error {
+class RpcError extends Error {
   constructor(
     message: string,
     readonly code: number,

@@ -16,11 +16,11 @@ import { LuaScript } from './lua-script.js';
 import { decodeOnlineShard, encodeOnlineShard } from './online-json.js';
 
 /** Number of `ol_<server>` fields (goim: fixed 64). */
-export const ONLINE_SHARDS = 64;
+const ONLINE_SHARDS = 64;
 
-export const midKey = (mid: bigint): string => `mid_${mid.toString()}`;
-export const keyKey = (key: string): string => `key_${key}`;
-export const onlineKey = (server: string): string => `ol_${server}`;
+const midKey = (mid: bigint): string => `mid_${mid.toString()}`;
+const keyKey = (key: string): string => `key_${key}`;
+const onlineKey = (server: string): string => `ol_${server}`;
 /** The `ol_` field holding a room: CityHash32 of its UTF-8 bytes mod 64, in decimal. */
 export const onlineField = (room: string): string => String(cityHash32String(room) % ONLINE_SHARDS);
 
