@@ -34,6 +34,8 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       // Passing on a caught value (unknown) as a rejection is not making up a non-Error.
       '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingAny: true, allowThrowingUnknown: true }],
+      // A variable read by a closure before its one assignment (set once a server it serves is up) stays `let`.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       // The protocol code matches control bytes on purpose (Go's URL rules, sanitising remote text for the log).
       'no-control-regex': 'off',
       // A leading underscore marks a parameter kept for its signature (an interface, goim's shape).

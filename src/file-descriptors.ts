@@ -6,7 +6,7 @@ import { devNull } from 'node:os';
 import type { Config } from './config/schema.js';
 
 /** Assumed where the limit cannot be read (no /proc): the usual default soft limit. */
-export const FALLBACK_FD_LIMIT = 1024;
+const FALLBACK_FD_LIMIT = 1024;
 
 /**
  * This process's open-file limit: a number, Infinity when unlimited, undefined when it

@@ -209,7 +209,7 @@ export async function runCometPrimary(config: Config, log: Logger): Promise<void
     const killer = setTimeout(() => {
       for (const s of live) s.worker?.process.kill('SIGKILL');
     }, PRIMARY_GRACE_MS - 2_000);
-    const codes = await Promise.all(live.map((s) => s.exited));
+    const codes = await Promise.all(live.map((s) => s.exited ?? Promise.resolve(null)));
     clearTimeout(killer);
     return codes.every((c) => c === 0);
   };

@@ -26,7 +26,7 @@ import { redisRegistry, redisSessionStore } from './redis.js';
 import { Teardown } from './teardown.js';
 
 /** goim's logic gRPC port. */
-export const LOGIC_GRPC_DEFAULT = ':3119';
+const LOGIC_GRPC_DEFAULT = ':3119';
 
 export interface LogicAddresses {
   http: string;

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import type { LeaseStore } from '../ports/index.js';
 
 /** NATS_URL when set, else nats.url. */
-export function natsUrl(config: Config): string {
+function natsUrl(config: Config): string {
   const url = process.env.NATS_URL?.trim();
   return url ? url : config.nats.url;
 }

@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 
 /** REDIS_URL when set, else redis.url. */
-export function redisUrl(config: Config): string {
+function redisUrl(config: Config): string {
   const url = process.env.REDIS_URL?.trim();
   return url ? url : config.redis.url;
 }

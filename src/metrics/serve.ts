@@ -16,7 +16,7 @@ export interface MetricsSource {
   metrics(): Promise<string>;
 }
 
-export const METRICS_PATH = '/metrics';
+const METRICS_PATH = '/metrics';
 
 /** Default `metrics.addr` of the roles without an HTTP server (logic serves on httpServer.addr). */
 export const DEFAULT_METRICS_ADDR = { comet: ':3190', job: ':3128' } as const;
@@ -86,7 +86,7 @@ export function metricsServeOptions(config: Config, limits?: LimitHits): Metrics
 }
 
 /** Writes the exposition text (500 with the error text when collecting fails). */
-export async function writeMetrics(source: MetricsSource, res: ServerResponse): Promise<void> {
+async function writeMetrics(source: MetricsSource, res: ServerResponse): Promise<void> {
   let body: string;
   try {
     body = await source.metrics();

@@ -99,7 +99,7 @@ async function startChild(dir: string, toml: string[], { fdLimit = FD_LIMIT, ws 
   const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
   const waiting: Array<{ msg: RegExp; resolve: (r: Record<string, unknown>) => void }> = [];
   const seen: Array<Record<string, unknown>> = [];
-  createInterface({ input: proc.stdout! }).on('line', (text) => {
+  createInterface({ input: proc.stdout }).on('line', (text) => {
     let rec: Record<string, unknown>;
     try {
       rec = JSON.parse(text) as Record<string, unknown>;

@@ -75,7 +75,7 @@ describe('keyless API: Origin and Host', () => {
   it('a host name that is not loopback, an IP or configured is refused (DNS rebinding)', async () => {
     const res = await push({ host: `rebind.evil.example:${api.port}`, origin: `http://rebind.evil.example:${api.port}` });
     assert.equal(res.status, 403);
-    assert.match(JSON.parse(res.body).message, /Host "rebind\.evil\.example:\d+" is not a loopback name/);
+    assert.match((JSON.parse(res.body) as { message: string }).message, /Host "rebind\.evil\.example:\d+" is not a loopback name/);
     const read = await send(api.port, 'GET', '/goim/online/total', { host: 'rebind.evil.example' });
     assert.equal(read.status, 403);
   });
@@ -90,7 +90,7 @@ describe('keyless API: Origin and Host', () => {
     for (const path of open) {
       const res = await send(api.port, 'GET', path, { host: `rebind.evil.example:${api.port}` });
       assert.equal(res.status, 403, path);
-      assert.match(JSON.parse(res.body).message, /Host "rebind\.evil\.example:\d+" is not a loopback name/);
+      assert.match((JSON.parse(res.body) as { message: string }).message, /Host "rebind\.evil\.example:\d+" is not a loopback name/);
     }
     for (const host of [own, `localhost:${api.port}`, `[::1]:${api.port}`, 'push.internal']) {
       const res = await send(api.port, 'GET', '/goim/nodes/weighted?platform=web', { host, origin: 'http://evil.example' });

@@ -299,6 +299,6 @@ describe('jwt auth: configuration errors stop start-up', () => {
   });
 
   it('refuses "none" as an algorithm in the config', () => {
-    assert.throws(() => buildConfig({ auth: { mode: 'jwt', jwt: { algorithms: ['none'] } } } as Record<string, unknown>), /auth\.jwt\.algorithms\.0/);
+    assert.throws(() => buildConfig({ auth: { mode: 'jwt', jwt: { algorithms: ['none'] } } }), /auth\.jwt\.algorithms\.0/);
   });
 });

@@ -1,7 +1,10 @@
 // goim's HTTP API over real HTTP: statuses, content types and bodies byte for byte
 // (docs/http-api.md, docs/goim-test-vectors.md#http-exchanges), and what reaches the queue.
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PushType } from '../../src/ports/index.js';
 import { comet, JSON_TYPE, request, startLogic, TEXT_TYPE, type Running } from './fixtures.js';
@@ -355,9 +358,6 @@ describe('http: static files', () => {
   let s: Running;
   let dir: string;
   before(async () => {
-    const { mkdtemp, mkdir, writeFile } = await import('node:fs/promises');
-    const { join } = await import('node:path');
-    const { tmpdir } = await import('node:os');
     dir = await mkdtemp(join(tmpdir(), 'tsim-web-'));
     const first = join(dir, 'web');
     const second = join(dir, 'dist-web');
