@@ -41,10 +41,13 @@ function serverChoice(v: string): ServerKind | null {
   throw new InvalidArgumentError(`unknown server "${v}" (tsim, tsim-cluster or none)`);
 }
 
-const SERVER_HELP = 'server under test: tsim (embedded, one process), tsim-cluster (logic, job and comet with --comet-workers workers over a private redis-server and nats-server -js), or none for baselines only';
+const SERVER_HELP =
+  'server under test: tsim (embedded, one process), tsim-cluster (logic, job and comet with --comet-workers workers over a private redis-server and nats-server -js), or none for baselines only';
 
 function cometWorkersOption(): Option {
-  return new Option('--comet-workers <n>', 'tsim-cluster: comet.workers (comet worker processes sharing the client ports)').argParser(int(1)).default(2);
+  return new Option('--comet-workers <n>', 'tsim-cluster: comet.workers (comet worker processes sharing the client ports)')
+    .argParser(int(1))
+    .default(2);
 }
 
 const defaultWorkers = Math.max(2, Math.min(4, availableParallelism()));
@@ -54,10 +57,18 @@ function clientOptions(cmd: Command, defaults: { clients: number }): Command {
   return cmd
     .addOption(new Option('--clients <n>', 'clients (connections) to open').argParser(int(0)).default(defaults.clients))
     .addOption(new Option('--transport <t>', 'client transport for tsim and raw-net').choices(['tcp', 'ws']).default('tcp'))
-    .addOption(new Option('--workers <n>', 'load-generator processes the clients are spread over (each under the open-file limit)').argParser(int(1)).default(defaultWorkers))
+    .addOption(
+      new Option('--workers <n>', 'load-generator processes the clients are spread over (each under the open-file limit)')
+        .argParser(int(1))
+        .default(defaultWorkers),
+    )
     .addOption(new Option('--connect-concurrency <n>', 'handshakes in flight at once, over all workers').argParser(int(1)).default(256))
     .addOption(new Option('--sources <n>', 'client source addresses 127.0.0.2 … 127.0.0.(1+n), round-robin').argParser(int(1)).default(8))
-    .addOption(new Option('--handshake-timeout <s>', 'a client not connected (and authenticated) in this time counts as failed').argParser(positive).default(30))
+    .addOption(
+      new Option('--handshake-timeout <s>', 'a client not connected (and authenticated) in this time counts as failed')
+        .argParser(positive)
+        .default(30),
+    )
     .addOption(new Option('--out <dir>', 'folder for the JSON results').default(undefined, 'bench/results'));
 }
 
@@ -72,7 +83,14 @@ interface ClientFlags {
 }
 
 function loadOptions(f: ClientFlags, sampleEvery = 50) {
-  return { clients: f.clients, concurrency: f.connectConcurrency, sampleEvery, timeoutMs: f.handshakeTimeout * 1000, sources: f.sources, outDir: f.out };
+  return {
+    clients: f.clients,
+    concurrency: f.connectConcurrency,
+    sampleEvery,
+    timeoutMs: f.handshakeTimeout * 1000,
+    sources: f.sources,
+    outDir: f.out,
+  };
 }
 
 function onError(err: unknown): never {
@@ -85,59 +103,102 @@ function onError(err: unknown): never {
 /** Adds the scenarios (fanout, connect, push-api, profile) to the bench command line. */
 export function registerScenarios(bench: Command): void {
   clientOptions(
-    bench
-      .command('fanout')
-      .description('N clients in one room, R pushes/s through the push API: delivery, msgs/s, writes/s, CPU, RSS, latency'),
+    bench.command('fanout').description('N clients in one room, R pushes/s through the push API: delivery, msgs/s, writes/s, CPU, RSS, latency'),
     { clients: 10_000 },
   )
-    .addOption(new Option('--rate <list>', 'pushes (messages) per second; a comma list runs each rate in turn on the same clients').argParser(rateList).default([40], '40'))
+    .addOption(
+      new Option('--rate <list>', 'pushes (messages) per second; a comma list runs each rate in turn on the same clients')
+        .argParser(rateList)
+        .default([40], '40'),
+    )
     .addOption(new Option('--duration <s>', 'seconds each rate runs').argParser(positive).default(10))
-    .addOption(new Option('--batch <n>', 'tsim room.batch (most messages per room batch); baselines write the same number per write').argParser(int(1)).default(20))
+    .addOption(
+      new Option('--batch <n>', 'tsim room.batch (most messages per room batch); baselines write the same number per write')
+        .argParser(int(1))
+        .default(20),
+    )
     .addOption(new Option('--signal <ms>', 'tsim room.signal in ms (longest a batch waits for companions)').argParser(int(1)).default(1000))
     .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(1)).default(23))
     .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim'))
     .addOption(cometWorkersOption())
     .addOption(
-      new Option('--push <how>', "tsim-cluster: http through logic's push API, or queue straight into its NATS JetStream from this process (logic and HTTP out of the path)")
+      new Option(
+        '--push <how>',
+        "tsim-cluster: http through logic's push API, or queue straight into its NATS JetStream from this process (logic and HTTP out of the path)",
+      )
         .choices(['http', 'queue'])
         .default('http'),
     )
-    .addOption(new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none').argParser(baselineList).default(['raw-net', 'socket.io'], 'raw-net,socket.io'))
+    .addOption(
+      new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none')
+        .argParser(baselineList)
+        .default(['raw-net', 'socket.io'], 'raw-net,socket.io'),
+    )
     .addOption(new Option('--sample-every <n>', 'one client in n records latency').argParser(int(1)).default(50))
-    .addOption(new Option('--stop-on-loss', 'stop a server\'s rate list at the first rate it does not keep up with (messages lost, or arriving > room.signal + 1 s late)'))
+    .addOption(
+      new Option(
+        '--stop-on-loss',
+        "stop a server's rate list at the first rate it does not keep up with (messages lost, or arriving > room.signal + 1 s late)",
+      ),
+    )
     .addOption(new Option('--drain <s>', 'longest wait for late messages after each rate').argParser(positive).default(15))
     .addOption(new Option('--cpu-prof <dir>', 'run the servers with --cpu-prof, profiles written to <dir> when they stop'))
-    .action(async (f: ClientFlags & { rate: number[]; duration: number; batch: number; signal: number; size: number; server: ServerKind | null; cometWorkers: number; push: PushMode; baseline: ServerKind[]; sampleEvery: number; stopOnLoss?: boolean; drain: number; cpuProf?: string }) => {
-      try {
-        const { runFanout } = await import('./scenarios/fanout.js');
-        const servers = [...(f.server ? [f.server] : []), ...f.baseline];
-        if (servers.length === 0) throw new Error('nothing to run: --server none and --baseline none');
-        await runFanout({
-          ...loadOptions(f, f.sampleEvery),
-          transport: f.transport,
-          rates: f.rate,
-          durationS: f.duration,
-          servers,
-          workers: f.workers,
-          size: f.size,
-          batch: f.batch,
-          signalMs: f.signal,
-          stopOnLoss: f.stopOnLoss === true,
-          drainS: f.drain,
-          cpuProfDir: f.cpuProf,
-          cometWorkers: f.cometWorkers,
-          push: f.push,
-        });
-        process.exit(0);
-      } catch (err) {
-        onError(err);
-      }
-    });
+    .action(
+      async (
+        f: ClientFlags & {
+          rate: number[];
+          duration: number;
+          batch: number;
+          signal: number;
+          size: number;
+          server: ServerKind | null;
+          cometWorkers: number;
+          push: PushMode;
+          baseline: ServerKind[];
+          sampleEvery: number;
+          stopOnLoss?: boolean;
+          drain: number;
+          cpuProf?: string;
+        },
+      ) => {
+        try {
+          const { runFanout } = await import('./scenarios/fanout.js');
+          const servers = [...(f.server ? [f.server] : []), ...f.baseline];
+          if (servers.length === 0) throw new Error('nothing to run: --server none and --baseline none');
+          await runFanout({
+            ...loadOptions(f, f.sampleEvery),
+            transport: f.transport,
+            rates: f.rate,
+            durationS: f.duration,
+            servers,
+            workers: f.workers,
+            size: f.size,
+            batch: f.batch,
+            signalMs: f.signal,
+            stopOnLoss: f.stopOnLoss === true,
+            drainS: f.drain,
+            cpuProfDir: f.cpuProf,
+            cometWorkers: f.cometWorkers,
+            push: f.push,
+          });
+          process.exit(0);
+        } catch (err) {
+          onError(err);
+        }
+      },
+    );
 
-  clientOptions(bench.command('connect').description('N clients connect and authenticate: connections/s, failures, RSS per idle connection after GC'), { clients: 10_000 })
+  clientOptions(
+    bench.command('connect').description('N clients connect and authenticate: connections/s, failures, RSS per idle connection after GC'),
+    { clients: 10_000 },
+  )
     .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim'))
     .addOption(cometWorkersOption())
-    .addOption(new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none').argParser(baselineList).default([] as ServerKind[], 'none'))
+    .addOption(
+      new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none')
+        .argParser(baselineList)
+        .default([] as ServerKind[], 'none'),
+    )
     .action(async (f: ClientFlags & { server: ServerKind | null; cometWorkers: number; baseline: ServerKind[] }) => {
       try {
         const { runConnect } = await import('./scenarios/connect.js');
@@ -157,29 +218,46 @@ export function registerScenarios(bench: Command): void {
     .addOption(new Option('--batch <n>', 'tsim room.batch').argParser(int(1)).default(20))
     .addOption(new Option('--signal <ms>', 'tsim room.signal in ms').argParser(int(1)).default(1000))
     .addOption(new Option('--cpu-prof <dir>', 'run tsim with --cpu-prof, profile written to <dir> when it stops'))
-    .addOption(new Option('--server <kind>', 'tsim (embedded) or tsim-cluster (logic, job and comet over a private redis-server and nats-server -js)').choices(['tsim', 'tsim-cluster']).default('tsim'))
+    .addOption(
+      new Option('--server <kind>', 'tsim (embedded) or tsim-cluster (logic, job and comet over a private redis-server and nats-server -js)')
+        .choices(['tsim', 'tsim-cluster'])
+        .default('tsim'),
+    )
     .addOption(cometWorkersOption())
-    .action(async (f: ClientFlags & { duration: number; concurrency: number; size: number; batch: number; signal: number; cpuProf?: string; server: 'tsim' | 'tsim-cluster'; cometWorkers: number }) => {
-      try {
-        const { runPushApi } = await import('./scenarios/push-api.js');
-        await runPushApi({
-          ...loadOptions(f),
-          transport: f.transport,
-          durationS: f.duration,
-          httpConcurrency: f.concurrency,
-          size: f.size,
-          batch: f.batch,
-          signalMs: f.signal,
-          workers: f.workers,
-          cpuProfDir: f.cpuProf,
-          server: f.server,
-          cometWorkers: f.cometWorkers,
-        });
-        process.exit(0);
-      } catch (err) {
-        onError(err);
-      }
-    });
+    .action(
+      async (
+        f: ClientFlags & {
+          duration: number;
+          concurrency: number;
+          size: number;
+          batch: number;
+          signal: number;
+          cpuProf?: string;
+          server: 'tsim' | 'tsim-cluster';
+          cometWorkers: number;
+        },
+      ) => {
+        try {
+          const { runPushApi } = await import('./scenarios/push-api.js');
+          await runPushApi({
+            ...loadOptions(f),
+            transport: f.transport,
+            durationS: f.duration,
+            httpConcurrency: f.concurrency,
+            size: f.size,
+            batch: f.batch,
+            signalMs: f.signal,
+            workers: f.workers,
+            cpuProfDir: f.cpuProf,
+            server: f.server,
+            cometWorkers: f.cometWorkers,
+          });
+          process.exit(0);
+        } catch (err) {
+          onError(err);
+        }
+      },
+    );
 
   bench
     .command('profile <file>')

@@ -14,23 +14,23 @@ const program = new Command()
 withConfigOptions(
   program.command('start', { isDefault: true }).description('run comet, logic and job in one process on in-memory adapters (no outside services)'),
 ).action(async (opts: CommonOptions) => {
-    try {
-      const { config, log } = await prepare(opts);
-      const tsim = await startEmbedded(config, log);
-      const a = tsim.addresses();
-      log.info(
-        {
-          tcp: a.tcp.map(showAddress),
-          websocket: a.ws.map((x) => `${showAddress(x)}/sub`),
-          http: showAddress(a.http),
-        },
-        'tsim started (embedded mode)',
-      );
-      exitOnSignal(log, () => tsim.stop());
-    } catch (err) {
-      fail('tsim', err);
-    }
-  });
+  try {
+    const { config, log } = await prepare(opts);
+    const tsim = await startEmbedded(config, log);
+    const a = tsim.addresses();
+    log.info(
+      {
+        tcp: a.tcp.map(showAddress),
+        websocket: a.ws.map((x) => `${showAddress(x)}/sub`),
+        http: showAddress(a.http),
+      },
+      'tsim started (embedded mode)',
+    );
+    exitOnSignal(log, () => tsim.stop());
+  } catch (err) {
+    fail('tsim', err);
+  }
+});
 
 registerRoleCommands(program);
 

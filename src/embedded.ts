@@ -43,7 +43,14 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
   const queue = new MemoryPushQueue({ ...memoryQueueOptions(config), log: log.child({ role: 'queue' }) });
   const registry = new MemoryRegistry();
   const logicLog = log.child({ role: 'logic' });
-  const logic = new Logic({ ...logicSettings(config), store, queue, registry, log: logicLog, authenticator: createAuthenticator(config.auth, logicLog) });
+  const logic = new Logic({
+    ...logicSettings(config),
+    store,
+    queue,
+    registry,
+    log: logicLog,
+    authenticator: createAuthenticator(config.auth, logicLog),
+  });
   const limits = new LimitHits();
   const comet = new Comet({ ...cometSettings(config), serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });
   const dial: CometDialer = (instance) => {

@@ -125,7 +125,14 @@ export function fdOvercommit(caps: ConnectionCaps, needs: FdNeeds): Record<strin
   if (caps.maxConnections === 0 || !Number.isFinite(caps.fdLimit)) return undefined;
   const total = caps.maxConnections + fdNeedsTotal(needs);
   if (total <= caps.fdLimit) return undefined;
-  return { fdLimit: caps.fdLimit, total, maxConnections: caps.maxConnections, httpConnections: needs.http, refusedWaiting: needs.refusedWaiting, processFds: needs.process };
+  return {
+    fdLimit: caps.fdLimit,
+    total,
+    maxConnections: caps.maxConnections,
+    httpConnections: needs.http,
+    refusedWaiting: needs.refusedWaiting,
+    processFds: needs.process,
+  };
 }
 
 /** Whether the process can open one more descriptor now. */

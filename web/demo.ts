@@ -51,7 +51,12 @@ let retryTicker: ReturnType<typeof setInterval> | undefined;
 
 const params = new URLSearchParams(location.search);
 for (const [name, input] of [
-  ['mid', ui.mid], ['room', ui.room], ['accepts', ui.accepts], ['key', ui.key], ['port', ui.port], ['heartbeat', ui.heartbeat],
+  ['mid', ui.mid],
+  ['room', ui.room],
+  ['accepts', ui.accepts],
+  ['key', ui.key],
+  ['port', ui.port],
+  ['heartbeat', ui.heartbeat],
 ] as const) {
   const v = params.get(name);
   if (v !== null) input.value = v;
@@ -118,7 +123,11 @@ function setStatus(state: string, text: string): void {
 }
 
 function parseOps(text: string): number[] {
-  return text.split(/[\s,]+/).filter(Boolean).map(Number).filter((n) => Number.isInteger(n));
+  return text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => Number.isInteger(n));
 }
 
 function parseMid(text: string): number | bigint {

@@ -153,7 +153,11 @@ function writeChunked(rng: Rng, c: RawConnection, frames: Buffer[]): void {
 async function tcpHostile(rng: Rng, t: Target, budget: number): Promise<Outcome> {
   const c = await RawConnection.open(t, t.tcpPort);
   const n = Math.min(budget, rng.range(1, 80));
-  writeChunked(rng, c, Array.from({ length: n }, () => hostileFrame(rng)));
+  writeChunked(
+    rng,
+    c,
+    Array.from({ length: n }, () => hostileFrame(rng)),
+  );
   await c.finish();
   return ended('tcp: hostile frames', 'tcp', n, c);
 }
@@ -161,7 +165,11 @@ async function tcpHostile(rng: Rng, t: Target, budget: number): Promise<Outcome>
 async function tcpRandom(rng: Rng, t: Target, budget: number): Promise<Outcome> {
   const c = await RawConnection.open(t, t.tcpPort);
   const n = Math.min(budget, rng.range(1, 30));
-  writeChunked(rng, c, Array.from({ length: n }, () => randomBlob(rng)));
+  writeChunked(
+    rng,
+    c,
+    Array.from({ length: n }, () => randomBlob(rng)),
+  );
   await c.finish();
   return ended('tcp: random bytes', 'tcp', n, c);
 }
@@ -169,7 +177,11 @@ async function tcpRandom(rng: Rng, t: Target, budget: number): Promise<Outcome> 
 async function tcpOversized(rng: Rng, t: Target, budget: number): Promise<Outcome> {
   const c = await RawConnection.open(t, t.tcpPort);
   const n = Math.min(budget, rng.range(1, 3));
-  writeChunked(rng, c, Array.from({ length: n }, () => oversizedFrame(rng)));
+  writeChunked(
+    rng,
+    c,
+    Array.from({ length: n }, () => oversizedFrame(rng)),
+  );
   await c.finish();
   return ended('tcp: oversized body', 'tcp', n, c);
 }
@@ -180,7 +192,9 @@ async function tcpAuthThen(rng: Rng, t: Target, budget: number, id: number, garb
   c.write(authFrame(rng, validToken(rng, id)));
   await c.until(hasAuthReply);
   const n = Math.min(budget - 1, rng.range(1, 60));
-  const frames = Array.from({ length: Math.max(0, n) }, () => (garbage ? (rng.chance(0.6) ? hostileFrame(rng) : mutatedFrame(rng)) : validFrame(rng)));
+  const frames = Array.from({ length: Math.max(0, n) }, () =>
+    garbage ? (rng.chance(0.6) ? hostileFrame(rng) : mutatedFrame(rng)) : validFrame(rng),
+  );
   writeChunked(rng, c, frames);
   await c.finish();
   return ended(garbage ? 'tcp: valid auth, then garbage' : 'tcp: valid auth, then valid frames', 'tcp', frames.length + 1, c);
@@ -199,7 +213,11 @@ async function tcpPipeline(rng: Rng, t: Target, budget: number, id: number): Pro
 async function tcpBadAuth(rng: Rng, t: Target, budget: number): Promise<Outcome> {
   const c = await RawConnection.open(t, t.tcpPort);
   const n = Math.min(budget, rng.range(1, 5));
-  writeChunked(rng, c, Array.from({ length: n }, () => authFrame(rng, brokenToken(rng))));
+  writeChunked(
+    rng,
+    c,
+    Array.from({ length: n }, () => authFrame(rng, brokenToken(rng))),
+  );
   await c.finish();
   return ended('tcp: broken tokens', 'tcp', n, c);
 }
@@ -298,6 +316,12 @@ export async function attack(rng: Rng, t: Target, budget: number, id: number): P
   try {
     return await run();
   } catch (err) {
-    return { scenario: `connect failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, transport: 'tcp', frames: 0, bytes: 0, failedToConnect: true };
+    return {
+      scenario: `connect failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      transport: 'tcp',
+      frames: 0,
+      bytes: 0,
+      failedToConnect: true,
+    };
   }
 }

@@ -195,11 +195,14 @@ async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: num
 async function main(): Promise<number> {
   const o = options();
   const server = ServerProcess.start();
-  const hardStop = setTimeout(() => {
-    console.error('fuzz: overran its time limit; killing the server');
-    server.kill();
-    process.exit(1);
-  }, (o.durationS + 120) * 1000);
+  const hardStop = setTimeout(
+    () => {
+      console.error('fuzz: overran its time limit; killing the server');
+      server.kill();
+      process.exit(1);
+    },
+    (o.durationS + 120) * 1000,
+  );
   hardStop.unref();
   process.on('exit', () => server.kill());
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -254,7 +257,9 @@ async function main(): Promise<number> {
   };
   const progress = setInterval(() => {
     const s = (Date.now() - started) / 1000;
-    console.error(`fuzz: ${int(sent)} frames, ${int(connections)} connections, ${int(sent / s)} frames/s, pushes ${pusher.sent}, server rss peak ${mib(rssPeak)}`);
+    console.error(
+      `fuzz: ${int(sent)} frames, ${int(connections)} connections, ${int(sent / s)} frames/s, pushes ${pusher.sent}, server rss peak ${mib(rssPeak)}`,
+    );
   }, 5000);
   const worker = async (): Promise<void> => {
     while (reserved < o.frames && Date.now() < deadline && server.alive) {
@@ -286,13 +291,16 @@ async function main(): Promise<number> {
   for (const c of normal) c.close();
   const stopped = await server.stop(20_000);
 
-  const log = readFileSync(server.logFile, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const log = readFileSync(server.logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '');
   const internalErrors = log.filter((l) => /"level":(50|60)/.test(l) || !l.startsWith('{'));
 
   // ---- summary
   const failures: string[] = [];
   if (!aliveAtEnd) failures.push(`server process died (code ${server.exit?.code}, signal ${server.exit?.signal})`);
-  if (stopped.killed || stopped.code !== 0) failures.push(`server did not stop cleanly on SIGTERM (code ${stopped.code}, signal ${stopped.signal}${stopped.killed ? ', killed' : ''})`);
+  if (stopped.killed || stopped.code !== 0)
+    failures.push(`server did not stop cleanly on SIGTERM (code ${stopped.code}, signal ${stopped.signal}${stopped.killed ? ', killed' : ''})`);
   if (internalErrors.length > 0) failures.push(`${internalErrors.length} error lines in the server log (${server.logFile})`);
   if (!socketsSettled) failures.push(`fuzz sockets left open on the server: ${sockets - normal.length}`);
   if (pusher.failed > 0) failures.push(`${pusher.failed} pushes failed (last: ${pusher.lastError})`);
@@ -300,7 +308,8 @@ async function main(): Promise<number> {
   for (const c of normal) {
     const k = c.check;
     if (k.next <= lastSeq) failures.push(`normal client ${c.name} got pushes up to ${k.next - 1} of ${lastSeq}`);
-    if (k.missing || k.duplicates || k.outOfOrder) failures.push(`normal client ${c.name}: ${k.missing} missing, ${k.duplicates} duplicated, ${k.outOfOrder} out of order`);
+    if (k.missing || k.duplicates || k.outOfOrder)
+      failures.push(`normal client ${c.name}: ${k.missing} missing, ${k.duplicates} duplicated, ${k.outOfOrder} out of order`);
   }
 
   const lossTotal = normal.reduce((n, c) => n + c.check.missing + Math.max(0, lastSeq - (c.check.next - 1)), 0);

@@ -10,8 +10,42 @@ export const NORMAL_ROOM_ID = 'fuzz-normal';
 export const NORMAL_ROOM = `${NORMAL_ROOM_TYPE}://${NORMAL_ROOM_ID}`;
 export const PUSH_OP = 1000;
 
-const INTERESTING_I32 = [0, 1, -1, 15, 16, 17, 0x7fff, 0x8000, 0xffff, 0x10000, 0x7fffffff, -0x80000000, DEFAULT_MAX_BODY, DEFAULT_MAX_BODY + 16, DEFAULT_MAX_BODY + 17];
-const OPS = [Op.Handshake, Op.Heartbeat, Op.HeartbeatReply, Op.SendMsg, Op.Auth, Op.AuthReply, Op.Raw, Op.ProtoReady, Op.ChangeRoom, Op.Sub, Op.Unsub, 18, 100, 1000, -1, 0x7fffffff, -0x80000000];
+const INTERESTING_I32 = [
+  0,
+  1,
+  -1,
+  15,
+  16,
+  17,
+  0x7fff,
+  0x8000,
+  0xffff,
+  0x10000,
+  0x7fffffff,
+  -0x80000000,
+  DEFAULT_MAX_BODY,
+  DEFAULT_MAX_BODY + 16,
+  DEFAULT_MAX_BODY + 17,
+];
+const OPS = [
+  Op.Handshake,
+  Op.Heartbeat,
+  Op.HeartbeatReply,
+  Op.SendMsg,
+  Op.Auth,
+  Op.AuthReply,
+  Op.Raw,
+  Op.ProtoReady,
+  Op.ChangeRoom,
+  Op.Sub,
+  Op.Unsub,
+  18,
+  100,
+  1000,
+  -1,
+  0x7fffffff,
+  -0x80000000,
+];
 
 function randomOp(rng: Rng): number {
   return rng.chance(0.7) ? rng.pick(OPS) : rng.i32();
@@ -27,11 +61,17 @@ export function validFrame(rng: Rng): Buffer {
   let b: Buffer;
   switch (op) {
     case Op.ChangeRoom:
-      b = Buffer.from(rng.chance(0.3) ? NORMAL_ROOM : rng.chance(0.5) ? `live://fz-${rng.int(50)}` : rng.bytes(rng.int(40)).toString('latin1'), 'latin1');
+      b = Buffer.from(
+        rng.chance(0.3) ? NORMAL_ROOM : rng.chance(0.5) ? `live://fz-${rng.int(50)}` : rng.bytes(rng.int(40)).toString('latin1'),
+        'latin1',
+      );
       break;
     case Op.Sub:
     case Op.Unsub:
-      b = Buffer.from(rng.chance(0.6) ? Array.from({ length: rng.range(0, 5) }, () => rng.i32()).join(',') : rng.bytes(rng.int(30)).toString('latin1'), 'latin1');
+      b = Buffer.from(
+        rng.chance(0.6) ? Array.from({ length: rng.range(0, 5) }, () => rng.i32()).join(',') : rng.bytes(rng.int(30)).toString('latin1'),
+        'latin1',
+      );
       break;
     default:
       b = body(rng, 128);
@@ -204,12 +244,15 @@ export function badHttp(rng: Rng, host: string): Buffer {
     rng.pick<() => string>([
       () => rng.bytes(rng.range(1, 600)).toString('latin1'),
       () => `GET /sub HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n`, // no key
-      () => `GET /sub HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 99\r\n\r\n`,
-      () => `GET /other HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      () =>
+        `GET /sub HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 99\r\n\r\n`,
+      () =>
+        `GET /other HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
       () => `GET /sub HTTP/1.1\r\nHost: ${host}\r\n\r\n`,
       () => `POST /sub HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 100000000\r\n\r\n${'x'.repeat(rng.int(3000))}`,
       () => `GET /sub HTTP/1.1\r\n${'X-Pad: y\r\n'.repeat(rng.range(1, 3000))}\r\n`,
-      () => `GET /sub HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`, // never finished
+      () =>
+        `GET /sub HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n`, // never finished
     ])(),
     'latin1',
   );
@@ -218,5 +261,7 @@ export function badHttp(rng: Rng, host: string): Buffer {
 /** A valid upgrade request; the key is returned to check the answer is a 101. */
 export function upgradeRequest(rng: Rng, host: string): Buffer {
   const key = rng.bytes(16).toString('base64');
-  return Buffer.from(`GET /sub HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  return Buffer.from(
+    `GET /sub HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
 }

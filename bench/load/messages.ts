@@ -27,12 +27,7 @@ export interface ConnectCommand {
   timeoutMs: number;
 }
 
-export type ParentMessage =
-  | ConnectCommand
-  | { t: 'poll' }
-  | { t: 'reset' }
-  | { t: 'report' }
-  | { t: 'close' };
+export type ParentMessage = ConnectCommand | { t: 'poll' } | { t: 'reset' } | { t: 'report' } | { t: 'close' };
 
 export interface Counts {
   /** Messages received since the last reset (inner frames; socket.io events). */

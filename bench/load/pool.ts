@@ -88,7 +88,9 @@ export class LoadPool {
     const per = Math.ceil(total / n);
     const limit = openFileLimit() - FD_RESERVE;
     if (per > limit) {
-      throw new Error(`${per} clients per load worker exceed the open-file limit (${limit + FD_RESERVE}); use --workers ${Math.ceil(total / limit)} or more`);
+      throw new Error(
+        `${per} clients per load worker exceed the open-file limit (${limit + FD_RESERVE}); use --workers ${Math.ceil(total / limit)} or more`,
+      );
     }
     const concurrency = Math.max(1, Math.ceil(base.concurrency / n));
     const replies = await Promise.all(

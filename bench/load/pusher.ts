@@ -25,7 +25,14 @@ export interface PushTally {
 
 function post(agent: Agent, t: PushTarget, body: string, done: (err: string | null) => void): void {
   const req = request(
-    { agent, host: t.host, port: t.port, path: t.path, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+    {
+      agent,
+      host: t.host,
+      port: t.port,
+      path: t.path,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    },
     (res) => {
       let text = '';
       res.setEncoding('utf8');
@@ -123,7 +130,13 @@ export interface ClosedLoopResult extends PushTally {
 }
 
 /** `concurrency` loops, each posting its next push when the previous one was answered. */
-export async function pushClosedLoop(t: PushTarget, concurrency: number, durationMs: number, bodySize: number, onTick?: (tally: PushTally) => void): Promise<ClosedLoopResult> {
+export async function pushClosedLoop(
+  t: PushTarget,
+  concurrency: number,
+  durationMs: number,
+  bodySize: number,
+  onTick?: (tally: PushTally) => void,
+): Promise<ClosedLoopResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const tally: PushTally = { sent: 0, accepted: 0, failed: 0, errors: [] };
   const h = newHistogram();

@@ -94,7 +94,7 @@ export function procDelta(a: ProcSample, b: ProcSample): ProcDelta {
   const s = Math.max(1e-3, (b.at - a.at) / 1000);
   return {
     pid: b.pid,
-    cpuPct: ((b.cpuMs - a.cpuMs) / 10) / s,
+    cpuPct: (b.cpuMs - a.cpuMs) / 10 / s,
     writesPerSec: (b.writes - a.writes) / s,
     writeMBps: (b.writeBytes - a.writeBytes) / 1048576 / s,
     rss: b.rss,

@@ -2,7 +2,17 @@
 // interval, progress lines on stderr.
 import { availableParallelism } from 'node:os';
 import { FD_RESERVE, type LoadPool, type PoolConnectResult } from '../load/pool.js';
-import { machineBusyPct, machineIrqPct, openFileLimit, procDelta, sampleMachineCpu, sampleProc, type MachineCpu, type ProcDelta, type ProcSample } from '../measure/proc.js';
+import {
+  machineBusyPct,
+  machineIrqPct,
+  openFileLimit,
+  procDelta,
+  sampleMachineCpu,
+  sampleProc,
+  type MachineCpu,
+  type ProcDelta,
+  type ProcSample,
+} from '../measure/proc.js';
 import { loopbackSources } from '../run/ports.js';
 import { fmtMb, fmtNum, formatTable } from '../measure/table.js';
 import type { ProcessConnections, RunningServer, ServerProcess } from '../servers/server.js';
@@ -32,7 +42,9 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 export function checkServerFdLimit(clients: number): void {
   const limit = openFileLimit() - FD_RESERVE;
   if (clients > limit) {
-    throw new Error(`${clients} clients exceed what one server process may hold under the open-file limit (${limit + FD_RESERVE}); use --clients ${limit} or fewer`);
+    throw new Error(
+      `${clients} clients exceed what one server process may hold under the open-file limit (${limit + FD_RESERVE}); use --clients ${limit} or fewer`,
+    );
   }
 }
 
@@ -131,7 +143,9 @@ export function processTable(rows: ReadonlyArray<{ server: string; rate?: number
 export async function clientSplit(server: RunningServer): Promise<ProcessConnections[] | undefined> {
   if (!server.connectionsByProcess) return undefined;
   const per = await server.connectionsByProcess();
-  progress(`${server.label}: connections per process: ${per.map((p) => `${p.role} ${Number.isFinite(p.connections) ? p.connections.toLocaleString('en-US') : '?'}`).join(', ')}`);
+  progress(
+    `${server.label}: connections per process: ${per.map((p) => `${p.role} ${Number.isFinite(p.connections) ? p.connections.toLocaleString('en-US') : '?'}`).join(', ')}`,
+  );
   return per;
 }
 

@@ -8,7 +8,18 @@ import { fmtKb, fmtMb, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline } from '../run/children.js';
 import { launchServer } from '../servers/launch.js';
 import type { ProcessConnections, ServerKind, Transport } from '../servers/server.js';
-import { backgroundBusy, checkServerFdLimit, clientSplit, groupDelta, openClients, splitCpu, progress, sampleGroup, sleep, type LoadOptions } from './common.js';
+import {
+  backgroundBusy,
+  checkServerFdLimit,
+  clientSplit,
+  groupDelta,
+  openClients,
+  splitCpu,
+  progress,
+  sampleGroup,
+  sleep,
+  type LoadOptions,
+} from './common.js';
 
 export interface ConnectOptions extends LoadOptions {
   /** Folder for the JSON results (default bench/results). */
@@ -104,7 +115,19 @@ async function runServer(kind: ServerKind, o: ConnectOptions): Promise<ConnectRo
 function connectTable(rows: readonly ConnectRow[]): string {
   return formatTable(
     ['server', 'clients', 'ok', 'failed', 'seconds', 'conn/s', 'RSS before MB', 'RSS after MB', 'KB/conn', 'irq cpu%', 'other cpu%'],
-    rows.map((r) => [r.server, r.clients, r.ok, r.failed, r.seconds.toFixed(2), r.perSec, fmtMb(r.rssBefore), fmtMb(r.rssAfter), fmtKb(r.rssPerConnection), fmtNum(r.irqCpuPct), fmtNum(r.otherCpuPct)]),
+    rows.map((r) => [
+      r.server,
+      r.clients,
+      r.ok,
+      r.failed,
+      r.seconds.toFixed(2),
+      r.perSec,
+      fmtMb(r.rssBefore),
+      fmtMb(r.rssAfter),
+      fmtKb(r.rssPerConnection),
+      fmtNum(r.irqCpuPct),
+      fmtNum(r.otherCpuPct),
+    ]),
   );
 }
 
@@ -126,7 +149,15 @@ export async function runConnect(o: ConnectOptions): Promise<ConnectRow[]> {
         const lines = many.flatMap((r) =>
           r.serverProcesses.map((p) => {
             const held = r.clientsPerProcess?.find((c) => c.pid === p.pid)?.connections ?? r.ok;
-            return [r.server, p.role, String(p.pid), held, fmtMb(p.rssBefore), fmtMb(p.rssAfter), fmtKb(held > 0 ? (p.rssAfter - p.rssBefore) / held : Number.NaN)];
+            return [
+              r.server,
+              p.role,
+              String(p.pid),
+              held,
+              fmtMb(p.rssBefore),
+              fmtMb(p.rssAfter),
+              fmtKb(held > 0 ? (p.rssAfter - p.rssBefore) / held : Number.NaN),
+            ];
           }),
         );
         process.stdout.write(`${formatTable(['server', 'process', 'pid', 'over conns', 'RSS before MB', 'RSS after MB', 'KB/conn'], lines)}\n\n`);

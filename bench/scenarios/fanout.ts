@@ -11,7 +11,21 @@ import { fmtInt, fmtMb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline } from '../run/children.js';
 import { launchServer, pushModeProblem } from '../servers/launch.js';
 import type { ProcessConnections, PushMode, RunningServer, ServerKind, Transport } from '../servers/server.js';
-import { backgroundBusy, checkServerFdLimit, clientSplit, cometCpuPct, groupDelta, writesPerCpuSecond, openClients, processTable, splitCpu, progress, sampleGroup, sleep, type LoadOptions } from './common.js';
+import {
+  backgroundBusy,
+  checkServerFdLimit,
+  clientSplit,
+  cometCpuPct,
+  groupDelta,
+  writesPerCpuSecond,
+  openClients,
+  processTable,
+  splitCpu,
+  progress,
+  sampleGroup,
+  sleep,
+  type LoadOptions,
+} from './common.js';
 
 export interface FanoutOptions extends LoadOptions {
   /** Folder for the JSON results (default bench/results). */
@@ -121,7 +135,13 @@ interface Drained {
 async function drain(pool: LoadPool, want: number, quietMs: number, maxMs: number, serverPids: number[], loadPids: number[]): Promise<Drained> {
   const start = performance.now();
   let last = await pool.poll();
-  const d: Drained = { frames: last.frames, lastProgress: performance.now(), server: sampleGroup(serverPids), load: sampleGroup(loadPids), machine: sampleMachineCpu() };
+  const d: Drained = {
+    frames: last.frames,
+    lastProgress: performance.now(),
+    server: sampleGroup(serverPids),
+    load: sampleGroup(loadPids),
+    machine: sampleMachineCpu(),
+  };
   while (last.frames < want) {
     const now = performance.now();
     if (now - d.lastProgress > quietMs || now - start > maxMs) break;
@@ -154,14 +174,17 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
   const run = server.push(rate, o.durationS * 1000, o.size);
   let shown = 0;
   const ticker = setInterval(() => {
-    void pool.poll().then((c) => {
-      const t = (performance.now() - start) / 1000;
-      const want = run.expectedPerClient() * open0;
-      progress(
-        `  ${server.label} rate=${rate}/s ${t.toFixed(0)}s: delivered ${fmtInt(c.frames)} of ${fmtInt(want)} sent, ${fmtInt(c.frames - shown)} msgs/s`,
-      );
-      shown = c.frames;
-    }, () => {});
+    void pool.poll().then(
+      (c) => {
+        const t = (performance.now() - start) / 1000;
+        const want = run.expectedPerClient() * open0;
+        progress(
+          `  ${server.label} rate=${rate}/s ${t.toFixed(0)}s: delivered ${fmtInt(c.frames)} of ${fmtInt(want)} sent, ${fmtInt(c.frames - shown)} msgs/s`,
+        );
+        shown = c.frames;
+      },
+      () => {},
+    );
   }, 1000);
   let pushed;
   try {
@@ -212,12 +235,21 @@ async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, 
 }
 
 async function runServer(kind: ServerKind, o: FanoutOptions, rows: FanoutRow[]): Promise<void> {
-  const server = await launchServer(kind, { transport: o.transport, batch: o.batch, signalMs: o.signalMs, cpuProfDir: o.cpuProfDir, cometWorkers: o.cometWorkers, push: o.push });
+  const server = await launchServer(kind, {
+    transport: o.transport,
+    batch: o.batch,
+    signalMs: o.signalMs,
+    cpuProfDir: o.cpuProfDir,
+    cometWorkers: o.cometWorkers,
+    push: o.push,
+  });
   const pool = LoadPool.start(o.workers);
   try {
     progress(`${server.label}: opening ${fmtInt(o.clients)} clients over ${o.workers} workers`);
     const c = await openClients(server, pool, o);
-    progress(`${server.label}: ${fmtInt(c.ok)} ready, ${fmtInt(c.failed)} failed in ${(c.ms / 1000).toFixed(1)} s (${fmtInt(c.ok / (c.ms / 1000))}/s)${c.errors.length ? ` — ${c.errors.join('; ')}` : ''}`);
+    progress(
+      `${server.label}: ${fmtInt(c.ok)} ready, ${fmtInt(c.failed)} failed in ${(c.ms / 1000).toFixed(1)} s (${fmtInt(c.ok / (c.ms / 1000))}/s)${c.errors.length ? ` — ${c.errors.join('; ')}` : ''}`,
+    );
     if (c.ok === 0) throw new Error(`${server.label}: no client could connect`);
     const split = await clientSplit(server);
     // Warm-up: the path works end to end and the JIT has seen it before measuring.
@@ -249,7 +281,32 @@ function messagesPerWrite(r: FanoutRow): number {
 
 function fanoutTable(rows: readonly FanoutRow[]): string {
   return formatTable(
-    ['server', 'clients', 'rate/s', 'batch', 'msg/write', 'expected', 'delivered', 'lost', 'lag s', 'msgs/s', 'srv writes/s', 'sock writes/s', 'writes/cpu-s', 'cli reads/s', 'srv cpu%', 'comet cpu%', 'srv MB', 'p50 ms', 'p99 ms', 'max ms', 'load cpu%', 'irq cpu%', 'other cpu%', 'machine%'],
+    [
+      'server',
+      'clients',
+      'rate/s',
+      'batch',
+      'msg/write',
+      'expected',
+      'delivered',
+      'lost',
+      'lag s',
+      'msgs/s',
+      'srv writes/s',
+      'sock writes/s',
+      'writes/cpu-s',
+      'cli reads/s',
+      'srv cpu%',
+      'comet cpu%',
+      'srv MB',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'load cpu%',
+      'irq cpu%',
+      'other cpu%',
+      'machine%',
+    ],
     rows.map((r) => [
       r.server,
       r.clients,
@@ -287,7 +344,12 @@ function bestRates(rows: readonly FanoutRow[]): Array<{ server: string; rate: nu
     const b = best.get(r.server);
     if (!b || r.deliveredPerSec > b.deliveredPerSec) best.set(r.server, r);
   }
-  return [...best.values()].map((r) => ({ server: r.server, rate: r.rate, deliveredPerSec: r.deliveredPerSec, serverWritesPerSec: r.serverWritesPerSec }));
+  return [...best.values()].map((r) => ({
+    server: r.server,
+    rate: r.rate,
+    deliveredPerSec: r.deliveredPerSec,
+    serverWritesPerSec: r.serverWritesPerSec,
+  }));
 }
 
 export async function runFanout(o: FanoutOptions): Promise<FanoutRow[]> {
@@ -315,7 +377,12 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutRow[]> {
       const perProcess = processTable(rows.map((r) => ({ server: r.server, rate: r.rate, processes: r.serverProcesses })));
       if (perProcess) process.stdout.write(`${perProcess}\n\n`);
       if (best.length) {
-        process.stdout.write(`${formatTable(['server', 'best rate/s (kept up)', 'msgs/s', 'srv writes/s'], best.map((b) => [b.server, b.rate, b.deliveredPerSec, b.serverWritesPerSec]))}\n\n`);
+        process.stdout.write(
+          `${formatTable(
+            ['server', 'best rate/s (kept up)', 'msgs/s', 'srv writes/s'],
+            best.map((b) => [b.server, b.rate, b.deliveredPerSec, b.serverWritesPerSec]),
+          )}\n\n`,
+        );
       }
       progress(`results: ${file}`);
     }

@@ -14,7 +14,18 @@ import type { ProcDelta } from '../measure/proc.js';
 import { launchTsimCluster } from '../servers/tsim-cluster.js';
 import { launchTsim } from '../servers/tsim.js';
 import type { Transport } from '../servers/server.js';
-import { backgroundBusy, checkServerFdLimit, cometCpuPct, groupDelta, openClients, processTable, splitCpu, progress, sampleGroup, type LoadOptions } from './common.js';
+import {
+  backgroundBusy,
+  checkServerFdLimit,
+  cometCpuPct,
+  groupDelta,
+  openClients,
+  processTable,
+  splitCpu,
+  progress,
+  sampleGroup,
+  type LoadOptions,
+} from './common.js';
 
 export interface PushApiOptions extends LoadOptions {
   /** Folder for the JSON results (default bench/results). */
@@ -59,8 +70,40 @@ export interface PushApiRow {
 
 function pushApiTable(rows: readonly PushApiRow[]): string {
   return formatTable(
-    ['server', 'clients', 'concurrency', 'requests', 'failed', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'srv cpu%', 'comet cpu%', 'srv MB', 'client cpu%', 'irq cpu%', 'other cpu%'],
-    rows.map((r) => [r.server, r.clients, r.concurrency, r.requests, r.failed, r.perSec, fmtMs(r.latency.p50Ms), fmtMs(r.latency.p99Ms), fmtMs(r.latency.maxMs), fmtNum(r.serverCpuPct), fmtNum(r.cometCpuPct), fmtMb(r.serverRss), fmtNum(r.clientCpuPct), fmtNum(r.irqCpuPct), fmtNum(r.otherCpuPct)]),
+    [
+      'server',
+      'clients',
+      'concurrency',
+      'requests',
+      'failed',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'srv cpu%',
+      'comet cpu%',
+      'srv MB',
+      'client cpu%',
+      'irq cpu%',
+      'other cpu%',
+    ],
+    rows.map((r) => [
+      r.server,
+      r.clients,
+      r.concurrency,
+      r.requests,
+      r.failed,
+      r.perSec,
+      fmtMs(r.latency.p50Ms),
+      fmtMs(r.latency.p99Ms),
+      fmtMs(r.latency.maxMs),
+      fmtNum(r.serverCpuPct),
+      fmtNum(r.cometCpuPct),
+      fmtMb(r.serverRss),
+      fmtNum(r.clientCpuPct),
+      fmtNum(r.irqCpuPct),
+      fmtNum(r.otherCpuPct),
+    ]),
   );
 }
 
@@ -79,7 +122,11 @@ export async function runPushApi(o: PushApiOptions): Promise<PushApiRow> {
       const c = await openClients(server, pool, o);
       progress(`${server.label}: ${c.ok} clients ready, ${c.failed} failed`);
     }
-    const target = { host: '127.0.0.1', port: server.httpPort, path: `/goim/push/room?operation=${BENCH_OP}&type=${BENCH_ROOM.type}&room=${BENCH_ROOM.id}` };
+    const target = {
+      host: '127.0.0.1',
+      port: server.httpPort,
+      path: `/goim/push/room?operation=${BENCH_OP}&type=${BENCH_ROOM.type}&room=${BENCH_ROOM.id}`,
+    };
     const procs = server.processes();
     const pids = procs.map((p) => p.pid);
     const s0 = sampleGroup(pids);

@@ -4,16 +4,9 @@
 import { exitWithParent } from '../run/children.js';
 import { every } from '../run/schedule.js';
 
-export type BaselineCommand =
-  | { t: 'run'; ticksPerSec: number; durationMs: number; batch: number; bodySize: number }
-  | { t: 'gc' }
-  | { t: 'count' };
+export type BaselineCommand = { t: 'run'; ticksPerSec: number; durationMs: number; batch: number; bodySize: number } | { t: 'gc' } | { t: 'count' };
 
-export type BaselineReply =
-  | { t: 'ready'; port: number }
-  | { t: 'ran'; ticks: number }
-  | { t: 'gc' }
-  | { t: 'count'; n: number };
+export type BaselineReply = { t: 'ready'; port: number } | { t: 'ran'; ticks: number } | { t: 'gc' } | { t: 'count'; n: number };
 
 export interface BaselineServer {
   /** Clients held now. */

@@ -11,7 +11,7 @@ import { launchTsim } from './tsim.js';
 export function pushModeProblem(kind: ServerKind, push: PushMode | undefined): string | null {
   if ((push ?? 'http') === 'http' || kind === 'tsim-cluster') return null;
   return kind === 'tsim'
-    ? '--push queue needs --server tsim-cluster: embedded tsim\'s queue is in memory inside its process'
+    ? "--push queue needs --server tsim-cluster: embedded tsim's queue is in memory inside its process"
     : `--push queue is for --server tsim-cluster only: the ${kind} baseline has no queue (add --baseline none)`;
 }
 

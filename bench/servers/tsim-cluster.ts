@@ -182,7 +182,8 @@ class RoleProcess {
       const check = (): void => {
         const hit = this.records.find(pred);
         if (hit) settle(undefined, hit);
-        else if (!this.alive) settle(new Error(`tsim ${this.role} exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before ${what}\n${this.tail()}`));
+        else if (!this.alive)
+          settle(new Error(`tsim ${this.role} exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before ${what}\n${this.tail()}`));
       };
       const settle = (err: Error | undefined, rec?: LogRecord): void => {
         clearTimeout(timer);
@@ -190,7 +191,10 @@ class RoleProcess {
         if (err) reject(err);
         else resolve(rec!);
       };
-      const timer = setTimeout(() => settle(new Error(`tsim-cluster: timed out after ${timeoutMs} ms waiting for ${what}\n${this.tail()}`)), timeoutMs);
+      const timer = setTimeout(
+        () => settle(new Error(`tsim-cluster: timed out after ${timeoutMs} ms waiting for ${what}\n${this.tail()}`)),
+        timeoutMs,
+      );
       this.waiters.add(check);
       // stdout may still hold lines when the exit is seen: let them arrive first
       void this.exited.then(() => setTimeout(check, 50));
@@ -341,7 +345,13 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
         ? workers.map((w) => ({ pid: w.pid, role: `comet-w${w.worker}`, metrics: w.metrics }))
         : [{ pid: comet.pid, role: 'comet', metrics: typeof cometUp.metrics === 'string' ? cometUp.metrics : undefined }];
     const connectionsByProcess = async (): Promise<ProcessConnections[]> =>
-      Promise.all(cometMetrics.map(async (c) => ({ pid: c.pid, role: c.role, connections: (await scrapeComet(c.metrics, 'tsim_comet_connections')) ?? Number.NaN })));
+      Promise.all(
+        cometMetrics.map(async (c) => ({
+          pid: c.pid,
+          role: c.role,
+          connections: (await scrapeComet(c.metrics, 'tsim_comet_connections')) ?? Number.NaN,
+        })),
+      );
     // The job last, so that its first comet list already holds every worker.
     const job = start('job');
     const jobUp = await started(job);

@@ -15,7 +15,6 @@ import { batchAt, processTree, type PushRun, type RunningServer, type ServerOpti
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const PROBE = pathToFileURL(fileURLToPath(new URL('./probe.js', import.meta.url))).href;
 
-
 function durationText(ms: number): string {
   return `${ms}ms`;
 }

@@ -255,7 +255,11 @@ export class Comet {
     );
     const needs = this.settings.admission.fdNeeds;
     const over = needs && fdOvercommit(this.admission.caps, needs);
-    if (over) this.log.warn(over, 'comet: the connection caps add up to more than the open-file limit: raise it (ulimit -n) or lower them (docs/operations.md#file-descriptors)');
+    if (over)
+      this.log.warn(
+        over,
+        'comet: the connection caps add up to more than the open-file limit: raise it (ulimit -n) or lower them (docs/operations.md#file-descriptors)',
+      );
   }
 
   /**
@@ -304,12 +308,18 @@ export class Comet {
 
   /** Bound TCP-over-TLS listeners (tcp.tlsBind). */
   tcpTlsAddresses(): AddressInfo[] {
-    return this.tcp.filter((s) => s.secure).map((s) => s.address()).filter((a): a is AddressInfo => a !== undefined);
+    return this.tcp
+      .filter((s) => s.secure)
+      .map((s) => s.address())
+      .filter((a): a is AddressInfo => a !== undefined);
   }
 
   /** Bound wss listeners (websocket.tlsBind). */
   wssAddresses(): AddressInfo[] {
-    return this.ws.filter((s) => s.secure).map((s) => s.address()).filter((a): a is AddressInfo => a !== undefined);
+    return this.ws
+      .filter((s) => s.secure)
+      .map((s) => s.address())
+      .filter((a): a is AddressInfo => a !== undefined);
   }
 
   /**

@@ -87,7 +87,9 @@ export function apiAuthRequired(mode: Config['api']['auth'], httpAddr: string, e
 function noKeysError(mode: Config['api']['auth'], httpAddr: string, embedded: boolean): Error {
   if (mode === 'on') return new ConfigError('api.auth is on but api.keys is empty');
   const why = embedded ? `the HTTP API listens beyond loopback (httpServer.addr "${httpAddr}")` : 'logic runs distributed';
-  const fixes = embedded ? 'set api.keys, bind httpServer.addr to 127.0.0.1, or set api.auth = "off"' : 'set api.keys, or set api.auth = "off" behind a trusted network';
+  const fixes = embedded
+    ? 'set api.keys, bind httpServer.addr to 127.0.0.1, or set api.auth = "off"'
+    : 'set api.keys, or set api.auth = "off" behind a trusted network';
   return new ConfigError(`api.auth is on but api.keys is empty: api.auth = "auto" turns it on because ${why}; ${fixes}`);
 }
 

@@ -81,9 +81,18 @@ export const configSchema = z
         /** Client frames that may await their reply; more closes the connection (goim 5, rounded up to 8). */
         cliProto: z.number().int().min(1).max(1024).default(5),
         /** Largest client→server body (goim 4096). */
-        maxBody: z.number().int().min(0).max(1 << 24).default(4096),
+        maxBody: z
+          .number()
+          .int()
+          .min(0)
+          .max(1 << 24)
+          .default(4096),
         /** Bytes that may wait in one connection's send buffer before the slow policy applies. */
-        sendQueueBytes: z.number().int().min(1024).default(1 << 20),
+        sendQueueBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1 << 20),
         /** What happens to a connection whose send buffer is full: drop the push, or disconnect it. */
         slowPolicy: z.enum(['drop', 'disconnect']).default('drop'),
       })
@@ -235,7 +244,11 @@ export const configSchema = z
         /** Loopback by default: the push API is for your servers; expose it deliberately (with api.keys). */
         addr: listen.default('127.0.0.1:3111'),
         /** Largest push body in bytes; larger requests get 413 (goim has no limit, its Kafka producer fails near 1 MB). */
-        maxBody: z.number().int().min(1).default(1 << 20),
+        maxBody: z
+          .number()
+          .int()
+          .min(1)
+          .default(1 << 20),
         /** Connections open at once; more are closed at accept (keep it inside limits.reservedFds when embedded). */
         maxConnections: z.number().int().min(1).default(256),
         /** Connections one client IP may hold at once; more are closed at accept. Unset: half of maxConnections; 0 = unlimited. */
@@ -263,7 +276,10 @@ export const configSchema = z
         jwt: z
           .object({
             /** Accepted JWS algorithms; unset = every supported one that has a key configured. */
-            algorithms: z.array(z.enum(['HS256', 'RS256', 'ES256'])).min(1).optional(),
+            algorithms: z
+              .array(z.enum(['HS256', 'RS256', 'ES256']))
+              .min(1)
+              .optional(),
             /** HS256 shared secret (at least 32 bytes), or "@/path/to/file" holding it. */
             secret: z.string().default(''),
             /** RS256 / ES256 public key: PEM text, or "@/path/to/key.pem". */
@@ -405,7 +421,11 @@ export const configSchema = z
         /** Longest wait between those retries and probes. */
         cometRetryMaxDelay: duration('5s'),
         /** Bytes of calls held for one down comet (message bytes + 256 per call); past it calls for it are dropped and counted. */
-        cometBacklogBytes: z.number().int().min(0).default(16 << 20),
+        cometBacklogBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(16 << 20),
       })
       .strict()
       .default({}),

@@ -53,7 +53,14 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
     teardown.add('closing the push queue', () => queue.close());
 
     const logicLog = log.child({ role: 'logic' });
-    const logic = new Logic({ ...logicSettings(config), store, queue, registry, log: logicLog, authenticator: createAuthenticator(config.auth, logicLog) });
+    const logic = new Logic({
+      ...logicSettings(config),
+      store,
+      queue,
+      registry,
+      log: logicLog,
+      authenticator: createAuthenticator(config.auth, logicLog),
+    });
     teardown.add('stopping logic', () => logic.close());
     await logic.start();
 
@@ -81,7 +88,14 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
     if (metrics) teardown.add('stopping metrics sampling', async () => metrics.close());
     // Not embedded: with api.auth = "auto" a distributed logic requires API keys.
     const httpLog = log.child({ role: 'http' });
-    const http = new LogicHttpServer({ ...logicHttpSettings(config, false, httpLog), logic, log: httpLog, webRoots: webRoots(), metrics, limits: metrics?.limits });
+    const http = new LogicHttpServer({
+      ...logicHttpSettings(config, false, httpLog),
+      logic,
+      log: httpLog,
+      webRoots: webRoots(),
+      metrics,
+      limits: metrics?.limits,
+    });
     if (metrics) registerLogicHttpMetrics(metrics.registry, http);
     teardown.add('closing the HTTP server', () => http.close());
     await http.listen();

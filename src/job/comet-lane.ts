@@ -520,7 +520,12 @@ export class CometLane {
     this.front = front;
     const ready = this.ready.drain();
     live(ready, (t) => this.ready.push(t));
-    for (const [key, chain] of this.chains) if (chain) this.chains.set(key, chain.filter((t) => t.state !== DROPPED));
+    for (const [key, chain] of this.chains)
+      if (chain)
+        this.chains.set(
+          key,
+          chain.filter((t) => t.state !== DROPPED),
+        );
     this.deadQueued = 0;
   }
 
@@ -567,7 +572,13 @@ export class CometLane {
     }
     if (parts.length === 1) return first;
     const room = first.key!;
-    const proto: Proto = { ...fb, body: Buffer.concat(parts.map((t) => t.batch!.body), bytes) };
+    const proto: Proto = {
+      ...fb,
+      body: Buffer.concat(
+        parts.map((t) => t.batch!.body),
+        bytes,
+      ),
+    };
     return {
       key: room,
       call: (c) => c.broadcastRoom(room, proto),

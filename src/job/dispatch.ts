@@ -19,7 +19,12 @@ import { CometDownError, type CallDone, type CometCall, type CometLane, type Par
  */
 export function fanOutAsync(lanes: readonly CometLane[], call: CometCall, what: string, bytes = 0): Promise<void> {
   return new Promise<void>((resolve, reject) =>
-    fanOutWith(lanes, (lane, laneDone) => lane.submit(null, call, laneDone, bytes), what, (err) => (err ? reject(err) : resolve())),
+    fanOutWith(
+      lanes,
+      (lane, laneDone) => lane.submit(null, call, laneDone, bytes),
+      what,
+      (err) => (err ? reject(err) : resolve()),
+    ),
   );
 }
 

@@ -22,15 +22,7 @@
 // calls queued for one comet are bounded by the same number, and at most `job.routineSize`
 // of them run at once.
 import type { Logger } from '../log.js';
-import {
-  AppId,
-  PushType,
-  type CometDialer,
-  type Proto,
-  type PushMsg,
-  type PushQueue,
-  type Registry,
-} from '../ports/index.js';
+import { AppId, PushType, type CometDialer, type Proto, type PushMsg, type PushQueue, type Registry } from '../ports/index.js';
 import { HEADER_LEN } from '../protocol/frame.js';
 import { Admission } from './admission.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';

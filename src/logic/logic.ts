@@ -252,7 +252,11 @@ export class Logic implements LogicService {
     this.checkSize(msg, 'keys');
     if (keys.length === 0) return;
     const servers = await this.store.serversByKeys(keys);
-    await this.publishByServer(op, keys.map((key, i) => [key, servers[i] ?? ''] as const), msg);
+    await this.publishByServer(
+      op,
+      keys.map((key, i) => [key, servers[i] ?? ''] as const),
+      msg,
+    );
   }
 
   /** Publishes one PUSH message per comet holding any connection of `mids`. */

@@ -3,7 +3,9 @@
 // when scraped (see lazy-metrics.ts).
 
 /** Fan-out durations in seconds: 10 µs to 1 s. */
-export const LATENCY_BUCKETS: readonly number[] = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+export const LATENCY_BUCKETS: readonly number[] = [
+  0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+];
 
 /** Messages per room batch (room.batch is 20 by default, more is possible). */
 export const BATCH_SIZE_BUCKETS: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500];

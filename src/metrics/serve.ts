@@ -82,7 +82,14 @@ export interface MetricsServeOptions {
 /** The MetricsServeOptions `config` asks for. */
 export function metricsServeOptions(config: Config, limits?: LimitHits): MetricsServeOptions {
   const { maxPipelined, headersTimeout, requestTimeout } = config.httpServer;
-  return { maxConnections: config.metrics.maxConnections, maxPipelined, renderInterval: config.metrics.renderInterval, headersTimeout, requestTimeout, limits };
+  return {
+    maxConnections: config.metrics.maxConnections,
+    maxPipelined,
+    renderInterval: config.metrics.renderInterval,
+    headersTimeout,
+    requestTimeout,
+    limits,
+  };
 }
 
 /** Writes the exposition text (500 with the error text when collecting fails). */
@@ -118,7 +125,11 @@ export async function serveMetrics(
   // Node refuses a header timeout longer than the request timeout (as logic's HTTP server).
   const { requestTimeout } = opts;
   const headersTimeout = requestTimeout > 0 ? Math.min(opts.headersTimeout, requestTimeout) : opts.headersTimeout;
-  const httpOptions = { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, Math.min(...[headersTimeout, requestTimeout].filter((t) => t > 0), 1000)) };
+  const httpOptions = {
+    headersTimeout,
+    requestTimeout,
+    connectionsCheckingInterval: Math.max(10, Math.min(...[headersTimeout, requestTimeout].filter((t) => t > 0), 1000)),
+  };
   const server = createServer(httpOptions, (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== METRICS_PATH) {
@@ -135,13 +146,16 @@ export async function serveMetrics(
   // comet), and none longer than the HTTP deadlines.
   const limits = new LimitLog(opts.limits, log ?? silentLogger, 'metrics');
   server.maxConnections = opts.maxConnections;
-  server.on('drop', (data?: { remoteAddress?: string }) => limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections: opts.maxConnections }));
+  server.on('drop', (data?: { remoteAddress?: string }) =>
+    limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections: opts.maxConnections }),
+  );
   server.setTimeout(requestTimeout);
   // Replaces Node's answer to a bad or late request (400/408, then close) to count the late ones.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const late = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
     if (late) limits.hit(Limit.HttpRequestTimeout, { remote: socket.remoteAddress, headersTimeout, requestTimeout });
-    if (socket.writable) socket.write(late ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    if (socket.writable)
+      socket.write(late ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     socket.destroy();
   });
   applyHttpLimits(server, { maxPipelined: opts.maxPipelined, maxConnectionsPerIp: 0 }, limits);

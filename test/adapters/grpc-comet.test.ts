@@ -129,9 +129,7 @@ test('goim argument errors come back as UNKNOWN with goim texts', () =>
       const e3 = await rawCall((cb) => raw.broadcastRoom({ roomID: 'live://1', proto: undefined }, cb));
       assert.equal(e3?.details, 'rpc broadcast  room arg error');
       // A present but empty proto is valid (proto3 encodes it as an empty message).
-      const ok = await rawCall((cb) =>
-        raw.broadcastRoom({ roomID: 'live://1', proto: { ver: 0, op: 0, seq: 0, body: Buffer.alloc(0) } }, cb),
-      );
+      const ok = await rawCall((cb) => raw.broadcastRoom({ roomID: 'live://1', proto: { ver: 0, op: 0, seq: 0, body: Buffer.alloc(0) } }, cb));
       assert.equal(ok, null);
     } finally {
       raw.close();

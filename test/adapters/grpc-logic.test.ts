@@ -7,12 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { credentials, compressionAlgorithms, status } from '@grpc/grpc-js';
 import { serveLogic } from '../../src/adapters/grpc/logic-server.js';
 import { GrpcLogicClient } from '../../src/adapters/grpc/logic-client.js';
-import {
-  ConnectReply as WireConnectReply,
-  LogicClient as LogicStub,
-  OnlineReply,
-  OnlineReq,
-} from '../../src/rpc/gen/goim/logic/logic.js';
+import { ConnectReply as WireConnectReply, LogicClient as LogicStub, OnlineReply, OnlineReq } from '../../src/rpc/gen/goim/logic/logic.js';
 import {
   AppId,
   type ConnectReply,
@@ -206,9 +201,7 @@ test('a goim-style raw client with gzip compression reaches serveLogic (RenewOnl
     // A compressible payload, so gzip is really exercised.
     const roomCount: Record<string, number> = {};
     for (let i = 0; i < 200; i++) roomCount[`live://${i}`] = i + 1;
-    const online = await call<{ allRoomCount: Record<string, number> }>((cb) =>
-      raw.renewOnline({ server: 'goim-comet', roomCount }, cb),
-    );
+    const online = await call<{ allRoomCount: Record<string, number> }>((cb) => raw.renewOnline({ server: 'goim-comet', roomCount }, cb));
     assert.deepEqual(online.allRoomCount, { 'live://1000': 42, 'live://2000': 7 });
     assert.deepEqual(fake.calls[0], { m: 'renewOnline', server: 'goim-comet', roomCount });
 

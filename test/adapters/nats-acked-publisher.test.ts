@@ -53,7 +53,10 @@ describe('AckedPublisher (real NATS JetStream)', { skip }, () => {
   test('a publish no stream takes is refused', async () => {
     const p = new AckedPublisher(nc, 2000, 'test');
     try {
-      await assert.rejects(p.publish(`tsimtest.nostream.${uniqueName('')}`, bytes('x')), /test: publish to tsimtest\.nostream\.\S+ failed: no stream takes this subject/);
+      await assert.rejects(
+        p.publish(`tsimtest.nostream.${uniqueName('')}`, bytes('x')),
+        /test: publish to tsimtest\.nostream\.\S+ failed: no stream takes this subject/,
+      );
     } finally {
       p.close();
     }

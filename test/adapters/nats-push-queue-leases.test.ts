@@ -23,7 +23,10 @@ test('a queue without a lease store refuses to consume (publishers need none)', 
     log: silentLogger,
   });
   try {
-    await assert.rejects(q.consume(async () => {}), /consume\(\) needs a lease store/);
+    await assert.rejects(
+      q.consume(async () => {}),
+      /consume\(\) needs a lease store/,
+    );
   } finally {
     await q.close();
   }

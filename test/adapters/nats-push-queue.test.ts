@@ -186,7 +186,10 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     await a.consume(record('a'));
     await b.consume(record('b'));
     await eventually(() => a.ownedPartitions().length === 4 && b.ownedPartitions().length === 4, 'an even split');
-    assert.deepEqual([...a.ownedPartitions(), ...b.ownedPartitions()].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      [...a.ownedPartitions(), ...b.ownedPartitions()].sort((x, y) => x - y),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
 
     const rooms = Array.from({ length: 24 }, (_, i) => `live://${i}`);
     const perRoom = 25;
@@ -257,7 +260,11 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     assert.equal(most, 1, 'at most one pull request open on a partition at any time');
     await eventually(() => [...got.values()].reduce((s, l) => s + l.length, 0) >= rooms.length * n, 'every message');
     for (const room of rooms) {
-      assert.deepEqual(got.get(room), Array.from({ length: n }, (_, i) => i), `${room}: every message once, in order`);
+      assert.deepEqual(
+        got.get(room),
+        Array.from({ length: n }, (_, i) => i),
+        `${room}: every message once, in order`,
+      );
     }
   });
 
@@ -321,7 +328,11 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     }
     await eventually(() => got.length >= n, 'every message', 20_000);
     assert.equal(most, 1, 'at most one pull request open at any time');
-    assert.deepEqual(got, Array.from({ length: n }, (_, i) => String(i)), 'every message once, in order');
+    assert.deepEqual(
+      got,
+      Array.from({ length: n }, (_, i) => String(i)),
+      'every message once, in order',
+    );
   });
 
   test('a job dying with unacked messages: the next job gets them without waiting for ack_wait, in order', async () => {
@@ -382,7 +393,10 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
       stalled = true;
       await b.consume(async (m) => void byB.push(text(m)));
       await eventually(() => b.ownedPartitions().length === 1, 'the second job to take the lapsed lease');
-      await eventually(() => heirLog.messages.includes('nats: unacked messages held by a job still running; waiting for it to settle them'), 'the second job to find the first one alive');
+      await eventually(
+        () => heirLog.messages.includes('nats: unacked messages held by a job still running; waiting for it to settle them'),
+        'the second job to find the first one alive',
+      );
       for (let i = 5; i < 10; i++) await b.publish(roomMsg('live://held', String(i)));
       assert.deepEqual(byB, [], 'nothing newer is pulled while the older messages are held');
 
@@ -419,7 +433,7 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
     assert.equal(q.queueStats().redeliveries, 0);
   });
 
-  test('a message nak\'ed for a later retry does not hold up or restart the partition after a reconnect', async () => {
+  test("a message nak'ed for a later retry does not hold up or restart the partition after a reconnect", async () => {
     const proxy = await OutageProxy.start('nats');
     try {
       // the retry comes long after this test; ack_wait even later
@@ -442,7 +456,7 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
       await eventually(() => log.messages.includes('nats: reconnected'), 'the queue to reconnect', 20_000);
       await publishWhenReady(q, roomMsg('live://n', 'after'));
       await eventually(() => got.includes('after'), 'the message published after the reconnect', 20_000);
-      assert.deepEqual(got, ['fails', 'after'], 'the nak\'ed message waits for its retry delay');
+      assert.deepEqual(got, ['fails', 'after'], "the nak'ed message waits for its retry delay");
       assert.equal(q.queueStats().redeliveries, 0);
       assert.equal(log.messages.includes('nats: unacked messages of a holder that is gone; restarting the consumer to get them now'), false);
       assert.equal(log.messages.includes('nats: unacked messages on the partition; waiting for their redelivery'), false);
@@ -511,7 +525,11 @@ describe('NatsPushQueue (real NATS JetStream)', { skip }, () => {
 
     const down = warnings();
     const lost = t.queue({ url: 'nats://127.0.0.1:1', log: down.log });
-    await within(lost.consume(async () => {}), 5000, 'consume with NATS unreachable');
+    await within(
+      lost.consume(async () => {}),
+      5000,
+      'consume with NATS unreachable',
+    );
     assert.ok(down.messages.includes('nats: not ready yet; consuming starts once it is'), down.messages.join('; '));
     await within(lost.close(), 5000, 'close');
   });

@@ -67,7 +67,10 @@ class WatchLog {
     const last = this.lists.at(-1);
     if (last && match(last)) return Promise.resolve(last);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`watch: no list with ${what} within ${ms} ms; got ${JSON.stringify(this.lists.map(hosts))}`)), ms);
+      const timer = setTimeout(
+        () => reject(new Error(`watch: no list with ${what} within ${ms} ms; got ${JSON.stringify(this.lists.map(hosts))}`)),
+        ms,
+      );
       this.waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
     });
   }
@@ -75,7 +78,7 @@ class WatchLog {
 
 const hosts = (l: Instance[]): string[] => l.map((i) => i.hostname).sort();
 
-describe('RedisRegistry: several connections, goim\'s JSON, expiry and outages (real Redis)', { skip }, () => {
+describe("RedisRegistry: several connections, goim's JSON, expiry and outages (real Redis)", { skip }, () => {
   const prefix = `${uniqueName('tsimtest:registry:')}:`;
   const url = serviceUrl('redis');
   const open: RedisRegistry[] = [];

@@ -42,7 +42,7 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
 
-describe('RedisSessionStore: goim\'s key schema and outages (real Redis)', { skip }, () => {
+describe("RedisSessionStore: goim's key schema and outages (real Redis)", { skip }, () => {
   const prefix = `${uniqueName('tsimtest:store:')}:`;
   let redis: Redis; // keys prefixed, as the store sees them
   let raw: Redis; // no prefix: reads what is really stored
@@ -66,7 +66,7 @@ describe('RedisSessionStore: goim\'s key schema and outages (real Redis)', { ski
     if (raw) await closeRedis(raw);
   });
 
-  test('connect mapping is goim\'s schema byte for byte (docs/goim-test-vectors.md, Redis values)', async () => {
+  test("connect mapping is goim's schema byte for byte (docs/goim-test-vectors.md, Redis values)", async () => {
     await store.addMapping({ mid: 123n, key: 'abc', server: 'comet01' });
     assert.deepEqual(await raw.hgetall(k('mid_123')), { abc: 'comet01' });
     assert.equal(await raw.ttl(k('mid_123')), 1800);

@@ -51,7 +51,11 @@ describe('stream frame counter', () => {
     fc.assert(
       fc.property(fc.array(fc.string({ maxLength: 60 }), { maxLength: 12 }), fc.array(fc.nat(2000), { maxLength: 30 }), (texts, cuts) => {
         const d = stream(texts);
-        const { total, bodies: seen } = feed(d, cuts.map((c) => (d.length ? c % d.length : 0)), true);
+        const { total, bodies: seen } = feed(
+          d,
+          cuts.map((c) => (d.length ? c % d.length : 0)),
+          true,
+        );
         assert.equal(total, texts.length);
         assert.deepEqual(
           seen,
@@ -79,7 +83,10 @@ describe('op-9 envelope counting', () => {
     const inner = stream(['{"test":1}', '{"test":2}']);
     const msg = encodeFrame(9, inner);
     const seen: string[] = [];
-    assert.equal(countEnvelope(msg, (m, s, e) => seen.push(m.subarray(s, e).toString())), 2);
+    assert.equal(
+      countEnvelope(msg, (m, s, e) => seen.push(m.subarray(s, e).toString())),
+      2,
+    );
     assert.deepEqual(seen, ['{"test":1}', '{"test":2}']);
     assert.equal(countEnvelope(encodeFrame(9)), 0);
   });

@@ -18,7 +18,13 @@ import { logicConfig, RecordingQueue, testConfig } from '../logic/fixtures.js';
 describe('queue pusher', () => {
   it("publishes the PushMsg logic's pushRoom publishes (same bytes, same partition)", async () => {
     const queue = new RecordingQueue();
-    const logic = new Logic({ ...logicConfig(testConfig()), store: new MemorySessionStore(), queue, registry: new MemoryRegistry(), log: silentLogger });
+    const logic = new Logic({
+      ...logicConfig(testConfig()),
+      store: new MemorySessionStore(),
+      queue,
+      registry: new MemoryRegistry(),
+      log: silentLogger,
+    });
     const body = Buffer.from(stampBody(1760000000000.123, 64));
     await logic.pushRoom(BENCH_OP, BENCH_ROOM.type, BENCH_ROOM.id, body);
     await logic.close();

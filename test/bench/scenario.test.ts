@@ -64,7 +64,23 @@ describe('bench (tiny runs)', () => {
 
   it('fanout over TCP: tsim and raw-net deliver every message, results written', async () => {
     const out = join(dir, 'tcp');
-    const r = await bench(['fanout', '--clients', '20', '--workers', '2', '--rate', '20', '--duration', '1', '--signal', '50', '--baseline', 'raw-net', '--out', out]);
+    const r = await bench([
+      'fanout',
+      '--clients',
+      '20',
+      '--workers',
+      '2',
+      '--rate',
+      '20',
+      '--duration',
+      '1',
+      '--signal',
+      '50',
+      '--baseline',
+      'raw-net',
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /tsim tcp/);
     assert.match(r.stdout, /raw-net tcp/);
@@ -86,7 +102,25 @@ describe('bench (tiny runs)', () => {
 
   it('fanout over WebSocket, with socket.io; connect reports memory per connection', async () => {
     const out = join(dir, 'ws');
-    const f = await bench(['fanout', '--clients', '20', '--workers', '1', '--transport', 'ws', '--rate', '20', '--duration', '1', '--signal', '50', '--baseline', 'socket.io', '--out', out]);
+    const f = await bench([
+      'fanout',
+      '--clients',
+      '20',
+      '--workers',
+      '1',
+      '--transport',
+      'ws',
+      '--rate',
+      '20',
+      '--duration',
+      '1',
+      '--signal',
+      '50',
+      '--baseline',
+      'socket.io',
+      '--out',
+      out,
+    ]);
     assert.equal(f.code, 0, f.stderr);
     const { rows } = await onlyResult<FanoutRow>(out, 'fanout');
     assert.deepEqual(

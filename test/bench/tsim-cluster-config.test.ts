@@ -19,10 +19,7 @@ describe('tsim-cluster benchmark configuration', () => {
     for (const c of Object.values(config)) assert.equal(c.redis.url, 'redis://127.0.0.1:16379');
     assert.equal(config.logic.nats.url, 'nats://127.0.0.1:14222');
     assert.equal(config.job.nats.url, 'nats://127.0.0.1:14222');
-    assert.deepEqual(
-      [config.logic.env.host, config.comet.env.host, config.job.env.host],
-      [HOSTS.logic, HOSTS.comet, HOSTS.job],
-    );
+    assert.deepEqual([config.logic.env.host, config.comet.env.host, config.job.env.host], [HOSTS.logic, HOSTS.comet, HOSTS.job]);
   });
 
   it('puts each setting where the role reads it', () => {

@@ -122,7 +122,10 @@ describe('demo page in chromium', { skip }, () => {
       await page.waitForSelector('#push-reply[data-state="ok"]');
       assert.match((await page.textContent('#push-reply')) ?? '', /HTTP 200\n\{"code":0,"message":""\}/);
       const roomPush = pushes.at(-1)!;
-      assert.deepEqual([roomPush.kind, roomPush.query.toString(), roomPush.body], ['room', 'operation=1000&type=live&room=1000', 'hello from the page']);
+      assert.deepEqual(
+        [roomPush.kind, roomPush.query.toString(), roomPush.body],
+        ['room', 'operation=1000&type=live&room=1000', 'hello from the page'],
+      );
 
       // Push to mids.
       await page.check('input[name="target"][value="mids"]');
@@ -131,7 +134,10 @@ describe('demo page in chromium', { skip }, () => {
       await page.fill('#push-body', 'to mids');
       await page.click('#push-form button[type="submit"]');
       await page.locator('#messages li.push', { hasText: 'to mids' }).waitFor();
-      assert.deepEqual([pushes.at(-1)!.kind, pushes.at(-1)!.query.getAll('mids'), pushes.at(-1)!.query.get('operation')], ['mids', ['7', '8'], '1001']);
+      assert.deepEqual(
+        [pushes.at(-1)!.kind, pushes.at(-1)!.query.getAll('mids'), pushes.at(-1)!.query.get('operation')],
+        ['mids', ['7', '8'], '1001'],
+      );
 
       // Change room.
       await page.fill('#new-room', 'live://2000');

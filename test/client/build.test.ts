@@ -83,9 +83,10 @@ describe('browser bundles (scripts/build-client.mjs)', () => {
     }
     assert.ok(!('TcpClient' in Tsim), 'the browser bundle must not carry the TCP client');
     const auth = Tsim.encodeFrame(7, JS_TOKEN, 1, 1);
-    assert.deepEqual(Buffer.from(auth.buffer, auth.byteOffset, auth.byteLength), hex(
-      '00 00 00 62 00 10 00 01 00 00 00 07 00 00 00 01' + Buffer.from(JS_TOKEN).toString('hex'),
-    ));
+    assert.deepEqual(
+      Buffer.from(auth.buffer, auth.byteOffset, auth.byteLength),
+      hex('00 00 00 62 00 10 00 01 00 00 00 07 00 00 00 01' + Buffer.from(JS_TOKEN).toString('hex')),
+    );
 
     const client = new Tsim.TsimClient({ url: 'ws://comet.test:3102/sub', token: JS_TOKEN, reconnect: false });
     const events: string[] = [];
@@ -104,9 +105,11 @@ describe('browser bundles (scripts/build-client.mjs)', () => {
     assert.equal(client.state, 'open');
     assert.deepEqual(ws.sent[1].subarray(4, 12), hex('00 10 00 01 00 00 00 02'), 'heartbeat after op 8');
     ws.receive(hex('00 00 00 14 00 10 00 01 00 00 00 03 00 00 00 02 00 00 00 05'));
-    ws.receive(hex(
-      '00 00 00 44 00 10 00 01 00 00 00 09 00 00 00 00 00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 31 7d 00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 32 7d',
-    ));
+    ws.receive(
+      hex(
+        '00 00 00 44 00 10 00 01 00 00 00 09 00 00 00 00 00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 31 7d 00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 32 7d',
+      ),
+    );
     assert.deepEqual(events, ['auth', 'online 5']);
     assert.deepEqual(texts, ['{"test":1}', '{"test":2}']);
     await client.close();

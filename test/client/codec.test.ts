@@ -42,7 +42,9 @@ describe('client codec: goim test vectors', () => {
   it('compact and Go-benchmark auth requests', () => {
     assert.deepEqual(
       bytes(encodeFrame(7, '{"mid":1,"room_id":"live://1000","accepts":[1000]}', 1, 1)),
-      hex('00 00 00 42 00 10 00 01 00 00 00 07 00 00 00 01 7b 22 6d 69 64 22 3a 31 2c 22 72 6f 6f 6d 5f 69 64 22 3a 22 6c 69 76 65 3a 2f 2f 31 30 30 30 22 2c 22 61 63 63 65 70 74 73 22 3a 5b 31 30 30 30 5d 7d'),
+      hex(
+        '00 00 00 42 00 10 00 01 00 00 00 07 00 00 00 01 7b 22 6d 69 64 22 3a 31 2c 22 72 6f 6f 6d 5f 69 64 22 3a 22 6c 69 76 65 3a 2f 2f 31 30 30 30 22 2c 22 61 63 63 65 70 74 73 22 3a 5b 31 30 30 30 5d 7d',
+      ),
     );
     const bench = '{"mid":1,"key":"","room_id":"test://1","platform":"ios","accepts":[1000,1001,1002]}';
     assert.deepEqual(bytes(encodeFrame(7, utf8(bench), 1, 0)).subarray(0, 16), hex('00 00 00 63 00 10 00 01 00 00 00 07 00 00 00 00'));
@@ -78,7 +80,10 @@ describe('client codec: goim test vectors', () => {
       ],
     );
     // The same two frames back to back, as a TCP client receives them.
-    assert.deepEqual([...eachFrame(hex(V10_7_TCP))].map((f) => text(f.body)), ['{"test":1}', '{"test":2}']);
+    assert.deepEqual(
+      [...eachFrame(hex(V10_7_TCP))].map((f) => text(f.body)),
+      ['{"test":1}', '{"test":2}'],
+    );
   });
 
   it('single push envelope; a non-op-9 message is its own frame', () => {
@@ -88,7 +93,10 @@ describe('client codec: goim test vectors', () => {
     assert.equal(push.op, 1000);
     assert.equal(text(push.body), 'hello');
     const echo = messageFrames(hex('00 00 00 10 00 10 00 01 00 00 00 04 00 00 00 05'));
-    assert.deepEqual(echo.map((f) => [f.op, f.seq, f.body.length]), [[4, 5, 0]]);
+    assert.deepEqual(
+      echo.map((f) => [f.op, f.seq, f.body.length]),
+      [[4, 5, 0]],
+    );
     // An empty envelope (goim's echo of a client op 9 on WebSocket) holds no frames.
     assert.deepEqual(messageFrames(encodeFrame(9, undefined, 1, 3)), []);
   });
@@ -147,7 +155,14 @@ describe('client codec: framing rules', () => {
         for (const part of [stream.subarray(0, cut1), stream.subarray(cut1, cut2), stream.subarray(cut2)]) {
           reader.push(part, (f) => got.push(f));
         }
-        assert.deepEqual(got.map((f) => [f.op, text(f.body)]), [[1000, '{"test":1}'], [1000, '{"test":2}'], [3, '\0\0\0\x07']]);
+        assert.deepEqual(
+          got.map((f) => [f.op, text(f.body)]),
+          [
+            [1000, '{"test":1}'],
+            [1000, '{"test":2}'],
+            [3, '\0\0\0\x07'],
+          ],
+        );
         assert.equal(reader.buffered, 0);
       }
     }
@@ -168,9 +183,18 @@ describe('client tokens, back-off and nodes', () => {
   it('back-off grows by factor up to max, within ±jitter', () => {
     const b = { baseMs: 1000, maxMs: 10_000, factor: 2, jitter: 0.5 };
     const mid = (): number => 0.5; // jitter term 0
-    assert.deepEqual([0, 1, 2, 3, 4, 10].map((a) => backoffDelay(b, a, mid)), [1000, 2000, 4000, 8000, 10_000, 10_000]);
-    assert.equal(backoffDelay(b, 1, () => 0), 1000); // −50 %
-    assert.equal(backoffDelay(b, 1, () => 1), 3000); // +50 %
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 10].map((a) => backoffDelay(b, a, mid)),
+      [1000, 2000, 4000, 8000, 10_000, 10_000],
+    );
+    assert.equal(
+      backoffDelay(b, 1, () => 0),
+      1000,
+    ); // −50 %
+    assert.equal(
+      backoffDelay(b, 1, () => 1),
+      3000,
+    ); // +50 %
   });
 
   it('takes back-off from /goim/nodes/weighted unless given explicitly', () => {

@@ -46,10 +46,14 @@ export class FakeComet extends EventEmitter {
     await once(wss, 'listening');
     const port = (wss.address() as AddressInfo).port;
     const sockets = new Set<WebSocket>();
-    const peer = new FakeComet(`ws://127.0.0.1:${port}/sub`, async () => {
-      for (const s of sockets) s.terminate();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-    }, script);
+    const peer = new FakeComet(
+      `ws://127.0.0.1:${port}/sub`,
+      async () => {
+        for (const s of sockets) s.terminate();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      },
+      script,
+    );
     wss.on('connection', (ws) => {
       sockets.add(ws);
       const conn = ++peer.connections;
@@ -74,10 +78,14 @@ export class FakeComet extends EventEmitter {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const port = (server.address() as AddressInfo).port;
-    const peer = new FakeComet(`127.0.0.1:${port}`, async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }, script);
+    const peer = new FakeComet(
+      `127.0.0.1:${port}`,
+      async () => {
+        for (const s of sockets) s.destroy();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      },
+      script,
+    );
     server.on('connection', (socket) => {
       sockets.add(socket);
       const conn = ++peer.connections;

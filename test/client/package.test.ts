@@ -59,7 +59,7 @@ describe('tsim-client package', () => {
     assert.deepEqual(node, ['node:net'], 'only the TCP client needs Node');
   });
 
-  it('the server uses the package\'s op codes', () => {
+  it("the server uses the package's op codes", () => {
     assert.equal(Op, codec.Op);
     assert.equal(codec.Op, client.Op);
     assert.equal(Op.Auth, 7);

@@ -55,9 +55,15 @@ describe('TcpClient over raw TCP', () => {
     await tick();
     comet.send(1, batch.subarray(40));
     const msgs = await got;
-    assert.deepEqual(msgs.map((m) => [m.op, m.text()]), [
-      [1000, '{"test":1}'], [1000, '{"test":2}'], [1000, '{"test":1}'], [1000, '{"test":2}'],
-    ]);
+    assert.deepEqual(
+      msgs.map((m) => [m.op, m.text()]),
+      [
+        [1000, '{"test":1}'],
+        [1000, '{"test":2}'],
+        [1000, '{"test":1}'],
+        [1000, '{"test":2}'],
+      ],
+    );
   });
 
   it('tells pushes (seq 0) from replies even when a push uses a protocol op number', async () => {

@@ -56,7 +56,11 @@ describe('TsimClient over WebSocket', () => {
     const msgs = await got;
     assert.deepEqual(
       msgs.map((m) => [m.op, m.ver, m.seq, m.text()]),
-      [[1000, 1, 0, '{"test":1}'], [1000, 1, 0, '{"test":2}'], [1000, 1, 0, 'hello']],
+      [
+        [1000, 1, 0, '{"test":1}'],
+        [1000, 1, 0, '{"test":2}'],
+        [1000, 1, 0, 'hello'],
+      ],
     );
     assert.deepEqual(msgs[0].json(), { test: 1 });
     assert.ok(msgs[0].body instanceof Uint8Array);
@@ -135,7 +139,14 @@ describe('TsimClient over WebSocket', () => {
     const comet = await FakeComet.ws({ auth: 'close' });
     const { client } = await setup({ reconnect: { baseMs: 5, maxMs: 5, maxAttempts: 2 } }, comet);
     const closes = await collect<Ev, 'close'>(client, 'close', 3);
-    assert.deepEqual(closes.map((c) => [c.authenticated, c.willReconnect]), [[false, true], [false, true], [false, false]]);
+    assert.deepEqual(
+      closes.map((c) => [c.authenticated, c.willReconnect]),
+      [
+        [false, true],
+        [false, true],
+        [false, false],
+      ],
+    );
     assert.equal(client.state, 'closed');
     assert.equal(comet.connections, 3);
   });
@@ -178,7 +189,10 @@ describe('TsimClient over WebSocket', () => {
     const client = new TsimClient({ url, token: {}, reconnect: { baseMs: 5, maxMs: 5, maxAttempts: 1 } });
     cleanups.push(() => client.close());
     const closes = await collect<Ev, 'close'>(client, 'close', 2);
-    assert.deepEqual(closes.map((c) => c.willReconnect), [true, false]);
+    assert.deepEqual(
+      closes.map((c) => c.willReconnect),
+      [true, false],
+    );
     assert.equal(client.state, 'closed');
   });
 
@@ -198,12 +212,22 @@ describe('TsimClient over WebSocket', () => {
     const logic = createServer((req, res) => {
       assert.equal(req.url, '/goim/nodes/weighted?platform=web');
       res.setHeader('content-type', 'application/json; charset=utf-8');
-      res.end(JSON.stringify({
-        code: 0,
-        message: '',
-        data: { domain: 'conn.goim.io', tcp_port: 3101, ws_port: port, wss_port: 3103, heartbeat: 240, nodes: ['127.0.0.1'],
-          backoff: { max_delay: 300, base_delay: 3, factor: 1.8, jitter: 0.3 }, heartbeat_max: 2 },
-      }));
+      res.end(
+        JSON.stringify({
+          code: 0,
+          message: '',
+          data: {
+            domain: 'conn.goim.io',
+            tcp_port: 3101,
+            ws_port: port,
+            wss_port: 3103,
+            heartbeat: 240,
+            nodes: ['127.0.0.1'],
+            backoff: { max_delay: 300, base_delay: 3, factor: 1.8, jitter: 0.3 },
+            heartbeat_max: 2,
+          },
+        }),
+      );
     }).listen(0, '127.0.0.1');
     await once(logic, 'listening');
     cleanups.push(() => new Promise((resolve) => logic.close(() => resolve())));

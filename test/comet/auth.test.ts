@@ -104,7 +104,10 @@ describe('comet auth', () => {
       ],
     );
     assert.equal(frames[1].body.readInt32BE(0), 1, 'the heartbeat saw the room joined at auth');
-    assert.deepEqual(h.comet.rooms().filter((r) => r.startsWith('eager')), ['eager://2']);
+    assert.deepEqual(
+      h.comet.rooms().filter((r) => r.startsWith('eager')),
+      ['eager://2'],
+    );
   });
 });
 

@@ -35,7 +35,17 @@ function setup(routingRefreshMs = 0, heartbeatMs = 60_000) {
   const table = new ConnectionTable();
   const logic = new StubLogic({ heartbeatMs });
   const limitLog = new LimitLog(undefined, silentLogger, 'comet', clock);
-  const protocol = new ClientProtocol({ serverId: 's1', logic, log: silentLogger, table, ring: 8, routingRefreshMs, maxAccepts: 256, limitLog, clock });
+  const protocol = new ClientProtocol({
+    serverId: 's1',
+    logic,
+    log: silentLogger,
+    table,
+    ring: 8,
+    routingRefreshMs,
+    maxAccepts: 256,
+    limitLog,
+    clock,
+  });
   const out = new Outbound({ capBytes: 1 << 20, replyReserve: 0, slowPolicy: 'drop' });
   const sweep = new DeadlineSweep(table, 1000, (c) => protocol.refreshRouting(c), clock);
   const open = (handshakeMs = 5000) => {

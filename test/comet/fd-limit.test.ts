@@ -92,7 +92,12 @@ interface Child {
 async function startChild(dir: string, toml: string[], { fdLimit = FD_LIMIT, ws = 1 } = {}): Promise<Child> {
   const conf = join(dir, `tsim-${Math.random().toString(36).slice(2)}.toml`);
   const wsBind = `bind = [${Array.from({ length: ws }, () => '"127.0.0.1:0"').join(', ')}]`;
-  await writeFile(conf, ['[env]', 'host = "fd-test"', '[tcp]', 'bind = ["127.0.0.1:0"]', '[websocket]', wsBind, '[httpServer]', 'addr = "127.0.0.1:0"', ...toml, ''].join('\n'));
+  await writeFile(
+    conf,
+    ['[env]', 'host = "fd-test"', '[tcp]', 'bind = ["127.0.0.1:0"]', '[websocket]', wsBind, '[httpServer]', 'addr = "127.0.0.1:0"', ...toml, ''].join(
+      '\n',
+    ),
+  );
   const proc = spawn('bash', ['-c', `ulimit -n ${fdLimit}; exec "$0" "$@"`, process.execPath, cli, 'start', '--config', conf], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -125,7 +130,14 @@ async function startChild(dir: string, toml: string[], { fdLimit = FD_LIMIT, ws 
   try {
     const started = await line(/^tsim started/);
     const port = (s: string) => Number(s.slice(s.lastIndexOf(':') + 1));
-    return { proc, tcp: port((started.tcp as string[])[0]), ws: (started.websocket as string[]).map((a) => port(a.replace(/\/sub$/, ''))), http: port(started.http as string), line, stop };
+    return {
+      proc,
+      tcp: port((started.tcp as string[])[0]),
+      ws: (started.websocket as string[]).map((a) => port(a.replace(/\/sub$/, ''))),
+      http: port(started.http as string),
+      line,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -194,7 +206,11 @@ describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process
     const child = await startChild(dir, []);
     try {
       // From eight addresses: one alone gets a quarter of the slots (httpServer.maxConnectionsPerIp).
-      const flood = await openMany(child.http, FD_LIMIT * 2, Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`));
+      const flood = await openMany(
+        child.http,
+        FD_LIMIT * 2,
+        Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`),
+      );
       sockets.push(...flood);
       // Each holds its connection with a request that never ends its headers.
       for (const s of flood) if (!s.destroyed) s.write('GET /goim/online/total HTTP/1.1\r\n');
@@ -224,7 +240,11 @@ describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process
       for (const s of sockets.splice(0)) s.destroy();
       // Once the clients are gone the API answers again, and shows the count.
       let hits = 0;
-      await eventually(async () => (hits = await metric(child.http, 'file_descriptors').catch(() => 0)) > 0, 'file_descriptors counted on /metrics', 20_000);
+      await eventually(
+        async () => (hits = await metric(child.http, 'file_descriptors').catch(() => 0)) > 0,
+        'file_descriptors counted on /metrics',
+        20_000,
+      );
       assert.ok(hits >= 1);
     } finally {
       for (const s of sockets.splice(0)) s.destroy();
@@ -234,7 +254,10 @@ describe(`fd limit: a tsim process under ulimit -n ${FD_LIMIT}`, { skip: process
 
   it('ulimit -n 256, two WebSocket listeners: with every default cap full, descriptors are still free', async () => {
     const fdLimit = 256;
-    const child = await startChild(dir, ['headersTimeout = "60s"', 'requestTimeout = "60s"', '[protocol]', 'handshakeTimeout = "60s"'], { fdLimit, ws: 2 });
+    const child = await startChild(dir, ['headersTimeout = "60s"', 'requestTimeout = "60s"', '[protocol]', 'handshakeTimeout = "60s"'], {
+      fdLimit,
+      ws: 2,
+    });
     const sources = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
     try {
       await child.line(/^comet: listening/);

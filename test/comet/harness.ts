@@ -96,4 +96,3 @@ export function rawProto(...frames: Buffer[]): { ver: number; op: number; seq: n
 export function turn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
-

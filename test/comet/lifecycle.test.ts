@@ -54,17 +54,20 @@ describe('comet lifecycle', () => {
       const first = registry.registered[0];
       assert.ok(first, 'registered before start() resolved');
       assert.ok(first.latestTimestamp > Date.parse('2024-01-01') * 1e6);
-      assert.deepEqual({ ...first, latestTimestamp: 0 }, {
-        region: 'sh',
-        zone: 'sh001',
-        env: 'dev',
-        appid: AppId.Comet,
-        hostname: SERVER_ID,
-        addrs: ['grpc://127.0.0.1:3109'],
-        version: '',
-        latestTimestamp: 0,
-        metadata: { weight: '7', offline: 'false', addrs: '1.2.3.4,5.6.7.8', conn_count: '0', ip_count: '0' },
-      });
+      assert.deepEqual(
+        { ...first, latestTimestamp: 0 },
+        {
+          region: 'sh',
+          zone: 'sh001',
+          env: 'dev',
+          appid: AppId.Comet,
+          hostname: SERVER_ID,
+          addrs: ['grpc://127.0.0.1:3109'],
+          version: '',
+          latestTimestamp: 0,
+          metadata: { weight: '7', offline: 'false', addrs: '1.2.3.4,5.6.7.8', conn_count: '0', ip_count: '0' },
+        },
+      );
       await h.client('tcp', { key: 'r1' });
       await h.client('ws', { key: 'r2' });
       await eventually(() => registry.registered.at(-1)!.metadata.conn_count === '2', 'conn_count 2');
@@ -88,10 +91,7 @@ describe('comet lifecycle', () => {
     const release = logic.hold('disconnect'); // stop() waits for them, but only so long
     const stopping = h.comet.stop();
     await Promise.all([a.closed, b.closed, pending.closed]);
-    assert.deepEqual(
-      logic.calls.disconnect.map((d) => d.key).sort(),
-      ['s-a', 's-b'],
-    );
+    assert.deepEqual(logic.calls.disconnect.map((d) => d.key).sort(), ['s-a', 's-b']);
     release();
     await stopping;
     assert.deepEqual(h.comet.stats(), { connections: 0, ips: 0, rooms: 0, pushesDropped: 0, slowDisconnects: 0 });

@@ -34,8 +34,7 @@ describe('outbound over a real socket', () => {
   });
   after(() => server.close());
 
-  const conn = (srv: Socket, out: Outbound): Connection =>
-    new Connection(srv, false, '127.0.0.1', '127.0.0.1:0', Infinity, out, () => {});
+  const conn = (srv: Socket, out: Outbound): Connection => new Connection(srv, false, '127.0.0.1', '127.0.0.1:0', Infinity, out, () => {});
 
   it('a graceful close right after a push still delivers the push, then ends', async () => {
     const { srv, cli } = await pair(server);

@@ -22,7 +22,10 @@ function embeddedConfig(extra: Record<string, unknown> = {}) {
 }
 
 /** An embedded tsim with one TCP and one WebSocket client in room live://big. */
-async function withRoom(config: ReturnType<typeof embeddedConfig>, fn: (post: (path: string, body: Buffer) => Promise<{ status: number; text: string }>, clients: GoimTestClient[], tsim: Embedded) => Promise<void>) {
+async function withRoom(
+  config: ReturnType<typeof embeddedConfig>,
+  fn: (post: (path: string, body: Buffer) => Promise<{ status: number; text: string }>, clients: GoimTestClient[], tsim: Embedded) => Promise<void>,
+) {
   const tsim = await startEmbedded(config, silentLogger);
   const a = tsim.addresses();
   const clients: GoimTestClient[] = [];
@@ -53,7 +56,11 @@ describe('push size', () => {
       ]) {
         const res = await post(path, Buffer.alloc(1 << 20, 1));
         assert.deepEqual(res, { status: 413, text: `{"code":-413,"message":"push message of 1048576 bytes exceeds push.maxBytes (${max})"}` }, path);
-        assert.deepEqual(await post(path, Buffer.alloc(max + 1, 1)), { status: 413, text: `{"code":-413,"message":"push message of ${max + 1} bytes exceeds push.maxBytes (${max})"}` }, path);
+        assert.deepEqual(
+          await post(path, Buffer.alloc(max + 1, 1)),
+          { status: 413, text: `{"code":-413,"message":"push message of ${max + 1} bytes exceeds push.maxBytes (${max})"}` },
+          path,
+        );
       }
       assert.equal(tsim.logic.pushRefused.too_large, 8);
       const ok = await post('/goim/push/room?operation=1000&type=live&room=big', Buffer.alloc(max, 7));

@@ -18,17 +18,11 @@ describe('change room', () => {
     const at = tcp.rawBytes().length;
     tcp.send(12, 'live://1001', 1, 7);
     await tcp.next();
-    assert.deepEqual(
-      tcp.rawBytes().subarray(at),
-      hex('00 00 00 1b 00 10 00 01 00 00 00 0d 00 00 00 07 6c 69 76 65 3a 2f 2f 31 30 30 31'),
-    );
+    assert.deepEqual(tcp.rawBytes().subarray(at), hex('00 00 00 1b 00 10 00 01 00 00 00 0d 00 00 00 07 6c 69 76 65 3a 2f 2f 31 30 30 31'));
     const ws = await h.client('ws', { mid: 2 });
     ws.send(12, 'live://1001', 1, 7);
     await ws.next();
-    assert.deepEqual(
-      ws.rawFrames.at(-1),
-      hex('82 1b 00 00 00 1b 00 10 00 01 00 00 00 0d 00 00 00 07 6c 69 76 65 3a 2f 2f 31 30 30 31'),
-    );
+    assert.deepEqual(ws.rawFrames.at(-1), hex('82 1b 00 00 00 1b 00 10 00 01 00 00 00 0d 00 00 00 07 6c 69 76 65 3a 2f 2f 31 30 30 31'));
     assert.ok(h.comet.rooms().includes('live://1001'));
   });
 

@@ -110,10 +110,7 @@ describe('TLS handshake deadline', { skip }, () => {
           metrics.close();
         }
         // Their slots are free again: a real client gets through and is served.
-        const c =
-          listener === 'tcp'
-            ? await GoimTestClient.tls(port, { ca: cert.pem })
-            : await GoimTestClient.ws(port, { tls: { ca: cert.pem } });
+        const c = listener === 'tcp' ? await GoimTestClient.tls(port, { ca: cert.pem }) : await GoimTestClient.ws(port, { tls: { ca: cert.pem } });
         try {
           await c.auth({ key: `after-${listener}` });
           c.send(Op.Heartbeat);
@@ -127,9 +124,7 @@ describe('TLS handshake deadline', { skip }, () => {
     it(`${listener}: a finished handshake lifts the TLS deadline at once`, async () => {
       await withTlsComet(async (h, hits, ports) => {
         const c =
-          listener === 'tcp'
-            ? await GoimTestClient.tls(ports.tcp, { ca: cert.pem })
-            : await GoimTestClient.ws(ports.wss, { tls: { ca: cert.pem } });
+          listener === 'tcp' ? await GoimTestClient.tls(ports.tcp, { ca: cert.pem }) : await GoimTestClient.ws(ports.wss, { tls: { ca: cert.pem } });
         try {
           // Authenticated means the server saw the handshake finish: no TLS deadline is left
           // pending for this socket then (the deadline itself is still far off), so nothing

@@ -218,7 +218,10 @@ describe('WebSocket frames and handshake', () => {
     ['RSV1 set (no extension was agreed)', wsFrame(0x2, heartbeat(1), { rsv: 0x40 })],
     ['an unknown opcode', wsFrame(0x3, heartbeat(1))],
     ['a continuation frame outside a message', wsFrame(0x0, heartbeat(1))],
-    ['a data frame inside a fragmented message', Buffer.concat([wsFrame(0x2, heartbeat(1).subarray(0, 4), { fin: false }), wsFrame(0x2, heartbeat(2))])],
+    [
+      'a data frame inside a fragmented message',
+      Buffer.concat([wsFrame(0x2, heartbeat(1).subarray(0, 4), { fin: false }), wsFrame(0x2, heartbeat(2))]),
+    ],
     ['a fragmented ping', wsFrame(0x9, Buffer.from('x'), { fin: false })],
     ['a ping of 126 bytes', wsFrame(0x9, Buffer.alloc(126))],
   ];

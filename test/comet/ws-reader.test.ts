@@ -124,7 +124,14 @@ describe('WsReader', () => {
 
   it('reports every frame that is not a whole message, and stops when one is refused', () => {
     const seen = read(
-      Buffer.concat([frame(0x2, 'a', { fin: false }), frame(0x9, 'p'), frame(0x0, 'b', { fin: false }), frame(0xa, ''), frame(0x0, 'c'), frame(0x2, 'whole')]),
+      Buffer.concat([
+        frame(0x2, 'a', { fin: false }),
+        frame(0x9, 'p'),
+        frame(0x0, 'b', { fin: false }),
+        frame(0xa, ''),
+        frame(0x0, 'c'),
+        frame(0x2, 'whole'),
+      ]),
     );
     assert.deepEqual(seen.events, ['ping p', 'message abc', 'message whole']);
     assert.equal(seen.partials, 5);

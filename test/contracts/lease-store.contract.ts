@@ -34,7 +34,7 @@ export function leaseStoreContract(name: string, factory: Factory<LeaseStore>, o
       assert.equal(await store.acquire('p0', 'job-a', 10_000), true);
       assert.equal(await store.acquire('p1', 'job-b', 10_000), true);
       await store.release('p1', 'job-b');
-      assert.equal(await store.acquire('p0', 'job-b', 10_000), false, 'p0 is still job-a\'s');
+      assert.equal(await store.acquire('p0', 'job-b', 10_000), false, "p0 is still job-a's");
       assert.deepEqual(await store.heartbeat('g1', 'job-a', 10_000), ['job-a']);
       assert.deepEqual(await store.heartbeat('g2', 'job-b', 10_000), ['job-b']);
       await store.leave('g2', 'job-a'); // not a member of g2: no effect

@@ -44,7 +44,10 @@ class WatchLog {
     const last = this.lists.at(-1);
     if (last && match(last)) return Promise.resolve(last);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`watch: no list with ${what} within ${ms} ms; got ${JSON.stringify(this.lists.map(hosts))}`)), ms);
+      const timer = setTimeout(
+        () => reject(new Error(`watch: no list with ${what} within ${ms} ms; got ${JSON.stringify(this.lists.map(hosts))}`)),
+        ms,
+      );
       this.waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
     });
   }

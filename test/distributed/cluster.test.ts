@@ -195,7 +195,10 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
     }
 
     const top = await api(base, '/goim/online/top?type=live&limit=10');
-    assert.ok((top.body?.data as Array<{ room_id: string; count: number }>).some((r) => r.room_id === '2' && r.count === 3), top.text);
+    assert.ok(
+      (top.body?.data as Array<{ room_id: string; count: number }>).some((r) => r.room_id === '2' && r.count === 3),
+      top.text,
+    );
 
     // every connection of this suite so far: 4 + 3, from both comets' registry metadata
     await eventually(async () => {
@@ -308,7 +311,10 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
     });
 
     // the survivor took the dead job's partitions over (after its lease TTL)
-    await jobs[1].waitForLog((r) => r.msg === 'nats: partition taken' && (r.time as number) > killedAt, 'job-2 to take a partition of the killed job');
+    await jobs[1].waitForLog(
+      (r) => r.msg === 'nats: partition taken' && (r.time as number) > killedAt,
+      'job-2 to take a partition of the killed job',
+    );
     // a restarted job joins again
     const restarted = await h.spawn('job', 'job-1b', jobConfig('job-1'));
     await restarted.started;
@@ -355,7 +361,9 @@ describe('distributed tsim: 2 comets, 2 logics, 2 jobs as processes', { skip }, 
 
   it('stops every role cleanly on SIGTERM (exit 0), deregistering at once', async () => {
     for (const cl of clients) cl.close();
-    const results = await Promise.all([...jobs, ...[...comets.values()].map((c) => c.proc), logic, logic2].map(async (p) => [p.name, (await p.stop()).code]));
+    const results = await Promise.all(
+      [...jobs, ...[...comets.values()].map((c) => c.proc), logic, logic2].map(async (p) => [p.name, (await p.stop()).code]),
+    );
     assert.deepEqual(
       results,
       results.map(([name]) => [name, 0]),

@@ -46,7 +46,8 @@ describe('distributed tsim: a comet with 2 workers', { skip }, () => {
     return out;
   };
 
-  const hostnames = async () => ((await api(base, '/goim/nodes/instances')).body?.data as Array<{ hostname: string }> | null)?.map((i) => i.hostname).sort() ?? [];
+  const hostnames = async () =>
+    ((await api(base, '/goim/nodes/instances')).body?.data as Array<{ hostname: string }> | null)?.map((i) => i.hostname).sort() ?? [];
 
   before(async () => {
     h = await Cluster.start('tsim-workers-');

@@ -119,7 +119,10 @@ describe('distributed tsim: Redis and NATS outages', { skip }, () => {
     await h.redis.start();
     await untilDelivered(a, '/goim/push/keys?operation=1000&keys=ka', 'key push after Redis returned');
     await untilDelivered(b, '/goim/push/mids?operation=1000&mids=2', 'mid push after Redis returned');
-    await eventually(async () => ((await api(base, '/goim/nodes/instances')).body?.data as unknown[] | null)?.length === 2, 'both comets registered again');
+    await eventually(
+      async () => ((await api(base, '/goim/nodes/instances')).body?.data as unknown[] | null)?.length === 2,
+      'both comets registered again',
+    );
   });
 
   it('NATS down: every push answers -500 with the reason; logic and job reconnect by themselves', async () => {

@@ -50,7 +50,19 @@ describe('tsim CLI', () => {
     const conf = join(dir, 'tsim.toml');
     await writeFile(
       conf,
-      ['[env]', 'host = "cli-comet"', '[tcp]', 'bind = ["127.0.0.1:0"]', '[websocket]', 'bind = ["127.0.0.1:0"]', '[httpServer]', 'addr = "127.0.0.1:0"', '[room]', 'signal = "10ms"', ''].join('\n'),
+      [
+        '[env]',
+        'host = "cli-comet"',
+        '[tcp]',
+        'bind = ["127.0.0.1:0"]',
+        '[websocket]',
+        'bind = ["127.0.0.1:0"]',
+        '[httpServer]',
+        'addr = "127.0.0.1:0"',
+        '[room]',
+        'signal = "10ms"',
+        '',
+      ].join('\n'),
     );
     const { child, exited } = run(['start', '--config', conf]);
     const started = await startedLine(child);
@@ -72,7 +84,18 @@ describe('tsim CLI', () => {
     // A long room.signal: the pushes are still held in room batches when SIGTERM arrives.
     await writeFile(
       conf,
-      ['[tcp]', 'bind = ["127.0.0.1:0"]', '[websocket]', 'bind = ["127.0.0.1:0"]', '[httpServer]', 'addr = "127.0.0.1:0"', '[room]', 'signal = "10s"', 'batch = 1000', ''].join('\n'),
+      [
+        '[tcp]',
+        'bind = ["127.0.0.1:0"]',
+        '[websocket]',
+        'bind = ["127.0.0.1:0"]',
+        '[httpServer]',
+        'addr = "127.0.0.1:0"',
+        '[room]',
+        'signal = "10s"',
+        'batch = 1000',
+        '',
+      ].join('\n'),
     );
     const { child, exited } = run(['start', '--config', conf]);
     const started = await startedLine(child);
@@ -83,14 +106,20 @@ describe('tsim CLI', () => {
     await ws.auth({ mid: 2, room_id: 'live://drain' });
     const total = 300;
     for (let i = 0; i < total; i++) {
-      const res = await fetch(`http://127.0.0.1:${port(started.http)}/goim/push/room?operation=1000&type=live&room=drain`, { method: 'POST', body: `m${i}` });
+      const res = await fetch(`http://127.0.0.1:${port(started.http)}/goim/push/room?operation=1000&type=live&room=drain`, {
+        method: 'POST',
+        body: `m${i}`,
+      });
       assert.equal(await res.text(), '{"code":0,"message":""}');
     }
     child.kill('SIGTERM');
     const expected = Array.from({ length: total }, (_, i) => `m${i}`);
     for (const c of [tcp, ws]) {
       const frames = await c.collect(total, 20_000);
-      assert.deepEqual(frames.map((f) => f.body.toString()), expected);
+      assert.deepEqual(
+        frames.map((f) => f.body.toString()),
+        expected,
+      );
       await c.closed;
     }
     assert.equal((await exited).code, 0);

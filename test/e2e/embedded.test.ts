@@ -74,7 +74,7 @@ describe('embedded tsim', () => {
     assert.equal(g.body.toString(), 'hello');
     // the single-push vector (docs/goim-test-vectors.md#single-push): 82 25 | op-9 envelope | inner frame
     const inner = encodeFrame(1000, Buffer.from('hello'));
-    const expected = Buffer.concat([Buffer.from([0x82, 16 + inner.length]), encodeFrame(Op.Raw, inner), ]);
+    const expected = Buffer.concat([Buffer.from([0x82, 16 + inner.length]), encodeFrame(Op.Raw, inner)]);
     assert.deepEqual(w.rawMessages.at(-1), expected.subarray(2));
   });
 
@@ -183,5 +183,4 @@ describe('embedded tsim', () => {
     assert.equal(res.status, 400);
     assert.equal(await res.text(), `{"code":-400,"message":"Key: 'Op' Error:Field validation for 'Op' failed on the 'required' tag"}`);
   });
-
 });

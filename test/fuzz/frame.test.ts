@@ -4,7 +4,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { decodeMessageFrame, DEFAULT_MAX_BODY, encodeFrame, FrameError, FrameReader, HEADER_LEN, splitFrames, type Frame } from '../../src/protocol/frame.js';
+import {
+  decodeMessageFrame,
+  DEFAULT_MAX_BODY,
+  encodeFrame,
+  FrameError,
+  FrameReader,
+  HEADER_LEN,
+  splitFrames,
+  type Frame,
+} from '../../src/protocol/frame.js';
 
 const RUNS = 500;
 
@@ -61,13 +70,15 @@ const hostileBytes = fc.oneof(
     for (const [at, v] of flips) if (b.length > 0) b[at % b.length] = v;
     return new Uint8Array(b);
   }),
-  fc.tuple(fc.integer({ min: -2, max: 6000 }), fc.integer({ min: -2, max: 40 }), fc.uint8Array({ maxLength: 300 })).map(([packLen, headerLen, rest]) => {
-    const b = Buffer.alloc(HEADER_LEN + rest.length);
-    b.writeInt32BE(packLen, 0);
-    b.writeInt16BE(headerLen, 4);
-    b.set(rest, HEADER_LEN);
-    return new Uint8Array(b);
-  }),
+  fc
+    .tuple(fc.integer({ min: -2, max: 6000 }), fc.integer({ min: -2, max: 40 }), fc.uint8Array({ maxLength: 300 }))
+    .map(([packLen, headerLen, rest]) => {
+      const b = Buffer.alloc(HEADER_LEN + rest.length);
+      b.writeInt32BE(packLen, 0);
+      b.writeInt16BE(headerLen, 4);
+      b.set(rest, HEADER_LEN);
+      return new Uint8Array(b);
+    }),
 );
 
 describe('FrameReader (property)', () => {

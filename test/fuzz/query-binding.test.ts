@@ -13,7 +13,11 @@ const RUNS = 500;
 const SPECS: Record<string, ParamSpec>[] = [
   { Op: { param: 'operation', kind: 'int32' }, Keys: { param: 'keys', kind: 'string[]' } },
   { Op: { param: 'operation', kind: 'int32' }, Mids: { param: 'mids', kind: 'int64[]' } },
-  { Op: { param: 'operation', kind: 'int32', required: true }, Type: { param: 'type', kind: 'string', required: true }, Room: { param: 'room', kind: 'string', required: true } },
+  {
+    Op: { param: 'operation', kind: 'int32', required: true },
+    Type: { param: 'type', kind: 'string', required: true },
+    Room: { param: 'room', kind: 'string', required: true },
+  },
   { Op: { param: 'operation', kind: 'int32', required: true }, Speed: { param: 'speed', kind: 'int32' } },
   { Type: { param: 'type', kind: 'string', required: true }, Limit: { param: 'limit', kind: 'int64', required: true } },
   { Type: { param: 'type', kind: 'string', required: true }, Rooms: { param: 'rooms', kind: 'string[]', required: true } },
@@ -51,12 +55,21 @@ describe('query binding (property)', () => {
   it('reads back percent-encoded names and values, repeated names as lists in order', () => {
     const text = fc.string({ unit: 'grapheme', maxLength: 20 });
     fc.assert(
-      fc.property(fc.array(fc.tuple(text.filter((s) => s !== ''), text), { maxLength: 8 }), (pairs) => {
-        const raw = pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
-        const expected = new Map<string, string[]>();
-        for (const [k, v] of pairs) expected.set(k, [...(expected.get(k) ?? []), v]);
-        assert.deepEqual(parseGoQuery(raw), expected);
-      }),
+      fc.property(
+        fc.array(
+          fc.tuple(
+            text.filter((s) => s !== ''),
+            text,
+          ),
+          { maxLength: 8 },
+        ),
+        (pairs) => {
+          const raw = pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+          const expected = new Map<string, string[]>();
+          for (const [k, v] of pairs) expected.set(k, [...(expected.get(k) ?? []), v]);
+          assert.deepEqual(parseGoQuery(raw), expected);
+        },
+      ),
       { numRuns: RUNS },
     );
   });

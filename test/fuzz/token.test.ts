@@ -20,9 +20,12 @@ const field = fc.constantFrom('mid', 'key', 'room_id', 'platform', 'accepts', 'M
 const anyValue = fc.oneof(fc.jsonValue(), fc.bigInt().map(String), fc.constantFrom('1e3', '-0', '1.5', '[1,]', '{"a":', '"\\ud800"', 'nul'));
 const tokenish = fc.oneof(
   fc.json(),
-  fc.array(fc.tuple(field, anyValue), { maxLength: 6 }).map(
-    (pairs) => `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${typeof v === 'string' && /^[-\d[{"n]/.test(v) ? v : JSON.stringify(v)}`).join(',')}}`,
-  ),
+  fc
+    .array(fc.tuple(field, anyValue), { maxLength: 6 })
+    .map(
+      (pairs) =>
+        `{${pairs.map(([k, v]) => `${JSON.stringify(k)}:${typeof v === 'string' && /^[-\d[{"n]/.test(v) ? v : JSON.stringify(v)}`).join(',')}}`,
+    ),
 );
 
 describe('parseToken (property)', () => {
@@ -61,7 +64,10 @@ describe('parseToken (property)', () => {
           assert.equal(t.key, key);
           assert.equal(t.roomId, room);
           assert.equal(t.platform, platform);
-          assert.deepEqual(t.accepts, accepts.map((n) => (n === 0 ? 0 : n)));
+          assert.deepEqual(
+            t.accepts,
+            accepts.map((n) => (n === 0 ? 0 : n)),
+          );
           // The same token as bytes.
           assert.equal(parseToken(Buffer.from(text)).mid, mid);
         },

@@ -16,7 +16,12 @@ import { eventually } from '../support/eventually.js';
 test('RoomBatcher: a message that would pass maxBytes seals the batch held so far', async () => {
   const sent: Proto[] = [];
   const b = new RoomBatcher('live://1', 20, 3_600_000, (_r, proto, _n, done) => (sent.push(proto), done(null)), false, 1000);
-  const ps = [b.offer(1000, Buffer.alloc(600)), b.offer(1000, Buffer.alloc(600)), b.offer(1000, Buffer.alloc(100)), b.offer(1000, Buffer.alloc(2000))];
+  const ps = [
+    b.offer(1000, Buffer.alloc(600)),
+    b.offer(1000, Buffer.alloc(600)),
+    b.offer(1000, Buffer.alloc(100)),
+    b.offer(1000, Buffer.alloc(2000)),
+  ];
   b.flush();
   await Promise.all(ps);
   assert.deepEqual(
@@ -37,7 +42,15 @@ test('three pushes of push.maxBytes in a row are three batches, none above push.
   const job = new Job({ ...jobSettings(config), queue, registry, dial: () => comet, log: silentLogger });
   await job.start();
   try {
-    const msg = (i: number) => ({ type: PushType.ROOM, operation: 1000, speed: 0, server: '', room: 'live://big', keys: [], msg: Buffer.alloc(max, i) });
+    const msg = (i: number) => ({
+      type: PushType.ROOM,
+      operation: 1000,
+      speed: 0,
+      server: '',
+      room: 'live://big',
+      keys: [],
+      msg: Buffer.alloc(max, i),
+    });
     for (let i = 0; i < 3; i++) await queue.publish(msg(i));
     await eventually(() => queue.size === 0, 'all three delivered');
     const calls = comet.calls.filter((c) => c.kind === 'room');

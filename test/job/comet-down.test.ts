@@ -194,7 +194,9 @@ test('through bursts of failures each comet gets every room message once, in roo
     for (let i = 0; i < N; i++) published.push(queue.publish(roomMsg(`live://${i % ROOMS}`, String(i))));
     await Promise.all(published);
     await eventually(() => queue.size === 0 && job.load().cometHeldCalls === 0, 'everything delivered', 30_000);
-    const want = new Map(Array.from({ length: ROOMS }, (_, r) => [`live://${r}`, Array.from({ length: N / ROOMS }, (_, j) => String(j * ROOMS + r))]));
+    const want = new Map(
+      Array.from({ length: ROOMS }, (_, r) => [`live://${r}`, Array.from({ length: N / ROOMS }, (_, j) => String(j * ROOMS + r))]),
+    );
     assert.deepEqual(received(ok.calls), want);
     assert.deepEqual(received(flaky.calls), want);
     assert.ok(flaky.failed.length >= 4, 'failures happened');

@@ -6,7 +6,11 @@ import { pushProto, roomBatchProto } from '../../src/job/push-frame.js';
 
 function run(lane: CometLane, key: string | null, room: string, n: number): Promise<Error | null> {
   return new Promise((resolve) =>
-    lane.submit(key, (c) => c.broadcastRoom(room, pushProto(1000, Buffer.from(String(n)))), (err) => resolve(err)),
+    lane.submit(
+      key,
+      (c) => c.broadcastRoom(room, pushProto(1000, Buffer.from(String(n)))),
+      (err) => resolve(err),
+    ),
   );
 }
 
@@ -24,7 +28,10 @@ test('calls with one order key run one after another, in order', async () => {
     const seen = comet.calls
       .filter((c) => c.kind === 'room' && c.room === `room${r}`)
       .map((c) => Number(Buffer.from(c.proto.body.subarray(16)).toString()));
-    assert.deepEqual(seen, Array.from({ length: 50 }, (_, j) => j * 4 + r));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 50 }, (_, j) => j * 4 + r),
+    );
   }
   await lane.close();
   assert.ok(comet.closed);
@@ -51,7 +58,10 @@ test('at most routineSize calls in flight; unkeyed calls start in submission ord
   }
   await withTimeout(Promise.all(all), 10_000, 'lane calls');
   assert.equal(comet.maxInFlight, 3);
-  assert.deepEqual(started, Array.from({ length: 20 }, (_, i) => i));
+  assert.deepEqual(
+    started,
+    Array.from({ length: 20 }, (_, i) => i),
+  );
   await lane.close();
 });
 
@@ -60,10 +70,18 @@ test('close() skips queued calls and awaits running ones; a call failing as its 
   const counters = newLaneCounters();
   const lane = new CometLane(cometInstance('c1'), comet, 1, () => {}, counters);
   const first = new Promise<[Error | null, boolean]>((resolve) =>
-    lane.submit('r', (c) => c.broadcastRoom('r', pushProto(1, Buffer.alloc(0))), (err, skipped) => resolve([err, skipped === true])),
+    lane.submit(
+      'r',
+      (c) => c.broadcastRoom('r', pushProto(1, Buffer.alloc(0))),
+      (err, skipped) => resolve([err, skipped === true]),
+    ),
   );
   const queued = new Promise<[Error | null, boolean]>((resolve) =>
-    lane.submit('r', (c) => c.broadcastRoom('r', pushProto(1, Buffer.alloc(0))), (err, skipped) => resolve([err, skipped === true])),
+    lane.submit(
+      'r',
+      (c) => c.broadcastRoom('r', pushProto(1, Buffer.alloc(0))),
+      (err, skipped) => resolve([err, skipped === true]),
+    ),
   );
   const closed = lane.close();
   assert.equal(comet.closed, false, 'client stays open while a call runs');
@@ -84,7 +102,7 @@ function runBatch(lane: CometLane, room: string, body: string): Promise<Error | 
 function bodies(proto: { body: Uint8Array }): string[] {
   const b = Buffer.from(proto.body);
   const out: string[] = [];
-  for (let off = 0; off < b.length; ) {
+  for (let off = 0; off < b.length;) {
     const len = b.readUInt32BE(off);
     out.push(b.subarray(off + 16, off + len).toString());
     off += len;

@@ -6,17 +6,7 @@ import { Job } from '../../src/job/job.js';
 import { silentLogger } from '../../src/log.js';
 import { AppId, PushType, type CometDialer, type PushMsg } from '../../src/ports/index.js';
 import { splitFrames } from '../../src/protocol/frame.js';
-import {
-  FakeComet,
-  FakeRegistry,
-  cometInstance,
-  hex,
-  jobSettings,
-  testConfig,
-  unhex,
-  withTimeout,
-  type CometCallRecord,
-} from './fakes.js';
+import { FakeComet, FakeRegistry, cometInstance, hex, jobSettings, testConfig, unhex, withTimeout, type CometCallRecord } from './fakes.js';
 import { eventually } from '../support/eventually.js';
 
 interface Harness {
@@ -76,9 +66,7 @@ const broadcast = (msg: string, speed: number, operation = 1000): PushMsg => ({
 
 const roomBodies = (calls: CometCallRecord[], roomKey?: string): string[] =>
   calls.flatMap((c) =>
-    c.kind === 'room' && (roomKey === undefined || c.room === roomKey)
-      ? splitFrames(Buffer.from(c.proto.body)).map((f) => f.body.toString())
-      : [],
+    c.kind === 'room' && (roomKey === undefined || c.room === roomKey) ? splitFrames(Buffer.from(c.proto.body)).map((f) => f.body.toString()) : [],
   );
 
 const HELLO_FRAME = '00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f';
@@ -204,11 +192,7 @@ test('a held room message is sent once the first one waited `signal`', async () 
   const c1 = new FakeComet('c1');
   const h = await startJob([c1], { room: { batch: 20, signal: '20ms' } });
   try {
-    await withTimeout(
-      Promise.all([h.job.handle(room('live://1', 'a')), h.job.handle(room('live://1', 'b'))]),
-      5000,
-      'signal flush',
-    );
+    await withTimeout(Promise.all([h.job.handle(room('live://1', 'a')), h.job.handle(room('live://1', 'b'))]), 5000, 'signal flush');
     assert.equal(c1.calls.length, 1);
     assert.deepEqual(roomBodies(c1.calls), ['a', 'b']);
   } finally {
@@ -342,7 +326,11 @@ test('job.maxPending bounds the messages in flight; waiting messages keep their 
     assert.ok(c1.maxInFlight <= 2);
     assert.equal(c1.calls.length, 50);
     const order = c1.started.map((c) => (c.kind === 'push' ? Number(Buffer.from(c.proto.body.subarray(16)).toString()) : -1));
-    assert.deepEqual(order, Array.from({ length: 50 }, (_, i) => i), 'pushes to a comet start in the order handled');
+    assert.deepEqual(
+      order,
+      Array.from({ length: 50 }, (_, i) => i),
+      'pushes to a comet start in the order handled',
+    );
   } finally {
     await h.job.stop();
   }

@@ -38,10 +38,7 @@ test('PUSH proto: op-9 envelope around the single-push vector frame, encoded as 
   assert.equal(proto.op, 9);
   assert.equal(proto.seq, 0);
   assert.equal(hex(proto.body), hex(unhex('00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f')));
-  assert.equal(
-    hex(encodeProto(proto)),
-    hex(unhex('08 01 | 10 09 | 22 15 00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f')),
-  );
+  assert.equal(hex(encodeProto(proto)), hex(unhex('08 01 | 10 09 | 22 15 00 00 00 15 00 10 00 01 00 00 03 e8 00 00 00 00 68 65 6c 6c 6f')));
 });
 
 test('room batch proto: two messages concatenated as the room-batch vector', () => {

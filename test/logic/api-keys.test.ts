@@ -148,7 +148,10 @@ describe('api keys: when api.auth turns them on', () => {
   it('auto: on in distributed wiring, even on loopback; a start-up error without keys', async () => {
     const a = await start({ api: { keys: [KEY] } }, false);
     assert.equal((await push(a)).status, 401);
-    await assert.rejects(start({}, false), /api\.auth is on but api\.keys is empty: api\.auth = "auto" turns it on because logic runs distributed; set api\.keys/);
+    await assert.rejects(
+      start({}, false),
+      /api\.auth is on but api\.keys is empty: api\.auth = "auto" turns it on because logic runs distributed; set api\.keys/,
+    );
   });
 
   it('auto decides by address and wiring', () => {

@@ -99,7 +99,14 @@ describe('keyless API: Origin and Host', () => {
   });
 
   it('a Host that URL parsing would read another host out of is refused', async () => {
-    for (const host of [`evil.example@127.0.0.1:${api.port}`, 'evil.example@localhost', '127.0.0.1/evil.example', '127.0.0.1#evil.example', '127.0.0.1?x', '127.0.0.1\\evil.example']) {
+    for (const host of [
+      `evil.example@127.0.0.1:${api.port}`,
+      'evil.example@localhost',
+      '127.0.0.1/evil.example',
+      '127.0.0.1#evil.example',
+      '127.0.0.1?x',
+      '127.0.0.1\\evil.example',
+    ]) {
       assert.equal((await push({ host })).status, 403, host);
       assert.equal((await send(api.port, 'GET', '/', { host })).status, 403, host);
     }

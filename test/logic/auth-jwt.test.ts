@@ -84,7 +84,11 @@ describe('jwt auth: HS256', () => {
   });
 
   it('refuses a token not valid yet (nbf beyond the clock tolerance)', async () => {
-    const token = await new SignJWT({ mid: 1 }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime(now() + 600).setNotBefore(now() + 120).sign(enc(SECRET));
+    const token = await new SignJWT({ mid: 1 })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(now() + 600)
+      .setNotBefore(now() + 120)
+      .sign(enc(SECRET));
     denied(await connect(auth, token), 'not_yet_valid');
   });
 
@@ -95,10 +99,16 @@ describe('jwt auth: HS256', () => {
   });
 
   it('refuses an algorithm without a configured key (HS512, RS256)', async () => {
-    const hs512 = await new SignJWT({ mid: 1 }).setProtectedHeader({ alg: 'HS512' }).setExpirationTime(now() + 300).sign(enc(SECRET + SECRET));
+    const hs512 = await new SignJWT({ mid: 1 })
+      .setProtectedHeader({ alg: 'HS512' })
+      .setExpirationTime(now() + 300)
+      .sign(enc(SECRET + SECRET));
     denied(await connect(auth, hs512), 'bad_algorithm');
     const { privateKey } = await generateKeyPair('RS256');
-    const rs = await new SignJWT({ mid: 1 }).setProtectedHeader({ alg: 'RS256' }).setExpirationTime(now() + 300).sign(privateKey);
+    const rs = await new SignJWT({ mid: 1 })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setExpirationTime(now() + 300)
+      .sign(privateKey);
     denied(await connect(auth, rs), 'bad_algorithm');
   });
 
@@ -200,7 +210,10 @@ describe('jwt auth: RS256 with a PEM public key', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   const rs256 = (claims: JWTPayload, key: CryptoKey = privateKey) =>
-    new SignJWT(claims).setProtectedHeader({ alg: 'RS256' }).setExpirationTime(now() + 300).sign(key);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256' })
+      .setExpirationTime(now() + 300)
+      .sign(key);
 
   it('accepts tokens signed with the key, inline or from a file', async () => {
     const inline = jwtAuth({ publicKey: pem });
@@ -209,7 +222,15 @@ describe('jwt auth: RS256 with a PEM public key', () => {
     const fromFile = jwtAuth({ publicKey: `@${file}` });
     const token = await rs256({ mid: 10, room_id: 'live://rs' });
     for (const auth of [inline, fromFile]) {
-      assert.deepEqual(await connect(auth, JSON.stringify({ token })), { ok: true, mid: 10n, key: '', roomId: 'live://rs', accepts: [], roomFixed: true, acceptsFixed: true });
+      assert.deepEqual(await connect(auth, JSON.stringify({ token })), {
+        ok: true,
+        mid: 10n,
+        key: '',
+        roomId: 'live://rs',
+        accepts: [],
+        roomFixed: true,
+        acceptsFixed: true,
+      });
     }
   });
 
@@ -223,7 +244,10 @@ describe('jwt auth: RS256 with a PEM public key', () => {
 
   it('refuses an expired RS256 token', async () => {
     const auth = jwtAuth({ publicKey: pem });
-    const token = await new SignJWT({ mid: 1 }).setProtectedHeader({ alg: 'RS256' }).setExpirationTime(now() - 3600).sign(privateKey);
+    const token = await new SignJWT({ mid: 1 })
+      .setProtectedHeader({ alg: 'RS256' })
+      .setExpirationTime(now() - 3600)
+      .sign(privateKey);
     denied(await connect(auth, token), 'expired');
   });
 });
@@ -256,7 +280,10 @@ describe('jwt auth: ES256 from a JWKS URL', () => {
   });
 
   const es256 = (claims: JWTPayload, kid = 'k1', key: CryptoKey = privateKey) =>
-    new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid }).setExpirationTime(now() + 300).sign(key);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'ES256', kid })
+      .setExpirationTime(now() + 300)
+      .sign(key);
 
   it('accepts a token signed by a JWKS key, caching the key set', async () => {
     jwksStatus = 200;

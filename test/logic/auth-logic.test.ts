@@ -42,7 +42,10 @@ const connect = (logic: Logic, token: string) => logic.connect({ server: 'comet-
 describe('logic: connect through the authenticator', () => {
   it('jwt mode: a verified token connects with its claims and a generated key; the routing is stored', async () => {
     const { logic, store } = logicWith({ auth: { mode: 'jwt', jwt: { secret: SECRET } } });
-    const token = await new SignJWT({ mid: 9, room_id: 'live://9', accepts: [1000] }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(enc(SECRET));
+    const token = await new SignJWT({ mid: 9, room_id: 'live://9', accepts: [1000] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('5m')
+      .sign(enc(SECRET));
     const reply = await connect(logic, JSON.stringify({ token }));
     assert.equal(reply.mid, 9n);
     assert.equal(reply.roomId, 'live://9');
@@ -60,7 +63,10 @@ describe('logic: connect through the authenticator', () => {
       assert.equal(err.message, 'auth denied: JSON token has no string "token" field');
       return true;
     });
-    const forged = await new SignJWT({ mid: 1, key: 'k1' }).setProtectedHeader({ alg: 'HS256' }).setExpirationTime('5m').sign(enc(SECRET + 'x'));
+    const forged = await new SignJWT({ mid: 1, key: 'k1' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime('5m')
+      .sign(enc(SECRET + 'x'));
     await assert.rejects(connect(logic, forged), /^AuthDeniedError: auth denied: signature verification failed$/);
     await assert.rejects(connect(logic, forged), /signature verification failed/);
     assert.deepEqual(await store.serversByKeys(['k1']), ['']);
@@ -70,7 +76,10 @@ describe('logic: connect through the authenticator', () => {
   it('goim mode keeps goim: any token is trusted, a broken one rejects with its TokenError', async () => {
     const { logic } = logicWith({});
     assert.equal((await connect(logic, '{"mid":5,"key":"k5"}')).mid, 5n);
-    await assert.rejects(connect(logic, '{"mid":"1"}'), (err: unknown) => err instanceof TokenError && err.message === 'auth token: mid must be an integer');
+    await assert.rejects(
+      connect(logic, '{"mid":"1"}'),
+      (err: unknown) => err instanceof TokenError && err.message === 'auth token: mid must be an integer',
+    );
     assert.deepEqual(logic.authStats(), { accepted: 1, denied: { malformed: 1 } });
   });
 

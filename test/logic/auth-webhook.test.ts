@@ -76,7 +76,15 @@ describe('webhook auth', () => {
 
   it('accepts mid as a decimal string (int64) and defaults missing fields', async () => {
     handler = answer(200, '{"allow":true,"mid":"9223372036854775807"}');
-    assert.deepEqual(await connect(webhook()), { ok: true, mid: 9223372036854775807n, key: '', roomId: '', accepts: [], roomFixed: true, acceptsFixed: true });
+    assert.deepEqual(await connect(webhook()), {
+      ok: true,
+      mid: 9223372036854775807n,
+      key: '',
+      roomId: '',
+      accepts: [],
+      roomFixed: true,
+      acceptsFixed: true,
+    });
   });
 
   it('denies when the answer says so, with its reason', async () => {
@@ -122,7 +130,10 @@ describe('webhook auth', () => {
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const port = (probe.address() as AddressInfo).port;
     await new Promise((resolve) => probe.close(resolve));
-    const a = new WebhookAuthenticator(buildConfig({ auth: { mode: 'webhook', webhook: { url: `http://127.0.0.1:${port}/` } } }).auth.webhook, silentLogger);
+    const a = new WebhookAuthenticator(
+      buildConfig({ auth: { mode: 'webhook', webhook: { url: `http://127.0.0.1:${port}/` } } }).auth.webhook,
+      silentLogger,
+    );
     denied(await connect(a), 'webhook_error', /ECONNREFUSED/);
   });
 
@@ -179,7 +190,10 @@ describe('webhook auth', () => {
   });
 
   it('refuses a bad configuration at start-up', () => {
-    assert.throws(() => new WebhookAuthenticator(buildConfig({ auth: { mode: 'webhook' } }).auth.webhook, silentLogger), /auth\.webhook\.url is not set/);
+    assert.throws(
+      () => new WebhookAuthenticator(buildConfig({ auth: { mode: 'webhook' } }).auth.webhook, silentLogger),
+      /auth\.webhook\.url is not set/,
+    );
     assert.throws(() => webhook({ headers: { 'bad header': 'x' } }), /auth\.webhook\.headers/);
     assert.throws(
       () => new WebhookAuthenticator(buildConfig({ auth: { mode: 'webhook', webhook: { url: 'file:///etc/passwd' } } }).auth.webhook, silentLogger),

@@ -21,7 +21,7 @@ function conns(b: WeightedBalancer): Record<string, number> {
   return Object.fromEntries(b.snapshot().map((n) => [n.hostname, n.currentConns]));
 }
 
-describe('balancer: goim\'s worked example', () => {
+describe("balancer: goim's worked example", () => {
   test('client region sh, regionWeight 1.6: first and second call', () => {
     const b = new WeightedBalancer();
     assert.equal(b.update(worked()), true);
@@ -73,19 +73,14 @@ describe('balancer: weights', () => {
 
   test('an overloaded node is clamped to weight 1, a heavy one to 2^20', () => {
     const b = new WeightedBalancer();
-    b.update([
-      comet('busy', { weight: '1', conn_count: '1000000' }),
-      comet('idle', { weight: '100000000', conn_count: '0' }),
-    ]);
+    b.update([comet('busy', { weight: '1', conn_count: '1000000' }), comet('idle', { weight: '100000000', conn_count: '0' })]);
     b.nodeAddrs('', '', 1);
     assert.deepEqual(weights(b), { busy: 1, idle: 1 << 20 });
   });
 
   test('at most five nodes are returned; addrs of each are concatenated', () => {
     const b = new WeightedBalancer();
-    b.update(
-      Array.from({ length: 7 }, (_, i) => comet(`c${i}`, { weight: '10', conn_count: String(i * 10), addrs: `x${i},y${i}` })),
-    );
+    b.update(Array.from({ length: 7 }, (_, i) => comet(`c${i}`, { weight: '10', conn_count: String(i * 10), addrs: `x${i},y${i}` })));
     const r = b.nodeAddrs('', '.d', 1);
     assert.deepEqual(r.domains, ['c0.d', 'c1.d', 'c2.d', 'c3.d', 'c4.d']);
     assert.deepEqual(r.addrs, ['x0', 'y0', 'x1', 'y1', 'x2', 'y2', 'x3', 'y3', 'x4', 'y4']);

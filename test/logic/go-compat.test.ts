@@ -123,13 +123,16 @@ describe('room keys (url.Parse(key).Host)', () => {
 describe('query binding (gin BindQuery)', () => {
   test('parses the query like net/url', () => {
     const q = parseGoQuery('keys=a&keys=b,c&&x=%41+b&bad=%zz&semi=1;2&k%3D=v%3D&flag&empty=');
-    assert.deepEqual([...q], [
-      ['keys', ['a', 'b,c']],
-      ['x', ['A b']],
-      ['k=', ['v=']],
-      ['flag', ['']],
-      ['empty', ['']],
-    ]);
+    assert.deepEqual(
+      [...q],
+      [
+        ['keys', ['a', 'b,c']],
+        ['x', ['A b']],
+        ['k=', ['v=']],
+        ['flag', ['']],
+        ['empty', ['']],
+      ],
+    );
   });
 
   const specs = {
@@ -152,17 +155,20 @@ describe('query binding (gin BindQuery)', () => {
     assert.throws(() => bindQuery(parseGoQuery('operation=1&mids=x'), specs), {
       message: 'strconv.ParseInt: parsing "x": invalid syntax',
     });
-    assert.throws(() => bindQuery(parseGoQuery('operation=0'), specs), (err: unknown) => {
-      assert.ok(err instanceof BindingError);
-      assert.equal(
-        err.message,
-        [
-          "Key: 'Op' Error:Field validation for 'Op' failed on the 'required' tag",
-          "Key: 'Type' Error:Field validation for 'Type' failed on the 'required' tag",
-          "Key: 'Rooms' Error:Field validation for 'Rooms' failed on the 'required' tag",
-        ].join('\n'),
-      );
-      return true;
-    });
+    assert.throws(
+      () => bindQuery(parseGoQuery('operation=0'), specs),
+      (err: unknown) => {
+        assert.ok(err instanceof BindingError);
+        assert.equal(
+          err.message,
+          [
+            "Key: 'Op' Error:Field validation for 'Op' failed on the 'required' tag",
+            "Key: 'Type' Error:Field validation for 'Type' failed on the 'required' tag",
+            "Key: 'Rooms' Error:Field validation for 'Rooms' failed on the 'required' tag",
+          ].join('\n'),
+        );
+        return true;
+      },
+    );
   });
 });

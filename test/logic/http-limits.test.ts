@@ -41,7 +41,10 @@ function raw(port: number): Promise<Raw> {
     const done = new Promise<void>((r) => socket.once('close', () => r()));
     const closed = (what: string): Promise<void> =>
       new Promise((res, rej) => {
-        const t = setTimeout(() => rej(new Error(`${what}: still open ${CLOSE_WAIT_MS} ms after connecting (received ${JSON.stringify(text)})`)), CLOSE_WAIT_MS);
+        const t = setTimeout(
+          () => rej(new Error(`${what}: still open ${CLOSE_WAIT_MS} ms after connecting (received ${JSON.stringify(text)})`)),
+          CLOSE_WAIT_MS,
+        );
         void done.then(() => {
           clearTimeout(t);
           res();

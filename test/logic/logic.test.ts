@@ -198,12 +198,15 @@ describe('logic: online counting', () => {
     await logic.renewOnline('unregistered', { 'live://1000': 100 });
     await logic.reloadOnline();
 
-    assert.deepEqual({ ...(await logic.renewOnline('c1', { 'live://1000': 2, 'live://1001': 1 })) }, {
-      'live://1000': 3,
-      'live://1001': 1,
-      'liveshow://7': 4,
-      'test://1': 9,
-    });
+    assert.deepEqual(
+      { ...(await logic.renewOnline('c1', { 'live://1000': 2, 'live://1001': 1 })) },
+      {
+        'live://1000': 3,
+        'live://1001': 1,
+        'liveshow://7': 4,
+        'test://1': 9,
+      },
+    );
     // type is a plain prefix: "live" also matches liveshow://
     assert.deepEqual(top(logic, 'live', 10), [
       { room_id: '7', count: 4 },

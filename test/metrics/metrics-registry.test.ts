@@ -92,7 +92,14 @@ describe('createMetricsRegistry', () => {
     const withStats = { ...base, authStats: () => ({ accepted: 5, denied: { expired: 2, malformed: 1 } }) };
     for (const [logic, expected] of [
       [base, []],
-      [withStats, [['accepted', undefined, 5], ['denied', 'expired', 2], ['denied', 'malformed', 1]]],
+      [
+        withStats,
+        [
+          ['accepted', undefined, 5],
+          ['denied', 'expired', 2],
+          ['denied', 'malformed', 1],
+        ],
+      ],
     ] as const) {
       const m = createMetricsRegistry({});
       try {
@@ -192,7 +199,10 @@ describe('serveMetrics', () => {
     const first = await serveMetrics({ contentType: 'text/plain', metrics: async () => '' }, '127.0.0.1:0');
     try {
       const taken = `127.0.0.1:${first.address().port}`;
-      await assert.rejects(serveMetrics({ contentType: 'text/plain', metrics: async () => '' }, taken), new RegExp(`metrics: cannot listen on ${taken}`));
+      await assert.rejects(
+        serveMetrics({ contentType: 'text/plain', metrics: async () => '' }, taken),
+        new RegExp(`metrics: cannot listen on ${taken}`),
+      );
     } finally {
       await first.close();
     }

@@ -25,7 +25,10 @@ function countingSource(): MetricsSource & { renders: number } {
   return source;
 }
 
-async function withServer(input: ConfigInput, run: (port: number, source: ReturnType<typeof countingSource>, hits: LimitHits) => Promise<void>): Promise<void> {
+async function withServer(
+  input: ConfigInput,
+  run: (port: number, source: ReturnType<typeof countingSource>, hits: LimitHits) => Promise<void>,
+): Promise<void> {
   const source = countingSource();
   const hits = new LimitHits();
   const server: MetricsServer = await serveMetrics(source, '127.0.0.1:0', silentLogger, metricsServeOptions(configSchema.parse(input), hits));
@@ -93,18 +96,21 @@ describe('metrics listener: limits', () => {
   });
 
   it('connections past metrics.maxConnections are closed at accept and counted', async () => {
-    await withServer({ metrics: { maxConnections: 2 }, httpServer: { headersTimeout: '60s', requestTimeout: '60s' } }, async (port, _source, hits) => {
-      const held = await Promise.all([rawHttp(port), rawHttp(port)]);
-      try {
-        for (const c of held) c.socket.write('GET /metrics HTTP/1.1\r\n');
-        const over = await rawHttp(port);
-        await over.closed('connection over metrics.maxConnections');
-        assert.equal(over.received(), '');
-        assert.equal(hits.snapshot().http_connections, 1);
-      } finally {
-        for (const c of held) c.socket.destroy();
-      }
-    });
+    await withServer(
+      { metrics: { maxConnections: 2 }, httpServer: { headersTimeout: '60s', requestTimeout: '60s' } },
+      async (port, _source, hits) => {
+        const held = await Promise.all([rawHttp(port), rawHttp(port)]);
+        try {
+          for (const c of held) c.socket.write('GET /metrics HTTP/1.1\r\n');
+          const over = await rawHttp(port);
+          await over.closed('connection over metrics.maxConnections');
+          assert.equal(over.received(), '');
+          assert.equal(hits.snapshot().http_connections, 1);
+        } finally {
+          for (const c of held) c.socket.destroy();
+        }
+      },
+    );
   });
 
   it('headers not received within httpServer.headersTimeout are answered 408 and counted', async () => {

@@ -14,7 +14,15 @@ import { eventually } from '../support/eventually.js';
 
 const skip = await serviceGate('nats');
 
-const roomMsg = (body: string): PushMsg => ({ type: PushType.ROOM, operation: 1000, speed: 0, server: '', room: 'live://1', keys: [], msg: Buffer.from(body) });
+const roomMsg = (body: string): PushMsg => ({
+  type: PushType.ROOM,
+  operation: 1000,
+  speed: 0,
+  server: '',
+  room: 'live://1',
+  keys: [],
+  msg: Buffer.from(body),
+});
 
 describe('NATS queue metrics', { skip }, () => {
   it('shows what waits in the stream and counts redeliveries', async () => {

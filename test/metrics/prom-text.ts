@@ -37,8 +37,7 @@ export function parsePromText(text: string): PromText {
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
     samples.push({ name: m[1], labels, value });
   }
-  const includes = (have: Record<string, string>, want: Record<string, string>): boolean =>
-    Object.entries(want).every(([k, v]) => have[k] === v);
+  const includes = (have: Record<string, string>, want: Record<string, string>): boolean => Object.entries(want).every(([k, v]) => have[k] === v);
   return {
     samples,
     types,

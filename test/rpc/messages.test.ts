@@ -23,10 +23,16 @@ test('goim.logic.ConnectReq omits the empty cookie', () => {
 });
 
 test('goim.logic.ConnectReply packs accepts and carries ns heartbeat', () => {
-  const bytes = hex(
-    '08 7b | 12 03 61 62 63 | 1a 0b 6c 69 76 65 3a 2f 2f 31 30 30 30 | 22 06 e8 07 e9 07 ea 07 | 28 80 80 eb 91 fc 0d',
-  );
-  const reply = { mid: 123n, key: 'abc', roomID: 'live://1000', accepts: [1000, 1001, 1002], heartbeat: 480_000_000_000n, roomFixed: false, acceptsFixed: false };
+  const bytes = hex('08 7b | 12 03 61 62 63 | 1a 0b 6c 69 76 65 3a 2f 2f 31 30 30 30 | 22 06 e8 07 e9 07 ea 07 | 28 80 80 eb 91 fc 0d');
+  const reply = {
+    mid: 123n,
+    key: 'abc',
+    roomID: 'live://1000',
+    accepts: [1000, 1001, 1002],
+    heartbeat: 480_000_000_000n,
+    roomFixed: false,
+    acceptsFixed: false,
+  };
   assert.deepEqual(Buffer.from(ConnectReply.encode(reply).finish()), bytes);
   assert.deepEqual(ConnectReply.decode(bytes), reply);
 });

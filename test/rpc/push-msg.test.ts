@@ -32,10 +32,7 @@ test('PUSH message omits type 0 and repeats keys', () => {
 });
 
 test('BROADCAST message carries speed', () => {
-  roundTrip(
-    msg({ type: PushType.BROADCAST, operation: 1000, speed: 100, msg: text('hi') }),
-    '08 02 | 10 e8 07 | 18 64 | 3a 02 68 69',
-  );
+  roundTrip(msg({ type: PushType.BROADCAST, operation: 1000, speed: 100, msg: text('hi') }), '08 02 | 10 e8 07 | 18 64 | 3a 02 68 69');
 });
 
 test('negative operation is a 10-byte varint', () => {

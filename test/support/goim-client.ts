@@ -105,7 +105,9 @@ export class GoimTestClient {
       socket.destroy();
       throw new Error(`websocket upgrade refused: ${statusLine}`);
     }
-    const expected = createHash('sha1').update(key + WS_GUID).digest('base64');
+    const expected = createHash('sha1')
+      .update(key + WS_GUID)
+      .digest('base64');
     if (!head.toLowerCase().includes(`sec-websocket-accept: ${expected.toLowerCase()}`)) {
       socket.destroy();
       throw new Error(`websocket upgrade: bad Sec-WebSocket-Accept in ${JSON.stringify(head)}`);

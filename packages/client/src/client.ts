@@ -44,9 +44,7 @@ export class TsimClient extends ClientSession {
         events.broken(new CodecError('text WebSocket message (goim frames are binary)'));
         return;
       }
-      const bytes = ArrayBuffer.isView(data)
-        ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-        : new Uint8Array(data as ArrayBuffer);
+      const bytes = ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data as ArrayBuffer);
       let frame;
       try {
         frame = decodeFrame(bytes, 0);

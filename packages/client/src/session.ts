@@ -55,8 +55,17 @@ interface Pending {
 
 /** Ops that have their own method (or are replies) and so cannot go through send(). */
 const RESERVED_OPS = new Set<number>([
-  Op.Heartbeat, Op.HeartbeatReply, Op.Auth, Op.AuthReply, Op.Raw,
-  Op.ChangeRoom, Op.ChangeRoomReply, Op.Sub, Op.SubReply, Op.Unsub, Op.UnsubReply,
+  Op.Heartbeat,
+  Op.HeartbeatReply,
+  Op.Auth,
+  Op.AuthReply,
+  Op.Raw,
+  Op.ChangeRoom,
+  Op.ChangeRoomReply,
+  Op.Sub,
+  Op.SubReply,
+  Op.Unsub,
+  Op.UnsubReply,
 ]);
 
 const CLOSE_GRACE_MS = 3000;
@@ -232,7 +241,13 @@ export abstract class ClientSession {
 
   private open(): void {
     const conn: Conn = {
-      url: this.url, link: null, authenticated: false, rewritten: false, tokenChanges: 0, ended: false, onGone: [],
+      url: this.url,
+      link: null,
+      authenticated: false,
+      rewritten: false,
+      tokenChanges: 0,
+      ended: false,
+      onGone: [],
     };
     this.conn = conn;
     this._state = 'connecting';

@@ -34,16 +34,12 @@ export class GrpcCometClient implements CometService {
 
   async broadcast(protoOp: number, proto: Proto, speed: number): Promise<void> {
     const req = { protoOp, proto: toWireProto(proto), speed };
-    await unaryCall<object>('comet Broadcast', this.target, this.timeoutMs, (md, o, cb) =>
-      this.stub.broadcast(req, md, o, cb),
-    );
+    await unaryCall<object>('comet Broadcast', this.target, this.timeoutMs, (md, o, cb) => this.stub.broadcast(req, md, o, cb));
   }
 
   async broadcastRoom(roomId: string, proto: Proto): Promise<void> {
     const req = { roomID: roomId, proto: toWireProto(proto) };
-    await unaryCall<object>('comet BroadcastRoom', this.target, this.timeoutMs, (md, o, cb) =>
-      this.stub.broadcastRoom(req, md, o, cb),
-    );
+    await unaryCall<object>('comet BroadcastRoom', this.target, this.timeoutMs, (md, o, cb) => this.stub.broadcastRoom(req, md, o, cb));
   }
 
   async rooms(): Promise<string[]> {

@@ -118,12 +118,7 @@ export class GrpcLogicClient implements LogicService {
   async connect(req: ConnectRequest): Promise<ConnectReply> {
     const e = await this.pick();
     const wire = { server: req.server, cookie: req.cookie, token: asBuffer(req.token), clientIp: req.clientIp ?? '' };
-    const r = await unaryCall<WireConnectReply>(
-      'logic Connect',
-      e.target,
-      this.timeoutMs,
-      (md, o, cb) => e.plain.connect(wire, md, o, cb),
-    );
+    const r = await unaryCall<WireConnectReply>('logic Connect', e.target, this.timeoutMs, (md, o, cb) => e.plain.connect(wire, md, o, cb));
     return {
       mid: r.mid,
       key: r.key,
@@ -138,28 +133,21 @@ export class GrpcLogicClient implements LogicService {
   async disconnect(ref: SessionRef): Promise<boolean> {
     const e = await this.pick();
     const req = { mid: ref.mid, key: ref.key, server: ref.server };
-    const r = await unaryCall<{ has: boolean }>('logic Disconnect', e.target, this.timeoutMs, (md, o, cb) =>
-      e.plain.disconnect(req, md, o, cb),
-    );
+    const r = await unaryCall<{ has: boolean }>('logic Disconnect', e.target, this.timeoutMs, (md, o, cb) => e.plain.disconnect(req, md, o, cb));
     return r.has;
   }
 
   async heartbeat(ref: SessionRef): Promise<void> {
     const e = await this.pick();
     const req = { mid: ref.mid, key: ref.key, server: ref.server };
-    await unaryCall<object>('logic Heartbeat', e.target, this.timeoutMs, (md, o, cb) =>
-      e.plain.heartbeat(req, md, o, cb),
-    );
+    await unaryCall<object>('logic Heartbeat', e.target, this.timeoutMs, (md, o, cb) => e.plain.heartbeat(req, md, o, cb));
   }
 
   async renewOnline(server: string, roomCount: Record<string, number>): Promise<Record<string, number>> {
     const e = await this.pick();
     const req = { server, roomCount };
-    const r = await unaryCall<{ allRoomCount: Record<string, number> }>(
-      'logic RenewOnline',
-      e.target,
-      this.timeoutMs,
-      (md, o, cb) => e.gzip.renewOnline(req, md, o, cb),
+    const r = await unaryCall<{ allRoomCount: Record<string, number> }>('logic RenewOnline', e.target, this.timeoutMs, (md, o, cb) =>
+      e.gzip.renewOnline(req, md, o, cb),
     );
     return r.allRoomCount;
   }
@@ -173,12 +161,7 @@ export class GrpcLogicClient implements LogicService {
   async nodes(platform: string, clientIp: string): Promise<NodesReply> {
     const e = await this.pick();
     const req = { platform, clientIP: clientIp };
-    const r = await unaryCall<WireNodesReply>(
-      'logic Nodes',
-      e.target,
-      this.timeoutMs,
-      (md, o, cb) => e.plain.nodes(req, md, o, cb),
-    );
+    const r = await unaryCall<WireNodesReply>('logic Nodes', e.target, this.timeoutMs, (md, o, cb) => e.plain.nodes(req, md, o, cb));
     const b = r.backoff ?? { maxDelay: 0, baseDelay: 0, factor: 0, jitter: 0 };
     return {
       domain: r.domain,

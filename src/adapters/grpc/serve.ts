@@ -66,9 +66,7 @@ export async function serveService(
   server.addService(service, implementation);
   const creds = serverCredentials(opts);
   const bind = (target: string) =>
-    new Promise<number>((resolve, reject) =>
-      server.bindAsync(target, creds, (err, port) => (err ? reject(err) : resolve(port))),
-    );
+    new Promise<number>((resolve, reject) => server.bindAsync(target, creds, (err, port) => (err ? reject(err) : resolve(port))));
   let port: number;
   if (host !== undefined) {
     port = await bind(host.includes(':') ? `[${host}]:${wanted}` : `${host}:${wanted}`);

@@ -30,7 +30,14 @@ export class MemorySessionStore implements SessionStore {
       if (keys === undefined) this.mids.set(ref.mid, new OneKey(ref.key, ref.server));
       else if (keys instanceof Map) keys.set(ref.key, ref.server);
       else if (keys.key === ref.key) keys.server = ref.server;
-      else this.mids.set(ref.mid, new Map([[keys.key, keys.server], [ref.key, ref.server]]));
+      else
+        this.mids.set(
+          ref.mid,
+          new Map([
+            [keys.key, keys.server],
+            [ref.key, ref.server],
+          ]),
+        );
     }
     this.keys.set(ref.key, ref.server);
   }

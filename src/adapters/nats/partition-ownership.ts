@@ -157,7 +157,10 @@ export class PartitionOwnership {
       members = await leases.heartbeat(topology.stream, owner, leaseTtlMs);
     } catch (e) {
       if (!this.storeFailing) {
-        this.log.warn({ err: (e as Error).message, held: this.owned() }, 'nats: lease store unreachable; keeping held partitions, taking no new ones');
+        this.log.warn(
+          { err: (e as Error).message, held: this.owned() },
+          'nats: lease store unreachable; keeping held partitions, taking no new ones',
+        );
       }
       this.storeFailing = true;
       await this.renewAll();

@@ -274,7 +274,9 @@ export class PartitionReader {
   }
 
   private async getConsumer(): Promise<Consumer> {
-    return this.consumer ?? (this.consumer = await this.o.js.consumers.get(this.o.topology.stream, partitionDurable(this.o.topology, this.partition)));
+    return (
+      this.consumer ?? (this.consumer = await this.o.js.consumers.get(this.o.topology.stream, partitionDurable(this.o.topology, this.partition)))
+    );
   }
 
   /** Answers holder probes from now on: this reader is about to receive messages of its partition. */
@@ -362,7 +364,11 @@ export class PartitionReader {
       if (this.stopping) return false;
       const info = await consumer.info(false);
       if (info.num_waiting > 0) {
-        if (!told) this.o.log.warn({ partition: this.partition, waiting: info.num_waiting }, 'nats: another job still pulls this partition; waiting for it to stop');
+        if (!told)
+          this.o.log.warn(
+            { partition: this.partition, waiting: info.num_waiting },
+            'nats: another job still pulls this partition; waiting for it to stop',
+          );
         told = true;
         quiet = 0;
         await this.sleep(this.o.recheckMs);
@@ -385,7 +391,10 @@ export class PartitionReader {
           continue;
         }
         if (holder === 'gone' && retention === 'workqueue') {
-          this.o.log.info({ partition: this.partition, pending: unsettled }, 'nats: unacked messages of a holder that is gone; restarting the consumer to get them now');
+          this.o.log.info(
+            { partition: this.partition, pending: unsettled },
+            'nats: unacked messages of a holder that is gone; restarting the consumer to get them now',
+          );
           await restartConsumer(await this.o.js.jetstreamManager(false), this.o.topology, this.partition, this.o.log);
           if (this.o.counters) this.o.counters.redelivered += info.num_ack_pending;
           this.delayed.clear(); // they come again now, with the rest
@@ -399,7 +408,9 @@ export class PartitionReader {
           redeliveryAt = now + waitMs;
           this.o.log.info(
             { partition: this.partition, pending: unsettled, holder, waitMs },
-            holder === 'alive' ? 'nats: unacked messages held by a job still running; waiting for it to settle them' : 'nats: unacked messages on the partition; waiting for their redelivery',
+            holder === 'alive'
+              ? 'nats: unacked messages held by a job still running; waiting for it to settle them'
+              : 'nats: unacked messages on the partition; waiting for their redelivery',
           );
         }
         if (now >= redeliveryAt) {
@@ -430,7 +441,11 @@ export class PartitionReader {
       this.mustCheck = true;
       return;
     }
-    const batch = await consumer.fetch({ max_messages: this.max - this.inflight, expires: this.o.fetchExpiresMs, idle_heartbeat: FETCH_HEARTBEAT_MS });
+    const batch = await consumer.fetch({
+      max_messages: this.max - this.inflight,
+      expires: this.o.fetchExpiresMs,
+      idle_heartbeat: FETCH_HEARTBEAT_MS,
+    });
     this.batch = batch;
     this.batchCut = false;
     if (!this.o.linkUp()) this.connectionLost(); // dropped meanwhile

@@ -108,10 +108,14 @@ export class NatsPushQueue implements PushQueue {
   publish(msg: PushMsg): Promise<void> {
     const publisher = this.publisher;
     if (this.state !== 'connected' || !publisher) {
-      return Promise.reject(new Error(`nats ${this.where}: publish failed: not connected (${this.state}${this.lastError ? `; last error: ${this.lastError}` : ''})`));
+      return Promise.reject(
+        new Error(`nats ${this.where}: publish failed: not connected (${this.state}${this.lastError ? `; last error: ${this.lastError}` : ''})`),
+      );
     }
     if (!this.topologyReady) {
-      return Promise.reject(new Error(`nats ${this.where}: publish failed: stream ${this.o.stream} not ready${this.topologyError ? `: ${this.topologyError}` : ''}`));
+      return Promise.reject(
+        new Error(`nats ${this.where}: publish failed: stream ${this.o.stream} not ready${this.topologyError ? `: ${this.topologyError}` : ''}`),
+      );
     }
     let data: Uint8Array;
     try {

@@ -278,7 +278,12 @@ export class RedisRegistry implements Registry {
 
   private async write(instance: Instance): Promise<void> {
     try {
-      await REGISTER.run(this.redis, this.keys(instance.appid), [instance.hostname, encodeInstance(instance), this.ttlMs, this.channel(instance.appid)]);
+      await REGISTER.run(this.redis, this.keys(instance.appid), [
+        instance.hostname,
+        encodeInstance(instance),
+        this.ttlMs,
+        this.channel(instance.appid),
+      ]);
     } catch (e) {
       throw redisError(this.redis, `register ${instance.appid} ${instance.hostname}`, e);
     }

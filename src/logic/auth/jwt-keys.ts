@@ -65,9 +65,7 @@ export function loadJwtKeys(cfg: JwtConfig, log: Logger): JwtKeys {
   const secret = loadSecret(cfg);
   const pub = loadPublicKey(cfg, log);
   const jwks =
-    cfg.jwksUrl === ''
-      ? undefined
-      : createRemoteJWKSet(httpUrl(cfg.jwksUrl, 'auth.jwt.jwksUrl', log), { timeoutDuration: JWKS_TIMEOUT_MS });
+    cfg.jwksUrl === '' ? undefined : createRemoteJWKSet(httpUrl(cfg.jwksUrl, 'auth.jwt.jwksUrl', log), { timeoutDuration: JWKS_TIMEOUT_MS });
   if (secret === undefined && pub === undefined && jwks === undefined) {
     throw new ConfigError('auth.mode is "jwt" but none of auth.jwt.secret, auth.jwt.publicKey, auth.jwt.jwksUrl is set');
   }
@@ -87,8 +85,10 @@ export function loadJwtKeys(cfg: JwtConfig, log: Logger): JwtKeys {
       const needs = alg === 'HS256' ? 'auth.jwt.secret' : `auth.jwt.publicKey (${alg === 'RS256' ? 'RSA' : 'EC P-256'}) or auth.jwt.jwksUrl`;
       throw new ConfigError(`auth.jwt.algorithms lists ${alg} but no key for it is configured (set ${needs})`);
     }
-    if (secret !== undefined && !algorithms.includes('HS256')) log.warn('auth.jwt.secret is set but HS256 is not in auth.jwt.algorithms: it is unused');
-    if (pub !== undefined && !algorithms.includes(pub.alg)) log.warn(`auth.jwt.publicKey is an ${pub.alg} key but ${pub.alg} is not in auth.jwt.algorithms: it is unused`);
+    if (secret !== undefined && !algorithms.includes('HS256'))
+      log.warn('auth.jwt.secret is set but HS256 is not in auth.jwt.algorithms: it is unused');
+    if (pub !== undefined && !algorithms.includes(pub.alg))
+      log.warn(`auth.jwt.publicKey is an ${pub.alg} key but ${pub.alg} is not in auth.jwt.algorithms: it is unused`);
   }
 
   const resolve: JWTVerifyGetKey = (header, token) => {

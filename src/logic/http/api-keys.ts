@@ -110,7 +110,10 @@ export function guardApi(app: FastifyInstance, opts: ApiGuardOptions): ApiAuthSt
     const route = req.routeOptions.url;
     if (route === undefined || !guarded.has(route) || keys.accepts(req.headers.authorization)) return done();
     stats.rejected++;
-    opts.log.debug({ ip: req.ip, route, hasHeader: req.headers.authorization !== undefined }, `logic http: ${route} refused: missing or invalid API key`);
+    opts.log.debug(
+      { ip: req.ip, route, hasHeader: req.headers.authorization !== undefined },
+      `logic http: ${route} refused: missing or invalid API key`,
+    );
     void reply.code(401).header('www-authenticate', 'Bearer').type(JSON_TYPE).send(UNAUTHORIZED_BODY);
   });
   opts.log.info(`logic http: API keys required on ${[...guarded].join(', ')}`);

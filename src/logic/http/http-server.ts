@@ -137,9 +137,7 @@ export class LogicHttpServer {
     // One address gets a share, so it cannot hold every slot (docs/security.md#http-api).
     const maxConnectionsPerIp = hs.maxConnectionsPerIp ?? Math.max(1, Math.floor(maxConnections / 2));
     applyHttpLimits(server, { maxPipelined: hs.maxPipelined, maxConnectionsPerIp }, limits);
-    server.on('drop', (data?: { remoteAddress?: string }) =>
-      limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections }),
-    );
+    server.on('drop', (data?: { remoteAddress?: string }) => limits.hit(Limit.HttpConnections, { remote: data?.remoteAddress, maxConnections }));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
         limits.hit(Limit.HttpRequestTimeout, { remote: socket.remoteAddress, headersTimeout, requestTimeout });

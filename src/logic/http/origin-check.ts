@@ -17,7 +17,10 @@ const HOST_SYNTAX = /^(?:[A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(?::\d*)?$/;
 function hostName(host: string): string | undefined {
   if (!HOST_SYNTAX.test(host)) return undefined;
   try {
-    return new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+    return new URL(`http://${host}`).hostname
+      .replace(/^\[|\]$/g, '')
+      .replace(/\.$/, '')
+      .toLowerCase();
   } catch {
     return undefined;
   }
@@ -32,7 +35,9 @@ export function hostRefusal(host: string | undefined, allowedHosts: ReadonlySet<
   if (host === undefined) return undefined;
   const name = hostName(host);
   const known = name !== undefined && (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || allowedHosts.has(name));
-  return known ? undefined : `Host ${JSON.stringify(host)} is not a loopback name or an IP address: add it to httpServer.allowedHosts, or use api.keys`;
+  return known
+    ? undefined
+    : `Host ${JSON.stringify(host)} is not a loopback name or an IP address: add it to httpServer.allowedHosts, or use api.keys`;
 }
 
 /**

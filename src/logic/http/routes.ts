@@ -22,7 +22,10 @@ function rawQuery(url: string): string {
 }
 
 function ok(reply: FastifyReply, data?: unknown): void {
-  reply.code(200).type(JSON_TYPE).send(envelope(Code.OK, '', data));
+  reply
+    .code(200)
+    .type(JSON_TYPE)
+    .send(envelope(Code.OK, '', data));
 }
 
 /** A logic-level failure: HTTP 200 with a negative code, as goim. */

@@ -95,13 +95,10 @@ export class GoJsonScanner {
           this.stack.pop();
           continue;
         }
-        this.syntax(
-          `invalid character ${this.describe()} after ${close === Ch.RBrace ? 'object key:value pair' : 'array element'}`,
-        );
+        this.syntax(`invalid character ${this.describe()} after ${close === Ch.RBrace ? 'object key:value pair' : 'array element'}`);
       }
     }
   }
-
 
   private memberKey(): void {
     this.ws();

@@ -4,7 +4,7 @@
 
 type Mode = 'host' | 'zone' | 'path' | 'userinfo' | 'fragment';
 
-const HOST_EXTRA = new Set("!$&'()*+,;=:[]<>\"".split(''));
+const HOST_EXTRA = new Set('!$&\'()*+,;=:[]<>"'.split(''));
 const UNRESERVED_MARK = new Set(['-', '_', '.', '~']);
 
 function isAlnum(c: number): boolean {
@@ -32,7 +32,7 @@ const decoder = new TextDecoder();
 /** net/url unescape: %XX checks for every mode, character checks for host and zone. */
 function unescape(s: string, mode: Mode): string | undefined {
   let hasPct = false;
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const c = s.charCodeAt(i);
     if (c === 0x25) {
       hasPct = true;
@@ -50,7 +50,7 @@ function unescape(s: string, mode: Mode): string | undefined {
   if (!hasPct) return s;
   // Percent-decode to bytes, then read them as UTF-8.
   const bytes: number[] = [];
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     if (s.charCodeAt(i) === 0x25) {
       bytes.push((unhex(s.charCodeAt(i + 1)) << 4) | unhex(s.charCodeAt(i + 2)));
       i += 3;
