@@ -1,6 +1,6 @@
 // Every `limits` setting (and the two size limits) trips, is counted, and recovers.
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import { closedByServer, rawSocket } from '../support/raw-socket.js';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -30,24 +30,6 @@ async function withComet(
   } finally {
     await h.stop();
   }
-}
-
-/** A plain socket to the comet, from `localAddress` when given. */
-function rawSocket(port: number, localAddress?: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1', localAddress });
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
-/** Resolves whether the server closed the socket (true) or it is still open after an exchange (false). */
-function closedByServer(s: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    s.on('error', () => {});
-    if (s.destroyed) resolve();
-    else s.once('close', () => resolve());
-  });
 }
 
 const hitsOf = (hits: LimitHits, name: string): number => hits.snapshot()[name] ?? 0;

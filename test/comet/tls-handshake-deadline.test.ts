@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { closedByServer, rawSocket } from '../support/raw-socket.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { createMetricsRegistry } from '../../src/metrics/registry.js';
 import { Op } from '../../src/protocol/ops.js';
@@ -22,26 +23,8 @@ const HANDSHAKE_MS = 300;
 /** Far beyond the deadline: a socket still open then was never going to be closed. */
 const CLOSE_WAIT_MS = 15_000;
 
-function rawSocket(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
 /** Resolves when the server closed `s`; rejects if it is still open after CLOSE_WAIT_MS. */
-function closedByServer(s: Socket, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    s.on('error', () => {});
-    if (s.destroyed) return resolve();
-    const t = setTimeout(() => reject(new Error(`${what}: still open ${CLOSE_WAIT_MS} ms after connecting`)), CLOSE_WAIT_MS);
-    s.once('close', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
+const closedUntil = (s: Socket, what: string): Promise<void> => closedByServer(s, what, CLOSE_WAIT_MS);
 
 /**
  * Sends a TLS record header announcing a 16 KiB handshake record, then one byte of it every
@@ -102,7 +85,7 @@ describe('TLS handshake deadline', { skip }, () => {
           // The three hold this IP's three slots, and are visible while they do.
           await eventually(() => h.comet.counters().tlsHandshakes === 3, 'three handshakes in progress');
           assert.match(await metrics.metrics(), /^tsim_comet_tls_handshakes 3$/m);
-          await Promise.all([closedByServer(silent, 'silent socket'), ...slow.map((s) => closedByServer(s, 'trickling socket'))]);
+          await Promise.all([closedUntil(silent, 'silent socket'), ...slow.map((s) => closedUntil(s, 'trickling socket'))]);
           assert.equal(hits.snapshot().tls_handshake_timeout, 3);
           assert.equal(h.comet.counters().tlsHandshakes, 0);
           assert.match(await metrics.metrics(), /^tsim_comet_tls_handshakes 0$/m);

@@ -3,8 +3,9 @@
 // (which wait only for the request their 503 answers, and only limits.maxRefusedWaiting
 // at a time) as well as admitted ones.
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
+import { closedByServer, rawSocket } from '../support/raw-socket.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
 import { Op } from '../../src/protocol/ops.js';
 import { startComet, type Harness, type Section } from './harness.js';
@@ -12,26 +13,8 @@ import { startComet, type Harness, type Section } from './harness.js';
 /** Far beyond the deadlines used here: a socket still open then was never going to be closed. */
 const CLOSE_WAIT_MS = 15_000;
 
-function rawSocket(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
 /** Resolves when the server closed `s`; rejects if it is still open after CLOSE_WAIT_MS. */
-function closedByServer(s: Socket, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    s.on('error', () => {});
-    if (s.destroyed) return resolve();
-    const t = setTimeout(() => reject(new Error(`${what}: still open ${CLOSE_WAIT_MS} ms after connecting`)), CLOSE_WAIT_MS);
-    s.once('close', () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-}
+const closedUntil = (s: Socket, what: string): Promise<void> => closedByServer(s, what, CLOSE_WAIT_MS);
 
 /** The start of an upgrade request, then one more header line every 50 ms, never the end. */
 function trickleUpgrade(s: Socket): void {
@@ -60,7 +43,7 @@ describe('WebSocket handshake deadline', () => {
       const holder = await h.client('ws', { key: 'holder' });
       const refused = [await rawSocket(h.wsPort), await rawSocket(h.wsPort), await rawSocket(h.wsPort)];
       for (const s of refused) trickleUpgrade(s);
-      await Promise.all(refused.map((s) => closedByServer(s, 'refused trickling socket')));
+      await Promise.all(refused.map((s) => closedUntil(s, 'refused trickling socket')));
       assert.equal(hits.snapshot().connections_per_ip, 3);
       holder.close();
       await holder.closed;
@@ -76,7 +59,7 @@ describe('WebSocket handshake deadline', () => {
       const holder = await h.client('ws', { key: 'holder' });
       const waiting = [await rawSocket(h.wsPort), await rawSocket(h.wsPort)];
       const third = await rawSocket(h.wsPort);
-      await closedByServer(third, 'refused socket over maxRefusedWaiting');
+      await closedUntil(third, 'refused socket over maxRefusedWaiting');
       assert.deepEqual(
         waiting.map((s) => s.destroyed),
         [false, false],
@@ -100,7 +83,7 @@ describe('WebSocket handshake deadline', () => {
       trickleUpgrade(slow[0]);
       // The other sends the request line only, then nothing.
       slow[1].write('GET /sub HTTP/1.1\r\n');
-      await Promise.all(slow.map((s) => closedByServer(s, 'admitted socket with an unfinished upgrade')));
+      await Promise.all(slow.map((s) => closedUntil(s, 'admitted socket with an unfinished upgrade')));
       assert.equal(h.comet.counters().sockets, 0);
     });
   });
