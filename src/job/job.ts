@@ -21,6 +21,7 @@
 // calls wait (in order) for a slot. Each message holds at most one call per comet, so the
 // calls queued for one comet are bounded by the same number, and at most `job.routineSize`
 // of them run at once.
+import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import { AppId, PushType, type CometDialer, type Proto, type PushMsg, type PushQueue, type Registry } from '../ports/index.js';
 import { HEADER_LEN } from '../protocol/frame.js';
@@ -70,6 +71,8 @@ export interface JobOptions {
   registry: Registry;
   dial: CometDialer;
   log: Logger;
+  /** Times room batches (room.signal, room.idle); default the system clock, a manual one in tests. */
+  clock?: Clock;
 }
 
 /** Counters since start (exported as metrics by the caller). */
@@ -167,7 +170,7 @@ export class Job {
       backlogBytes: job.cometBacklogBytes,
       mergeMaxBytes: Math.min(MERGE_MAX_BYTES, batchBytes),
     });
-    this.roomTable = new RoomTable(room.batch, room.signal, room.idle, room.maxHeld, this.sendRoomBatch, room.adaptive, batchBytes);
+    this.roomTable = new RoomTable(room.batch, room.signal, room.idle, room.maxHeld, this.sendRoomBatch, room.adaptive, batchBytes, opts.clock);
     this.admission = new Admission(job.maxPending);
   }
 

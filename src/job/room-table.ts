@@ -8,6 +8,7 @@
 // so it occupies one of the queue's in-flight slots for up to `signal`. With many quiet
 // rooms that would cap throughput at (queue window / signal); once `maxHeld` messages are
 // held over all rooms, every held batch is sent at once instead.
+import { systemClock, type Clock, type ClockTimer } from '../lib/clock.js';
 import { BATCH_SIZE_BUCKETS, BucketCounts } from '../metrics/bucket-counts.js';
 import type { Proto } from '../ports/index.js';
 import { RoomBatcher, type SendBatch } from './room-batcher.js';
@@ -24,7 +25,7 @@ export class RoomTable {
   private readonly holding = new Set<RoomBatcher>();
   private held = 0;
   private readonly idle: number;
-  private sweeper: NodeJS.Timeout | null = null;
+  private sweeper: ClockTimer | null = null;
   private readonly sendBatch: SendBatch;
   /** Messages per batch sent (metrics). */
   readonly batchSizes = new BucketCounts(BATCH_SIZE_BUCKETS);
@@ -38,6 +39,8 @@ export class RoomTable {
     private readonly adaptive = false,
     /** Most body bytes of one batch (RoomBatcher). */
     private readonly maxBytes = Infinity,
+    /** Times the batches' `signal` windows and the idle sweep (default: the system clock). */
+    private readonly clock: Clock = systemClock,
   ) {
     this.idle = idle > 0 ? idle : DEFAULT_IDLE_MS;
     this.sendBatch = (room, proto, count, done) => {
@@ -65,7 +68,7 @@ export class RoomTable {
   get(room: string): RoomBatcher {
     let b = this.rooms.get(room);
     if (!b) {
-      b = new RoomBatcher(room, this.batch, this.signal, this.sendBatch, this.adaptive, this.maxBytes);
+      b = new RoomBatcher(room, this.batch, this.signal, this.sendBatch, this.adaptive, this.maxBytes, this.clock);
       this.rooms.set(room, b);
     }
     return b;
@@ -84,12 +87,13 @@ export class RoomTable {
   /** Starts the idle sweep. */
   start(): void {
     if (this.sweeper) return;
-    this.sweeper = setInterval(() => this.sweep(), Math.max(1, Math.floor(this.idle / 2)));
-    this.sweeper.unref();
+    this.sweeper = this.clock.setInterval(() => this.sweep(), Math.max(1, Math.floor(this.idle / 2)));
+    // The sweep alone must not keep a process alive (Node's timers; a manual clock has none).
+    (this.sweeper as { unref?: () => void }).unref?.();
   }
 
   /** Removes batchers idle for at least `idle`; returns how many. */
-  sweep(now = performance.now()): number {
+  sweep(now = this.clock.now()): number {
     let removed = 0;
     for (const [room, b] of this.rooms) {
       if (b.idle && now - b.lastActive >= this.idle) {
@@ -107,7 +111,7 @@ export class RoomTable {
   }
 
   stop(): void {
-    if (this.sweeper) clearInterval(this.sweeper);
+    if (this.sweeper) this.clock.clearInterval(this.sweeper);
     this.sweeper = null;
   }
 }

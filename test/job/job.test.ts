@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryPushQueue } from '../../src/adapters/memory/push-queue.js';
 import type { ConfigInput } from '../../src/config/schema.js';
+import type { Clock } from '../../src/lib/clock.js';
 import { Job } from '../../src/job/job.js';
 import { silentLogger } from '../../src/log.js';
 import { AppId, PushType, type CometDialer, type PushMsg } from '../../src/ports/index.js';
 import { splitFrames } from '../../src/protocol/frame.js';
 import { FakeComet, FakeRegistry, cometInstance, hex, jobSettings, testConfig, unhex, withTimeout, type CometCallRecord } from './fakes.js';
 import { eventually } from '../support/eventually.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 interface Harness {
   job: Job;
@@ -17,7 +19,7 @@ interface Harness {
   dialled: string[];
 }
 
-async function startJob(comets: FakeComet[], config: ConfigInput = {}, zones: Record<string, string> = {}): Promise<Harness> {
+async function startJob(comets: FakeComet[], config: ConfigInput = {}, zones: Record<string, string> = {}, clock?: Clock): Promise<Harness> {
   const registry = new FakeRegistry();
   const byName = new Map(comets.map((c) => [c.name, c]));
   for (const c of comets) await registry.register(cometInstance(c.name, zones[c.name] ?? ''));
@@ -29,7 +31,7 @@ async function startJob(comets: FakeComet[], config: ConfigInput = {}, zones: Re
     return c;
   };
   const queue = new MemoryPushQueue();
-  const job = new Job({ ...jobSettings(testConfig(config)), queue, registry, dial, log: silentLogger });
+  const job = new Job({ ...jobSettings(testConfig(config)), queue, registry, dial, log: silentLogger, ...(clock ? { clock } : {}) });
   await job.start();
   return { job, registry, queue, comets: byName, dialled };
 }
@@ -188,11 +190,17 @@ test('a room batch is sent at `batch` messages; stop() sends what is still held'
   await assert.rejects(h.job.handle(room('live://1', 'late')), /stopped/);
 });
 
-test('a held room message is sent once the first one waited `signal`', async () => {
+test("a held room message is sent once the first one waited `signal` (on the job's clock)", async () => {
   const c1 = new FakeComet('c1');
-  const h = await startJob([c1], { room: { batch: 20, signal: '20ms' } });
+  const clock = new ManualClock();
+  const h = await startJob([c1], { room: { batch: 20, signal: '1s' } }, {}, clock);
   try {
-    await withTimeout(Promise.all([h.job.handle(room('live://1', 'a')), h.job.handle(room('live://1', 'b'))]), 5000, 'signal flush');
+    const sent = Promise.all([h.job.handle(room('live://1', 'a')), h.job.handle(room('live://1', 'b'))]);
+    await eventually(() => h.job.load().heldMessages === 2, 'both messages held');
+    clock.advance(999);
+    assert.equal(c1.calls.length, 0, 'still inside the window');
+    clock.advance(1);
+    await withTimeout(sent, 5000, 'signal flush');
     assert.equal(c1.calls.length, 1);
     assert.deepEqual(roomBodies(c1.calls), ['a', 'b']);
   } finally {
@@ -202,11 +210,15 @@ test('a held room message is sent once the first one waited `signal`', async () 
 
 test('an idle room batcher is removed after `idle` and re-created by the next message', async () => {
   const c1 = new FakeComet('c1');
-  const h = await startJob([c1], { room: { batch: 1, idle: '30ms' } });
+  const clock = new ManualClock();
+  const h = await startJob([c1], { room: { batch: 1, idle: '1m' } }, {}, clock);
   try {
     await h.job.handle(room('live://1', 'a'));
     assert.deepEqual(h.job.rooms(), ['live://1']);
-    await eventually(() => h.job.rooms().length === 0, 'idle removal');
+    clock.advance(59_000);
+    assert.deepEqual(h.job.rooms(), ['live://1'], 'not idle long enough yet');
+    clock.advance(31_000); // the sweep runs every half of `idle`
+    assert.deepEqual(h.job.rooms(), [], 'idle removal');
     await h.job.handle(room('live://1', 'b'));
     assert.deepEqual(h.job.rooms(), ['live://1']);
     assert.deepEqual(roomBodies(c1.calls), ['a', 'b']);
