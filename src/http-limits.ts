@@ -20,6 +20,25 @@ export interface HttpLimitSettings {
   maxConnectionsPerIp: number;
 }
 
+/**
+ * Node's request timers for a server. Node refuses a header timeout longer than the request
+ * timeout, and finds an expired one only at its next connection check: checking four times
+ * per shortest timeout answers a late request 408 well before the socket's idle timer
+ * (requestTimeout) would drop it unanswered.
+ */
+export function requestTimers(
+  headersTimeoutMs: number,
+  requestTimeoutMs: number,
+): {
+  headersTimeout: number;
+  requestTimeout: number;
+  connectionsCheckingInterval: number;
+} {
+  const headersTimeout = requestTimeoutMs > 0 ? Math.min(headersTimeoutMs, requestTimeoutMs) : headersTimeoutMs;
+  const shortest = Math.min(...[headersTimeout, requestTimeoutMs].filter((t) => t > 0), 4000);
+  return { headersTimeout, requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.max(10, Math.floor(shortest / 4)) };
+}
+
 /** Requests received on a socket whose answer is not written out yet. */
 const IN_FLIGHT = Symbol('tsim.requestsInFlight');
 type CountedSocket = Socket & { [IN_FLIGHT]?: number };

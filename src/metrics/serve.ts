@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { Limit, LimitLog } from '../comet/limit-log.js';
 import { parseListen } from '../config/listen.js';
 import { configSchema, type Config } from '../config/schema.js';
-import { applyHttpLimits } from '../http-limits.js';
+import { applyHttpLimits, requestTimers } from '../http-limits.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { LimitHits } from './limit-hits.js';
 
@@ -122,14 +122,8 @@ export async function serveMetrics(
   opts: MetricsServeOptions = metricsServeOptions(configSchema.parse({})),
 ): Promise<MetricsServer> {
   const shared = sharedRender(source, opts.renderInterval);
-  // Node refuses a header timeout longer than the request timeout (as logic's HTTP server).
-  const { requestTimeout } = opts;
-  const headersTimeout = requestTimeout > 0 ? Math.min(opts.headersTimeout, requestTimeout) : opts.headersTimeout;
-  const httpOptions = {
-    headersTimeout,
-    requestTimeout,
-    connectionsCheckingInterval: Math.max(10, Math.min(...[headersTimeout, requestTimeout].filter((t) => t > 0), 1000)),
-  };
+  const httpOptions = requestTimers(opts.headersTimeout, opts.requestTimeout);
+  const { headersTimeout, requestTimeout } = httpOptions;
   const server = createServer(httpOptions, (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?', 1)[0];
     if (path !== METRICS_PATH) {

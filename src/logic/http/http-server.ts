@@ -9,7 +9,7 @@ import { isFdExhaustion } from '../../comet/listener.js';
 import { parseListen } from '../../config/listen.js';
 import { watchFds } from '../../fd-probe.js';
 import { httpConnectionCap } from '../../file-descriptors.js';
-import { applyHttpLimits } from '../../http-limits.js';
+import { applyHttpLimits, requestTimers } from '../../http-limits.js';
 import type { Logger } from '../../log.js';
 import type { Logic } from '../logic.js';
 import type { LimitHits } from '../../metrics/limit-hits.js';
@@ -107,16 +107,14 @@ export class LogicHttpServer {
     const limits = new LimitLog(opts.limits, opts.log, 'logic http');
     // Absolute deadlines (docs/security.md#http-api): Node checks them from a request's first
     // byte (a new connection's arrival, for its first request), however slowly bytes come.
-    // Node refuses a header timeout longer than the request timeout.
-    const requestTimeout = hs.requestTimeout;
-    const headersTimeout = requestTimeout > 0 ? Math.min(hs.headersTimeout, requestTimeout) : hs.headersTimeout;
-    const shortest = Math.min(...[headersTimeout, requestTimeout].filter((t) => t > 0), 1000);
+    const timers = requestTimers(hs.headersTimeout, hs.requestTimeout);
+    const { headersTimeout, requestTimeout } = timers;
     const app = Fastify({
       logger: false,
       exposeHeadRoutes: false,
       bodyLimit: maxBody,
-      // Node's default checks its request timers every 30 s.
-      http: { headersTimeout, requestTimeout, connectionsCheckingInterval: Math.max(10, shortest) },
+      // Node's default checks its request timers every 30 s (see requestTimers).
+      http: timers,
       requestTimeout,
       // No byte either way for this long: a client that does not read its answer, too.
       connectionTimeout: requestTimeout,
