@@ -227,17 +227,19 @@ export class ClientProtocol {
   /** Any other op: Logic.Receive, then a header-only echo, in request order (docs/protocol.md, The generic path). */
   private generic(c: Connection, f: Frame): void {
     const slot = c.holdReply();
-    const done = (): void => c.releaseReply(slot, echoBytes(c, f));
     let p;
     try {
-      p = this.logic.receive(c.mid, { ver: f.ver, op: f.op, seq: f.seq, body: f.body });
+      p = this.logic.receive({ mid: c.mid, key: c.key, room: c.room?.id ?? '', proto: { ver: f.ver, op: f.op, seq: f.seq, body: f.body } });
     } catch (err) {
       p = Promise.reject(err);
     }
-    p.then(done, (err) => {
-      this.log.warn({ key: c.key, mid: String(c.mid), op: f.op, err: message(err) }, 'comet: receive failed');
-      done();
-    });
+    p.then(
+      (r) => c.releaseReply(slot, r.handled ? replyBytes(c, f, r.reply) : echoBytes(c, f)),
+      (err) => {
+        this.log.warn({ key: c.key, mid: String(c.mid), op: f.op, err: message(err) }, 'comet: receive failed');
+        c.releaseReply(slot, echoBytes(c, f));
+      },
+    );
   }
 
   /** Refreshes one connection's routing in logic (called by the sweep). */
@@ -316,6 +318,11 @@ export class ClientProtocol {
 /** Heartbeat count: the room's (global, else local) count; 0 outside any room (fixes goim #11). */
 function onlineCount(c: Connection): number {
   return c.room === null ? 0 : c.room.onlineCount();
+}
+
+/** Logic answered the frame (a danmaku, op 4): op 5 with its reply body, ver and seq echoed (docs/history.md#sending). */
+function replyBytes(c: Connection, f: Frame, body: Uint8Array | undefined): Buffer {
+  return frameBytes(c.isWs, Op.SendMsgReply, f.ver, f.seq, body);
 }
 
 /** The generic-path echo, with goim's corner cases for ops 3 and 9 (docs/protocol.md, The generic path). */

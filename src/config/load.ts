@@ -32,6 +32,12 @@ function describe(err: ZodError, source: string): string {
   return `invalid configuration in ${source}:\n${lines.join('\n')}`;
 }
 
+/**
+ * Without a file (a first `npm start`): the `live` room type takes danmaku and keeps history,
+ * so the demo works as it is. A configuration file starts from goim's behaviour instead.
+ */
+const FIRST_TRY: ConfigInput = { roomTypes: { live: { send: true, history: true } } };
+
 /** Validates a config object, filling defaults; throws ConfigError naming each bad key. */
 export function buildConfig(input: ConfigInput | Record<string, unknown> = {}, source = 'config'): Config {
   const r = configSchema.safeParse(input);
@@ -46,7 +52,7 @@ export function buildConfig(input: ConfigInput | Record<string, unknown> = {}, s
 
 /** Reads a TOML file (or the defaults when no path is given). */
 export async function loadConfig(path?: string): Promise<Config> {
-  if (!path) return buildConfig({}, 'defaults');
+  if (!path) return buildConfig(FIRST_TRY, 'defaults');
   let text: string;
   try {
     text = await readFile(path, 'utf8');

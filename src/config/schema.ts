@@ -28,6 +28,52 @@ const listen = z.string().superRefine((s, ctx) => {
 
 const port = z.number().int().min(0).max(65535);
 
+/** The moderation webhook of a room type (docs/history.md#moderation). */
+const moderation = z
+  .object({
+    /** POSTed every danmaku before it is accepted; empty = no moderation. */
+    url: z.string().default(''),
+    /** Longest wait for its answer. */
+    timeout: duration('500ms'),
+    /** On timeout or error: true accepts the danmaku unmoderated, false refuses it. */
+    failOpen: z.boolean().default(true),
+    /** Webhook calls in flight at once per logic; past it the failOpen rule applies. */
+    maxInflight: z.number().int().min(1).default(256),
+  })
+  .strict()
+  .default({});
+
+/** What one room type (the `live` of `live://1000`) allows (docs/history.md, docs/configuration.md#roomtypes). */
+const roomType = z
+  .object({
+    /** Clients may send danmaku with op 4 (answered with op 5); false = goim's echo. */
+    send: z.boolean().default(false),
+    /** Every room message is stored with an offset; joiners may ask for history. */
+    history: z.boolean().default(false),
+    /** Operation of the room message a danmaku becomes. */
+    op: z.number().int().min(0).max(2147483647).default(1000),
+    /** Users with mid ≤ 0 may send. */
+    anonymous: z.boolean().default(false),
+    /** Longest text in characters (Unicode code points; bilibili: 100). */
+    maxText: z.number().int().min(1).default(100),
+    /** Largest `data` payload (application JSON) in bytes. */
+    maxData: z.number().int().min(1).default(2048),
+    /** Danmaku per second one user may send (token bucket refill), and the bucket's size. */
+    rate: z.number().positive().default(1),
+    burst: z.number().int().min(1).default(5),
+    /** Slow mode: least time between two danmaku of one user in one room; 0 = off. */
+    slowMode: duration('0s'),
+    /** A repeated nonce from the same user within this window gets the first answer again. */
+    nonceWindow: duration('2m'),
+    /** Retention: most records kept per room, and their greatest age. */
+    keep: z.number().int().min(1).default(10_000),
+    maxAge: duration('168h'),
+    /** Most history records sent on one join (bilibili sends 20 on a live join). */
+    replayMax: z.number().int().min(0).default(100),
+    moderation,
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Instance identity (goim [env]). */
@@ -426,6 +472,28 @@ export const configSchema = z
           .int()
           .min(0)
           .default(16 << 20),
+      })
+      .strict()
+      .default({}),
+    /** Per room type: danmaku sending and history (beyond goim; none by default, so goim clients see goim's behaviour). */
+    roomTypes: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a room type is letters, digits, "_", "." or "-"'), roomType).default({}),
+    /** Room history storage (beyond goim; docs/history.md). */
+    history: z
+      .object({
+        /** Where history is kept: embedded mode defaults to sqlite, distributed mode to postgres; memory keeps it in the process only. */
+        engine: z.enum(['sqlite', 'postgres', 'memory']).optional(),
+        /** Directory of the SQLite file (history.db). */
+        dataDir: z.string().default('./data'),
+        /** PostgreSQL connection string; DATABASE_URL overrides it. */
+        postgresUrl: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
+        /** Most records written in one transaction. */
+        writeBatch: z.number().int().min(1).default(1000),
+        /** Records a job holds unwritten while the store is slow or down; past it the oldest are dropped and their rooms get a new epoch. */
+        writeBuffer: z.number().int().min(1).default(100_000),
+        /** How often retention runs. */
+        pruneEvery: duration('1m'),
+        /** Ids of a room's newest records read when a job opens it, to recognise redelivered messages. */
+        recentIds: z.number().int().min(0).default(1000),
       })
       .strict()
       .default({}),

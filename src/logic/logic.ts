@@ -8,12 +8,16 @@ import {
   PushType,
   type ConnectReply,
   type ConnectRequest,
+  type HistoryReply,
+  type HistoryRequest,
   type Instance,
   type LogicService,
   type NodesReply,
   type Proto,
   type PushMsg,
   type PushQueue,
+  type ReceiveRequest,
+  type ReceiveResult,
   type Registry,
   type SessionRef,
   type SessionStore,
@@ -234,9 +238,16 @@ export class Logic implements LogicService {
     return this.online.all();
   }
 
-  async receive(mid: bigint, proto: Proto): Promise<void> {
+  async receive(req: ReceiveRequest): Promise<ReceiveResult> {
+    const proto = req.proto;
     // goim has no client-originated messaging: the frame is only logged.
-    this.log.debug({ mid: String(mid), op: proto.op, seq: proto.seq, bytes: proto.body.length }, 'logic: received a client message');
+    this.log.debug({ mid: String(req.mid), op: proto.op, seq: proto.seq, bytes: proto.body.length }, 'logic: received a client message');
+    return { handled: false };
+  }
+
+  /** A room's history for a joining connection (docs/history.md#replay). */
+  async history(_req: HistoryRequest): Promise<HistoryReply> {
+    return { epoch: '', first: 1, last: 0, records: [], recovered: true };
   }
 
   /** The comets a client should connect to (goim's weighted balancer) and its connection settings. */

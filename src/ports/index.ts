@@ -2,7 +2,19 @@
 // has an in-memory adapter (embedded mode) and a network adapter (distributed mode); role
 // code depends only on these interfaces.
 export type { Proto } from './proto.js';
-export type { ConnectReply, ConnectRequest, LogicService, NodesReply } from './logic-service.js';
+export type {
+  ConnectReply,
+  ConnectRequest,
+  HistoryAsk,
+  HistoryReply,
+  HistoryRequest,
+  LogicService,
+  NodesReply,
+  ReceiveRequest,
+  ReceiveResult,
+  ReplayRecord,
+} from './logic-service.js';
+export type { HistoryRecord, HistoryStore, RoomHistory, RoomOpen, AppendBatch, PruneRule } from './history-store.js';
 export type { CometDialer, CometOps, CometService } from './comet-service.js';
 export type { ServerOnline, SessionRef, SessionStore } from './session-store.js';
 export { PushType, type PushHandler, type PushMsg, type PushQueue } from './push-queue.js';

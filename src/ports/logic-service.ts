@@ -24,6 +24,62 @@ export interface ConnectReply {
    */
   roomFixed?: boolean;
   acceptsFixed?: boolean;
+  /**
+   * The token's `history` field (docs/history.md#opting-in): present = the client opted in to
+   * offsets; what it asked to be replayed when it joins its room.
+   */
+  history?: HistoryAsk;
+}
+
+/** A replay request: the last `last` records, or everything after `since` of `epoch`. */
+export interface HistoryAsk {
+  last: number;
+  since?: number;
+  epoch?: string;
+}
+
+/** A client frame logic may answer (Receive with tsim's extensions). */
+export interface ReceiveRequest {
+  mid: bigint;
+  /** The sending connection's key and room ('' when in none). */
+  key: string;
+  room: string;
+  proto: Proto;
+}
+
+/**
+ * handled: logic answered the frame (a danmaku, docs/history.md#sending) and comet sends
+ * `reply` as the body of the op-5 reply; otherwise comet keeps goim's header-only echo.
+ */
+export interface ReceiveResult {
+  handled: boolean;
+  reply?: Uint8Array;
+}
+
+export interface HistoryRequest extends HistoryAsk {
+  room: string;
+  /** Most records returned (comet's per-join cap). */
+  limit: number;
+}
+
+/** One stored room message as a joining client receives it. */
+export interface ReplayRecord {
+  offset: number;
+  op: number;
+  body: Uint8Array;
+}
+
+/** Empty `epoch`: the room's type keeps no history. */
+export interface HistoryReply {
+  epoch: string;
+  /** Lowest retained offset and the newest stored one (first = last + 1 when none). */
+  first: number;
+  last: number;
+  /** Oldest first. */
+  records: ReplayRecord[];
+  /** false: a `since` request that cannot be served; `reason` says why. */
+  recovered: boolean;
+  reason?: string;
 }
 
 export interface NodesReply {
@@ -45,7 +101,10 @@ export interface LogicService {
   heartbeat(req: SessionRef): Promise<void>;
   /** Reports this comet's local room counts; resolves to the global room → count map. */
   renewOnline(server: string, roomCount: Record<string, number>): Promise<Record<string, number>>;
-  receive(mid: bigint, proto: Proto): Promise<void>;
+  /** A client frame on the generic path (goim's Receive); danmaku (op 4) are answered. */
+  receive(req: ReceiveRequest): Promise<ReceiveResult>;
+  /** A room's history for a joining connection (tsim extension). */
+  history(req: HistoryRequest): Promise<HistoryReply>;
   nodes(platform: string, clientIp: string): Promise<NodesReply>;
   close(): Promise<void>;
 }

@@ -13,6 +13,14 @@ export interface PushMsg {
   room: string;
   keys: string[];
   msg: Uint8Array;
+  /** tsim extensions (docs/history.md#the-queue-message); absent in goim's messages. */
+  id?: string;
+  /** Sender mid of a danmaku (0n / absent for HTTP pushes). */
+  sender?: bigint;
+  /** Logic's accept time, Unix ms. */
+  time?: number;
+  /** Video position in ms. */
+  progress?: number;
 }
 
 /**

@@ -14,6 +14,11 @@ export function encodePushMsg(msg: PushMsg): Uint8Array {
     room: msg.room,
     keys: msg.keys,
     msg: asBuffer(msg.msg),
+    // Unset extensions encode to nothing: goim's bytes (docs/history.md#the-queue-message).
+    id: msg.id ?? '',
+    sender: msg.sender ?? 0n,
+    time: BigInt(msg.time ?? 0),
+    progress: msg.progress !== undefined ? BigInt(msg.progress) : undefined,
   }).finish();
 }
 
@@ -30,5 +35,9 @@ export function decodePushMsg(bytes: Uint8Array): PushMsg {
     room: m.room,
     keys: m.keys,
     msg: m.msg,
+    ...(m.id !== '' ? { id: m.id } : {}),
+    ...(m.sender !== 0n ? { sender: m.sender } : {}),
+    ...(m.time !== 0n ? { time: Number(m.time) } : {}),
+    ...(m.progress !== undefined ? { progress: Number(m.progress) } : {}),
   };
 }

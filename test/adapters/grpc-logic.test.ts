@@ -12,10 +12,14 @@ import {
   AppId,
   type ConnectReply,
   type ConnectRequest,
+  type HistoryReply,
+  type HistoryRequest,
   type Instance,
   type LogicService,
   type NodesReply,
   type Proto,
+  type ReceiveRequest,
+  type ReceiveResult,
   type Registry,
   type SessionRef,
 } from '../../src/ports/index.js';
@@ -27,7 +31,8 @@ type Call =
   | { m: 'disconnect'; ref: SessionRef }
   | { m: 'heartbeat'; ref: SessionRef }
   | { m: 'renewOnline'; server: string; roomCount: Record<string, number> }
-  | { m: 'receive'; mid: bigint; proto: Proto }
+  | { m: 'receive'; mid: bigint; key: string; room: string; proto: Proto }
+  | { m: 'history'; req: HistoryRequest }
   | { m: 'nodes'; platform: string; clientIp: string };
 
 /** A LogicService that records calls and answers fixed replies. */
@@ -67,9 +72,23 @@ class FakeLogic implements LogicService {
     this.check();
     return { 'live://1000': 42, 'live://2000': 7 };
   }
-  async receive(mid: bigint, proto: Proto) {
-    this.calls.push({ m: 'receive', mid, proto });
+  receiveResult: ReceiveResult = { handled: false };
+  async receive(req: ReceiveRequest) {
+    this.calls.push({ m: 'receive', mid: req.mid, key: req.key, room: req.room, proto: req.proto });
     this.check();
+    return this.receiveResult;
+  }
+  async history(req: HistoryRequest): Promise<HistoryReply> {
+    this.calls.push({ m: 'history', req });
+    this.check();
+    return {
+      epoch: 'e1',
+      first: 3,
+      last: 2 ** 40,
+      records: [{ offset: 2 ** 40, op: 1000, body: Buffer.from('{"text":"hi"}') }],
+      recovered: false,
+      reason: 'epoch changed',
+    };
   }
   async nodes(platform: string, clientIp: string) {
     this.calls.push({ m: 'nodes', platform, clientIp });
@@ -120,7 +139,9 @@ test('disconnect, heartbeat and receive carry bigint mids exactly', () =>
     assert.equal(await client.disconnect({ mid: BIG_MID, key: 'present', server: 'comet01' }), true);
     assert.equal(await client.disconnect({ mid: -5n, key: 'gone', server: 'comet01' }), false);
     await client.heartbeat({ mid: BIG_MID, key: 'k', server: 'comet01' });
-    await client.receive(BIG_MID, { ver: 1, op: 4, seq: 7, body: Buffer.from('up') });
+    assert.deepEqual(await client.receive({ mid: BIG_MID, key: 'k', room: 'live://1', proto: { ver: 1, op: 4, seq: 7, body: Buffer.from('up') } }), {
+      handled: false,
+    });
     assert.deepEqual(fake.calls.slice(0, 3), [
       { m: 'disconnect', ref: { mid: BIG_MID, key: 'present', server: 'comet01' } },
       { m: 'disconnect', ref: { mid: -5n, key: 'gone', server: 'comet01' } },
@@ -129,7 +150,38 @@ test('disconnect, heartbeat and receive carry bigint mids exactly', () =>
     const r = fake.calls[3];
     assert.ok(r.m === 'receive');
     assert.equal(r.mid, BIG_MID);
+    assert.deepEqual([r.key, r.room], ['k', 'live://1']);
     assert.deepEqual({ ...r.proto, body: Buffer.from(r.proto.body).toString() }, { ver: 1, op: 4, seq: 7, body: 'up' });
+  }));
+
+test('receive carries a handled reply; history round-trips offsets past 2^32', () =>
+  withLogic(async (fake, client) => {
+    fake.receiveResult = { handled: true, reply: Buffer.from('{"code":0}') };
+    const r = await client.receive({ mid: 1n, key: 'k', room: '', proto: { ver: 1, op: 4, seq: 1, body: Buffer.from('{}') } });
+    assert.equal(r.handled, true);
+    assert.equal(Buffer.from(r.reply!).toString(), '{"code":0}');
+    const h = await client.history({ room: 'live://1', last: 0, since: 2 ** 33, epoch: 'e0', limit: 20 });
+    assert.deepEqual(fake.calls[1], { m: 'history', req: { room: 'live://1', last: 0, since: 2 ** 33, epoch: 'e0', limit: 20 } });
+    assert.deepEqual(
+      { ...h, records: h.records.map((x) => ({ ...x, body: Buffer.from(x.body).toString() })) },
+      {
+        epoch: 'e1',
+        first: 3,
+        last: 2 ** 40,
+        records: [{ offset: 2 ** 40, op: 1000, body: '{"text":"hi"}' }],
+        recovered: false,
+        reason: 'epoch changed',
+      },
+    );
+  }));
+
+test('connect carries the history request of an opted-in client', () =>
+  withLogic(async (fake, client) => {
+    fake.connectReply = { ...fake.connectReply, history: { last: 0, since: 41, epoch: 'ab' } };
+    const r = await client.connect({ server: 's', cookie: '', token: new Uint8Array(0) });
+    assert.deepEqual(r.history, { last: 0, since: 41, epoch: 'ab' });
+    fake.connectReply = { ...fake.connectReply, history: { last: 20 } };
+    assert.deepEqual((await client.connect({ server: 's', cookie: '', token: new Uint8Array(0) })).history, { last: 20 });
   }));
 
 test('renewOnline (gzip) sends room counts and returns the global map', () =>

@@ -33,7 +33,12 @@ const fakeLogic: LogicService = {
   async renewOnline() {
     return {};
   },
-  async receive() {},
+  async receive() {
+    return { handled: false };
+  },
+  async history() {
+    return { epoch: '', first: 1, last: 0, records: [], recovered: true };
+  },
   async nodes() {
     throw new Error('unused');
   },

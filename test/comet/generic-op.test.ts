@@ -84,8 +84,8 @@ describe('generic ops', () => {
 
   it('still echoes when Receive fails', async () => {
     const failing = h.logic.receive.bind(h.logic);
-    h.logic.receive = async (mid, proto) => {
-      await failing(mid, proto);
+    h.logic.receive = async (req) => {
+      await failing(req);
       throw new Error('logic unavailable');
     };
     try {

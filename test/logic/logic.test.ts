@@ -110,7 +110,7 @@ describe('logic: connect, disconnect, heartbeat', () => {
 
   test('receive and nodes answer without side effects', async () => {
     const { logic } = await setup();
-    await logic.receive(1n, { ver: 1, op: 4, seq: 1, body: enc('hi') });
+    assert.deepEqual(await logic.receive({ mid: 1n, key: 'k', room: '', proto: { ver: 1, op: 4, seq: 1, body: enc('hi') } }), { handled: false });
     const n = await logic.nodes('web', '1.2.3.4');
     assert.deepEqual(n, {
       domain: 'conn.goim.io',

@@ -32,13 +32,29 @@ test('goim.logic.ConnectReply packs accepts and carries ns heartbeat', () => {
     heartbeat: 480_000_000_000n,
     roomFixed: false,
     acceptsFixed: false,
+    offsets: false,
+    historyLast: 0,
+    historySince: undefined,
+    historyEpoch: '',
   };
   assert.deepEqual(Buffer.from(ConnectReply.encode(reply).finish()), bytes);
   assert.deepEqual(ConnectReply.decode(bytes), reply);
 });
 
 test('ConnectReply: the room_fixed / accepts_fixed extensions (fields 100, 101) are unknown fields to goim, false when absent', () => {
-  const reply = { mid: 1n, key: '', roomID: 'live://1', accepts: [], heartbeat: 0n, roomFixed: true, acceptsFixed: true };
+  const reply = {
+    mid: 1n,
+    key: '',
+    roomID: 'live://1',
+    accepts: [],
+    heartbeat: 0n,
+    roomFixed: true,
+    acceptsFixed: true,
+    offsets: false,
+    historyLast: 0,
+    historySince: undefined,
+    historyEpoch: '',
+  };
   const bytes = Buffer.from(ConnectReply.encode(reply).finish());
   // Tags 100 and 101, varint 1: a goim (Go proto3) decoder keeps them as unknown fields.
   assert.deepEqual(bytes.subarray(bytes.length - 6), hex('a0 06 01 a8 06 01'));
@@ -53,7 +69,19 @@ test('ConnectReply decodes unpacked accepts too (proto3 parsers accept both)', (
 
 test('int64 mids beyond 2^53 and negative mids survive', () => {
   for (const mid of [9007199254740993n, -1n, (1n << 63n) - 1n, -(1n << 63n)]) {
-    const reply = { mid, key: '', roomID: '', accepts: [], heartbeat: 0n, roomFixed: false, acceptsFixed: false };
+    const reply = {
+      mid,
+      key: '',
+      roomID: '',
+      accepts: [],
+      heartbeat: 0n,
+      roomFixed: false,
+      acceptsFixed: false,
+      offsets: false,
+      historyLast: 0,
+      historySince: undefined,
+      historyEpoch: '',
+    };
     assert.equal(ConnectReply.decode(ConnectReply.encode(reply).finish()).mid, mid);
   }
 });

@@ -6,14 +6,26 @@
 //   const release = logic.hold('receive');           // receive() calls wait until release()
 //   await logic.waitFor('disconnect', (r) => r.key === 'k1');
 //   logic.calls.connect                              // every ConnectRequest so far
-import type { ConnectReply, ConnectRequest, LogicService, NodesReply, Proto, SessionRef } from '../../src/ports/index.js';
+import type {
+  ConnectReply,
+  ConnectRequest,
+  HistoryReply,
+  HistoryRequest,
+  LogicService,
+  NodesReply,
+  Proto,
+  ReceiveResult,
+  ReceiveRequest,
+  SessionRef,
+} from '../../src/ports/index.js';
 
 export interface StubCalls {
   connect: ConnectRequest;
   disconnect: SessionRef;
   heartbeat: SessionRef;
   renewOnline: { server: string; roomCount: Record<string, number> };
-  receive: { mid: bigint; proto: Proto };
+  receive: { mid: bigint; key: string; room: string; proto: Proto };
+  history: HistoryRequest;
 }
 export type StubMethod = keyof StubCalls;
 
@@ -31,6 +43,10 @@ export class StubLogic implements LogicService {
   globalCounts: Record<string, number>;
   /** true: every connect rejects; a function: rejects when it returns true for the token. */
   failConnect: boolean | ((token: Record<string, unknown>) => boolean) = false;
+  /** What receive() answers (default: not handled, goim's echo). */
+  receiveResult: ReceiveResult = { handled: false };
+  /** What history() answers (default: the room keeps no history). */
+  historyReply: (req: HistoryRequest) => HistoryReply = () => ({ epoch: '', first: 1, last: 0, records: [], recovered: true });
   /** Every call so far, per method, in call order. */
   readonly calls: { [M in StubMethod]: StubCalls[M][] } = {
     connect: [],
@@ -38,6 +54,7 @@ export class StubLogic implements LogicService {
     heartbeat: [],
     renewOnline: [],
     receive: [],
+    history: [],
   };
 
   private readonly gates = new Map<StubMethod, Promise<void>>();
@@ -119,8 +136,14 @@ export class StubLogic implements LogicService {
     return this.globalCounts;
   }
 
-  async receive(mid: bigint, proto: Proto): Promise<void> {
-    await this.record('receive', { mid, proto: { ...proto, body: Buffer.from(proto.body) } });
+  async receive(req: ReceiveRequest): Promise<ReceiveResult> {
+    await this.record('receive', { mid: req.mid, key: req.key, room: req.room, proto: { ...req.proto, body: Buffer.from(req.proto.body) } });
+    return this.receiveResult;
+  }
+
+  async history(req: HistoryRequest): Promise<HistoryReply> {
+    await this.record('history', req);
+    return this.historyReply(req);
   }
 
   async nodes(): Promise<NodesReply> {

@@ -7,10 +7,13 @@ import {
   AppId,
   type ConnectReply,
   type ConnectRequest,
+  type HistoryReply,
+  type HistoryRequest,
   type Instance,
   type LogicService,
   type NodesReply,
-  type Proto,
+  type ReceiveRequest,
+  type ReceiveResult,
   type Registry,
   type SessionRef,
 } from '../../ports/index.js';
@@ -18,6 +21,7 @@ import { float32Shortest } from '../../protocol/go/go-json.js';
 import {
   LogicClient as LogicStub,
   type ConnectReply as WireConnectReply,
+  type HistoryReply as WireHistoryReply,
   type NodesReply as WireNodesReply,
 } from '../../rpc/gen/goim/logic/logic.js';
 import { grpcTarget } from './address.js';
@@ -127,6 +131,15 @@ export class GrpcLogicClient implements LogicService {
       heartbeatMs: Number(r.heartbeat / NS_PER_MS),
       roomFixed: r.roomFixed,
       acceptsFixed: r.acceptsFixed,
+      ...(r.offsets
+        ? {
+            history: {
+              last: r.historyLast,
+              ...(r.historySince !== undefined ? { since: Number(r.historySince) } : {}),
+              ...(r.historyEpoch !== '' ? { epoch: r.historyEpoch } : {}),
+            },
+          }
+        : {}),
     };
   }
 
@@ -152,10 +165,28 @@ export class GrpcLogicClient implements LogicService {
     return r.allRoomCount;
   }
 
-  async receive(mid: bigint, proto: Proto): Promise<void> {
+  async receive(r: ReceiveRequest): Promise<ReceiveResult> {
     const e = await this.pick();
-    const req = { mid, proto: toWireProto(proto) };
-    await unaryCall<object>('logic Receive', e.target, this.timeoutMs, (md, o, cb) => e.plain.receive(req, md, o, cb));
+    const req = { mid: r.mid, proto: toWireProto(r.proto), key: r.key, room: r.room };
+    const reply = await unaryCall<{ handled?: boolean; reply?: Uint8Array }>('logic Receive', e.target, this.timeoutMs, (md, o, cb) =>
+      e.plain.receive(req, md, o, cb),
+    );
+    // A goim logic answers an empty ReceiveReply: not handled.
+    return reply.handled === true ? { handled: true, reply: reply.reply ?? new Uint8Array(0) } : { handled: false };
+  }
+
+  async history(r: HistoryRequest): Promise<HistoryReply> {
+    const e = await this.pick();
+    const req = { room: r.room, last: r.last, since: r.since !== undefined ? BigInt(r.since) : undefined, epoch: r.epoch ?? '', limit: r.limit };
+    const h = await unaryCall<WireHistoryReply>('logic History', e.target, this.timeoutMs, (md, o, cb) => e.plain.history(req, md, o, cb));
+    return {
+      epoch: h.epoch,
+      first: Number(h.first),
+      last: Number(h.last),
+      records: h.records.map((x) => ({ offset: Number(x.offset), op: x.op, body: x.body })),
+      recovered: h.recovered,
+      ...(h.reason !== '' ? { reason: h.reason } : {}),
+    };
   }
 
   async nodes(platform: string, clientIp: string): Promise<NodesReply> {

@@ -28,6 +28,10 @@ export function serveLogic(target: LogicService, addr: string, opts: RpcServerOp
         heartbeat: BigInt(Math.round(reply.heartbeatMs)) * NS_PER_MS,
         roomFixed: reply.roomFixed === true,
         acceptsFixed: reply.acceptsFixed === true,
+        offsets: reply.history !== undefined,
+        historyLast: reply.history?.last ?? 0,
+        historySince: reply.history?.since !== undefined ? BigInt(reply.history.since) : undefined,
+        historyEpoch: reply.history?.epoch ?? '',
       };
     }),
     disconnect: unary(async (req) => ({
@@ -41,8 +45,25 @@ export function serveLogic(target: LogicService, addr: string, opts: RpcServerOp
       allRoomCount: await target.renewOnline(req.server, req.roomCount),
     })),
     receive: unary(async (req) => {
-      await target.receive(req.mid, fromWireProto(req.proto));
-      return {};
+      const r = await target.receive({ mid: req.mid, key: req.key, room: req.room, proto: fromWireProto(req.proto) });
+      return r.handled ? { handled: true, reply: Buffer.from(r.reply ?? new Uint8Array(0)) } : { handled: false, reply: Buffer.alloc(0) };
+    }),
+    history: unary(async (req) => {
+      const h = await target.history({
+        room: req.room,
+        last: req.last,
+        ...(req.since !== undefined ? { since: Number(req.since) } : {}),
+        ...(req.epoch !== '' ? { epoch: req.epoch } : {}),
+        limit: req.limit,
+      });
+      return {
+        epoch: h.epoch,
+        first: BigInt(h.first),
+        last: BigInt(h.last),
+        records: h.records.map((r) => ({ offset: BigInt(r.offset), op: r.op, body: Buffer.from(r.body) })),
+        recovered: h.recovered,
+        reason: h.reason ?? '',
+      };
     }),
     nodes: unary(async (req) => {
       const n = await target.nodes(req.platform, req.clientIP);

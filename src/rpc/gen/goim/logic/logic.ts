@@ -38,6 +38,16 @@ export interface PushMsg {
   room: string;
   keys: string[];
   msg: Buffer;
+  /**
+   * tsim extensions (docs/history.md#the-queue-message): goim's job ignores them and goim's
+   * logic never sets them. id names the message so a redelivery is recognised; sender is
+   * the mid of a danmaku (0 for HTTP pushes); time is logic's accept time (Unix ms);
+   * progress is a video position in ms.
+   */
+  id: string;
+  sender: bigint;
+  time: bigint;
+  progress?: bigint | undefined;
 }
 
 export enum PushMsg_Type {
@@ -72,6 +82,15 @@ export interface ConnectReply {
    */
   roomFixed: boolean;
   acceptsFixed: boolean;
+  /**
+   * tsim extensions (docs/history.md#opting-in): the token's "history" field. offsets = the
+   * client opted in (room messages carry offsets, op 18 announces epochs); history_* is what
+   * it asked to be replayed on this join (last N, or everything after since in epoch).
+   */
+  offsets: boolean;
+  historyLast: number;
+  historySince?: bigint | undefined;
+  historyEpoch: string;
 }
 
 export interface DisconnectReq {
@@ -114,10 +133,51 @@ export interface OnlineReply_AllRoomCountEntry {
 
 export interface ReceiveReq {
   mid: bigint;
-  proto: Proto | undefined;
+  proto:
+    | Proto
+    | undefined;
+  /** tsim extensions (docs/history.md#sending): the sending connection's key and room. */
+  key: string;
+  room: string;
 }
 
+/**
+ * tsim extension: handled = logic answered the frame itself (a danmaku, op 4): comet sends
+ * `reply` as the op-5 body instead of goim's header-only echo. goim's logic leaves both unset.
+ */
 export interface ReceiveReply {
+  handled: boolean;
+  reply: Buffer;
+}
+
+/** tsim extension (docs/history.md#replay): a room's history for a joining connection. */
+export interface HistoryReq {
+  room: string;
+  /** The last N records (when since is unset). */
+  last: number;
+  /** Everything after this offset of epoch (a reconnecting client). */
+  since?: bigint | undefined;
+  epoch: string;
+  /** Most records to return. */
+  limit: number;
+}
+
+export interface HistoryRecord {
+  offset: bigint;
+  op: number;
+  body: Buffer;
+}
+
+export interface HistoryReply {
+  /** Empty: the room type keeps no history. */
+  epoch: string;
+  /** Lowest retained offset, and the newest stored (first = last + 1 when none). */
+  first: bigint;
+  last: bigint;
+  records: HistoryRecord[];
+  /** false: a since request that cannot be served (other epoch, or older than what is kept). */
+  recovered: boolean;
+  reason: string;
 }
 
 export interface NodesReq {
@@ -144,7 +204,19 @@ export interface NodesReply {
 }
 
 function createBasePushMsg(): PushMsg {
-  return { type: 0, operation: 0, speed: 0, server: "", room: "", keys: [], msg: Buffer.alloc(0) };
+  return {
+    type: 0,
+    operation: 0,
+    speed: 0,
+    server: "",
+    room: "",
+    keys: [],
+    msg: Buffer.alloc(0),
+    id: "",
+    sender: 0n,
+    time: 0n,
+    progress: undefined,
+  };
 }
 
 export const PushMsg: MessageFns<PushMsg> = {
@@ -169,6 +241,27 @@ export const PushMsg: MessageFns<PushMsg> = {
     }
     if (message.msg.length !== 0) {
       writer.uint32(58).bytes(message.msg);
+    }
+    if (message.id !== "") {
+      writer.uint32(802).string(message.id);
+    }
+    if (message.sender !== 0n) {
+      if (BigInt.asIntN(64, message.sender) !== message.sender) {
+        throw new globalThis.Error("value provided for field message.sender of type int64 too large");
+      }
+      writer.uint32(808).int64(message.sender);
+    }
+    if (message.time !== 0n) {
+      if (BigInt.asIntN(64, message.time) !== message.time) {
+        throw new globalThis.Error("value provided for field message.time of type int64 too large");
+      }
+      writer.uint32(816).int64(message.time);
+    }
+    if (message.progress !== undefined) {
+      if (BigInt.asIntN(64, message.progress) !== message.progress) {
+        throw new globalThis.Error("value provided for field message.progress of type int64 too large");
+      }
+      writer.uint32(824).int64(message.progress);
     }
     return writer;
   },
@@ -242,6 +335,38 @@ export const PushMsg: MessageFns<PushMsg> = {
             message.msg = Buffer.from(reader.bytes());
             continue;
           }
+          case 100: {
+            if (tag !== 802) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 101: {
+            if (tag !== 808) {
+              break;
+            }
+
+            message.sender = reader.int64() as bigint;
+            continue;
+          }
+          case 102: {
+            if (tag !== 816) {
+              break;
+            }
+
+            message.time = reader.int64() as bigint;
+            continue;
+          }
+          case 103: {
+            if (tag !== 824) {
+              break;
+            }
+
+            message.progress = reader.int64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -266,6 +391,12 @@ export const PushMsg: MessageFns<PushMsg> = {
     message.room = object.room ?? "";
     message.keys = object.keys?.map((e) => e) || [];
     message.msg = object.msg ?? Buffer.alloc(0);
+    message.id = object.id ?? "";
+    message.sender = (object.sender !== undefined && object.sender !== null) ? BigInt(object.sender) : 0n;
+    message.time = (object.time !== undefined && object.time !== null) ? BigInt(object.time) : 0n;
+    message.progress = (object.progress !== undefined && object.progress !== null)
+      ? BigInt(object.progress)
+      : undefined;
     return message;
   },
 };
@@ -362,7 +493,19 @@ export const ConnectReq: MessageFns<ConnectReq> = {
 };
 
 function createBaseConnectReply(): ConnectReply {
-  return { mid: 0n, key: "", roomID: "", accepts: [], heartbeat: 0n, roomFixed: false, acceptsFixed: false };
+  return {
+    mid: 0n,
+    key: "",
+    roomID: "",
+    accepts: [],
+    heartbeat: 0n,
+    roomFixed: false,
+    acceptsFixed: false,
+    offsets: false,
+    historyLast: 0,
+    historySince: undefined,
+    historyEpoch: "",
+  };
 }
 
 export const ConnectReply: MessageFns<ConnectReply> = {
@@ -397,6 +540,21 @@ export const ConnectReply: MessageFns<ConnectReply> = {
     }
     if (message.acceptsFixed !== false) {
       writer.uint32(808).bool(message.acceptsFixed);
+    }
+    if (message.offsets !== false) {
+      writer.uint32(816).bool(message.offsets);
+    }
+    if (message.historyLast !== 0) {
+      writer.uint32(824).int32(message.historyLast);
+    }
+    if (message.historySince !== undefined) {
+      if (BigInt.asIntN(64, message.historySince) !== message.historySince) {
+        throw new globalThis.Error("value provided for field message.historySince of type int64 too large");
+      }
+      writer.uint32(832).int64(message.historySince);
+    }
+    if (message.historyEpoch !== "") {
+      writer.uint32(842).string(message.historyEpoch);
     }
     return writer;
   },
@@ -480,6 +638,38 @@ export const ConnectReply: MessageFns<ConnectReply> = {
             message.acceptsFixed = reader.bool();
             continue;
           }
+          case 102: {
+            if (tag !== 816) {
+              break;
+            }
+
+            message.offsets = reader.bool();
+            continue;
+          }
+          case 103: {
+            if (tag !== 824) {
+              break;
+            }
+
+            message.historyLast = reader.int32();
+            continue;
+          }
+          case 104: {
+            if (tag !== 832) {
+              break;
+            }
+
+            message.historySince = reader.int64() as bigint;
+            continue;
+          }
+          case 105: {
+            if (tag !== 842) {
+              break;
+            }
+
+            message.historyEpoch = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -504,6 +694,12 @@ export const ConnectReply: MessageFns<ConnectReply> = {
     message.heartbeat = (object.heartbeat !== undefined && object.heartbeat !== null) ? BigInt(object.heartbeat) : 0n;
     message.roomFixed = object.roomFixed ?? false;
     message.acceptsFixed = object.acceptsFixed ?? false;
+    message.offsets = object.offsets ?? false;
+    message.historyLast = object.historyLast ?? 0;
+    message.historySince = (object.historySince !== undefined && object.historySince !== null)
+      ? BigInt(object.historySince)
+      : undefined;
+    message.historyEpoch = object.historyEpoch ?? "";
     return message;
   },
 };
@@ -1051,7 +1247,7 @@ export const OnlineReply_AllRoomCountEntry: MessageFns<OnlineReply_AllRoomCountE
 };
 
 function createBaseReceiveReq(): ReceiveReq {
-  return { mid: 0n, proto: undefined };
+  return { mid: 0n, proto: undefined, key: "", room: "" };
 }
 
 export const ReceiveReq: MessageFns<ReceiveReq> = {
@@ -1064,6 +1260,12 @@ export const ReceiveReq: MessageFns<ReceiveReq> = {
     }
     if (message.proto !== undefined) {
       Proto.encode(message.proto, writer.uint32(18).fork()).join();
+    }
+    if (message.key !== "") {
+      writer.uint32(802).string(message.key);
+    }
+    if (message.room !== "") {
+      writer.uint32(810).string(message.room);
     }
     return writer;
   },
@@ -1097,6 +1299,22 @@ export const ReceiveReq: MessageFns<ReceiveReq> = {
             message.proto = Proto.decode(reader, reader.uint32());
             continue;
           }
+          case 100: {
+            if (tag !== 802) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 101: {
+            if (tag !== 810) {
+              break;
+            }
+
+            message.room = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1116,16 +1334,24 @@ export const ReceiveReq: MessageFns<ReceiveReq> = {
     const message = createBaseReceiveReq();
     message.mid = (object.mid !== undefined && object.mid !== null) ? BigInt(object.mid) : 0n;
     message.proto = (object.proto !== undefined && object.proto !== null) ? Proto.fromPartial(object.proto) : undefined;
+    message.key = object.key ?? "";
+    message.room = object.room ?? "";
     return message;
   },
 };
 
 function createBaseReceiveReply(): ReceiveReply {
-  return {};
+  return { handled: false, reply: Buffer.alloc(0) };
 }
 
 export const ReceiveReply: MessageFns<ReceiveReply> = {
-  encode(_: ReceiveReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: ReceiveReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.handled !== false) {
+      writer.uint32(800).bool(message.handled);
+    }
+    if (message.reply.length !== 0) {
+      writer.uint32(810).bytes(message.reply);
+    }
     return writer;
   },
 
@@ -1142,6 +1368,22 @@ export const ReceiveReply: MessageFns<ReceiveReply> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 100: {
+            if (tag !== 800) {
+              break;
+            }
+
+            message.handled = reader.bool();
+            continue;
+          }
+          case 101: {
+            if (tag !== 810) {
+              break;
+            }
+
+            message.reply = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1157,8 +1399,319 @@ export const ReceiveReply: MessageFns<ReceiveReply> = {
   create<I extends Exact<DeepPartial<ReceiveReply>, I>>(base?: I): ReceiveReply {
     return ReceiveReply.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<ReceiveReply>, I>>(_: I): ReceiveReply {
+  fromPartial<I extends Exact<DeepPartial<ReceiveReply>, I>>(object: I): ReceiveReply {
     const message = createBaseReceiveReply();
+    message.handled = object.handled ?? false;
+    message.reply = object.reply ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseHistoryReq(): HistoryReq {
+  return { room: "", last: 0, since: undefined, epoch: "", limit: 0 };
+}
+
+export const HistoryReq: MessageFns<HistoryReq> = {
+  encode(message: HistoryReq, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.room !== "") {
+      writer.uint32(10).string(message.room);
+    }
+    if (message.last !== 0) {
+      writer.uint32(16).int32(message.last);
+    }
+    if (message.since !== undefined) {
+      if (BigInt.asIntN(64, message.since) !== message.since) {
+        throw new globalThis.Error("value provided for field message.since of type int64 too large");
+      }
+      writer.uint32(24).int64(message.since);
+    }
+    if (message.epoch !== "") {
+      writer.uint32(34).string(message.epoch);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(40).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HistoryReq {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHistoryReq();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.last = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.since = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.epoch = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<HistoryReq>, I>>(base?: I): HistoryReq {
+    return HistoryReq.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HistoryReq>, I>>(object: I): HistoryReq {
+    const message = createBaseHistoryReq();
+    message.room = object.room ?? "";
+    message.last = object.last ?? 0;
+    message.since = (object.since !== undefined && object.since !== null) ? BigInt(object.since) : undefined;
+    message.epoch = object.epoch ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseHistoryRecord(): HistoryRecord {
+  return { offset: 0n, op: 0, body: Buffer.alloc(0) };
+}
+
+export const HistoryRecord: MessageFns<HistoryRecord> = {
+  encode(message: HistoryRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.offset !== 0n) {
+      if (BigInt.asIntN(64, message.offset) !== message.offset) {
+        throw new globalThis.Error("value provided for field message.offset of type int64 too large");
+      }
+      writer.uint32(8).int64(message.offset);
+    }
+    if (message.op !== 0) {
+      writer.uint32(16).int32(message.op);
+    }
+    if (message.body.length !== 0) {
+      writer.uint32(26).bytes(message.body);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HistoryRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHistoryRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.offset = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.op = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.body = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<HistoryRecord>, I>>(base?: I): HistoryRecord {
+    return HistoryRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HistoryRecord>, I>>(object: I): HistoryRecord {
+    const message = createBaseHistoryRecord();
+    message.offset = (object.offset !== undefined && object.offset !== null) ? BigInt(object.offset) : 0n;
+    message.op = object.op ?? 0;
+    message.body = object.body ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseHistoryReply(): HistoryReply {
+  return { epoch: "", first: 0n, last: 0n, records: [], recovered: false, reason: "" };
+}
+
+export const HistoryReply: MessageFns<HistoryReply> = {
+  encode(message: HistoryReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.epoch !== "") {
+      writer.uint32(10).string(message.epoch);
+    }
+    if (message.first !== 0n) {
+      if (BigInt.asIntN(64, message.first) !== message.first) {
+        throw new globalThis.Error("value provided for field message.first of type int64 too large");
+      }
+      writer.uint32(16).int64(message.first);
+    }
+    if (message.last !== 0n) {
+      if (BigInt.asIntN(64, message.last) !== message.last) {
+        throw new globalThis.Error("value provided for field message.last of type int64 too large");
+      }
+      writer.uint32(24).int64(message.last);
+    }
+    for (const v of message.records) {
+      HistoryRecord.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.recovered !== false) {
+      writer.uint32(40).bool(message.recovered);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HistoryReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHistoryReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.epoch = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.first = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.last = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.records.push(HistoryRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.recovered = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<HistoryReply>, I>>(base?: I): HistoryReply {
+    return HistoryReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HistoryReply>, I>>(object: I): HistoryReply {
+    const message = createBaseHistoryReply();
+    message.epoch = object.epoch ?? "";
+    message.first = (object.first !== undefined && object.first !== null) ? BigInt(object.first) : 0n;
+    message.last = (object.last !== undefined && object.last !== null) ? BigInt(object.last) : 0n;
+    message.records = object.records?.map((e) => HistoryRecord.fromPartial(e)) || [];
+    message.recovered = object.recovered ?? false;
+    message.reason = object.reason ?? "";
     return message;
   },
 };
@@ -1527,6 +2080,16 @@ export const LogicService = {
     responseSerialize: (value: NodesReply): Buffer => Buffer.from(NodesReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): NodesReply => NodesReply.decode(value),
   },
+  /** tsim extension; a goim logic answers UNIMPLEMENTED (comet then replays nothing). */
+  history: {
+    path: "/goim.logic.Logic/History" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: HistoryReq): Buffer => Buffer.from(HistoryReq.encode(value).finish()),
+    requestDeserialize: (value: Buffer): HistoryReq => HistoryReq.decode(value),
+    responseSerialize: (value: HistoryReply): Buffer => Buffer.from(HistoryReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): HistoryReply => HistoryReply.decode(value),
+  },
 } as const;
 
 export interface LogicServer extends UntypedServiceImplementation {
@@ -1536,6 +2099,8 @@ export interface LogicServer extends UntypedServiceImplementation {
   renewOnline: handleUnaryCall<OnlineReq, OnlineReply>;
   receive: handleUnaryCall<ReceiveReq, ReceiveReply>;
   nodes: handleUnaryCall<NodesReq, NodesReply>;
+  /** tsim extension; a goim logic answers UNIMPLEMENTED (comet then replays nothing). */
+  history: handleUnaryCall<HistoryReq, HistoryReply>;
 }
 
 export interface LogicClient extends Client {
@@ -1619,6 +2184,19 @@ export interface LogicClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: NodesReply) => void,
+  ): ClientUnaryCall;
+  /** tsim extension; a goim logic answers UNIMPLEMENTED (comet then replays nothing). */
+  history(request: HistoryReq, callback: (error: ServiceError | null, response: HistoryReply) => void): ClientUnaryCall;
+  history(
+    request: HistoryReq,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: HistoryReply) => void,
+  ): ClientUnaryCall;
+  history(
+    request: HistoryReq,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: HistoryReply) => void,
   ): ClientUnaryCall;
 }
 

@@ -1,0 +1,83 @@
+// job / logic → room history storage (docs/history.md): per-room offsets and epochs, batched
+// appends, reads by offset and by video position, retention. adapters/memory/history-store.ts
+// (tests), adapters/sqlite/history-store.ts (embedded mode, node:sqlite) and
+// adapters/postgres/history-store.ts (distributed mode).
+//
+// Offsets are assigned by the job that owns the room's queue partition (the queue's order
+// is the room's order) and are never reused: a new epoch continues after the last offset the
+// job handed out. Within one epoch the stored offsets are contiguous.
+
+/** One stored room message. */
+export interface HistoryRecord {
+  /** Per room, increasing by one within an epoch, never reused. */
+  offset: number;
+  /** The queue message's id: a redelivered message is recognised by it. */
+  id: string;
+  op: number;
+  body: Uint8Array;
+  /** Sender of a danmaku; 0n for HTTP pushes. */
+  mid: bigint;
+  /** Server time, Unix ms. */
+  time: number;
+  /** Video position in ms, when the sender gave one. */
+  progress: number | null;
+}
+
+/** Where a room's history stands. */
+export interface RoomHistory {
+  /** Changes only when history was lost (docs/history.md#epochs). */
+  epoch: string;
+  /** First offset of the current epoch. */
+  epochStart: number;
+  /** Lowest offset still stored in this epoch (last + 1 when none). */
+  first: number;
+  /** Newest stored offset (epochStart - 1 when none yet). */
+  last: number;
+}
+
+/** A room as its writer opens it: its state and the ids of its newest records. */
+export interface RoomOpen extends RoomHistory {
+  recent: Array<{ id: string; offset: number }>;
+}
+
+/** Records for one room, offsets last + 1, last + 2, … of `epoch`. */
+export interface AppendBatch {
+  room: string;
+  epoch: string;
+  records: HistoryRecord[];
+}
+
+/** Retention of one room type: at most `keep` records per room and none older than `maxAgeMs`. */
+export interface PruneRule {
+  /** The room key prefix, e.g. "live://". */
+  prefix: string;
+  keep: number;
+  maxAgeMs: number;
+}
+
+export interface HistoryStore {
+  /**
+   * The room's state and the ids of its newest `recent` records; an unknown room is created
+   * with a fresh epoch starting at offset 1.
+   */
+  open(room: string, recent: number): Promise<RoomOpen>;
+  /**
+   * Stores every batch in one transaction. A batch must continue its room's epoch without a
+   * gap (first offset = last + 1); a record whose offset is already stored with the same id is
+   * skipped. Anything else rejects the whole call and stores nothing.
+   */
+  append(batches: AppendBatch[]): Promise<void>;
+  /** Starts epoch `epoch` for `room` at offset `start` (> last): the history before it is no longer continuous. */
+  newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory>;
+  /** The room's state, or null when it has no history. */
+  state(room: string): Promise<RoomHistory | null>;
+  /** Records with offset > `after` (any epoch), oldest first, at most `limit`. */
+  after(room: string, after: number, limit: number): Promise<HistoryRecord[]>;
+  /** The newest `n` records of the current epoch, oldest first. */
+  latest(room: string, n: number): Promise<HistoryRecord[]>;
+  /** Records whose progress is in [fromMs, toMs), by progress then offset, at most `limit`. */
+  byProgress(room: string, fromMs: number, toMs: number, limit: number): Promise<HistoryRecord[]>;
+  /** Applies retention; resolves to the number of records removed. */
+  prune(rules: PruneRule[], nowMs: number): Promise<number>;
+  close(): Promise<void>;
+}
