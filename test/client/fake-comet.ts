@@ -17,6 +17,8 @@ export interface Script {
   answerHeartbeats?: boolean;
   /** Online count in heartbeat replies (default 3). */
   online?: number;
+  /** Answers a frame instead of the defaults: bytes to send, 'drop', null for no answer, undefined for the default. */
+  answer?: (f: PeerFrame) => Buffer | 'drop' | null | undefined;
 }
 
 export interface PeerFrame extends Frame {
@@ -38,7 +40,7 @@ export class FakeComet extends EventEmitter {
     script: Script,
   ) {
     super();
-    this.script = { auth: 'accept', answerHeartbeats: true, online: 3, ...script };
+    this.script = { auth: 'accept', answerHeartbeats: true, online: 3, answer: () => undefined, ...script };
   }
 
   static async ws(script: Script = {}): Promise<FakeComet> {
@@ -122,6 +124,8 @@ export class FakeComet extends EventEmitter {
   }
 
   private reply(f: PeerFrame): Buffer | 'drop' | null {
+    const custom = this.script.answer(f);
+    if (custom !== undefined) return custom;
     switch (f.op) {
       case 7:
         if (this.script.auth === 'ignore') return null;

@@ -1,6 +1,7 @@
 // What a client hands to its listeners: pushed messages and connection events.
 
 import { type ClientFrame, text } from './codec.js';
+import type { RoomStateEvent } from './room-history.js';
 
 /** A frame pushed by the server (or any frame that is not a reply to this client). */
 export class PushMessage implements ClientFrame {
@@ -9,6 +10,8 @@ export class PushMessage implements ClientFrame {
     readonly body: Uint8Array,
     readonly ver = 1,
     readonly seq = 0,
+    /** The message's offset in its room's history (docs/history.md), 0 when it has none or the client did not opt in. */
+    readonly offset = 0,
   ) {}
 
   /** The body as UTF-8 text. */
@@ -45,6 +48,10 @@ export interface CloseEvent {
 }
 
 export interface ClientEvents {
+  /** Op 18 (clients with `history`): the room's history state at a join, or a new epoch. */
+  roomState: RoomStateEvent;
+  /** A join could not replay what was missed (gap too large, new epoch, …): page the HTTP history API from `missedFrom`. */
+  notRecovered: RoomStateEvent;
   /** The transport is open and the auth frame has been sent. */
   open: OpenEvent;
   /** The server accepted the token (op 8); heartbeats have started. */

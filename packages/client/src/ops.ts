@@ -21,4 +21,6 @@ export const Op = {
   SubReply: 15,
   Unsub: 16,
   UnsubReply: 17,
+  /** tsim: the state of a room's history (docs/history.md#opting-in); only to clients that opted in. */
+  RoomState: 18,
 } as const;

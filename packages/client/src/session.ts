@@ -7,6 +7,7 @@ import { Listeners, type Listener } from './events.js';
 import type { Link, LinkEvents } from './link.js';
 import { type ClientEvents, type CloseEvent, PushMessage } from './messages.js';
 import { type Backoff, type WeightedNodes, backoffDelay, resolveBackoff } from './nodes.js';
+import { type HistoryOptions, RoomHistory } from './room-history.js';
 import { type Token, type TokenValue, stringifyToken } from './token.js';
 
 export interface ReconnectOptions extends Partial<Backoff> {
@@ -30,7 +31,51 @@ export interface SessionOptions {
   autoConnect?: boolean;
   /** Largest body send() accepts; goim closes the connection above 4096 bytes. */
   maxBody?: number;
+  /**
+   * Opt in to room history (docs/history.md, needs an object token): messages carry their
+   * offset, joins replay the last `last` messages, and reconnects recover what was missed.
+   * `true` = `{ last: 20 }`.
+   */
+  history?: boolean | HistoryOptions;
+  /** How long sendDanmaku() keeps trying (across reconnects) before answering code -1 (default 10 s). */
+  sendTimeoutMs?: number;
 }
+
+/** A danmaku (docs/history.md#sending): `text` or `data`, and optional hints. */
+export interface DanmakuInput {
+  text?: string;
+  data?: unknown;
+  /** Identifies this send: a retry with the same nonce is answered, not broadcast twice (default: random). */
+  nonce?: string;
+  /** Default: the connection's room. */
+  room?: string;
+  /** Video position in ms. */
+  progress?: number;
+  mode?: number;
+  color?: number;
+}
+
+/**
+ * The server's answer (docs/history.md#sending): code 0 with the message id, or a refusal code
+ * with a message. Code -1: the client could not get an answer (not connected within
+ * sendTimeoutMs, or a server that takes no danmaku echoed the frame).
+ */
+export interface DanmakuReply {
+  code: number;
+  id?: string;
+  message?: string;
+}
+
+/** Danmaku waiting for an answer, kept across reconnects (same nonce). */
+interface Outgoing {
+  body: Uint8Array;
+  resolve: (r: DanmakuReply) => void;
+  timer: ReturnType<typeof setTimeout>;
+  /** The seq of the attempt on the current connection, if sent there. */
+  seq: number;
+}
+
+const MAX_OUTGOING = 256;
 
 export type ClientState = 'idle' | 'connecting' | 'authenticating' | 'open' | 'reconnecting' | 'closed';
 
@@ -49,6 +94,8 @@ interface Conn {
 interface Pending {
   op: number;
   resolve: (ok: boolean) => void;
+  /** A danmaku: answered by op 5 with a body. */
+  danmaku?: Outgoing;
   /** ChangeRoom: the room asked for; a reply naming another room means the change was refused. */
   room?: string;
 }
@@ -80,6 +127,10 @@ export abstract class ClientSession {
   private readonly backoff: Backoff | null;
   private readonly maxAttempts: number;
   private readonly maxBody: number;
+  private readonly sendTimeoutMs: number;
+  /** Set when the client opted in to history. */
+  private readonly history: RoomHistory | null;
+  private readonly outgoing = new Set<Outgoing>();
 
   private _state: ClientState = 'idle';
   private conn: Conn | null = null;
@@ -113,6 +164,9 @@ export abstract class ClientSession {
     this.backoff = rc === false ? null : resolveBackoff(rc === true ? undefined : rc, options.nodes);
     this.maxAttempts = typeof rc === 'object' && rc.maxAttempts !== undefined ? rc.maxAttempts : Infinity;
     this.maxBody = options.maxBody ?? MAX_CLIENT_BODY;
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
+    const h = options.history ?? false;
+    this.history = h === false ? null : new RoomHistory(h === true ? 20 : Math.max(0, h.last ?? 20));
     if (options.autoConnect ?? true) {
       // Deferred so listeners attached right after construction see every event.
       queueMicrotask(() => {
@@ -172,7 +226,40 @@ export abstract class ClientSession {
   changeRoom(roomId: string): Promise<boolean> {
     this.room = roomId;
     this.changes++;
-    return this.request(Op.ChangeRoom, utf8(roomId), roomId);
+    return this.request(Op.ChangeRoom, this.changeRoomBody(roomId), roomId);
+  }
+
+  /** Where this client stands in its room's history (clients with `history`). */
+  get historyPosition(): { room: string | undefined; epoch: string | undefined; offset: number } | undefined {
+    return this.history?.position;
+  }
+
+  /**
+   * Sends a danmaku on the connection (op 4, docs/history.md#sending) and resolves to the
+   * server's answer. Kept across reconnects with the same nonce until answered or
+   * sendTimeoutMs has passed.
+   */
+  sendDanmaku(input: DanmakuInput): Promise<DanmakuReply> {
+    const msg: Record<string, unknown> = { ...input, nonce: input.nonce ?? randomNonce() };
+    for (const k of Object.keys(msg)) if (msg[k] === undefined) delete msg[k];
+    const body = utf8(JSON.stringify(msg));
+    if (body.length > this.maxBody) throw new RangeError(`sendDanmaku: body of ${body.length} bytes exceeds ${this.maxBody}`);
+    if (this.outgoing.size >= MAX_OUTGOING) return Promise.resolve({ code: -1, message: `more than ${MAX_OUTGOING} danmaku awaiting an answer` });
+    return new Promise<DanmakuReply>((resolve) => {
+      const out: Outgoing = {
+        body,
+        seq: 0,
+        resolve: (r) => {
+          clearTimeout(out.timer);
+          this.outgoing.delete(out);
+          resolve(r);
+        },
+        timer: setTimeout(() => out.resolve({ code: -1, message: `no answer within ${this.sendTimeoutMs} ms` }), this.sendTimeoutMs),
+      };
+      this.outgoing.add(out);
+      const conn = this.conn;
+      if (conn !== null && conn.authenticated) this.sendOutgoing(conn, out);
+    });
   }
 
   /** Adds ops to the watched set for key/mid pushes and broadcasts (op 14). Kept across reconnects. */
@@ -334,6 +421,8 @@ export abstract class ClientSession {
     this.heartbeatTimer = this.authTimer = undefined;
     for (const p of this.pending.values()) p.resolve(false);
     this.pending.clear();
+    // Danmaku stay in `outgoing` and are sent again (same nonce) after the next auth.
+    for (const out of this.outgoing) out.seq = 0;
 
     const base: CloseEvent = { url: conn.url, reason, authenticated: conn.authenticated, willReconnect: false };
     if (code !== undefined) base.code = code;
@@ -365,6 +454,7 @@ export abstract class ClientSession {
     this.unanswered = 0;
     this.heartbeat(conn);
     this.heartbeatTimer = setInterval(() => this.heartbeat(conn), this.heartbeatMs);
+    for (const out of this.outgoing) if (out.seq === 0) this.sendOutgoing(conn, out);
     this.listeners.emit('auth', { url: conn.url });
   }
 
@@ -380,7 +470,7 @@ export abstract class ClientSession {
 
   /** When the token could not carry the current room/accepts, send them as requests instead. */
   private replayChanges(conn: Conn): void {
-    if (this.room !== undefined) this.write(conn, Op.ChangeRoom, utf8(this.room), this.nextSeq());
+    if (this.room !== undefined) this.write(conn, Op.ChangeRoom, this.changeRoomBody(this.room), this.nextSeq());
     if (this.subbed.size > 0) this.write(conn, Op.Sub, utf8([...this.subbed].join(',')), this.nextSeq());
     if (this.unsubbed.size > 0) this.write(conn, Op.Unsub, utf8([...this.unsubbed].join(',')), this.nextSeq());
   }
@@ -419,19 +509,42 @@ export abstract class ClientSession {
       case Op.UnsubReply:
         this.settle(f.seq, f.op - 1, f.body);
         return;
+      case Op.SendMsgReply:
+        if (!this.settle(f.seq, Op.SendMsg, f.body)) this.deliver(f);
+        return;
       default:
         if (!this.settle(f.seq, f.op)) this.deliver(f);
     }
   }
 
   private deliver(f: ClientFrame): void {
-    this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq));
+    const h = this.history;
+    if (h === null) {
+      this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq));
+      return;
+    }
+    if (f.op === Op.RoomState && f.seq === 0) {
+      const ev = h.state(f.body);
+      if (ev !== null) {
+        this.listeners.emit('roomState', ev);
+        if (!ev.recovered) this.listeners.emit('notRecovered', ev);
+        return;
+      }
+    }
+    // Offsets are unsigned 32-bit on the wire; a duplicate (redelivered, or replayed and live) is dropped.
+    const offset = f.seq >>> 0;
+    if (!h.accept(offset)) return;
+    this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq, offset));
   }
 
   private settle(seq: number, op: number, body?: Uint8Array): boolean {
     const p = this.pending.get(seq);
     if (p === undefined || p.op !== op) return false;
     this.pending.delete(seq);
+    if (p.danmaku !== undefined) {
+      p.danmaku.resolve(danmakuReply(body));
+      return true;
+    }
     if (p.room !== undefined && body !== undefined) {
       // A server that granted this connection its room answers a refused change with the room
       // the connection stayed in (docs/protocol.md): remember that one for reconnects.
@@ -444,6 +557,23 @@ export abstract class ClientSession {
     }
     p.resolve(true);
     return true;
+  }
+
+  private sendOutgoing(conn: Conn, out: Outgoing): void {
+    const seq = this.nextSeq();
+    out.seq = seq;
+    this.pending.set(seq, { op: Op.SendMsg, resolve: () => {}, danmaku: out });
+    if (!this.write(conn, Op.SendMsg, out.body, seq)) {
+      this.pending.delete(seq);
+      out.seq = 0;
+    }
+  }
+
+  /** Op 12's body: the bare room id (goim), or with history the JSON form asking for a replay (docs/history.md#opting-in). */
+  private changeRoomBody(roomId: string): Uint8Array {
+    if (this.history === null || roomId === '') return utf8(roomId);
+    this.history.reset(roomId);
+    return utf8(JSON.stringify({ room: roomId, history: this.history.ask(roomId) }));
   }
 
   private request(op: number, body: Uint8Array, room?: string): Promise<boolean> {
@@ -483,6 +613,11 @@ export abstract class ClientSession {
     if (token === null) return { bytes: utf8('null'), rewritten: false };
     const t: Record<string, unknown> = { ...token };
     if (this.room !== undefined) t.room_id = this.room;
+    if (this.history !== null) {
+      const room = typeof t.room_id === 'string' ? t.room_id : undefined;
+      this.history.reset(room);
+      t.history = this.history.ask(room);
+    }
     if (this.subbed.size > 0 || this.unsubbed.size > 0) {
       const base = Array.isArray(t.accepts) ? (t.accepts as unknown[]).filter((x): x is number => typeof x === 'number') : [];
       const merged = [...new Set([...base, ...this.subbed])].filter((op) => !this.unsubbed.has(op));
@@ -490,6 +625,29 @@ export abstract class ClientSession {
     }
     return { bytes: utf8(stringifyToken(t)), rewritten: true };
   }
+}
+
+/** Op 5's JSON body; anything else (a goim server's header-only echo comes as op 4) is code -1. */
+function danmakuReply(body: Uint8Array | undefined): DanmakuReply {
+  if (body === undefined || body.length === 0) return { code: -1, message: 'the server takes no danmaku here (goim echo)' };
+  try {
+    const v = JSON.parse(utf8Text(body)) as Record<string, unknown>;
+    if (typeof v.code === 'number') {
+      const r: DanmakuReply = { code: v.code };
+      if (typeof v.id === 'string') r.id = v.id;
+      if (typeof v.message === 'string') r.message = v.message;
+      return r;
+    }
+  } catch {
+    // fall through
+  }
+  return { code: -1, message: 'unreadable answer' };
+}
+
+function randomNonce(): string {
+  const b = new Uint8Array(9);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
 function opList(ops: number | number[]): number[] {

@@ -1,0 +1,186 @@
+// The SDK's danmaku sending and history recovery (docs/history.md, docs/client.md#danmaku-and-history)
+// against a scripted peer: the token asks for history, op 18 sets the position, offsets in seq
+// drop duplicates, a reconnect asks for what was missed, op 5 answers sendDanmaku.
+
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { TsimClient, TcpClient, type ClientEvents, type PushMessage, type RoomStateEvent } from 'tsim-client';
+import { encodeFrame } from '../../src/protocol/frame.js';
+import { FakeComet, collect, next } from './fake-comet.js';
+
+type Ev = ClientEvents;
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const TOKEN = { mid: 7, room_id: 'live://1000' };
+
+/** A room message as the comet writes it on WebSocket: an op-9 envelope of frames with seq = offset. */
+function envelope(...frames: Array<[op: number, seq: number, body: string]>): Buffer {
+  const inner = Buffer.concat(frames.map(([op, seq, body]) => encodeFrame(op, Buffer.from(body), 1, seq)));
+  return encodeFrame(9, inner, 1, 0);
+}
+
+function state(s: Partial<RoomStateEvent>): Buffer {
+  return envelope([18, 0, JSON.stringify({ room: 'live://1000', epoch: 'e1', first: 1, last: 0, recovered: true, ...s })]);
+}
+
+async function setup(history: boolean | { last?: number } = true): Promise<{ comet: FakeComet; client: TsimClient }> {
+  const comet = await FakeComet.ws();
+  cleanups.push(() => comet.close());
+  const client = new TsimClient({ url: comet.url, token: TOKEN, history, reconnect: { baseMs: 10, maxMs: 20, jitter: 0 }, sendTimeoutMs: 3000 });
+  cleanups.push(() => client.close());
+  return { comet, client };
+}
+
+function tokenOf(f: { body: Uint8Array }): Record<string, unknown> {
+  return JSON.parse(Buffer.from(f.body).toString()) as Record<string, unknown>;
+}
+
+describe('client history', () => {
+  it('asks for the last N in the token, takes offsets from seq, and drops duplicates', async () => {
+    const { comet, client } = await setup({ last: 5 });
+    await next<Ev, 'auth'>(client, 'auth');
+    assert.deepEqual(tokenOf(await comet.frame((f) => f.op === 7)).history, { last: 5 });
+    const st = next<Ev, 'roomState'>(client, 'roomState');
+    const got = collect<Ev, 'message'>(client, 'message', 4);
+    comet.send(1, state({ first: 8, last: 10 }));
+    comet.send(1, envelope([1000, 8, 'a'], [1000, 9, 'b'], [1000, 10, 'c']));
+    // 10 again (a redelivery) and then 11 live: only 11 is new.
+    comet.send(1, envelope([1000, 10, 'c'], [1000, 11, 'd']));
+    assert.deepEqual(await st, { room: 'live://1000', epoch: 'e1', first: 8, last: 10, recovered: true });
+    assert.deepEqual(
+      (await got).map((m: PushMessage) => [m.offset, m.text()]),
+      [
+        [8, 'a'],
+        [9, 'b'],
+        [10, 'c'],
+        [11, 'd'],
+      ],
+    );
+    assert.deepEqual(client.historyPosition, { room: 'live://1000', epoch: 'e1', offset: 11 });
+  });
+
+  it('recovers after a reconnect: the token asks since the last offset of the epoch', async () => {
+    const { comet, client } = await setup();
+    await next<Ev, 'auth'>(client, 'auth');
+    const got = collect<Ev, 'message'>(client, 'message', 2);
+    comet.send(1, state({ first: 1, last: 0 }));
+    comet.send(1, envelope([1000, 1, 'x'], [1000, 2, 'y']));
+    await got;
+    comet.drop(1);
+    await next<Ev, 'auth'>(client, 'auth');
+    const again = await comet.frame((f) => f.op === 7 && f.conn === 2);
+    assert.deepEqual(tokenOf(again).history, { since: 2, epoch: 'e1' });
+  });
+
+  it('reports a join that could not recover, with where the client stood', async () => {
+    const { comet, client } = await setup();
+    await next<Ev, 'auth'>(client, 'auth');
+    const got = collect<Ev, 'message'>(client, 'message', 1);
+    comet.send(1, state({ first: 1, last: 0 }));
+    comet.send(1, envelope([1000, 1, 'x']));
+    await got;
+    comet.drop(1);
+    await next<Ev, 'auth'>(client, 'auth');
+    const lost = next<Ev, 'notRecovered'>(client, 'notRecovered');
+    comet.send(2, state({ epoch: 'e2', first: 50, last: 49, recovered: false, reason: 'epoch changed' }));
+    const ev = await lost;
+    assert.equal(ev.reason, 'epoch changed');
+    assert.deepEqual(ev.missedFrom, { epoch: 'e1', offset: 1 });
+    // The new epoch counts from its first offset.
+    const m = next<Ev, 'message'>(client, 'message');
+    comet.send(2, envelope([1000, 50, 'new']));
+    assert.equal((await m).offset, 50);
+  });
+
+  it('a client without history keeps goim behaviour: no token field, op 18 is a plain message, no dedupe', async () => {
+    const { comet, client } = await setup(false);
+    await next<Ev, 'auth'>(client, 'auth');
+    assert.equal(tokenOf(await comet.frame((f) => f.op === 7)).history, undefined);
+    const got = collect<Ev, 'message'>(client, 'message', 3);
+    comet.send(1, envelope([1000, 3, 'a'], [1000, 3, 'a'], [18, 0, '{}']));
+    assert.deepEqual(
+      (await got).map((m) => [m.op, m.offset]),
+      [
+        [1000, 0],
+        [1000, 0],
+        [18, 0],
+      ],
+    );
+  });
+
+  it('changeRoom asks for the new room with the JSON form of op 12', async () => {
+    const { comet, client } = await setup({ last: 3 });
+    await next<Ev, 'auth'>(client, 'auth');
+    const p = client.changeRoom('live://2000');
+    const f = await comet.frame((x) => x.op === 12);
+    assert.deepEqual(JSON.parse(Buffer.from(f.body).toString()), { room: 'live://2000', history: { last: 3 } });
+    // The fake echoes the body; a real comet answers with the room id (docs/history.md#opting-in).
+    await p;
+  });
+});
+
+describe('client sendDanmaku', () => {
+  it('sends op 4 JSON with a nonce and resolves with the op-5 answer', async () => {
+    const { comet, client } = await setup();
+    await next<Ev, 'auth'>(client, 'auth');
+    comet.script.answer = (f) => (f.op === 4 ? encodeFrame(5, Buffer.from('{"code":0,"id":"m1"}'), 1, f.seq) : undefined);
+    const r = await client.sendDanmaku({ text: '666', progress: 1200 });
+    assert.deepEqual(r, { code: 0, id: 'm1' });
+    const sent = JSON.parse(Buffer.from((await comet.frame((f) => f.op === 4)).body).toString()) as Record<string, unknown>;
+    assert.equal(sent.text, '666');
+    assert.equal(sent.progress, 1200);
+    assert.match(String(sent.nonce), /^[0-9a-f]{18}$/);
+  });
+
+  it('a goim server that echoes op 4 answers code -1', async () => {
+    const { client } = await setup();
+    await next<Ev, 'auth'>(client, 'auth');
+    const r = await client.sendDanmaku({ text: 'hi' });
+    assert.equal(r.code, -1);
+  });
+
+  it('resends with the same nonce after a reconnect when the answer was lost', async () => {
+    const { comet, client } = await setup();
+    await next<Ev, 'auth'>(client, 'auth');
+    let drops = 0;
+    comet.script.answer = (f) => {
+      if (f.op !== 4) return undefined;
+      return drops++ === 0 ? 'drop' : encodeFrame(5, Buffer.from('{"code":0,"id":"m2"}'), 1, f.seq);
+    };
+    const r = await client.sendDanmaku({ text: 'again', nonce: 'n-1' });
+    assert.deepEqual(r, { code: 0, id: 'm2' });
+    const sends = comet.frames.filter((f) => f.op === 4).map((f) => JSON.parse(Buffer.from(f.body).toString()) as { nonce: string });
+    assert.deepEqual(
+      sends.map((s) => s.nonce),
+      ['n-1', 'n-1'],
+    );
+  });
+
+  it('over TCP, offsets arrive in bare frames and op 5 still answers', async () => {
+    const comet = await FakeComet.tcp();
+    cleanups.push(() => comet.close());
+    const client = new TcpClient({ url: comet.url, token: TOKEN, history: true });
+    cleanups.push(() => client.close());
+    await next<Ev, 'auth'>(client, 'auth');
+    const got = collect<Ev, 'message'>(client, 'message', 2);
+    comet.send(1, encodeFrame(18, Buffer.from('{"room":"live://1000","epoch":"t","first":4,"last":3,"recovered":true}'), 1, 0));
+    comet.send(
+      1,
+      Buffer.concat([
+        encodeFrame(1000, Buffer.from('a'), 1, 4),
+        encodeFrame(1000, Buffer.from('a'), 1, 4),
+        encodeFrame(1000, Buffer.from('b'), 1, 5),
+      ]),
+    );
+    assert.deepEqual(
+      (await got).map((m) => [m.offset, m.text()]),
+      [
+        [4, 'a'],
+        [5, 'b'],
+      ],
+    );
+  });
+});
