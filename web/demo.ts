@@ -3,6 +3,7 @@
 // (?mid=&room=&accepts=&key=&port=&heartbeat=&connect=1).
 
 import { TsimClient, stringifyToken, type PushMessage } from 'tsim-client';
+import { DanmakuStage } from './danmaku-stage.js';
 
 const MAX_ROWS = 500;
 
@@ -41,6 +42,28 @@ const ui = {
   pushBody: el<HTMLTextAreaElement>('push-body'),
   pushRequest: el<HTMLElement>('push-request'),
   pushReply: el<HTMLPreElement>('push-reply'),
+  danmakuForm: el<HTMLFormElement>('danmaku-form'),
+  danmakuText: el<HTMLInputElement>('danmaku-text'),
+  danmakuColor: el<HTMLSelectElement>('danmaku-color'),
+  danmakuReply: el<HTMLElement>('danmaku-reply'),
+};
+
+const stage = new DanmakuStage(el<HTMLCanvasElement>('stage'), el<HTMLOListElement>('danmaku-log'));
+/** The operation danmaku arrive with (the room type's `op`, 1000 unless configured otherwise). */
+const DANMAKU_OP = 1000;
+/** What a refusal code means (docs/history.md#sending). */
+const REFUSALS: Record<number, string> = {
+  1: 'not a valid danmaku',
+  2: 'log in to send (anonymous users may not)',
+  3: 'you are not in that room',
+  4: 'too long',
+  5: 'slow down: too many danmaku',
+  6: 'slow mode: wait a little',
+  7: 'rejected by moderation',
+  8: 'moderation unavailable',
+  9: 'this room takes no danmaku',
+  10: 'the server is busy, try again',
+  [-1]: 'no answer from the server',
 };
 
 let client: TsimClient | null = null;
@@ -103,8 +126,51 @@ function addRow(kind: 'push' | 'event' | 'error', label: string, body: string): 
 function showPush(msg: PushMessage): void {
   received++;
   ui.count.textContent = String(received);
-  addRow('push', `op ${msg.op}`, msg.text());
+  addRow('push', msg.offset > 0 ? `op ${msg.op} #${msg.offset}` : `op ${msg.op}`, msg.text());
+  if (msg.op === DANMAKU_OP) fly(msg);
 }
+
+/** A danmaku's JSON body (docs/history.md#sending), or any other text pushed to the room. */
+function fly(msg: PushMessage): void {
+  let text = msg.text();
+  let color = 0xffffff;
+  let own = false;
+  try {
+    const d = JSON.parse(text) as { text?: unknown; color?: unknown; mid?: unknown };
+    if (typeof d.text === 'string') text = d.text;
+    if (typeof d.color === 'number') color = d.color;
+    own = String(d.mid) === ui.mid.value.trim();
+  } catch {
+    // plain text pushed through the HTTP API flies as it is
+  }
+  if (text.trim() === '') return;
+  stage.add({ text: text.slice(0, 100), color: `#${(color & 0xffffff).toString(16).padStart(6, '0')}`, own });
+}
+
+function showSendReply(state: 'ok' | 'error' | 'pending', text: string): void {
+  ui.danmakuReply.dataset.state = state;
+  ui.danmakuReply.textContent = text;
+}
+
+ui.danmakuForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const c = client;
+  const text = ui.danmakuText.value;
+  if (c === null || c.state !== 'open') {
+    showSendReply('error', 'connect first');
+    return;
+  }
+  if (text.trim() === '') return;
+  showSendReply('pending', 'sending…');
+  void c.sendDanmaku({ text, color: Number(ui.danmakuColor.value) }).then((r) => {
+    if (r.code === 0) {
+      ui.danmakuText.value = '';
+      showSendReply('ok', 'sent');
+    } else {
+      showSendReply('error', `refused (${r.code}): ${REFUSALS[r.code] ?? ''}${r.message ? ` — ${r.message}` : ''}`);
+    }
+  });
+});
 
 ui.clear.addEventListener('click', () => {
   ui.messages.replaceChildren();
@@ -153,6 +219,8 @@ function connect(): void {
     token,
     heartbeatMs: heartbeatS > 0 ? heartbeatS * 1000 : 30_000,
     reconnect: { baseMs: 1000, maxMs: 30_000 },
+    // Replays the room's last danmaku on opening and recovers what a reconnect missed (docs/history.md).
+    history: { last: 30 },
   });
   client = c;
   ui.currentRoom.textContent = (token.room_id as string) || '(none)';
@@ -169,6 +237,8 @@ function connect(): void {
     ui.online.textContent = String(n);
   });
   c.on('message', showPush);
+  c.on('roomState', (s) => addRow('event', 'history', `${s.room} epoch ${s.epoch}: replaying ${Math.max(0, s.last - s.first + 1)}`));
+  c.on('notRecovered', (s) => addRow('error', 'history', `missed messages could not be replayed (${s.reason ?? 'unknown'})`));
   c.on('error', (err) => addRow('error', 'error', err.message));
   c.on('close', (ev) => {
     ui.online.textContent = '–';
