@@ -110,7 +110,13 @@ describe('demo page in chromium', { skip }, () => {
     try {
       await page.waitForSelector('#status[data-state="open"]');
       const auth = await comet.frame((f) => f.op === 7);
-      assert.deepEqual(JSON.parse(auth.body.toString()), { mid: 7, room_id: 'live://1000', platform: 'web', accepts: [1000, 1001, 1002] });
+      assert.deepEqual(JSON.parse(auth.body.toString()), {
+        mid: 7,
+        room_id: 'live://1000',
+        platform: 'web',
+        accepts: [1000, 1001, 1002],
+        history: { last: 30 },
+      });
       await page.waitForFunction(() => document.getElementById('online')?.textContent === '42');
 
       // Room push through the form; the stand-in API delivers it back over the WebSocket.
@@ -143,7 +149,8 @@ describe('demo page in chromium', { skip }, () => {
       await page.fill('#new-room', 'live://2000');
       await page.click('#change-room');
       const change = await comet.frame((f) => f.op === 12);
-      assert.equal(change.body.toString(), 'live://2000');
+      // The page opted in to history: op 12 asks for the new room's last messages (docs/history.md#opting-in).
+      assert.deepEqual(JSON.parse(change.body.toString()), { room: 'live://2000', history: { last: 30 } });
       await page.waitForFunction(() => document.getElementById('current-room')?.textContent === 'live://2000');
       assert.equal(await page.inputValue('#push-room'), 'live://2000');
 
