@@ -260,6 +260,24 @@ export function registerScenarios(bench: Command): void {
     );
 
   bench
+    .command('history-store')
+    .description('room history storage: 1,000-record batches into PostgreSQL, records/s')
+    .addOption(
+      new Option('--url <url>', 'PostgreSQL server (a throwaway database is created there)').default('postgres://postgres@127.0.0.1:5432/postgres'),
+    )
+    .addOption(new Option('--batches <n>', 'batches per measurement').argParser(int(1)).default(20))
+    .addOption(new Option('--batch-size <n>', 'records per batch (one transaction)').argParser(int(1)).default(1000))
+    .addOption(new Option('--body-bytes <n>', 'bytes per record body').argParser(int(0)).default(120))
+    .action(async (f: { url: string; batches: number; batchSize: number; bodyBytes: number }) => {
+      try {
+        const { runHistoryStoreBench } = await import('./scenarios/history-store.js');
+        await runHistoryStoreBench(f);
+      } catch (err) {
+        onError(err);
+      }
+    });
+
+  bench
     .command('profile <file>')
     .description('top functions by self time in a .cpuprofile (e.g. from fanout --cpu-prof)')
     .addOption(new Option('--top <n>', 'how many functions').argParser(int(1)).default(15))
