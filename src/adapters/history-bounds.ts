@@ -4,7 +4,7 @@
 import type { PruneRule } from '../ports/index.js';
 
 /** Most rows one read returns, whatever the caller asks. */
-export const MAX_READ = 100_000;
+const MAX_READ = 100_000;
 
 /** `n` as a row count for a LIMIT: an integer in [0, MAX_READ]; anything else (NaN, negative) reads nothing. */
 export function readLimit(n: number): number {
