@@ -8,7 +8,7 @@ import pg from 'pg';
 import { silentLogger } from '../../src/log.js';
 import { PostgresHistoryStore } from '../../src/adapters/postgres/history-store.js';
 import { historyStoreContract, rec, recs } from '../contracts/history-store.contract.js';
-import { serviceGate, serviceUrl, uniqueName } from '../support/services.js';
+import { OutageProxy, serviceGate, serviceUrl, uniqueName } from '../support/services.js';
 
 const skip = await serviceGate('postgres');
 
@@ -101,6 +101,29 @@ describe('PostgresHistoryStore: tables, restart, outage (real PostgreSQL)', { sk
       assert.deepEqual(await again.state('live://2'), { epoch: 'e2', epochStart: 100, first: 100, last: 99 });
     } finally {
       await again.close();
+    }
+  });
+
+  test('an outage fails calls with the context, and the store works again when the server is back', async () => {
+    const proxy = await OutageProxy.start('postgres');
+    const through = new URL(own);
+    through.port = String(proxy.port);
+    const store = await PostgresHistoryStore.connect({ url: through.href, connectTimeoutMs: 1000, log: silentLogger });
+    try {
+      const { epoch } = await store.open('live://outage', 0);
+      await store.append([{ room: 'live://outage', epoch, records: recs(1, 2) }]);
+      await proxy.cut(); // pooled connections dropped: the pool must not crash the process
+      await assert.rejects(
+        store.append([{ room: 'live://outage', epoch, records: recs(3, 3) }]),
+        new RegExp(`^Error: history: postgres append failed \\(127\\.0\\.0\\.1:${proxy.port}/`),
+      );
+      await assert.rejects(store.state('live://outage'), /history: postgres state failed/);
+      await proxy.restore();
+      await store.append([{ room: 'live://outage', epoch, records: recs(3, 3) }]);
+      assert.deepEqual(await store.state('live://outage'), { epoch, epochStart: 1, first: 1, last: 3 });
+    } finally {
+      await store.close();
+      await proxy.close();
     }
   });
 

@@ -141,6 +141,12 @@ export class PostgresHistoryStore implements HistoryStore {
       throw this.fail(what, e);
     }
     let broken: Error | undefined;
+    // A connection lost while checked out emits 'error' on the client (the pool listens only
+    // to idle ones): unheard, it would end the process. The query in flight rejects as well.
+    const lost = (err: Error): void => {
+      broken = err;
+    };
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       const out = await fn(client);
@@ -154,6 +160,7 @@ export class PostgresHistoryStore implements HistoryStore {
       }
       throw this.fail(what, e);
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }
