@@ -74,6 +74,7 @@ export function historyStoreContract(name: string, factory: Factory<HistoryStore
       await assert.rejects(s.append([{ room: 'live://a', epoch: a.epoch, records: [rec(3), rec(5)] }]), /history/);
       await assert.rejects(s.append([good, { room: 'live://b', epoch: a.epoch, records: [rec(1)] }]), /history/);
       await assert.rejects(s.append([{ room: 'live://a', epoch: `${a.epoch}x`, records: [rec(3)] }]), /history/);
+      await assert.rejects(s.append([good, { room: 'live://a', epoch: `${a.epoch}x`, records: [rec(5)] }]), /history/);
       await assert.rejects(s.append([good, { room: 'live://never-opened', epoch: a.epoch, records: [rec(1)] }]), /history/);
       assert.deepEqual(await s.after('live://never-opened', 0, 100), []);
       assert.deepEqual(await s.state('live://a'), { epoch: a.epoch, epochStart: 1, first: 1, last: 2 });

@@ -161,13 +161,10 @@ export class SqliteHistoryStore implements HistoryStore {
     this.transaction(() => {
       const last = new Map<string, number>();
       for (const b of batches) {
-        let at = last.get(b.room);
-        if (at === undefined) {
-          const r = this.q.room.get(b.room) as unknown as RoomRow | undefined;
-          if (r === undefined) throw new Error(`history: ${b.room} was never opened`);
-          if (r.epoch !== b.epoch) throw new Error(`history: ${b.room} is in epoch ${r.epoch}, not ${b.epoch}`);
-          at = r.last;
-        }
+        const r = this.q.room.get(b.room) as unknown as RoomRow | undefined;
+        if (r === undefined) throw new Error(`history: ${b.room} was never opened`);
+        if (r.epoch !== b.epoch) throw new Error(`history: ${b.room} is in epoch ${r.epoch}, not ${b.epoch}`);
+        let at = last.get(b.room) ?? r.last;
         for (const rec of b.records) {
           if (rec.offset <= at) {
             const have = this.q.idAt.get(b.room, rec.offset) as { id: string } | undefined;
