@@ -190,7 +190,7 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async append(batches: AppendBatch[]): Promise<void> {
-    if (batches.every((b) => b.records.length === 0)) return;
+    if (batches.length === 0) return;
     await this.tx('append', async (c) => {
       const names = [...new Set(batches.map((b) => b.room))].sort();
       const locked = await c.query<{ room: string; epoch: string; last: string }>(
@@ -317,7 +317,10 @@ export class PostgresHistoryStore implements HistoryStore {
     const byRule = new Map<PruneRule, string[]>();
     for (const { room } of all) {
       const rule = ruleFor(rules, room);
-      if (rule !== undefined) byRule.set(rule, [...(byRule.get(rule) ?? []), room]);
+      if (rule === undefined) continue;
+      const list = byRule.get(rule);
+      if (list === undefined) byRule.set(rule, [room]);
+      else list.push(room);
     }
     let removed = 0;
     for (const [rule, rooms] of byRule) {
