@@ -260,6 +260,30 @@ export function registerScenarios(bench: Command): void {
     );
 
   bench
+    .command('history-store')
+    .description(
+      'room history storage: 1,000-record appends into SQLite and PostgreSQL through the HistoryStore port: records/s, event-loop block per append',
+    )
+    .addOption(
+      new Option('--url <url>', 'PostgreSQL server (a throwaway database is created there)').default('postgres://postgres@127.0.0.1:5432/postgres'),
+    )
+    .addOption(new Option('--batches <n>', 'append calls measured').argParser(int(1)).default(20))
+    .addOption(new Option('--batch-size <n>', 'records per append call (one transaction; history.writeBatch)').argParser(int(1)).default(1000))
+    .addOption(new Option('--body-bytes <n>', 'bytes per record body').argParser(int(0)).default(120))
+    .addOption(new Option('--rooms <n>', 'rooms each append spreads its records over').argParser(int(1)).default(1))
+    .addOption(new Option('--engine <e>', 'which engines').choices(['sqlite', 'postgres', 'both']).default('both'))
+    .action(
+      async (f: { url: string; batches: number; batchSize: number; bodyBytes: number; rooms: number; engine: 'sqlite' | 'postgres' | 'both' }) => {
+        try {
+          const { runHistoryStoreBench } = await import('./scenarios/history-store.js');
+          await runHistoryStoreBench(f);
+        } catch (err) {
+          onError(err);
+        }
+      },
+    );
+
+  bench
     .command('profile <file>')
     .description('top functions by self time in a .cpuprofile (e.g. from fanout --cpu-prof)')
     .addOption(new Option('--top <n>', 'how many functions').argParser(int(1)).default(15))

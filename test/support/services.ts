@@ -1,22 +1,24 @@
-// Gates for tests that need a real Redis or NATS server (or a program such as openssl). A
+// Gates for tests that need a real Redis, NATS or PostgreSQL server (or a program such as openssl). A
 // reachable service runs the test; an unreachable one skips it with a visible reason, unless
 // TSIM_REQUIRE_SERVICES=1 (CI), where it fails loudly instead of passing vacuously.
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 
-export type Service = 'redis' | 'nats';
+export type Service = 'redis' | 'nats' | 'postgres';
 
 const DEFAULT_URL: Record<Service, string> = {
   redis: 'redis://127.0.0.1:6379',
   nats: 'nats://127.0.0.1:4222',
+  postgres: 'postgres://postgres@127.0.0.1:5432/postgres',
 };
-const DEFAULT_PORT: Record<Service, number> = { redis: 6379, nats: 4222 };
-const LABEL: Record<Service, string> = { redis: 'Redis', nats: 'NATS' };
+const DEFAULT_PORT: Record<Service, number> = { redis: 6379, nats: 4222, postgres: 5432 };
+const LABEL: Record<Service, string> = { redis: 'Redis', nats: 'NATS', postgres: 'PostgreSQL' };
+const URL_ENV: Record<Service, string> = { redis: 'REDIS_URL', nats: 'NATS_URL', postgres: 'DATABASE_URL' };
 
-/** The service's URL: REDIS_URL / NATS_URL, else the local default. */
+/** The service's URL: REDIS_URL / NATS_URL / DATABASE_URL, else the local default. */
 export function serviceUrl(service: Service): string {
-  const env = service === 'redis' ? process.env.REDIS_URL : process.env.NATS_URL;
+  const env = process.env[URL_ENV[service]];
   return env && env.trim() !== '' ? env.trim() : DEFAULT_URL[service];
 }
 

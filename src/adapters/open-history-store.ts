@@ -1,0 +1,44 @@
+// Builds the HistoryStore the settings name (config/history-settings.ts resolves them):
+// SQLite in `dataDir`, PostgreSQL at `postgresUrl`, or process memory (docs/history.md#storage).
+import type { Logger } from '../log.js';
+import type { HistoryStore } from '../ports/index.js';
+import { MemoryHistoryStore } from './memory/history-store.js';
+import { PostgresHistoryStore } from './postgres/history-store.js';
+import { SqliteHistoryStore } from './sqlite/history-store.js';
+
+export interface HistoryStoreSettings {
+  engine: 'sqlite' | 'postgres' | 'memory';
+  /** Directory of history.db (sqlite). */
+  dataDir: string;
+  /** Connection string (postgres). */
+  postgresUrl: string;
+}
+
+/** Opens the store; rejects with the engine's reason when it cannot (no directory, no server). */
+export async function openHistoryStore(settings: HistoryStoreSettings, log: Logger): Promise<HistoryStore> {
+  switch (settings.engine) {
+    case 'memory':
+      return new MemoryHistoryStore();
+    case 'sqlite': {
+      const store = new SqliteHistoryStore({ dataDir: settings.dataDir });
+      log.info({ engine: 'sqlite', dataDir: settings.dataDir }, 'history store open');
+      return store;
+    }
+    case 'postgres': {
+      const store = await PostgresHistoryStore.connect({ url: settings.postgresUrl, log });
+      log.info({ engine: 'postgres', server: redact(settings.postgresUrl) }, 'history store open');
+      return store;
+    }
+  }
+}
+
+/** The URL without its password, for logs. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.href;
+  } catch {
+    return '(unparsable URL)';
+  }
+}

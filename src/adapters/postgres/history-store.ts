@@ -1,0 +1,367 @@
+// HistoryStore in PostgreSQL (node-postgres): distributed mode's room history
+// (docs/history.md#storage, docs/deployment.md#history-storage). Tables are created at connect
+// when missing. An append is one transaction: the rooms' rows are locked (SELECT … FOR UPDATE)
+// so the contiguity check and the insert see the same `last`, and all records of the call go
+// in one INSERT … SELECT FROM unnest(arrays) — the faster of the statements measured.
+import pg from 'pg';
+import type { AppendBatch, HistoryRecord, HistoryStore, PruneRule, RoomHistory, RoomOpen } from '../../ports/index.js';
+import type { Logger } from '../../log.js';
+import { newEpochName } from '../memory/history-store.js';
+import { readLimit, ruleFor } from '../history-bounds.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS rooms (
+  room TEXT PRIMARY KEY,
+  epoch TEXT NOT NULL,
+  epoch_start BIGINT NOT NULL,
+  "first" BIGINT NOT NULL,
+  "last" BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+  room TEXT NOT NULL,
+  "offset" BIGINT NOT NULL,
+  id TEXT NOT NULL,
+  op INTEGER NOT NULL,
+  body BYTEA NOT NULL,
+  mid BIGINT NOT NULL,
+  time BIGINT NOT NULL,
+  progress BIGINT,
+  PRIMARY KEY (room, "offset")
+);
+CREATE INDEX IF NOT EXISTS records_progress ON records (room, progress, "offset") WHERE progress IS NOT NULL;
+`;
+
+/** Serialises table creation between processes starting at once (CREATE … IF NOT EXISTS can race). */
+const SCHEMA_LOCK = 0x7473696d; // "tsim"
+
+const COLUMNS = `"offset", id, op, body, mid, time, progress`;
+
+const INSERT = `INSERT INTO records (room, ${COLUMNS})
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::bytea[], $6::bigint[], $7::bigint[], $8::bigint[])`;
+
+/** Rooms pruned per statement. */
+const PRUNE_CHUNK = 500;
+
+interface RoomRow {
+  epoch: string;
+  epoch_start: string;
+  first: string;
+  last: string;
+}
+
+interface RecordRow {
+  offset: string;
+  id: string;
+  op: number;
+  body: Buffer;
+  mid: string;
+  time: string;
+  progress: string | null;
+}
+
+const state = (r: RoomRow): RoomHistory => ({ epoch: r.epoch, epochStart: Number(r.epoch_start), first: Number(r.first), last: Number(r.last) });
+
+const toRecord = (r: RecordRow): HistoryRecord => ({
+  offset: Number(r.offset),
+  id: r.id,
+  op: r.op,
+  body: r.body,
+  mid: BigInt(r.mid),
+  time: Number(r.time),
+  progress: r.progress === null ? null : Number(r.progress),
+});
+
+export interface PostgresHistoryStoreOptions {
+  /** postgres://user@host:port/database */
+  url: string;
+  /** Connections in the pool. */
+  maxConnections?: number;
+  /** Longest a statement may run on the server (ms). */
+  statementTimeoutMs?: number;
+  /** Longest a connection attempt, or a wait for a pooled connection, may take (ms). */
+  connectTimeoutMs?: number;
+  log: Logger;
+}
+
+export class PostgresHistoryStore implements HistoryStore {
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly where: string,
+  ) {}
+
+  /** Connects, creates the tables when missing, and resolves when the store can be used. */
+  static async connect(options: PostgresHistoryStoreOptions): Promise<PostgresHistoryStore> {
+    const timeout = options.statementTimeoutMs ?? 10_000;
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 4,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+      statement_timeout: timeout,
+      // A client-side bound too: a server that stops answering does not hold a call forever.
+      query_timeout: timeout + 1000,
+      idle_in_transaction_session_timeout: timeout * 2,
+      application_name: 'tsim-history',
+    });
+    const where = hostOf(options.url);
+    // An idle pooled connection that breaks (server restart) is dropped from the pool; the
+    // next call opens a new one. Without a listener the error would end the process.
+    pool.on('error', (err) => options.log.warn({ err: err.message, where }, 'history: postgres idle connection lost'));
+    const store = new PostgresHistoryStore(pool, where);
+    try {
+      await store.tx('connect', async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+        await c.query(SCHEMA);
+      });
+    } catch (e) {
+      await pool.end().catch(() => {});
+      throw e;
+    }
+    return store;
+  }
+
+  private fail(what: string, e: unknown): Error {
+    const msg = e instanceof Error ? e.message : String(e);
+    return new Error(`history: postgres ${what} failed (${this.where}): ${msg}`, { cause: e });
+  }
+
+  private async query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[]): Promise<R[]> {
+    try {
+      return (await this.pool.query<R>(text, values)).rows;
+    } catch (e) {
+      throw this.fail(what, e);
+    }
+  }
+
+  /** Runs `fn` in one transaction on one pooled connection. */
+  private async tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw this.fail(what, e);
+    }
+    let broken: Error | undefined;
+    // A connection lost while checked out emits 'error' on the client (the pool listens only
+    // to idle ones): unheard, it would end the process. The query in flight rejects as well.
+    const lost = (err: Error): void => {
+      broken = err;
+    };
+    client.on('error', lost);
+    try {
+      await client.query('BEGIN');
+      const out = await fn(client);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollback) {
+        broken = rollback as Error; // the connection is unusable: release(err) destroys it
+      }
+      throw this.fail(what, e);
+    } finally {
+      client.off('error', lost);
+      client.release(broken);
+    }
+  }
+
+  async open(room: string, recent: number): Promise<RoomOpen> {
+    const n = readLimit(recent);
+    // The CTE's insert is invisible to the SELECT beside it: exactly one of the two gives a row.
+    const [rows, ids] = await Promise.all([
+      this.query<RoomRow>(
+        'open',
+        `WITH made AS (
+           INSERT INTO rooms (room, epoch, epoch_start, "first", "last") VALUES ($1, $2, 1, 1, 0)
+           ON CONFLICT (room) DO NOTHING RETURNING epoch, epoch_start, "first", "last")
+         SELECT * FROM made UNION ALL SELECT epoch, epoch_start, "first", "last" FROM rooms WHERE room = $1`,
+        [room, newEpochName()],
+      ),
+      n === 0
+        ? Promise.resolve([])
+        : this.query<{ id: string; offset: string }>('open', `SELECT id, "offset" FROM records WHERE room = $1 ORDER BY "offset" DESC LIMIT $2`, [
+            room,
+            n,
+          ]),
+    ]);
+    // An open racing another's first open of the room may see neither row: read it again.
+    const row = rows[0] ?? (await this.query<RoomRow>('open', `SELECT epoch, epoch_start, "first", "last" FROM rooms WHERE room = $1`, [room]))[0];
+    return { ...state(row), recent: ids.reverse().map((x) => ({ id: x.id, offset: Number(x.offset) })) };
+  }
+
+  async append(batches: AppendBatch[]): Promise<void> {
+    if (batches.length === 0) return;
+    await this.tx('append', async (c) => {
+      const names = [...new Set(batches.map((b) => b.room))].sort();
+      const locked = await c.query<{ room: string; epoch: string; last: string }>(
+        `SELECT room, epoch, "last" FROM rooms WHERE room = ANY($1::text[]) ORDER BY room FOR UPDATE`,
+        [names],
+      );
+      const rooms = new Map(locked.rows.map((r) => [r.room, { epoch: r.epoch, last: Number(r.last) }]));
+      // Offsets at or below a room's stored last must be a redelivery: read their ids once.
+      const askRoom: string[] = [];
+      const askOffset: number[] = [];
+      for (const b of batches) {
+        const r = rooms.get(b.room);
+        if (r === undefined) throw new Error(`${b.room} was never opened`);
+        if (r.epoch !== b.epoch) throw new Error(`${b.room} is in epoch ${r.epoch}, not ${b.epoch}`);
+        for (const rec of b.records) {
+          if (rec.offset <= r.last) {
+            askRoom.push(b.room);
+            askOffset.push(rec.offset);
+          }
+        }
+      }
+      const stored = new Map<string, string>();
+      if (askRoom.length > 0) {
+        const have = await c.query<{ room: string; offset: string; id: string }>(
+          `SELECT r.room, r."offset", r.id FROM records r JOIN unnest($1::text[], $2::bigint[]) AS a(room, "offset")
+             ON r.room = a.room AND r."offset" = a."offset"`,
+          [askRoom, askOffset],
+        );
+        for (const h of have.rows) stored.set(`${h.offset} ${h.room}`, h.id);
+      }
+      const cols = { room: [] as string[], offset: [] as number[], id: [] as string[], op: [] as number[] };
+      const body: Buffer[] = [];
+      const mid: string[] = [];
+      const time: number[] = [];
+      const progress: Array<number | null> = [];
+      const last = new Map<string, number>();
+      for (const b of batches) {
+        let at = last.get(b.room) ?? rooms.get(b.room)!.last;
+        for (const rec of b.records) {
+          if (rec.offset <= at) {
+            if (stored.get(`${rec.offset} ${b.room}`) === rec.id) continue;
+            throw new Error(`${b.room} offset ${rec.offset} is already stored with another id`);
+          }
+          if (rec.offset !== at + 1) throw new Error(`${b.room} expects offset ${at + 1}, got ${rec.offset}`);
+          cols.room.push(b.room);
+          cols.offset.push(rec.offset);
+          cols.id.push(rec.id);
+          cols.op.push(rec.op);
+          body.push(Buffer.from(rec.body.buffer, rec.body.byteOffset, rec.body.byteLength));
+          mid.push(rec.mid.toString());
+          time.push(rec.time);
+          progress.push(rec.progress);
+          stored.set(`${rec.offset} ${b.room}`, rec.id);
+          at = rec.offset;
+        }
+        last.set(b.room, at);
+      }
+      if (cols.room.length === 0) return;
+      await c.query({ name: 'history-append', text: INSERT, values: [cols.room, cols.offset, cols.id, cols.op, body, mid, time, progress] });
+      await c.query(`UPDATE rooms SET "last" = v.last FROM unnest($1::text[], $2::bigint[]) AS v(room, last) WHERE rooms.room = v.room`, [
+        [...last.keys()],
+        [...last.values()],
+      ]);
+    });
+  }
+
+  async newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory> {
+    const rows = await this.query<RoomRow>(
+      'newEpoch',
+      `INSERT INTO rooms (room, epoch, epoch_start, "first", "last") VALUES ($1, $2, $3::bigint, $3::bigint, $3::bigint - 1)
+       ON CONFLICT (room) DO UPDATE SET epoch = $2, epoch_start = $3::bigint, "first" = $3::bigint, "last" = $3::bigint - 1 WHERE rooms."last" < $3::bigint
+       RETURNING epoch, epoch_start, "first", "last"`,
+      [room, epoch, start],
+    );
+    if (rows.length === 0) {
+      const now = await this.state(room);
+      throw new Error(`history: a new epoch of ${room} must start after ${now?.last}`);
+    }
+    return state(rows[0]);
+  }
+
+  async state(room: string): Promise<RoomHistory | null> {
+    const rows = await this.query<RoomRow>('state', `SELECT epoch, epoch_start, "first", "last" FROM rooms WHERE room = $1`, [room]);
+    return rows.length === 0 ? null : state(rows[0]);
+  }
+
+  async after(room: string, after: number, limit: number): Promise<HistoryRecord[]> {
+    const n = readLimit(limit);
+    if (n === 0) return [];
+    const rows = await this.query<RecordRow>('after', `SELECT ${COLUMNS} FROM records WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`, [
+      room,
+      after,
+      n,
+    ]);
+    return rows.map(toRecord);
+  }
+
+  async latest(room: string, n: number): Promise<HistoryRecord[]> {
+    const lim = readLimit(n);
+    if (lim === 0) return [];
+    const rows = await this.query<RecordRow>(
+      'latest',
+      `SELECT * FROM (SELECT ${COLUMNS} FROM records
+         WHERE room = $1 AND "offset" >= (SELECT "first" FROM rooms WHERE room = $1) ORDER BY "offset" DESC LIMIT $2) t
+       ORDER BY "offset"`,
+      [room, lim],
+    );
+    return rows.map(toRecord);
+  }
+
+  async byProgress(room: string, fromMs: number, toMs: number, limit: number): Promise<HistoryRecord[]> {
+    const n = readLimit(limit);
+    if (n === 0) return [];
+    const rows = await this.query<RecordRow>(
+      'byProgress',
+      `SELECT ${COLUMNS} FROM records WHERE room = $1 AND progress >= $2 AND progress < $3 ORDER BY progress, "offset" LIMIT $4`,
+      [room, fromMs, toMs, n],
+    );
+    return rows.map(toRecord);
+  }
+
+  async prune(rules: PruneRule[], nowMs: number): Promise<number> {
+    const all = await this.query<{ room: string }>('prune', 'SELECT room FROM rooms', []);
+    const byRule = new Map<PruneRule, string[]>();
+    for (const { room } of all) {
+      const rule = ruleFor(rules, room);
+      if (rule === undefined) continue;
+      const list = byRule.get(rule);
+      if (list === undefined) byRule.set(rule, [room]);
+      else list.push(room);
+    }
+    let removed = 0;
+    for (const [rule, rooms] of byRule) {
+      for (let i = 0; i < rooms.length; i += PRUNE_CHUNK) {
+        const chunk = rooms.slice(i, i + PRUNE_CHUNK);
+        removed += await this.tx('prune', async (c) => {
+          // Kept: younger than maxAge and among the `keep` newest of those, per room.
+          const del = await c.query(
+            `DELETE FROM records r USING (
+               SELECT room, "offset" FROM (
+                 SELECT room, "offset", time >= $2 AS young,
+                        row_number() OVER (PARTITION BY room, time >= $2 ORDER BY "offset" DESC) AS rn
+                 FROM records WHERE room = ANY($1::text[])) s
+               WHERE NOT young OR rn > $3) d
+             WHERE r.room = d.room AND r."offset" = d."offset"`,
+            [chunk, nowMs - rule.maxAgeMs, Math.max(0, rule.keep)],
+          );
+          await c.query(
+            `UPDATE rooms SET "first" = COALESCE(
+               (SELECT min("offset") FROM records x WHERE x.room = rooms.room AND x."offset" >= rooms.epoch_start), rooms."last" + 1)
+             WHERE room = ANY($1::text[])`,
+            [chunk],
+          );
+          return del.rowCount ?? 0;
+        });
+      }
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+/** host:port/database of a connection URL, for error messages (never the password). */
+function hostOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'postgres';
+  }
+}

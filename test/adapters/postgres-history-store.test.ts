@@ -1,0 +1,138 @@
+// PostgresHistoryStore against the HistoryStore contract (test/contracts/history-store.contract.ts)
+// in a database of its own (tsim_test_<pid>_<random>, dropped at the end; each case empties the
+// tables after it), then what only PostgreSQL has: tables made at connect, a restart, an
+// unreachable server.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { silentLogger } from '../../src/log.js';
+import { PostgresHistoryStore } from '../../src/adapters/postgres/history-store.js';
+import { historyStoreContract, rec, recs } from '../contracts/history-store.contract.js';
+import { OutageProxy, serviceGate, serviceUrl, uniqueName } from '../support/services.js';
+
+const skip = await serviceGate('postgres');
+
+/** `admin`'s server with another database. */
+function dbUrl(name: string): string {
+  const u = new URL(serviceUrl('postgres'));
+  u.pathname = `/${name}`;
+  return u.href;
+}
+
+async function admin<T>(fn: (c: pg.Client) => Promise<T>, url = serviceUrl('postgres')): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+const databases: string[] = [];
+
+async function createDatabase(): Promise<string> {
+  const name = uniqueName('tsim_test_');
+  await admin((c) => c.query(`CREATE DATABASE ${name}`));
+  databases.push(name);
+  return dbUrl(name);
+}
+
+let url = '';
+if (skip === false) url = await createDatabase();
+
+after(async () => {
+  for (const name of databases) await admin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+});
+
+historyStoreContract(
+  'PostgresHistoryStore (real PostgreSQL)',
+  async () => {
+    const store = await PostgresHistoryStore.connect({ url, log: silentLogger });
+    return {
+      subject: store,
+      dispose: async () => {
+        await store.close();
+        await admin((c) => c.query('TRUNCATE rooms, records'), url);
+      },
+    };
+  },
+  { skip },
+);
+
+describe('PostgresHistoryStore: tables, restart, outage (real PostgreSQL)', { skip }, () => {
+  let own = '';
+  before(async () => {
+    own = await createDatabase();
+  });
+
+  test('processes connecting at once create the tables once', async () => {
+    const stores = await Promise.all([1, 2, 3].map(() => PostgresHistoryStore.connect({ url: own, log: silentLogger })));
+    try {
+      const tables = await admin(
+        (c) => c.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`),
+        own,
+      );
+      assert.deepEqual(
+        tables.rows.map((r) => r.table_name),
+        ['records', 'rooms'],
+      );
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  test('a restart finds the rooms, epochs and records again', async () => {
+    const first = await PostgresHistoryStore.connect({ url: own, log: silentLogger });
+    const { epoch } = await first.open('live://1', 0);
+    const body = Buffer.from([0xff, 0x00, 0xfe]);
+    await first.append([{ room: 'live://1', epoch, records: [...recs(1, 3), rec(4, { body, mid: -(2n ** 62n), progress: 1500 })] }]);
+    await first.newEpoch('live://2', 'e2', 100);
+    await first.close();
+
+    const again = await PostgresHistoryStore.connect({ url: own, log: silentLogger });
+    try {
+      assert.deepEqual(await again.open('live://1', 1), { epoch, epochStart: 1, first: 1, last: 4, recent: [{ id: 'id-4', offset: 4 }] });
+      const back = await again.after('live://1', 3, 10);
+      assert.deepEqual(
+        back.map((r) => ({ ...r, body: Buffer.from(r.body) })),
+        [rec(4, { body, mid: -(2n ** 62n), progress: 1500 })],
+      );
+      assert.deepEqual(await again.state('live://2'), { epoch: 'e2', epochStart: 100, first: 100, last: 99 });
+    } finally {
+      await again.close();
+    }
+  });
+
+  test('an outage fails calls with the context, and the store works again when the server is back', async () => {
+    const proxy = await OutageProxy.start('postgres');
+    const through = new URL(own);
+    through.port = String(proxy.port);
+    const store = await PostgresHistoryStore.connect({ url: through.href, connectTimeoutMs: 1000, log: silentLogger });
+    try {
+      const { epoch } = await store.open('live://outage', 0);
+      await store.append([{ room: 'live://outage', epoch, records: recs(1, 2) }]);
+      await proxy.cut(); // pooled connections dropped: the pool must not crash the process
+      await assert.rejects(
+        store.append([{ room: 'live://outage', epoch, records: recs(3, 3) }]),
+        new RegExp(`^Error: history: postgres append failed \\(127\\.0\\.0\\.1:${proxy.port}/`),
+      );
+      await assert.rejects(store.state('live://outage'), /history: postgres state failed/);
+      await proxy.restore();
+      await store.append([{ room: 'live://outage', epoch, records: recs(3, 3) }]);
+      assert.deepEqual(await store.state('live://outage'), { epoch, epochStart: 1, first: 1, last: 3 });
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+
+  test('an unreachable server fails fast with the context in the error', async () => {
+    const t0 = Date.now();
+    await assert.rejects(
+      PostgresHistoryStore.connect({ url: 'postgres://postgres@127.0.0.1:1/none', connectTimeoutMs: 1000, log: silentLogger }),
+      /^Error: history: postgres connect failed \(127\.0\.0\.1:1\/none\): .*ECONNREFUSED/,
+    );
+    assert.ok(Date.now() - t0 < 5000, 'within the connect timeout, not a hang');
+  });
+});

@@ -1,0 +1,27 @@
+// The history engine by mode, history.engine over it, DATABASE_URL over history.postgresUrl.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { historyStoreSettings } from '../../src/config/history-settings.js';
+import { configSchema } from '../../src/config/schema.js';
+
+test('embedded defaults to sqlite in ./data, distributed to postgres', () => {
+  const config = configSchema.parse({});
+  assert.deepEqual(historyStoreSettings(config, 'embedded', {}), {
+    engine: 'sqlite',
+    dataDir: './data',
+    postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+  });
+  assert.equal(historyStoreSettings(config, 'distributed', {}).engine, 'postgres');
+});
+
+test('history.engine and history.dataDir / postgresUrl are taken as written', () => {
+  const config = configSchema.parse({ history: { engine: 'memory', dataDir: '/var/lib/tsim', postgresUrl: 'postgres://h/db' } });
+  assert.deepEqual(historyStoreSettings(config, 'distributed', {}), { engine: 'memory', dataDir: '/var/lib/tsim', postgresUrl: 'postgres://h/db' });
+  assert.equal(historyStoreSettings(configSchema.parse({ history: { engine: 'sqlite' } }), 'distributed', {}).engine, 'sqlite');
+});
+
+test('DATABASE_URL overrides history.postgresUrl; blank is unset', () => {
+  const config = configSchema.parse({ history: { postgresUrl: 'postgres://from-config/db' } });
+  assert.equal(historyStoreSettings(config, 'distributed', { DATABASE_URL: ' postgres://env/db ' }).postgresUrl, 'postgres://env/db');
+  assert.equal(historyStoreSettings(config, 'distributed', { DATABASE_URL: '  ' }).postgresUrl, 'postgres://from-config/db');
+});
