@@ -73,7 +73,7 @@ export function boundedCall<T>(clock: Clock, what: string, call: () => Promise<T
     try {
       p = call();
     } catch (e) {
-      p = Promise.reject(e as Error);
+      p = Promise.reject(e);
     }
     p.then(
       (v) => {

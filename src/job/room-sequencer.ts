@@ -224,6 +224,8 @@ export class RoomSequencer {
     // The wire seq is u32: past its top a room starts over at 1 in a new epoch.
     if (r.last >= MAX_WIRE_OFFSET) this.startEpoch(room, r, 1);
     const offset = ++r.last;
+    // Delivered first: should adding the record overflow the writer, the new epoch's op 18 follows this message.
+    const delivered = this.deliver(room, msg.operation, msg.msg, offset);
     const stored = this.writer.add(room, r.epoch, {
       offset,
       id,
@@ -234,7 +236,7 @@ export class RoomSequencer {
       progress: msg.progress ?? null,
     });
     this.remember(r, id, offset, stored);
-    return both(this.deliver(room, msg.operation, msg.msg, offset), stored);
+    return both(delivered, stored);
   }
 
   private remember(r: RoomSeq, id: string, offset: number, stored: Promise<void>): void {
