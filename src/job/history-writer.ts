@@ -100,6 +100,8 @@ export class HistoryWriter {
   private head = 0;
   /** Held records per room (queued or in flight), oldest first. */
   private readonly byRoom = new Map<string, RecordEntry[]>();
+  /** Epoch starts queued per room: until written, a reopened room would read the old epoch. */
+  private readonly epochsPending = new Map<string, number>();
   /** Records held and not dropped (queued + in flight). */
   private held = 0;
   private busy = false;
@@ -123,9 +125,9 @@ export class HistoryWriter {
     return this.held;
   }
 
-  /** Records of `room` held unwritten. */
+  /** Records and epoch starts of `room` not yet written. */
   pendingIn(room: string): number {
-    return this.byRoom.get(room)?.length ?? 0;
+    return (this.byRoom.get(room)?.length ?? 0) + (this.epochsPending.get(room) ?? 0);
   }
 
   /** Queues a record of `room`'s epoch `epoch`; resolves once stored or dropped, rejects when the writer gave up at stop. */
@@ -146,6 +148,7 @@ export class HistoryWriter {
   /** Queues the start of `room`'s epoch `epoch` at offset `start`, written before the room's later records. */
   newEpoch(room: string, epoch: string, start: number): void {
     this.queue.push({ kind: 'epoch', room, epoch, start });
+    this.epochsPending.set(room, (this.epochsPending.get(room) ?? 0) + 1);
     this.pump();
   }
 
@@ -213,7 +216,12 @@ export class HistoryWriter {
       this.head++;
       this.busy = true;
       boundedCall(this.clock, 'history newEpoch', () => this.store.newEpoch(first.room, first.epoch, first.start)).then(
-        () => this.done([]),
+        () => {
+          const n = this.epochsPending.get(first.room)! - 1;
+          if (n === 0) this.epochsPending.delete(first.room);
+          else this.epochsPending.set(first.room, n);
+          this.done([]);
+        },
         (err: Error) => this.failed([first], err),
       );
       return;
@@ -264,7 +272,6 @@ export class HistoryWriter {
     for (const e of entries) if (e.kind === 'record') e.inFlight = false;
     this.queue = [...entries, ...this.queue.slice(this.head)];
     this.head = 0;
-    if (this.held > this.writeBuffer) this.overflow();
     if (this.stopping) {
       this.log.error({ err: err.message, records: this.held }, 'job: history store failed while stopping; unwritten messages go back to the queue');
       this.abandon();
@@ -276,6 +283,8 @@ export class HistoryWriter {
       this.pump();
     }, this.retryDelay);
     this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    // The records that were in flight can be dropped now (the retry timer keeps pump() from starting a call meanwhile).
+    if (this.held > this.writeBuffer) this.overflow();
   }
 
   private abandon(): void {
@@ -287,6 +296,7 @@ export class HistoryWriter {
     this.queue = [];
     this.head = 0;
     this.byRoom.clear();
+    this.epochsPending.clear();
     this.held = 0;
   }
 }
