@@ -496,3 +496,42 @@ test('stop while the store is down: unwritten messages are not acknowledged (the
   await withTimeout(job.stop(), 5000, 'stop');
   await assert.rejects(pending, /not stored/);
 });
+
+test('an open the store does not answer counts as failed after 10 s: the held messages go out with seq 0', async () => {
+  const c = new FakeComet('c1');
+  let opens = 0;
+  const store = new (class extends MemoryHistoryStore {
+    override open(room: string, recent: number): Promise<RoomOpen> {
+      return opens++ === 0 ? new Promise<RoomOpen>(() => {}) : super.open(room, recent);
+    }
+  })();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } }, clock);
+  try {
+    let acked = false;
+    const ack = job.handle(roomMsg('live://1', 'held')).then(() => (acked = true));
+    await turn();
+    assert.equal(acked, false);
+    assert.equal(frames(c, 'live://1').length, 0, 'held while the room opens');
+    clock.advance(9_999);
+    await turn();
+    assert.equal(frames(c, 'live://1').length, 0);
+    clock.advance(1);
+    await withTimeout(ack, 5000, 'delivered after the open timed out');
+    assert.deepEqual(seqs(c, 'live://1'), [[1000, 0, 'held']]);
+    assert.equal(job.stats().historyOpenFailures, 1);
+    clock.advance(100);
+    await eventually(() => job.historyPosition('live://1')?.status === 'open', 'reopened');
+    await job.handle(roomMsg('live://1', 'next'));
+    assert.deepEqual(
+      frames(c, 'live://1').map((f) => [f.op, f.seq]),
+      [
+        [1000, 0],
+        [18, 0],
+        [1000, 1],
+      ],
+    );
+  } finally {
+    await job.stop();
+  }
+});
