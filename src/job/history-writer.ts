@@ -166,6 +166,7 @@ export class HistoryWriter {
   private overflow(): void {
     const lost: Array<[room: string, epoch: string]> = [];
     let dropped = 0;
+    this.skipDropped(); // while the buffer stays full every add drops: do not rescan the dropped ones
     for (let i = this.head; this.held > this.writeBuffer && i < this.queue.length; i++) {
       const e = this.queue[i];
       if (e.kind !== 'record' || e.dropped || e.inFlight) continue;
@@ -201,11 +202,7 @@ export class HistoryWriter {
 
   private pump(): void {
     if (this.busy || this.retryTimer !== null) return;
-    while (this.head < this.queue.length) {
-      const e = this.queue[this.head];
-      if (e.kind === 'record' && e.dropped) this.head++;
-      else break;
-    }
+    this.skipDropped();
     if (this.head >= this.queue.length) {
       this.queue = [];
       this.head = 0;
@@ -247,18 +244,31 @@ export class HistoryWriter {
     );
   }
 
+  private skipDropped(): void {
+    while (this.head < this.queue.length) {
+      const e = this.queue[this.head];
+      if (e.kind === 'record' && e.dropped) this.head++;
+      else break;
+    }
+  }
+
   private done(batch: RecordEntry[]): void {
     this.busy = false;
     this.retryDelay = RETRY_MS;
     if (batch.length > 0) {
       this.stats.writeBatches++;
       this.stats.recordsWritten += batch.length;
+      // A batch holds the oldest held records of each of its rooms: they leave the front of the room's list.
+      const perRoom = new Map<string, number>();
+      for (const e of batch) perRoom.set(e.room, (perRoom.get(e.room) ?? 0) + 1);
+      for (const [room, n] of perRoom) {
+        const list = this.byRoom.get(room)!;
+        if (list.length === n) this.byRoom.delete(room);
+        else list.splice(0, n);
+      }
+      this.held -= batch.length;
       for (const e of batch) {
-        const list = this.byRoom.get(e.room)!;
-        const i = list.indexOf(e); // the first entries of the room: written in order
-        list.splice(i, 1);
-        if (list.length === 0) this.byRoom.delete(e.room);
-        this.held--;
+        e.inFlight = false;
         e.resolve();
       }
     }
