@@ -1,12 +1,13 @@
 // Embedded mode: comet, logic and job in one process on in-memory adapters (docs/architecture.md).
 import type { AddressInfo } from 'node:net';
 import { directCometClient } from './adapters/memory/comet-client.js';
+import { MemoryHistoryStore } from './adapters/memory/history-store.js';
 import { MemoryPushQueue, type MemoryPushQueueOptions } from './adapters/memory/push-queue.js';
 import { MemoryRegistry } from './adapters/memory/registry.js';
 import { MemorySessionStore } from './adapters/memory/session-store.js';
 import { Comet } from './comet/comet.js';
-import { pushMaxBytes } from './config/push-limits.js';
 import { cometSettings } from './config/comet-settings.js';
+import { jobHistorySettings, jobSettings } from './config/job-settings.js';
 import { logicHttpSettings, logicSettings } from './config/logic-settings.js';
 import type { Config } from './config/schema.js';
 import { Job } from './job/job.js';
@@ -18,7 +19,7 @@ import { LimitHits } from './metrics/limit-hits.js';
 import { registerLogicHttpMetrics } from './metrics/logic-metrics.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics/registry.js';
 import { webRoots } from './package-root.js';
-import type { CometDialer } from './ports/index.js';
+import type { CometDialer, HistoryStore } from './ports/index.js';
 
 export interface Embedded {
   comet: Comet;
@@ -38,7 +39,11 @@ export function memoryQueueOptions(config: Config): MemoryPushQueueOptions {
   return { capacity: queueSize, inflight: queueInflight, retryDelay, retryMaxDelay };
 }
 
-export async function startEmbedded(config: Config, log: Logger): Promise<Embedded> {
+/**
+ * `historyStore`: where the job stores room history when a room type has `history` on
+ * (default: in process memory).
+ */
+export async function startEmbedded(config: Config, log: Logger, historyStore?: HistoryStore): Promise<Embedded> {
   const store = new MemorySessionStore();
   const queue = new MemoryPushQueue({ ...memoryQueueOptions(config), log: log.child({ role: 'queue' }) });
   const registry = new MemoryRegistry();
@@ -57,11 +62,12 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     if (instance.hostname !== config.env.host) throw new Error(`embedded job: unknown comet ${instance.hostname}`);
     return directCometClient(comet);
   };
+  const history = jobHistorySettings(config);
+  const historyStoreUsed = history ? (historyStore ?? new MemoryHistoryStore()) : undefined;
   const job = new Job({
-    job: config.job,
-    room: config.room,
-    zone: config.env.zone,
-    pushMaxBytes: pushMaxBytes(config),
+    ...jobSettings(config),
+    history,
+    historyStore: historyStoreUsed,
     queue,
     registry,
     dial,
@@ -108,6 +114,7 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
         process.off('SIGHUP', onHup);
         await http.close();
         await job.stop();
+        await historyStoreUsed?.close();
         await queue.close();
         await comet.stop();
         await logic.close();

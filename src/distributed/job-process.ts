@@ -5,10 +5,12 @@
 // Stop: the job stops consuming, delivers what it accepted (held room batches, calls in
 // flight), acknowledges it and hands its partitions over; then the registry closes.
 import { grpcCometDialerWith } from '../adapters/grpc/comet-client.js';
-import { pushMaxBytes } from '../config/push-limits.js';
+import { MemoryHistoryStore } from '../adapters/memory/history-store.js';
+import { jobHistorySettings, jobSettings } from '../config/job-settings.js';
 import type { Config } from '../config/schema.js';
 import { Job } from '../job/job.js';
 import type { Logger } from '../log.js';
+import type { HistoryStore } from '../ports/index.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { metricsAddr, metricsServeOptions, serveMetrics } from '../metrics/serve.js';
 import { showAddress } from '../config/listen.js';
@@ -26,7 +28,8 @@ export interface JobProcess {
   stop(): Promise<void>;
 }
 
-export async function startJobProcess(config: Config, log: Logger): Promise<JobProcess> {
+/** `historyStore`: where room history is stored when a room type has `history` on (default: in process memory). */
+export async function startJobProcess(config: Config, log: Logger, historyStore?: HistoryStore): Promise<JobProcess> {
   const teardown = new Teardown(log);
   try {
     const registry = redisRegistry(config, log.child({ role: 'registry' }));
@@ -35,11 +38,13 @@ export async function startJobProcess(config: Config, log: Logger): Promise<JobP
     const queue = natsPushQueue(config, { log: log.child({ role: 'queue' }), leases, ownsLeases: true });
     // Job.stop() closes the queue once it consumes; this covers a start that failed before.
     teardown.add('closing the push queue', () => queue.close());
+    const history = jobHistorySettings(config);
+    const store = history ? (historyStore ?? new MemoryHistoryStore()) : undefined;
+    if (store) teardown.add('closing the history store', () => store.close());
     const job = new Job({
-      job: config.job,
-      room: config.room,
-      zone: config.env.zone,
-      pushMaxBytes: pushMaxBytes(config),
+      ...jobSettings(config),
+      history,
+      historyStore: store,
       queue,
       registry,
       dial: grpcCometDialerWith({ timeoutMs: config.rpcClient.timeout, tls: rpcClientTls(config) }),

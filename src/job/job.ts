@@ -21,16 +21,33 @@
 // calls wait (in order) for a slot. Each message holds at most one call per comet, so the
 // calls queued for one comet are bounded by the same number, and at most `job.routineSize`
 // of them run at once.
-import type { Clock } from '../lib/clock.js';
+//
+// History (docs/history.md#offsets-and-epochs): room messages of a history-enabled room type
+// are numbered by a RoomSequencer (offsets in the inner frames' seq) and stored by a
+// HistoryWriter behind fan-out; such a message is acknowledged once the comets accepted it and
+// its record is stored. Without a history-enabled room type nothing here touches a store.
+import { systemClock, type Clock, type ClockTimer } from '../lib/clock.js';
 import type { Logger } from '../log.js';
-import { AppId, PushType, type CometDialer, type Proto, type PushMsg, type PushQueue, type Registry } from '../ports/index.js';
+import {
+  AppId,
+  PushType,
+  type CometDialer,
+  type HistoryStore,
+  type Proto,
+  type PruneRule,
+  type PushMsg,
+  type PushQueue,
+  type Registry,
+} from '../ports/index.js';
 import { HEADER_LEN } from '../protocol/frame.js';
 import { Admission } from './admission.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { MERGE_MAX_BYTES } from './comet-lane.js';
 import { CometTable } from './comet-table.js';
 import { fanOutAsync, fanOutRoomBatch } from './dispatch.js';
+import { HistoryWriter } from './history-writer.js';
 import { pushProto } from './push-frame.js';
+import { RoomSequencer } from './room-sequencer.js';
 import { RoomTable } from './room-table.js';
 
 /** The [job] settings the job uses (docs/configuration.md); times in ms. */
@@ -60,9 +77,34 @@ export interface RoomBatching {
   maxHeld: number;
 }
 
+/** Retention of one history-enabled room type. */
+export interface HistoryRetention {
+  /** Most records kept per room. */
+  keep: number;
+  /** Greatest age of a record, ms. */
+  maxAge: number;
+}
+
+/** The [history] and [roomTypes] settings the job uses (docs/configuration.md); times in ms. */
+export interface JobHistorySettings {
+  /** Room types (a room key's part before "://") with `history` on, and their retention. */
+  types: Record<string, HistoryRetention>;
+  /** Most records per append call. */
+  writeBatch: number;
+  /** Most records held unwritten over all rooms. */
+  writeBuffer: number;
+  /** How often retention runs; 0 = never. */
+  pruneEvery: number;
+  /** Ids of a room's newest records read at open. */
+  recentIds: number;
+}
+
 export interface JobOptions {
   job: JobLimits;
   room: RoomBatching;
+  /** Room history; used only with a store and at least one history-enabled room type. */
+  history?: JobHistorySettings;
+  historyStore?: HistoryStore;
   /** Only comets of this zone receive pushes (env.zone); '' = every comet. */
   zone: string;
   /** The largest push message in effect (push.maxBytes resolved); no room batch is bigger. */
@@ -92,6 +134,20 @@ export interface JobStats {
   roomNoComet: number;
   /** Messages of an unknown type (logged and acknowledged). */
   unknownType: number;
+  /** History records stored. */
+  historyRecordsWritten: number;
+  /** Append calls that stored records. */
+  historyWriteBatches: number;
+  /** Failed store writes (append, newEpoch), each retried. */
+  historyWriteFailures: number;
+  /** Failed or timed-out room opens (the room's messages went out without offsets). */
+  historyOpenFailures: number;
+  /** Records dropped unwritten: history.writeBuffer was full. */
+  historyRecordsDropped: number;
+  /** New epochs started. */
+  historyEpochs: number;
+  /** Retention runs that failed. */
+  historyPruneFailures: number;
   /** Failed comet calls retried by their lane. */
   cometRetries: number;
   /** Calls a comet never got: it left the registry while they were queued or held for it. */
@@ -117,6 +173,8 @@ export interface JobLoad {
   cometsDown: number;
   /** Calls held for comets that were down, not delivered yet. */
   cometHeldCalls: number;
+  /** History records numbered and not yet stored (history.writeBuffer bounds them). */
+  historyBacklog: number;
 }
 
 type State = 'new' | 'running' | 'stopping' | 'stopped';
@@ -142,6 +200,13 @@ export class Job {
     roomBatchesMerged: 0, // kept by the comet lanes; stats() reads them
     roomNoComet: 0,
     unknownType: 0,
+    historyRecordsWritten: 0, // the history counters are kept by the writer and sequencer; stats() reads them
+    historyWriteBatches: 0,
+    historyWriteFailures: 0,
+    historyOpenFailures: 0,
+    historyRecordsDropped: 0,
+    historyEpochs: 0,
+    historyPruneFailures: 0,
     cometRetries: 0, // these four are kept by the comet lanes; stats() reads them
     cometDroppedRemoved: 0,
     cometDroppedBacklogFull: 0,
@@ -153,6 +218,18 @@ export class Job {
   private stopping: Promise<void> | null = null;
   /** Warn once per stretch without comets, not once per message. */
   private warnedNoComet = false;
+  private readonly clock: Clock;
+  /** Set when history is on: the room types with history, their numbering and their writer. */
+  private readonly history: {
+    types: ReadonlySet<string>;
+    store: HistoryStore;
+    sequencer: RoomSequencer;
+    writer: HistoryWriter;
+    pruneRules: PruneRule[];
+    pruneEvery: number;
+  } | null = null;
+  private pruneTimer: ClockTimer | null = null;
+  private pruning = false;
 
   constructor(opts: JobOptions) {
     this.queue = opts.queue;
@@ -170,8 +247,39 @@ export class Job {
       backlogBytes: job.cometBacklogBytes,
       mergeMaxBytes: Math.min(MERGE_MAX_BYTES, batchBytes),
     });
-    this.roomTable = new RoomTable(room.batch, room.signal, room.idle, room.maxHeld, this.sendRoomBatch, room.adaptive, batchBytes, opts.clock);
+    this.clock = opts.clock ?? systemClock;
+    this.roomTable = new RoomTable(room.batch, room.signal, room.idle, room.maxHeld, this.sendRoomBatch, room.adaptive, batchBytes, this.clock);
     this.admission = new Admission(job.maxPending);
+    const h = opts.history;
+    const store = opts.historyStore;
+    if (h && store && Object.keys(h.types).length > 0) {
+      let sequencer: RoomSequencer | null = null;
+      const writer = new HistoryWriter({
+        store,
+        writeBatch: h.writeBatch,
+        writeBuffer: h.writeBuffer,
+        clock: this.clock,
+        log: opts.log,
+        onLost: (r, epoch) => sequencer?.lost(r, epoch),
+      });
+      sequencer = new RoomSequencer({
+        store,
+        writer,
+        recentIds: h.recentIds,
+        idle: this.roomTable.idle,
+        clock: this.clock,
+        log: opts.log,
+        deliver: this.deliverRoom,
+      });
+      this.history = {
+        types: new Set(Object.keys(h.types)),
+        store,
+        sequencer,
+        writer,
+        pruneRules: Object.entries(h.types).map(([type, t]) => ({ prefix: `${type}://`, keep: t.keep, maxAgeMs: t.maxAge })),
+        pruneEvery: h.pruneEvery,
+      };
+    }
   }
 
   /** Watches the registry for comets (waiting up to job.cometWait for a first list), then consumes. */
@@ -193,6 +301,7 @@ export class Job {
     if (!gotList) this.log.warn({ waitedMs: this.cometWait }, 'job: no comet list from the registry yet; starting without comets');
     if (this.state !== 'running') return;
     this.roomTable.start();
+    this.startHistory();
     this.consuming = true;
     await this.queue.consume((msg) => this.handle(msg));
     this.log.info({ comets: this.table.hostnames(), zone: this.zone }, 'job: consuming');
@@ -210,6 +319,7 @@ export class Job {
 
   private async shutdown(): Promise<void> {
     this.state = 'stopping';
+    this.history?.writer.stop();
     this.roomTable.flushAll();
     if (this.consuming) {
       try {
@@ -224,6 +334,7 @@ export class Job {
     this.unwatch?.();
     this.unwatch = null;
     this.roomTable.stop();
+    this.stopHistory();
     await this.table.close();
     this.log.info(this.stats(), 'job: stopped');
   }
@@ -247,8 +358,16 @@ export class Job {
 
   stats(): Readonly<JobStats> {
     const l = this.table.laneCounters;
+    const w = this.history?.writer.stats;
+    const q = this.history?.sequencer.stats;
     return {
       ...this.counters,
+      historyRecordsWritten: w?.recordsWritten ?? 0,
+      historyWriteBatches: w?.writeBatches ?? 0,
+      historyWriteFailures: w?.writeFailures ?? 0,
+      historyRecordsDropped: w?.recordsDropped ?? 0,
+      historyOpenFailures: q?.openFailures ?? 0,
+      historyEpochs: q?.epochsStarted ?? 0,
       roomBatchesMerged: l.mergedBatches,
       cometRetries: l.retries,
       cometDroppedRemoved: l.droppedRemoved,
@@ -267,7 +386,13 @@ export class Job {
       rooms: this.roomTable.size,
       comets: this.table.size,
       batchSizes: this.roomTable.batchSizes,
+      historyBacklog: this.history?.writer.backlog ?? 0,
     };
+  }
+
+  /** Where a history room's numbering stands (undefined: not numbered by this job now). */
+  historyPosition(room: string): { epoch: string; last: number; status: string } | undefined {
+    return this.history?.sequencer.position(room);
   }
 
   private admitted(msg: PushMsg): Promise<void> {
@@ -288,9 +413,8 @@ export class Job {
         return this.push(msg);
       case PushType.ROOM: {
         this.counters.roomMessages++;
-        const delivered = this.roomTable.offer(msg.room, msg.operation, msg.msg);
-        if (this.state === 'stopping') this.roomTable.flushAll();
-        return delivered;
+        if (this.history !== null && this.history.types.has(roomType(msg.room))) return this.history.sequencer.offer(msg);
+        return this.deliverRoom(msg.room, msg.operation, msg.msg, 0);
       }
       case PushType.BROADCAST:
         return this.broadcast(msg);
@@ -329,6 +453,45 @@ export class Job {
     return fanOutAsync(lanes, (c) => c.broadcast(operation, proto, speed), 'broadcast', proto.body.length);
   }
 
+  /** Adds a room message (seq: its offset, 0 for none) to its room's batch; resolves once the comets accepted the batch. */
+  private readonly deliverRoom = (room: string, operation: number, body: Uint8Array, seq: number): Promise<void> => {
+    const delivered = this.roomTable.offer(room, operation, body, seq);
+    if (this.state === 'stopping') this.roomTable.flushAll();
+    return delivered;
+  };
+
+  private startHistory(): void {
+    const h = this.history;
+    if (h === null) return;
+    h.sequencer.start();
+    if (h.pruneEvery > 0) {
+      this.pruneTimer = this.clock.setInterval(() => void this.prune(), h.pruneEvery);
+      (this.pruneTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  private stopHistory(): void {
+    if (this.pruneTimer) this.clock.clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
+    this.history?.sequencer.stop();
+  }
+
+  /** One retention run (history.pruneEvery); a run still going when the next is due makes that one skip. */
+  async prune(): Promise<void> {
+    const h = this.history;
+    if (h === null || this.pruning) return;
+    this.pruning = true;
+    try {
+      const removed = await h.store.prune(h.pruneRules, Date.now());
+      this.log.debug({ removed }, 'job: history retention ran');
+    } catch (e) {
+      this.counters.historyPruneFailures++;
+      this.log.warn({ err: (e as Error).message }, 'job: history retention failed');
+    } finally {
+      this.pruning = false;
+    }
+  }
+
   private readonly sendRoomBatch = (room: string, proto: Proto, done: (err: Error | null) => void): void => {
     this.counters.roomBatches++;
     const lanes = this.table.all();
@@ -346,4 +509,10 @@ export class Job {
     this.warnedNoComet = true;
     this.log.warn(`job: ${what} acknowledged without delivery: no comet known`);
   }
+}
+
+/** The room type of a room key: its part before "://" ("" when it has none). */
+function roomType(room: string): string {
+  const i = room.indexOf('://');
+  return i > 0 ? room.slice(0, i) : '';
 }

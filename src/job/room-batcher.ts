@@ -45,6 +45,8 @@ class BatchSettle {
 export class RoomBatcher {
   private ops: number[] = [];
   private msgs: Uint8Array[] = [];
+  /** Inner frame seqs, created at the first non-zero one (history rooms); null = all 0. */
+  private seqs: number[] | null = null;
   private bytes = 0;
   private settle: BatchSettle | null = null;
   /** Armed only while messages are held, so an idle room costs no timer. */
@@ -80,10 +82,15 @@ export class RoomBatcher {
     return this.ops.length === 0 && this.inFlight === 0;
   }
 
-  /** Adds a message; resolves once the batch carrying it was accepted by every comet. */
-  offer(operation: number, msg: Uint8Array): Promise<void> {
+  /**
+   * Adds a message; resolves once the batch carrying it was accepted by every comet. `seq`:
+   * its inner frame's seq (a history room's offset; 0 = goim's).
+   */
+  offer(operation: number, msg: Uint8Array, seq = 0): Promise<void> {
     const size = HEADER_LEN + msg.length;
     if (this.ops.length > 0 && this.bytes + size > this.maxBytes) this.flush();
+    if (seq !== 0 && this.seqs === null) this.seqs = new Array<number>(this.ops.length).fill(0);
+    this.seqs?.push(seq);
     this.ops.push(operation);
     this.msgs.push(msg);
     this.bytes += size;
@@ -108,11 +115,12 @@ export class RoomBatcher {
     }
     if (this.ops.length === 0) return;
     this.lastFlush = this.clock.now();
-    const proto = roomBatchProto(this.ops, this.msgs, this.bytes);
+    const proto = roomBatchProto(this.ops, this.msgs, this.bytes, this.seqs);
     const count = this.ops.length;
     const settle = this.settle!;
     this.ops = [];
     this.msgs = [];
+    this.seqs = null;
     this.bytes = 0;
     this.settle = null;
     this.inFlight++;

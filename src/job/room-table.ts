@@ -24,7 +24,8 @@ export class RoomTable {
   /** Batchers holding at least one message. */
   private readonly holding = new Set<RoomBatcher>();
   private held = 0;
-  private readonly idle: number;
+  /** room.idle resolved (0 means one minute). */
+  readonly idle: number;
   private sweeper: ClockTimer | null = null;
   private readonly sendBatch: SendBatch;
   /** Messages per batch sent (metrics). */
@@ -74,11 +75,11 @@ export class RoomTable {
     return b;
   }
 
-  /** Adds a message to its room's batch; resolves once that batch was accepted by every comet. */
-  offer(room: string, operation: number, msg: Uint8Array): Promise<void> {
+  /** Adds a message to its room's batch; resolves once that batch was accepted by every comet. `seq`: its offset (0: none). */
+  offer(room: string, operation: number, msg: Uint8Array, seq = 0): Promise<void> {
     const b = this.get(room);
     this.held++;
-    const delivered = b.offer(operation, msg);
+    const delivered = b.offer(operation, msg, seq);
     if (b.held > 0) this.holding.add(b);
     if (this.held >= this.maxHeld) this.flushAll();
     return delivered;

@@ -94,6 +94,45 @@ export function registerJobMetrics(registry: Registry, job: JobMetricsSource): v
     help: 'Comets the job sends to.',
     read: () => job.load().comets,
   });
+  registerJobHistoryMetrics(registry, job);
+}
+
+/** Room history (docs/history.md#offsets-and-epochs): all zero while no room type has history on. */
+function registerJobHistoryMetrics(registry: Registry, job: JobMetricsSource): void {
+  lazyCounter(registry, {
+    name: 'tsim_job_history_records_written_total',
+    help: 'History records stored by the job.',
+    read: () => job.stats().historyRecordsWritten,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_job_history_write_batches_total',
+    help: 'Append calls that stored history records (up to history.writeBatch records each).',
+    read: () => job.stats().historyWriteBatches,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_job_history_write_failures_total',
+    help: 'Failed history store calls, by call (write: append or newEpoch, retried; open: the room went out without offsets; prune: a retention run).',
+    label: 'call',
+    read: () => {
+      const s = job.stats();
+      return { write: s.historyWriteFailures, open: s.historyOpenFailures, prune: s.historyPruneFailures };
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_job_history_records_dropped_total',
+    help: 'History records dropped unwritten because history.writeBuffer was full (their messages were delivered; their rooms started a new epoch).',
+    read: () => job.stats().historyRecordsDropped,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_job_history_epochs_total',
+    help: 'New room epochs started by the job (store back after a failed open, records dropped, offsets past 2^32 - 1).',
+    read: () => job.stats().historyEpochs,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_job_history_backlog',
+    help: 'History records numbered and not yet stored (bounded by history.writeBuffer).',
+    read: () => job.load().historyBacklog,
+  });
 }
 
 export function registerQueueMetrics(registry: Registry, queue: QueueMetricsSource): void {

@@ -67,7 +67,11 @@ export interface HistoryStore {
    * skipped. Anything else rejects the whole call and stores nothing.
    */
   append(batches: AppendBatch[]): Promise<void>;
-  /** Starts epoch `epoch` for `room` at offset `start` (> last): the history before it is no longer continuous. */
+  /**
+   * Starts epoch `epoch` for `room` at offset `start` (> last): the history before it is no
+   * longer continuous. `start` = 1 restarts a room whose offsets reached the u32 wire limit
+   * (docs/history.md#offsets-and-epochs): its stored records are removed.
+   */
   newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory>;
   /** The room's state, or null when it has no history. */
   state(room: string): Promise<RoomHistory | null>;

@@ -1,9 +1,7 @@
 // In-test collaborators for job tests: comets that record every call (optionally slow or
 // failing) and a registry that notifies watchers synchronously.
 import { buildConfig } from '../../src/config/load.js';
-import { pushMaxBytes } from '../../src/config/push-limits.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
-import type { JobOptions } from '../../src/job/job.js';
 import { AppId, type CometService, type Instance, type Proto, type Registry } from '../../src/ports/index.js';
 
 export type CometCallRecord =
@@ -172,9 +170,7 @@ export function testConfig(input: ConfigInput = {}): Config {
 }
 
 /** The Job settings of `config`, as the wiring (src/embedded.ts) passes them. */
-export function jobSettings(config: Config): Pick<JobOptions, 'job' | 'room' | 'zone' | 'pushMaxBytes'> {
-  return { job: config.job, room: config.room, zone: config.env.zone, pushMaxBytes: pushMaxBytes(config) };
-}
+export { jobSettings } from '../../src/config/job-settings.js';
 
 export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;

@@ -61,3 +61,21 @@ test('negative and empty operations/bodies keep their frame layout', () => {
   const proto = roomBatchProto([-1, 7], [Buffer.alloc(0), Buffer.from('x')], 16 + 17);
   assert.equal(hex(proto.body), hex(unhex('00000010 0010 0001 ffffffff 00000000 00000011 0010 0001 00000007 00000000 78')));
 });
+
+test('room batch proto with seqs: all-zero seqs give the goim bytes; others land in each inner header as u32', () => {
+  const bodies = [Buffer.from('{"test":1}'), Buffer.from('{"test":2}')];
+  const goim = roomBatchProto([1000, 1000], bodies, 52);
+  assert.equal(hex(roomBatchProto([1000, 1000], bodies, 52, [0, 0]).body), hex(goim.body));
+  assert.equal(hex(roomBatchProto([1000, 1000], bodies, 52, null).body), hex(goim.body));
+  const numbered = roomBatchProto([1000, 18], bodies, 52, [2 ** 32 - 1, 7]);
+  assert.equal(
+    hex(numbered.body),
+    hex(
+      unhex(
+        '00 00 00 1a 00 10 00 01 00 00 03 e8 ff ff ff ff 7b 22 74 65 73 74 22 3a 31 7d ' +
+          '00 00 00 1a 00 10 00 01 00 00 00 12 00 00 00 07 7b 22 74 65 73 74 22 3a 32 7d',
+      ),
+    ),
+  );
+  assert.equal(numbered.seq, 0, 'the envelope keeps seq 0');
+});

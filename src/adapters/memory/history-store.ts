@@ -75,7 +75,9 @@ export class MemoryHistoryStore implements HistoryStore {
   async newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory> {
     this.check();
     const r = this.room(room);
-    if (start <= r.state.last) throw new Error(`history: a new epoch of ${room} must start after ${r.state.last}`);
+    // start 1: the room's offsets ran out of the u32 wire seq and start over; the old records go.
+    if (start === 1) r.records = [];
+    else if (start <= r.state.last) throw new Error(`history: a new epoch of ${room} must start after ${r.state.last}`);
     r.state = { epoch, epochStart: start, first: start, last: start - 1 };
     return { ...r.state };
   }

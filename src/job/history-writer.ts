@@ -1,0 +1,324 @@
+// Stores a job's history records behind fan-out (docs/history.md#offsets-and-epochs).
+//
+// Group commit: records queue up in the order they were numbered; one append call is in
+// flight at a time with up to `writeBatch` records, and the next batch collects meanwhile.
+// A record's promise resolves once it is stored (the queue message may then be acknowledged)
+// or once it was dropped (it was delivered live; nothing more can be done for it).
+//
+// Outage: a failed call is retried with a back-off (the same records, in the same order, so a
+// room's records stay contiguous). Up to `writeBuffer` records are held meanwhile; past it
+// the oldest are dropped, and with them every later held record of the same room and epoch
+// (they could not continue that epoch without a gap). `onLost` is told of each room whose
+// current epoch lost records, so it starts a new epoch; the new epoch is persisted here, in
+// queue order, before that room's next records.
+//
+// Stop: a writer that is stopping gives up at its next failure (or at once when waiting to
+// retry): every held record rejects, so its queue message is redelivered to the next owner.
+import type { Clock, ClockTimer } from '../lib/clock.js';
+import type { Logger } from '../log.js';
+import type { AppendBatch, HistoryRecord, HistoryStore } from '../ports/index.js';
+
+/** First wait after a failed store call; doubles per failure up to RETRY_MAX_MS. */
+const RETRY_MS = 100;
+const RETRY_MAX_MS = 5000;
+/** Longest a store call may take before it counts as failed (its effect, if it lands later, is idempotent). */
+export const STORE_CALL_TIMEOUT_MS = 10_000;
+
+export interface HistoryWriterOptions {
+  store: HistoryStore;
+  /** Most records per append call. */
+  writeBatch: number;
+  /** Most records held unwritten over all rooms. */
+  writeBuffer: number;
+  clock: Clock;
+  log: Logger;
+  /** Records of `room`'s epoch `epoch` were dropped: the room needs a new epoch if that is still its current one. */
+  onLost: (room: string, epoch: string) => void;
+}
+
+/** Counters since start (metrics). */
+export interface HistoryWriterStats {
+  recordsWritten: number;
+  writeBatches: number;
+  /** Failed append / newEpoch calls (each retried). */
+  writeFailures: number;
+  recordsDropped: number;
+}
+
+interface RecordEntry {
+  kind: 'record';
+  room: string;
+  epoch: string;
+  record: HistoryRecord;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  inFlight: boolean;
+  dropped: boolean;
+}
+
+interface EpochEntry {
+  kind: 'epoch';
+  room: string;
+  epoch: string;
+  start: number;
+}
+
+type Entry = RecordEntry | EpochEntry;
+
+/** Runs `call` with a time bound on `clock`. */
+export function boundedCall<T>(clock: Clock, what: string, call: () => Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(new Error(`${what}: no answer within ${STORE_CALL_TIMEOUT_MS} ms`)), STORE_CALL_TIMEOUT_MS);
+    let p: Promise<T>;
+    try {
+      p = call();
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    p.then(
+      (v) => {
+        clock.clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clock.clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+export class HistoryWriter {
+  private readonly store: HistoryStore;
+  private readonly writeBatch: number;
+  private readonly writeBuffer: number;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly onLost: (room: string, epoch: string) => void;
+  /** Everything not yet written, in order; dropped records stay marked until passed. */
+  private queue: Entry[] = [];
+  private head = 0;
+  /** Held records per room (queued or in flight), oldest first. */
+  private readonly byRoom = new Map<string, RecordEntry[]>();
+  /** Epoch starts queued per room: until written, a reopened room would read the old epoch. */
+  private readonly epochsPending = new Map<string, number>();
+  /** Records held and not dropped (queued + in flight). */
+  private held = 0;
+  private busy = false;
+  private retryTimer: ClockTimer | null = null;
+  private retryDelay = RETRY_MS;
+  private stopping = false;
+  readonly stats: HistoryWriterStats = { recordsWritten: 0, writeBatches: 0, writeFailures: 0, recordsDropped: 0 };
+
+  constructor(opts: HistoryWriterOptions) {
+    this.store = opts.store;
+    this.writeBuffer = opts.writeBuffer;
+    // A batch in flight cannot be dropped from, so it must fit the buffer.
+    this.writeBatch = Math.max(1, Math.min(opts.writeBatch, opts.writeBuffer));
+    this.clock = opts.clock;
+    this.log = opts.log;
+    this.onLost = opts.onLost;
+  }
+
+  /** Records held unwritten. */
+  get backlog(): number {
+    return this.held;
+  }
+
+  /** Records and epoch starts of `room` not yet written. */
+  pendingIn(room: string): number {
+    return (this.byRoom.get(room)?.length ?? 0) + (this.epochsPending.get(room) ?? 0);
+  }
+
+  /** Queues a record of `room`'s epoch `epoch`; resolves once stored or dropped, rejects when the writer gave up at stop. */
+  add(room: string, epoch: string, record: HistoryRecord): Promise<void> {
+    if (this.stopping && this.retryTimer !== null) return Promise.reject(new Error('history: store unavailable while stopping'));
+    return new Promise<void>((resolve, reject) => {
+      const e: RecordEntry = { kind: 'record', room, epoch, record, resolve, reject, inFlight: false, dropped: false };
+      this.queue.push(e);
+      let list = this.byRoom.get(room);
+      if (list === undefined) this.byRoom.set(room, (list = []));
+      list.push(e);
+      this.held++;
+      if (this.held > this.writeBuffer) this.overflow();
+      this.pump();
+    });
+  }
+
+  /** Queues the start of `room`'s epoch `epoch` at offset `start`, written before the room's later records. */
+  newEpoch(room: string, epoch: string, start: number): void {
+    this.queue.push({ kind: 'epoch', room, epoch, start });
+    this.epochsPending.set(room, (this.epochsPending.get(room) ?? 0) + 1);
+    this.pump();
+  }
+
+  /** From now on a failure gives up instead of retrying (see the header). */
+  stop(): void {
+    this.stopping = true;
+    if (this.retryTimer !== null) {
+      this.clock.clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+      this.abandon();
+    }
+  }
+
+  /** Drops the oldest held records until the buffer fits again; logs the rooms once. */
+  private overflow(): void {
+    const lost: Array<[room: string, epoch: string]> = [];
+    let dropped = 0;
+    this.skipDropped(); // while the buffer stays full every add drops: do not rescan the dropped ones
+    for (let i = this.head; this.held > this.writeBuffer && i < this.queue.length; i++) {
+      const e = this.queue[i];
+      if (e.kind !== 'record' || e.dropped || e.inFlight) continue;
+      dropped += this.dropGroup(e.room, e.epoch);
+      lost.push([e.room, e.epoch]);
+    }
+    if (lost.length === 0) return;
+    this.log.error(
+      { rooms: [...new Set(lost.map(([room]) => room))], dropped, writeBuffer: this.writeBuffer },
+      'job: history store behind by more than history.writeBuffer records; oldest records dropped, those rooms start a new epoch',
+    );
+    for (const [room, epoch] of lost) this.onLost(room, epoch);
+  }
+
+  /** Drops every held, not in-flight record of `room`'s epoch `epoch` (resolved: they were delivered live). */
+  private dropGroup(room: string, epoch: string): number {
+    const list = this.byRoom.get(room)!;
+    const keep: RecordEntry[] = [];
+    let n = 0;
+    for (const e of list) {
+      if (e.epoch === epoch && !e.inFlight) {
+        e.dropped = true;
+        e.resolve();
+        n++;
+      } else keep.push(e);
+    }
+    if (keep.length === 0) this.byRoom.delete(room);
+    else this.byRoom.set(room, keep);
+    this.held -= n;
+    this.stats.recordsDropped += n;
+    return n;
+  }
+
+  private pump(): void {
+    if (this.busy || this.retryTimer !== null) return;
+    this.skipDropped();
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+      return;
+    }
+    const first = this.queue[this.head];
+    if (first.kind === 'epoch') {
+      this.head++;
+      this.busy = true;
+      boundedCall(this.clock, 'history newEpoch', () => this.store.newEpoch(first.room, first.epoch, first.start)).then(
+        () => {
+          const n = this.epochsPending.get(first.room)! - 1;
+          if (n === 0) this.epochsPending.delete(first.room);
+          else this.epochsPending.set(first.room, n);
+          this.done([]);
+        },
+        (err: Error) => this.failed([first], err),
+      );
+      return;
+    }
+    const batch: RecordEntry[] = [];
+    while (this.head < this.queue.length && batch.length < this.writeBatch) {
+      const e = this.queue[this.head];
+      if (e.kind === 'epoch') break;
+      this.head++;
+      if (e.dropped) continue;
+      e.inFlight = true;
+      batch.push(e);
+    }
+    if (this.head * 2 >= this.queue.length && this.head >= 1024) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.busy = true;
+    const appends = groupByRoom(batch);
+    boundedCall(this.clock, 'history append', () => this.store.append(appends)).then(
+      () => this.done(batch),
+      (err: Error) => this.failed(batch, err),
+    );
+  }
+
+  private skipDropped(): void {
+    while (this.head < this.queue.length) {
+      const e = this.queue[this.head];
+      if (e.kind === 'record' && e.dropped) this.head++;
+      else break;
+    }
+  }
+
+  private done(batch: RecordEntry[]): void {
+    this.busy = false;
+    this.retryDelay = RETRY_MS;
+    if (batch.length > 0) {
+      this.stats.writeBatches++;
+      this.stats.recordsWritten += batch.length;
+      // A batch holds the oldest held records of each of its rooms: they leave the front of the room's list.
+      const perRoom = new Map<string, number>();
+      for (const e of batch) perRoom.set(e.room, (perRoom.get(e.room) ?? 0) + 1);
+      for (const [room, n] of perRoom) {
+        const list = this.byRoom.get(room)!;
+        if (list.length === n) this.byRoom.delete(room);
+        else list.splice(0, n);
+      }
+      this.held -= batch.length;
+      for (const e of batch) {
+        e.inFlight = false;
+        e.resolve();
+      }
+    }
+    this.pump();
+  }
+
+  /** Puts `entries` back at the head, to be tried again after the back-off. */
+  private failed(entries: Entry[], err: Error): void {
+    this.busy = false;
+    this.stats.writeFailures++;
+    for (const e of entries) if (e.kind === 'record') e.inFlight = false;
+    this.queue = [...entries, ...this.queue.slice(this.head)];
+    this.head = 0;
+    if (this.stopping) {
+      this.log.error({ err: err.message, records: this.held }, 'job: history store failed while stopping; unwritten messages go back to the queue');
+      this.abandon();
+      return;
+    }
+    this.log.warn({ err: err.message, records: this.held, retryMs: this.retryDelay }, 'job: history store call failed; retrying');
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = null;
+      this.pump();
+    }, this.retryDelay);
+    this.retryDelay = Math.min(this.retryDelay * 2, RETRY_MAX_MS);
+    // The records that were in flight can be dropped now (the retry timer keeps pump() from starting a call meanwhile).
+    if (this.held > this.writeBuffer) this.overflow();
+  }
+
+  private abandon(): void {
+    const err = new Error('history: record not stored (job stopping, store unavailable)');
+    for (let i = this.head; i < this.queue.length; i++) {
+      const e = this.queue[i];
+      if (e.kind === 'record' && !e.dropped) e.reject(err);
+    }
+    this.queue = [];
+    this.head = 0;
+    this.byRoom.clear();
+    this.epochsPending.clear();
+    this.held = 0;
+  }
+}
+
+/** One AppendBatch per room and epoch, records in their order. */
+function groupByRoom(batch: RecordEntry[]): AppendBatch[] {
+  const out = new Map<string, AppendBatch>();
+  for (const e of batch) {
+    const key = `${e.epoch}\n${e.room}`;
+    let b = out.get(key);
+    if (b === undefined) out.set(key, (b = { room: e.room, epoch: e.epoch, records: [] }));
+    b.records.push(e.record);
+  }
+  return [...out.values()];
+}

@@ -1,0 +1,537 @@
+// The job's room history (docs/history.md#offsets-and-epochs): offsets in the inner frames'
+// seq and in the store, acknowledgement after storage, redelivery, outages, overflow, a failed
+// open, the u32 wrap and retention — driven through Job.handle with recording comets, the
+// in-memory HistoryStore and a manual clock for the store's retry back-off.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MemoryHistoryStore } from '../../src/adapters/memory/history-store.js';
+import { MemoryPushQueue } from '../../src/adapters/memory/push-queue.js';
+import { jobHistorySettings } from '../../src/config/job-settings.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { Job } from '../../src/job/job.js';
+import { silentLogger } from '../../src/log.js';
+import { PushType, type AppendBatch, type CometDialer, type HistoryStore, type PushMsg, type RoomOpen } from '../../src/ports/index.js';
+import { splitFrames, type Frame } from '../../src/protocol/frame.js';
+import { eventually } from '../support/eventually.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { FakeComet, FakeRegistry, cometInstance, hex, jobSettings, testConfig, unhex, withTimeout } from './fakes.js';
+
+/** A MemoryHistoryStore that counts calls and can hold appends until released. */
+class SpyStore extends MemoryHistoryStore {
+  readonly calls: string[] = [];
+  readonly appended: AppendBatch[][] = [];
+  private gate: Promise<void> | null = null;
+  private release: (() => void) | null = null;
+
+  holdAppends(): void {
+    this.gate = new Promise((r) => (this.release = r));
+  }
+
+  releaseAppends(): void {
+    this.release?.();
+    this.gate = null;
+  }
+
+  override async open(room: string, recent: number): Promise<RoomOpen> {
+    this.calls.push('open');
+    return super.open(room, recent);
+  }
+
+  override async append(batches: AppendBatch[]): Promise<void> {
+    this.calls.push('append');
+    if (this.gate) await this.gate;
+    await super.append(batches);
+    this.appended.push(batches);
+  }
+
+  override async newEpoch(room: string, epoch: string, start: number) {
+    this.calls.push('newEpoch');
+    return super.newEpoch(room, epoch, start);
+  }
+
+  override async prune(...args: Parameters<HistoryStore['prune']>): Promise<number> {
+    this.calls.push('prune');
+    return super.prune(...args);
+  }
+}
+
+const HISTORY: ConfigInput = { roomTypes: { live: { history: true } } };
+
+function startJob(comet: FakeComet, store: HistoryStore, config: ConfigInput = HISTORY, clock = new ManualClock()): Promise<Job> {
+  return startJobWith([comet], store, config, clock);
+}
+
+async function startJobWith(comets: FakeComet[], store: HistoryStore, config: ConfigInput, clock: ManualClock): Promise<Job> {
+  const registry = new FakeRegistry();
+  for (const c of comets) await registry.register(cometInstance(c.name));
+  const dial: CometDialer = (ins) => comets.find((c) => c.name === ins.hostname)!;
+  const cfg = testConfig(config);
+  const job = new Job({
+    ...jobSettings(cfg),
+    history: jobHistorySettings(cfg),
+    historyStore: store,
+    queue: new MemoryPushQueue(),
+    registry,
+    dial,
+    log: silentLogger,
+    clock,
+  });
+  await job.start();
+  return job;
+}
+
+const roomMsg = (room: string, body: string, id?: string): PushMsg => ({
+  type: PushType.ROOM,
+  operation: 1000,
+  speed: 0,
+  server: '',
+  room,
+  keys: [],
+  msg: Buffer.from(body),
+  ...(id !== undefined ? { id } : {}),
+});
+
+/** Every inner frame the comet accepted for `room`, in order; seq read as the u32 it is. */
+function frames(c: FakeComet, room: string): Frame[] {
+  return c.calls.flatMap((call) =>
+    call.kind === 'room' && call.room === room ? splitFrames(Buffer.from(call.proto.body)).map((f) => ({ ...f, seq: f.seq >>> 0 })) : [],
+  );
+}
+
+const seqs = (c: FakeComet, room: string) => frames(c, room).map((f) => [f.op, f.seq, f.body.toString()]);
+
+/** Resolves on the next macrotask turn: lets settled store calls run their continuations. */
+const turn = () => new Promise((r) => setImmediate(r));
+
+test('offsets are contiguous per room and in queue order, in the frames seq and in the store; other rooms keep seq 0', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 4, signal: '1h' } });
+  try {
+    const acks: Promise<void>[] = [];
+    for (let i = 0; i < 24; i++) acks.push(job.handle(roomMsg(['live://1', 'live://2', 'chat://1'][i % 3], `m${i}`, `id${i}`)));
+    await withTimeout(Promise.all(acks), 5000, 'acks');
+    for (const [r, first] of [
+      ['live://1', 0],
+      ['live://2', 1],
+    ] as const) {
+      const want = Array.from({ length: 8 }, (_, k) => [1000, k + 1, `m${first + 3 * k}`]);
+      assert.deepEqual(seqs(c, r), want, `${r} frames`);
+      const stored = await store.after(r, 0, 100);
+      assert.deepEqual(
+        stored.map((x) => [x.op, x.offset, Buffer.from(x.body).toString(), x.id]),
+        want.map(([op, off, body]) => [op, off, body, `id${String(body).slice(1)}`]),
+        `${r} stored`,
+      );
+    }
+    assert.deepEqual(
+      seqs(c, 'chat://1').map(([, seq]) => seq),
+      Array(8).fill(0),
+      'a room type without history gets seq 0',
+    );
+    assert.equal(await store.state('chat://1'), null, 'nothing stored for it');
+    const s = job.stats();
+    assert.equal(s.historyRecordsWritten, 16);
+    assert.ok(s.historyWriteBatches >= 1 && s.historyWriteBatches <= 16);
+    assert.equal(job.load().historyBacklog, 0);
+  } finally {
+    await job.stop();
+  }
+});
+
+test('without a history-enabled room type: no store call, and the room batch bytes are goim vector bytes', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const job = await startJob(c, store, { roomTypes: { live: { send: true } }, room: { batch: 2, signal: '1h' } });
+  try {
+    await Promise.all([job.handle(roomMsg('live://1000', '{"test":1}', 'a')), job.handle(roomMsg('live://1000', '{"test":2}', 'b'))]);
+    assert.deepEqual(store.calls, []);
+    const call = c.calls[0];
+    assert.equal(call.kind, 'room');
+    if (call.kind !== 'room') return;
+    assert.equal(
+      hex(call.proto.body),
+      hex(
+        unhex(
+          '00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 31 7d ' +
+            '00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 00 7b 22 74 65 73 74 22 3a 32 7d',
+        ),
+      ),
+    );
+  } finally {
+    await job.stop();
+  }
+  assert.deepEqual(store.calls, [], 'not even at stop');
+});
+
+test('a history room batch differs from goim bytes only in the seq fields', async () => {
+  const c = new FakeComet('c1');
+  const job = await startJob(c, new MemoryHistoryStore(), { ...HISTORY, room: { batch: 2, signal: '1h' } });
+  try {
+    await Promise.all([job.handle(roomMsg('live://1000', '{"test":1}')), job.handle(roomMsg('live://1000', '{"test":2}'))]);
+    const call = c.calls[0];
+    assert.equal(call.kind, 'room');
+    if (call.kind !== 'room') return;
+    assert.deepEqual({ ver: call.proto.ver, op: call.proto.op, seq: call.proto.seq }, { ver: 1, op: 9, seq: 0 });
+    assert.equal(
+      hex(call.proto.body),
+      hex(
+        unhex(
+          '00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 01 7b 22 74 65 73 74 22 3a 31 7d ' +
+            '00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 02 7b 22 74 65 73 74 22 3a 32 7d',
+        ),
+      ),
+    );
+  } finally {
+    await job.stop();
+  }
+});
+
+test('the acknowledgement waits for the store; fan-out does not', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } });
+  try {
+    await job.handle(roomMsg('live://1', 'first')); // the room is open
+    store.holdAppends();
+    let acked = false;
+    const ack = job.handle(roomMsg('live://1', 'second')).then(() => (acked = true));
+    await eventually(() => frames(c, 'live://1').length === 2, 'second delivered');
+    assert.deepEqual(seqs(c, 'live://1').at(-1), [1000, 2, 'second'], 'delivered with its offset while the store holds');
+    await turn();
+    assert.equal(acked, false, 'not acknowledged before it is stored');
+    assert.equal(job.load().historyBacklog, 1);
+    store.releaseAppends();
+    await withTimeout(ack, 5000, 'ack after store');
+    assert.deepEqual(
+      (await store.after('live://1', 0, 10)).map((r) => r.offset),
+      [1, 2],
+    );
+  } finally {
+    await job.stop();
+  }
+});
+
+test('writes are batched: one append in flight, the next batch collected meanwhile, at most writeBatch records each', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 }, history: { writeBatch: 3 } });
+  try {
+    await job.handle(roomMsg('live://1', 'm0'));
+    store.holdAppends();
+    const acks = [job.handle(roomMsg('live://1', 'm1'))];
+    await eventually(() => store.calls.filter((x) => x === 'append').length === 2, 'second append in flight');
+    for (let i = 2; i <= 8; i++) acks.push(job.handle(roomMsg(i % 2 ? 'live://1' : 'live://2', `m${i}`)));
+    await eventually(() => frames(c, 'live://1').length + frames(c, 'live://2').length === 9, 'all delivered');
+    assert.equal(store.calls.filter((x) => x === 'append').length, 2, 'one call in flight at a time');
+    store.releaseAppends();
+    await withTimeout(Promise.all(acks), 5000, 'acks');
+    const sizes = store.appended.map((call) => call.reduce((n, b) => n + b.records.length, 0));
+    assert.deepEqual(sizes, [1, 1, 3, 3, 1], 'the 7 held records went in batches of writeBatch');
+    assert.equal(job.stats().historyWriteBatches, 5);
+  } finally {
+    await job.stop();
+  }
+});
+
+test('a redelivered message keeps its offset and is not stored twice (same job, and a new owner after a restart)', async () => {
+  const c1 = new FakeComet('c1');
+  const store = new SpyStore();
+  const job1 = await startJob(c1, store, { ...HISTORY, room: { batch: 1 } });
+  try {
+    for (const id of ['a', 'b', 'c']) await job1.handle(roomMsg('live://1', id, id));
+    await job1.handle(roomMsg('live://1', 'b', 'b')); // e.g. redelivered after a failed fan-out
+    assert.deepEqual(
+      seqs(c1, 'live://1').map(([, seq, body]) => `${body}${seq}`),
+      ['a1', 'b2', 'c3', 'b2'],
+    );
+  } finally {
+    await job1.stop();
+  }
+  const c2 = new FakeComet('c2');
+  const job2 = await startJob(c2, store, { ...HISTORY, room: { batch: 1 } });
+  try {
+    for (const id of ['b', 'c', 'd']) await job2.handle(roomMsg('live://1', id, id));
+    assert.deepEqual(
+      seqs(c2, 'live://1').map(([, seq, body]) => `${body}${seq}`),
+      ['b2', 'c3', 'd4'],
+    );
+    const stored = await store.after('live://1', 0, 10);
+    assert.deepEqual(
+      stored.map((r) => `${r.id}${r.offset}`),
+      ['a1', 'b2', 'c3', 'd4'],
+    );
+    assert.equal(job2.stats().historyRecordsWritten, 1, 'the new owner stored only d');
+  } finally {
+    await job2.stop();
+  }
+});
+
+test('a message without id gets a random one; its record carries the sender, time and progress', async () => {
+  const c = new FakeComet('c1');
+  const store = new MemoryHistoryStore();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } });
+  try {
+    await job.handle({ ...roomMsg('live://1', 'x'), sender: 42n, time: 1_767_225_600_000, progress: 73_500 });
+    await job.handle(roomMsg('live://1', 'y'));
+    const [a, b] = await store.after('live://1', 0, 10);
+    assert.ok(a.id.length >= 16 && b.id.length >= 16 && a.id !== b.id);
+    assert.deepEqual([a.mid, a.time, a.progress], [42n, 1_767_225_600_000, 73_500]);
+    assert.deepEqual([b.mid, b.progress], [0n, null]);
+  } finally {
+    await job.stop();
+  }
+});
+
+test('store outage within the buffer: delivery goes on with offsets, acks wait, everything is stored after recovery in the same epoch', async () => {
+  const c = new FakeComet('c1');
+  const store = new MemoryHistoryStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } }, clock);
+  try {
+    await job.handle(roomMsg('live://1', 'm1'));
+    const epoch = (await store.state('live://1'))!.epoch;
+    store.failing = new Error('store down');
+    let acked = 0;
+    const acks = [2, 3, 4, 5].map((i) => job.handle(roomMsg('live://1', `m${i}`)).then(() => acked++));
+    await eventually(() => frames(c, 'live://1').length === 5, 'all delivered');
+    assert.deepEqual(
+      seqs(c, 'live://1').map(([, seq]) => seq),
+      [1, 2, 3, 4, 5],
+    );
+    await eventually(() => job.stats().historyWriteFailures >= 1, 'a failed append');
+    clock.advance(100); // the first retry fails too
+    await eventually(() => job.stats().historyWriteFailures >= 2, 'a second failed append');
+    assert.equal(acked, 0, 'nothing acknowledged while the store is down');
+    assert.equal(job.load().historyBacklog, 4);
+    store.failing = null;
+    clock.advance(200);
+    await withTimeout(Promise.all(acks), 5000, 'acks after recovery');
+    const st = (await store.state('live://1'))!;
+    assert.equal(st.epoch, epoch, 'same epoch: nothing was lost');
+    assert.deepEqual(
+      (await store.after('live://1', 0, 10)).map((r) => Buffer.from(r.body).toString()),
+      ['m1', 'm2', 'm3', 'm4', 'm5'],
+    );
+    assert.equal(job.stats().historyRecordsDropped, 0);
+    assert.equal(job.stats().historyEpochs, 0);
+  } finally {
+    await job.stop();
+  }
+});
+
+test('buffer overflow: oldest records dropped and acknowledged, op 18 announces a new epoch in the stream, persisted after recovery; offsets go on', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 }, history: { writeBuffer: 3, writeBatch: 1 } }, clock);
+  try {
+    await job.handle(roomMsg('live://1', 'm1'));
+    await job.handle(roomMsg('live://2', 'other1'));
+    const epoch1 = (await store.state('live://1'))!.epoch;
+    store.failing = new Error('store down');
+    const m2 = job.handle(roomMsg('live://1', 'm2')); // in flight, fails
+    const dropped = [3, 4, 5].map((i) => job.handle(roomMsg('live://1', `m${i}`)));
+    // m2 in flight + m3, m4 held = 3; m5 makes 4 > writeBuffer: m3..m5 (the room's held epoch-1 records) go.
+    await withTimeout(Promise.all(dropped), 5000, 'dropped records acknowledged');
+    assert.equal(job.stats().historyRecordsDropped, 3);
+    assert.equal(job.stats().historyEpochs, 1);
+    const m6 = job.handle(roomMsg('live://1', 'm6'));
+    await eventually(() => frames(c, 'live://1').length === 7, 'm6 delivered');
+    const stream = frames(c, 'live://1');
+    const announce = stream.find((f) => f.op === 18)!;
+    assert.ok(announce, 'op 18 in the stream');
+    const state = JSON.parse(announce.body.toString()) as { room: string; epoch: string; first: number };
+    assert.equal(state.room, 'live://1');
+    assert.equal(state.first, 6);
+    assert.notEqual(state.epoch, epoch1);
+    assert.deepEqual(
+      stream.map((f) => [f.op, f.seq, f.op === 18 ? '' : f.body.toString()]),
+      [
+        [1000, 1, 'm1'],
+        [1000, 2, 'm2'],
+        [1000, 3, 'm3'],
+        [1000, 4, 'm4'],
+        [1000, 5, 'm5'],
+        [18, 0, ''],
+        [1000, 6, 'm6'],
+      ],
+    );
+    assert.equal(store.calls.includes('newEpoch'), false, 'not persisted while the store is down');
+    store.failing = null;
+    clock.advance(10_000);
+    await withTimeout(Promise.all([m2, m6]), 5000, 'acks after recovery');
+    const st = (await store.state('live://1'))!;
+    assert.deepEqual([st.epoch, st.epochStart, st.last], [state.epoch, 6, 6]);
+    assert.deepEqual(
+      (await store.after('live://1', 0, 10)).map((r) => `${Buffer.from(r.body).toString()}@${r.offset}`),
+      ['m1@1', 'm2@2', 'm6@6'],
+    );
+    assert.equal((await store.state('live://2'))!.last, 1, 'the other room is untouched');
+    await job.handle(roomMsg('live://1', 'm7'));
+    assert.deepEqual(frames(c, 'live://1').at(-1)!.seq, 7, 'offsets go on in the new epoch');
+  } finally {
+    await job.stop();
+  }
+});
+
+test('store down at open: the room goes out with seq 0, then opens with a new epoch announced in its stream', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } }, clock);
+  try {
+    store.failing = new Error('store down');
+    await withTimeout(Promise.all([job.handle(roomMsg('live://1', 'a')), job.handle(roomMsg('live://1', 'b'))]), 5000, 'delivered unrecorded');
+    assert.deepEqual(seqs(c, 'live://1'), [
+      [1000, 0, 'a'],
+      [1000, 0, 'b'],
+    ]);
+    assert.equal(job.stats().historyOpenFailures, 1);
+    await job.handle(roomMsg('live://1', 'c')); // still down: not held
+    store.failing = null;
+    clock.advance(100); // the open is retried
+    await eventually(() => job.historyPosition('live://1')?.status === 'open', 'room open');
+    await job.handle(roomMsg('live://1', 'd'));
+    const stream = frames(c, 'live://1');
+    assert.deepEqual(
+      stream.map((f) => [f.op, f.seq]),
+      [
+        [1000, 0],
+        [1000, 0],
+        [1000, 0],
+        [18, 0],
+        [1000, 1],
+      ],
+    );
+    const announced = JSON.parse(stream[3].body.toString()) as { epoch: string; first: number };
+    assert.equal(announced.first, 1);
+    const st = (await store.state('live://1'))!;
+    assert.equal(st.epoch, announced.epoch, 'the announced epoch was persisted before the record');
+    assert.deepEqual(
+      (await store.after('live://1', 0, 10)).map((r) => Buffer.from(r.body).toString()),
+      ['d'],
+    );
+    assert.equal(job.stats().historyEpochs, 1);
+  } finally {
+    await job.stop();
+  }
+});
+
+test('offsets are u32 on the wire: after 2^32 - 1 a room starts a new epoch at offset 1', async () => {
+  const c = new FakeComet('c1');
+  const store = new MemoryHistoryStore();
+  await store.newEpoch('live://1', 'big', 2 ** 32 - 2); // last = 2^32 - 3
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } });
+  try {
+    for (const m of ['a', 'b', 'c', 'd']) await job.handle(roomMsg('live://1', m));
+    const stream = frames(c, 'live://1');
+    assert.deepEqual(
+      stream.map((f) => [f.op, f.seq]),
+      [
+        [1000, 2 ** 32 - 2],
+        [1000, 2 ** 32 - 1],
+        [18, 0],
+        [1000, 1],
+        [1000, 2],
+      ],
+    );
+    const call = c.calls[1];
+    assert.ok(call.kind === 'room');
+    assert.equal(hex(call.proto.body.subarray(12, 16)), 'ff ff ff ff', 'the top offset as four bytes');
+    const announced = JSON.parse(stream[2].body.toString()) as { epoch: string; first: number };
+    assert.equal(announced.first, 1);
+    const st = (await store.state('live://1'))!;
+    assert.deepEqual([st.epoch, st.epochStart, st.last], [announced.epoch, 1, 2]);
+    assert.deepEqual(
+      (await store.after('live://1', 0, 10)).map((r) => Buffer.from(r.body).toString()),
+      ['c', 'd'],
+    );
+  } finally {
+    await job.stop();
+  }
+});
+
+test("retention runs every history.pruneEvery on the job's clock with each history room type's rule", async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const clock = new ManualClock();
+  const job = await startJob(
+    c,
+    store,
+    { roomTypes: { live: { history: true, keep: 2 }, vod: { history: true, keep: 3 } }, room: { batch: 1 } },
+    clock,
+  );
+  try {
+    for (let i = 0; i < 5; i++) {
+      await job.handle(roomMsg('live://1', `l${i}`));
+      await job.handle(roomMsg('vod://1', `v${i}`));
+    }
+    clock.advance(59_999);
+    assert.equal(store.calls.includes('prune'), false);
+    clock.advance(1);
+    await eventually(async () => (await store.after('live://1', 0, 10)).length === 2, 'live pruned to keep');
+    assert.deepEqual(
+      (await store.after('vod://1', 0, 10)).map((r) => r.offset),
+      [3, 4, 5],
+    );
+    assert.deepEqual(
+      (await store.after('live://1', 0, 10)).map((r) => r.offset),
+      [4, 5],
+    );
+  } finally {
+    await job.stop();
+  }
+});
+
+test('stop while the store is down: unwritten messages are not acknowledged (the queue redelivers them)', async () => {
+  const c = new FakeComet('c1');
+  const store = new MemoryHistoryStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } }, clock);
+  await job.handle(roomMsg('live://1', 'm1'));
+  store.failing = new Error('store down');
+  const pending = job.handle(roomMsg('live://1', 'm2'));
+  await eventually(() => job.stats().historyWriteFailures >= 1, 'a failed append');
+  await withTimeout(job.stop(), 5000, 'stop');
+  await assert.rejects(pending, /not stored/);
+});
+
+test('an open the store does not answer counts as failed after 10 s: the held messages go out with seq 0', async () => {
+  const c = new FakeComet('c1');
+  let opens = 0;
+  const store = new (class extends MemoryHistoryStore {
+    override open(room: string, recent: number): Promise<RoomOpen> {
+      return opens++ === 0 ? new Promise<RoomOpen>(() => {}) : super.open(room, recent);
+    }
+  })();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } }, clock);
+  try {
+    let acked = false;
+    const ack = job.handle(roomMsg('live://1', 'held')).then(() => (acked = true));
+    await turn();
+    assert.equal(acked, false);
+    assert.equal(frames(c, 'live://1').length, 0, 'held while the room opens');
+    clock.advance(9_999);
+    await turn();
+    assert.equal(frames(c, 'live://1').length, 0);
+    clock.advance(1);
+    await withTimeout(ack, 5000, 'delivered after the open timed out');
+    assert.deepEqual(seqs(c, 'live://1'), [[1000, 0, 'held']]);
+    assert.equal(job.stats().historyOpenFailures, 1);
+    clock.advance(100);
+    await eventually(() => job.historyPosition('live://1')?.status === 'open', 'reopened');
+    await job.handle(roomMsg('live://1', 'next'));
+    assert.deepEqual(
+      frames(c, 'live://1').map((f) => [f.op, f.seq]),
+      [
+        [1000, 0],
+        [18, 0],
+        [1000, 1],
+      ],
+    );
+  } finally {
+    await job.stop();
+  }
+});
