@@ -161,6 +161,16 @@ export function historyStoreContract(name: string, factory: Factory<HistoryStore
       assert.deepEqual(offsets(await s.latest('live://new', 10)), [7, 8]);
     });
 
+    test('newEpoch at offset 1 restarts a room whose offsets ran out: its old records are removed', async () => {
+      const s = await open();
+      const { epoch } = await s.open('live://wrap', 0);
+      await s.append([{ room: 'live://wrap', epoch, records: recs(1, 3) }]);
+      assert.deepEqual(await s.newEpoch('live://wrap', 'w2', 1), { epoch: 'w2', epochStart: 1, first: 1, last: 0 });
+      assert.deepEqual(await s.after('live://wrap', 0, 10), []);
+      await s.append([{ room: 'live://wrap', epoch: 'w2', records: recs(1, 2) }]);
+      assert.deepEqual(offsets(await s.latest('live://wrap', 10)), [1, 2]);
+    });
+
     test('after and latest: order and limits', async () => {
       const s = await open();
       const { epoch } = await s.open('live://1', 0);

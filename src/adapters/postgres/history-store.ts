@@ -258,13 +258,18 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory> {
-    const rows = await this.query<RoomRow>(
-      'newEpoch',
-      `INSERT INTO rooms (room, epoch, epoch_start, "first", "last") VALUES ($1, $2, $3::bigint, $3::bigint, $3::bigint - 1)
-       ON CONFLICT (room) DO UPDATE SET epoch = $2, epoch_start = $3::bigint, "first" = $3::bigint, "last" = $3::bigint - 1 WHERE rooms."last" < $3::bigint
-       RETURNING epoch, epoch_start, "first", "last"`,
-      [room, epoch, start],
-    );
+    // start 1: the room's offsets reached the u32 wire limit and start over; its old records go (docs/history.md#offsets-and-epochs).
+    const rows = await this.tx('newEpoch', async (c) => {
+      if (start === 1) await c.query('DELETE FROM records WHERE room = $1', [room]);
+      const r = await c.query<RoomRow>(
+        `INSERT INTO rooms (room, epoch, epoch_start, "first", "last") VALUES ($1, $2, $3::bigint, $3::bigint, $3::bigint - 1)
+         ON CONFLICT (room) DO UPDATE SET epoch = $2, epoch_start = $3::bigint, "first" = $3::bigint, "last" = $3::bigint - 1
+         WHERE rooms."last" < $3::bigint OR $3::bigint = 1
+         RETURNING epoch, epoch_start, "first", "last"`,
+        [room, epoch, start],
+      );
+      return r.rows;
+    });
     if (rows.length === 0) {
       const now = await this.state(room);
       throw new Error(`history: a new epoch of ${room} must start after ${now?.last}`);

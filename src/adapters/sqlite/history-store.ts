@@ -103,11 +103,12 @@ export class SqliteHistoryStore implements HistoryStore {
       create: p(`INSERT INTO rooms (room, epoch, epoch_start, "first", "last") VALUES (?, ?, 1, 1, 0) ON CONFLICT (room) DO NOTHING`),
       recent: p(`SELECT id, "offset" FROM records WHERE room = ? ORDER BY "offset" DESC LIMIT ?`),
       idAt: p(`SELECT id FROM records WHERE room = ? AND "offset" = ?`),
+      clear: p(`DELETE FROM records WHERE room = ?`),
       insert: p(`INSERT INTO records (room, ${RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
       setLast: p(`UPDATE rooms SET "last" = ? WHERE room = ?`),
       newEpoch: p(
         `INSERT INTO rooms (room, epoch, epoch_start, "first", "last") VALUES (?1, ?2, ?3, ?3, ?3 - 1)
-         ON CONFLICT (room) DO UPDATE SET epoch = ?2, epoch_start = ?3, "first" = ?3, "last" = ?3 - 1 WHERE rooms."last" < ?3
+         ON CONFLICT (room) DO UPDATE SET epoch = ?2, epoch_start = ?3, "first" = ?3, "last" = ?3 - 1 WHERE rooms."last" < ?3 OR ?3 = 1
          RETURNING epoch, epoch_start, "first", "last"`,
       ),
       after: p(`SELECT ${RECORD_COLUMNS} FROM records WHERE room = ? AND "offset" > ? ORDER BY "offset" LIMIT ?`, true),
@@ -182,7 +183,11 @@ export class SqliteHistoryStore implements HistoryStore {
   }
 
   async newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory> {
-    const r = this.q.newEpoch.get(room, epoch, start) as unknown as RoomRow | undefined;
+    // start 1: the room's offsets reached the u32 wire limit and start over; its old records go (docs/history.md#offsets-and-epochs).
+    const r = this.transaction(() => {
+      if (start === 1) this.q.clear.run(room);
+      return this.q.newEpoch.get(room, epoch, start) as unknown as RoomRow | undefined;
+    });
     if (r === undefined) {
       const now = this.q.room.get(room) as unknown as RoomRow;
       throw new Error(`history: a new epoch of ${room} must start after ${now.last}`);
