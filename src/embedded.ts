@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { directCometClient } from './adapters/memory/comet-client.js';
 import { MemoryPushQueue, type MemoryPushQueueOptions } from './adapters/memory/push-queue.js';
 import { MemoryRegistry } from './adapters/memory/registry.js';
+import { MemorySendGuard } from './adapters/memory/send-guard.js';
 import { MemorySessionStore } from './adapters/memory/session-store.js';
 import { Comet } from './comet/comet.js';
 import { pushMaxBytes } from './config/push-limits.js';
@@ -50,6 +51,7 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     registry,
     log: logicLog,
     authenticator: createAuthenticator(config.auth, logicLog),
+    sendGuard: new MemorySendGuard(),
   });
   const limits = new LimitHits();
   const comet = new Comet({ ...cometSettings(config), serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });
