@@ -73,7 +73,9 @@ describe('embedded tsim: danmaku', () => {
     const b = await roomMessage(viewer);
     const time = /"time":(\d+)\}$/.exec(a.body.toString())?.[1];
     assert.ok(time !== undefined && Math.abs(Number(time) - Date.now()) < 60_000, a.body.toString());
-    const expected = Buffer.from(`{"id":"${id}","mid":${BIG_MID},"text":"666","nonce":"c1-42","progress":73500,"mode":1,"color":16777215,"time":${time}}`);
+    const expected = Buffer.from(
+      `{"id":"${id}","mid":${BIG_MID},"text":"666","nonce":"c1-42","progress":73500,"mode":1,"color":16777215,"time":${time}}`,
+    );
     assert.deepEqual(a.body, expected);
     assert.deepEqual(b.body, expected);
     assert.equal(tsim.logic.danmaku.counts.accepted, 1);

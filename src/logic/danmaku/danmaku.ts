@@ -81,7 +81,8 @@ export class Danmaku {
     this.buckets = new UserBuckets(opts.maxUsers ?? 100_000);
     this.counts = { accepted: 0, repeats: 0, refused: Object.fromEntries(REFUSAL_REASONS.map((r) => [r, 0])) as Record<RefusalReason, number> };
     for (const [type, t] of this.types) {
-      if (t.send && t.moderation.url !== '') this.moderation.set(type, new ModerationWebhook(t.moderation, `roomTypes.${type}.moderation.url`, this.log));
+      if (t.send && t.moderation.url !== '')
+        this.moderation.set(type, new ModerationWebhook(t.moderation, `roomTypes.${type}.moderation.url`, this.log));
     }
   }
 
@@ -138,7 +139,14 @@ export class Danmaku {
   }
 
   /** A send with a nonce: claimed in the guard, so a repeat from anywhere gets this answer. */
-  private async sendOnce(req: ReceiveRequest, type: string, rt: RoomTypeSettings, r: SendRequest, user: string, nonce: string): Promise<ReceiveResult> {
+  private async sendOnce(
+    req: ReceiveRequest,
+    type: string,
+    rt: RoomTypeSettings,
+    r: SendRequest,
+    user: string,
+    nonce: string,
+  ): Promise<ReceiveResult> {
     const pendingMs = (this.moderation.has(type) ? rt.moderation.timeout : 0) + PENDING_EXTRA_MS;
     const deadline = this.clock.now() + pendingMs;
     let token: string;

@@ -129,7 +129,10 @@ export class ModerationWebhook {
     const t = performance.now();
     if (t - this.failureLoggedAt >= 10_000) {
       this.failureLoggedAt = t;
-      this.log.warn({ failOpen: this.settings.failOpen }, `logic: ${this.name} failed (${why}): ${detail}; further failures for 10 s are only counted`);
+      this.log.warn(
+        { failOpen: this.settings.failOpen },
+        `logic: ${this.name} failed (${why}): ${detail}; further failures for 10 s are only counted`,
+      );
     }
     return { action: 'failed', why };
   }

@@ -41,7 +41,9 @@ export const REFUSAL_REASONS = Object.keys(Refusal) as RefusalReason[];
  * same nonce is tried again) and the slow-mode claim, when taken, is given back.
  */
 export function isPassing(reason: RefusalReason): boolean {
-  return reason === 'rate_limit' || reason === 'slow_mode' || reason === 'moderation_unavailable' || reason === 'queue_refused' || reason === 'unavailable';
+  return (
+    reason === 'rate_limit' || reason === 'slow_mode' || reason === 'moderation_unavailable' || reason === 'queue_refused' || reason === 'unavailable'
+  );
 }
 
 export function acceptedBody(id: string): Uint8Array {

@@ -56,10 +56,12 @@ describe('danmaku: refusals', () => {
     assert.equal(code(await danmaku.receive(op4({ text: 'abcd' }))), 4);
     assert.deepEqual(queue.published, []);
     assert.equal(danmaku.counts.accepted, 0);
-    assert.deepEqual(
-      Object.fromEntries(Object.entries(danmaku.counts.refused).filter(([, n]) => n > 0)),
-      { invalid: 1, anonymous: 2, not_in_room: 1, too_long: 1 },
-    );
+    assert.deepEqual(Object.fromEntries(Object.entries(danmaku.counts.refused).filter(([, n]) => n > 0)), {
+      invalid: 1,
+      anonymous: 2,
+      not_in_room: 1,
+      too_long: 1,
+    });
   });
 
   test('anonymous senders, where allowed, are limited per connection key', async () => {

@@ -19,7 +19,10 @@ describe('danmaku moderation webhook', () => {
   const held: ServerResponse[] = [];
   const closers: Array<() => void> = [];
 
-  const reply = (status: number, body: string): Handler => (_req, _b, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(body);
+  const reply =
+    (status: number, body: string): Handler =>
+    (_req, _b, res) =>
+      res.writeHead(status, { 'content-type': 'application/json' }).end(body);
   let onHeld: (() => void) | undefined;
   const hold: Handler = (_req, _b, res) => {
     held.push(res);

@@ -97,7 +97,12 @@ describe('danmaku body', () => {
     const object = fc
       .dictionary(fc.constantFrom('text', 'data', 'nonce', 'room', 'progress', 'mode', 'color', 'x'), fieldValue, { maxKeys: 7 })
       .map((o) => Buffer.from(JSON.stringify(o)));
-    const bodies = fc.oneof(fc.uint8Array({ maxLength: 300 }), object, fc.json().map((s) => Buffer.from(s)), fc.string({ unit: 'binary' }).map((s) => Buffer.from(s)));
+    const bodies = fc.oneof(
+      fc.uint8Array({ maxLength: 300 }),
+      object,
+      fc.json().map((s) => Buffer.from(s)),
+      fc.string({ unit: 'binary' }).map((s) => Buffer.from(s)),
+    );
     fc.assert(
       fc.property(bodies, (body) => {
         const r = parseSend(body, limits);

@@ -45,7 +45,10 @@ export class RecordingQueue implements PushQueue {
 
 export const WALL_TIME = 1_767_225_600_000;
 
-export function desk(types: Record<string, RoomTypeSettings>, opts: { guard?: SendGuard; clock?: ManualClock; queue?: RecordingQueue; maxUsers?: number } = {}) {
+export function desk(
+  types: Record<string, RoomTypeSettings>,
+  opts: { guard?: SendGuard; clock?: ManualClock; queue?: RecordingQueue; maxUsers?: number } = {},
+) {
   const clock = opts.clock ?? new ManualClock();
   const queue = opts.queue ?? new RecordingQueue();
   const guard = opts.guard ?? new MemorySendGuard({ clock });
