@@ -4,6 +4,7 @@ import { directCometClient } from './adapters/memory/comet-client.js';
 import { MemoryHistoryStore } from './adapters/memory/history-store.js';
 import { MemoryPushQueue, type MemoryPushQueueOptions } from './adapters/memory/push-queue.js';
 import { MemoryRegistry } from './adapters/memory/registry.js';
+import { MemorySendGuard } from './adapters/memory/send-guard.js';
 import { MemorySessionStore } from './adapters/memory/session-store.js';
 import { Comet } from './comet/comet.js';
 import { cometSettings } from './config/comet-settings.js';
@@ -55,6 +56,7 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     registry,
     log: logicLog,
     authenticator: createAuthenticator(config.auth, logicLog),
+    sendGuard: new MemorySendGuard(),
   });
   const limits = new LimitHits();
   const comet = new Comet({ ...cometSettings(config), serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });

@@ -6,14 +6,16 @@ import { pino, type Logger } from 'pino';
 import type { NatsPushQueue } from '../../src/adapters/nats/push-queue.js';
 import { loadConfig } from '../../src/config/load.js';
 import { natsPushQueue } from '../../src/distributed/nats.js';
+import { newMessageId } from '../../src/logic/message-id.js';
 import { encodeRoomKey } from '../../src/logic/room-key.js';
 import { PushType, type PushMsg, type PushQueue } from '../../src/ports/index.js';
 import { BENCH_OP, BENCH_ROOM } from '../servers/bench-room.js';
 import { paceAtRate, type RatePush } from './pusher.js';
 
-/** The PushMsg logic publishes for POST /goim/push/room?operation=BENCH_OP&type=bench&room=1 with `body`. */
+/** The PushMsg logic publishes for POST /goim/push/room?operation=BENCH_OP&type=bench&room=1 with `body` (a fresh id, the time now). */
 export function benchRoomPushMsg(body: Uint8Array): PushMsg {
-  return { type: PushType.ROOM, operation: BENCH_OP, speed: 0, server: '', room: encodeRoomKey(BENCH_ROOM.type, BENCH_ROOM.id), keys: [], msg: body };
+  const room = encodeRoomKey(BENCH_ROOM.type, BENCH_ROOM.id);
+  return { type: PushType.ROOM, operation: BENCH_OP, speed: 0, server: '', room, keys: [], msg: body, id: newMessageId(), time: Date.now() };
 }
 
 /** `rate` room pushes per second for `durationMs`, published to `queue` (pacing and tally: paceAtRate). */

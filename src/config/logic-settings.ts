@@ -9,6 +9,7 @@ import type { LogicSettings } from '../logic/logic.js';
 import { parseListen } from './listen.js';
 import { ConfigError } from './load.js';
 import { pushMaxBytes } from './push-limits.js';
+import { roomTypeSettings } from './room-type-settings.js';
 import type { Config } from './schema.js';
 
 /** Short keys can be guessed; 16 characters of a random key is ~96 bits. */
@@ -33,6 +34,7 @@ export function logicSettings(config: Config): LogicSettings {
     onlineReload: logic.onlineReload,
     onlineStale: logic.onlineStale,
     pushMaxBytes: pushMaxBytes(config),
+    roomTypes: roomTypeSettings(config),
   };
 }
 

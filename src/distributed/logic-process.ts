@@ -22,7 +22,7 @@ import { webRoots } from '../package-root.js';
 import { AppId } from '../ports/index.js';
 import { grpcListen, grpcServerOptions } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
-import { redisRegistry, redisSessionStore } from './redis.js';
+import { redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
 import { Teardown } from './teardown.js';
 
 /** goim's logic gRPC port. */
@@ -52,6 +52,8 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
     const queue = natsPushQueue(config, { log: log.child({ role: 'queue' }) });
     teardown.add('closing the push queue', () => queue.close());
 
+    const sendGuard = redisSendGuard(config, log.child({ role: 'send-guard' }));
+    teardown.add('closing the send guard', () => sendGuard.close());
     const logicLog = log.child({ role: 'logic' });
     const logic = new Logic({
       ...logicSettings(config),
@@ -60,6 +62,7 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
       registry,
       log: logicLog,
       authenticator: createAuthenticator(config.auth, logicLog),
+      sendGuard,
     });
     teardown.add('stopping logic', () => logic.close());
     await logic.start();

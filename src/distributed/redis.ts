@@ -4,6 +4,7 @@
 import { createRedis } from '../adapters/redis/connection.js';
 import { RedisLeaseStore } from '../adapters/redis/lease-store.js';
 import { RedisRegistry } from '../adapters/redis/registry.js';
+import { RedisSendGuard } from '../adapters/redis/send-guard.js';
 import { RedisSessionStore } from '../adapters/redis/session-store.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -42,4 +43,9 @@ export function redisRegistry(config: Config, log: Logger): RedisRegistry {
 
 export function redisLeaseStore(config: Config, log: Logger): RedisLeaseStore {
   return new RedisLeaseStore(client(config, log, 'tsim-queue-leases'), { ownsClient: true });
+}
+
+/** Danmaku slow mode and nonces, shared by every logic (docs/history.md#limits). */
+export function redisSendGuard(config: Config, log: Logger): RedisSendGuard {
+  return new RedisSendGuard(client(config, log, 'tsim-send-guard'), { ownsClient: true });
 }

@@ -2,7 +2,9 @@
 // routing in the session store, turns push requests into queue messages, counts rooms online
 // and balances clients over the registered comets. Its HTTP API is in http/.
 import { createHash, randomUUID } from 'node:crypto';
+import { MemorySendGuard } from '../adapters/memory/send-guard.js';
 import type { Logger } from '../log.js';
+import { Op } from '../protocol/ops.js';
 import {
   AppId,
   PushType,
@@ -13,7 +15,6 @@ import {
   type Instance,
   type LogicService,
   type NodesReply,
-  type Proto,
   type PushMsg,
   type PushQueue,
   type ReceiveRequest,
@@ -22,12 +23,16 @@ import {
   type SessionRef,
   type SessionStore,
 } from '../ports/index.js';
+import type { SendGuard } from '../ports/send-guard.js';
 import { AuthDeniedError, type AuthIdentity, type AuthResult, type AuthStats, type Authenticator } from './auth/authenticator.js';
 import { GoimAuthenticator } from './auth/goim.js';
 import { WeightedBalancer } from './balancer.js';
 import { acceptComets } from './comet-filter.js';
+import { Danmaku } from './danmaku/danmaku.js';
+import { newMessageId } from './message-id.js';
 import { OnlineRooms, type OnlineTotal, type RoomTop } from './online.js';
 import { encodeRoomKey } from './room-key.js';
+import type { RoomTypes } from './room-types.js';
 
 /** What logic tells clients about the comets (config `node` and `backoff`); durations in ms. */
 export interface NodeSettings {
@@ -57,6 +62,8 @@ export interface LogicSettings {
   onlineStale: number;
   /** The largest push message accepted (push.maxBytes, resolved). */
   pushMaxBytes: number;
+  /** What each room type enables ([roomTypes]); none when absent. */
+  roomTypes?: RoomTypes;
 }
 
 export interface LogicOptions extends LogicSettings {
@@ -66,6 +73,8 @@ export interface LogicOptions extends LogicSettings {
   log: Logger;
   /** How connections are authenticated (the wiring builds the one `auth.mode` names); default goim's: the token is trusted. */
   authenticator?: Authenticator;
+  /** Slow mode and nonces of danmaku (docs/history.md#limits): Redis in distributed mode; default in this process. */
+  sendGuard?: SendGuard;
 }
 
 /** goim waits this long for the registry's first comet list before its first online reload. */
@@ -115,6 +124,8 @@ export class Logic implements LogicService {
   private readonly pushMax: number;
   private refusedUnlogged = 0;
   private refusedLoggedAt = -Infinity;
+  /** Op 4 in room types with `send` (docs/history.md#sending). */
+  readonly danmaku: Danmaku;
 
   private stopWatch: (() => void) | undefined;
   private reloadTimer: NodeJS.Timeout | undefined;
@@ -132,6 +143,13 @@ export class Logic implements LogicService {
     this.log = opts.log;
     this.authenticator = opts.authenticator ?? new GoimAuthenticator();
     this.pushMax = opts.pushMaxBytes;
+    this.danmaku = new Danmaku({
+      roomTypes: opts.roomTypes ?? new Map(),
+      guard: opts.sendGuard ?? new MemorySendGuard(),
+      queue: opts.queue,
+      log: opts.log,
+      pushMaxBytes: opts.pushMaxBytes,
+    });
   }
 
   /** Watches the registry for comets, loads the online counts once, then every `logic.onlineReload`. */
@@ -165,6 +183,7 @@ export class Logic implements LogicService {
     this.stopWatch?.();
     this.stopWatch = undefined;
     clearTimeout(this.reloadTimer);
+    this.danmaku.close();
     await this.authenticator.close?.();
     await this.reloading;
   }
@@ -240,6 +259,10 @@ export class Logic implements LogicService {
 
   async receive(req: ReceiveRequest): Promise<ReceiveResult> {
     const proto = req.proto;
+    if (proto.op === Op.SendMsg) {
+      const r = await this.danmaku.receive(req);
+      if (r.handled) return r;
+    }
     // goim has no client-originated messaging: the frame is only logged.
     this.log.debug({ mid: String(req.mid), op: proto.op, seq: proto.seq, bytes: proto.body.length }, 'logic: received a client message');
     return { handled: false };
@@ -281,7 +304,11 @@ export class Logic implements LogicService {
   pushRoom(op: number, type: string, room: string, msg: Uint8Array): Promise<void> {
     this.pushCounts.room++;
     if (msg.length > this.pushMax) return Promise.reject(this.tooLarge(msg, 'room'));
-    return this.queue.publish({ type: PushType.ROOM, operation: op, speed: 0, server: '', room: encodeRoomKey(type, room), keys: [], msg });
+    const push: PushMsg = { type: PushType.ROOM, operation: op, speed: 0, server: '', room: encodeRoomKey(type, room), keys: [], msg };
+    // History recognises a redelivered message by its id (docs/history.md#the-queue-message).
+    push.id = newMessageId();
+    push.time = Date.now();
+    return this.queue.publish(push);
   }
 
   pushAll(op: number, speed: number, msg: Uint8Array): Promise<void> {

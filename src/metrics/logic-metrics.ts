@@ -1,5 +1,6 @@
 // Logic's metrics, read from the Logic object (and its HTTP server) when scraped.
 import type { Registry } from 'prom-client';
+import type { Danmaku } from '../logic/danmaku/danmaku.js';
 import type { Logic } from '../logic/logic.js';
 import { lazyCounter, lazyCounterSamples, lazyGauge } from './lazy-metrics.js';
 
@@ -12,6 +13,21 @@ type Sample = { labels: Record<string, string>; value: number };
  * so this compiles and runs with or without): `accepted` is result="accepted", each
  * `denied` entry result="denied" with its reason, any other number result=<its name>.
  */
+/** Danmaku counts when the logic in use has them (read with a guard, as the auth results). */
+function danmakuOf(logic: LogicMetricsSource): Danmaku | undefined {
+  return (logic as { danmaku?: Danmaku }).danmaku;
+}
+
+function moderationSamples(logic: LogicMetricsSource): Sample[] {
+  const d = danmakuOf(logic);
+  if (d === undefined) return [];
+  const out: Sample[] = [];
+  for (const [type, counts] of Object.entries(d.moderationCounts())) {
+    for (const [result, n] of Object.entries(counts)) out.push({ labels: { type, result }, value: n });
+  }
+  return out;
+}
+
 function authSamples(logic: LogicMetricsSource): Sample[] {
   const f = (logic as { authStats?: unknown }).authStats;
   if (typeof f !== 'function') return [];
@@ -44,6 +60,27 @@ export function registerLogicMetrics(registry: Registry, logic: LogicMetricsSour
     name: 'tsim_logic_auth_total',
     help: 'Connection authentications decided by logic, by result (accepted, denied) and denial reason.',
     read: () => authSamples(logic),
+  });
+  lazyCounter(registry, {
+    name: 'tsim_logic_danmaku_accepted_total',
+    help: 'Danmaku (op 4) accepted and published to their room.',
+    read: () => danmakuOf(logic)?.counts.accepted ?? 0,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_logic_danmaku_refused_total',
+    help: 'Danmaku refused, by reason (the op-5 codes of docs/history.md#sending).',
+    label: 'reason',
+    read: () => danmakuOf(logic)?.counts.refused ?? {},
+  });
+  lazyCounter(registry, {
+    name: 'tsim_logic_danmaku_repeats_total',
+    help: "Danmaku answered with an earlier send's answer (same user and nonce), not published again.",
+    read: () => danmakuOf(logic)?.counts.repeats ?? 0,
+  });
+  lazyCounterSamples(registry, {
+    name: 'tsim_logic_danmaku_moderation_total',
+    help: 'Moderation webhook calls by room type and result (accept, reject, replace, timeout, error, busy).',
+    read: () => moderationSamples(logic),
   });
   lazyGauge(registry, {
     name: 'tsim_logic_online_connections',

@@ -20,3 +20,4 @@ export type { ServerOnline, SessionRef, SessionStore } from './session-store.js'
 export { PushType, type PushHandler, type PushMsg, type PushQueue } from './push-queue.js';
 export { AppId, type Instance, type Registry } from './registry.js';
 export type { LeaseStore } from './lease-store.js';
+export type { NonceClaim, SendGuard } from './send-guard.js';

@@ -160,12 +160,17 @@ describe('logic: push API', () => {
   test('room and broadcast pushes are one message each', async () => {
     const { logic, queue } = await setup();
     const msg = enc('x');
+    const before = Date.now();
     await logic.pushRoom(1000, 'live', '1000', msg);
     await logic.pushAll(1001, 100, msg);
-    assert.deepEqual(queue.published, [
-      { type: PushType.ROOM, operation: 1000, speed: 0, server: '', room: 'live://1000', keys: [], msg },
-      { type: PushType.BROADCAST, operation: 1001, speed: 100, server: '', room: '', keys: [], msg },
-    ]);
+    // A room push carries an id and its accept time (docs/history.md#the-queue-message).
+    const { id, time, ...room } = queue.published[0];
+    assert.match(id ?? '', /^[A-Za-z0-9_-]{22}$/);
+    assert.ok(time !== undefined && time >= before && time <= Date.now(), `time ${time}`);
+    assert.deepEqual(room, { type: PushType.ROOM, operation: 1000, speed: 0, server: '', room: 'live://1000', keys: [], msg });
+    assert.deepEqual(queue.published[1], { type: PushType.BROADCAST, operation: 1001, speed: 100, server: '', room: '', keys: [], msg });
+    await logic.pushRoom(1000, 'live', '1000', msg);
+    assert.notEqual(queue.published[2].id, id, 'every room push gets its own id');
   });
 
   test('queue and store failures reject', async () => {
