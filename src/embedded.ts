@@ -1,12 +1,14 @@
 // Embedded mode: comet, logic and job in one process on in-memory adapters (docs/architecture.md).
 import type { AddressInfo } from 'node:net';
 import { directCometClient } from './adapters/memory/comet-client.js';
+import { MemoryHistoryStore } from './adapters/memory/history-store.js';
 import { MemoryPushQueue, type MemoryPushQueueOptions } from './adapters/memory/push-queue.js';
 import { MemoryRegistry } from './adapters/memory/registry.js';
 import { MemorySessionStore } from './adapters/memory/session-store.js';
 import { Comet } from './comet/comet.js';
 import { pushMaxBytes } from './config/push-limits.js';
 import { cometSettings } from './config/comet-settings.js';
+import { historyRoomTypes } from './config/history-settings.js';
 import { logicHttpSettings, logicSettings } from './config/logic-settings.js';
 import type { Config } from './config/schema.js';
 import { Job } from './job/job.js';
@@ -18,7 +20,7 @@ import { LimitHits } from './metrics/limit-hits.js';
 import { registerLogicHttpMetrics } from './metrics/logic-metrics.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics/registry.js';
 import { webRoots } from './package-root.js';
-import type { CometDialer } from './ports/index.js';
+import type { CometDialer, HistoryStore } from './ports/index.js';
 
 export interface Embedded {
   comet: Comet;
@@ -38,7 +40,8 @@ export function memoryQueueOptions(config: Config): MemoryPushQueueOptions {
   return { capacity: queueSize, inflight: queueInflight, retryDelay, retryMaxDelay };
 }
 
-export async function startEmbedded(config: Config, log: Logger): Promise<Embedded> {
+/** `history`: the room history store logic reads (docs/history.md#storage). */
+export async function startEmbedded(config: Config, log: Logger, history: HistoryStore = new MemoryHistoryStore()): Promise<Embedded> {
   const store = new MemorySessionStore();
   const queue = new MemoryPushQueue({ ...memoryQueueOptions(config), log: log.child({ role: 'queue' }) });
   const registry = new MemoryRegistry();
@@ -50,6 +53,8 @@ export async function startEmbedded(config: Config, log: Logger): Promise<Embedd
     registry,
     log: logicLog,
     authenticator: createAuthenticator(config.auth, logicLog),
+    history,
+    historyTypes: historyRoomTypes(config),
   });
   const limits = new LimitHits();
   const comet = new Comet({ ...cometSettings(config), serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });

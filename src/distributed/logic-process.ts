@@ -9,6 +9,7 @@
 import { advertisedAddr } from '../adapters/grpc/address.js';
 import { registerLogic } from '../adapters/grpc/logic-registration.js';
 import { serveLogic } from '../adapters/grpc/logic-server.js';
+import { historyRoomTypes } from '../config/history-settings.js';
 import { parseListen, showAddress } from '../config/listen.js';
 import { logicHttpSettings, logicSettings } from '../config/logic-settings.js';
 import type { Config } from '../config/schema.js';
@@ -19,7 +20,7 @@ import { Logic } from '../logic/logic.js';
 import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { webRoots } from '../package-root.js';
-import { AppId } from '../ports/index.js';
+import { AppId, type HistoryStore } from '../ports/index.js';
 import { grpcListen, grpcServerOptions } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
 import { redisRegistry, redisSessionStore } from './redis.js';
@@ -41,7 +42,8 @@ export interface LogicProcess {
   stop(): Promise<void>;
 }
 
-export async function startLogicProcess(config: Config, log: Logger): Promise<LogicProcess> {
+/** `history`: the room history store logic reads (docs/history.md#storage); none = no room has history. */
+export async function startLogicProcess(config: Config, log: Logger, history?: HistoryStore): Promise<LogicProcess> {
   const teardown = new Teardown(log);
   try {
     const registry = redisRegistry(config, log.child({ role: 'registry' }));
@@ -60,6 +62,8 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
       registry,
       log: logicLog,
       authenticator: createAuthenticator(config.auth, logicLog),
+      history,
+      historyTypes: historyRoomTypes(config),
     });
     teardown.add('stopping logic', () => logic.close());
     await logic.start();

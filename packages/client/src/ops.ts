@@ -21,4 +21,6 @@ export const Op = {
   SubReply: 15,
   Unsub: 16,
   UnsubReply: 17,
+  /** tsim: a room's history state (docs/history.md#opting-in), to opted-in connections only. */
+  RoomState: 18,
 } as const;
