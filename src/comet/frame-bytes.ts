@@ -49,7 +49,7 @@ export function scanBatch(body: Uint8Array): BatchScan {
   let offset = 0;
   let first = 0;
   let tagged = false;
-  for (let at = 0; at + HEADER_LEN <= b.length; ) {
+  for (let at = 0; at + HEADER_LEN <= b.length;) {
     const len = b.readInt32BE(at);
     if (len < HEADER_LEN || at + len > b.length) break;
     const op = b.readInt32BE(at + 8);

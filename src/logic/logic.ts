@@ -15,7 +15,6 @@ import {
   type Instance,
   type LogicService,
   type NodesReply,
-  type Proto,
   type PushMsg,
   type PushQueue,
   type ReceiveRequest,

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { HistoryReply, HistoryRequest } from '../../src/ports/index.js';
-import type { Frame, GoimTestClient } from '../support/goim-client.js';
+import type { Frame } from '../support/goim-client.js';
 import { StubLogic } from '../support/stub-logic.js';
 import { innerFrame, rawProto, startComet, turn, type Harness } from './harness.js';
 

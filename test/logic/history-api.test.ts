@@ -29,7 +29,13 @@ describe('history API', () => {
     s = await startLogic({ roomTypes: ROOM_TYPES }, { history: store });
     epoch = await fill(store, 'live://1000', 5);
     // A binary body (not UTF-8) at offset 6.
-    await store.append([{ room: 'live://1000', epoch, records: [{ offset: 6, id: 'bin', op: 1001, body: Buffer.from([0xff, 0x00, 0xc3]), mid: 0n, time: 1, progress: null }] }]);
+    await store.append([
+      {
+        room: 'live://1000',
+        epoch,
+        records: [{ offset: 6, id: 'bin', op: 1001, body: Buffer.from([0xff, 0x00, 0xc3]), mid: 0n, time: 1, progress: null }],
+      },
+    ]);
   });
   after(() => s.stop());
 

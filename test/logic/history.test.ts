@@ -76,7 +76,11 @@ describe('Logic.history', () => {
   });
 
   it('connect passes the token history request on', async () => {
-    const r = await s.logic.connect({ server: 'c1', cookie: '', token: Buffer.from('{"mid":1,"room_id":"live://1","history":{"since":3,"epoch":"ab"}}') });
+    const r = await s.logic.connect({
+      server: 'c1',
+      cookie: '',
+      token: Buffer.from('{"mid":1,"room_id":"live://1","history":{"since":3,"epoch":"ab"}}'),
+    });
     assert.deepEqual(r.history, { last: 0, since: 3, epoch: 'ab' });
     const plain = await s.logic.connect({ server: 'c1', cookie: '', token: Buffer.from('{"mid":1,"room_id":"live://1"}') });
     assert.equal(plain.history, undefined);
