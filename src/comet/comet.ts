@@ -133,6 +133,8 @@ export interface CometCounters extends TransportCounters {
   throttledWalks?: number;
   /** Seconds from a push call to the end of its fan-out loop (live objects, not copies). */
   fanoutLatency: Readonly<Record<PushKind, BucketCounts>>;
+  /** Join replays ended, by result (docs/history.md#replay). */
+  replays?: Readonly<Record<string, number>>;
 }
 
 /** Smallest power of two >= n (goim rounds cliProto up: 5 → 8). */
@@ -406,6 +408,7 @@ export class Comet {
       pushesTooLarge: this.out.pushesTooLarge,
       throttledWalks: f.throttledWalks,
       fanoutLatency: f.latency,
+      replays: { ...this.replays.results },
     };
   }
 

@@ -69,8 +69,8 @@ function message(err: unknown): string {
 }
 
 export class Replays {
-  /** Joins replayed, and those answered recovered:false by reason (metrics, tests). */
-  readonly counts = { started: 0, notRecovered: {} as Record<string, number> };
+  /** Replays ended, by result: recovered, no_history, or the op-18 reason with _ for spaces (metrics). */
+  readonly results: Record<string, number> = {};
 
   constructor(private readonly opts: ReplaysOptions) {}
 
@@ -80,7 +80,6 @@ export class Replays {
     if (room === null) return;
     const hold = new ReplayHold(room, room.offset, ask);
     c.replay = hold;
-    this.counts.started++;
     this.read(c, hold, 1);
   }
 
@@ -95,6 +94,7 @@ export class Replays {
     }
     // Past the bound: live goes on for this connection, without the replay.
     c.replay = null;
+    this.count('overflow');
     this.opts.limitLog.hit(Limit.ReplayHold, { key: c.key, room: h.room.id, holdBytes: this.opts.holdBytes });
     const last = h.heldFrom() ?? h.joinOffset;
     this.state(c, { room: h.room.id, epoch: '', first: last + 1, last, recovered: false, reason: 'overflow' });
@@ -116,6 +116,7 @@ export class Replays {
         if (r.epoch === '') {
           // The room keeps no history: nothing extra, the held batches as they came.
           c.replay = null;
+          this.count('no_history');
           for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
           return;
         }
@@ -160,7 +161,7 @@ export class Replays {
       recovered = false;
       reason = 'store behind';
     }
-    if (!recovered) this.count(reason ?? 'unknown');
+    this.count(recovered ? 'recovered' : (reason ?? 'unknown'));
     this.state(c, { room: h.room.id, epoch: r.epoch, first, last, recovered, ...(reason !== undefined && !recovered ? { reason } : {}) });
     this.records(c, r.records);
     for (const b of h.batches) {
@@ -180,9 +181,9 @@ export class Replays {
     for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
   }
 
-  private count(reason: string): void {
-    const n = this.counts.notRecovered;
-    n[reason] = (n[reason] ?? 0) + 1;
+  private count(result: string): void {
+    const key = result.replaceAll(' ', '_');
+    this.results[key] = (this.results[key] ?? 0) + 1;
   }
 
   private state(c: Connection, s: RoomState): void {

@@ -147,6 +147,7 @@ describe('replay on join', () => {
     };
     const c = await h.client('tcp', { key: 'fail-opt', room_id: room, history: { last: 5 } });
     assert.deepEqual(roomState(await c.next()), { room, epoch: '', first: 1, last: 0, recovered: false, reason: 'unavailable' });
+    assert.equal(h.comet.counters().replays?.unavailable, 1);
     h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 1, 'm1')));
     assert.deepEqual(brief([await c.next()]), ['1000:1:m1']);
   });
@@ -231,6 +232,7 @@ describe('replay hold bound', () => {
       h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 5, 'b'.repeat(40))));
       const [state, ...live] = await c.collect(3);
       assert.deepEqual(roomState(state), { room, epoch: '', first: 4, last: 3, recovered: false, reason: 'overflow' });
+      assert.equal(h.comet.counters().replays?.overflow, transport === 'tcp' ? 1 : 2);
       assert.deepEqual(
         live.map((f) => f.seq),
         [4, 5],
