@@ -138,13 +138,15 @@ export class Fanout {
       tagged = scan.tagged;
       if (scan.offset > room.offset) room.offset = scan.offset;
     }
+    // goim's variant: the same bytes unless tagged, then built at the first member needing it.
+    let goim: PushBytes | undefined = tagged ? undefined : bytes;
     const members = room.members;
     // Backwards: a member closed as slow is swap-removed without hiding another.
     for (let i = members.length - 1; i >= 0; i--) {
       const c = members[i];
       if (c.history === null) {
-        const b = bytes.goim(tagged);
-        this.out.push(c, c.isWs ? b.ws() : b.tcp());
+        goim ??= bytes.goim(true);
+        this.out.push(c, c.isWs ? goim.ws() : goim.tcp());
       } else if (c.replay === null || this.hold === undefined) this.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
       else this.hold(c, bytes);
     }
