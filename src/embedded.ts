@@ -1,7 +1,7 @@
 // Embedded mode: comet, logic and job in one process on in-memory adapters (docs/architecture.md).
 import type { AddressInfo } from 'node:net';
 import { directCometClient } from './adapters/memory/comet-client.js';
-import { MemoryHistoryStore } from './adapters/memory/history-store.js';
+import { openHistoryStore } from './adapters/open-history-store.js';
 import { MemoryPushQueue, type MemoryPushQueueOptions } from './adapters/memory/push-queue.js';
 import { MemoryRegistry } from './adapters/memory/registry.js';
 import { MemorySendGuard } from './adapters/memory/send-guard.js';
@@ -9,6 +9,7 @@ import { MemorySessionStore } from './adapters/memory/session-store.js';
 import { Comet } from './comet/comet.js';
 import { cometSettings } from './config/comet-settings.js';
 import { jobHistorySettings, jobSettings } from './config/job-settings.js';
+import { historyRoomTypes, historyStoreSettings } from './config/history-settings.js';
 import { logicHttpSettings, logicSettings } from './config/logic-settings.js';
 import type { Config } from './config/schema.js';
 import { Job } from './job/job.js';
@@ -41,10 +42,17 @@ export function memoryQueueOptions(config: Config): MemoryPushQueueOptions {
 }
 
 /**
- * `historyStore`: where the job stores room history when a room type has `history` on
- * (default: in process memory).
+ * `historyStore`: where room history is kept (docs/history.md#storage); default: the engine
+ * [history] names (SQLite in history.dataDir unless configured otherwise), closed on stop.
  */
 export async function startEmbedded(config: Config, log: Logger, historyStore?: HistoryStore): Promise<Embedded> {
+  const jobHistory = jobHistorySettings(config);
+  const historyTypes = historyRoomTypes(config);
+  // Opened only when some room type keeps history: a goim configuration touches no file.
+  const history =
+    jobHistory !== undefined || historyTypes.size > 0
+      ? (historyStore ?? (await openHistoryStore(historyStoreSettings(config, 'embedded'), log.child({ role: 'history' }))))
+      : undefined;
   const store = new MemorySessionStore();
   const queue = new MemoryPushQueue({ ...memoryQueueOptions(config), log: log.child({ role: 'queue' }) });
   const registry = new MemoryRegistry();
@@ -57,6 +65,8 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     log: logicLog,
     authenticator: createAuthenticator(config.auth, logicLog),
     sendGuard: new MemorySendGuard(),
+    ...(history !== undefined ? { history } : {}),
+    historyTypes,
   });
   const limits = new LimitHits();
   const comet = new Comet({ ...cometSettings(config), serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });
@@ -64,12 +74,10 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     if (instance.hostname !== config.env.host) throw new Error(`embedded job: unknown comet ${instance.hostname}`);
     return directCometClient(comet);
   };
-  const history = jobHistorySettings(config);
-  const historyStoreUsed = history ? (historyStore ?? new MemoryHistoryStore()) : undefined;
   const job = new Job({
     ...jobSettings(config),
-    history,
-    historyStore: historyStoreUsed,
+    history: jobHistory,
+    historyStore: jobHistory !== undefined ? history : undefined,
     queue,
     registry,
     dial,
@@ -116,7 +124,7 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
         process.off('SIGHUP', onHup);
         await http.close();
         await job.stop();
-        await historyStoreUsed?.close();
+        await history?.close();
         await queue.close();
         await comet.stop();
         await logic.close();

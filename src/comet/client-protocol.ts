@@ -3,7 +3,8 @@
 // and what closing a connection tells logic.
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../log.js';
-import type { LogicService } from '../ports/index.js';
+import type { HistoryAsk, LogicService } from '../ports/index.js';
+import { historyAsk, HistoryAskError } from '../protocol/history-ask.js';
 import type { Frame } from '../protocol/frame.js';
 import { Op } from '../protocol/ops.js';
 import { SharedAccepts } from './accepts.js';
@@ -11,6 +12,7 @@ import { State, type CloseHandler, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
+import type { Replays } from './replay.js';
 
 export interface ClientProtocolOptions {
   serverId: string;
@@ -27,6 +29,14 @@ export interface ClientProtocolOptions {
   limitLog: LimitLog;
   /** Time of the heartbeat deadlines and routing refreshes (the sweep's clock). */
   clock: Clock;
+  /** Replays history to opted-in connections joining a room (docs/history.md#replay). */
+  replays?: Replays;
+}
+
+/** An op-12 request: the room, and for an opted-in connection what to replay there. */
+interface RoomRequest {
+  roomId: string;
+  ask: HistoryAsk | null;
 }
 
 const INT32_LIST_ITEM = /^[+-]?[0-9]+$/;
@@ -73,6 +83,7 @@ export class ClientProtocol {
   private readonly maxAccepts: number;
   private readonly limitLog: LimitLog;
   private readonly clock: Clock;
+  private readonly replays: Replays | undefined;
   /** Disconnect calls in flight, so stop() can wait for them. */
   private readonly disconnects = new Set<Promise<void>>();
   private readonly accepts = new SharedAccepts();
@@ -90,6 +101,7 @@ export class ClientProtocol {
     this.maxAccepts = opts.maxAccepts;
     this.limitLog = opts.limitLog;
     this.clock = opts.clock;
+    this.replays = opts.replays;
   }
 
   /** One decoded client frame. */
@@ -149,6 +161,11 @@ export class ClientProtocol {
         if (old !== undefined) old.close(`replaced by a new connection from ${c.remote}`, 'info');
         c.state = State.Open;
         this.auths.ok++;
+        // Before the early frames: an op 12 among them starts its own replay after this one.
+        if (r.history !== undefined && this.replays !== undefined) {
+          c.history = r.history;
+          if (c.room !== null) this.replays.start(c, r.history);
+        }
         const t = this.clock.now();
         c.deadline = t + c.heartbeatMs;
         c.refreshAt = t + this.refreshDelay();
@@ -176,9 +193,18 @@ export class ClientProtocol {
         c.reply(heartbeatReplyBytes(c.isWs, f.ver, f.seq, onlineCount(c)));
         return;
       case Op.ChangeRoom: {
-        const roomId = f.body.toString();
-        if (roomId === '') this.table.rooms.leave(c);
-        else if (c.grantedRoom === null || roomId === c.grantedRoom) this.table.rooms.join(c, roomId);
+        const req = this.roomRequest(c, f.body);
+        if (req === null) {
+          this.limitLog.hit(Limit.HistoryRequest, { key: c.key, remote: c.remote });
+          c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, Buffer.from(c.room?.id ?? '')));
+          return;
+        }
+        const { roomId } = req;
+        const before = c.room;
+        if (roomId === '') {
+          this.table.rooms.leave(c);
+          c.replay = null;
+        } else if (c.grantedRoom === null || roomId === c.grantedRoom) this.table.rooms.join(c, roomId);
         else {
           // Not the room the token or webhook granted: the connection stays where it is, and
           // the reply names that room instead of echoing the request (docs/protocol.md).
@@ -187,6 +213,8 @@ export class ClientProtocol {
           return;
         }
         c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, f.body));
+        // After the reply: op 13 reaches the client before op 18 (docs/history.md#replay).
+        if (req.ask !== null && c.room !== null && c.room !== before) this.replays?.start(c, req.ask);
         return;
       }
       case Op.Sub:
@@ -216,6 +244,34 @@ export class ClientProtocol {
       }
       default:
         this.generic(c, f);
+    }
+  }
+
+  /**
+   * The op-12 body: goim's bare room id, or from an opted-in connection the JSON form
+   * `{"room":"…","history":{…}}` (docs/history.md#opting-in). null: a JSON form that is not valid.
+   * A bare id replays the token's `last` (its `since` belongs to the token's room).
+   */
+  private roomRequest(c: Connection, body: Buffer): RoomRequest | null {
+    const opted = c.history;
+    if (opted === null) return { roomId: body.toString(), ask: null };
+    const fallback: HistoryAsk = { last: opted.last };
+    if (body.length === 0 || body[0] !== 0x7b /* { */) return { roomId: body.toString(), ask: fallback };
+    let v: unknown;
+    try {
+      v = JSON.parse(body.toString());
+    } catch {
+      return null;
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return null;
+    const { room, history } = v as Record<string, unknown>;
+    if (typeof room !== 'string') return null;
+    if (history === undefined) return { roomId: room, ask: fallback };
+    try {
+      return { roomId: room, ask: historyAsk(history) };
+    } catch (err) {
+      if (err instanceof HistoryAskError) return null;
+      throw err;
     }
   }
 

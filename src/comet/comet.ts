@@ -20,6 +20,7 @@ import { Fanout, type PushCounts, type PushKind } from './fanout.js';
 import { OnlineReporter } from './online-reporter.js';
 import { Outbound, unsent } from './outbound.js';
 import { Registration, type RegistrationSettings } from './registration.js';
+import { Replays } from './replay.js';
 import { TcpServer, type TransportCounters } from './tcp-server.js';
 import type { TlsCredentials } from './tls-credentials.js';
 import { loadTlsListeners, type CertFiles } from './tls-listeners.js';
@@ -93,6 +94,11 @@ export interface CometOptions extends CometSettings {
   limits?: LimitHits;
   /** Time for deadlines, rate limits and push pacing (default: the system clock; tests pass a manual one). */
   clock?: Clock;
+  /**
+   * Most live room bytes held for one connection while its join replay is read
+   * (docs/history.md#replay); default protocol.sendQueueBytes, the most it could be sent anyway.
+   */
+  replayHoldBytes?: number;
 }
 
 export interface CometStats {
@@ -127,6 +133,8 @@ export interface CometCounters extends TransportCounters {
   throttledWalks?: number;
   /** Seconds from a push call to the end of its fan-out loop (live objects, not copies). */
   fanoutLatency: Readonly<Record<PushKind, BucketCounts>>;
+  /** Join replays ended, by result (docs/history.md#replay). */
+  replays?: Readonly<Record<string, number>>;
 }
 
 /** Smallest power of two >= n (goim rounds cliProto up: 5 → 8). */
@@ -142,6 +150,7 @@ export class Comet {
   private readonly table = new ConnectionTable();
   private readonly out: Outbound;
   private readonly protocol: ClientProtocol;
+  private readonly replays: Replays;
   private readonly sweep: DeadlineSweep;
   private readonly fanout: Fanout;
   private readonly online: OnlineReporter;
@@ -173,6 +182,14 @@ export class Comet {
       slowPolicy: protocol.slowPolicy,
     });
     this.admission = new Admission(admission, new LimitLog(opts.limits, log, 'comet', clock), undefined, clock);
+    this.replays = new Replays({
+      logic,
+      log,
+      out: this.out,
+      clock,
+      limitLog: this.admission.log,
+      holdBytes: opts.replayHoldBytes ?? protocol.sendQueueBytes,
+    });
     this.protocol = new ClientProtocol({
       serverId,
       logic,
@@ -183,9 +200,16 @@ export class Comet {
       maxAccepts: admission.maxAccepts,
       limitLog: this.admission.log,
       clock,
+      replays: this.replays,
     });
     this.sweep = new DeadlineSweep(this.table, timers.sweepInterval, (c) => this.protocol.refreshRouting(c), clock);
-    this.fanout = new Fanout(this.table, this.out, { maxThrottled: opts.maxThrottled, limits: this.admission.log, clock });
+    const replays = this.replays;
+    this.fanout = new Fanout(this.table, this.out, {
+      maxThrottled: opts.maxThrottled,
+      limits: this.admission.log,
+      clock,
+      hold: (c, bytes) => replays.hold(c, bytes),
+    });
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, timers.renewOnline, log);
     if (opts.registry) {
       this.registration = new Registration({
@@ -384,6 +408,7 @@ export class Comet {
       pushesTooLarge: this.out.pushesTooLarge,
       throttledWalks: f.throttledWalks,
       fanoutLatency: f.latency,
+      replays: { ...this.replays.results },
     };
   }
 

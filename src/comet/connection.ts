@@ -4,8 +4,10 @@
 // request order.
 import type { Socket } from 'node:net';
 import type { BucketState } from '../lib/token-bucket.js';
+import type { HistoryAsk } from '../ports/index.js';
 import type { Frame } from '../protocol/frame.js';
 import type { Outbound, Writable } from './outbound.js';
+import type { ReplayHold } from './replay.js';
 import type { Room, RoomMember } from './room.js';
 
 export const State = {
@@ -27,6 +29,8 @@ export type CloseHandler = (c: Connection, reason: string, level: LogLevel) => v
 /** A reply that has to wait for an earlier frame's reply (undefined bytes = not ready yet). */
 interface ReplySlot {
   bytes: Buffer | null | undefined;
+  /** Runs when the slot's turn comes (after every earlier reply is written). */
+  after?: () => void;
 }
 
 /** Accepts before auth: shared, never changed (see accepts.ts). */
@@ -61,6 +65,10 @@ export class Connection implements Writable, RoomMember {
   early: Frame[] | null = null;
   /** Upstream frame-rate token bucket (limits.upstreamFramesPerSecond), made at the first frame. */
   frameBucket: BucketState | undefined = undefined;
+  /** Opted in to room history (docs/history.md#opting-in): the token's request; null = goim's bytes. */
+  history: HistoryAsk | null = null;
+  /** While a join's history is read: the live room batches held back for it (replay.ts). */
+  replay: ReplayHold | null = null;
 
   private replies: ReplySlot[] | null = null;
 
@@ -103,6 +111,12 @@ export class Connection implements Writable, RoomMember {
     return slot;
   }
 
+  /** Runs `fn` once every reply queued so far is written: now when none waits. */
+  afterReplies(fn: () => void): void {
+    if (this.replies === null) fn();
+    else this.replies.push({ bytes: null, after: fn });
+  }
+
   /** Fills a held position (null = nothing to write) and writes every reply now due. */
   releaseReply(slot: ReplySlot, bytes: Buffer | null): void {
     slot.bytes = bytes;
@@ -112,6 +126,7 @@ export class Connection implements Writable, RoomMember {
     while (n < q.length && q[n].bytes !== undefined) {
       const b = q[n].bytes;
       if (b) this.out.reply(this, b);
+      q[n].after?.();
       n++;
     }
     if (n === q.length) this.replies = null;
@@ -127,6 +142,7 @@ export class Connection implements Writable, RoomMember {
     this.state = State.Closed;
     this.early = null;
     this.replies = null;
+    this.replay = null;
     if (flush) {
       // This turn's write is still held by Outbound: it goes before the FIN.
       if (this.pending !== null) this.socket.write(this.pending);

@@ -14,7 +14,8 @@ import { BucketCounts, LATENCY_BUCKETS } from '../metrics/bucket-counts.js';
 import type { Proto } from '../ports/index.js';
 import { State, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
-import { PushBytes } from './frame-bytes.js';
+import { Op } from '../protocol/ops.js';
+import { PushBytes, scanBatch } from './frame-bytes.js';
 import { Limit, type LimitName } from './limit-log.js';
 import type { Outbound } from './outbound.js';
 
@@ -33,6 +34,8 @@ export interface FanoutOptions {
   limits?: ThrottleLimitLog;
   /** Paces throttled broadcasts and times push loops (default: the system clock). */
   clock?: Clock;
+  /** Takes a room batch for a connection whose join replay is being read (replay.ts); default: deliver. */
+  hold?: (c: Connection, bytes: PushBytes) => void;
 }
 
 /** One throttled broadcast in progress. */
@@ -67,6 +70,7 @@ export class Fanout {
   private readonly maxThrottled: number;
   private readonly limits: ThrottleLimitLog | undefined;
   private readonly clock: Clock;
+  private readonly hold: ((c: Connection, bytes: PushBytes) => void) | undefined;
   /** Outbound's pushesTooLarge as of the last push call (a change is logged). */
   private tooLargeSeen = 0;
   /** Push calls received (metrics). */
@@ -89,6 +93,7 @@ export class Fanout {
     this.maxThrottled = opts.maxThrottled ?? 16;
     this.limits = opts.limits;
     this.clock = opts.clock ?? systemClock;
+    this.hold = opts.hold;
   }
 
   /** Throttled broadcasts walking now. */
@@ -113,7 +118,11 @@ export class Fanout {
     this.account('keys', w0, d0, t0);
   }
 
-  /** Push to a room's members, whatever they watch. */
+  /**
+   * Push to a room's members, whatever they watch. A batch carrying offsets or op-18 frames
+   * (docs/history.md#opting-in) goes as it is to connections that opted in to history, and
+   * with seq 0 and no op 18 (goim's bytes, built once) to the others.
+   */
   broadcastRoom(roomId: string, proto: Proto): void {
     this.received.room++;
     if (!proto || typeof roomId !== 'string' || roomId === '') throw new Error('rpc broadcast  room arg error');
@@ -123,11 +132,23 @@ export class Fanout {
     const w0 = this.out.pushesWritten;
     const d0 = this.out.pushesDropped;
     const bytes = new PushBytes(proto);
+    let tagged = false;
+    if (proto.op === Op.Raw) {
+      const scan = scanBatch(proto.body);
+      tagged = scan.tagged;
+      if (scan.offset > room.offset) room.offset = scan.offset;
+    }
+    // goim's variant: the same bytes unless tagged, then built at the first member needing it.
+    let goim: PushBytes | undefined = tagged ? undefined : bytes;
     const members = room.members;
     // Backwards: a member closed as slow is swap-removed without hiding another.
     for (let i = members.length - 1; i >= 0; i--) {
       const c = members[i];
-      this.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
+      if (c.history === null) {
+        goim ??= bytes.goim(true);
+        this.out.push(c, c.isWs ? goim.ws() : goim.tcp());
+      } else if (c.replay === null || this.hold === undefined) this.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
+      else this.hold(c, bytes);
     }
     this.account('room', w0, d0, t0);
   }

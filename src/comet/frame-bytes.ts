@@ -31,16 +31,105 @@ export function heartbeatReplyBytes(ws: boolean, ver: number, seq: number, count
   return buf;
 }
 
+/** A room batch's inner frames as comet reads them (docs/history.md#opting-in): where the offsets stand. */
+export interface BatchScan {
+  /** Highest and lowest offset (seq) of a room message in the batch; 0 when none carries one. */
+  offset: number;
+  first: number;
+  /** Some frame carries an offset or is op 18: goim clients get a copy without them. */
+  tagged: boolean;
+}
+
+/**
+ * Walks the frame headers of an op-9 body (packLen, op, seq); a malformed tail ends the walk.
+ * Cheap: no copy, one read per header.
+ */
+export function scanBatch(body: Uint8Array): BatchScan {
+  const b = asBuffer(body);
+  let offset = 0;
+  let first = 0;
+  let tagged = false;
+  for (let at = 0; at + HEADER_LEN <= b.length;) {
+    const len = b.readInt32BE(at);
+    if (len < HEADER_LEN || at + len > b.length) break;
+    const op = b.readInt32BE(at + 8);
+    const seq = b.readUInt32BE(at + 12);
+    if (op === Op.RoomState) tagged = true;
+    else if (seq !== 0) {
+      tagged = true;
+      if (seq > offset) offset = seq;
+      if (first === 0 || seq < first) first = seq;
+    }
+    at += len;
+  }
+  return { offset, first, tagged };
+}
+
+/**
+ * The frames of an op-9 body that `keep` accepts, with `zeroSeq` their seq set to 0; null
+ * when every frame is kept unchanged (no copy needed).
+ */
+function rewriteBatch(body: Uint8Array, keep: (op: number, seq: number) => boolean, zeroSeq: boolean): Buffer | null {
+  const b = asBuffer(body);
+  const parts: Buffer[] = [];
+  let changed = false;
+  let at = 0;
+  while (at + HEADER_LEN <= b.length) {
+    const len = b.readInt32BE(at);
+    if (len < HEADER_LEN || at + len > b.length) break;
+    const op = b.readInt32BE(at + 8);
+    const seq = b.readUInt32BE(at + 12);
+    const frame = b.subarray(at, at + len);
+    at += len;
+    if (!keep(op, seq)) {
+      changed = true;
+      continue;
+    }
+    if (zeroSeq && seq !== 0) {
+      const copy = Buffer.from(frame);
+      copy.writeInt32BE(0, 12);
+      parts.push(copy);
+      changed = true;
+    } else parts.push(frame);
+  }
+  if (at < b.length) parts.push(b.subarray(at)); // a malformed tail passes as it came
+  return changed ? Buffer.concat(parts) : null;
+}
+
+/** goim's bytes of a room batch: no op-18 frame, seq 0 everywhere. */
+export function goimBatch(body: Uint8Array): Buffer | null {
+  return rewriteBatch(body, (op) => op !== Op.RoomState, true);
+}
+
+/** A held batch without the room messages a replay already sent (offset ≤ `last`). */
+export function batchAfter(body: Uint8Array, last: number): Buffer | null {
+  return rewriteBatch(body, (op, seq) => op === Op.RoomState || seq === 0 || seq > last, false);
+}
+
 /**
  * One push, encoded at most once per transport however many sockets it is written to.
  * TCP: an op-9 proto's body is written raw (its inner frames), any other proto as a frame.
  * WebSocket: the whole proto as one frame in one binary message, built on first use.
+ * A room batch carrying offsets has a second, goim variant (`goim()`) for connections that
+ * did not opt in to history, built on first use.
  */
 export class PushBytes {
   private tcpBytes: Buffer | undefined;
   private wsBytes: Buffer | undefined;
+  private goimBytes: PushBytes | undefined;
 
-  constructor(private readonly proto: Proto) {}
+  constructor(readonly proto: Proto) {}
+
+  /** The bytes for connections that did not opt in: this when the batch is not tagged (see scanBatch). */
+  goim(tagged: boolean): PushBytes {
+    if (!tagged) return this;
+    if (this.goimBytes === undefined) {
+      const body = goimBatch(this.proto.body);
+      // A batch of op-18 frames only is nothing for a goim client.
+      this.goimBytes = body === null ? this : body.length === 0 ? NOTHING : new PushBytes({ ...this.proto, body });
+    }
+    return this.goimBytes;
+  }
 
   tcp(): Buffer {
     if (this.tcpBytes === undefined) {
@@ -58,3 +147,14 @@ export class PushBytes {
     return this.wsBytes;
   }
 }
+
+/** A push with no bytes: Outbound writes nothing for it. */
+class NoBytes extends PushBytes {
+  override tcp(): Buffer {
+    return EMPTY;
+  }
+  override ws(): Buffer {
+    return EMPTY;
+  }
+}
+const NOTHING: PushBytes = new NoBytes({ ver: 1, op: Op.Raw, seq: 0, body: EMPTY });

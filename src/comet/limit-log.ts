@@ -38,6 +38,10 @@ export const Limit = {
   ThrottledBroadcasts: 'throttled_broadcasts',
   /** Push calls carrying a push bigger than protocol.sendQueueBytes (dropped). */
   PushTooLarge: 'push_too_large',
+  /** Live room bytes held for a joining connection while its history is read, past the bound (replay given up). */
+  ReplayHold: 'replay_hold',
+  /** An op-12 JSON body that is not a valid room and history request (refused, connection kept). */
+  HistoryRequest: 'history_request',
 } as const;
 export type LimitName = (typeof Limit)[keyof typeof Limit];
 

@@ -11,6 +11,8 @@ export class Room<M extends RoomMember = RoomMember> {
   readonly members: M[] = [];
   /** Members on all comets, as last reported by logic (0 = unknown). */
   globalCount = 0;
+  /** Highest offset this comet delivered in the room (docs/history.md#replay); 0 = none seen. */
+  offset = 0;
 
   constructor(readonly id: string) {}
 

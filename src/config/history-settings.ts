@@ -1,6 +1,7 @@
-// Where room history is stored, resolved from the configuration for the wiring (embedded.ts,
-// distributed/*-process.ts): the engine defaults by mode (docs/history.md#storage) and
-// DATABASE_URL, when set, overrides history.postgresUrl (docs/configuration.md).
+// Room history settings for the wiring (embedded.ts, distributed/*-process.ts): where history is
+// stored — the engine defaults by mode (docs/history.md#storage) and DATABASE_URL, when set,
+// overrides history.postgresUrl (docs/configuration.md) — and which room types keep history and
+// how much one join may replay (docs/history.md#room-types), for logic (logic/history-reader.ts).
 import type { HistoryStoreSettings } from '../adapters/open-history-store.js';
 import type { Config } from './schema.js';
 
@@ -17,4 +18,13 @@ export function historyStoreSettings(
     dataDir: history.dataDir,
     postgresUrl: url ? url : history.postgresUrl,
   };
+}
+
+/** Per room type that keeps history (the `live` of `live://1000`): the most records one join replays. */
+export type HistoryRoomTypes = ReadonlyMap<string, { replayMax: number }>;
+
+export function historyRoomTypes(config: Config): HistoryRoomTypes {
+  const out = new Map<string, { replayMax: number }>();
+  for (const [type, t] of Object.entries(config.roomTypes)) if (t.history) out.set(type, { replayMax: t.replayMax });
+  return out;
 }

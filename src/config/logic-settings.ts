@@ -63,6 +63,7 @@ export function logicHttpSettings(config: Config, embedded: boolean, log: Logger
     api: {
       keys: required ? apiKeyValues(api.keys) : undefined,
       protectMetrics: api.protectMetrics,
+      publicHistory: api.publicHistory,
       allowedHosts: hs.allowedHosts,
       allowedOrigins: hs.allowedOrigins,
     },

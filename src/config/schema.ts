@@ -372,6 +372,8 @@ export const configSchema = z
         keys: z.array(z.string()).default([]),
         /** Require a key on /metrics as well (otherwise protect it at the network level). */
         protectMetrics: z.boolean().default(false),
+        /** Serve the history API (/tsim/history/*) without a key: room history that is public anyway (docs/security.md#http-api). */
+        publicHistory: z.boolean().default(false),
       })
       .strict()
       .default({}),

@@ -5,7 +5,8 @@
 // Stop: the job stops consuming, delivers what it accepted (held room batches, calls in
 // flight), acknowledges it and hands its partitions over; then the registry closes.
 import { grpcCometDialerWith } from '../adapters/grpc/comet-client.js';
-import { MemoryHistoryStore } from '../adapters/memory/history-store.js';
+import { openHistoryStore } from '../adapters/open-history-store.js';
+import { historyStoreSettings } from '../config/history-settings.js';
 import { jobHistorySettings, jobSettings } from '../config/job-settings.js';
 import type { Config } from '../config/schema.js';
 import { Job } from '../job/job.js';
@@ -28,7 +29,7 @@ export interface JobProcess {
   stop(): Promise<void>;
 }
 
-/** `historyStore`: where room history is stored when a room type has `history` on (default: in process memory). */
+/** `historyStore`: where room history is stored when a room type has `history` on (default: the engine [history] names). */
 export async function startJobProcess(config: Config, log: Logger, historyStore?: HistoryStore): Promise<JobProcess> {
   const teardown = new Teardown(log);
   try {
@@ -39,7 +40,9 @@ export async function startJobProcess(config: Config, log: Logger, historyStore?
     // Job.stop() closes the queue once it consumes; this covers a start that failed before.
     teardown.add('closing the push queue', () => queue.close());
     const history = jobHistorySettings(config);
-    const store = history ? (historyStore ?? new MemoryHistoryStore()) : undefined;
+    const store = history
+      ? (historyStore ?? (await openHistoryStore(historyStoreSettings(config, 'distributed'), log.child({ role: 'history' }))))
+      : undefined;
     if (store) teardown.add('closing the history store', () => store.close());
     const job = new Job({
       ...jobSettings(config),

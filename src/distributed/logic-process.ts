@@ -9,6 +9,8 @@
 import { advertisedAddr } from '../adapters/grpc/address.js';
 import { registerLogic } from '../adapters/grpc/logic-registration.js';
 import { serveLogic } from '../adapters/grpc/logic-server.js';
+import { openHistoryStore } from '../adapters/open-history-store.js';
+import { historyRoomTypes, historyStoreSettings } from '../config/history-settings.js';
 import { parseListen, showAddress } from '../config/listen.js';
 import { logicHttpSettings, logicSettings } from '../config/logic-settings.js';
 import type { Config } from '../config/schema.js';
@@ -19,7 +21,7 @@ import { Logic } from '../logic/logic.js';
 import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { webRoots } from '../package-root.js';
-import { AppId } from '../ports/index.js';
+import { AppId, type HistoryStore } from '../ports/index.js';
 import { grpcListen, grpcServerOptions } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
 import { redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
@@ -41,9 +43,21 @@ export interface LogicProcess {
   stop(): Promise<void>;
 }
 
-export async function startLogicProcess(config: Config, log: Logger): Promise<LogicProcess> {
+/**
+ * `historyStore`: the room history store logic reads (docs/history.md#storage); default: the
+ * engine [history] names (PostgreSQL unless configured otherwise), opened only when some room
+ * type keeps history.
+ */
+export async function startLogicProcess(config: Config, log: Logger, historyStore?: HistoryStore): Promise<LogicProcess> {
   const teardown = new Teardown(log);
   try {
+    const historyTypes = historyRoomTypes(config);
+    let history = historyStore;
+    if (history === undefined && historyTypes.size > 0) {
+      const opened = await openHistoryStore(historyStoreSettings(config, 'distributed'), log.child({ role: 'history' }));
+      teardown.add('closing the history store', () => opened.close());
+      history = opened;
+    }
     const registry = redisRegistry(config, log.child({ role: 'registry' }));
     teardown.add('closing the registry', () => registry.close());
     const store = redisSessionStore(config, log.child({ role: 'sessions' }));
@@ -63,6 +77,8 @@ export async function startLogicProcess(config: Config, log: Logger): Promise<Lo
       log: logicLog,
       authenticator: createAuthenticator(config.auth, logicLog),
       sendGuard,
+      ...(history !== undefined ? { history } : {}),
+      historyTypes,
     });
     teardown.add('stopping logic', () => logic.close());
     await logic.start();

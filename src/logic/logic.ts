@@ -3,6 +3,7 @@
 // and balances clients over the registered comets. Its HTTP API is in http/.
 import { createHash, randomUUID } from 'node:crypto';
 import { MemorySendGuard } from '../adapters/memory/send-guard.js';
+import type { HistoryRoomTypes } from '../config/history-settings.js';
 import type { Logger } from '../log.js';
 import { Op } from '../protocol/ops.js';
 import {
@@ -12,6 +13,7 @@ import {
   type ConnectRequest,
   type HistoryReply,
   type HistoryRequest,
+  type HistoryStore,
   type Instance,
   type LogicService,
   type NodesReply,
@@ -31,6 +33,7 @@ import { acceptComets } from './comet-filter.js';
 import { Danmaku } from './danmaku/danmaku.js';
 import { newMessageId } from './message-id.js';
 import { OnlineRooms, type OnlineTotal, type RoomTop } from './online.js';
+import { HistoryReader, NoHistoryError, type HistoryPage } from './history-reader.js';
 import { encodeRoomKey } from './room-key.js';
 import type { RoomTypes } from './room-types.js';
 
@@ -75,6 +78,10 @@ export interface LogicOptions extends LogicSettings {
   authenticator?: Authenticator;
   /** Slow mode and nonces of danmaku (docs/history.md#limits): Redis in distributed mode; default in this process. */
   sendGuard?: SendGuard;
+  /** Room history (docs/history.md); without it no room has history. */
+  history?: HistoryStore;
+  /** The room types that keep history (config/history-settings.ts). */
+  historyTypes?: HistoryRoomTypes;
 }
 
 /** goim waits this long for the registry's first comet list before its first online reload. */
@@ -107,6 +114,7 @@ export class Logic implements LogicService {
   private readonly registry: Registry;
   private readonly log: Logger;
   private readonly authenticator: Authenticator;
+  private readonly historyReader: HistoryReader | undefined;
   /** Plain counters for metrics: connections accepted, denials per reason class. */
   private readonly auths: AuthStats = { accepted: 0, denied: {} };
 
@@ -150,6 +158,7 @@ export class Logic implements LogicService {
       log: opts.log,
       pushMaxBytes: opts.pushMaxBytes,
     });
+    this.historyReader = opts.history && new HistoryReader(opts.history, opts.historyTypes ?? new Map());
   }
 
   /** Watches the registry for comets, loads the online counts once, then every `logic.onlineReload`. */
@@ -212,6 +221,7 @@ export class Logic implements LogicService {
       heartbeatMs: this.node.heartbeat * this.node.heartbeatMax,
       roomFixed: token.roomFixed === true,
       acceptsFixed: token.acceptsFixed === true,
+      ...(token.history !== undefined ? { history: token.history } : {}),
     };
   }
 
@@ -269,8 +279,26 @@ export class Logic implements LogicService {
   }
 
   /** A room's history for a joining connection (docs/history.md#replay). */
-  async history(_req: HistoryRequest): Promise<HistoryReply> {
-    return { epoch: '', first: 1, last: 0, records: [], recovered: true };
+  async history(req: HistoryRequest): Promise<HistoryReply> {
+    if (this.historyReader === undefined) return { epoch: '', first: 1, last: 0, records: [], recovered: true };
+    return this.historyReader.replay(req);
+  }
+
+  // ---- history API (docs/http-api.md#history) ----------------------------------------
+
+  /** Records of room `type://room` after `since`; rejects with NoHistoryError for a type without history. */
+  historyPage(type: string, room: string, since: number, limit: number): Promise<HistoryPage> {
+    return this.reader(type).page(type, encodeRoomKey(type, room), since, limit);
+  }
+
+  /** Records of room `type://room` whose progress is in [from, to). */
+  historyProgress(type: string, room: string, from: number, to: number, limit: number): Promise<HistoryPage> {
+    return this.reader(type).progress(type, encodeRoomKey(type, room), from, to, limit);
+  }
+
+  private reader(type: string): HistoryReader {
+    if (this.historyReader === undefined) throw new NoHistoryError(`room type ${JSON.stringify(type)} keeps no history`);
+    return this.historyReader;
   }
 
   /** The comets a client should connect to (goim's weighted balancer) and its connection settings. */

@@ -67,6 +67,12 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     },
   });
   lazyCounter(registry, {
+    name: 'tsim_comet_replays_total',
+    help: 'History replays to connections joining a room (docs/history.md#replay), by result: recovered, no_history, or the reason of recovered:false.',
+    label: 'result',
+    read: () => comet.counters().replays ?? {},
+  });
+  lazyCounter(registry, {
     name: 'tsim_comet_pushes_total',
     help: 'Push calls received from job, by kind (keys: PushMsg, room: BroadcastRoom, broadcast: Broadcast).',
     label: 'kind',

@@ -5,7 +5,9 @@
 // integer literals within range, strings must be JSON strings, the top level is an
 // object or null, and nothing but whitespace may follow it. Syntax errors win over type
 // errors, as Go validates the whole text before decoding it.
+import type { HistoryAsk } from '../ports/index.js';
 import { Ch, GoJsonScanner, GoJsonSyntaxError } from './go/go-json-scanner.js';
+import { historyAsk, HistoryAskError } from './history-ask.js';
 
 /** Why a token was refused; the only error parseToken throws. */
 export class TokenError extends Error {
@@ -23,12 +25,16 @@ export interface AuthToken {
   roomId: string;
   platform: string;
   accepts: number[];
+  /** tsim's opt-in to room history (docs/history.md#opting-in); absent or null = not opted in. */
+  history?: HistoryAsk;
 }
+
+const utf8Text = new TextDecoder();
 
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 
-type Field = 'mid' | 'key' | 'roomId' | 'platform' | 'accepts';
+type Field = 'mid' | 'key' | 'roomId' | 'platform' | 'accepts' | 'history';
 
 /** Go's field lookup: exact, then case-folded (K→k and ſ→s fold to ASCII letters too). */
 function fieldOf(name: string): Field | undefined {
@@ -53,6 +59,8 @@ function fieldOf(name: string): Field | undefined {
       return 'platform';
     case 'accepts':
       return 'accepts';
+    case 'history':
+      return 'history';
     default:
       return undefined;
   }
@@ -107,6 +115,7 @@ class TokenParser extends GoJsonScanner {
       if (field === undefined) this.skipValue();
       else if (field === 'mid') this.mid();
       else if (field === 'accepts') this.accepts();
+      else if (field === 'history') this.history();
       else this.stringField(field);
       this.ws();
       const c = this.peek();
@@ -139,6 +148,22 @@ class TokenParser extends GoJsonScanner {
     if (this.isNull()) return;
     this.skipValue();
     this.typeError ??= 'mid must be an integer';
+  }
+
+  /** Not goim's: validated as a whole once the scanner has checked its syntax (the token is at most protocol.maxBody). */
+  private history(): void {
+    if (this.isNull()) {
+      delete this.token.history;
+      return;
+    }
+    const start = this.i;
+    this.skipValue();
+    try {
+      this.token.history = historyAsk(JSON.parse(utf8Text.decode(this.b.subarray(start, this.i))));
+    } catch (err) {
+      if (!(err instanceof HistoryAskError) && !(err instanceof SyntaxError)) throw err;
+      this.typeError ??= err.message;
+    }
   }
 
   private stringField(field: 'key' | 'roomId' | 'platform'): void {

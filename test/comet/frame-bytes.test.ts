@@ -5,7 +5,8 @@ import type { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseOpList } from '../../src/comet/client-protocol.js';
-import { frameBytes, heartbeatReplyBytes, PushBytes } from '../../src/comet/frame-bytes.js';
+import { batchAfter, frameBytes, goimBatch, heartbeatReplyBytes, PushBytes, scanBatch } from '../../src/comet/frame-bytes.js';
+import { encodeFrame } from '../../src/protocol/frame.js';
 import { Outbound, type Writable } from '../../src/comet/outbound.js';
 import { wsFrame, wsHeaderLen, writeWsHeader } from '../../src/comet/ws-frame.js';
 import { hex } from './harness.js';
@@ -160,5 +161,34 @@ describe('outbound', () => {
     assert.deepEqual([out.pushesDropped, out.slowDisconnects], [0, 1]);
     out.push(w, Buffer.alloc(1));
     assert.equal(w.socket.writes.length, 0);
+  });
+});
+
+describe('room batches with offsets (docs/history.md#opting-in)', () => {
+  const frame = (op: number, seq: number, body: string): Buffer => {
+    const f = encodeFrame(op, Buffer.from(body), 1, 0);
+    f.writeUInt32BE(seq, 12);
+    return f;
+  };
+
+  it('scanBatch: highest and lowest offset (32-bit unsigned), op 18 tags without an offset, a malformed tail ends the walk', () => {
+    const body = Buffer.concat([frame(18, 0, '{}'), frame(1000, 7, 'a'), frame(1000, 0xfffffffe, 'b'), Buffer.from([0, 0, 0, 99, 0])]);
+    assert.deepEqual(scanBatch(body), { offset: 0xfffffffe, first: 7, tagged: true });
+    assert.deepEqual(scanBatch(Buffer.concat([frame(18, 0, '{}')])), { offset: 0, first: 0, tagged: true });
+    assert.deepEqual(scanBatch(Buffer.concat([frame(1000, 0, 'x'), frame(1001, 0, 'y')])), { offset: 0, first: 0, tagged: false });
+  });
+
+  it('goimBatch: op 18 dropped, seq 0 everywhere, the original untouched; null when nothing changes', () => {
+    const body = Buffer.concat([frame(18, 0, '{}'), frame(1000, 7, 'a'), frame(1000, 8, 'b')]);
+    const copy = Buffer.from(body);
+    assert.deepEqual(goimBatch(body), Buffer.concat([frame(1000, 0, 'a'), frame(1000, 0, 'b')]));
+    assert.deepEqual(body, copy);
+    assert.equal(goimBatch(Buffer.concat([frame(1000, 0, 'a')])), null);
+  });
+
+  it('batchAfter: drops the messages at or below the last replayed offset, keeps op 18 and seq-0 frames', () => {
+    const body = Buffer.concat([frame(1000, 4, 'a'), frame(18, 0, '{}'), frame(1000, 0, 'n'), frame(1000, 5, 'b')]);
+    assert.deepEqual(batchAfter(body, 4), Buffer.concat([frame(18, 0, '{}'), frame(1000, 0, 'n'), frame(1000, 5, 'b')]));
+    assert.equal(batchAfter(body, 3), null);
   });
 });

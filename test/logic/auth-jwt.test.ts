@@ -151,6 +151,16 @@ describe('jwt auth: HS256', () => {
     }
   });
 
+  it('takes the body history request (docs/history.md#opting-in); refuses an invalid one', async () => {
+    const token = await hs256({ mid: 5, room_id: 'live://5' });
+    const r = await connect(auth, JSON.stringify({ token, history: { since: 9, epoch: 'e1' } }));
+    assert.ok(r.ok);
+    if (r.ok) assert.deepEqual(r.history, { last: 0, since: 9, epoch: 'e1' });
+    const none = await connect(auth, JSON.stringify({ token, history: null }));
+    assert.ok(none.ok && none.history === undefined);
+    denied(await connect(auth, JSON.stringify({ token, history: { last: 10001 } })), 'claims');
+  });
+
   it('never messages token content', async () => {
     const token = await hs256({ mid: 1 }, { secret: 'another-secret-of-at-least-32-bytes!!' });
     const r = await connect(auth, token);

@@ -2,6 +2,7 @@
 // with its HTTP server, and a fetch wrapper that keeps status, type and body bytes.
 import { MemoryRegistry } from '../../src/adapters/memory/registry.js';
 import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
+import { historyRoomTypes } from '../../src/config/history-settings.js';
 import { logicHttpSettings, logicSettings } from '../../src/config/logic-settings.js';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
@@ -10,7 +11,7 @@ import { createAuthenticator } from '../../src/logic/auth/from-config.js';
 import { LogicHttpServer, type LogicHttpSettings } from '../../src/logic/http/http-server.js';
 import { Logic, type LogicSettings } from '../../src/logic/logic.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
-import { AppId, type Instance, type PushHandler, type PushMsg, type PushQueue } from '../../src/ports/index.js';
+import { AppId, type HistoryStore, type Instance, type PushHandler, type PushMsg, type PushQueue } from '../../src/ports/index.js';
 
 /** A PushQueue that records what logic publishes; `failWith` makes publish reject. */
 export class RecordingQueue implements PushQueue {
@@ -73,6 +74,8 @@ export interface StartOptions {
   webRoots?: string[];
   /** Embedded wiring (the default) or distributed: decides whether `api.auth = "auto"` requires keys. */
   embedded?: boolean;
+  /** Room history logic reads, for the room types of `[roomTypes]` with history on. */
+  history?: HistoryStore;
 }
 
 /** A started logic with its HTTP API on 127.0.0.1, wired as embedded.ts or logic-process.ts would. */
@@ -81,7 +84,15 @@ export async function startLogic(input: ConfigInput = {}, opts: StartOptions = {
   const store = new MemorySessionStore();
   const registry = new MemoryRegistry();
   const queue = new RecordingQueue();
-  const logic = new Logic({ ...logicConfig(config), store, queue, registry, log: silentLogger });
+  const logic = new Logic({
+    ...logicConfig(config),
+    store,
+    queue,
+    registry,
+    log: silentLogger,
+    history: opts.history,
+    historyTypes: historyRoomTypes(config),
+  });
   await logic.start();
   const hits = new LimitHits();
   let http: LogicHttpServer;

@@ -18,6 +18,7 @@ import type {
   ReceiveRequest,
   SessionRef,
 } from '../../src/ports/index.js';
+import { historyAsk } from '../../src/protocol/history-ask.js';
 
 export interface StubCalls {
   connect: ConnectRequest;
@@ -119,6 +120,8 @@ export class StubLogic implements LogicService {
       // As an auth mode that grants the room / accepts would (jwt, webhook).
       ...(token.room_fixed === true ? { roomFixed: true } : {}),
       ...(token.accepts_fixed === true ? { acceptsFixed: true } : {}),
+      // Opted in to room history, as logic passes the token's request on (docs/history.md#opting-in).
+      ...(token.history !== undefined && token.history !== null ? { history: historyAsk(token.history) } : {}),
     };
   }
 

@@ -1,6 +1,6 @@
 // What logic asks of an auth mode (config `auth.mode`): turn a comet's Connect request into
 // the identity of the connection, or a denial whose reason class is counted and logged.
-import type { ConnectRequest } from '../../ports/index.js';
+import type { ConnectRequest, HistoryAsk } from '../../ports/index.js';
 
 /** Who a connection is, as the comet needs it; `key` '' lets logic generate one. */
 export interface AuthIdentity {
@@ -12,6 +12,8 @@ export interface AuthIdentity {
   roomFixed?: boolean;
   /** The accepts were granted by the mode: op 14 may only add ops among them. */
   acceptsFixed?: boolean;
+  /** The client opted in to room history (docs/history.md#opting-in). */
+  history?: HistoryAsk;
 }
 
 /**

@@ -9,7 +9,14 @@ export class GoimAuthenticator implements Authenticator {
   authenticate(req: ConnectRequest): Promise<AuthResult> {
     try {
       const t = parseToken(req.token);
-      return Promise.resolve({ ok: true, mid: t.mid, key: t.key, roomId: t.roomId, accepts: t.accepts });
+      return Promise.resolve({
+        ok: true,
+        mid: t.mid,
+        key: t.key,
+        roomId: t.roomId,
+        accepts: t.accepts,
+        ...(t.history !== undefined ? { history: t.history } : {}),
+      });
     } catch (err) {
       if (!(err instanceof TokenError)) return Promise.reject(err);
       // connect keeps rejecting with goim's TokenError and message.

@@ -10,7 +10,8 @@
 // connection and its key pushes.
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { Logger } from '../../log.js';
-import type { ConnectRequest } from '../../ports/index.js';
+import type { ConnectRequest, HistoryAsk } from '../../ports/index.js';
+import { historyAsk, HistoryAskError } from '../../protocol/history-ask.js';
 import { allow, deny, type AuthDenial, type AuthIdentity, type AuthResult, type Authenticator } from './authenticator.js';
 import { acceptsOf, ClaimError, isDecimal, midOf, stringOf } from './claims.js';
 import { loadJwtKeys, NoKeyError, type JwtConfig, type JwtKeys } from './jwt-keys.js';
@@ -48,6 +49,21 @@ export function extractJwt(bytes: Uint8Array): Extracted | string {
   }
   if (COMPACT_JWS.test(text)) return { jwt: text };
   return 'token is neither a JSON object with a "token" field nor a compact JWT';
+}
+
+/**
+ * The JSON body's `history` (docs/history.md#opting-in): what to replay is the client's choice
+ * whatever trustBody says, since it grants nothing; an invalid one is refused like a bad claim.
+ */
+function historyOf(body: Record<string, unknown> | undefined): { history?: HistoryAsk } {
+  const value = body?.history;
+  if (value === undefined || value === null) return {};
+  try {
+    return { history: historyAsk(value) };
+  } catch (err) {
+    if (err instanceof HistoryAskError) throw new ClaimError(`body ${err.message}`);
+    throw err;
+  }
 }
 
 /** Maps a verification failure to its reason class; messages are jose's, which hold no token content. */
@@ -141,6 +157,7 @@ export class JwtAuthenticator implements Authenticator {
       accepts,
       roomFixed: claimedRoom !== undefined || !this.trustBody,
       acceptsFixed: claimedAccepts !== undefined || !this.trustBody,
+      ...historyOf(body),
     };
   }
 }

@@ -28,6 +28,8 @@ const PROTECTED_ROUTES: readonly string[] = [
   '/goim/online/total',
   '/goim/nodes/instances',
 ];
+/** The history API (docs/http-api.md#history): guarded unless `api.publicHistory`. */
+export const HISTORY_ROUTES: readonly string[] = ['/tsim/history/room', '/tsim/history/progress'];
 /** Guarded only with `api.protectMetrics`: scrapers rarely send keys; protect it at the network level. */
 const METRICS_ROUTE = '/metrics';
 
@@ -64,6 +66,8 @@ export interface ApiAccess {
   keys: readonly string[] | undefined;
   /** Guard /metrics as well. */
   protectMetrics: boolean;
+  /** Leave the history API open (keyless, any origin). */
+  publicHistory?: boolean;
   /** For a keyless API: host names it answers on besides loopback names and IP addresses. */
   allowedHosts: readonly string[];
   /** For a keyless API: origins besides its own whose pages may call it. */
@@ -91,6 +95,7 @@ export function guardApi(app: FastifyInstance, opts: ApiGuardOptions): ApiAuthSt
   const stats: ApiAuthStats = { enabled: access.keys !== undefined, rejected: 0 };
   const guarded = new Set(PROTECTED_ROUTES);
   if (access.protectMetrics) guarded.add(METRICS_ROUTE);
+  if (access.publicHistory !== true) for (const r of HISTORY_ROUTES) guarded.add(r);
   if (access.keys === undefined) {
     const hosts = hostSet(access.allowedHosts);
     const origins = originSet(access.allowedOrigins);

@@ -16,6 +16,7 @@ import type { LimitHits } from '../../metrics/limit-hits.js';
 import { sharedRender, type MetricsSource } from '../../metrics/serve.js';
 import { guardApi, type ApiAccess, type ApiAuthStats } from './api-keys.js';
 import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './envelope.js';
+import { registerHistoryRoutes } from './history-routes.js';
 import { GOIM_ROUTES, registerGoimRoutes } from './routes.js';
 import { StaticFiles } from './static-files.js';
 
@@ -173,6 +174,7 @@ export class LogicHttpServer {
     this.apiAuth = guardApi(app, { access: opts.api, log: opts.log, limits });
 
     registerGoimRoutes(app, opts.logic);
+    registerHistoryRoutes(app, opts.logic, opts.log);
 
     // Prometheus scrapes (beyond goim): an exact route, so neither the file route nor the 404 rules see it.
     const metrics = opts.metrics && sharedRender(opts.metrics, opts.metricsRenderInterval);

@@ -1,0 +1,213 @@
+// Replay to a connection that opted in to room history when it joins a room (docs/history.md#replay):
+// it is in the room at once, its live batches are held while logic reads the history, then it
+// gets op 18 (RoomState), the records oldest first, and the held batches past the last record.
+// The job stores records behind fan-out, so a read that has not caught up with what this comet
+// already delivered in the room is repeated a few times.
+import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../log.js';
+import type { HistoryAsk, HistoryReply, LogicService } from '../ports/index.js';
+import { HEADER_LEN, writeHeader } from '../protocol/frame.js';
+import { Op } from '../protocol/ops.js';
+import type { Connection } from './connection.js';
+import { batchAfter, frameBytes, PushBytes, scanBatch } from './frame-bytes.js';
+import { Limit, type LimitLog } from './limit-log.js';
+import type { Outbound } from './outbound.js';
+import type { Room } from './room.js';
+
+/** Most records one join asks logic for; the room type's replayMax caps it further. */
+export const REPLAY_LIMIT = 1000;
+/** Reads while the store is behind what this comet delivered: 10 × 20 ms. */
+const READ_ATTEMPTS = 10;
+const READ_RETRY_MS = 20;
+/** Replayed records are written in pushes of about this size (each must fit the send queue). */
+const RECORD_CHUNK_BYTES = 64 << 10;
+
+/** The live batches held for one connection while its replay is read. */
+export class ReplayHold {
+  readonly batches: PushBytes[] = [];
+  bytes = 0;
+
+  constructor(
+    readonly room: Room,
+    /** The room's highest delivered offset when the connection joined: the history must reach it. */
+    readonly joinOffset: number,
+    readonly ask: HistoryAsk,
+  ) {}
+
+  /** One less than the first offset held; undefined when nothing held carries one. */
+  heldFrom(): number | undefined {
+    for (const b of this.batches) {
+      const first = scanBatch(b.proto.body).first;
+      if (first > 0) return first - 1;
+    }
+    return undefined;
+  }
+}
+
+export interface ReplaysOptions {
+  logic: LogicService;
+  log: Logger;
+  out: Outbound;
+  clock: Clock;
+  limitLog: LimitLog;
+  /** Most live bytes held for one connection; past it the replay is given up. */
+  holdBytes: number;
+}
+
+/** What op 18 tells a joining connection (docs/history.md#opting-in). */
+interface RoomState {
+  room: string;
+  epoch: string;
+  first: number;
+  last: number;
+  recovered: boolean;
+  reason?: string;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class Replays {
+  /** Replays ended, by result: recovered, no_history, or the op-18 reason with _ for spaces (metrics). */
+  readonly results: Record<string, number> = {};
+
+  constructor(private readonly opts: ReplaysOptions) {}
+
+  /** `c` (opted in) has just joined its room: hold its live batches and read the history. */
+  start(c: Connection, ask: HistoryAsk): void {
+    const room = c.room;
+    if (room === null) return;
+    const hold = new ReplayHold(room, room.offset, ask);
+    c.replay = hold;
+    this.read(c, hold, 1);
+  }
+
+  /** A live batch for `c` while its replay is read (fanout.ts). */
+  hold(c: Connection, bytes: PushBytes): void {
+    const h = c.replay!;
+    const size = bytes.proto.body.length;
+    if (h.bytes + size <= this.opts.holdBytes) {
+      h.bytes += size;
+      h.batches.push(bytes);
+      return;
+    }
+    // Past the bound: live goes on for this connection, without the replay.
+    c.replay = null;
+    this.count('overflow');
+    this.opts.limitLog.hit(Limit.ReplayHold, { key: c.key, room: h.room.id, holdBytes: this.opts.holdBytes });
+    const last = h.heldFrom() ?? h.joinOffset;
+    this.state(c, { room: h.room.id, epoch: '', first: last + 1, last, recovered: false, reason: 'overflow' });
+    for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
+    this.opts.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
+  }
+
+  private read(c: Connection, h: ReplayHold, attempt: number): void {
+    const { ask } = h;
+    let p: Promise<HistoryReply>;
+    try {
+      p = this.opts.logic.history({ room: h.room.id, last: ask.last, since: ask.since, epoch: ask.epoch, limit: REPLAY_LIMIT });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (r) => {
+        if (c.replay !== h) return; // closed, moved on, or given up meanwhile
+        if (r.epoch === '') {
+          // The room keeps no history: nothing extra, the held batches as they came.
+          c.replay = null;
+          this.count('no_history');
+          for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
+          return;
+        }
+        if (r.recovered && r.last < h.joinOffset && attempt < READ_ATTEMPTS) {
+          this.opts.clock.setTimeout(() => {
+            if (c.replay === h) this.read(c, h, attempt + 1);
+          }, READ_RETRY_MS);
+          return;
+        }
+        c.afterReplies(() => this.finish(c, h, r));
+      },
+      (err) => {
+        if (c.replay !== h) return;
+        this.opts.log.warn({ key: c.key, room: h.room.id, err: message(err) }, 'comet: reading the room history failed');
+        c.afterReplies(() => this.fail(c, h));
+      },
+    );
+  }
+
+  /** op 18, the records, then the held batches past the last record. */
+  private finish(c: Connection, h: ReplayHold, r: HistoryReply): void {
+    if (c.replay !== h) return;
+    c.replay = null;
+    const records = r.records;
+    let recovered = r.recovered;
+    let reason = r.reason;
+    let first: number;
+    let last: number;
+    if (records.length > 0) {
+      first = records[0].offset;
+      last = records[records.length - 1].offset;
+    } else if (h.ask.since !== undefined && recovered) {
+      last = h.ask.since;
+      first = last + 1;
+    } else {
+      // Nothing replayed: the client's position is just before what it receives next.
+      last = h.heldFrom() ?? Math.max(h.joinOffset, r.last);
+      first = last + 1;
+    }
+    // The store never caught up with what was delivered before the join: a gap.
+    if (recovered && (h.ask.last > 0 || h.ask.since !== undefined) && r.last < h.joinOffset) {
+      recovered = false;
+      reason = 'store behind';
+    }
+    this.count(recovered ? 'recovered' : (reason ?? 'unknown'));
+    this.state(c, { room: h.room.id, epoch: r.epoch, first, last, recovered, ...(reason !== undefined && !recovered ? { reason } : {}) });
+    this.records(c, r.records);
+    for (const b of h.batches) {
+      const body = batchAfter(b.proto.body, last);
+      const bytes = body === null ? b : new PushBytes({ ...b.proto, body });
+      this.opts.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
+    }
+  }
+
+  /** Logic failed: recovered false, live goes on. */
+  private fail(c: Connection, h: ReplayHold): void {
+    if (c.replay !== h) return;
+    c.replay = null;
+    this.count('unavailable');
+    const last = h.heldFrom() ?? h.joinOffset;
+    this.state(c, { room: h.room.id, epoch: '', first: last + 1, last, recovered: false, reason: 'unavailable' });
+    for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
+  }
+
+  private count(result: string): void {
+    const key = result.replaceAll(' ', '_');
+    this.results[key] = (this.results[key] ?? 0) + 1;
+  }
+
+  private state(c: Connection, s: RoomState): void {
+    this.opts.out.reply(c, frameBytes(c.isWs, Op.RoomState, 1, 0, Buffer.from(JSON.stringify(s))));
+  }
+
+  /** The records as room frames (op = record op, seq = offset): bare on TCP, in op-9 envelopes on WebSocket. */
+  private records(c: Connection, records: HistoryReply['records']): void {
+    let i = 0;
+    while (i < records.length) {
+      let size = 0;
+      let j = i;
+      do size += HEADER_LEN + records[j++].body.length;
+      while (j < records.length && size + HEADER_LEN + records[j].body.length <= RECORD_CHUNK_BYTES);
+      const body = Buffer.allocUnsafe(size);
+      let at = 0;
+      for (let k = i; k < j; k++) {
+        const rec = records[k];
+        writeHeader(body, at, rec.body.length, 1, rec.op, rec.offset);
+        body.set(rec.body, at + HEADER_LEN);
+        at += HEADER_LEN + rec.body.length;
+      }
+      this.opts.out.push(c, c.isWs ? frameBytes(true, Op.Raw, 1, 0, body) : body);
+      i = j;
+    }
+  }
+}

@@ -1,0 +1,115 @@
+// Reads of room history for logic (docs/history.md#replay, #history-over-http): what a joining
+// connection is replayed, and the pages of the HTTP history API. Only room types with
+// `history` on are read; the store is never written here (rooms are opened by the job).
+import type { HistoryRoomTypes } from '../config/history-settings.js';
+import type { HistoryRecord, HistoryReply, HistoryRequest, HistoryStore, RoomHistory } from '../ports/index.js';
+
+/** The room type of a room key (`live` of `live://1000`); '' when the key has none. */
+export function roomTypeOf(room: string): string {
+  const at = room.indexOf('://');
+  return at < 0 ? '' : room.slice(0, at);
+}
+
+/** A room whose type keeps no history, for a joiner: comet sends nothing extra. */
+const NO_HISTORY: HistoryReply = { epoch: '', first: 1, last: 0, records: [], recovered: true };
+
+/** A room type the HTTP API was asked about that keeps no history. */
+export class NoHistoryError extends Error {
+  override name = 'NoHistoryError';
+}
+
+/** One page of the HTTP history API. */
+export interface HistoryPage {
+  room: string;
+  /** '' when the room has no history yet. */
+  epoch: string;
+  /** Lowest retained and newest stored offset of the current epoch. */
+  first: number;
+  last: number;
+  /** Where the next page starts: `since` for /room, `from` for /progress. */
+  next: number;
+  records: HistoryRecord[];
+  /** Every record this page could hold is stored: the answer will not change (cacheable). */
+  closed: boolean;
+}
+
+export class HistoryReader {
+  constructor(
+    private readonly store: HistoryStore,
+    private readonly types: HistoryRoomTypes,
+  ) {}
+
+  /** Whether rooms of `type` keep history. */
+  keeps(type: string): boolean {
+    return this.types.has(type);
+  }
+
+  /**
+   * What a connection joining `req.room` is replayed: the newest min(last, replayMax, limit)
+   * records, or everything after `since` when `epoch` is current, `since + 1` is still stored
+   * and no more than the cap is missing (else recovered false, and the client pages HTTP).
+   */
+  async replay(req: HistoryRequest): Promise<HistoryReply> {
+    const type = this.types.get(roomTypeOf(req.room));
+    if (type === undefined) return NO_HISTORY;
+    const state = await this.store.state(req.room);
+    // A room nothing was sent to yet has no epoch; creating one here would let any client
+    // create rows by joining made-up rooms, so it stays the job's to open.
+    if (state === null) return NO_HISTORY;
+    const cap = Math.max(0, Math.min(type.replayMax, Math.trunc(req.limit)));
+    const base = { epoch: state.epoch, first: state.first, last: state.last };
+    if (req.since !== undefined) {
+      if (req.epoch !== state.epoch) return { ...base, records: [], recovered: false, reason: 'epoch changed' };
+      const since = req.since;
+      if (since >= state.last) return { ...base, records: [], recovered: true };
+      if (since + 1 < state.first || state.last - since > cap) return { ...base, records: [], recovered: false, reason: 'gap too large' };
+      return { ...base, records: replayRecords(await this.store.after(req.room, since, cap)), recovered: true };
+    }
+    const n = Math.min(Math.max(0, Math.trunc(req.last)), cap);
+    return { ...base, records: n > 0 ? replayRecords(await this.store.latest(req.room, n)) : [], recovered: true };
+  }
+
+  /** Records of `room` after `since`, oldest first, at most `limit`; closed when the page is full. */
+  async page(type: string, room: string, since: number, limit: number): Promise<HistoryPage> {
+    const state = await this.state(type, room);
+    const records = await this.store.after(room, since, limit);
+    const next = records.length > 0 ? records[records.length - 1].offset : since;
+    return { room, ...pageState(state), next, records, closed: records.length === limit };
+  }
+
+  /**
+   * Records whose progress is in [from, to), by progress then offset, at most `limit`. Closed
+   * when the page is full or the newest record is already past `to` (later danmaku land later).
+   * `next` is the `from` of the next page: the last record's progress (the client drops the
+   * offsets it has), one more when the whole page shares it, `to` when the range is done.
+   */
+  async progress(type: string, room: string, from: number, to: number, limit: number): Promise<HistoryPage> {
+    const state = await this.state(type, room);
+    const records = await this.store.byProgress(room, from, to, limit);
+    const full = records.length === limit && limit > 0;
+    let next = to;
+    if (full) {
+      const p = records[records.length - 1].progress ?? from;
+      next = p === from ? p + 1 : p;
+    }
+    let closed = full;
+    if (!closed && state !== null && state.last >= state.first) {
+      const [newest] = await this.store.latest(room, 1);
+      closed = newest !== undefined && newest.progress !== null && newest.progress >= to;
+    }
+    return { room, ...pageState(state), next, records, closed };
+  }
+
+  private async state(type: string, room: string): Promise<RoomHistory | null> {
+    if (!this.types.has(type)) throw new NoHistoryError(`room type ${JSON.stringify(type)} keeps no history`);
+    return this.store.state(room);
+  }
+}
+
+function pageState(state: RoomHistory | null): { epoch: string; first: number; last: number } {
+  return state === null ? { epoch: '', first: 1, last: 0 } : { epoch: state.epoch, first: state.first, last: state.last };
+}
+
+function replayRecords(records: HistoryRecord[]): HistoryReply['records'] {
+  return records.map((r) => ({ offset: r.offset, op: r.op, body: r.body }));
+}

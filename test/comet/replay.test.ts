@@ -1,0 +1,246 @@
+// Replay to connections that opted in to room history (docs/history.md#opting-in, #replay), over
+// real sockets on both transports: op 18 then the records then live, without a gap or a
+// duplicate when live batches arrive while the history is read; goim's bytes for the others.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { HistoryReply, HistoryRequest } from '../../src/ports/index.js';
+import type { Frame } from '../support/goim-client.js';
+import { StubLogic } from '../support/stub-logic.js';
+import { innerFrame, rawProto, startComet, turn, type Harness } from './harness.js';
+
+/** An inner frame as the job builds it for a history room: seq = offset. */
+function offsetFrame(op: number, seq: number, body: string): Buffer {
+  const f = innerFrame(op, body);
+  f.writeInt32BE(seq, 12);
+  return f;
+}
+
+/** Records 1000-op "m<offset>" for offsets from..to. */
+function records(from: number, to: number): HistoryReply['records'] {
+  const out: HistoryReply['records'] = [];
+  for (let o = from; o <= to; o++) out.push({ offset: o, op: 1000, body: Buffer.from(`m${o}`) });
+  return out;
+}
+
+function reply(epoch: string, first: number, last: number, recs = records(first, last)): HistoryReply {
+  return { epoch, first, last, records: recs, recovered: true };
+}
+
+/** What a client received, reduced to op:seq:body. */
+function brief(frames: Frame[]): string[] {
+  return frames.map((f) => `${f.op}:${f.seq}:${f.op === 18 ? '' : f.body.toString()}`);
+}
+
+function roomState(f: Frame): Record<string, unknown> {
+  assert.equal(f.op, 18, `expected op 18, got ${f.op}`);
+  assert.equal(f.seq, 0);
+  return JSON.parse(f.body.toString()) as Record<string, unknown>;
+}
+
+const TRANSPORTS = ['tcp', 'ws'] as const;
+
+describe('replay on join', () => {
+  let h: Harness;
+  let logic: StubLogic;
+  before(async () => {
+    logic = new StubLogic();
+    h = await startComet({}, logic);
+  });
+  after(() => h.stop());
+
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: op 18, the records oldest first (seq = offset), then live`, async () => {
+      const room = `live://r-${transport}`;
+      logic.historyReply = (req) => (req.room === room ? reply('ep1', 1, 3) : reply('', 1, 0, []));
+      const c = await h.client(transport, { key: `a-${transport}`, room_id: room, history: { last: 3 } });
+      const [state, ...recs] = await c.collect(4);
+      assert.deepEqual(roomState(state), { room, epoch: 'ep1', first: 1, last: 3, recovered: true });
+      assert.deepEqual(brief(recs), ['1000:1:m1', '1000:2:m2', '1000:3:m3']);
+      const call = await logic.waitFor('history', (r) => r.room === room);
+      assert.equal(call.last, 3);
+      h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 4, 'm4')));
+      assert.deepEqual(brief([await c.next()]), ['1000:4:m4']);
+    });
+  }
+
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: live batches arriving while the history is read follow it without a gap or a duplicate`, async () => {
+      const room = `live://held-${transport}`;
+      logic.historyReply = () => reply('ep2', 1, 3);
+      const release = logic.hold('history');
+      const c = await h.client(transport, { key: `held-${transport}`, room_id: room, history: { last: 10 } });
+      await logic.waitFor('history', (r) => r.room === room);
+      // 3 is also among the records read; 4 and 5 are not.
+      h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 3, 'm3'), offsetFrame(1000, 4, 'm4')));
+      h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 5, 'm5')));
+      await turn();
+      assert.equal(c.queued, 0, 'live batches are held while the history is read');
+      release();
+      const [state, ...rest] = await c.collect(6);
+      assert.deepEqual(roomState(state), { room, epoch: 'ep2', first: 1, last: 3, recovered: true });
+      assert.deepEqual(brief(rest), ['1000:1:m1', '1000:2:m2', '1000:3:m3', '1000:4:m4', '1000:5:m5']);
+      h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 6, 'm6')));
+      assert.deepEqual(brief([await c.next()]), ['1000:6:m6']);
+    });
+  }
+
+  it('reads again while the store is behind what the room already delivered', async () => {
+    const room = 'live://behind';
+    const goim = await h.client('tcp', { key: 'behind-goim', room_id: room });
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 1, 'm1'), offsetFrame(1000, 2, 'm2'), offsetFrame(1000, 3, 'm3')));
+    await goim.collect(3);
+    let reads = 0;
+    // The first read has stored only up to 2; the second has caught up with 3.
+    logic.historyReply = (req) => (req.room === room ? (++reads === 1 ? reply('ep3', 1, 2) : reply('ep3', 1, 3)) : reply('', 1, 0, []));
+    const c = await h.client('tcp', { key: 'behind-opt', room_id: room, history: { last: 5 } });
+    const [state, ...recs] = await c.collect(4);
+    assert.deepEqual(roomState(state), { room, epoch: 'ep3', first: 1, last: 3, recovered: true });
+    assert.deepEqual(brief(recs), ['1000:1:m1', '1000:2:m2', '1000:3:m3']);
+    assert.equal(reads, 2);
+  });
+
+  it('members that did not opt in get goim bytes: seq 0 and no op 18 (TCP and WebSocket)', async () => {
+    const room = 'live://mixed';
+    logic.historyReply = () => reply('ep4', 1, 0, []);
+    const opted = await h.client('tcp', { key: 'mixed-opt', room_id: room, history: {} });
+    assert.deepEqual(roomState(await opted.next()), { room, epoch: 'ep4', first: 1, last: 0, recovered: true });
+    const tcp = await h.client('tcp', { key: 'mixed-tcp', room_id: room });
+    const ws = await h.client('ws', { key: 'mixed-ws', room_id: room });
+    const at = tcp.rawBytes().length;
+    const epochChange = offsetFrame(18, 0, '{"room":"live://mixed","epoch":"ep5","first":8,"last":7,"recovered":true}');
+    h.comet.broadcastRoom(room, rawProto(epochChange, offsetFrame(1000, 8, 'x'), offsetFrame(1000, 9, 'y')));
+    assert.deepEqual(brief(await opted.collect(3)), ['18:0:', '1000:8:x', '1000:9:y']);
+    await Promise.all([tcp.collect(2), ws.collect(2)]);
+    assert.deepEqual(tcp.rawBytes().subarray(at), Buffer.concat([innerFrame(1000, 'x'), innerFrame(1000, 'y')]));
+    const body = Buffer.concat([innerFrame(1000, 'x'), innerFrame(1000, 'y')]);
+    const envelope = Buffer.alloc(16);
+    envelope.writeInt32BE(16 + body.length, 0);
+    envelope.writeInt16BE(16, 4);
+    envelope.writeInt16BE(1, 6);
+    envelope.writeInt32BE(9, 8);
+    assert.deepEqual(ws.rawFrames.at(-1), Buffer.concat([Buffer.from([0x82, 16 + body.length]), envelope, body]));
+    // A batch of an op-18 frame alone is nothing at all for them.
+    h.comet.broadcastRoom(room, rawProto(epochChange));
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 10, 'z')));
+    assert.deepEqual(brief(await tcp.collect(1)), ['1000:0:z']);
+    assert.deepEqual(brief(await ws.collect(1)), ['1000:0:z']);
+    assert.deepEqual(brief(await opted.collect(2)), ['18:0:', '1000:10:z']);
+  });
+
+  it('a room without history: the held batches go out as they came, nothing else', async () => {
+    const room = 'plain://1';
+    logic.historyReply = () => reply('', 1, 0, []);
+    const release = logic.hold('history');
+    const c = await h.client('ws', { key: 'plain-opt', room_id: room, history: { last: 5 } });
+    await logic.waitFor('history', (r) => r.room === room);
+    h.comet.broadcastRoom(room, rawProto(innerFrame(1000, 'p1')));
+    release();
+    assert.deepEqual(brief([await c.next()]), ['1000:0:p1']);
+    h.comet.broadcastRoom(room, rawProto(innerFrame(1000, 'p2')));
+    assert.deepEqual(brief([await c.next()]), ['1000:0:p2']);
+  });
+
+  it('logic failing: op 18 recovered false "unavailable", then live', async () => {
+    const room = 'live://fail';
+    logic.historyReply = () => {
+      throw new Error('store down');
+    };
+    const c = await h.client('tcp', { key: 'fail-opt', room_id: room, history: { last: 5 } });
+    assert.deepEqual(roomState(await c.next()), { room, epoch: '', first: 1, last: 0, recovered: false, reason: 'unavailable' });
+    assert.equal(h.comet.counters().replays?.unavailable, 1);
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 1, 'm1')));
+    assert.deepEqual(brief([await c.next()]), ['1000:1:m1']);
+  });
+
+  it('a since request the reply refuses: recovered false with its reason, live after it', async () => {
+    const room = 'live://since';
+    let seen: HistoryRequest | undefined;
+    logic.historyReply = (req) => {
+      seen = req;
+      return { epoch: 'new', first: 1, last: 9, records: [], recovered: false, reason: 'epoch changed' };
+    };
+    const c = await h.client('ws', { key: 'since-opt', room_id: room, history: { since: 4, epoch: 'old' } });
+    const state = roomState(await c.next());
+    assert.deepEqual(state, { room, epoch: 'new', first: 10, last: 9, recovered: false, reason: 'epoch changed' });
+    assert.deepEqual([seen?.since, seen?.epoch], [4, 'old']);
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 10, 'm10')));
+    assert.deepEqual(brief([await c.next()]), ['1000:10:m10']);
+  });
+
+  it('op 12 JSON form from an opted-in connection: op 13, then op 18 and the replay of the new room', async () => {
+    logic.historyReply = (req) => (req.room === 'live://j2' ? reply('ej', 4, 5) : reply('', 1, 0, []));
+    const c = await h.client('tcp', { key: 'j-opt', room_id: 'plain://j1', history: {} });
+    const body = JSON.stringify({ room: 'live://j2', history: { last: 2 } });
+    c.send(12, body, 1, 7);
+    const [r13, state, ...recs] = await c.collect(4);
+    assert.deepEqual([r13.op, r13.seq, r13.body.toString()], [13, 7, body]);
+    assert.deepEqual(roomState(state), { room: 'live://j2', epoch: 'ej', first: 4, last: 5, recovered: true });
+    assert.deepEqual(brief(recs), ['1000:4:m4', '1000:5:m5']);
+    const call = await logic.waitFor('history', (r) => r.room === 'live://j2');
+    assert.equal(call.last, 2);
+    // An invalid request is refused: the connection stays, the reply names its room.
+    c.send(12, JSON.stringify({ room: 'live://j3', history: { last: -1 } }), 1, 8);
+    const refused = await c.nextWhere((f) => f.op === 13);
+    assert.deepEqual([refused.seq, refused.body.toString()], [8, 'live://j2']);
+  });
+
+  it('op 12 with a JSON body from a goim connection: the body is the room id', async () => {
+    const calls = logic.calls.history.length;
+    const c = await h.client('tcp', { key: 'j-goim' });
+    const body = JSON.stringify({ room: 'live://j2', history: { last: 2 } });
+    c.send(12, body);
+    assert.equal((await c.nextWhere((f) => f.op === 13)).body.toString(), body);
+    h.comet.broadcastRoom(body, rawProto(innerFrame(1000, 'raw-id')));
+    assert.deepEqual(brief([await c.next()]), ['1000:0:raw-id']);
+    assert.equal(logic.calls.history.length, calls);
+  });
+
+  it('replies waiting on logic go out before op 18 (op 4, then op 13, then the replay)', async () => {
+    logic.historyReply = (req) => (req.room === 'live://order' ? reply('eo', 1, 1) : reply('', 1, 0, []));
+    const c = await h.client('ws', { key: 'order-opt', history: {} });
+    const release = logic.hold('receive');
+    c.send(4, 'hello', 1, 1);
+    c.send(12, JSON.stringify({ room: 'live://order', history: { last: 1 } }), 1, 2);
+    await logic.waitFor('history', (r) => r.room === 'live://order');
+    await turn();
+    release();
+    const frames = await c.collect(4);
+    assert.deepEqual(
+      frames.map((f) => `${f.op}:${f.seq}`),
+      ['4:1', '13:2', '18:0', '1000:1'],
+    );
+  });
+});
+
+describe('replay hold bound', () => {
+  let h: Harness;
+  let logic: StubLogic;
+  before(async () => {
+    logic = new StubLogic();
+    h = await startComet({}, logic, { replayHoldBytes: 100 });
+  });
+  after(() => h.stop());
+
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: past the bound the replay is given up: op 18 "overflow", then every held batch and live`, async () => {
+      const room = `live://over-${transport}`;
+      logic.historyReply = () => reply('eb', 1, 3);
+      const release = logic.hold('history');
+      const c = await h.client(transport, { key: `over-${transport}`, room_id: room, history: { last: 3 } });
+      await logic.waitFor('history', (r) => r.room === room);
+      h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 4, 'a'.repeat(40))));
+      h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 5, 'b'.repeat(40))));
+      const [state, ...live] = await c.collect(3);
+      assert.deepEqual(roomState(state), { room, epoch: '', first: 4, last: 3, recovered: false, reason: 'overflow' });
+      assert.equal(h.comet.counters().replays?.overflow, transport === 'tcp' ? 1 : 2);
+      assert.deepEqual(
+        live.map((f) => f.seq),
+        [4, 5],
+      );
+      release();
+      h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 6, 'c')));
+      // The late history answer adds nothing: the next frame is live.
+      assert.deepEqual(brief([await c.next()]), ['1000:6:c']);
+    });
+  }
+});
