@@ -79,11 +79,11 @@ describe('danmaku demo in chromium', { skip }, () => {
     await a.page.click('#danmaku-send');
     await a.page.waitForSelector('#danmaku-reply[data-state="ok"]');
     // B receives it through the room and puts it on the stage.
-    await b.page.locator('#danmaku-log li', { hasText: 'hello from page A' }).waitFor();
+    await b.page.locator('#danmaku-log li', { hasText: 'hello from page A' }).waitFor({ state: 'attached' });
     await b.page.waitForFunction(() => Number(document.getElementById('stage')?.dataset.flying ?? 0) > 0);
     assert.ok((await flying(b.page)) > 0, 'a danmaku is flying on page B');
     // The sender sees its own danmaku come back through the room too.
-    await a.page.locator('#danmaku-log li', { hasText: 'hello from page A' }).waitFor();
+    await a.page.locator('#danmaku-log li', { hasText: 'hello from page A' }).waitFor({ state: 'attached' });
 
     // Over the room type's 100 characters: refused with the reason, and nobody receives it.
     await a.page.fill('#danmaku-text', 'x'.repeat(150));
@@ -93,15 +93,15 @@ describe('danmaku demo in chromium', { skip }, () => {
 
     await a.page.fill('#danmaku-text', 'second');
     await a.page.click('#danmaku-send');
-    await b.page.locator('#danmaku-log li', { hasText: 'second' }).waitFor();
+    await b.page.locator('#danmaku-log li', { hasText: 'second' }).waitFor({ state: 'attached' });
     const bLog = await b.page.locator('#danmaku-log li').allTextContents();
     assert.deepEqual(bLog, ['hello from page A', 'second'], 'B saw both accepted danmaku once, in order, and not the refused one');
 
     // A page opened later gets the room's history replayed, oldest first.
     const c = await openPage(3);
-    await c.page.locator('#danmaku-log li', { hasText: 'second' }).waitFor();
+    await c.page.locator('#danmaku-log li', { hasText: 'second' }).waitFor({ state: 'attached' });
     assert.deepEqual(await c.page.locator('#danmaku-log li').allTextContents(), ['hello from page A', 'second']);
-    await c.page.locator('#messages li', { hasText: 'replaying 2' }).waitFor();
+    await c.page.locator('#messages li', { hasText: 'replaying 2' }).waitFor({ state: 'attached' });
 
     assert.deepEqual([...a.errors, ...b.errors, ...c.errors], []);
   });

@@ -28,8 +28,8 @@ test('embedded: room pushes to a history room carry offsets 1, 2, 3 on TCP and W
     const ws = await GoimTestClient.ws(a.ws[0].port);
     const chat = await GoimTestClient.tcp(a.tcp[0].port);
     clients.push(tcp, ws, chat);
-    await tcp.auth({ mid: 1, key: 'h-tcp', room_id: 'live://1000', accepts: [1000] });
-    await ws.auth({ mid: 2, key: 'h-ws', room_id: 'live://1000', accepts: [1000] });
+    await tcp.auth({ mid: 1, key: 'h-tcp', room_id: 'live://1000', accepts: [1000], history: {} });
+    await ws.auth({ mid: 2, key: 'h-ws', room_id: 'live://1000', accepts: [1000], history: {} });
     await chat.auth({ mid: 3, key: 'h-chat', room_id: 'chat://1000', accepts: [1000] });
     const post = async (path: string, body: string) => {
       const res = await fetch(`http://127.0.0.1:${a.http.port}${path}`, { method: 'POST', body });

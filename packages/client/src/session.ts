@@ -548,8 +548,9 @@ export abstract class ClientSession {
     if (p.room !== undefined && body !== undefined) {
       // A server that granted this connection its room answers a refused change with the room
       // the connection stayed in (docs/protocol.md): remember that one for reconnects.
+      // An accepted change echoes the request: the bare room id, or op 12's JSON form (docs/history.md#opting-in).
       const kept = utf8Text(body);
-      if (kept !== p.room) {
+      if (kept !== p.room && roomOfJsonForm(kept) !== p.room) {
         if (this.room === p.room) this.room = kept;
         p.resolve(false);
         return true;
@@ -624,6 +625,17 @@ export abstract class ClientSession {
       t.accepts = merged;
     }
     return { bytes: utf8(stringifyToken(t)), rewritten: true };
+  }
+}
+
+/** The room of op 12's JSON form `{"room":…,"history":…}`, or undefined. */
+function roomOfJsonForm(text: string): string | undefined {
+  if (!text.startsWith('{')) return undefined;
+  try {
+    const v = JSON.parse(text) as { room?: unknown };
+    return typeof v.room === 'string' ? v.room : undefined;
+  } catch {
+    return undefined;
   }
 }
 
