@@ -192,6 +192,10 @@ export class RoomSequencer {
     if (r.newEpochDue) {
       r.newEpochDue = false;
       this.startEpoch(room, r, r.last + 1);
+    } else if (o.last < o.epochStart) {
+      // Nothing stored in this epoch yet, so no join could have told the room's clients its
+      // epoch: announce it ahead of the first message, or they could not recover later.
+      this.deliver(room, ROOM_STATE_OP, roomStateBody(room, r.epoch, r.last + 1), 0).catch(noop);
     }
     const waiting = r.waiting;
     r.waiting = [];

@@ -83,7 +83,12 @@ describe('distributed tsim: clients recover what a comet restart made them miss'
     for (; n < TOTAL; n++) await push(n);
 
     const all = Array.from({ length: TOTAL }, (_, i) => i);
-    await eventually(() => [...got.values()].every((g) => g.length >= TOTAL), `every client to hold all ${TOTAL} messages`, 30_000);
+    try {
+      await eventually(() => [...got.values()].every((g) => g.length >= TOTAL), `every client to hold all ${TOTAL} messages`, 30_000);
+    } catch (err) {
+      const summary = [...got.values()].map((g, i) => `${i}:${g.length} first-gap@${g.findIndex((x, k) => x !== k)} states=${clients[i].state}`).join(' ');
+      throw new Error(`${(err as Error).message}\n${summary}\nlost=${lost.join(',')}\n${h.diagnostics()}`);
+    }
     // Late duplicates, if any, would come with a redelivery (nats.retryDelay 200 ms here).
     await new Promise((res) => setTimeout(res, 1000));
     let dups = 0;
