@@ -127,7 +127,14 @@ export class Fanout {
     this.received.room++;
     if (!proto || typeof roomId !== 'string' || roomId === '') throw new Error('rpc broadcast  room arg error');
     const room = this.table.rooms.get(roomId);
-    if (room === undefined) return;
+    if (room === undefined) {
+      // Nobody here: only remember how far the room's offsets went, for a replay joining later.
+      if (proto.op === Op.Raw) {
+        const scan = scanBatch(proto.body);
+        if (scan.offset > 0) this.table.rooms.noteVacant(roomId, scan.offset);
+      }
+      return;
+    }
     const t0 = this.clock.now();
     const w0 = this.out.pushesWritten;
     const d0 = this.out.pushesDropped;

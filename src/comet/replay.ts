@@ -16,9 +16,13 @@ import type { Room } from './room.js';
 
 /** Most records one join asks logic for; the room type's replayMax caps it further. */
 export const REPLAY_LIMIT = 1000;
-/** Reads while the store is behind what this comet delivered: 10 × 20 ms. */
-const READ_ATTEMPTS = 10;
-const READ_RETRY_MS = 20;
+/**
+ * Reads while the store is behind what this comet delivered or holds: up to 40 × 50 ms. The job
+ * stores behind fan-out, by a few ms normally and by more under load; the hold bound caps the
+ * memory this costs.
+ */
+const READ_ATTEMPTS = 40;
+const READ_RETRY_MS = 50;
 /** Replayed records are written in pushes of about this size (each must fit the send queue). */
 const RECORD_CHUNK_BYTES = 64 << 10;
 
@@ -33,6 +37,15 @@ export class ReplayHold {
     readonly joinOffset: number,
     readonly ask: HistoryAsk,
   ) {}
+
+  /**
+   * The offset the history must reach for the replay and the held batches to join without a
+   * gap: what the room had delivered here at the join, or just before the first batch held
+   * since (the room may have had no member here before, after a restart).
+   */
+  needed(): number {
+    return Math.max(this.joinOffset, this.heldFrom() ?? 0);
+  }
 
   /** One less than the first offset held; undefined when nothing held carries one. */
   heldFrom(): number | undefined {
@@ -120,7 +133,7 @@ export class Replays {
           for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
           return;
         }
-        if (r.recovered && r.last < h.joinOffset && attempt < READ_ATTEMPTS) {
+        if (r.recovered && r.last < h.needed() && attempt < READ_ATTEMPTS) {
           this.opts.clock.setTimeout(() => {
             if (c.replay === h) this.read(c, h, attempt + 1);
           }, READ_RETRY_MS);
@@ -157,7 +170,7 @@ export class Replays {
       first = last + 1;
     }
     // The store never caught up with what was delivered before the join: a gap.
-    if (recovered && (h.ask.last > 0 || h.ask.since !== undefined) && r.last < h.joinOffset) {
+    if (recovered && (h.ask.last > 0 || h.ask.since !== undefined) && r.last < h.needed()) {
       recovered = false;
       reason = 'store behind';
     }

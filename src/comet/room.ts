@@ -22,10 +22,15 @@ export class Room<M extends RoomMember = RoomMember> {
   }
 }
 
+/** Rooms without members whose last offset is remembered. */
+const MAX_VACANT = 65_536;
+
 export class RoomTable<M extends RoomMember = RoomMember> {
   private readonly rooms = new Map<string, Room<M>>();
   /** The last global room → count map from logic, to seed rooms created between reports. */
   private global: Record<string, number> = {};
+  /** Offsets seen for rooms without members (noteVacant). */
+  private readonly vacant = new Map<string, number>();
 
   get size(): number {
     return this.rooms.size;
@@ -43,6 +48,11 @@ export class RoomTable<M extends RoomMember = RoomMember> {
     if (room === undefined) {
       room = new Room<M>(id);
       room.globalCount = countOf(this.global, id);
+      const seen = this.vacant.get(id);
+      if (seen !== undefined) {
+        room.offset = seen;
+        this.vacant.delete(id);
+      }
       this.rooms.set(id, room);
     }
     m.room = room;
@@ -62,7 +72,23 @@ export class RoomTable<M extends RoomMember = RoomMember> {
     }
     m.room = null;
     m.roomIndex = -1;
-    if (members.length === 0) this.rooms.delete(room.id);
+    if (members.length === 0) {
+      this.rooms.delete(room.id);
+      if (room.offset > 0) this.noteVacant(room.id, room.offset);
+    }
+  }
+
+  /**
+   * The highest offset delivered to a room with no member here (a batch arriving before anyone
+   * joined, e.g. after a restart): a joiner's replay must reach it (docs/history.md#replay).
+   * Bounded: the oldest entries go first.
+   */
+  noteVacant(id: string, offset: number): void {
+    const had = this.vacant.get(id);
+    if (had !== undefined && had >= offset) return;
+    this.vacant.delete(id);
+    this.vacant.set(id, offset);
+    if (this.vacant.size > MAX_VACANT) this.vacant.delete(this.vacant.keys().next().value!);
   }
 
   ids(): string[] {

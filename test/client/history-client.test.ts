@@ -95,6 +95,38 @@ describe('client history', () => {
     assert.equal((await m).offset, 50);
   });
 
+  it('orders messages past a gap until it fills (a redelivery after later ones)', async () => {
+    const { comet, client } = await setup();
+    await next<Ev, 'auth'>(client, 'auth');
+    const got = collect<Ev, 'message'>(client, 'message', 5);
+    comet.send(1, state({ first: 1, last: 0 }));
+    comet.send(1, envelope([1000, 1, 'a'], [1000, 2, 'b']));
+    comet.send(1, envelope([1000, 4, 'd'], [1000, 5, 'e']));
+    comet.send(1, envelope([1000, 3, 'c'], [1000, 4, 'd']));
+    assert.deepEqual(
+      (await got).map((m) => m.text()),
+      ['a', 'b', 'c', 'd', 'e'],
+    );
+  });
+
+  it('a gap that does not fill within gapWaitMs is reported, and what waited is delivered in order', async () => {
+    const comet = await FakeComet.ws();
+    cleanups.push(() => comet.close());
+    const client = new TsimClient({ url: comet.url, token: TOKEN, history: true, gapWaitMs: 150 });
+    cleanups.push(() => client.close());
+    await next<Ev, 'auth'>(client, 'auth');
+    const got = collect<Ev, 'message'>(client, 'message', 3);
+    const gap = next<Ev, 'notRecovered'>(client, 'notRecovered');
+    comet.send(1, state({ first: 1, last: 0 }));
+    comet.send(1, envelope([1000, 1, 'a'], [1000, 4, 'd'], [1000, 3, 'c']));
+    const ev = await gap;
+    assert.deepEqual([ev.reason, ev.missedFrom], ['gap', { epoch: 'e1', offset: 1 }]);
+    assert.deepEqual(
+      (await got).map((m) => m.offset),
+      [1, 3, 4],
+    );
+  });
+
   it('a client without history keeps goim behaviour: no token field, op 18 is a plain message, no dedupe', async () => {
     const { comet, client } = await setup(false);
     await next<Ev, 'auth'>(client, 'auth');

@@ -50,6 +50,7 @@ describe('distributed tsim: clients recover what a comet restart made them miss'
 
     const got = new Map<ClientSession, number[]>();
     const lost: string[] = [];
+    const states: string[] = [];
     for (let i = 0; i < CLIENTS; i++) {
       const token = { mid: i + 1, key: `rec-${i}`, room_id: 'live://busy' };
       const opts = { token, history: { last: 0 }, reconnect: { baseMs: 100, maxMs: 400, jitter: 0 } };
@@ -61,6 +62,7 @@ describe('distributed tsim: clients recover what a comet restart made them miss'
         if (m.op === 1000) got.get(c)!.push(Number(m.text()));
       });
       c.on('notRecovered', (s) => lost.push(`${i}: ${s.reason}`));
+      c.on('roomState', (s) => states.push(`${i}@${got.get(c)!.length}: ${JSON.stringify(s)}`));
     }
     await eventually(() => clients.every((c) => c.state === 'open'), 'every client authenticated');
 
@@ -86,8 +88,20 @@ describe('distributed tsim: clients recover what a comet restart made them miss'
     try {
       await eventually(() => [...got.values()].every((g) => g.length >= TOTAL), `every client to hold all ${TOTAL} messages`, 30_000);
     } catch (err) {
-      const summary = [...got.values()].map((g, i) => `${i}:${g.length} first-gap@${g.findIndex((x, k) => x !== k)} states=${clients[i].state}`).join(' ');
-      throw new Error(`${(err as Error).message}\n${summary}\nlost=${lost.join(',')}\n${h.diagnostics()}`);
+      const ranges = (g: number[]) => {
+        const have = new Set(g);
+        const out: string[] = [];
+        for (let x = 0; x < TOTAL; x++) if (!have.has(x) && have.has(x - 1)) out.push(`${x}..`);
+        for (let x = 0; x < TOTAL; x++) if (!have.has(x) && (have.has(x + 1) || x === TOTAL - 1)) out.push(`..${x}`);
+        return out.join(' ');
+      };
+      const summary = [...got.values()].map((g, i) => `${i}:${g.length} missing ${ranges(g)} states=${clients[i].state}`).join('\n');
+      throw new Error(
+        `${(err as Error).message}\n${summary}\nlost=${lost.join(',')}\nstates=${states
+          .filter((x) => !x.includes('@0:'))
+          .slice(0, 8)
+          .join('\n')}\n${h.diagnostics()}`,
+      );
     }
     // Late duplicates, if any, would come with a redelivery (nats.retryDelay 200 ms here).
     await new Promise((res) => setTimeout(res, 1000));

@@ -31,6 +31,8 @@ export class RoomHistory {
   private room: string | undefined;
   private epoch: string | undefined;
   private lastOffset = 0;
+  /** Messages past a gap, by offset, until it fills. */
+  private readonly held = new Map<number, unknown>();
 
   constructor(private readonly last: number) {}
 
@@ -51,6 +53,7 @@ export class RoomHistory {
     this.room = room;
     this.epoch = undefined;
     this.lastOffset = 0;
+    this.held.clear();
   }
 
   /** Applies an op-18 body; null when it is not a RoomState object. */
@@ -70,6 +73,7 @@ export class RoomHistory {
     const before = this.room === o.room && this.epoch !== undefined ? { epoch: this.epoch, offset: this.lastOffset } : undefined;
     if (before !== undefined && !ev.recovered) ev.missedFrom = before;
     if (this.room !== o.room || this.epoch !== o.epoch || !ev.recovered) {
+      this.held.clear();
       // Another room, a new epoch, or a gap that was not filled: count from where this join starts.
       this.room = o.room;
       this.epoch = o.epoch;
@@ -79,13 +83,43 @@ export class RoomHistory {
   }
 
   /**
-   * Whether a room message with this offset is new. Offsets at or below the last one received
-   * are duplicates (a redelivery, or a replayed message also seen live) and are dropped.
+   * Orders room messages by offset. Returns what may be delivered now, in order: nothing for a
+   * duplicate (at or below the last offset: a redelivery, or a replayed message also seen
+   * live), the message and any held ones that follow it, or nothing while it waits behind a gap
+   * (a message the server redelivers after a failure arrives after later ones; see gapExpired).
    */
-  accept(offset: number): boolean {
-    if (offset === 0 || this.epoch === undefined) return true;
-    if (offset <= this.lastOffset) return false;
+  order<T>(offset: number, item: T): T[] {
+    if (offset === 0 || this.epoch === undefined) return [item];
+    if (offset <= this.lastOffset) return [];
+    if (offset > this.lastOffset + 1) {
+      if (!this.held.has(offset)) this.held.set(offset, item);
+      return [];
+    }
     this.lastOffset = offset;
-    return true;
+    const out: T[] = [item];
+    for (let next = this.held.get(this.lastOffset + 1); next !== undefined; next = this.held.get(this.lastOffset + 1)) {
+      this.held.delete(this.lastOffset + 1);
+      this.lastOffset++;
+      out.push(next as T);
+    }
+    return out;
+  }
+
+  /** Messages waiting behind a gap. */
+  get waiting(): number {
+    return this.held.size;
+  }
+
+  /**
+   * The gap did not fill in time (or too much waits behind it): the held messages go out in
+   * order past it, and the position before the gap is returned for paging what was missed.
+   */
+  gapExpired<T>(): { items: T[]; missedFrom: { epoch: string; offset: number } } {
+    const missedFrom = { epoch: this.epoch ?? '', offset: this.lastOffset };
+    const offsets = [...this.held.keys()].sort((a, b) => a - b);
+    const items = offsets.map((o) => this.held.get(o) as T);
+    if (offsets.length > 0) this.lastOffset = offsets[offsets.length - 1];
+    this.held.clear();
+    return { items, missedFrom };
   }
 }

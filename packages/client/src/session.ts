@@ -39,6 +39,12 @@ export interface SessionOptions {
   history?: boolean | HistoryOptions;
   /** How long sendDanmaku() keeps trying (across reconnects) before answering code -1 (default 10 s). */
   sendTimeoutMs?: number;
+  /**
+   * With `history`: how long messages wait behind a gap in the offsets for the missing ones (the
+   * server redelivers after a failure, possibly after later messages) before they are delivered
+   * past it and `notRecovered` reports the gap (default 5 s).
+   */
+  gapWaitMs?: number;
 }
 
 /** A danmaku (docs/history.md#sending): `text` or `data`, and optional hints. */
@@ -76,6 +82,8 @@ interface Outgoing {
 }
 
 const MAX_OUTGOING = 256;
+/** Messages held behind a gap at most; past it the gap is given up at once. */
+const MAX_GAP_WAITING = 10_000;
 
 export type ClientState = 'idle' | 'connecting' | 'authenticating' | 'open' | 'reconnecting' | 'closed';
 
@@ -131,6 +139,8 @@ export abstract class ClientSession {
   /** Set when the client opted in to history. */
   private readonly history: RoomHistory | null;
   private readonly outgoing = new Set<Outgoing>();
+  private readonly gapWaitMs: number;
+  private gapTimer: ReturnType<typeof setTimeout> | undefined;
 
   private _state: ClientState = 'idle';
   private conn: Conn | null = null;
@@ -165,6 +175,7 @@ export abstract class ClientSession {
     this.maxAttempts = typeof rc === 'object' && rc.maxAttempts !== undefined ? rc.maxAttempts : Infinity;
     this.maxBody = options.maxBody ?? MAX_CLIENT_BODY;
     this.sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
+    this.gapWaitMs = options.gapWaitMs ?? 5000;
     const h = options.history ?? false;
     this.history = h === false ? null : new RoomHistory(h === true ? 20 : Math.max(0, h.last ?? 20));
     if (options.autoConnect ?? true) {
@@ -301,6 +312,8 @@ export abstract class ClientSession {
   close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.gapTimer);
+    this.gapTimer = undefined;
     this.retryTimer = undefined;
     const conn = this.conn;
     if (conn === null) {
@@ -531,10 +544,35 @@ export abstract class ClientSession {
         return;
       }
     }
-    // Offsets are unsigned 32-bit on the wire; a duplicate (redelivered, or replayed and live) is dropped.
+    // Offsets are unsigned 32-bit on the wire; a duplicate (redelivered, or replayed and live) is
+    // dropped, and a message past a gap waits (at most gapWaitMs) for the gap to fill.
     const offset = f.seq >>> 0;
-    if (!h.accept(offset)) return;
-    this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq, offset));
+    for (const m of h.order(offset, new PushMessage(f.op, f.body, f.ver, f.seq, offset))) this.listeners.emit('message', m);
+    if (h.waiting === 0) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+    } else if (h.waiting > MAX_GAP_WAITING) this.gapExpired();
+    else this.gapTimer ??= setTimeout(() => this.gapExpired(), this.gapWaitMs);
+  }
+
+  /** A gap in the offsets did not fill: deliver what waited behind it and say what was missed. */
+  private gapExpired(): void {
+    clearTimeout(this.gapTimer);
+    this.gapTimer = undefined;
+    const h = this.history;
+    if (h === null || h.waiting === 0) return;
+    const { items, missedFrom } = h.gapExpired<PushMessage>();
+    const pos = h.position;
+    this.listeners.emit('notRecovered', {
+      room: pos.room ?? '',
+      epoch: pos.epoch ?? '',
+      first: missedFrom.offset + 1,
+      last: missedFrom.offset,
+      recovered: false,
+      reason: 'gap',
+      missedFrom,
+    });
+    for (const m of items) this.listeners.emit('message', m);
   }
 
   private settle(seq: number, op: number, body?: Uint8Array): boolean {
