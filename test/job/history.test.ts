@@ -1,6 +1,7 @@
 // The job's room history (docs/history.md#offsets-and-epochs): offsets in the inner frames'
-// seq and in the store, acknowledgement after storage, redelivery, outages, overflow, a failed
-// open, the u32 wrap and retention — driven through Job.handle with recording comets, the
+// seq and in the store, the op-18 announcement a room opened with nothing stored in its epoch
+// starts with, acknowledgement after storage, redelivery, outages, overflow, a failed open,
+// the u32 wrap and retention — driven through Job.handle with recording comets, the
 // in-memory HistoryStore and a manual clock for the store's retry back-off.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -92,13 +93,28 @@ const roomMsg = (room: string, body: string, id?: string): PushMsg => ({
 });
 
 /** Every inner frame the comet accepted for `room`, in order; seq read as the u32 it is. */
-function frames(c: FakeComet, room: string): Frame[] {
+function allFrames(c: FakeComet, room: string): Frame[] {
   return c.calls.flatMap((call) =>
     call.kind === 'room' && call.room === room ? splitFrames(Buffer.from(call.proto.body)).map((f) => ({ ...f, seq: f.seq >>> 0 })) : [],
   );
 }
 
+/** An op-18 frame with seq 0: the job announcing a room's epoch in its stream. */
+const isRoomState = (f: Frame) => f.op === 18 && f.seq === 0;
+
+/**
+ * The frames of `room` without the announcement a room opened with nothing stored in its epoch
+ * starts with (its leading op-18 frame); an op 18 anywhere else in the stream is kept.
+ */
+function frames(c: FakeComet, room: string): Frame[] {
+  const all = allFrames(c, room);
+  return all.length > 0 && isRoomState(all[0]) ? all.slice(1) : all;
+}
+
 const seqs = (c: FakeComet, room: string) => frames(c, room).map((f) => [f.op, f.seq, f.body.toString()]);
+
+type RoomState = { room: string; epoch: string; first: number };
+const roomState = (f: Frame) => JSON.parse(f.body.toString()) as RoomState;
 
 /** Resolves on the next macrotask turn: lets settled store calls run their continuations. */
 const turn = () => new Promise((r) => setImmediate(r));
@@ -108,14 +124,25 @@ test('offsets are contiguous per room and in queue order, in the frames seq and 
   const store = new SpyStore();
   const job = await startJob(c, store, { ...HISTORY, room: { batch: 4, signal: '1h' } });
   try {
+    // 7 messages for each live room: with the op-18 announcement each starts with, 8 frames, two
+    // full batches of 4. chat://1 (no history, no announcement) gets 8: m2, m5, …, m20 and m21.
     const acks: Promise<void>[] = [];
-    for (let i = 0; i < 24; i++) acks.push(job.handle(roomMsg(['live://1', 'live://2', 'chat://1'][i % 3], `m${i}`, `id${i}`)));
+    for (let i = 0; i < 21; i++) acks.push(job.handle(roomMsg(['live://1', 'live://2', 'chat://1'][i % 3], `m${i}`, `id${i}`)));
+    acks.push(job.handle(roomMsg('chat://1', 'm21', 'id21')));
     await withTimeout(Promise.all(acks), 5000, 'acks');
     for (const [r, first] of [
       ['live://1', 0],
       ['live://2', 1],
     ] as const) {
-      const want = Array.from({ length: 8 }, (_, k) => [1000, k + 1, `m${first + 3 * k}`]);
+      const all = allFrames(c, r);
+      assert.deepEqual(
+        all.map((f) => [f.op, f.seq]).filter(([op]) => op === 18),
+        [[18, 0]],
+        `${r}: one op-18 frame`,
+      );
+      assert.ok(isRoomState(all[0]), `${r}: its stream starts with the announcement`);
+      assert.deepEqual(roomState(all[0]), { room: r, epoch: (await store.state(r))!.epoch, first: 1 }, `${r}: its epoch, from offset 1`);
+      const want = Array.from({ length: 7 }, (_, k) => [1000, k + 1, `m${first + 3 * k}`]);
       assert.deepEqual(seqs(c, r), want, `${r} frames`);
       const stored = await store.after(r, 0, 100);
       assert.deepEqual(
@@ -125,14 +152,14 @@ test('offsets are contiguous per room and in queue order, in the frames seq and 
       );
     }
     assert.deepEqual(
-      seqs(c, 'chat://1').map(([, seq]) => seq),
-      Array(8).fill(0),
-      'a room type without history gets seq 0',
+      allFrames(c, 'chat://1').map((f) => [f.op, f.seq]),
+      Array.from({ length: 8 }, () => [1000, 0]),
+      'a room type without history gets seq 0 and no announcement',
     );
     assert.equal(await store.state('chat://1'), null, 'nothing stored for it');
     const s = job.stats();
-    assert.equal(s.historyRecordsWritten, 16);
-    assert.ok(s.historyWriteBatches >= 1 && s.historyWriteBatches <= 16);
+    assert.equal(s.historyRecordsWritten, 14);
+    assert.ok(s.historyWriteBatches >= 1 && s.historyWriteBatches <= 14);
     assert.equal(job.load().historyBacklog, 0);
   } finally {
     await job.stop();
@@ -164,17 +191,28 @@ test('without a history-enabled room type: no store call, and the room batch byt
   assert.deepEqual(store.calls, [], 'not even at stop');
 });
 
-test('a history room batch differs from goim bytes only in the seq fields', async () => {
+test("a history room batch differs from goim bytes only in the seq fields (after a new room's op-18 announcement)", async () => {
   const c = new FakeComet('c1');
-  const job = await startJob(c, new MemoryHistoryStore(), { ...HISTORY, room: { batch: 2, signal: '1h' } });
+  const store = new MemoryHistoryStore();
+  // batch 3: the new room's op-18 announcement and the two messages.
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 3, signal: '1h' } });
   try {
     await Promise.all([job.handle(roomMsg('live://1000', '{"test":1}')), job.handle(roomMsg('live://1000', '{"test":2}'))]);
+    assert.equal(c.calls.length, 1, 'one batch');
     const call = c.calls[0];
     assert.equal(call.kind, 'room');
     if (call.kind !== 'room') return;
     assert.deepEqual({ ver: call.proto.ver, op: call.proto.op, seq: call.proto.seq }, { ver: 1, op: 9, seq: 0 });
+    const body = Buffer.from(call.proto.body);
+    const announce = body.readInt32BE(0); // packLen of the leading frame
+    const [lead] = splitFrames(body.subarray(0, announce));
+    assert.deepEqual(
+      { ver: lead.ver, op: lead.op, seq: lead.seq, state: roomState(lead) },
+      { ver: 1, op: 18, seq: 0, state: { room: 'live://1000', epoch: (await store.state('live://1000'))!.epoch, first: 1 } },
+      'the announcement leads the batch',
+    );
     assert.equal(
-      hex(call.proto.body),
+      hex(body.subarray(announce)),
       hex(
         unhex(
           '00 00 00 1a 00 10 00 01 00 00 03 e8 00 00 00 01 7b 22 74 65 73 74 22 3a 31 7d ' +
@@ -253,7 +291,7 @@ test('a redelivered message keeps its offset and is not stored twice (same job, 
   try {
     for (const id of ['b', 'c', 'd']) await job2.handle(roomMsg('live://1', id, id));
     assert.deepEqual(
-      seqs(c2, 'live://1').map(([, seq, body]) => `${body}${seq}`),
+      allFrames(c2, 'live://1').map((f) => `${f.body.toString()}${f.seq}`),
       ['b2', 'c3', 'd4'],
     );
     const stored = await store.after('live://1', 0, 10);
@@ -262,6 +300,40 @@ test('a redelivered message keeps its offset and is not stored twice (same job, 
       ['a1', 'b2', 'c3', 'd4'],
     );
     assert.equal(job2.stats().historyRecordsWritten, 1, 'the new owner stored only d');
+  } finally {
+    await job2.stop();
+  }
+});
+
+test('a room reopened by a new job with records in its epoch gets no op-18 announcement at open', async () => {
+  const store = new MemoryHistoryStore();
+  const c1 = new FakeComet('c1');
+  const job1 = await startJob(c1, store, { ...HISTORY, room: { batch: 1 } });
+  try {
+    await job1.handle(roomMsg('live://1', 'a', 'a'));
+    assert.deepEqual(
+      allFrames(c1, 'live://1').map((f) => [f.op, f.seq]),
+      [
+        [18, 0],
+        [1000, 1],
+      ],
+      'the new room announced its epoch',
+    );
+  } finally {
+    await job1.stop();
+  }
+  const epoch = (await store.state('live://1'))!.epoch;
+  const c2 = new FakeComet('c2');
+  const job2 = await startJob(c2, store, { ...HISTORY, room: { batch: 1 } });
+  try {
+    await job2.handle(roomMsg('live://1', 'b', 'b'));
+    assert.deepEqual(
+      allFrames(c2, 'live://1').map((f) => [f.op, f.seq, f.body.toString()]),
+      [[1000, 2, 'b']],
+      'a joiner learns the epoch from the stored records: nothing announced',
+    );
+    assert.deepEqual(job2.historyPosition('live://1'), { epoch, last: 2, status: 'open' });
+    assert.equal(job2.stats().historyEpochs, 0);
   } finally {
     await job2.stop();
   }
@@ -337,17 +409,19 @@ test('buffer overflow: oldest records dropped and acknowledged, op 18 announces 
     assert.equal(job.stats().historyRecordsDropped, 3);
     assert.equal(job.stats().historyEpochs, 1);
     const m6 = job.handle(roomMsg('live://1', 'm6'));
-    await eventually(() => frames(c, 'live://1').length === 7, 'm6 delivered');
-    const stream = frames(c, 'live://1');
-    const announce = stream.find((f) => f.op === 18)!;
-    assert.ok(announce, 'op 18 in the stream');
-    const state = JSON.parse(announce.body.toString()) as { room: string; epoch: string; first: number };
+    await eventually(() => allFrames(c, 'live://1').length === 8, 'm6 delivered');
+    const stream = allFrames(c, 'live://1');
+    const announced = stream.filter(isRoomState);
+    assert.equal(announced.length, 2, 'the epoch the room opened in, then the new one');
+    assert.deepEqual(roomState(announced[0]), { room: 'live://1', epoch: epoch1, first: 1 });
+    const state = roomState(announced[1]);
     assert.equal(state.room, 'live://1');
     assert.equal(state.first, 6);
     assert.notEqual(state.epoch, epoch1);
     assert.deepEqual(
       stream.map((f) => [f.op, f.seq, f.op === 18 ? '' : f.body.toString()]),
       [
+        [18, 0, ''],
         [1000, 1, 'm1'],
         [1000, 2, 'm2'],
         [1000, 3, 'm3'],
@@ -369,7 +443,7 @@ test('buffer overflow: oldest records dropped and acknowledged, op 18 announces 
     );
     assert.equal((await store.state('live://2'))!.last, 1, 'the other room is untouched');
     await job.handle(roomMsg('live://1', 'm7'));
-    assert.deepEqual(frames(c, 'live://1').at(-1)!.seq, 7, 'offsets go on in the new epoch');
+    assert.deepEqual(allFrames(c, 'live://1').at(-1)!.seq, 7, 'offsets go on in the new epoch');
   } finally {
     await job.stop();
   }
@@ -383,17 +457,20 @@ test('store down at open: the room goes out with seq 0, then opens with a new ep
   try {
     store.failing = new Error('store down');
     await withTimeout(Promise.all([job.handle(roomMsg('live://1', 'a')), job.handle(roomMsg('live://1', 'b'))]), 5000, 'delivered unrecorded');
-    assert.deepEqual(seqs(c, 'live://1'), [
-      [1000, 0, 'a'],
-      [1000, 0, 'b'],
-    ]);
+    assert.deepEqual(
+      allFrames(c, 'live://1').map((f) => [f.op, f.seq, f.body.toString()]),
+      [
+        [1000, 0, 'a'],
+        [1000, 0, 'b'],
+      ],
+    );
     assert.equal(job.stats().historyOpenFailures, 1);
     await job.handle(roomMsg('live://1', 'c')); // still down: not held
     store.failing = null;
     clock.advance(100); // the open is retried
     await eventually(() => job.historyPosition('live://1')?.status === 'open', 'room open');
     await job.handle(roomMsg('live://1', 'd'));
-    const stream = frames(c, 'live://1');
+    const stream = allFrames(c, 'live://1');
     assert.deepEqual(
       stream.map((f) => [f.op, f.seq]),
       [
@@ -425,10 +502,11 @@ test('offsets are u32 on the wire: after 2^32 - 1 a room starts a new epoch at o
   const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } });
   try {
     for (const m of ['a', 'b', 'c', 'd']) await job.handle(roomMsg('live://1', m));
-    const stream = frames(c, 'live://1');
+    const stream = allFrames(c, 'live://1');
     assert.deepEqual(
       stream.map((f) => [f.op, f.seq]),
       [
+        [18, 0], // nothing stored in 'big' yet: announced at open
         [1000, 2 ** 32 - 2],
         [1000, 2 ** 32 - 1],
         [18, 0],
@@ -436,10 +514,11 @@ test('offsets are u32 on the wire: after 2^32 - 1 a room starts a new epoch at o
         [1000, 2],
       ],
     );
-    const call = c.calls[1];
+    assert.deepEqual(roomState(stream[0]), { room: 'live://1', epoch: 'big', first: 2 ** 32 - 2 });
+    const call = c.calls[2]; // batch 1: the announcement, a, then b
     assert.ok(call.kind === 'room');
     assert.equal(hex(call.proto.body.subarray(12, 16)), 'ff ff ff ff', 'the top offset as four bytes');
-    const announced = JSON.parse(stream[2].body.toString()) as { epoch: string; first: number };
+    const announced = roomState(stream[3]);
     assert.equal(announced.first, 1);
     const st = (await store.state('live://1'))!;
     assert.deepEqual([st.epoch, st.epochStart, st.last], [announced.epoch, 1, 2]);
@@ -512,19 +591,22 @@ test('an open the store does not answer counts as failed after 10 s: the held me
     const ack = job.handle(roomMsg('live://1', 'held')).then(() => (acked = true));
     await turn();
     assert.equal(acked, false);
-    assert.equal(frames(c, 'live://1').length, 0, 'held while the room opens');
+    assert.equal(allFrames(c, 'live://1').length, 0, 'held while the room opens');
     clock.advance(9_999);
     await turn();
-    assert.equal(frames(c, 'live://1').length, 0);
+    assert.equal(allFrames(c, 'live://1').length, 0);
     clock.advance(1);
     await withTimeout(ack, 5000, 'delivered after the open timed out');
-    assert.deepEqual(seqs(c, 'live://1'), [[1000, 0, 'held']]);
+    assert.deepEqual(
+      allFrames(c, 'live://1').map((f) => [f.op, f.seq, f.body.toString()]),
+      [[1000, 0, 'held']],
+    );
     assert.equal(job.stats().historyOpenFailures, 1);
     clock.advance(100);
     await eventually(() => job.historyPosition('live://1')?.status === 'open', 'reopened');
     await job.handle(roomMsg('live://1', 'next'));
     assert.deepEqual(
-      frames(c, 'live://1').map((f) => [f.op, f.seq]),
+      allFrames(c, 'live://1').map((f) => [f.op, f.seq]),
       [
         [1000, 0],
         [18, 0],
