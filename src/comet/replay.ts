@@ -15,7 +15,7 @@ import type { Outbound } from './outbound.js';
 import type { Room } from './room.js';
 
 /** Most records one join asks logic for; the room type's replayMax caps it further. */
-export const REPLAY_LIMIT = 1000;
+const REPLAY_LIMIT = 1000;
 /**
  * Reads while the store is behind what this comet delivered or holds: up to 40 × 50 ms. The job
  * stores behind fan-out, by a few ms normally and by more under load; the hold bound caps the

@@ -22,7 +22,7 @@ import type { AppendBatch, HistoryRecord, HistoryStore } from '../ports/index.js
 const RETRY_MS = 100;
 const RETRY_MAX_MS = 5000;
 /** Longest a store call may take before it counts as failed (its effect, if it lands later, is idempotent). */
-export const STORE_CALL_TIMEOUT_MS = 10_000;
+const STORE_CALL_TIMEOUT_MS = 10_000;
 
 export interface HistoryWriterOptions {
   store: HistoryStore;

@@ -21,7 +21,7 @@ import { boundedCall, type HistoryWriter } from './history-writer.js';
 import { ROOM_STATE_OP, roomStateBody } from './push-frame.js';
 
 /** Frame seqs are u32 (docs/history.md#offsets-and-epochs): the highest offset a frame can carry. */
-export const MAX_WIRE_OFFSET = 0xffff_ffff;
+const MAX_WIRE_OFFSET = 0xffff_ffff;
 /** First wait before a failed open is retried; doubles per failure up to OPEN_RETRY_MAX_MS. */
 const OPEN_RETRY_MS = 100;
 const OPEN_RETRY_MAX_MS = 5000;

@@ -3,12 +3,7 @@
 // `history` on are read; the store is never written here (rooms are opened by the job).
 import type { HistoryRoomTypes } from '../config/history-settings.js';
 import type { HistoryRecord, HistoryReply, HistoryRequest, HistoryStore, RoomHistory } from '../ports/index.js';
-
-/** The room type of a room key (`live` of `live://1000`); '' when the key has none. */
-export function roomTypeOf(room: string): string {
-  const at = room.indexOf('://');
-  return at < 0 ? '' : room.slice(0, at);
-}
+import { roomTypeOf } from './room-types.js';
 
 /** A room whose type keeps no history, for a joiner: comet sends nothing extra. */
 const NO_HISTORY: HistoryReply = { epoch: '', first: 1, last: 0, records: [], recovered: true };

@@ -12,7 +12,6 @@ export type {
   NodesReply,
   ReceiveRequest,
   ReceiveResult,
-  ReplayRecord,
 } from './logic-service.js';
 export type { HistoryRecord, HistoryStore, RoomHistory, RoomOpen, AppendBatch, PruneRule } from './history-store.js';
 export type { CometDialer, CometOps, CometService } from './comet-service.js';
@@ -20,4 +19,4 @@ export type { ServerOnline, SessionRef, SessionStore } from './session-store.js'
 export { PushType, type PushHandler, type PushMsg, type PushQueue } from './push-queue.js';
 export { AppId, type Instance, type Registry } from './registry.js';
 export type { LeaseStore } from './lease-store.js';
-export type { NonceClaim, SendGuard } from './send-guard.js';
+export type { SendGuard } from './send-guard.js';

@@ -4,9 +4,9 @@
 import type { HistoryAsk } from '../ports/index.js';
 
 /** Most records one join may ask for (the room type's replayMax caps it further). */
-export const MAX_HISTORY_LAST = 10_000;
+const MAX_HISTORY_LAST = 10_000;
 /** Longest epoch name a client may send back. */
-export const MAX_EPOCH_LENGTH = 64;
+const MAX_EPOCH_LENGTH = 64;
 
 /** Why a history request was refused; the message names the field. */
 export class HistoryAskError extends Error {

@@ -101,6 +101,7 @@ describe('distributed tsim: clients recover what a comet restart made them miss'
           .filter((x) => !x.includes('@0:'))
           .slice(0, 8)
           .join('\n')}\n${h.diagnostics()}`,
+        { cause: err },
       );
     }
     // Late duplicates, if any, would come with a redelivery (nats.retryDelay 200 ms here).

@@ -17,7 +17,6 @@ export const Refusal = {
 } as const;
 
 export type RefusalReason = keyof typeof Refusal;
-export type RefusalCode = (typeof Refusal)[RefusalReason];
 
 const MESSAGES: Record<RefusalReason, string> = {
   invalid: 'invalid danmaku',

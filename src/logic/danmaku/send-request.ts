@@ -25,7 +25,7 @@ export interface SendRequest {
 export type ParsedSend = { ok: true; req: SendRequest } | { ok: false; reason: RefusalReason };
 
 /** A nonce is the client's id for one send, not a payload. */
-export const MAX_NONCE_BYTES = 64;
+const MAX_NONCE_BYTES = 64;
 /** Room keys, nonce, numbers, field names and whitespace around the text and data. */
 const ENVELOPE_BYTES = 1024;
 const INT32_MIN = -(2 ** 31);

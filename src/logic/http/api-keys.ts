@@ -29,7 +29,7 @@ const PROTECTED_ROUTES: readonly string[] = [
   '/goim/nodes/instances',
 ];
 /** The history API (docs/http-api.md#history): guarded unless `api.publicHistory`. */
-export const HISTORY_ROUTES: readonly string[] = ['/tsim/history/room', '/tsim/history/progress'];
+const HISTORY_ROUTES: readonly string[] = ['/tsim/history/room', '/tsim/history/progress'];
 /** Guarded only with `api.protectMetrics`: scrapers rarely send keys; protect it at the network level. */
 const METRICS_ROUTE = '/metrics';
 

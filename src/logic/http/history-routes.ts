@@ -10,10 +10,10 @@ import type { Logic } from '../logic.js';
 import { envelope, JSON_TYPE } from './envelope.js';
 
 /** Most records one page holds, and the default. */
-export const HISTORY_MAX_LIMIT = 1000;
-export const HISTORY_DEFAULT_LIMIT = 100;
+const HISTORY_MAX_LIMIT = 1000;
+const HISTORY_DEFAULT_LIMIT = 100;
 /** Widest /progress range: ten 6-minute segments. */
-export const HISTORY_MAX_RANGE_MS = 3_600_000;
+const HISTORY_MAX_RANGE_MS = 3_600_000;
 /** How long a closed page may be cached: its records do not change (retention may only remove them). */
 const CLOSED_MAX_AGE_S = 3600;
 const Codes = { BadRequest: -400, NotFound: -404, Unavailable: -503 } as const;
