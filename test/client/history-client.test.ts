@@ -127,6 +127,30 @@ describe('client history', () => {
     );
   });
 
+  it('after a RoomState without an epoch (history unavailable) the next reconnect asks for the last N, not a since', async () => {
+    const { comet, client } = await setup({ last: 7 });
+    await next<Ev, 'auth'>(client, 'auth');
+    const got = collect<Ev, 'message'>(client, 'message', 1);
+    comet.send(1, state({ epoch: '', first: 5, last: 4, recovered: false, reason: 'unavailable' }));
+    comet.send(1, envelope([1000, 5, 'live']));
+    await got;
+    comet.drop(1);
+    await next<Ev, 'auth'>(client, 'auth');
+    assert.deepEqual(tokenOf(await comet.frame((f) => f.op === 7 && f.conn === 2)).history, { last: 7 });
+  });
+
+  it('messages waiting behind a gap are delivered before a new epoch takes over', async () => {
+    const { comet, client } = await setup();
+    await next<Ev, 'auth'>(client, 'auth');
+    const got = collect<Ev, 'message'>(client, 'message', 3);
+    comet.send(1, state({ first: 1, last: 0 }));
+    comet.send(1, envelope([1000, 1, 'a'], [1000, 3, 'c'], [18, 0, JSON.stringify({ room: 'live://1000', epoch: 'e2', first: 4 })], [1000, 4, 'd']));
+    assert.deepEqual(
+      (await got).map((m) => m.text()),
+      ['a', 'c', 'd'],
+    );
+  });
+
   it('a client without history keeps goim behaviour: no token field, op 18 is a plain message, no dedupe', async () => {
     const { comet, client } = await setup(false);
     await next<Ev, 'auth'>(client, 'auth');

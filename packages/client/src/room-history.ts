@@ -56,8 +56,11 @@ export class RoomHistory {
     this.held.clear();
   }
 
-  /** Applies an op-18 body; null when it is not a RoomState object. */
-  state(body: Uint8Array): RoomStateEvent | null {
+  /**
+   * Applies an op-18 body; null when it is not a RoomState object. `flushed`: messages that
+   * waited behind a gap of the position this state replaces, to deliver (in order) before it.
+   */
+  state<T>(body: Uint8Array): { ev: RoomStateEvent; flushed: T[] } | null {
     let v: unknown;
     try {
       v = JSON.parse(text(body));
@@ -72,14 +75,17 @@ export class RoomHistory {
     if (typeof o.reason === 'string') ev.reason = o.reason;
     const before = this.room === o.room && this.epoch !== undefined ? { epoch: this.epoch, offset: this.lastOffset } : undefined;
     if (before !== undefined && !ev.recovered) ev.missedFrom = before;
-    if (this.room !== o.room || this.epoch !== o.epoch || !ev.recovered) {
-      this.held.clear();
+    let flushed: T[] = [];
+    // epoch "": the server could not say (history unavailable, or the replay given up): no position.
+    const epoch = o.epoch === '' ? undefined : o.epoch;
+    if (this.room !== o.room || this.epoch !== epoch || !ev.recovered) {
+      flushed = this.gapExpired<T>().items;
       // Another room, a new epoch, or a gap that was not filled: count from where this join starts.
       this.room = o.room;
-      this.epoch = o.epoch;
+      this.epoch = epoch;
       this.lastOffset = ev.first - 1;
     }
-    return ev;
+    return { ev, flushed };
   }
 
   /**

@@ -537,8 +537,10 @@ export abstract class ClientSession {
       return;
     }
     if (f.op === Op.RoomState && f.seq === 0) {
-      const ev = h.state(f.body);
-      if (ev !== null) {
+      const st = h.state<PushMessage>(f.body);
+      if (st !== null) {
+        const { ev, flushed } = st;
+        for (const m of flushed) this.listeners.emit('message', m);
         this.listeners.emit('roomState', ev);
         if (!ev.recovered) this.listeners.emit('notRecovered', ev);
         return;
