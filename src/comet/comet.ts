@@ -188,7 +188,10 @@ export class Comet {
       out: this.out,
       clock,
       limitLog: this.admission.log,
-      holdBytes: opts.replayHoldBytes ?? protocol.sendQueueBytes,
+      // Held batches and replayed records share what a connection may queue for pushes
+      // (docs/history.md#replay): half each, so the replay never runs into the slow policy.
+      holdBytes: opts.replayHoldBytes ?? Math.floor((protocol.sendQueueBytes - protocol.replyReserve) / 2),
+      recordBytes: Math.floor((protocol.sendQueueBytes - protocol.replyReserve) / 2),
     });
     this.protocol = new ClientProtocol({
       serverId,

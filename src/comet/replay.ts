@@ -44,7 +44,7 @@ export class ReplayHold {
    * since (the room may have had no member here before, after a restart).
    */
   needed(): number {
-    return Math.max(this.joinOffset, this.heldFrom() ?? 0);
+    return Math.max(this.joinOffset, this.heldFrom() ?? 0, this.ask.since ?? 0);
   }
 
   /** One less than the first offset held; undefined when nothing held carries one. */
@@ -65,6 +65,8 @@ export interface ReplaysOptions {
   limitLog: LimitLog;
   /** Most live bytes held for one connection; past it the replay is given up. */
   holdBytes: number;
+  /** Most bytes of records replayed on one join; past it the oldest are left out. */
+  recordBytes: number;
 }
 
 /** What op 18 tells a joining connection (docs/history.md#opting-in). */
@@ -75,6 +77,14 @@ interface RoomState {
   last: number;
   recovered: boolean;
   reason?: string;
+}
+
+/** The newest records whose frames fit in `budget` bytes, oldest first. */
+function newestWithin(records: HistoryReply['records'], budget: number): HistoryReply['records'] {
+  let size = 0;
+  let i = records.length;
+  while (i > 0 && size + HEADER_LEN + records[i - 1].body.length <= budget) size += HEADER_LEN + records[--i].body.length;
+  return i === 0 ? records : records.slice(i);
 }
 
 function message(err: unknown): string {
@@ -133,7 +143,7 @@ export class Replays {
           for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
           return;
         }
-        if (r.recovered && r.last < h.needed() && attempt < READ_ATTEMPTS) {
+        if ((r.recovered || r.reason === 'ahead') && r.last < h.needed() && attempt < READ_ATTEMPTS) {
           this.opts.clock.setTimeout(() => {
             if (c.replay === h) this.read(c, h, attempt + 1);
           }, READ_RETRY_MS);
@@ -153,9 +163,14 @@ export class Replays {
   private finish(c: Connection, h: ReplayHold, r: HistoryReply): void {
     if (c.replay !== h) return;
     c.replay = null;
-    const records = r.records;
     let recovered = r.recovered;
     let reason = r.reason;
+    // Bounded bytes: the newest records that fit. A `since` request cut this way has a gap.
+    const records = newestWithin(r.records, this.opts.recordBytes);
+    if (records.length < r.records.length && h.ask.since !== undefined && recovered) {
+      recovered = false;
+      reason = 'too large';
+    }
     let first: number;
     let last: number;
     if (records.length > 0) {
@@ -176,7 +191,7 @@ export class Replays {
     }
     this.count(recovered ? 'recovered' : (reason ?? 'unknown'));
     this.state(c, { room: h.room.id, epoch: r.epoch, first, last, recovered, ...(reason !== undefined && !recovered ? { reason } : {}) });
-    this.records(c, r.records);
+    this.records(c, records);
     for (const b of h.batches) {
       const body = batchAfter(b.proto.body, last);
       const bytes = body === null ? b : new PushBytes({ ...b.proto, body });

@@ -56,7 +56,10 @@ export class HistoryReader {
     if (req.since !== undefined) {
       if (req.epoch !== state.epoch) return { ...base, records: [], recovered: false, reason: 'epoch changed' };
       const since = req.since;
-      if (since >= state.last) return { ...base, records: [], recovered: true };
+      if (since === state.last) return { ...base, records: [], recovered: true };
+      // Past what the store holds: it is behind (comet reads again), or the offsets were handed out
+      // again after a loss the store does not know of — never answer "recovered" for that.
+      if (since > state.last) return { ...base, records: [], recovered: false, reason: 'ahead' };
       if (since + 1 < state.first || state.last - since > cap) return { ...base, records: [], recovered: false, reason: 'gap too large' };
       return { ...base, records: replayRecords(await this.store.after(req.room, since, cap)), recovered: true };
     }
@@ -87,12 +90,9 @@ export class HistoryReader {
       const p = records[records.length - 1].progress ?? from;
       next = p === from ? p + 1 : p;
     }
-    let closed = full;
-    if (!closed && state !== null && state.last >= state.first) {
-      const [newest] = await this.store.latest(room, 1);
-      closed = newest !== undefined && newest.progress !== null && newest.progress >= to;
-    }
-    return { room, ...pageState(state), next, records, closed };
+    // Never cacheable: progress is what senders say, not the order records arrive in, so a
+    // danmaku for any position may still come.
+    return { room, ...pageState(state), next, records, closed: false };
   }
 
   private async state(type: string, room: string): Promise<RoomHistory | null> {

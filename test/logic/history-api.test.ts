@@ -39,7 +39,7 @@ describe('history API', () => {
   });
   after(() => s.stop());
 
-  it('/room pages oldest first with next; a full page is closed (ETag, public cache), the open tail no-cache', async () => {
+  it('/room pages oldest first with next; a full page is closed (ETag, private cache behind keys), the open tail no-cache', async () => {
     const r1 = await request(s.base, '/tsim/history/room?type=live&room=1000&since=0&limit=4');
     assert.equal(r1.status, 200);
     assert.equal(r1.type, JSON_TYPE);
@@ -52,7 +52,8 @@ describe('history API', () => {
     );
     const etag = r1.headers.get('etag');
     assert.match(etag ?? '', /^"[A-Za-z0-9_-]+"$/);
-    assert.equal(r1.headers.get('cache-control'), 'public, max-age=3600');
+    // Loopback without keys here, but not api.publicHistory: only the caller may cache it.
+    assert.equal(r1.headers.get('cache-control'), 'private, max-age=3600');
 
     const r2 = await request(s.base, `/tsim/history/room?type=live&room=1000&since=${p1.data.next}&limit=4`);
     const p2 = JSON.parse(r2.body) as PageJson;
@@ -85,7 +86,7 @@ describe('history API', () => {
     assert.equal(other.status, 200);
   });
 
-  it('/progress: a video segment by progress; closed once the newest record is past its end', async () => {
+  it('/progress: a video segment by progress; never cacheable (a danmaku for any position may still come)', async () => {
     const r = await request(s.base, '/tsim/history/progress?type=live&room=1000&from=2000&to=4000');
     const p = JSON.parse(r.body) as PageJson;
     assert.deepEqual(
@@ -100,8 +101,9 @@ describe('history API', () => {
     assert.equal(r.headers.get('cache-control'), 'no-cache');
     const room2 = 'live://2000';
     await fill(store, room2, 5);
-    const closed = await request(s.base, '/tsim/history/progress?type=live&room=2000&from=0&to=3000');
-    assert.equal(closed.headers.get('cache-control'), 'public, max-age=3600');
+    const past = await request(s.base, '/tsim/history/progress?type=live&room=2000&from=0&to=3000');
+    assert.equal(past.headers.get('cache-control'), 'no-cache');
+    assert.equal(past.headers.get('etag'), null);
     const full = JSON.parse((await request(s.base, '/tsim/history/progress?type=live&room=2000&from=0&to=60000&limit=2')).body) as PageJson;
     assert.deepEqual([full.data.records.map((x) => x.offset), full.data.next], [[1, 2], 2000]);
   });
@@ -162,7 +164,13 @@ describe('history API keys', () => {
     assert.equal((await request(guarded.base, path)).status, 401);
     assert.equal((await request(guarded.base, '/tsim/history/progress?type=live&room=1&from=0&to=1')).status, 401);
     assert.equal((await request(guarded.base, path, { headers: { authorization: `Bearer ${KEY}` } })).status, 200);
-    assert.equal((await request(open.base, path)).status, 200);
+    const pub = await request(open.base, path);
+    assert.equal(pub.status, 200);
+    // The page is complete (limit 1, one record) and public: shared caches may keep it.
+    const page = await request(open.base, `${path}&limit=1`);
+    assert.equal(page.headers.get('cache-control'), 'public, max-age=3600');
+    const keyed = await request(guarded.base, `${path}&limit=1`, { headers: { authorization: `Bearer ${KEY}` } });
+    assert.equal(keyed.headers.get('cache-control'), 'private, max-age=3600');
     // The push API keeps its key.
     assert.equal((await request(open.base, '/goim/push/all?operation=1', { method: 'POST', body: 'x' })).status, 401);
   });

@@ -40,6 +40,9 @@ describe('Logic.history', () => {
     assert.deepEqual([r.recovered, offsets(r)], [true, [17, 18, 19, 20]]);
     const none = await s.logic.history({ room: 'live://1', last: 0, since: 20, epoch, limit: 100 });
     assert.deepEqual([none.recovered, offsets(none), none.last], [true, [], 20]);
+    // Past what the store holds: never "recovered" (comet reads again while the store catches up).
+    const ahead = await s.logic.history({ room: 'live://1', last: 0, since: 25, epoch, limit: 100 });
+    assert.deepEqual([ahead.recovered, ahead.reason, offsets(ahead)], [false, 'ahead', []]);
   });
 
   it('since with another epoch: not recovered, "epoch changed"', async () => {

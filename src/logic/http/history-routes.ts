@@ -65,7 +65,7 @@ function send(reply: FastifyReply, status: number, code: number, message: string
 }
 
 /** The page in the envelope; closed pages get an ETag, and If-None-Match a 304. */
-function sendPage(req: FastifyRequest, reply: FastifyReply, page: HistoryPage): FastifyReply {
+function sendPage(req: FastifyRequest, reply: FastifyReply, page: HistoryPage, publicPages: boolean): FastifyReply {
   const data = {
     room: page.room,
     epoch: page.epoch,
@@ -77,7 +77,7 @@ function sendPage(req: FastifyRequest, reply: FastifyReply, page: HistoryPage): 
   const text = envelope(0, '', data);
   if (!page.closed) return reply.code(200).type(JSON_TYPE).header('cache-control', 'no-cache').send(text);
   const etag = `"${createHash('sha256').update(text).digest('base64url').slice(0, 32)}"`;
-  void reply.header('etag', etag).header('cache-control', `public, max-age=${CLOSED_MAX_AGE_S}`);
+  void reply.header('etag', etag).header('cache-control', `${publicPages ? 'public' : 'private'}, max-age=${CLOSED_MAX_AGE_S}`);
   const match = req.headers['if-none-match'];
   if (match !== undefined && (match === '*' || match.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))) {
     return reply.code(304).send();
@@ -99,7 +99,7 @@ function invalid(req: FastifyRequest, reply: FastifyReply): FastifyReply | undef
   return send(reply, 400, Codes.BadRequest, err.message);
 }
 
-export function registerHistoryRoutes(app: FastifyInstance, logic: Logic, log: Logger): void {
+export function registerHistoryRoutes(app: FastifyInstance, logic: Logic, log: Logger, publicPages = false): void {
   app.get<{ Querystring: RoomQuery }>(
     '/tsim/history/room',
     {
@@ -122,7 +122,7 @@ export function registerHistoryRoutes(app: FastifyInstance, logic: Logic, log: L
       } catch (err) {
         return failed(log, req, reply, err);
       }
-      return sendPage(req, reply, page);
+      return sendPage(req, reply, page, publicPages);
     },
   );
 
@@ -152,7 +152,7 @@ export function registerHistoryRoutes(app: FastifyInstance, logic: Logic, log: L
       } catch (err) {
         return failed(log, req, reply, err);
       }
-      return sendPage(req, reply, page);
+      return sendPage(req, reply, page, publicPages);
     },
   );
 }

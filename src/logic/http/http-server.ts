@@ -174,7 +174,8 @@ export class LogicHttpServer {
     this.apiAuth = guardApi(app, { access: opts.api, log: opts.log, limits });
 
     registerGoimRoutes(app, opts.logic);
-    registerHistoryRoutes(app, opts.logic, opts.log);
+    // Pages behind an API key may be cached by the caller only, never by a shared cache.
+    registerHistoryRoutes(app, opts.logic, opts.log, opts.api.publicHistory === true);
 
     // Prometheus scrapes (beyond goim): an exact route, so neither the file route nor the 404 rules see it.
     const metrics = opts.metrics && sharedRender(opts.metrics, opts.metricsRenderInterval);
