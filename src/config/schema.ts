@@ -51,7 +51,13 @@ const roomType = z
     /** Every room message is stored with an offset; joiners may ask for history. */
     history: z.boolean().default(false),
     /** Operation of the room message a danmaku becomes. */
-    op: z.number().int().min(0).max(2147483647).default(1000),
+    op: z
+      .number()
+      .int()
+      .min(0)
+      .max(2147483647)
+      .refine((op) => op !== 18, 'op 18 is reserved for room history state (docs/history.md)')
+      .default(1000),
     /** Users with mid ≤ 0 may send. */
     anonymous: z.boolean().default(false),
     /** Longest text in characters (Unicode code points; bilibili: 100). */

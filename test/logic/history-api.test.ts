@@ -108,6 +108,12 @@ describe('history API', () => {
     assert.deepEqual([full.data.records.map((x) => x.offset), full.data.next], [[1, 2], 2000]);
   });
 
+  it('a room push with operation 18 (RoomState) is refused: goim members would not receive it', async () => {
+    const r = await request(s.base, '/goim/push/room?operation=18&type=live&room=1000', { method: 'POST', body: 'x' });
+    assert.equal(r.status, 400);
+    assert.match(r.body, /operation 18 is reserved/);
+  });
+
   it('bad parameters: 400 in the envelope naming the parameter', async () => {
     const cases: Array<[string, RegExp]> = [
       ['/tsim/history/room?room=1000', /type/],

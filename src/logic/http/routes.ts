@@ -1,6 +1,7 @@
 // goim's HTTP API (docs/http-api.md): push, online and nodes endpoints with goim's parameter
 // binding, envelopes, codes and statuses. Logic answers plain values; goim-json-shapes.ts
 // gives them goim's JSON.
+import { Op } from '../../protocol/ops.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseGoQuery } from '../../protocol/go/go-url.js';
 import { PushTooLargeError, type Logic } from '../logic.js';
@@ -109,6 +110,9 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
         Type: { param: 'type', kind: 'string', required: true },
         Room: { param: 'room', kind: 'string', required: true },
       });
+      // Op 18 in a room's stream is tsim's RoomState, which goim connections never receive
+      // (docs/history.md#opting-in): refused rather than delivered to some members only.
+      if (arg.Op === Op.RoomState) return badRequest(reply, `operation ${Op.RoomState} is reserved for room history state (docs/history.md)`);
       try {
         await logic.pushRoom(arg.Op, arg.Type, arg.Room, body(req));
       } catch (err) {
