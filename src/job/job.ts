@@ -413,7 +413,8 @@ export class Job {
         return this.push(msg);
       case PushType.ROOM: {
         this.counters.roomMessages++;
-        if (this.history !== null && this.history.types.has(roomType(msg.room))) return this.history.sequencer.offer(msg);
+        // A room key no store can hold (NUL: PostgreSQL text refuses it) is not numbered.
+        if (this.history !== null && this.history.types.has(roomType(msg.room)) && !msg.room.includes('\0')) return this.history.sequencer.offer(msg);
         return this.deliverRoom(msg.room, msg.operation, msg.msg, 0);
       }
       case PushType.BROADCAST:

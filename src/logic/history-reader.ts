@@ -46,7 +46,8 @@ export class HistoryReader {
    */
   async replay(req: HistoryRequest): Promise<HistoryReply> {
     const type = this.types.get(roomTypeOf(req.room));
-    if (type === undefined) return NO_HISTORY;
+    // A key with NUL is never numbered by the job (no store can hold it).
+    if (type === undefined || req.room.includes('\0')) return NO_HISTORY;
     const state = await this.store.state(req.room);
     // A room nothing was sent to yet has no epoch; creating one here would let any client
     // create rows by joining made-up rooms, so it stays the job's to open.
@@ -97,6 +98,7 @@ export class HistoryReader {
 
   private async state(type: string, room: string): Promise<RoomHistory | null> {
     if (!this.types.has(type)) throw new NoHistoryError(`room type ${JSON.stringify(type)} keeps no history`);
+    if (room.includes('\0')) throw new NoHistoryError('a room id with NUL keeps no history');
     return this.store.state(room);
   }
 }

@@ -225,6 +225,22 @@ test("a history room batch differs from goim bytes only in the seq fields (after
   }
 });
 
+test('a room key with NUL (no store can hold it) is not numbered: seq 0, no store call', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1, signal: '1h' } });
+  try {
+    await job.handle(roomMsg('live://a\0b', 'x', 'n1'));
+    assert.deepEqual(store.calls, []);
+    assert.deepEqual(
+      allFrames(c, 'live://a\0b').map((f) => [f.op, f.seq]),
+      [[1000, 0]],
+    );
+  } finally {
+    await job.stop();
+  }
+});
+
 test('the acknowledgement waits for the store; fan-out does not', async () => {
   const c = new FakeComet('c1');
   const store = new SpyStore();
