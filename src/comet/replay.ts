@@ -95,12 +95,22 @@ export class Replays {
   /** Replays ended, by result: recovered, no_history, or the op-18 reason with _ for spaces (metrics). */
   readonly results: Record<string, number> = {};
 
+  /** Connections with a history read in flight. */
+  private readonly reading = new WeakSet<Connection>();
+
   constructor(private readonly opts: ReplaysOptions) {}
 
   /** `c` (opted in) has just joined its room: hold its live batches and read the history. */
   start(c: Connection, ask: HistoryAsk): void {
     const room = c.room;
     if (room === null) return;
+    if (this.reading.has(c)) {
+      // One history read per connection at a time: room hopping cannot multiply store reads.
+      c.replay = null;
+      this.count('busy');
+      this.state(c, { room: room.id, epoch: '', first: room.offset + 1, last: room.offset, recovered: false, reason: 'busy' });
+      return;
+    }
     const hold = new ReplayHold(room, room.offset, ask);
     c.replay = hold;
     this.read(c, hold, 1);
@@ -128,6 +138,7 @@ export class Replays {
   private read(c: Connection, h: ReplayHold, attempt: number): void {
     const { ask } = h;
     let p: Promise<HistoryReply>;
+    this.reading.add(c);
     try {
       p = this.opts.logic.history({ room: h.room.id, last: ask.last, since: ask.since, epoch: ask.epoch, limit: REPLAY_LIMIT });
     } catch (err) {
@@ -135,6 +146,7 @@ export class Replays {
     }
     p.then(
       (r) => {
+        this.reading.delete(c);
         if (c.replay !== h) return; // closed, moved on, or given up meanwhile
         if (r.epoch === '') {
           // The room keeps no history: nothing extra, the held batches as they came.
@@ -152,6 +164,7 @@ export class Replays {
         c.afterReplies(() => this.finish(c, h, r));
       },
       (err) => {
+        this.reading.delete(c);
         if (c.replay !== h) return;
         this.opts.log.warn({ key: c.key, room: h.room.id, err: message(err) }, 'comet: reading the room history failed');
         c.afterReplies(() => this.fail(c, h));

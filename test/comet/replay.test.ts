@@ -184,6 +184,24 @@ describe('replay on join', () => {
     assert.deepEqual([refused.seq, refused.body.toString()], [8, 'live://j2']);
   });
 
+  it('one history read per connection: a join while a read is in flight gets op 18 "busy", no second read', async () => {
+    logic.historyReply = (req) => (req.room.startsWith('live://') ? reply('eb', 1, 1) : reply('', 1, 0, []));
+    const c = await h.client('tcp', { key: 'busy-opt', room_id: 'plain://b0', history: {} });
+    const before = logic.calls.history.length;
+    const release = logic.hold('history');
+    try {
+      c.send(12, JSON.stringify({ room: 'live://b1', history: { last: 1 } }), 1, 3);
+      await logic.waitFor('history', (r) => r.room === 'live://b1');
+      c.send(12, JSON.stringify({ room: 'live://b2', history: { last: 1 } }), 1, 4);
+      const [r13a, r13b, busy] = await c.collect(3);
+      assert.deepEqual([r13a.op, r13a.seq, r13b.op, r13b.seq], [13, 3, 13, 4]);
+      assert.deepEqual(roomState(busy), { room: 'live://b2', epoch: '', first: 1, last: 0, recovered: false, reason: 'busy' });
+      assert.equal(logic.calls.history.length, before + 1, 'the second join read nothing');
+    } finally {
+      release();
+    }
+  });
+
   it('op 12 with a JSON body from a goim connection: the body is the room id', async () => {
     const calls = logic.calls.history.length;
     const c = await h.client('tcp', { key: 'j-goim' });
