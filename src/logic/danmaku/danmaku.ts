@@ -107,13 +107,15 @@ export class Danmaku {
     if (req.mid <= 0n && !rt.anonymous) return this.refused('anonymous');
     const user = req.mid > 0n ? `m${req.mid}` : `k${req.key}`;
     if (r.nonce === undefined) return this.send(req, type, rt, r, user).then((o) => ({ handled: true, reply: o.reply }));
-    const key = `${user.length}:${user}${r.nonce}`;
+    // A nonce names one send of one user in one room: the same nonce in another room is another send.
+    const nonce = `${req.room.length}:${req.room}${r.nonce}`;
+    const key = `${user.length}:${user}${nonce}`;
     const same = this.inflight.get(key);
     if (same !== undefined) {
       this.counts.repeats++;
       return same;
     }
-    const p = this.sendOnce(req, type, rt, r, user, r.nonce).finally(() => this.inflight.delete(key));
+    const p = this.sendOnce(req, type, rt, r, user, nonce).finally(() => this.inflight.delete(key));
     this.inflight.set(key, p);
     return p;
   }

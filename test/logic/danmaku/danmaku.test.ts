@@ -206,10 +206,19 @@ describe('danmaku: nonce', () => {
     assert.equal(q1.published.length + two.queue.published.length, 1);
   });
 
+  test('the same nonce in another room is another send', async () => {
+    const { danmaku, queue } = desk({ live: roomType() });
+    const a = await danmaku.receive(op4({ text: 'one', nonce: 'n' }, { room: 'live://1000' }));
+    const b = await danmaku.receive(op4({ text: 'two', nonce: 'n' }, { room: 'live://2000' }));
+    assert.deepEqual([code(a), code(b)], [0, 0]);
+    assert.equal(queue.published.length, 2);
+  });
+
   test('a repeat whose first send never answers is told to try again after the pending bound', async () => {
     const clock = new ManualClock();
     const guard = new MemorySendGuard({ clock });
-    await guard.claimNonce('m123', 'stuck', 60_000);
+    // The guard's nonce is scoped to the room: `<room length>:<room><nonce>`.
+    await guard.claimNonce('m123', '11:live://1000stuck', 60_000);
     const { danmaku } = desk({ live: roomType() }, { clock, guard });
     const start = clock.now();
     let done = false;
