@@ -25,8 +25,14 @@ export async function openHistoryStore(settings: HistoryStoreSettings, log: Logg
       return store;
     }
     case 'postgres': {
-      const store = await PostgresHistoryStore.connect({ url: settings.postgresUrl, log });
-      log.info({ engine: 'postgres', server: redact(settings.postgresUrl) }, 'history store open');
+      // Not awaited: a process starts while PostgreSQL is down, and its calls fail like any
+      // outage until it answers (docs/history.md#offsets-and-epochs).
+      const store = PostgresHistoryStore.open({ url: settings.postgresUrl, log });
+      const server = redact(settings.postgresUrl);
+      store.ensureSchema().then(
+        () => log.info({ engine: 'postgres', server }, 'history store open'),
+        (err: Error) => log.warn({ engine: 'postgres', server, err: err.message }, 'history store unreachable at start; retried at each use'),
+      );
       return store;
     }
   }

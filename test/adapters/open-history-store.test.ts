@@ -34,9 +34,12 @@ test('sqlite: history.db in dataDir, created with its directory', async (t) => {
   }
 });
 
-test('postgres: an unreachable server rejects with the context', async () => {
-  await assert.rejects(
-    openHistoryStore({ engine: 'postgres', dataDir: './data', postgresUrl: none }, silentLogger),
-    /history: postgres connect failed \(127\.0\.0\.1:1\/none\)/,
-  );
+test('postgres: an unreachable server does not stop start-up; each call rejects with the context, like an outage', async () => {
+  const s = await openHistoryStore({ engine: 'postgres', dataDir: './data', postgresUrl: none }, silentLogger);
+  try {
+    await assert.rejects(s.state('live://1'), /history: postgres connect failed \(127\.0\.0\.1:1\/none\)/);
+    await assert.rejects(s.open('live://1', 0), /history: postgres connect failed/);
+  } finally {
+    await s.close();
+  }
 });

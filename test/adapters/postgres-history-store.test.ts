@@ -127,6 +127,25 @@ describe('PostgresHistoryStore: tables, restart, outage (real PostgreSQL)', { sk
     }
   });
 
+  test('opened while the server is down: calls fail like an outage, and the tables are made once it answers', async () => {
+    const own = await createDatabase();
+    const proxy = await OutageProxy.start('postgres');
+    const through = new URL(own);
+    through.port = String(proxy.port);
+    await proxy.cut();
+    const store = PostgresHistoryStore.open({ url: through.href, connectTimeoutMs: 1000, log: silentLogger });
+    try {
+      await assert.rejects(store.open('live://late', 0), /history: postgres connect failed/);
+      await proxy.restore();
+      const { epoch } = await store.open('live://late', 0);
+      await store.append([{ room: 'live://late', epoch, records: recs(1, 2) }]);
+      assert.deepEqual(await store.state('live://late'), { epoch, epochStart: 1, first: 1, last: 2 });
+    } finally {
+      await store.close();
+      await proxy.close();
+    }
+  });
+
   test('an unreachable server fails fast with the context in the error', async () => {
     const t0 = Date.now();
     await assert.rejects(

@@ -84,6 +84,10 @@ export interface PostgresHistoryStoreOptions {
 }
 
 export class PostgresHistoryStore implements HistoryStore {
+  /** Resolved once the tables exist; null until then (and again after a failed attempt). */
+  private schema: Promise<void> | null = null;
+  private schemaReady = false;
+
   private constructor(
     private readonly pool: pg.Pool,
     private readonly where: string,
@@ -91,6 +95,22 @@ export class PostgresHistoryStore implements HistoryStore {
 
   /** Connects, creates the tables when missing, and resolves when the store can be used. */
   static async connect(options: PostgresHistoryStoreOptions): Promise<PostgresHistoryStore> {
+    const store = PostgresHistoryStore.open(options);
+    try {
+      await store.ensureSchema();
+    } catch (e) {
+      await store.pool.end().catch(() => {});
+      throw e;
+    }
+    return store;
+  }
+
+  /**
+   * The store at once, without waiting for the server: the tables are made at the first call
+   * that reaches it, and a call while the server is down rejects like any outage (the roles
+   * carry on: docs/history.md#offsets-and-epochs). A process can so start during an outage.
+   */
+  static open(options: PostgresHistoryStoreOptions): PostgresHistoryStore {
     const timeout = options.statementTimeoutMs ?? 10_000;
     const pool = new pg.Pool({
       connectionString: options.url,
@@ -106,17 +126,25 @@ export class PostgresHistoryStore implements HistoryStore {
     // An idle pooled connection that breaks (server restart) is dropped from the pool; the
     // next call opens a new one. Without a listener the error would end the process.
     pool.on('error', (err) => options.log.warn({ err: err.message, where }, 'history: postgres idle connection lost'));
-    const store = new PostgresHistoryStore(pool, where);
-    try {
-      await store.tx('connect', async (c) => {
-        await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-        await c.query(SCHEMA);
-      });
-    } catch (e) {
-      await pool.end().catch(() => {});
-      throw e;
-    }
-    return store;
+    return new PostgresHistoryStore(pool, where);
+  }
+
+  /** Creates the tables once (under an advisory lock); a failed attempt is retried by the next call. */
+  ensureSchema(): Promise<void> {
+    if (this.schemaReady) return Promise.resolve();
+    this.schema ??= this.tx('connect', async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+      await c.query(SCHEMA);
+    }).then(
+      () => {
+        this.schemaReady = true;
+      },
+      (e: unknown) => {
+        this.schema = null;
+        throw e;
+      },
+    );
+    return this.schema;
   }
 
   private fail(what: string, e: unknown): Error {
@@ -166,6 +194,7 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async open(room: string, recent: number): Promise<RoomOpen> {
+    await this.ensureSchema();
     const n = readLimit(recent);
     // The CTE's insert is invisible to the SELECT beside it: exactly one of the two gives a row.
     const [rows, ids] = await Promise.all([
@@ -190,6 +219,7 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async append(batches: AppendBatch[]): Promise<void> {
+    await this.ensureSchema();
     if (batches.length === 0) return;
     await this.tx('append', async (c) => {
       const names = [...new Set(batches.map((b) => b.room))].sort();
@@ -258,6 +288,7 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory> {
+    await this.ensureSchema();
     // start 1: the room's offsets reached the u32 wire limit and start over; its old records go (docs/history.md#offsets-and-epochs).
     const rows = await this.tx('newEpoch', async (c) => {
       if (start === 1) await c.query('DELETE FROM records WHERE room = $1', [room]);
@@ -278,11 +309,13 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async state(room: string): Promise<RoomHistory | null> {
+    await this.ensureSchema();
     const rows = await this.query<RoomRow>('state', `SELECT epoch, epoch_start, "first", "last" FROM rooms WHERE room = $1`, [room]);
     return rows.length === 0 ? null : state(rows[0]);
   }
 
   async after(room: string, after: number, limit: number): Promise<HistoryRecord[]> {
+    await this.ensureSchema();
     const n = readLimit(limit);
     if (n === 0) return [];
     const rows = await this.query<RecordRow>('after', `SELECT ${COLUMNS} FROM records WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`, [
@@ -294,6 +327,7 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async latest(room: string, n: number): Promise<HistoryRecord[]> {
+    await this.ensureSchema();
     const lim = readLimit(n);
     if (lim === 0) return [];
     const rows = await this.query<RecordRow>(
@@ -307,6 +341,7 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async byProgress(room: string, fromMs: number, toMs: number, limit: number): Promise<HistoryRecord[]> {
+    await this.ensureSchema();
     const n = readLimit(limit);
     if (n === 0) return [];
     const rows = await this.query<RecordRow>(
@@ -318,6 +353,7 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async prune(rules: PruneRule[], nowMs: number): Promise<number> {
+    await this.ensureSchema();
     const all = await this.query<{ room: string }>('prune', 'SELECT room FROM rooms', []);
     const byRule = new Map<PruneRule, string[]>();
     for (const { room } of all) {
