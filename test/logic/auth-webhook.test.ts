@@ -87,6 +87,30 @@ describe('webhook auth', () => {
     });
   });
 
+  it('passes on the history request of a JSON token (the client opted in); a bad one is refused before any call', async () => {
+    handler = answer(200, '{"allow":true,"mid":5,"room_id":"live://1"}');
+    const r = await connect(webhook(), '{"session":"s-2","history":{"since":41,"epoch":"ab"}}');
+    assert.deepEqual(r, {
+      ok: true,
+      mid: 5n,
+      key: '',
+      roomId: 'live://1',
+      accepts: [],
+      roomFixed: true,
+      acceptsFixed: true,
+      history: { last: 0, since: 41, epoch: 'ab' },
+    });
+    const calls = seen.length;
+    const bad = await connect(webhook(), '{"session":"s-3","history":{"last":-1}}');
+    assert.equal(bad.ok, false);
+    if (!bad.ok) assert.equal(bad.reason, 'malformed');
+    assert.equal(seen.length, calls, 'the webhook was not called for a bad history request');
+    // Not JSON: nothing to pass on, the webhook decides as before.
+    const opaque = await connect(webhook(), 'opaque-session-token');
+    assert.equal(opaque.ok, true);
+    if (opaque.ok) assert.equal(opaque.history, undefined);
+  });
+
   it('denies when the answer says so, with its reason', async () => {
     handler = answer(200, '{"allow":false,"reason":"user banned"}');
     denied(await connect(webhook()), 'webhook_denied', /^webhook: denied \(user banned\)$/);

@@ -15,6 +15,8 @@ import type { ConnectRequest } from '../../ports/index.js';
 import { allow, deny, type AuthResult, type Authenticator } from './authenticator.js';
 import { acceptsOf, ClaimError, midOf, sanitize, stringOf } from './claims.js';
 import { httpUrl } from './config-values.js';
+import { historyAsk, HistoryAskError } from '../../protocol/history-ask.js';
+import type { HistoryAsk } from '../../ports/index.js';
 
 export type WebhookConfig = Config['auth']['webhook'];
 
@@ -112,6 +114,14 @@ export class WebhookAuthenticator implements Authenticator {
 
   async authenticate(req: ConnectRequest): Promise<AuthResult> {
     if (this.closed) return this.aborted('');
+    // The client's history request rides in a JSON token; it grants nothing, so it is not the webhook's to decide.
+    const history = historyOfToken(req.token);
+    if (typeof history === 'string') return deny('malformed', `token ${history}`);
+    const r = await this.decided(req);
+    return r.ok && history.history !== undefined ? { ...r, history: history.history } : r;
+  }
+
+  private async decided(req: ConnectRequest): Promise<AuthResult> {
     // One deadline covers waiting for a slot and the whole call, body included.
     const call = new AbortController();
     const timer = setTimeout(() => call.abort(new Error('webhook timeout')), this.timeoutMs);
@@ -198,5 +208,28 @@ export class WebhookAuthenticator implements Authenticator {
       if (err instanceof ClaimError) return deny('webhook_error', `webhook: bad answer: ${err.message}`);
       throw err;
     }
+  }
+}
+
+/**
+ * The `history` field of a token that is a JSON object (docs/history.md#opting-in); {} for any
+ * other token, the reason when the field is invalid.
+ */
+function historyOfToken(token: Uint8Array): { history?: HistoryAsk } | string {
+  if (token.length === 0 || token[0] !== 0x7b /* { */) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(text.decode(token));
+  } catch {
+    return {};
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return {};
+  const h = (v as Record<string, unknown>).history;
+  if (h === undefined || h === null) return {};
+  try {
+    return { history: historyAsk(h) };
+  } catch (err) {
+    if (err instanceof HistoryAskError) return err.message;
+    throw err;
   }
 }
