@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { HistoryStore } from '../ports/index.js';
 import { MemoryHistoryStore } from './memory/history-store.js';
 import { PostgresHistoryStore } from './postgres/history-store.js';
-import { SqliteHistoryStore } from './sqlite/history-store.js';
+import { SqliteThreadHistoryStore } from './sqlite/history-thread.js';
 
 export interface HistoryStoreSettings {
   engine: 'sqlite' | 'postgres' | 'memory';
@@ -20,7 +20,8 @@ export async function openHistoryStore(settings: HistoryStoreSettings, log: Logg
     case 'memory':
       return new MemoryHistoryStore();
     case 'sqlite': {
-      const store = new SqliteHistoryStore({ dataDir: settings.dataDir });
+      // On a thread of its own: node:sqlite blocks while it writes (docs/benchmarks.md#room-history-storage).
+      const store = await SqliteThreadHistoryStore.open({ dataDir: settings.dataDir });
       log.info({ engine: 'sqlite', dataDir: settings.dataDir }, 'history store open');
       return store;
     }

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { silentLogger } from '../../src/log.js';
 import { openHistoryStore } from '../../src/adapters/open-history-store.js';
 import { MemoryHistoryStore } from '../../src/adapters/memory/history-store.js';
-import { SqliteHistoryStore } from '../../src/adapters/sqlite/history-store.js';
+import { SqliteThreadHistoryStore } from '../../src/adapters/sqlite/history-thread.js';
 
 const none = 'postgres://postgres@127.0.0.1:1/none';
 
@@ -23,7 +23,7 @@ test('sqlite: history.db in dataDir, created with its directory', async (t) => {
   const dataDir = join(root, 'data');
   const s = await openHistoryStore({ engine: 'sqlite', dataDir, postgresUrl: none }, silentLogger);
   try {
-    assert.ok(s instanceof SqliteHistoryStore);
+    assert.ok(s instanceof SqliteThreadHistoryStore);
     const { epoch } = await s.open('live://1', 0);
     await s.append([
       { room: 'live://1', epoch, records: [{ offset: 1, id: 'a', op: 1000, body: Buffer.from('x'), mid: 1n, time: 1, progress: null }] },

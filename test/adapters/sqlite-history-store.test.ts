@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { HISTORY_FILE, SqliteHistoryStore } from '../../src/adapters/sqlite/history-store.js';
+import { SqliteThreadHistoryStore } from '../../src/adapters/sqlite/history-thread.js';
 import { historyStoreContract, rec, recs } from '../contracts/history-store.contract.js';
 
 async function tempDir(): Promise<string> {
@@ -22,6 +23,41 @@ historyStoreContract('SqliteHistoryStore', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
+});
+
+// The same engine on its own thread (embedded mode's store): every call crosses the thread.
+historyStoreContract('SqliteThreadHistoryStore', async () => {
+  const dir = await tempDir();
+  const store = await SqliteThreadHistoryStore.open({ dataDir: dir });
+  return {
+    subject: store,
+    dispose: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+describe('SqliteThreadHistoryStore', () => {
+  test('a data directory that cannot be made rejects the open with the reason; a closed store rejects calls', async (t) => {
+    const root = await tempDir();
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const file = join(root, 'a-file');
+    await writeFile(file, 'x');
+    await assert.rejects(SqliteThreadHistoryStore.open({ dataDir: join(file, 'data') }), /history: cannot open SQLite/);
+    const store = await SqliteThreadHistoryStore.open({ dataDir: join(root, 'ok') });
+    const { epoch } = await store.open('live://t', 0);
+    await store.append([{ room: 'live://t', epoch, records: recs(1, 2) }]);
+    await store.close();
+    await assert.rejects(store.state('live://t'), /closed/);
+    // What it wrote is in the file: the same engine in this thread reads it back.
+    const again = new SqliteHistoryStore({ dataDir: join(root, 'ok') });
+    try {
+      assert.equal((await again.state('live://t'))?.last, 2);
+    } finally {
+      await again.close();
+    }
+  });
 });
 
 describe('SqliteHistoryStore: the file', () => {
