@@ -100,7 +100,7 @@ function onError(err: unknown): never {
   process.exit(1);
 }
 
-/** Adds the scenarios (fanout, connect, push-api, profile) to the bench command line. */
+/** Adds the scenarios (fanout, connect, push-api, history-store, danmaku, profile) to the bench command line. */
 export function registerScenarios(bench: Command): void {
   clientOptions(
     bench.command('fanout').description('N clients in one room, R pushes/s through the push API: delivery, msgs/s, writes/s, CPU, RSS, latency'),
@@ -277,6 +277,68 @@ export function registerScenarios(bench: Command): void {
         try {
           const { runHistoryStoreBench } = await import('./scenarios/history-store.js');
           await runHistoryStoreBench(f);
+        } catch (err) {
+          onError(err);
+        }
+      },
+    );
+
+  bench
+    .command('danmaku')
+    .description(
+      'danmaku end to end on embedded tsim (room live://bench, TCP): V viewers, S of them sending 1 danmaku/s over op 4 for D s, history on vs off; then a join storm replaying history',
+    )
+    .addOption(new Option('--viewers <n>', 'clients in the room').argParser(int(1)).default(2000))
+    .addOption(new Option('--senders <n>', 'viewers that also send one danmaku a second').argParser(int(0)).default(200))
+    .addOption(new Option('--duration <s>', 'seconds the senders send').argParser(positive).default(10))
+    .addOption(
+      new Option('--joiners <n>', 'clients joining after the send loop with history {"last": --last}; 0 = no join storm')
+        .argParser(int(0))
+        .default(2000),
+    )
+    .addOption(new Option('--last <n>', 'records each joiner asks for (room type replayMax is 100)').argParser(int(0)).default(100))
+    .addOption(new Option('--engine <e>', 'history.engine of the history-on run').choices(['sqlite', 'memory']).default('sqlite'))
+    .addOption(new Option('--no-baseline', 'skip the run with history off'))
+    .addOption(new Option('--workers <n>', 'load-generator processes').argParser(int(1)).default(defaultWorkers))
+    .addOption(new Option('--connect-concurrency <n>', 'handshakes in flight at once, over all workers').argParser(int(1)).default(256))
+    .addOption(new Option('--sources <n>', 'client source addresses 127.0.0.2 … 127.0.0.(1+n), round-robin').argParser(int(1)).default(8))
+    .addOption(new Option('--sample-every <n>', 'one viewer in n records latency').argParser(int(1)).default(50))
+    .addOption(new Option('--handshake-timeout <s>', 'a client not authenticated in this time counts as failed').argParser(positive).default(30))
+    .addOption(new Option('--out <dir>', 'folder for the JSON results').default(undefined, 'bench/results'))
+    .action(
+      async (f: {
+        viewers: number;
+        senders: number;
+        duration: number;
+        joiners: number;
+        last: number;
+        engine: 'sqlite' | 'memory';
+        baseline: boolean;
+        workers: number;
+        connectConcurrency: number;
+        sources: number;
+        sampleEvery: number;
+        handshakeTimeout: number;
+        out?: string;
+      }) => {
+        try {
+          const { runDanmaku } = await import('./scenarios/danmaku.js');
+          await runDanmaku({
+            viewers: f.viewers,
+            senders: f.senders,
+            durationS: f.duration,
+            joiners: f.joiners,
+            last: f.last,
+            engine: f.engine,
+            workers: f.workers,
+            concurrency: f.connectConcurrency,
+            sampleEvery: f.sampleEvery,
+            timeoutMs: f.handshakeTimeout * 1000,
+            sources: f.sources,
+            noBaseline: !f.baseline,
+            outDir: f.out,
+          });
+          process.exit(0);
         } catch (err) {
           onError(err);
         }

@@ -48,6 +48,7 @@ function tsimConfig(ports: { tcp: number; ws: number; http: number }, opts: Serv
     '[node]',
     // Load clients send no heartbeats; keep them connected for long runs.
     'heartbeat = "1h"',
+    opts.extraConfig ?? '',
     '',
   ].join('\n');
 }

@@ -46,6 +46,7 @@ describe('bench entry', () => {
     const help = await run('dist/bench/main.js', ['--help']);
     assert.equal(help.code, 0, help.out);
     assert.match(help.out, /Usage: npm run bench -- /);
-    for (const scenario of ['fanout', 'connect', 'push-api', 'history-store', 'profile']) assert.match(help.out, new RegExp(`\\b${scenario}\\b`));
+    for (const scenario of ['fanout', 'connect', 'push-api', 'history-store', 'danmaku', 'profile'])
+      assert.match(help.out, new RegExp(`\\b${scenario}\\b`));
   });
 });
