@@ -32,7 +32,7 @@ export class SqliteThreadHistoryStore implements HistoryStore {
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
     };
-    worker.on('error', (e) => end(new Error(`history: SQLite thread failed: ${e.message}`, { cause: e })));
+    worker.on('error', (e: Error) => end(new Error(`history: SQLite thread failed: ${e.message}`, { cause: e })));
     worker.on('exit', () => end(new Error('history: SQLite thread stopped')));
   }
 

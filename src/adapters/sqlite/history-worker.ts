@@ -26,8 +26,8 @@ try {
 }
 
 port.on('message', (call: StoreCall) => {
-  const method = store[call.method] as (...args: unknown[]) => Promise<unknown>;
-  method.apply(store, call.args).then(
+  const method = store[call.method].bind(store) as (...args: unknown[]) => Promise<unknown>;
+  method(...call.args).then(
     (value) => {
       port.postMessage({ id: call.id, ok: true, value } satisfies StoreAnswer);
       if (call.method === 'close') port.close();
