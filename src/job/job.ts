@@ -49,6 +49,7 @@ import { HistoryWriter } from './history-writer.js';
 import { pushProto } from './push-frame.js';
 import { RoomSequencer } from './room-sequencer.js';
 import { RoomTable } from './room-table.js';
+import { roomTypeOf } from '../protocol/room-key.js';
 
 /** The [job] settings the job uses (docs/configuration.md); times in ms. */
 export interface JobLimits {
@@ -414,7 +415,8 @@ export class Job {
       case PushType.ROOM: {
         this.counters.roomMessages++;
         // A room key no store can hold (NUL: PostgreSQL text refuses it) is not numbered.
-        if (this.history !== null && this.history.types.has(roomType(msg.room)) && !msg.room.includes('\0')) return this.history.sequencer.offer(msg);
+        if (this.history !== null && this.history.types.has(roomTypeOf(msg.room)) && !msg.room.includes('\0'))
+          return this.history.sequencer.offer(msg);
         return this.deliverRoom(msg.room, msg.operation, msg.msg, 0);
       }
       case PushType.BROADCAST:
@@ -510,10 +512,4 @@ export class Job {
     this.warnedNoComet = true;
     this.log.warn(`job: ${what} acknowledged without delivery: no comet known`);
   }
-}
-
-/** The room type of a room key: its part before "://" ("" when it has none). */
-function roomType(room: string): string {
-  const i = room.indexOf('://');
-  return i > 0 ? room.slice(0, i) : '';
 }

@@ -19,6 +19,7 @@ import type { Logger } from '../log.js';
 import type { HistoryStore, PushMsg, RoomOpen } from '../ports/index.js';
 import { boundedCall, type HistoryWriter } from './history-writer.js';
 import { ROOM_STATE_OP, roomStateBody } from './push-frame.js';
+import { newEpochName } from '../lib/epoch-name.js';
 
 /** Frame seqs are u32 (docs/history.md#offsets-and-epochs): the highest offset a frame can carry. */
 const MAX_WIRE_OFFSET = 0xffff_ffff;
@@ -77,10 +78,6 @@ interface RoomSeq {
 
 const DONE = Promise.resolve();
 
-/** A short random epoch name (docs/history.md#offsets-and-epochs). */
-function newEpochName(): string {
-  return randomBytes(6).toString('base64url');
-}
 const noop = (): void => {};
 
 export class RoomSequencer {

@@ -3,7 +3,7 @@
 // `history` on are read; the store is never written here (rooms are opened by the job).
 import type { HistoryRoomTypes } from '../config/history-settings.js';
 import type { HistoryRecord, HistoryReply, HistoryRequest, HistoryStore, RoomHistory } from '../ports/index.js';
-import { roomTypeOf } from './room-types.js';
+import { roomTypeOf } from '../protocol/room-key.js';
 
 /** A room whose type keeps no history, for a joiner: comet sends nothing extra. */
 const NO_HISTORY: HistoryReply = { epoch: '', first: 1, last: 0, records: [], recovered: true };

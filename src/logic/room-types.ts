@@ -31,9 +31,3 @@ export interface RoomTypeSettings {
 
 /** Room type → its settings; a type not listed enables nothing. */
 export type RoomTypes = ReadonlyMap<string, RoomTypeSettings>;
-
-/** The type of a room key: the part before "://" ('' when the key has none). */
-export function roomTypeOf(room: string): string {
-  const i = room.indexOf('://');
-  return i < 0 ? '' : room.slice(0, i);
-}

@@ -1,18 +1,13 @@
 // HistoryStore in process memory: the reference semantics of test/contracts/history-store.contract.ts,
 // used by role tests and by `history.engine = "memory"`. `failing` makes every call reject, so
 // tests can play a storage outage.
-import { randomBytes } from 'node:crypto';
+import { newEpochName } from '../../lib/epoch-name.js';
 import type { AppendBatch, HistoryRecord, HistoryStore, PruneRule, RoomHistory, RoomOpen } from '../../ports/index.js';
 
 interface Room {
   state: RoomHistory;
   /** Records of every epoch, by offset (ascending). */
   records: HistoryRecord[];
-}
-
-/** A short random epoch name (docs/history.md#offsets-and-epochs). */
-export function newEpochName(): string {
-  return randomBytes(6).toString('base64url');
 }
 
 export class MemoryHistoryStore implements HistoryStore {

@@ -6,7 +6,7 @@
 import pg from 'pg';
 import type { AppendBatch, HistoryRecord, HistoryStore, PruneRule, RoomHistory, RoomOpen } from '../../ports/index.js';
 import type { Logger } from '../../log.js';
-import { newEpochName } from '../memory/history-store.js';
+import { newEpochName } from '../../lib/epoch-name.js';
 import { readLimit, ruleFor } from '../history-bounds.js';
 
 const SCHEMA = `

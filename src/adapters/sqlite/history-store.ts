@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { AppendBatch, HistoryRecord, HistoryStore, PruneRule, RoomHistory, RoomOpen } from '../../ports/index.js';
-import { newEpochName } from '../memory/history-store.js';
+import { newEpochName } from '../../lib/epoch-name.js';
 import { readLimit, ruleFor } from '../history-bounds.js';
 
 export const HISTORY_FILE = 'history.db';

@@ -17,6 +17,7 @@ import { acceptsOf, ClaimError, midOf, sanitize, stringOf } from './claims.js';
 import { httpUrl } from './config-values.js';
 import { historyAsk, HistoryAskError } from '../../protocol/history-ask.js';
 import type { HistoryAsk } from '../../ports/index.js';
+import { AnswerError, readAnswer } from '../webhook-answer.js';
 
 export type WebhookConfig = Config['auth']['webhook'];
 
@@ -56,26 +57,6 @@ class Slots {
     this.waiting.shift()?.();
   }
 }
-
-async function readAnswer(res: Response): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_ANSWER_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw new AnswerError(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return text.decode(Buffer.concat(chunks));
-}
-
-class AnswerError extends Error {}
 
 /** The network-level cause fetch hides behind "fetch failed". */
 function networkError(err: unknown): string {
@@ -163,7 +144,7 @@ export class WebhookAuthenticator implements Authenticator {
         await res.body?.cancel().catch(() => {});
         return deny('webhook_error', `webhook: HTTP ${res.status}`);
       }
-      return this.decide(await readAnswer(res));
+      return this.decide(text.decode(await readAnswer(res, MAX_ANSWER_BYTES)));
     } catch (err) {
       if (signal.aborted) return this.aborted('');
       if (err instanceof AnswerError) return deny('webhook_error', `webhook: ${err.message}`);

@@ -9,6 +9,7 @@ import { sanitize } from '../auth/claims.js';
 import { httpUrl } from '../auth/config-values.js';
 import type { ModerationSettings } from '../room-types.js';
 import { isWellFormed } from './send-request.js';
+import { readAnswer } from '../webhook-answer.js';
 
 /** A verdict is small; a larger answer is a misconfigured endpoint. */
 export const MAX_ANSWER_BYTES = 16 * 1024;
@@ -30,26 +31,7 @@ export interface ModerationAsk {
 /** Calls by outcome (metrics). */
 export type ModerationCounts = Record<'accept' | 'reject' | 'replace' | 'timeout' | 'error' | 'busy', number>;
 
-class AnswerError extends Error {}
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-async function readAnswer(res: Response): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_ANSWER_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw new AnswerError(`answer larger than ${MAX_ANSWER_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return utf8.decode(Buffer.concat(chunks));
-}
 
 export class ModerationWebhook {
   readonly counts: ModerationCounts = { accept: 0, reject: 0, replace: 0, timeout: 0, error: 0, busy: 0 };
@@ -86,7 +68,7 @@ export class ModerationWebhook {
         await res.body?.cancel().catch(() => {});
         return this.failed('error', `HTTP ${res.status}`);
       }
-      return this.decide(await readAnswer(res));
+      return this.decide(utf8.decode(await readAnswer(res, MAX_ANSWER_BYTES)));
     } catch (err) {
       if (signal.aborted && !this.closing.signal.aborted) return this.failed('timeout', `no answer within ${this.settings.timeout} ms`);
       return this.failed('error', err instanceof Error ? ((err.cause as Error | undefined)?.message ?? err.message) : String(err));
