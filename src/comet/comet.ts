@@ -20,7 +20,9 @@ import { Fanout, type PushCounts, type PushKind } from './fanout.js';
 import { OnlineReporter } from './online-reporter.js';
 import { Outbound, unsent } from './outbound.js';
 import { Registration, type RegistrationSettings } from './registration.js';
-import { Replays } from './replay.js';
+import { Replays, REPLAY_LIMIT } from './replay.js';
+import type { Room } from './room.js';
+import { DEFAULT_REPLAY_CACHE_BYTES, RoomTails } from './room-tail.js';
 import { TcpServer, type TransportCounters } from './tcp-server.js';
 import type { TlsCredentials } from './tls-credentials.js';
 import { loadTlsListeners, type CertFiles } from './tls-listeners.js';
@@ -77,6 +79,8 @@ export interface CometSettings {
   timers: CometTimers;
   /** push.maxThrottled */
   maxThrottled: number;
+  /** comet.replayCache: bytes of recent room records kept for joiners (docs/history.md#replay-cache); 0 = none. */
+  replayCacheBytes?: number;
   /** What the registry entry says besides the counts (env section, registry.refresh). */
   registration: RegistrationSettings;
 }
@@ -135,6 +139,10 @@ export interface CometCounters extends TransportCounters {
   fanoutLatency: Readonly<Record<PushKind, BucketCounts>>;
   /** Join replays ended, by result (docs/history.md#replay). */
   replays?: Readonly<Record<string, number>>;
+  /** Where joins' records came from: the room tails (cache), history reads (store), reads completed from the tails. */
+  replayReads?: Readonly<Record<string, number>>;
+  /** Bytes and rooms held by the replay cache (comet.replayCache). */
+  replayCache?: { bytes: number; rooms: number };
 }
 
 /** Smallest power of two >= n (goim rounds cliProto up: 5 → 8). */
@@ -151,6 +159,7 @@ export class Comet {
   private readonly out: Outbound;
   private readonly protocol: ClientProtocol;
   private readonly replays: Replays;
+  private readonly replayTails: RoomTails<Room>;
   private readonly sweep: DeadlineSweep;
   private readonly fanout: Fanout;
   private readonly online: OnlineReporter;
@@ -182,6 +191,10 @@ export class Comet {
       slowPolicy: protocol.slowPolicy,
     });
     this.admission = new Admission(admission, new LimitLog(opts.limits, log, 'comet', clock), undefined, clock);
+    // Replayed records are bounded by recordBytes per join, so a room's tail needs no more.
+    const recordBytes = Math.floor((protocol.sendQueueBytes - protocol.replyReserve) / 2);
+    const tails = new RoomTails<Room>(opts.replayCacheBytes ?? DEFAULT_REPLAY_CACHE_BYTES, recordBytes, REPLAY_LIMIT);
+    this.replayTails = tails;
     this.replays = new Replays({
       logic,
       log,
@@ -191,7 +204,8 @@ export class Comet {
       // Held batches and replayed records share what a connection may queue for pushes
       // (docs/history.md#replay): half each, so the replay never runs into the slow policy.
       holdBytes: opts.replayHoldBytes ?? Math.floor((protocol.sendQueueBytes - protocol.replyReserve) / 2),
-      recordBytes: Math.floor((protocol.sendQueueBytes - protocol.replyReserve) / 2),
+      recordBytes,
+      tails,
     });
     this.protocol = new ClientProtocol({
       serverId,
@@ -212,6 +226,7 @@ export class Comet {
       limits: this.admission.log,
       clock,
       hold: (c, bytes) => replays.hold(c, bytes),
+      tails,
     });
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, timers.renewOnline, log);
     if (opts.registry) {
@@ -412,6 +427,8 @@ export class Comet {
       throttledWalks: f.throttledWalks,
       fanoutLatency: f.latency,
       replays: { ...this.replays.results },
+      replayReads: { ...this.replays.reads },
+      replayCache: { bytes: this.replayTails.bytes, rooms: this.replayTails.size },
     };
   }
 

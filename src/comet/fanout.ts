@@ -18,6 +18,8 @@ import { Op } from '../protocol/ops.js';
 import { PushBytes, scanBatch } from './frame-bytes.js';
 import { Limit, type LimitName } from './limit-log.js';
 import type { Outbound } from './outbound.js';
+import type { Room } from './room.js';
+import type { RoomTails } from './room-tail.js';
 
 /** Step of a throttled broadcast: small enough to look smooth, large enough to be cheap. */
 const BROADCAST_STEP_MS = 100;
@@ -36,6 +38,8 @@ export interface FanoutOptions {
   clock?: Clock;
   /** Takes a room batch for a connection whose join replay is being read (replay.ts); default: deliver. */
   hold?: (c: Connection, bytes: PushBytes) => void;
+  /** Recent numbered records per room, fed with every room batch (room-tail.ts). */
+  tails?: RoomTails<Room>;
 }
 
 /** One throttled broadcast in progress. */
@@ -71,6 +75,7 @@ export class Fanout {
   private readonly limits: ThrottleLimitLog | undefined;
   private readonly clock: Clock;
   private readonly hold: ((c: Connection, bytes: PushBytes) => void) | undefined;
+  private readonly tails: RoomTails<Room> | undefined;
   /** Outbound's pushesTooLarge as of the last push call (a change is logged). */
   private tooLargeSeen = 0;
   /** Push calls received (metrics). */
@@ -94,6 +99,7 @@ export class Fanout {
     this.limits = opts.limits;
     this.clock = opts.clock ?? systemClock;
     this.hold = opts.hold;
+    this.tails = opts.tails;
   }
 
   /** Throttled broadcasts walking now. */
@@ -144,7 +150,10 @@ export class Fanout {
       const scan = scanBatch(proto.body);
       tagged = scan.tagged;
       if (scan.offset > room.offset) room.offset = scan.offset;
+      if (tagged) this.tails?.append(room, proto.body);
     }
+    // Messages without offsets interrupt the numbering the tail follows.
+    if (!tagged) this.tails?.drop(room);
     // goim's variant: the same bytes unless tagged, then built at the first member needing it.
     let goim: PushBytes | undefined = tagged ? undefined : bytes;
     const members = room.members;

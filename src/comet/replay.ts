@@ -1,21 +1,25 @@
 // Replay to a connection that opted in to room history when it joins a room (docs/history.md#replay):
 // it is in the room at once, its live batches are held while logic reads the history, then it
 // gets op 18 (RoomState), the records oldest first, and the held batches past the last record.
-// The job stores records behind fan-out, so a read that has not caught up with what this comet
-// already delivered in the room is repeated a few times.
+// The job stores records behind fan-out: a read that has not caught up with what this comet
+// already delivered in the room is completed from the room's tail (room-tail.ts), or else
+// repeated a few times. A joiner asking for the last N is served from the tail alone when it
+// holds them.
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import type { HistoryAsk, HistoryReply, LogicService } from '../ports/index.js';
 import { HEADER_LEN, writeHeader } from '../protocol/frame.js';
 import { Op } from '../protocol/ops.js';
+import { roomTypeOf } from '../protocol/room-key.js';
 import type { Connection } from './connection.js';
 import { batchAfter, frameBytes, PushBytes, scanBatch } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
 import type { Outbound } from './outbound.js';
 import type { Room } from './room.js';
+import type { RoomTail, RoomTails } from './room-tail.js';
 
 /** Most records one join asks logic for; the room type's replayMax caps it further. */
-const REPLAY_LIMIT = 1000;
+export const REPLAY_LIMIT = 1000;
 /**
  * Reads while the store is behind what this comet delivered or holds: up to 40 × 50 ms. The job
  * stores behind fan-out, by a few ms normally and by more under load; the hold bound caps the
@@ -67,6 +71,18 @@ export interface ReplaysOptions {
   holdBytes: number;
   /** Most bytes of records replayed on one join; past it the oldest are left out. */
   recordBytes: number;
+  /** The rooms' recent records as delivered here (fanout.ts feeds them). */
+  tails: RoomTails<Room>;
+}
+
+/** Where joins' records came from (metrics). */
+export interface ReplayReads {
+  /** Served from the room's tail without a history read. */
+  cache: number;
+  /** History reads (calls to logic). */
+  store: number;
+  /** History reads behind what was delivered here, completed from the tail instead of read again. */
+  completed: number;
 }
 
 /** What op 18 tells a joining connection (docs/history.md#opting-in). */
@@ -95,8 +111,12 @@ export class Replays {
   /** Replays ended, by result: recovered, no_history, or the op-18 reason with _ for spaces (metrics). */
   readonly results: Record<string, number> = {};
 
+  readonly reads: ReplayReads = { cache: 0, store: 0, completed: 0 };
+
   /** Connections with a history read in flight. */
   private readonly reading = new WeakSet<Connection>();
+  /** Room type → most records one joiner is replayed, as logic's replies say (configured types only). */
+  private readonly caps = new Map<string, number>();
 
   constructor(private readonly opts: ReplaysOptions) {}
 
@@ -113,7 +133,54 @@ export class Replays {
     }
     const hold = new ReplayHold(room, room.offset, ask);
     c.replay = hold;
-    this.read(c, hold, 1);
+    if (!this.fromTail(c, hold)) this.read(c, hold, 1);
+  }
+
+  /**
+   * A `last N` join served from the room's tail when it holds the newest N (or all of its
+   * epoch) and reaches what was delivered here; false: read the history.
+   */
+  private fromTail(c: Connection, h: ReplayHold): boolean {
+    const { ask } = h;
+    if (ask.since !== undefined || ask.last <= 0) return false;
+    const t = this.opts.tails.get(h.room);
+    const cap = this.caps.get(roomTypeOf(h.room.id));
+    if (t === undefined || cap === undefined || !this.tailServes(t, h, Math.min(ask.last, cap))) return false;
+    // After the op-8 reply, like a read: the tail may have moved on (the batches held meanwhile are in it).
+    c.afterReplies(() => {
+      if (c.replay !== h) return;
+      const n = Math.min(ask.last, cap);
+      if (this.opts.tails.get(h.room) !== t || !this.tailServes(t, h, n)) {
+        this.read(c, h, 1);
+        return;
+      }
+      this.reads.cache++;
+      this.finish(c, h, { epoch: t.epoch, first: t.first, last: t.last, records: t.newest(n), recovered: true });
+    });
+    return true;
+  }
+
+  private tailServes(t: RoomTail, h: ReplayHold, n: number): boolean {
+    return t.epoch !== '' && t.last === h.room.offset && t.last >= h.needed() && (t.count >= n || t.complete);
+  }
+
+  /**
+   * A reply behind what this comet delivered (or holds), completed with the tail's newer records
+   * when the tail is of the reply's epoch and continues it without a gap; null when it cannot.
+   */
+  private completed(h: ReplayHold, r: HistoryReply): HistoryReply | null {
+    const t = this.opts.tails.get(h.room);
+    // Without logic's cap the number of records it allows is unknown.
+    if (r.cap === undefined || t === undefined || t.epoch !== r.epoch || t.count === 0 || t.first > r.last + 1 || t.last < h.needed()) return null;
+    // Stored records older than the tail, then the tail (for `since`, only past it).
+    const from = h.ask.since !== undefined ? Math.max(t.first, h.ask.since + 1) : t.first;
+    const records = [...r.records.filter((x) => x.offset < t.first), ...t.slice(from)];
+    if (h.ask.since !== undefined) {
+      // Everything after `since`: logic checked the gap to its own last; the whole gap must fit its cap too.
+      return records.length <= r.cap ? { ...r, last: t.last, records } : null;
+    }
+    const keep = Math.min(h.ask.last, r.cap);
+    return { ...r, last: t.last, records: records.length > keep ? records.slice(records.length - keep) : records };
   }
 
   /** A live batch for `c` while its replay is read (fanout.ts). */
@@ -139,6 +206,7 @@ export class Replays {
     const { ask } = h;
     let p: Promise<HistoryReply>;
     this.reading.add(c);
+    this.reads.store++;
     try {
       p = this.opts.logic.history({ room: h.room.id, last: ask.last, since: ask.since, epoch: ask.epoch, limit: REPLAY_LIMIT });
     } catch (err) {
@@ -154,6 +222,16 @@ export class Replays {
           this.count('no_history');
           for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
           return;
+        }
+        if (r.cap !== undefined && r.cap > 0) this.caps.set(roomTypeOf(h.room.id), r.cap);
+        this.opts.tails.get(h.room)?.learn(r);
+        if (r.recovered && r.last < h.needed()) {
+          const done = this.completed(h, r);
+          if (done !== null) {
+            this.reads.completed++;
+            c.afterReplies(() => this.finish(c, h, done));
+            return;
+          }
         }
         if ((r.recovered || r.reason === 'ahead') && r.last < h.needed() && attempt < READ_ATTEMPTS) {
           this.opts.clock.setTimeout(() => {

@@ -49,6 +49,7 @@ export function cometSettings(config: Config, sharesWith: 'http api' | { metrics
       shutdownWait: comet.shutdownWait,
     },
     maxThrottled: config.push.maxThrottled,
+    replayCacheBytes: config.comet.replayCache,
     registration: {
       region: env.region,
       zone: env.zone,

@@ -187,6 +187,15 @@ export const configSchema = z
         sweepInterval: duration('1s'),
         /** Longest stop() waits for the Disconnect calls of the connections it closes. */
         shutdownWait: duration('5s'),
+        /**
+         * Bytes of recent numbered room records kept for joiners (all rooms together; one room holds
+         * at most what one replay may send). 0 = none: every join reads the history.
+         */
+        replayCache: z
+          .number()
+          .int()
+          .min(0)
+          .default(64 << 20),
       })
       .strict()
       .default({}),

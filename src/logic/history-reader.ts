@@ -53,7 +53,7 @@ export class HistoryReader {
     // create rows by joining made-up rooms, so it stays the job's to open.
     if (state === null) return NO_HISTORY;
     const cap = Math.max(0, Math.min(type.replayMax, Math.trunc(req.limit)));
-    const base = { epoch: state.epoch, first: state.first, last: state.last };
+    const base = { epoch: state.epoch, first: state.first, last: state.last, cap };
     if (req.since !== undefined) {
       if (req.epoch !== state.epoch) return { ...base, records: [], recovered: false, reason: 'epoch changed' };
       const since = req.since;

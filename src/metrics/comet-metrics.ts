@@ -22,6 +22,11 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     read: () => comet.counters().tlsHandshakes ?? 0,
   });
   lazyGauge(registry, {
+    name: 'tsim_comet_replay_cache_bytes',
+    help: 'Bytes of recent room records kept for joiners (comet.replayCache, docs/history.md#replay-cache).',
+    read: () => comet.counters().replayCache?.bytes ?? 0,
+  });
+  lazyGauge(registry, {
     name: 'tsim_comet_ips',
     help: 'Distinct client IPs among authenticated connections.',
     read: () => comet.stats().ips,
@@ -71,6 +76,12 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     help: 'History replays to connections joining a room (docs/history.md#replay), by result: recovered, no_history, or the reason of recovered:false.',
     label: 'result',
     read: () => comet.counters().replays ?? {},
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_replay_reads_total',
+    help: 'Where joins got their history records (docs/history.md#replay-cache), by source: cache (the room tail, no history read), store (history reads), completed (a read behind what was delivered, completed from the tail).',
+    label: 'source',
+    read: () => comet.counters().replayReads ?? {},
   });
   lazyCounter(registry, {
     name: 'tsim_comet_pushes_total',

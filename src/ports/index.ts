@@ -7,6 +7,7 @@ export type {
   ConnectRequest,
   HistoryAsk,
   HistoryReply,
+  ReplayRecord,
   HistoryRequest,
   LogicService,
   NodesReply,

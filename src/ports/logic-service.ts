@@ -80,6 +80,8 @@ export interface HistoryReply {
   /** false: a `since` request that cannot be served; `reason` says why. */
   recovered: boolean;
   reason?: string;
+  /** Most records the room replays to one joiner (the room type's replayMax, bounded by the request's limit); absent = not said. */
+  cap?: number;
 }
 
 export interface NodesReply {

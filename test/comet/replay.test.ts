@@ -230,6 +230,96 @@ describe('replay on join', () => {
   });
 });
 
+describe('replay cache (docs/history.md#replay-cache)', () => {
+  let h: Harness;
+  let logic: StubLogic;
+  before(async () => {
+    logic = new StubLogic();
+    h = await startComet({}, logic);
+  });
+  after(() => h.stop());
+
+  const announce = (room: string, epoch: string, first: number): Buffer => offsetFrame(18, 0, JSON.stringify({ room, epoch, first }));
+  const historyCalls = (room: string): number => logic.calls.history.filter((r) => r.room === room).length;
+
+  for (const transport of TRANSPORTS) {
+    it(`${transport}: once logic told the cap, a join asking for the last N is served from the records delivered here`, async () => {
+      // A room type of its own: comet learns the cap once per type.
+      const room = `cache${transport}://1`;
+      const member = await h.client('tcp', { key: `cache-member-${transport}`, room_id: room });
+      h.comet.broadcastRoom(room, rawProto(announce(room, 'ec', 1), ...[1, 2, 3, 4, 5].map((o) => offsetFrame(1000, o, `m${o}`))));
+      await member.collect(5);
+      logic.historyReply = (req) => (req.room === room ? { ...reply('ec', 1, 5, records(3, 5)), cap: 3 } : reply('', 1, 0, []));
+      const first = await h.client(transport, { key: `cache-a-${transport}`, room_id: room, history: { last: 3 } });
+      const [s1, ...r1] = await first.collect(4);
+      assert.deepEqual(roomState(s1), { room, epoch: 'ec', first: 3, last: 5, recovered: true });
+      assert.deepEqual(brief(r1), ['1000:3:m3', '1000:4:m4', '1000:5:m5']);
+      assert.equal(historyCalls(room), 1);
+      const cached0 = h.comet.counters().replayReads?.cache ?? 0;
+      // Asks for 10: the room type's cap (3) bounds it, as logic would.
+      const second = await h.client(transport, { key: `cache-b-${transport}`, room_id: room, history: { last: 10 } });
+      const [s2, ...r2] = await second.collect(4);
+      assert.deepEqual(roomState(s2), { room, epoch: 'ec', first: 3, last: 5, recovered: true });
+      assert.deepEqual(brief(r2), ['1000:3:m3', '1000:4:m4', '1000:5:m5']);
+      assert.equal(historyCalls(room), 1, 'the second join read no history');
+      assert.equal(h.comet.counters().replayReads?.cache, cached0 + 1);
+      h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 6, 'm6')));
+      assert.deepEqual(brief([await second.next()]), ['1000:6:m6']);
+      assert.deepEqual(brief([await first.next()]), ['1000:6:m6']);
+      // A gap in the numbering: the tail is forgotten and the next join reads the history again.
+      h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 9, 'm9')));
+      await member.collect(2);
+      logic.historyReply = (req) => (req.room === room ? { ...reply('ec', 1, 9, records(7, 9)), cap: 3 } : reply('', 1, 0, []));
+      const third = await h.client(transport, { key: `cache-c-${transport}`, room_id: room, history: { last: 3 } });
+      const [s3, ...r3] = await third.collect(4);
+      assert.deepEqual(roomState(s3), { room, epoch: 'ec', first: 7, last: 9, recovered: true });
+      assert.deepEqual(brief(r3), ['1000:7:m7', '1000:8:m8', '1000:9:m9']);
+      assert.equal(historyCalls(room), 2);
+    });
+  }
+
+  it('a read behind what was delivered here is completed from the delivered records, not read again', async () => {
+    const room = 'live://complete';
+    const member = await h.client('tcp', { key: 'complete-member', room_id: room });
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 1, 'm1'), offsetFrame(1000, 2, 'm2'), offsetFrame(1000, 3, 'm3')));
+    await member.collect(3);
+    // The store has only 1..2 so far.
+    logic.historyReply = (req) => (req.room === room ? { ...reply('ep', 1, 2), cap: 100 } : reply('', 1, 0, []));
+    const completed0 = h.comet.counters().replayReads?.completed ?? 0;
+    const c = await h.client('tcp', { key: 'complete-opt', room_id: room, history: { last: 5 } });
+    const [state, ...recs] = await c.collect(4);
+    assert.deepEqual(roomState(state), { room, epoch: 'ep', first: 1, last: 3, recovered: true });
+    assert.deepEqual(brief(recs), ['1000:1:m1', '1000:2:m2', '1000:3:m3']);
+    assert.equal(historyCalls(room), 1);
+    assert.equal(h.comet.counters().replayReads?.completed, completed0 + 1);
+    // A recovering client: everything after 1 of epoch ep, the store again only at 2.
+    const r = await h.client('ws', { key: 'complete-since', room_id: room, history: { since: 1, epoch: 'ep' } });
+    const [s2, ...r2] = await r.collect(3);
+    assert.deepEqual(roomState(s2), { room, epoch: 'ep', first: 2, last: 3, recovered: true });
+    assert.deepEqual(brief(r2), ['1000:2:m2', '1000:3:m3']);
+    assert.equal(historyCalls(room), 2);
+  });
+
+  it('comet.replayCache = 0: every join reads the history', async () => {
+    const l = new StubLogic();
+    const h0 = await startComet({ comet: { replayCache: 0 } }, l);
+    try {
+      const room = 'live://nocache';
+      const member = await h0.client('tcp', { key: 'nc-member', room_id: room });
+      h0.comet.broadcastRoom(room, rawProto(announce(room, 'en', 1), offsetFrame(1000, 1, 'm1')));
+      await member.collect(1);
+      l.historyReply = () => ({ ...reply('en', 1, 1), cap: 10 });
+      for (const key of ['nc-a', 'nc-b']) {
+        const c = await h0.client('tcp', { key, room_id: room, history: { last: 1 } });
+        assert.deepEqual(brief((await c.collect(2)).slice(1)), ['1000:1:m1']);
+      }
+      assert.equal(l.calls.history.length, 2);
+    } finally {
+      await h0.stop();
+    }
+  });
+});
+
 describe('replay hold bound', () => {
   let h: Harness;
   let logic: StubLogic;

@@ -178,6 +178,11 @@ export interface HistoryReply {
   /** false: a since request that cannot be served (other epoch, or older than what is kept). */
   recovered: boolean;
   reason: string;
+  /**
+   * Most records this room replays to one joiner (min of the room type's replayMax and limit);
+   * 0 from a logic that does not say. Lets comet serve later joiners from what it delivered.
+   */
+  cap: number;
 }
 
 export interface NodesReq {
@@ -1596,7 +1601,7 @@ export const HistoryRecord: MessageFns<HistoryRecord> = {
 };
 
 function createBaseHistoryReply(): HistoryReply {
-  return { epoch: "", first: 0n, last: 0n, records: [], recovered: false, reason: "" };
+  return { epoch: "", first: 0n, last: 0n, records: [], recovered: false, reason: "", cap: 0 };
 }
 
 export const HistoryReply: MessageFns<HistoryReply> = {
@@ -1624,6 +1629,9 @@ export const HistoryReply: MessageFns<HistoryReply> = {
     }
     if (message.reason !== "") {
       writer.uint32(50).string(message.reason);
+    }
+    if (message.cap !== 0) {
+      writer.uint32(56).int32(message.cap);
     }
     return writer;
   },
@@ -1689,6 +1697,14 @@ export const HistoryReply: MessageFns<HistoryReply> = {
             message.reason = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.cap = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1712,6 +1728,7 @@ export const HistoryReply: MessageFns<HistoryReply> = {
     message.records = object.records?.map((e) => HistoryRecord.fromPartial(e)) || [];
     message.recovered = object.recovered ?? false;
     message.reason = object.reason ?? "";
+    message.cap = object.cap ?? 0;
     return message;
   },
 };

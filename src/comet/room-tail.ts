@@ -1,0 +1,191 @@
+// The newest numbered messages of each room, as this comet delivered them
+// (docs/history.md#replay-cache). A joiner asking for the last N is served from here when the
+// tail holds them, without a history read; a read that lags behind what was delivered here is
+// completed from here instead of read again. Why: in a join storm every joiner of a room asks
+// for the same records, and the store answering each one alone was the storm's limit.
+//
+// A tail is trusted only while it is contiguous: a gap, an offset going back, or a message
+// without an offset empties it and forgets its epoch. Its epoch comes from the job's op-18
+// announcement in the stream, or from a history reply whose range reaches into the tail.
+import { asBuffer } from '../lib/bytes.js';
+import type { HistoryReply, ReplayRecord } from '../ports/index.js';
+import { HEADER_LEN } from '../protocol/frame.js';
+import { Op } from '../protocol/ops.js';
+
+/** comet.replayCache's default: 64 MiB holds the newest 100 records of some 4,000 busy rooms of 150-byte danmaku. */
+export const DEFAULT_REPLAY_CACHE_BYTES = 64 << 20;
+
+export class RoomTail {
+  /** '' = not known: the tail is not served. */
+  epoch = '';
+  /** Most records a joiner of this room may be replayed (logic's reply `cap`); 0 = not known. */
+  cap = 0;
+  /** Holds every record of its epoch from the epoch's first offset on (announcement seen, nothing evicted). */
+  complete = false;
+  /** Whether first / last say anything: a numbered message or an announcement was seen since the last reset. */
+  private numbered = false;
+  /** Offsets held: [first, last]; first = last + 1 when none. */
+  first = 0;
+  last = 0;
+  /** Frame bytes held. */
+  bytes = 0;
+  /** Whole inner frames (header + body), oldest first, from `head`. */
+  private frames: Buffer[] = [];
+  private head = 0;
+
+  get count(): number {
+    return this.frames.length - this.head;
+  }
+
+  /** Forgets everything (the numbering was interrupted). */
+  reset(): void {
+    this.epoch = '';
+    this.complete = false;
+    this.numbered = false;
+    this.first = 0;
+    this.last = 0;
+    this.bytes = 0;
+    this.frames = [];
+    this.head = 0;
+  }
+
+  /** Takes the frames of a room batch (an op-9 body); returns the change in bytes held. */
+  append(body: Uint8Array, maxBytes: number, maxRecords: number): number {
+    const before = this.bytes;
+    const b = asBuffer(body);
+    let copy: Buffer | null = null;
+    for (let at = 0; at + HEADER_LEN <= b.length;) {
+      const len = b.readInt32BE(at);
+      if (len < HEADER_LEN || at + len > b.length) break;
+      const op = b.readInt32BE(at + 8);
+      const seq = b.readUInt32BE(at + 12);
+      if (op === Op.RoomState) this.announced(b.subarray(at + HEADER_LEN, at + len));
+      else if (seq === 0) this.reset();
+      else {
+        if (!this.numbered || seq !== this.last + 1) {
+          // The first message seen, a gap, or a restart of the numbering: start over here.
+          if (this.numbered) this.reset();
+          this.numbered = true;
+          this.first = seq;
+          this.last = seq - 1;
+        }
+        // One copy of the batch per append, so a tail never pins the (larger) buffers it came in.
+        copy ??= Buffer.from(b);
+        this.frames.push(copy.subarray(at, at + len));
+        this.bytes += len;
+        this.last = seq;
+      }
+      at += len;
+    }
+    while (this.count > 0 && (this.bytes > maxBytes || this.count > maxRecords)) this.evictOldest();
+    return this.bytes - before;
+  }
+
+  /** Drops the oldest record; returns its bytes. */
+  evictOldest(): number {
+    const f = this.frames[this.head++];
+    this.bytes -= f.length;
+    this.first++;
+    this.complete = false;
+    if (this.head >= 1024 && this.head * 2 >= this.frames.length) {
+      this.frames = this.frames.slice(this.head);
+      this.head = 0;
+    }
+    return f.length;
+  }
+
+  /** Learns from logic's history reply for this room: the cap, and the epoch when the reply reaches into the tail. */
+  learn(r: HistoryReply): void {
+    if (r.epoch === '') return;
+    if (r.cap !== undefined && r.cap > 0) this.cap = r.cap;
+    // Stored records overlapping what the tail holds are the same epoch (offsets never repeat within one).
+    if (this.epoch === '' && this.count > 0 && r.last >= this.first) this.epoch = r.epoch;
+  }
+
+  /** The newest `n` records held (fewer when fewer are held), oldest first. */
+  newest(n: number): ReplayRecord[] {
+    return this.slice(Math.max(this.first, this.last - n + 1));
+  }
+
+  /** The records from offset `from` (≥ first) to the newest. */
+  slice(from: number): ReplayRecord[] {
+    const out: ReplayRecord[] = [];
+    for (let i = this.head + (from - this.first); i < this.frames.length; i++) {
+      const f = this.frames[i];
+      out.push({ offset: f.readUInt32BE(12), op: f.readInt32BE(8), body: f.subarray(HEADER_LEN) });
+    }
+    return out;
+  }
+
+  /** The job's op-18 announcement of a new epoch starting at `first`. */
+  private announced(json: Buffer): void {
+    let s: unknown;
+    try {
+      s = JSON.parse(json.toString('utf8'));
+    } catch {
+      this.reset();
+      return;
+    }
+    const a = s as { epoch?: unknown; first?: unknown };
+    this.reset();
+    if (typeof a.epoch !== 'string' || a.epoch === '' || typeof a.first !== 'number' || !Number.isSafeInteger(a.first) || a.first < 1) return;
+    this.epoch = a.epoch;
+    this.complete = true;
+    this.numbered = true;
+    this.first = a.first;
+    this.last = a.first - 1;
+  }
+}
+
+/** The tails of one comet's rooms, within a byte budget shared by all (least recently fed go first). */
+export class RoomTails<R extends object = object> {
+  private readonly tails = new Map<R, RoomTail>();
+  private total = 0;
+
+  constructor(
+    /** All tails together. */
+    private readonly budget: number,
+    /** One room's tail: more could not be replayed at once anyway. */
+    private readonly roomBytes: number,
+    private readonly roomRecords: number,
+  ) {}
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  get size(): number {
+    return this.tails.size;
+  }
+
+  get(room: R): RoomTail | undefined {
+    return this.tails.get(room);
+  }
+
+  /** Feeds `room`'s batch (an op-9 body that carries offsets or op 18). */
+  append(room: R, body: Uint8Array): void {
+    if (this.budget <= 0) return;
+    let t = this.tails.get(room);
+    if (t === undefined) t = new RoomTail();
+    else this.tails.delete(room); // re-inserted last: most recently fed
+    this.tails.set(room, t);
+    this.total += t.append(body, Math.min(this.roomBytes, this.budget), this.roomRecords);
+    while (this.total > this.budget) {
+      const [oldest, ot] = this.tails.entries().next().value!;
+      if (ot === t && this.tails.size === 1) {
+        this.total -= t.evictOldest();
+        continue;
+      }
+      this.total -= ot.bytes;
+      this.tails.delete(oldest);
+    }
+  }
+
+  /** Forgets `room`'s tail (the room was deleted here: what it missed meanwhile is unknown). */
+  drop(room: R): void {
+    const t = this.tails.get(room);
+    if (t === undefined) return;
+    this.total -= t.bytes;
+    this.tails.delete(room);
+  }
+}
