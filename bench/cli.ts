@@ -305,8 +305,10 @@ export function registerScenarios(bench: Command): void {
     .addOption(new Option('--sample-every <n>', 'one viewer in n records latency').argParser(int(1)).default(50))
     .addOption(new Option('--handshake-timeout <s>', 'a client not authenticated in this time counts as failed').argParser(positive).default(30))
     .addOption(new Option('--out <dir>', 'folder for the JSON results').default(undefined, 'bench/results'))
+    .addOption(new Option('--cpu-prof <dir>', 'run tsim with --cpu-prof, profiles written to <dir> when it stops'))
     .action(
       async (f: {
+        cpuProf?: string;
         viewers: number;
         senders: number;
         duration: number;
@@ -337,6 +339,7 @@ export function registerScenarios(bench: Command): void {
             sources: f.sources,
             noBaseline: !f.baseline,
             outDir: f.out,
+            cpuProfDir: f.cpuProf,
           });
           process.exit(0);
         } catch (err) {

@@ -44,6 +44,8 @@ export interface DanmakuOptions {
   /** Skip the history-off run. */
   noBaseline: boolean;
   outDir?: string;
+  /** Run the server with --cpu-prof, profiles written here. */
+  cpuProfDir?: string;
 }
 
 /** The configuration tables the scenario adds to the benchmark's tsim configuration. */
@@ -232,7 +234,13 @@ interface RunResult {
 async function runOnce(o: DanmakuOptions, history: boolean): Promise<RunResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tsim-bench-danmaku-'));
   const label = history ? `on (${o.engine})` : 'off';
-  const server = await launchTsim({ transport: 'tcp', batch: 20, signalMs: 1000, extraConfig: danmakuConfig(history, o.engine, dataDir) });
+  const server = await launchTsim({
+    transport: 'tcp',
+    batch: 20,
+    signalMs: 1000,
+    extraConfig: danmakuConfig(history, o.engine, dataDir),
+    cpuProfDir: o.cpuProfDir,
+  });
   const viewers = Group.start(o.workers);
   let joiners: Group | null = null;
   try {
