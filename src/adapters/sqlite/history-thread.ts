@@ -53,12 +53,12 @@ export class SqliteThreadHistoryStore implements HistoryStore {
     });
   }
 
-  private call<T>(method: StoreCall['method'], args: unknown[]): Promise<T> {
+  private call<T>(method: StoreCall['method'], args: unknown[], transfer?: ArrayBuffer[]): Promise<T> {
     if (this.gone !== null) return Promise.reject(this.gone);
     const id = this.next++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, method, args } satisfies StoreCall);
+      this.worker.postMessage({ id, method, args } satisfies StoreCall, transfer);
     });
   }
 
@@ -66,8 +66,24 @@ export class SqliteThreadHistoryStore implements HistoryStore {
     return this.call('open', [room, recent]);
   }
 
+  /**
+   * The bodies go packed in one transferred buffer: posting a Buffer clones its whole backing
+   * store, and a body is often a view into a much larger one (a pooled slab, a queue batch).
+   */
   append(batches: AppendBatch[]): Promise<void> {
-    return this.call('append', [batches]);
+    let total = 0;
+    for (const b of batches) for (const r of b.records) total += r.body.byteLength;
+    const pack = new Uint8Array(total);
+    let at = 0;
+    const packed = batches.map((b) => ({
+      ...b,
+      records: b.records.map((r) => {
+        pack.set(r.body, at);
+        const body = pack.subarray(at, (at += r.body.byteLength));
+        return { ...r, body };
+      }),
+    }));
+    return this.call('append', [packed], [pack.buffer]);
   }
 
   newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory> {
