@@ -278,6 +278,7 @@ export class Job {
         writer,
         recentIds: h.recentIds,
         idle: this.roomTable.idle,
+        openWait: h.writeWait,
         clock: this.clock,
         log: opts.log,
         deliver: this.deliverRoom,
