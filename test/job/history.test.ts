@@ -797,3 +797,9 @@ test('stop in release mode: released messages stay acknowledged, stop resolves; 
     'the released record was lost with the job (the documented cost)',
   );
 });
+
+test('history.writeWait: default 2 s, at least 100 ms, passed to the job', () => {
+  assert.equal(jobHistorySettings(testConfig(HISTORY))!.writeWait, 2000);
+  assert.equal(jobHistorySettings(testConfig({ ...HISTORY, history: { writeWait: '100ms' } }))!.writeWait, 100);
+  assert.throws(() => testConfig({ ...HISTORY, history: { writeWait: '99ms' } }), /writeWait/);
+});
