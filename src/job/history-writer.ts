@@ -135,8 +135,8 @@ export class HistoryWriter {
   private retryTimer: ClockTimer | null = null;
   private retryDelay = RETRY_MS;
   private stopping = false;
-  /** Held records added outside release mode, oldest first; settled ones are skipped when met. */
-  private waiting: RecordEntry[] = [];
+  /** Held records added outside release mode, oldest first; settled ones are passed over (and let go) as the head reaches them. */
+  private waiting: (RecordEntry | undefined)[] = [];
   private waitHead = 0;
   /** Fires when the oldest waiting record may have waited writeWait. */
   private waitTimer: ClockTimer | null = null;
@@ -340,6 +340,7 @@ export class HistoryWriter {
         e.inFlight = false;
         this.settle(e);
       }
+      this.oldestWaiting(); // lets the stored records go
     }
     this.pump();
   }
@@ -356,11 +357,12 @@ export class HistoryWriter {
     const oldest = this.oldestWaiting();
     if (oldest === undefined) return;
     this.waitTimer = this.clock.setTimeout(this.waitExpired, Math.max(0, oldest.at + this.writeWait - this.clock.now()));
+    (this.waitTimer as { unref?: () => void }).unref?.();
   }
 
   /** The oldest held record whose promise has not settled; passes over the settled ones for good. */
   private oldestWaiting(): RecordEntry | undefined {
-    while (this.waitHead < this.waiting.length && this.waiting[this.waitHead].settled) this.waitHead++;
+    while (this.waitHead < this.waiting.length && this.waiting[this.waitHead]!.settled) this.waiting[this.waitHead++] = undefined;
     if (this.waitHead >= 1024 && this.waitHead * 2 >= this.waiting.length) {
       this.waiting = this.waiting.slice(this.waitHead);
       this.waitHead = 0;
@@ -384,7 +386,7 @@ export class HistoryWriter {
     this.stats.releases++;
     const lost: Array<[room: string, epoch: string]> = [];
     for (let i = this.waitHead; i < this.waiting.length; i++) {
-      const e = this.waiting[i];
+      const e = this.waiting[i]!;
       if (!e.settled && this.release(e)) lost.push([e.room, e.epoch]);
     }
     this.waiting = [];
