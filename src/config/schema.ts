@@ -507,6 +507,8 @@ export const configSchema = z
         writeBatch: z.number().int().min(1).default(1000),
         /** Records a job holds unwritten while the store is slow or down; past it the oldest are dropped and their rooms get a new epoch. */
         writeBuffer: z.number().int().min(1).default(100_000),
+        /** Longest a record waits for the store before the job acknowledges its message anyway (keeping the record to write later); at least 100ms. */
+        writeWait: duration('2s').refine((ms) => ms >= 100, 'history.writeWait must be at least 100ms'),
         /** How often retention runs. */
         pruneEvery: duration('1m'),
         /** Ids of a room's newest records read when a job opens it, to recognise redelivered messages. */

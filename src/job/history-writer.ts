@@ -2,8 +2,21 @@
 //
 // Group commit: records queue up in the order they were numbered; one append call is in
 // flight at a time with up to `writeBatch` records, and the next batch collects meanwhile.
-// A record's promise resolves once it is stored (the queue message may then be acknowledged)
-// or once it was dropped (it was delivered live; nothing more can be done for it).
+// A record's promise resolves once it is stored (the queue message may then be acknowledged),
+// once it was released (below), or once it was dropped (it was delivered live; nothing more
+// can be done for it).
+//
+// Release: unacknowledged messages hold the job's queue window, so a store that does not
+// answer would stop live delivery once the window is full. When the oldest held record has
+// waited `writeWait` (a timer on the clock: a hanging call only fails after 10 s), the writer
+// releases every held record — its promise resolves, the record stays queued to be written
+// when the store answers — and keeps releasing new records at once until a store call
+// succeeds. Each room and epoch with released records gets `onLost` once per episode, so the
+// room starts a new epoch: should the job die before the released records are written, the
+// next owner numbers on from the store's last offset in the old epoch, and clients holding
+// offsets of the new epoch (never stored) are told "not recovered" instead of receiving other
+// messages under those offsets. An epoch whose start is still queued here needs no new one
+// for that reason (it was never stored, so no next owner can number in it).
 //
 // Outage: a failed call is retried with a back-off (the same records, in the same order, so a
 // room's records stay contiguous). Up to `writeBuffer` records are held meanwhile; past it
@@ -12,8 +25,9 @@
 // current epoch lost records, so it starts a new epoch; the new epoch is persisted here, in
 // queue order, before that room's next records.
 //
-// Stop: a writer that is stopping gives up at its next failure (or at once when waiting to
-// retry): every held record rejects, so its queue message is redelivered to the next owner.
+// Stop: a writer that is stopping releases nothing more and gives up at its next failure (or
+// at once when waiting to retry): every held record not released rejects, so its queue
+// message is redelivered to the next owner; released records are lost from the history.
 import type { Clock, ClockTimer } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import type { AppendBatch, HistoryRecord, HistoryStore } from '../ports/index.js';
@@ -30,9 +44,11 @@ export interface HistoryWriterOptions {
   writeBatch: number;
   /** Most records held unwritten over all rooms. */
   writeBuffer: number;
+  /** Longest a held record waits for the store before the writer releases it (and every other held record), ms. */
+  writeWait: number;
   clock: Clock;
   log: Logger;
-  /** Records of `room`'s epoch `epoch` were dropped: the room needs a new epoch if that is still its current one. */
+  /** Records of `room`'s epoch `epoch` were dropped or released: the room needs a new epoch if that is still its current one. */
   onLost: (room: string, epoch: string) => void;
 }
 
@@ -43,6 +59,10 @@ export interface HistoryWriterStats {
   /** Failed append / newEpoch calls (each retried). */
   writeFailures: number;
   recordsDropped: number;
+  /** Records resolved before they were stored (the store had not answered within writeWait); still written when it answers. */
+  recordsReleased: number;
+  /** Times the writer started releasing records (one per storage outage or stall). */
+  releases: number;
 }
 
 interface RecordEntry {
@@ -52,8 +72,14 @@ interface RecordEntry {
   record: HistoryRecord;
   resolve: () => void;
   reject: (err: Error) => void;
+  /** When it was added (clock ms). */
+  at: number;
   inFlight: boolean;
   dropped: boolean;
+  /** Its promise has settled: stored, dropped, released, or rejected at stop. */
+  settled: boolean;
+  /** Resolved before it was stored; still to be written. */
+  released: boolean;
 }
 
 interface EpochEntry {
@@ -92,6 +118,7 @@ export class HistoryWriter {
   private readonly store: HistoryStore;
   private readonly writeBatch: number;
   private readonly writeBuffer: number;
+  private readonly writeWait: number;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly onLost: (room: string, epoch: string) => void;
@@ -108,13 +135,28 @@ export class HistoryWriter {
   private retryTimer: ClockTimer | null = null;
   private retryDelay = RETRY_MS;
   private stopping = false;
-  readonly stats: HistoryWriterStats = { recordsWritten: 0, writeBatches: 0, writeFailures: 0, recordsDropped: 0 };
+  /** Held records added outside release mode, oldest first; settled ones are passed over (and let go) as the head reaches them. */
+  private waiting: (RecordEntry | undefined)[] = [];
+  private waitHead = 0;
+  /** Fires when the oldest waiting record may have waited writeWait. */
+  private waitTimer: ClockTimer | null = null;
+  /** Release mode: from writeWait passing to the next successful store call. */
+  private releasing = false;
+  /** `${room}\n${epoch}` of the records released in this episode (onLost told once each). */
+  private readonly releasedEpochs = new Set<string>();
+  /** Rooms with released records, and how many, in this episode (logged at its end). */
+  private readonly episodeRooms = new Set<string>();
+  private episodeRecords = 0;
+  /** `${room}\n${epoch}` of epoch starts queued and not yet written. */
+  private readonly unwrittenEpochs = new Set<string>();
+  readonly stats: HistoryWriterStats = { recordsWritten: 0, writeBatches: 0, writeFailures: 0, recordsDropped: 0, recordsReleased: 0, releases: 0 };
 
   constructor(opts: HistoryWriterOptions) {
     this.store = opts.store;
     this.writeBuffer = opts.writeBuffer;
     // A batch in flight cannot be dropped from, so it must fit the buffer.
     this.writeBatch = Math.max(1, Math.min(opts.writeBatch, opts.writeBuffer));
+    this.writeWait = opts.writeWait;
     this.clock = opts.clock;
     this.log = opts.log;
     this.onLost = opts.onLost;
@@ -130,16 +172,36 @@ export class HistoryWriter {
     return (this.byRoom.get(room)?.length ?? 0) + (this.epochsPending.get(room) ?? 0);
   }
 
-  /** Queues a record of `room`'s epoch `epoch`; resolves once stored or dropped, rejects when the writer gave up at stop. */
+  /** Queues a record of `room`'s epoch `epoch`; resolves once stored, released or dropped, rejects when the writer gave up at stop. */
   add(room: string, epoch: string, record: HistoryRecord): Promise<void> {
     if (this.stopping && this.retryTimer !== null) return Promise.reject(new Error('history: store unavailable while stopping'));
     return new Promise<void>((resolve, reject) => {
-      const e: RecordEntry = { kind: 'record', room, epoch, record, resolve, reject, inFlight: false, dropped: false };
+      const e: RecordEntry = {
+        kind: 'record',
+        room,
+        epoch,
+        record,
+        resolve,
+        reject,
+        at: this.clock.now(),
+        inFlight: false,
+        dropped: false,
+        settled: false,
+        released: false,
+      };
       this.queue.push(e);
       let list = this.byRoom.get(room);
       if (list === undefined) this.byRoom.set(room, (list = []));
       list.push(e);
       this.held++;
+      if (this.releasing && !this.stopping) {
+        // After the queue push: a new epoch this starts is written after this record.
+        const lost = this.release(e);
+        if (lost) this.onLost(room, epoch);
+      } else {
+        this.waiting.push(e);
+        this.armWait();
+      }
       if (this.held > this.writeBuffer) this.overflow();
       this.pump();
     });
@@ -149,12 +211,17 @@ export class HistoryWriter {
   newEpoch(room: string, epoch: string, start: number): void {
     this.queue.push({ kind: 'epoch', room, epoch, start });
     this.epochsPending.set(room, (this.epochsPending.get(room) ?? 0) + 1);
+    this.unwrittenEpochs.add(`${room}\n${epoch}`);
     this.pump();
   }
 
-  /** From now on a failure gives up instead of retrying (see the header). */
+  /** From now on nothing more is released and a failure gives up instead of retrying (see the header). */
   stop(): void {
     this.stopping = true;
+    if (this.waitTimer !== null) {
+      this.clock.clearTimeout(this.waitTimer);
+      this.waitTimer = null;
+    }
     if (this.retryTimer !== null) {
       this.clock.clearTimeout(this.retryTimer);
       this.retryTimer = null;
@@ -189,7 +256,7 @@ export class HistoryWriter {
     for (const e of list) {
       if (e.epoch === epoch && !e.inFlight) {
         e.dropped = true;
-        e.resolve();
+        this.settle(e);
         n++;
       } else keep.push(e);
     }
@@ -214,6 +281,7 @@ export class HistoryWriter {
       this.busy = true;
       boundedCall(this.clock, 'history newEpoch', () => this.store.newEpoch(first.room, first.epoch, first.start)).then(
         () => {
+          this.unwrittenEpochs.delete(`${first.room}\n${first.epoch}`);
           const n = this.epochsPending.get(first.room)! - 1;
           if (n === 0) this.epochsPending.delete(first.room);
           else this.epochsPending.set(first.room, n);
@@ -255,6 +323,7 @@ export class HistoryWriter {
   private done(batch: RecordEntry[]): void {
     this.busy = false;
     this.retryDelay = RETRY_MS;
+    if (this.releasing) this.endRelease();
     if (batch.length > 0) {
       this.stats.writeBatches++;
       this.stats.recordsWritten += batch.length;
@@ -269,10 +338,95 @@ export class HistoryWriter {
       this.held -= batch.length;
       for (const e of batch) {
         e.inFlight = false;
-        e.resolve();
+        this.settle(e);
       }
+      this.oldestWaiting(); // lets the stored records go
     }
     this.pump();
+  }
+
+  private settle(e: RecordEntry): void {
+    if (e.settled) return;
+    e.settled = true;
+    e.resolve();
+  }
+
+  /** Arms the timer for the oldest record waiting for the store (none while releasing or stopping). */
+  private armWait(): void {
+    if (this.waitTimer !== null || this.releasing || this.stopping) return;
+    const oldest = this.oldestWaiting();
+    if (oldest === undefined) return;
+    this.waitTimer = this.clock.setTimeout(this.waitExpired, Math.max(0, oldest.at + this.writeWait - this.clock.now()));
+    (this.waitTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** The oldest held record whose promise has not settled; passes over the settled ones for good. */
+  private oldestWaiting(): RecordEntry | undefined {
+    while (this.waitHead < this.waiting.length && this.waiting[this.waitHead]!.settled) this.waiting[this.waitHead++] = undefined;
+    if (this.waitHead >= 1024 && this.waitHead * 2 >= this.waiting.length) {
+      this.waiting = this.waiting.slice(this.waitHead);
+      this.waitHead = 0;
+    }
+    return this.waiting[this.waitHead];
+  }
+
+  private readonly waitExpired = (): void => {
+    this.waitTimer = null;
+    if (this.releasing || this.stopping) return;
+    const oldest = this.oldestWaiting();
+    if (oldest === undefined) return;
+    // The timer was set for an older record that has been stored since: wait for this one.
+    if (this.clock.now() - oldest.at < this.writeWait) this.armWait();
+    else this.startRelease();
+  };
+
+  /** writeWait passed with a record unstored: releases every held record, and every record added until a store call succeeds. */
+  private startRelease(): void {
+    this.releasing = true;
+    this.stats.releases++;
+    const lost: Array<[room: string, epoch: string]> = [];
+    for (let i = this.waitHead; i < this.waiting.length; i++) {
+      const e = this.waiting[i]!;
+      if (!e.settled && this.release(e)) lost.push([e.room, e.epoch]);
+    }
+    this.waiting = [];
+    this.waitHead = 0;
+    this.log.error(
+      {
+        records: this.episodeRecords,
+        rooms: this.episodeRooms.size,
+        newEpochs: lost.length,
+        sample: [...this.episodeRooms].slice(0, 10),
+        writeWaitMs: this.writeWait,
+      },
+      'job: history store has not stored records for history.writeWait; their messages are acknowledged (delivered live) and the records kept to write when it answers; those rooms start a new epoch',
+    );
+    for (const [room, epoch] of lost) this.onLost(room, epoch);
+  }
+
+  /** Resolves a held record before it is stored; true when its room and epoch need a new epoch (the first of this episode, and stored before). */
+  private release(e: RecordEntry): boolean {
+    e.released = true;
+    this.settle(e);
+    this.stats.recordsReleased++;
+    this.episodeRecords++;
+    this.episodeRooms.add(e.room);
+    const key = `${e.room}\n${e.epoch}`;
+    if (this.releasedEpochs.has(key) || this.unwrittenEpochs.has(key)) return false;
+    this.releasedEpochs.add(key);
+    return true;
+  }
+
+  /** A store call succeeded: records added from now on wait for storage again. */
+  private endRelease(): void {
+    this.releasing = false;
+    this.log.warn(
+      { released: this.episodeRecords, rooms: this.episodeRooms.size, unwritten: this.held },
+      'job: history store answers again; records released during the outage are being written',
+    );
+    this.releasedEpochs.clear();
+    this.episodeRooms.clear();
+    this.episodeRecords = 0;
   }
 
   /** Puts `entries` back at the head, to be tried again after the back-off. */
@@ -299,14 +453,28 @@ export class HistoryWriter {
 
   private abandon(): void {
     const err = new Error('history: record not stored (job stopping, store unavailable)');
+    let released = 0;
     for (let i = this.head; i < this.queue.length; i++) {
       const e = this.queue[i];
-      if (e.kind === 'record' && !e.dropped) e.reject(err);
+      if (e.kind !== 'record' || e.dropped) continue;
+      if (e.released) released++;
+      else if (!e.settled) {
+        e.settled = true;
+        e.reject(err);
+      }
     }
+    if (released > 0)
+      this.log.error(
+        { records: released },
+        'job: history records released during the store outage were not stored before the job stopped; they are lost from the history',
+      );
     this.queue = [];
     this.head = 0;
     this.byRoom.clear();
     this.epochsPending.clear();
+    this.unwrittenEpochs.clear();
+    this.waiting = [];
+    this.waitHead = 0;
     this.held = 0;
   }
 }

@@ -25,7 +25,8 @@
 // History (docs/history.md#offsets-and-epochs): room messages of a history-enabled room type
 // are numbered by a RoomSequencer (offsets in the inner frames' seq) and stored by a
 // HistoryWriter behind fan-out; such a message is acknowledged once the comets accepted it and
-// its record is stored. Without a history-enabled room type nothing here touches a store.
+// its record is stored — or, when the store has not answered for `history.writeWait`, released
+// by the writer (kept to write later, so a storage outage does not hold the queue). Without a history-enabled room type nothing here touches a store.
 import { systemClock, type Clock, type ClockTimer } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import {
@@ -94,6 +95,8 @@ export interface JobHistorySettings {
   writeBatch: number;
   /** Most records held unwritten over all rooms. */
   writeBuffer: number;
+  /** Longest a record waits for the store before its message is acknowledged anyway (the record is kept to write). */
+  writeWait: number;
   /** How often retention runs; 0 = never. */
   pruneEvery: number;
   /** Ids of a room's newest records read at open. */
@@ -145,6 +148,10 @@ export interface JobStats {
   historyOpenFailures: number;
   /** Records dropped unwritten: history.writeBuffer was full. */
   historyRecordsDropped: number;
+  /** Records whose messages were acknowledged before they were stored (the store had not answered within history.writeWait). */
+  historyRecordsReleased: number;
+  /** Times the writer started releasing records. */
+  historyReleases: number;
   /** New epochs started. */
   historyEpochs: number;
   /** Retention runs that failed. */
@@ -174,7 +181,7 @@ export interface JobLoad {
   cometsDown: number;
   /** Calls held for comets that were down, not delivered yet. */
   cometHeldCalls: number;
-  /** History records numbered and not yet stored (history.writeBuffer bounds them). */
+  /** History records numbered and not yet stored, released or not (history.writeBuffer bounds them). */
   historyBacklog: number;
 }
 
@@ -206,6 +213,8 @@ export class Job {
     historyWriteFailures: 0,
     historyOpenFailures: 0,
     historyRecordsDropped: 0,
+    historyRecordsReleased: 0,
+    historyReleases: 0,
     historyEpochs: 0,
     historyPruneFailures: 0,
     cometRetries: 0, // these four are kept by the comet lanes; stats() reads them
@@ -259,6 +268,7 @@ export class Job {
         store,
         writeBatch: h.writeBatch,
         writeBuffer: h.writeBuffer,
+        writeWait: h.writeWait,
         clock: this.clock,
         log: opts.log,
         onLost: (r, epoch) => sequencer?.lost(r, epoch),
@@ -268,6 +278,7 @@ export class Job {
         writer,
         recentIds: h.recentIds,
         idle: this.roomTable.idle,
+        openWait: h.writeWait,
         clock: this.clock,
         log: opts.log,
         deliver: this.deliverRoom,
@@ -367,6 +378,8 @@ export class Job {
       historyWriteBatches: w?.writeBatches ?? 0,
       historyWriteFailures: w?.writeFailures ?? 0,
       historyRecordsDropped: w?.recordsDropped ?? 0,
+      historyRecordsReleased: w?.recordsReleased ?? 0,
+      historyReleases: w?.releases ?? 0,
       historyOpenFailures: q?.openFailures ?? 0,
       historyEpochs: q?.epochsStarted ?? 0,
       roomBatchesMerged: l.mergedBatches,

@@ -3,13 +3,13 @@
 // The job owning a room's queue partition sees the room's messages in queue order and numbers
 // them here: at a room's first message it opens the room in the store (epoch, last offset,
 // the ids of its newest records) and holds the room's messages until that answers (bounded:
-// job.maxPending messages in all, and the store call's time limit); then each message gets
-// offset last + 1. A message whose id is known — stored before (open's recent ids) or numbered
+// job.maxPending messages in all, and `openWait` — history.writeWait — after which they go
+// out as if the open had failed); then each message gets offset last + 1. A message whose id is known — stored before (open's recent ids) or numbered
 // by this job (a redelivery after a failed fan-out) — keeps its offset and is not stored again,
 // so a new owner numbers redelivered messages exactly as the first did.
 //
 // Store down at open: the room's messages go out with seq 0 (unrecorded) and the open is
-// retried with a back-off; once it succeeds the room starts a new epoch, since messages went
+// retried with a back-off, without holding messages again; once it succeeds the room starts a new epoch, since messages went
 // out that the history lacks. A new epoch (that case, records dropped by the writer, or the
 // u32 wire offset running out) is announced at once inside the room's stream with an op-18
 // frame and persisted by the writer before the room's next records.
@@ -37,13 +37,15 @@ export interface RoomSequencerOptions {
   recentIds: number;
   /** A room with nothing pending for this long forgets its state (reopened at its next message). */
   idle: number;
+  /** Longest a room's messages are held while it opens; then they go out without offsets (history.writeWait). */
+  openWait: number;
   clock: Clock;
   log: Logger;
   deliver: DeliverRoom;
 }
 
 export interface RoomSequencerStats {
-  /** Failed or timed-out opens (the room's messages went out without offsets meanwhile). */
+  /** Failed opens, and opens unanswered within openWait (the room's messages went out without offsets meanwhile). */
   openFailures: number;
   /** New epochs started by this job (open after an outage, records dropped, offsets wrapped). */
   epochsStarted: number;
@@ -73,6 +75,8 @@ interface RoomSeq {
   newEpochDue: boolean;
   retryDelay: number;
   retryTimer: ClockTimer | null;
+  /** Ends the hold of a first open that takes longer than openWait. */
+  holdTimer: ClockTimer | null;
   lastActive: number;
 }
 
@@ -86,6 +90,7 @@ export class RoomSequencer {
   private readonly writer: HistoryWriter;
   private readonly recentIds: number;
   private readonly idle: number;
+  private readonly openWait: number;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly deliver: DeliverRoom;
@@ -97,6 +102,7 @@ export class RoomSequencer {
     this.writer = opts.writer;
     this.recentIds = opts.recentIds;
     this.idle = opts.idle;
+    this.openWait = opts.openWait;
     this.clock = opts.clock;
     this.log = opts.log;
     this.deliver = opts.deliver;
@@ -126,6 +132,7 @@ export class RoomSequencer {
         newEpochDue: false,
         retryDelay: OPEN_RETRY_MS,
         retryTimer: null,
+        holdTimer: null,
         lastActive: this.clock.now(),
       };
       this.rooms.set(msg.room, r);
@@ -157,6 +164,8 @@ export class RoomSequencer {
     for (const r of this.rooms.values()) {
       if (r.retryTimer) this.clock.clearTimeout(r.retryTimer);
       r.retryTimer = null;
+      if (r.holdTimer) this.clock.clearTimeout(r.holdTimer);
+      r.holdTimer = null;
     }
   }
 
@@ -172,10 +181,35 @@ export class RoomSequencer {
     return removed;
   }
 
+  /** Opens `room` in the store; while the room is 'opening' its messages are held, for at most openWait. */
   private open(room: string, r: RoomSeq): void {
+    let counted = false;
+    if (r.status === 'opening')
+      r.holdTimer = this.clock.setTimeout(() => {
+        r.holdTimer = null;
+        if (this.rooms.get(room) !== r || r.status !== 'opening') return;
+        counted = true;
+        this.stats.openFailures++;
+        this.log.warn(
+          { room, waitedMs: this.openWait },
+          'job: history store did not open the room within history.writeWait; its messages go out without offsets',
+        );
+        this.down(room, r);
+      }, this.openWait);
+    const endHold = () => {
+      if (r.holdTimer === null) return;
+      this.clock.clearTimeout(r.holdTimer);
+      r.holdTimer = null;
+    };
     boundedCall(this.clock, 'history open', () => this.store.open(room, this.recentIds)).then(
-      (o) => this.opened(room, r, o),
-      (err: Error) => this.openFailed(room, r, err),
+      (o) => {
+        endHold();
+        this.opened(room, r, o);
+      },
+      (err: Error) => {
+        endHold();
+        this.openFailed(room, r, err, counted);
+      },
     );
   }
 
@@ -199,22 +233,27 @@ export class RoomSequencer {
     for (const w of waiting) this.number(r, w.msg).then(w.resolve, w.reject);
   }
 
-  private openFailed(room: string, r: RoomSeq, err: Error): void {
+  /** The open failed (`counted`: its hold already ended at openWait, and was counted then); retried with a back-off. */
+  private openFailed(room: string, r: RoomSeq, err: Error, counted: boolean): void {
     if (this.rooms.get(room) !== r) return;
-    this.stats.openFailures++;
+    if (!counted) this.stats.openFailures++;
     this.log.warn({ room, err: err.message, retryMs: r.retryDelay }, 'job: history store did not open the room; its messages go out without offsets');
+    this.down(room, r);
+    // The retry holds nothing: the room's messages keep going out without offsets until it succeeds.
+    r.retryTimer = this.clock.setTimeout(() => {
+      r.retryTimer = null;
+      if (this.rooms.get(room) === r) this.open(room, r);
+    }, r.retryDelay);
+    r.retryDelay = Math.min(r.retryDelay * 2, OPEN_RETRY_MAX_MS);
+  }
+
+  /** Sends the held messages without offsets; the room is numbered again, in a new epoch, once an open succeeds. */
+  private down(room: string, r: RoomSeq): void {
     r.status = 'down';
     r.newEpochDue = true;
     const waiting = r.waiting;
     r.waiting = [];
     for (const w of waiting) this.deliver(room, w.msg.operation, w.msg.msg, 0).then(w.resolve, w.reject);
-    r.retryTimer = this.clock.setTimeout(() => {
-      r.retryTimer = null;
-      if (this.rooms.get(room) !== r) return;
-      r.status = 'opening';
-      this.open(room, r);
-    }, r.retryDelay);
-    r.retryDelay = Math.min(r.retryDelay * 2, OPEN_RETRY_MAX_MS);
   }
 
   private number(r: RoomSeq, msg: PushMsg): Promise<void> {

@@ -124,6 +124,16 @@ function registerJobHistoryMetrics(registry: Registry, job: JobMetricsSource): v
     read: () => job.stats().historyRecordsDropped,
   });
   lazyCounter(registry, {
+    name: 'tsim_job_history_records_released_total',
+    help: 'History records whose queue messages were acknowledged before they were stored, because the store had not answered within history.writeWait (kept and written when it answers; their rooms started a new epoch).',
+    read: () => job.stats().historyRecordsReleased,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_job_history_releases_total',
+    help: 'Times the job started releasing history records (one per storage outage or stall longer than history.writeWait).',
+    read: () => job.stats().historyReleases,
+  });
+  lazyCounter(registry, {
     name: 'tsim_job_history_epochs_total',
     help: 'New room epochs started by the job (store back after a failed open, records dropped, offsets past 2^32 - 1).',
     read: () => job.stats().historyEpochs,

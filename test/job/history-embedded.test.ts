@@ -1,6 +1,7 @@
 // Room history end to end in embedded mode (docs/history.md#offsets-and-epochs): HTTP room
 // pushes reach TCP and WebSocket clients with their offsets in the frames' seq and are in
-// the store; a room type without history keeps goim's seq 0.
+// the store; a room type without history keeps goim's seq 0. With the store down, delivery goes
+// on past the queue window (history.writeWait) and the records are written when it returns.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryHistoryStore } from '../../src/adapters/memory/history-store.js';
@@ -76,6 +77,61 @@ test('embedded: room pushes to a history room carry offsets 1, 2, 3 on TCP and W
     assert.equal(await store.state('chat://1000'), null);
   } finally {
     for (const c of clients) c.close();
+    await tsim.stop();
+  }
+});
+
+test('embedded: with the store down, live delivery goes on past the queue window; every record is stored once it returns', async () => {
+  const store = new MemoryHistoryStore();
+  const config = buildConfig({
+    env: { host: `comet-outage-${process.pid}` },
+    tcp: { bind: ['127.0.0.1:0'] },
+    httpServer: { addr: '127.0.0.1:0' },
+    room: { signal: '5ms' },
+    job: { maxPending: 4, queueInflight: 4 },
+    history: { writeWait: '100ms' },
+    roomTypes: { live: { history: true } },
+  });
+  const tsim = await startEmbedded(config, silentLogger, store);
+  const a = tsim.addresses();
+  const client = await GoimTestClient.tcp(a.tcp[0].port);
+  try {
+    await client.auth({ mid: 1, key: 'outage', room_id: 'live://1', accepts: [1000], history: {} });
+    const post = async (text: string) => {
+      const res = await fetch(`http://127.0.0.1:${a.http.port}/goim/push/room?operation=1000&type=live&room=1`, { method: 'POST', body: text });
+      assert.equal(res.status, 200, await res.text());
+    };
+    await post('m1');
+    let first = await client.next();
+    while (first.op !== 1000) first = await client.next(); // past the new room's op-18 announcement
+    assert.equal(first.seq, 1);
+    await eventually(async () => (await store.after('live://1', 0, 10)).length === 1, 'm1 stored');
+    store.failing = new Error('store down');
+    for (let i = 2; i <= 20; i++) await post(`m${i}`);
+    const got: string[] = [];
+    while (got.length < 20) {
+      const f = await client.nextWhere((x) => x.op === 1000 || x.op === 18);
+      got.push(f.op === 18 ? `18:${(JSON.parse(f.body.toString()) as { first: number }).first}` : `${f.body.toString()}@${f.seq}`);
+    }
+    // The window fills (four messages); writeWait later they are released, and the room's new
+    // epoch starts right after the last message numbered in the old one.
+    const announced = got.filter((x) => x.startsWith('18:'));
+    assert.equal(announced.length, 1, got.join(' '));
+    const newEpochAt = Number(announced[0].slice(3));
+    assert.ok(newEpochAt > 2 && newEpochAt <= 6, got.join(' '));
+    assert.deepEqual(
+      got,
+      Array.from({ length: 19 }, (_, k) => `m${k + 2}@${k + 2}`).flatMap((m, k) => (k + 2 === newEpochAt ? [announced[0], m] : [m])),
+    );
+    store.failing = null;
+    await eventually(async () => (await store.after('live://1', 0, 100)).length === 20, 'every record stored after the outage');
+    assert.deepEqual(
+      (await store.after('live://1', 0, 100)).map((r) => `${Buffer.from(r.body).toString()}@${r.offset}`),
+      Array.from({ length: 20 }, (_, k) => `m${k + 1}@${k + 1}`),
+    );
+    assert.equal((await store.state('live://1'))!.epochStart, newEpochAt);
+  } finally {
+    client.close();
     await tsim.stop();
   }
 });

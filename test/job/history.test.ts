@@ -592,12 +592,12 @@ test('stop while the store is down: unwritten messages are not acknowledged (the
   await assert.rejects(pending, /not stored/);
 });
 
-test('an open the store does not answer counts as failed after 10 s: the held messages go out with seq 0', async () => {
+test('an open the store does not answer holds the room for history.writeWait only; a retried open holds nothing', async () => {
   const c = new FakeComet('c1');
   let opens = 0;
   const store = new (class extends MemoryHistoryStore {
     override open(room: string, recent: number): Promise<RoomOpen> {
-      return opens++ === 0 ? new Promise<RoomOpen>(() => {}) : super.open(room, recent);
+      return opens++ < 2 ? new Promise<RoomOpen>(() => {}) : super.open(room, recent);
     }
   })();
   const clock = new ManualClock();
@@ -608,22 +608,31 @@ test('an open the store does not answer counts as failed after 10 s: the held me
     await turn();
     assert.equal(acked, false);
     assert.equal(allFrames(c, 'live://1').length, 0, 'held while the room opens');
-    clock.advance(9_999);
+    clock.advance(1_999);
     await turn();
     assert.equal(allFrames(c, 'live://1').length, 0);
     clock.advance(1);
-    await withTimeout(ack, 5000, 'delivered after the open timed out');
+    await withTimeout(ack, 5000, 'delivered at writeWait, the open still unanswered');
     assert.deepEqual(
       allFrames(c, 'live://1').map((f) => [f.op, f.seq, f.body.toString()]),
       [[1000, 0, 'held']],
     );
     assert.equal(job.stats().historyOpenFailures, 1);
-    clock.advance(100);
+    clock.advance(8_000); // the open call times out at 10 s: the same failure, not counted again
+    await turn();
+    assert.equal(job.stats().historyOpenFailures, 1);
+    clock.advance(100); // the retry, which hangs too
+    assert.equal(opens, 2);
+    await withTimeout(job.handle(roomMsg('live://1', 'during the retry')), 5000, 'not held by a retried open');
+    clock.advance(10_000);
+    await eventually(() => job.stats().historyOpenFailures === 2, 'the retry timed out');
+    clock.advance(200);
     await eventually(() => job.historyPosition('live://1')?.status === 'open', 'reopened');
     await job.handle(roomMsg('live://1', 'next'));
     assert.deepEqual(
       allFrames(c, 'live://1').map((f) => [f.op, f.seq]),
       [
+        [1000, 0],
         [1000, 0],
         [18, 0],
         [1000, 1],
@@ -632,4 +641,165 @@ test('an open the store does not answer counts as failed after 10 s: the held me
   } finally {
     await job.stop();
   }
+});
+
+test('store down past history.writeWait: messages keep flowing past job.maxPending, a new epoch is announced, and everything is stored in order once the store returns', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, job: { maxPending: 4 }, room: { batch: 1 }, history: { writeWait: '2s' } }, clock);
+  try {
+    await job.handle(roomMsg('live://1', 'm1'));
+    await job.handle(roomMsg('live://2', 'other1'));
+    const epoch1 = (await store.state('live://1'))!.epoch;
+    store.failing = new Error('store down');
+    let acked = 0;
+    const acks: Promise<unknown>[] = [];
+    for (let i = 2; i <= 21; i++) acks.push(job.handle(roomMsg('live://1', `m${i}`)).then(() => acked++));
+    // The window fills: four messages delivered and held unacknowledged, the rest wait for a slot.
+    await eventually(() => frames(c, 'live://1').length === 5 && job.stats().historyWriteFailures >= 1, 'the window is full');
+    clock.advance(1999);
+    await turn();
+    assert.equal(frames(c, 'live://1').length, 5, 'nothing more delivered before writeWait');
+    assert.equal(acked, 0, 'nothing acknowledged before writeWait');
+    assert.equal(job.load().pending, 4);
+    clock.advance(1);
+    await withTimeout(Promise.all(acks), 5000, 'every message acknowledged while the store is down');
+    assert.ok(allFrames(c, 'live://1').filter((f) => f.op === 1000).length > 4 + 1, 'more messages delivered than job.maxPending');
+    // A room whose first message comes in release mode: delivered in its stored epoch, then a new one.
+    await withTimeout(job.handle(roomMsg('live://2', 'other2')), 5000, 'released at once');
+    const s = job.stats();
+    assert.deepEqual([s.historyReleases, s.historyRecordsReleased, s.historyEpochs, s.historyRecordsDropped], [1, 21, 2, 0]);
+    assert.equal(job.load().historyBacklog, 21, 'every released record is still held to be written');
+
+    const stream = allFrames(c, 'live://1');
+    const announced = stream.filter(isRoomState).map(roomState);
+    assert.equal(announced.length, 2, 'the epoch the room opened in, then one new epoch');
+    assert.deepEqual(announced[0], { room: 'live://1', epoch: epoch1, first: 1 });
+    const epoch2 = announced[1].epoch;
+    assert.notEqual(epoch2, epoch1);
+    assert.deepEqual(
+      stream.map((f) => (f.op === 18 ? `18:${roomState(f).first}` : `${f.body.toString()}@${f.seq}`)),
+      ['18:1', 'm1@1', 'm2@2', 'm3@3', 'm4@4', 'm5@5', '18:6', ...Array.from({ length: 16 }, (_, k) => `m${k + 6}@${k + 6}`)],
+      'the records held when writeWait passed keep the old epoch; the new epoch starts right after them',
+    );
+    await eventually(() => allFrames(c, 'live://2').length === 4, "live://2's new epoch announced");
+    const other = allFrames(c, 'live://2');
+    assert.deepEqual(
+      other.map((f) => (f.op === 18 ? `18:${roomState(f).first}` : `${f.body.toString()}@${f.seq}`)),
+      ['18:1', 'other1@1', 'other2@2', '18:3'],
+    );
+    assert.equal(store.calls.includes('newEpoch'), false, 'not persisted while the store is down');
+
+    store.failing = null;
+    clock.advance(5000); // the retry
+    await eventually(() => job.load().historyBacklog === 0, 'the backlog written');
+    const st = (await store.state('live://1'))!;
+    assert.deepEqual([st.epoch, st.epochStart, st.last], [epoch2, 6, 21]);
+    assert.deepEqual(
+      (await store.after('live://1', 0, 100)).map((r) => `${Buffer.from(r.body).toString()}@${r.offset}`),
+      Array.from({ length: 21 }, (_, k) => `m${k + 1}@${k + 1}`),
+      'every record stored, offsets contiguous across the epochs',
+    );
+    const st2 = (await store.state('live://2'))!;
+    assert.deepEqual([st2.epoch, st2.epochStart, st2.last], [roomState(other[3]).epoch, 3, 2]);
+    assert.deepEqual(
+      (await store.after('live://2', 0, 10)).map((r) => r.offset),
+      [1, 2],
+    );
+    assert.equal(job.stats().historyRecordsWritten, 2 + 21);
+    await job.handle(roomMsg('live://1', 'm22'));
+    assert.equal((await store.state('live://1'))!.last, 22, 'stored in the new epoch before the acknowledgement');
+  } finally {
+    await job.stop();
+  }
+});
+
+test('a store call that never answers: records are released at history.writeWait, not at the 10 s call limit; release ends at the first success', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, job: { maxPending: 2 }, room: { batch: 1 }, history: { writeWait: '500ms' } }, clock);
+  try {
+    await job.handle(roomMsg('live://1', 'm1'));
+    store.holdAppends();
+    let acked = 0;
+    const acks = [2, 3, 4, 5, 6].map((i) => job.handle(roomMsg('live://1', `m${i}`)).then(() => acked++));
+    await eventually(() => frames(c, 'live://1').length === 3, 'the window is full');
+    clock.advance(499);
+    await turn();
+    assert.equal(acked, 0);
+    clock.advance(1);
+    await withTimeout(Promise.all(acks), 5000, 'released at writeWait');
+    assert.equal(job.stats().historyWriteFailures, 0, 'the append has not even timed out');
+    assert.equal(job.stats().historyReleases, 1);
+    assert.deepEqual(
+      allFrames(c, 'live://1').map((f) => [f.op, f.seq]),
+      [
+        [18, 0],
+        [1000, 1],
+        [1000, 2],
+        [1000, 3],
+        [18, 0],
+        [1000, 4],
+        [1000, 5],
+        [1000, 6],
+      ],
+    );
+    const epoch2 = roomState(allFrames(c, 'live://1')[4]).epoch;
+
+    // The hanging append answers: release mode ends, the rest is written, later records wait for storage again.
+    store.releaseAppends();
+    await eventually(() => job.load().historyBacklog === 0, 'the backlog written');
+    store.holdAppends();
+    let laterAcked = false;
+    const later = job.handle(roomMsg('live://1', 'm7')).then(() => (laterAcked = true));
+    await eventually(() => frames(c, 'live://1').length === 8, 'm7 delivered');
+    clock.advance(499);
+    await turn();
+    assert.equal(laterAcked, false, 'acknowledged only once stored again');
+    assert.equal(job.stats().historyRecordsReleased, 5);
+    store.releaseAppends();
+    await withTimeout(later, 5000, 'stored');
+    const st = (await store.state('live://1'))!;
+    assert.deepEqual([st.epoch, st.epochStart, st.last], [epoch2, 4, 7]);
+    assert.deepEqual(
+      (await store.after('live://1', 0, 10)).map((r) => r.offset),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
+    assert.deepEqual([job.stats().historyReleases, job.stats().historyEpochs], [1, 1]);
+  } finally {
+    await job.stop();
+  }
+});
+
+test('stop in release mode: released messages stay acknowledged, stop resolves; records added while stopping are not released', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 }, history: { writeWait: '500ms' } }, clock);
+  await job.handle(roomMsg('live://1', 'm1'));
+  store.failing = new Error('store down');
+  const released = job.handle(roomMsg('live://1', 'm2'));
+  await eventually(() => job.stats().historyWriteFailures >= 1, 'a failed append');
+  clock.advance(500);
+  await withTimeout(released, 5000, 'released');
+  assert.equal(job.stats().historyReleases, 1);
+  const stopped = job.stop();
+  const late = job.handle(roomMsg('live://1', 'm3'));
+  await assert.rejects(withTimeout(late, 5000, 'late'), /not stored/, 'not released: the queue gives it to the next owner');
+  await withTimeout(stopped, 5000, 'stop');
+  assert.equal(job.stats().historyRecordsReleased, 1);
+  assert.equal(store.calls.includes('newEpoch'), false);
+  assert.deepEqual(
+    (await ((store.failing = null), store.after('live://1', 0, 10))).map((r) => r.offset),
+    [1],
+    'the released record was lost with the job (the documented cost)',
+  );
+});
+
+test('history.writeWait: default 2 s, at least 100 ms, passed to the job', () => {
+  assert.equal(jobHistorySettings(testConfig(HISTORY))!.writeWait, 2000);
+  assert.equal(jobHistorySettings(testConfig({ ...HISTORY, history: { writeWait: '100ms' } }))!.writeWait, 100);
+  assert.throws(() => testConfig({ ...HISTORY, history: { writeWait: '99ms' } }), /writeWait/);
 });
