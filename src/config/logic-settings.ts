@@ -67,6 +67,7 @@ export function logicHttpSettings(config: Config, embedded: boolean, log: Logger
       allowedHosts: hs.allowedHosts,
       allowedOrigins: hs.allowedOrigins,
     },
+    historyPageBytes: api.historyPageBytes,
   };
 }
 

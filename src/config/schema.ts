@@ -389,6 +389,17 @@ export const configSchema = z
         protectMetrics: z.boolean().default(false),
         /** Serve the history API (/tsim/history/*) without a key: room history that is public anyway (docs/security.md#http-api). */
         publicHistory: z.boolean().default(false),
+        /**
+         * Most body bytes one history API page holds (docs/http-api.md#history): a page ends before
+         * the record that would pass it, and always holds one record. 1 MiB: four records of the
+         * largest default push, and far above 1000 danmaku of a few hundred bytes.
+         */
+        historyPageBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(Number.MAX_SAFE_INTEGER)
+          .default(1 << 20),
       })
       .strict()
       .default({}),

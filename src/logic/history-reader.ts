@@ -2,7 +2,7 @@
 // connection is replayed, and the pages of the HTTP history API. Only room types with
 // `history` on are read; the store is never written here (rooms are opened by the job).
 import type { HistoryRoomTypes } from '../config/history-settings.js';
-import type { HistoryRecord, HistoryReply, HistoryRequest, HistoryStore, RoomHistory } from '../ports/index.js';
+import type { HistoryRecord, HistoryReply, HistoryRequest, HistoryStore, PageBound, ProgressCursor, RoomHistory } from '../ports/index.js';
 import { roomTypeOf } from '../protocol/room-key.js';
 
 /** A room whose type keeps no history, for a joiner: comet sends nothing extra. */
@@ -23,6 +23,8 @@ export interface HistoryPage {
   last: number;
   /** Where the next page starts: `since` for /room, `from` for /progress. */
   next: number;
+  /** /progress only: the next page's `after` (its records at progress `next` have a higher offset). */
+  after?: number;
   records: HistoryRecord[];
   /** Every record this page could hold is stored: the answer will not change (cacheable). */
   closed: boolean;
@@ -68,32 +70,34 @@ export class HistoryReader {
     return { ...base, records: n > 0 ? replayRecords(await this.store.latest(req.room, n)) : [], recovered: true };
   }
 
-  /** Records of `room` after `since`, oldest first, at most `limit`; closed when the page is full. */
-  async page(type: string, room: string, since: number, limit: number): Promise<HistoryPage> {
+  /**
+   * Records of `room` after `since`, oldest first, within `bound`. Closed when it ended at a
+   * bound (`limit` records, or the byte budget before a further record): every record it can
+   * hold is stored.
+   */
+  async page(type: string, room: string, since: number, bound: PageBound): Promise<HistoryPage> {
     const state = await this.state(type, room);
-    const records = await this.store.after(room, since, limit);
+    const { records, cut } = await this.store.pageAfter(room, since, bound);
     const next = records.length > 0 ? records[records.length - 1].offset : since;
-    return { room, ...pageState(state), next, records, closed: records.length === limit };
+    return { room, ...pageState(state), next, records, closed: cut || records.length === bound.limit };
   }
 
   /**
-   * Records whose progress is in [from, to), by progress then offset, at most `limit`. Closed
-   * when the page is full or the newest record is already past `to` (later danmaku land later).
-   * `next` is the `from` of the next page: the last record's progress (the client drops the
-   * offsets it has), one more when the whole page shares it, `to` when the range is done.
+   * Records from the cursor `from` (progress, and the offset after which its records at that
+   * progress continue) whose progress is below `to`, by progress then offset, within `bound`.
+   * When the page ended at a bound, the next page starts after its last record: `next` is that
+   * record's progress and `after` its offset, so records sharing one progress are paged like any
+   * others. Otherwise the range is done: `next` is `to`, `after` 0.
    */
-  async progress(type: string, room: string, from: number, to: number, limit: number): Promise<HistoryPage> {
+  async progress(type: string, room: string, from: ProgressCursor, to: number, bound: PageBound): Promise<HistoryPage> {
     const state = await this.state(type, room);
-    const records = await this.store.byProgress(room, from, to, limit);
-    const full = records.length === limit && limit > 0;
-    let next = to;
-    if (full) {
-      const p = records[records.length - 1].progress ?? from;
-      next = p === from ? p + 1 : p;
-    }
+    const { records, cut } = await this.store.byProgress(room, from, to, bound);
+    const last = records.length > 0 ? records[records.length - 1] : undefined;
+    const more = last !== undefined && (cut || records.length === bound.limit);
+    const next = more ? { next: last.progress ?? from.progress, after: last.offset } : { next: to, after: 0 };
     // Never cacheable: progress is what senders say, not the order records arrive in, so a
     // danmaku for any position may still come.
-    return { room, ...pageState(state), next, records, closed: false };
+    return { room, ...pageState(state), ...next, records, closed: false };
   }
 
   private async state(type: string, room: string): Promise<RoomHistory | null> {

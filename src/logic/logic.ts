@@ -17,6 +17,8 @@ import {
   type Instance,
   type LogicService,
   type NodesReply,
+  type PageBound,
+  type ProgressCursor,
   type PushMsg,
   type PushQueue,
   type ReceiveRequest,
@@ -286,14 +288,14 @@ export class Logic implements LogicService {
 
   // ---- history API (docs/http-api.md#history) ----------------------------------------
 
-  /** Records of room `type://room` after `since`; rejects with NoHistoryError for a type without history. */
-  historyPage(type: string, room: string, since: number, limit: number): Promise<HistoryPage> {
-    return this.reader(type).page(type, encodeRoomKey(type, room), since, limit);
+  /** Records of room `type://room` after `since`, within `bound`; rejects with NoHistoryError for a type without history. */
+  historyPage(type: string, room: string, since: number, bound: PageBound): Promise<HistoryPage> {
+    return this.reader(type).page(type, encodeRoomKey(type, room), since, bound);
   }
 
-  /** Records of room `type://room` whose progress is in [from, to). */
-  historyProgress(type: string, room: string, from: number, to: number, limit: number): Promise<HistoryPage> {
-    return this.reader(type).progress(type, encodeRoomKey(type, room), from, to, limit);
+  /** Records of room `type://room` from the cursor `from` whose progress is below `to`, within `bound`. */
+  historyProgress(type: string, room: string, from: ProgressCursor, to: number, bound: PageBound): Promise<HistoryPage> {
+    return this.reader(type).progress(type, encodeRoomKey(type, room), from, to, bound);
   }
 
   private reader(type: string): HistoryReader {

@@ -47,6 +47,41 @@ export interface AppendBatch {
   records: HistoryRecord[];
 }
 
+/**
+ * What one page of the HTTP history API may read (docs/http-api.md#history). The byte budget
+ * is kept by the store's read itself, not by its caller reading chunks of records until the
+ * budget is met: each engine does it cheaply — memory walks its list; SQLite reads the body
+ * sizes first (length() takes a blob's size from its header) and then only the bodies that
+ * fit; PostgreSQL keeps a running sum in a window function and sends no body past the budget.
+ * So a page of large records is never read whole, where chunks would read up to a chunk of
+ * bodies past the budget, and take several round trips for a page of small ones.
+ */
+export interface PageBound {
+  /** Most records. */
+  limit: number;
+  /**
+   * Most body bytes in all: the page ends before the record that would pass it. The first
+   * record is returned whatever its size, so a client paging on always moves forward.
+   */
+  maxBytes: number;
+}
+
+/** A page read within a PageBound. */
+export interface RecordPage {
+  records: HistoryRecord[];
+  /** A further record was there but left out for `maxBytes`: the next page starts with it. */
+  cut: boolean;
+}
+
+/**
+ * Where a read by video position starts: the records at `progress` whose offset is above
+ * `after`, then those of every higher progress. `after` 0 takes every record at `progress`.
+ */
+export interface ProgressCursor {
+  progress: number;
+  after: number;
+}
+
 /** Retention of one room type: at most `keep` records per room and none older than `maxAgeMs`. */
 export interface PruneRule {
   /** The room key prefix, e.g. "live://". */
@@ -77,10 +112,19 @@ export interface HistoryStore {
   state(room: string): Promise<RoomHistory | null>;
   /** Records with offset > `after` (any epoch), oldest first, at most `limit`. */
   after(room: string, after: number, limit: number): Promise<HistoryRecord[]>;
+  /**
+   * The records `after` would read, within `bound`: at most `bound.limit`, ending before the
+   * record whose body would take the page past `bound.maxBytes`. The bodies of records left
+   * out are not read.
+   */
+  pageAfter(room: string, after: number, bound: PageBound): Promise<RecordPage>;
   /** The newest `n` records of the current epoch, oldest first. */
   latest(room: string, n: number): Promise<HistoryRecord[]>;
-  /** Records whose progress is in [fromMs, toMs), by progress then offset, at most `limit`. */
-  byProgress(room: string, fromMs: number, toMs: number, limit: number): Promise<HistoryRecord[]>;
+  /**
+   * Records from `from` on whose progress is below `toMs`, by progress then offset, within
+   * `bound` (as pageAfter).
+   */
+  byProgress(room: string, from: ProgressCursor, toMs: number, bound: PageBound): Promise<RecordPage>;
   /** Applies retention; resolves to the number of records removed. */
   prune(rules: PruneRule[], nowMs: number): Promise<number>;
   close(): Promise<void>;

@@ -14,7 +14,17 @@ export type {
   ReceiveRequest,
   ReceiveResult,
 } from './logic-service.js';
-export type { HistoryRecord, HistoryStore, RoomHistory, RoomOpen, AppendBatch, PruneRule } from './history-store.js';
+export type {
+  HistoryRecord,
+  HistoryStore,
+  RoomHistory,
+  RoomOpen,
+  AppendBatch,
+  PruneRule,
+  PageBound,
+  RecordPage,
+  ProgressCursor,
+} from './history-store.js';
 export type { CometDialer, CometOps, CometService } from './comet-service.js';
 export type { ServerOnline, SessionRef, SessionStore } from './session-store.js';
 export { PushType, type PushHandler, type PushMsg, type PushQueue } from './push-queue.js';

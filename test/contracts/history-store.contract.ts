@@ -31,6 +31,35 @@ export function recs(from: number, to: number, fields: Partial<HistoryRecord> = 
 const plain = (list: HistoryRecord[]): HistoryRecord[] => list.map((r) => ({ ...r, body: Buffer.from(r.body) }));
 const offsets = (list: HistoryRecord[]): number[] => list.map((r) => r.offset);
 
+/** A byte budget no test reaches. */
+const ANY_BYTES = 2 ** 40;
+
+/** byProgress from progress `from` (every record at it), at most `limit` records, no byte bound. */
+async function inRange(s: HistoryStore, room: string, from: number, to: number, limit: number): Promise<HistoryRecord[]> {
+  return (await s.byProgress(room, { progress: from, after: 0 }, to, { limit, maxBytes: ANY_BYTES })).records;
+}
+
+/** A record whose body is `size` bytes. */
+const sized = (offset: number, size: number, fields: Partial<HistoryRecord> = {}): HistoryRecord =>
+  rec(offset, { body: Buffer.alloc(size, offset % 256), ...fields });
+
+/**
+ * Every page of [from, to) as a reader pages it: the next page from the last record's
+ * (progress, offset) while a page ends at a bound. Returns the pages' offsets.
+ */
+async function progressPages(s: HistoryStore, room: string, from: number, to: number, limit: number, maxBytes = ANY_BYTES): Promise<number[][]> {
+  const pages: number[][] = [];
+  let cursor = { progress: from, after: 0 };
+  for (;;) {
+    const { records, cut } = await s.byProgress(room, cursor, to, { limit, maxBytes });
+    assert.ok(pages.length < 1000, 'paging ends');
+    pages.push(offsets(records));
+    if (!cut && records.length < limit) return pages;
+    const last = records[records.length - 1];
+    cursor = { progress: last.progress!, after: last.offset };
+  }
+}
+
 export function historyStoreContract(name: string, factory: Factory<HistoryStore>, options: ContractOptions = {}): void {
   describe(`HistoryStore contract: ${name}`, { skip: options.skip }, () => {
     const open = opener(factory);
@@ -49,7 +78,11 @@ export function historyStoreContract(name: string, factory: Factory<HistoryStore
       assert.equal(await s.state('live://3'), null);
       assert.deepEqual(await s.after('live://3', 0, 10), []);
       assert.deepEqual(await s.latest('live://3', 10), []);
-      assert.deepEqual(await s.byProgress('live://3', 0, 1e9, 10), []);
+      assert.deepEqual(await s.byProgress('live://3', { progress: 0, after: 0 }, 1e9, { limit: 10, maxBytes: ANY_BYTES }), {
+        records: [],
+        cut: false,
+      });
+      assert.deepEqual(await s.pageAfter('live://3', 0, { limit: 10, maxBytes: 0 }), { records: [], cut: false });
     });
 
     test('append stores contiguous records; reads give them back exactly', async () => {
@@ -190,7 +223,7 @@ export function historyStoreContract(name: string, factory: Factory<HistoryStore
       const { epoch } = await s.open('live://1', 0);
       const progress = [3000, null, 1000, 2000, 1000, 0, 5999, 6000, 2000];
       await s.append([{ room: 'live://1', epoch, records: progress.map((p, i) => rec(i + 1, { progress: p })) }]);
-      const seg = await s.byProgress('live://1', 0, 6000, 100);
+      const seg = await inRange(s, 'live://1', 0, 6000, 100);
       assert.deepEqual(
         seg.map((r) => [r.progress, r.offset]),
         [
@@ -203,10 +236,103 @@ export function historyStoreContract(name: string, factory: Factory<HistoryStore
           [5999, 7],
         ],
       );
-      assert.deepEqual(offsets(await s.byProgress('live://1', 1000, 2001, 3)), [3, 5, 4]);
-      assert.deepEqual(offsets(await s.byProgress('live://1', 6000, 12000, 100)), [8]);
-      assert.deepEqual(await s.byProgress('live://1', 7000, 12000, 100), []);
-      assert.deepEqual(await s.byProgress('live://1', 0, 6000, 0), []);
+      assert.deepEqual(offsets(await inRange(s, 'live://1', 1000, 2001, 3)), [3, 5, 4]);
+      assert.deepEqual(offsets(await inRange(s, 'live://1', 6000, 12000, 100)), [8]);
+      assert.deepEqual(await inRange(s, 'live://1', 7000, 12000, 100), []);
+      assert.deepEqual(await inRange(s, 'live://1', 0, 6000, 0), []);
+    });
+
+    test('byProgress from a cursor: the records at its progress after its offset, then every higher progress', async () => {
+      const s = await open();
+      const { epoch } = await s.open('live://1', 0);
+      const progress = [2000, 1000, 1000, 3000, 1000, 2000];
+      await s.append([{ room: 'live://1', epoch, records: progress.map((p, i) => rec(i + 1, { progress: p })) }]);
+      const from = async (p: number, after: number, limit = 100): Promise<number[]> =>
+        offsets((await s.byProgress('live://1', { progress: p, after }, 4000, { limit, maxBytes: ANY_BYTES })).records);
+      assert.deepEqual(await from(1000, 0), [2, 3, 5, 1, 6, 4]);
+      assert.deepEqual(await from(1000, 3), [5, 1, 6, 4], 'offsets 2 and 3 at 1000 are behind the cursor');
+      assert.deepEqual(await from(1000, 5), [1, 6, 4], 'a higher progress comes whatever its offsets');
+      assert.deepEqual(await from(1000, 4, 2), [5, 1], 'an offset between those stored');
+      assert.deepEqual(await from(2000, 1), [6, 4]);
+      assert.deepEqual(await from(3000, 4), []);
+    });
+
+    test('byProgress: many records at one progress are all paged through, none twice', async () => {
+      const s = await open();
+      const { epoch } = await s.open('live://1', 0);
+      // 40 at 5000 between one at 4000 and four at 7000, whose offsets interleave with the last of them.
+      const list = recs(1, 45).map((r) => ({ ...r, progress: r.offset === 1 ? 4000 : r.offset >= 39 && r.offset % 2 === 1 ? 7000 : 5000 }));
+      await s.append([{ room: 'live://1', epoch, records: list }]);
+      const atFive = list.filter((r) => r.progress === 5000).map((r) => r.offset);
+      assert.ok(atFive.length > 30);
+      const pages = await progressPages(s, 'live://1', 0, 10_000, 10);
+      const all = pages.flat();
+      assert.deepEqual(all, [1, ...atFive, ...list.filter((r) => r.progress === 7000).map((r) => r.offset)]);
+      assert.equal(new Set(all).size, list.length, 'none twice');
+      assert.ok(pages.length >= 5, 'several pages at one progress');
+      // From inside the run at 5000, as a client continuing.
+      const rest = await progressPages(s, 'live://1', 5000, 6000, 7);
+      assert.deepEqual(rest.flat(), atFive);
+    });
+
+    test('pageAfter: at most limit records, ending before the one whose body would pass maxBytes', async () => {
+      const s = await open();
+      const { epoch } = await s.open('live://1', 0);
+      const sizes = [100, 200, 300, 50, 1000, 10, 10];
+      await s.append([{ room: 'live://1', epoch, records: sizes.map((n, i) => sized(i + 1, n)) }]);
+      const page = async (after: number, limit: number, maxBytes: number): Promise<[number[], boolean]> => {
+        const p = await s.pageAfter('live://1', after, { limit, maxBytes });
+        return [offsets(p.records), p.cut];
+      };
+      assert.deepEqual(await page(0, 100, 600), [[1, 2, 3], true], 'exactly the budget: record 4 would pass it');
+      assert.deepEqual(await page(0, 100, 650), [[1, 2, 3, 4], true]);
+      assert.deepEqual(await page(0, 100, 599), [[1, 2], true]);
+      assert.deepEqual(await page(4, 100, 500), [[5], true], 'a record larger than the budget comes alone');
+      assert.deepEqual(await page(4, 100, 0), [[5], true]);
+      assert.deepEqual(await page(5, 100, 20), [[6, 7], false], 'the last page, within the budget, is not cut');
+      assert.deepEqual(await page(5, 1, 20), [[6], false], 'a page ending at limit is not cut');
+      assert.deepEqual(await page(7, 100, 20), [[], false]);
+      assert.deepEqual(await page(0, 0, 20), [[], false]);
+      // The records come back whole.
+      const back = await s.pageAfter('live://1', 0, { limit: 3, maxBytes: ANY_BYTES });
+      assert.deepEqual(plain(back.records), plain(sizes.slice(0, 3).map((n, i) => sized(i + 1, n))));
+      assert.deepEqual(plain((await s.pageAfter('live://1', 4, { limit: 1, maxBytes: 1 })).records), plain([sized(5, 1000)]));
+    });
+
+    test('pageAfter pages through large records within the budget: every record once', async () => {
+      const s = await open();
+      const { epoch } = await s.open('live://1', 0);
+      const list = [4000, 9000, 3000, 3000, 3000, 12000, 1, 1, 8000, 2000].map((n, i) => sized(i + 1, n));
+      await s.append([{ room: 'live://1', epoch, records: list }]);
+      const seen: number[] = [];
+      let since = 0;
+      for (let i = 0; ; i++) {
+        assert.ok(i < 100, 'paging ends');
+        const { records, cut } = await s.pageAfter('live://1', since, { limit: 1000, maxBytes: 10_000 });
+        const bytes = records.reduce((a, r) => a + r.body.byteLength, 0);
+        assert.ok(records.length === 1 || bytes <= 10_000, `page of ${bytes} bytes`);
+        seen.push(...offsets(records));
+        if (!cut) break;
+        since = records[records.length - 1].offset;
+      }
+      assert.deepEqual(seen, offsets(list));
+    });
+
+    test('byProgress within maxBytes: cut pages continue from their last record, every record once', async () => {
+      const s = await open();
+      const { epoch } = await s.open('live://1', 0);
+      const list = recs(1, 12).map((r) => sized(r.offset, r.offset % 3 === 0 ? 5000 : 400, { progress: r.offset <= 9 ? 1000 : 2000 }));
+      await s.append([{ room: 'live://1', epoch, records: list }]);
+      const first = await s.byProgress('live://1', { progress: 0, after: 0 }, 3000, { limit: 100, maxBytes: 5000 });
+      assert.deepEqual([offsets(first.records), first.cut], [[1, 2], true]);
+      const alone = await s.byProgress('live://1', { progress: 1000, after: 2 }, 3000, { limit: 100, maxBytes: 5000 });
+      assert.deepEqual([offsets(alone.records), alone.cut], [[3], true], 'one record past the budget comes alone');
+      const pages = await progressPages(s, 'live://1', 0, 3000, 100, 5000);
+      assert.deepEqual(pages.flat(), offsets(list));
+      for (const p of pages) {
+        const bytes = list.filter((r) => p.includes(r.offset)).reduce((a, r) => a + r.body.byteLength, 0);
+        assert.ok(p.length === 1 || bytes <= 5000, `page ${p.join(',')} of ${bytes} bytes`);
+      }
     });
 
     test('prune keeps the newest `keep` records per room of a prefix, and first moves', async () => {
@@ -291,7 +417,8 @@ export function historyStoreContract(name: string, factory: Factory<HistoryStore
       for (const r of back) assert.equal(typeof r.mid, 'bigint');
       assert.deepEqual(await s.state('live://big'), { epoch: 'wide', epochStart: start, first: start, last: start + 3 });
       assert.deepEqual(offsets(await s.latest('live://big', 2)), [start + 2, start + 3]);
-      assert.deepEqual(offsets(await s.byProgress('live://big', 2 ** 40, 2 ** 40 + 1, 10)), [start]);
+      assert.deepEqual(offsets(await inRange(s, 'live://big', 2 ** 40, 2 ** 40 + 1, 10)), [start]);
+      assert.deepEqual(offsets((await s.pageAfter('live://big', start, { limit: 10, maxBytes: 0 })).records), [start + 1]);
       assert.deepEqual((await s.open('live://big', 1)).recent, [{ id: `id-${start + 3}`, offset: start + 3 }]);
       await s.append([{ room: 'live://big', epoch: 'wide', records: [list[3], rec(start + 4)] }]);
       assert.equal((await s.state('live://big'))?.last, start + 4);

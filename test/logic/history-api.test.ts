@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryHistoryStore } from '../../src/adapters/memory/history-store.js';
+import type { HistoryRecord } from '../../src/ports/index.js';
 import { JSON_TYPE, request, startLogic, type Running } from './fixtures.js';
 import { fill } from './history-fixtures.js';
 
@@ -15,8 +16,55 @@ interface PageJson {
     first: number;
     last: number;
     next: number;
+    after?: number;
     records: Array<{ offset: number; op: number; mid: string; time: number; progress: number | null; body: string; encoding?: string }>;
   };
+}
+
+async function page(base: string, path: string): Promise<{ page: PageJson; cache: string | null; etag: string | null }> {
+  const r = await request(base, path);
+  assert.equal(r.status, 200, `${path}: ${r.body.slice(0, 200)}`);
+  return { page: JSON.parse(r.body) as PageJson, cache: r.headers.get('cache-control'), etag: r.headers.get('etag') };
+}
+
+/** Offsets 1..n of `room`, each body `size` bytes of text (`<offset>:xxx…`), all at `progress`. */
+async function fillSized(store: MemoryHistoryStore, room: string, n: number, size: number, progress: number): Promise<void> {
+  const { epoch } = await store.open(room, 0);
+  const records: HistoryRecord[] = [];
+  for (let o = 1; o <= n; o++) {
+    const head = `${o}:`;
+    records.push({ offset: o, id: `id-${o}`, op: 1000, body: Buffer.from(head.padEnd(size, 'x')), mid: 1n, time: 1_767_225_600_000 + o, progress });
+  }
+  await store.append([{ room, epoch, records }]);
+}
+
+/** Every page of `/room` from since 0: the pages' offsets, following `next` until it reaches `last`. */
+async function roomPages(base: string, query: string): Promise<number[][]> {
+  const pages: number[][] = [];
+  let since = 0;
+  for (;;) {
+    const { page: p } = await page(base, `/tsim/history/room?${query}&since=${since}`);
+    assert.ok(pages.length < 100, 'paging ends');
+    pages.push(p.data.records.map((r) => r.offset));
+    if (p.data.records.length === 0 || p.data.next >= p.data.last) return pages;
+    since = p.data.next;
+  }
+}
+
+/** Every page of `/progress` over [from, to), following `next` and `after` until `next` is `to`. */
+async function progressPages(base: string, query: string, from: number, to: number): Promise<number[][]> {
+  const pages: number[][] = [];
+  let at = `from=${from}`;
+  for (;;) {
+    const { page: p } = await page(base, `/tsim/history/progress?${query}&${at}&to=${to}`);
+    assert.ok(pages.length < 100, 'paging ends');
+    pages.push(p.data.records.map((r) => r.offset));
+    if (p.data.next === to) {
+      assert.equal(p.data.after, 0);
+      return pages;
+    }
+    at = `from=${p.data.next}&after=${p.data.after}`;
+  }
 }
 
 const ROOM_TYPES = { live: { history: true }, chat: { send: true } };
@@ -105,7 +153,40 @@ describe('history API', () => {
     assert.equal(past.headers.get('cache-control'), 'no-cache');
     assert.equal(past.headers.get('etag'), null);
     const full = JSON.parse((await request(s.base, '/tsim/history/progress?type=live&room=2000&from=0&to=60000&limit=2')).body) as PageJson;
-    assert.deepEqual([full.data.records.map((x) => x.offset), full.data.next], [[1, 2], 2000]);
+    assert.deepEqual([full.data.records.map((x) => x.offset), full.data.next, full.data.after], [[1, 2], 2000, 2]);
+    const rest = JSON.parse(
+      (await request(s.base, '/tsim/history/progress?type=live&room=2000&from=2000&after=2&to=60000&limit=2')).body,
+    ) as PageJson;
+    assert.deepEqual([rest.data.records.map((x) => x.offset), rest.data.next, rest.data.after], [[3, 4], 4000, 4]);
+    assert.equal((await page(s.base, '/tsim/history/room?type=live&room=2000&limit=2')).page.data.after, undefined, '/room has no after');
+  });
+
+  it('/progress: more records at one progress than a page holds are paged with (progress, offset), none skipped or repeated', async () => {
+    const room = 'live://3000';
+    // 1 at 1000, 11 at 5000, then 2 at 9000.
+    const { epoch } = await store.open(room, 0);
+    const at = (o: number): number => (o === 1 ? 1000 : o <= 12 ? 5000 : 9000);
+    const records = Array.from({ length: 14 }, (_, i) => ({
+      offset: i + 1,
+      id: `p${i + 1}`,
+      op: 1000,
+      body: Buffer.from(`p${i + 1}`),
+      mid: 1n,
+      time: 1,
+      progress: at(i + 1),
+    }));
+    await store.append([{ room, epoch, records }]);
+    const pages = await progressPages(s.base, 'type=live&room=3000&limit=3', 0, 10_000);
+    assert.deepEqual(pages, [
+      [1, 2, 3],
+      [4, 5, 6],
+      [7, 8, 9],
+      [10, 11, 12],
+      [13, 14],
+    ]);
+    // The old query (no after) still starts with every record at `from`.
+    const { page: p } = await page(s.base, '/tsim/history/progress?type=live&room=3000&from=5000&to=10000&limit=3');
+    assert.deepEqual([p.data.records.map((r) => r.offset), p.data.next, p.data.after], [[2, 3, 4], 5000, 4]);
   });
 
   it('a room push with operation 18 (RoomState) is refused: goim members would not receive it', async () => {
@@ -127,6 +208,32 @@ describe('history API', () => {
       ['/tsim/history/progress?type=live&room=1&from=0', /to/],
       ['/tsim/history/progress?type=live&room=1&from=0&to=3600001', /1 h/],
       ['/tsim/history/progress?type=live&room=1&from=10&to=10', /greater/],
+      // Numbers: decimal digits only, within 0 … 2^53 - 1.
+      ['/tsim/history/room?type=live&room=1&limit=0x10', /limit must be an integer from 1 to 1000/],
+      ['/tsim/history/room?type=live&room=1&limit=1e2', /limit/],
+      ['/tsim/history/room?type=live&room=1&limit=%2B5', /limit/],
+      ['/tsim/history/room?type=live&room=1&limit=%205', /limit/],
+      ['/tsim/history/room?type=live&room=1&limit=-5', /limit/],
+      ['/tsim/history/room?type=live&room=1&limit=', /limit/],
+      ['/tsim/history/room?type=live&room=1&limit=99999999999999999999', /limit/],
+      ['/tsim/history/room?type=live&room=1&since=1.0', /since must be an integer from 0 to 9007199254740991/],
+      ['/tsim/history/room?type=live&room=1&since=', /since/],
+      ['/tsim/history/progress?type=live&room=1&from=abc&to=1', /from/],
+      ['/tsim/history/progress?type=live&room=1&from=&to=1', /from must be an integer from 0 to 9007199254740991/],
+      ['/tsim/history/progress?type=live&room=1&to=1', /from is required/],
+      ['/tsim/history/progress?type=live&room=1&from=0&to=9007199254740992', /to must be an integer/],
+      ['/tsim/history/progress?type=live&room=1&from=0&to=1&after=-1', /after/],
+      ['/tsim/history/progress?type=live&room=1&from=0&to=1&after=9007199254740992', /after/],
+      ['/tsim/history/progress?type=live&room=1&from=0&to=1&after=x', /after/],
+      ['/tsim/history/progress?type=live&room=1&from=0&to=1&limit=1001', /limit/],
+      // Room keys: a type of 1 to 64 name characters, a room of 1 to 256 characters without NUL.
+      [`/tsim/history/room?type=${'t'.repeat(65)}&room=1`, /type/],
+      ['/tsim/history/room?type=&room=1', /type is required/],
+      ['/tsim/history/room?type=live%3A%2F%2Fx&room=1', /type/],
+      ['/tsim/history/room?type=live&room=', /room is required/],
+      [`/tsim/history/room?type=live&room=${'r'.repeat(257)}`, /room must be at most 256 characters/],
+      ['/tsim/history/room?type=live&room=a%00b', /room must not contain NUL/],
+      ['/tsim/history/progress?type=live&room=a%00b&from=0&to=1', /NUL/],
     ];
     for (const [path, message] of cases) {
       const r = await request(s.base, path);
@@ -135,6 +242,18 @@ describe('history API', () => {
       assert.equal(body.code, -400, path);
       assert.match(body.message, message, path);
     }
+  });
+
+  it('parameters bind as on the goim routes: the first of a repeated one counts, the longest room id and largest offsets pass', async () => {
+    const { page: p } = await page(s.base, '/tsim/history/room?type=live&room=1000&limit=2&limit=5000&since=0&since=x');
+    assert.deepEqual(
+      p.data.records.map((r) => r.offset),
+      [1, 2],
+    );
+    const long = await page(s.base, `/tsim/history/room?type=live&room=${'r'.repeat(256)}&since=9007199254740991&limit=1000`);
+    assert.deepEqual([long.page.data.room, long.page.data.records], [`live://${'r'.repeat(256)}`, []]);
+    const far = await page(s.base, '/tsim/history/progress?type=live&room=1000&from=9007199254740990&to=9007199254740991&after=9007199254740991');
+    assert.deepEqual([far.page.data.records, far.page.data.next, far.page.data.after], [[], 9007199254740991, 0]);
   });
 
   it('a room type without history: 404; a store failure: 503', async () => {
@@ -147,6 +266,78 @@ describe('history API', () => {
     } finally {
       store.failing = null;
     }
+  });
+});
+
+describe('history API page size (api.historyPageBytes)', () => {
+  const MAX = 262_144; // push.maxBytes by default
+  let s: Running;
+  let tiny: Running;
+  before(async () => {
+    const store = new MemoryHistoryStore();
+    // Ten records of push.maxBytes each, all at one progress; a room of small ones beside them.
+    await fillSized(store, 'live://big', 10, MAX, 60_000);
+    await fillSized(store, 'live://small', 5, 30, 1000);
+    s = await startLogic({ roomTypes: ROOM_TYPES }, { history: store });
+    tiny = await startLogic({ roomTypes: ROOM_TYPES, api: { historyPageBytes: 100 } }, { history: store });
+  });
+  after(async () => {
+    await s.stop();
+    await tiny.stop();
+  });
+
+  it('/room: a page ends at the byte budget (1 MiB: four records of push.maxBytes), next goes on from there, every record once', async () => {
+    const first = await page(s.base, '/tsim/history/room?type=live&room=big&since=0&limit=1000');
+    assert.deepEqual(
+      first.page.data.records.map((r) => r.offset),
+      [1, 2, 3, 4],
+    );
+    assert.equal(first.page.data.next, 4);
+    const bytes = first.page.data.records.reduce((a, r) => a + Buffer.byteLength(r.body), 0);
+    assert.ok(bytes <= 1 << 20, `${bytes} bytes of bodies`);
+    assert.equal(first.page.data.records[3].body, '4:'.padEnd(MAX, 'x'), 'bodies whole');
+    // Cut at the budget with record 5 stored: the page cannot change.
+    assert.equal(first.cache, 'private, max-age=3600');
+    assert.match(first.etag ?? '', /^"/);
+    assert.deepEqual(await roomPages(s.base, 'type=live&room=big&limit=1000'), [
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+      [9, 10],
+    ]);
+    const tail = await page(s.base, '/tsim/history/room?type=live&room=big&since=8&limit=1000');
+    assert.equal(tail.cache, 'no-cache', 'the tail ended neither at limit nor at the budget');
+    // limit still counts.
+    assert.deepEqual(
+      (await page(s.base, '/tsim/history/room?type=live&room=big&since=2&limit=1')).page.data.records.map((r) => r.offset),
+      [3],
+    );
+  });
+
+  it('/progress: the byte budget cuts pages at one progress value; (next, after) goes on, every record once', async () => {
+    assert.deepEqual(await progressPages(s.base, 'type=live&room=big&limit=1000', 0, 3_600_000), [
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+      [9, 10],
+    ]);
+    const { page: p } = await page(s.base, '/tsim/history/progress?type=live&room=big&from=0&to=60001');
+    assert.deepEqual([p.data.next, p.data.after], [60_000, 4], 'cut: not done although shorter than limit');
+  });
+
+  it('a budget smaller than one record still gives one record a page', async () => {
+    const one = await page(tiny.base, '/tsim/history/room?type=live&room=big&since=0&limit=1000');
+    assert.deepEqual(
+      one.page.data.records.map((r) => r.offset),
+      [1],
+    );
+    assert.equal(one.page.data.records[0].body.length, MAX);
+    const each = Array.from({ length: 10 }, (_, i) => [i + 1]);
+    assert.deepEqual(await roomPages(tiny.base, 'type=live&room=big&limit=1000'), each);
+    assert.deepEqual(await progressPages(tiny.base, 'type=live&room=big&limit=1000', 60_000, 60_001), each);
+    // Small records share the 100 bytes: three bodies of 30 a page.
+    assert.deepEqual(await roomPages(tiny.base, 'type=live&room=small&limit=1000'), [
+      [1, 2, 3],
+      [4, 5],
+    ]);
   });
 });
 

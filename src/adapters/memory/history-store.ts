@@ -2,7 +2,18 @@
 // used by role tests and by `history.engine = "memory"`. `failing` makes every call reject, so
 // tests can play a storage outage.
 import { newEpochName } from '../../lib/epoch-name.js';
-import type { AppendBatch, HistoryRecord, HistoryStore, PruneRule, RoomHistory, RoomOpen } from '../../ports/index.js';
+import type {
+  AppendBatch,
+  HistoryRecord,
+  HistoryStore,
+  PageBound,
+  ProgressCursor,
+  PruneRule,
+  RecordPage,
+  RoomHistory,
+  RoomOpen,
+} from '../../ports/index.js';
+import { fitBytes, readBytes } from '../history-bounds.js';
 
 interface Room {
   state: RoomHistory;
@@ -90,6 +101,10 @@ export class MemoryHistoryStore implements HistoryStore {
     return r.records.filter((x) => x.offset > after).slice(0, limit);
   }
 
+  async pageAfter(room: string, after: number, bound: PageBound): Promise<RecordPage> {
+    return within(await this.after(room, after, bound.limit), bound);
+  }
+
   async latest(room: string, n: number): Promise<HistoryRecord[]> {
     this.check();
     const r = this.rooms.get(room);
@@ -97,14 +112,16 @@ export class MemoryHistoryStore implements HistoryStore {
     return r.records.filter((x) => x.offset >= r.state.first).slice(-n);
   }
 
-  async byProgress(room: string, fromMs: number, toMs: number, limit: number): Promise<HistoryRecord[]> {
+  async byProgress(room: string, from: ProgressCursor, toMs: number, bound: PageBound): Promise<RecordPage> {
     this.check();
     const r = this.rooms.get(room);
-    if (r === undefined) return [];
-    return r.records
-      .filter((x) => x.progress !== null && x.progress >= fromMs && x.progress < toMs)
+    if (r === undefined) return { records: [], cut: false };
+    const after = (x: HistoryRecord): boolean => x.progress! > from.progress || (x.progress === from.progress && x.offset > from.after);
+    const list = r.records
+      .filter((x) => x.progress !== null && x.progress < toMs && after(x))
       .sort((a, b) => a.progress! - b.progress! || a.offset - b.offset)
-      .slice(0, limit);
+      .slice(0, Math.max(0, bound.limit));
+    return within(list, bound);
   }
 
   async prune(rules: PruneRule[], nowMs: number): Promise<number> {
@@ -124,4 +141,13 @@ export class MemoryHistoryStore implements HistoryStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The leading records of `list` that fit `bound.maxBytes`. */
+function within(list: HistoryRecord[], bound: PageBound): RecordPage {
+  const { count, cut } = fitBytes(
+    list.map((x) => x.body.byteLength),
+    readBytes(bound.maxBytes),
+  );
+  return { records: list.slice(0, count), cut };
 }

@@ -4,10 +4,20 @@
 // so the contiguity check and the insert see the same `last`, and all records of the call go
 // in one INSERT … SELECT FROM unnest(arrays) — the faster of the statements measured.
 import pg from 'pg';
-import type { AppendBatch, HistoryRecord, HistoryStore, PruneRule, RoomHistory, RoomOpen } from '../../ports/index.js';
+import type {
+  AppendBatch,
+  HistoryRecord,
+  HistoryStore,
+  PageBound,
+  ProgressCursor,
+  PruneRule,
+  RecordPage,
+  RoomHistory,
+  RoomOpen,
+} from '../../ports/index.js';
 import type { Logger } from '../../log.js';
 import { newEpochName } from '../../lib/epoch-name.js';
-import { readLimit, ruleFor } from '../history-bounds.js';
+import { readBytes, readLimit, ruleFor } from '../history-bounds.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rooms (
@@ -38,6 +48,20 @@ const COLUMNS = `"offset", id, op, body, mid, time, progress`;
 
 const INSERT = `INSERT INTO records (room, ${COLUMNS})
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::bytea[], $6::bigint[], $7::bigint[], $8::bigint[])`;
+
+/**
+ * A page within a byte budget, in one statement: `rows` (the page's candidates, at most its
+ * limit, in `order`) with the running sum of their body sizes (octet_length takes a TOASTed
+ * value's size without reading it). Kept: the first row and every row within `budget`, then
+ * the first row past it without its body — the marker that the page was cut (the second row
+ * when the first alone passes it). The bodies of rows left out never leave the server.
+ */
+function pageSql(rows: string, order: string, budget: string): string {
+  return `SELECT "offset", id, op, CASE WHEN n = 1 OR upto <= ${budget} THEN body END AS body, mid, time, progress FROM (
+    SELECT ${COLUMNS}, row_number() OVER w AS n, sum(octet_length(body)) OVER w AS upto, octet_length(body) AS size
+    FROM (${rows}) candidates WINDOW w AS (ORDER BY ${order} ROWS UNBOUNDED PRECEDING)) sized
+  WHERE n <= 2 OR upto - size <= ${budget} ORDER BY ${order}`;
+}
 
 /** Rooms pruned per statement. */
 const PRUNE_CHUNK = 500;
@@ -70,6 +94,15 @@ const toRecord = (r: RecordRow): HistoryRecord => ({
   time: Number(r.time),
   progress: r.progress === null ? null : Number(r.progress),
 });
+
+/** A row of pageSql: the marker row past the budget has no body. */
+type PageRow = Omit<RecordRow, 'body'> & { body: Buffer | null };
+
+function page(rows: PageRow[]): RecordPage {
+  const cut = rows.length > 0 && rows[rows.length - 1].body === null;
+  const kept = cut ? rows.slice(0, -1) : rows;
+  return { records: kept.map((r) => toRecord({ ...r, body: r.body! })), cut };
+}
 
 export interface PostgresHistoryStoreOptions {
   /** postgres://user@host:port/database */
@@ -326,6 +359,18 @@ export class PostgresHistoryStore implements HistoryStore {
     return rows.map(toRecord);
   }
 
+  async pageAfter(room: string, after: number, bound: PageBound): Promise<RecordPage> {
+    await this.ensureSchema();
+    const n = readLimit(bound.limit);
+    if (n === 0) return { records: [], cut: false };
+    const rows = await this.query<PageRow>(
+      'pageAfter',
+      pageSql(`SELECT ${COLUMNS} FROM records WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`, '"offset"', '$4'),
+      [room, after, n, readBytes(bound.maxBytes)],
+    );
+    return page(rows);
+  }
+
   async latest(room: string, n: number): Promise<HistoryRecord[]> {
     await this.ensureSchema();
     const lim = readLimit(n);
@@ -340,16 +385,22 @@ export class PostgresHistoryStore implements HistoryStore {
     return rows.map(toRecord);
   }
 
-  async byProgress(room: string, fromMs: number, toMs: number, limit: number): Promise<HistoryRecord[]> {
+  async byProgress(room: string, from: ProgressCursor, toMs: number, bound: PageBound): Promise<RecordPage> {
     await this.ensureSchema();
-    const n = readLimit(limit);
-    if (n === 0) return [];
-    const rows = await this.query<RecordRow>(
+    const n = readLimit(bound.limit);
+    if (n === 0) return { records: [], cut: false };
+    // From the cursor (progress $2, offset above $3) on: the row comparison lets the index seek there.
+    const rows = await this.query<PageRow>(
       'byProgress',
-      `SELECT ${COLUMNS} FROM records WHERE room = $1 AND progress >= $2 AND progress < $3 ORDER BY progress, "offset" LIMIT $4`,
-      [room, fromMs, toMs, n],
+      pageSql(
+        `SELECT ${COLUMNS} FROM records WHERE room = $1 AND progress >= $2 AND (progress, "offset") > ($2, $3) AND progress < $4
+         ORDER BY progress, "offset" LIMIT $5`,
+        'progress, "offset"',
+        '$6',
+      ),
+      [room, from.progress, from.after, toMs, n, readBytes(bound.maxBytes)],
     );
-    return rows.map(toRecord);
+    return page(rows);
   }
 
   async prune(rules: PruneRule[], nowMs: number): Promise<number> {

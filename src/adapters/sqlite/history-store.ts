@@ -6,9 +6,19 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import type { AppendBatch, HistoryRecord, HistoryStore, PruneRule, RoomHistory, RoomOpen } from '../../ports/index.js';
+import type {
+  AppendBatch,
+  HistoryRecord,
+  HistoryStore,
+  PageBound,
+  ProgressCursor,
+  PruneRule,
+  RecordPage,
+  RoomHistory,
+  RoomOpen,
+} from '../../ports/index.js';
 import { newEpochName } from '../../lib/epoch-name.js';
-import { readLimit, ruleFor } from '../history-bounds.js';
+import { fitBytes, readBytes, readLimit, ruleFor } from '../history-bounds.js';
 
 export const HISTORY_FILE = 'history.db';
 
@@ -70,6 +80,11 @@ function toRecord(r: RecordRow): HistoryRecord {
   };
 }
 
+/** The sizes of a size read's rows, pulled one row at a time. */
+function* sizes(rows: Iterable<unknown>): Generator<number> {
+  for (const r of rows) yield Number((r as { n: number | bigint }).n);
+}
+
 export interface SqliteHistoryStoreOptions {
   /** Directory of history.db; created when missing. */
   dataDir: string;
@@ -118,10 +133,17 @@ export class SqliteHistoryStore implements HistoryStore {
          ORDER BY "offset"`,
         true,
       ),
+      afterSizes: p(`SELECT length(body) AS n FROM records WHERE room = ? AND "offset" > ? ORDER BY "offset" LIMIT ?`),
+      // From the cursor (progress ?2, offset above ?3) on: the row value alone lets the index seek
+      // there (with `progress >= ?2` beside it SQLite seeks to the progress and scans its records).
       byProgress: p(
-        `SELECT ${RECORD_COLUMNS} FROM records WHERE room = ? AND progress >= ? AND progress < ? AND progress IS NOT NULL
-         ORDER BY progress, "offset" LIMIT ?`,
+        `SELECT ${RECORD_COLUMNS} FROM records WHERE room = ?1 AND progress IS NOT NULL AND (progress, "offset") > (?2, ?3) AND progress < ?4
+         ORDER BY progress, "offset" LIMIT ?5`,
         true,
+      ),
+      progressSizes: p(
+        `SELECT length(body) AS n FROM records WHERE room = ?1 AND progress IS NOT NULL AND (progress, "offset") > (?2, ?3) AND progress < ?4
+         ORDER BY progress, "offset" LIMIT ?5`,
       ),
       rooms: p(`SELECT room FROM rooms`),
       pruneAge: p(`DELETE FROM records WHERE room = ? AND time < ?`),
@@ -206,16 +228,44 @@ export class SqliteHistoryStore implements HistoryStore {
     return (this.q.after.all(room, after, n) as unknown as RecordRow[]).map(toRecord);
   }
 
+  /** Runs `fn` in one read transaction: its statements see one snapshot (WAL). */
+  private snapshot<T>(fn: () => T): T {
+    this.db.exec('BEGIN');
+    try {
+      return fn();
+    } finally {
+      this.db.exec('COMMIT');
+    }
+  }
+
+  // A page is two reads of one snapshot: the body sizes (length() takes a blob's size from
+  // its header, without its content), stopping at the first record past the byte budget,
+  // then the records that fit. The bodies of records left out are never loaded.
+  async pageAfter(room: string, after: number, bound: PageBound): Promise<RecordPage> {
+    const n = readLimit(bound.limit);
+    if (n === 0) return { records: [], cut: false };
+    return this.snapshot(() => {
+      const { count, cut } = fitBytes(sizes(this.q.afterSizes.iterate(room, after, n)), readBytes(bound.maxBytes));
+      if (count === 0) return { records: [], cut };
+      return { records: (this.q.after.all(room, after, count) as unknown as RecordRow[]).map(toRecord), cut };
+    });
+  }
+
   async latest(room: string, n: number): Promise<HistoryRecord[]> {
     const lim = readLimit(n);
     if (lim === 0) return [];
     return (this.q.latest.all(room, lim) as unknown as RecordRow[]).map(toRecord);
   }
 
-  async byProgress(room: string, fromMs: number, toMs: number, limit: number): Promise<HistoryRecord[]> {
-    const n = readLimit(limit);
-    if (n === 0) return [];
-    return (this.q.byProgress.all(room, fromMs, toMs, n) as unknown as RecordRow[]).map(toRecord);
+  async byProgress(room: string, from: ProgressCursor, toMs: number, bound: PageBound): Promise<RecordPage> {
+    const n = readLimit(bound.limit);
+    if (n === 0) return { records: [], cut: false };
+    const args = [room, from.progress, from.after, toMs] as const;
+    return this.snapshot(() => {
+      const { count, cut } = fitBytes(sizes(this.q.progressSizes.iterate(...args, n)), readBytes(bound.maxBytes));
+      if (count === 0) return { records: [], cut };
+      return { records: (this.q.byProgress.all(...args, count) as unknown as RecordRow[]).map(toRecord), cut };
+    });
   }
 
   async prune(rules: PruneRule[], nowMs: number): Promise<number> {

@@ -2,7 +2,17 @@
 // Each call is a message to that thread and back; bodies come back as Buffers. The calls run
 // there one after another, as they would on the event loop.
 import { Worker } from 'node:worker_threads';
-import type { AppendBatch, HistoryRecord, HistoryStore, PruneRule, RoomHistory, RoomOpen } from '../../ports/index.js';
+import type {
+  AppendBatch,
+  HistoryRecord,
+  HistoryStore,
+  PageBound,
+  ProgressCursor,
+  PruneRule,
+  RecordPage,
+  RoomHistory,
+  RoomOpen,
+} from '../../ports/index.js';
 import type { SqliteHistoryStoreOptions } from './history-store.js';
 import type { StoreAnswer, StoreCall } from './history-worker.js';
 
@@ -98,12 +108,18 @@ export class SqliteThreadHistoryStore implements HistoryStore {
     return asBuffers(await this.call<HistoryRecord[]>('after', [room, after, limit]));
   }
 
+  async pageAfter(room: string, after: number, bound: PageBound): Promise<RecordPage> {
+    const page = await this.call<RecordPage>('pageAfter', [room, after, bound]);
+    return { records: asBuffers(page.records), cut: page.cut };
+  }
+
   async latest(room: string, n: number): Promise<HistoryRecord[]> {
     return asBuffers(await this.call<HistoryRecord[]>('latest', [room, n]));
   }
 
-  async byProgress(room: string, fromMs: number, toMs: number, limit: number): Promise<HistoryRecord[]> {
-    return asBuffers(await this.call<HistoryRecord[]>('byProgress', [room, fromMs, toMs, limit]));
+  async byProgress(room: string, from: ProgressCursor, toMs: number, bound: PageBound): Promise<RecordPage> {
+    const page = await this.call<RecordPage>('byProgress', [room, from, toMs, bound]);
+    return { records: asBuffers(page.records), cut: page.cut };
   }
 
   prune(rules: PruneRule[], nowMs: number): Promise<number> {

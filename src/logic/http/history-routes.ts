@@ -7,6 +7,7 @@ import type { Logger } from '../../log.js';
 import type { HistoryRecord } from '../../ports/index.js';
 import { NoHistoryError, type HistoryPage } from '../history-reader.js';
 import type { Logic } from '../logic.js';
+import { parseGoQuery } from '../../protocol/go/go-url.js';
 import { envelope, JSON_TYPE } from './envelope.js';
 
 /** Most records one page holds, and the default. */
@@ -18,23 +19,67 @@ const HISTORY_MAX_RANGE_MS = 3_600_000;
 const CLOSED_MAX_AGE_S = 3600;
 const Codes = { BadRequest: -400, NotFound: -404, Unavailable: -503 } as const;
 
-const typeParam = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$' } as const;
-const roomParam = { type: 'string', minLength: 1, maxLength: 256 } as const;
-const offsetParam = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } as const;
-const limitParam = { type: 'integer', minimum: 1, maximum: HISTORY_MAX_LIMIT, default: HISTORY_DEFAULT_LIMIT } as const;
+/** Room type names: what a room key's scheme may hold. */
+const TYPE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
+const MAX_ROOM_CHARS = 256;
+/** A decimal integer, digits only: no sign, point, exponent, hex or spaces. */
+const DECIMAL = /^[0-9]{1,16}$/;
 
-interface RoomQuery {
-  type: string;
-  room: string;
-  since: number;
-  limit: number;
-}
-interface ProgressQuery {
-  type: string;
-  room: string;
-  from: number;
-  to: number;
-  limit: number;
+/** A parameter out of bounds: answered 400 with its message. */
+class ParamError extends Error {}
+
+/**
+ * The query string, parsed as the goim routes parse theirs (docs/http-api.md#parameter-binding),
+ * so `room` names the same room key as in a push: a parameter given twice takes its first value.
+ */
+class Query {
+  private readonly values: Map<string, string[]>;
+
+  constructor(url: string) {
+    const q = url.indexOf('?');
+    this.values = parseGoQuery(q < 0 ? '' : url.slice(q + 1));
+  }
+
+  private raw(name: string): string | undefined {
+    return this.values.get(name)?.[0];
+  }
+
+  private required(name: string): string {
+    const v = this.raw(name);
+    if (v === undefined || v === '') throw new ParamError(`querystring/${name} is required`);
+    return v;
+  }
+
+  /** The room type: 1 to 64 characters of A-Z a-z 0-9 _ . - */
+  type(): string {
+    const v = this.required('type');
+    if (!TYPE_PATTERN.test(v)) throw new ParamError('querystring/type must be 1 to 64 characters of A-Z a-z 0-9 _ . -');
+    return v;
+  }
+
+  /** The room id: 1 to 256 characters, no NUL (no store can hold it, and no push could have numbered it). */
+  room(): string {
+    const v = this.required('room');
+    if ([...v].length > MAX_ROOM_CHARS) throw new ParamError(`querystring/room must be at most ${MAX_ROOM_CHARS} characters`);
+    if (v.includes('\0')) throw new ParamError('querystring/room must not contain NUL');
+    return v;
+  }
+
+  /** A decimal integer in [min, max]; `fallback` when the parameter is absent (else it is required). An empty value is not a number. */
+  int(name: string, min: number, max: number, fallback?: number): number {
+    const v = this.raw(name);
+    if (v === undefined) {
+      if (fallback === undefined) throw new ParamError(`querystring/${name} is required`);
+      return fallback;
+    }
+    const n = DECIMAL.test(v) ? Number(v) : NaN;
+    if (!(n >= min && n <= max)) throw new ParamError(`querystring/${name} must be an integer from ${min} to ${max}`);
+    return n;
+  }
+
+  limit(): number {
+    return this.int('limit', 1, HISTORY_MAX_LIMIT, HISTORY_DEFAULT_LIMIT);
+  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -72,6 +117,7 @@ function sendPage(req: FastifyRequest, reply: FastifyReply, page: HistoryPage, p
     first: page.first,
     last: page.last,
     next: page.next,
+    ...(page.after !== undefined ? { after: page.after } : {}),
     records: page.records.map(recordJson),
   };
   const text = envelope(0, '', data);
@@ -92,67 +138,61 @@ function failed(log: Logger, req: FastifyRequest, reply: FastifyReply, err: unkn
   return send(reply, 503, Codes.Unavailable, 'history unavailable');
 }
 
-/** Validation failures answer 400 in the envelope, naming the parameter. */
-function invalid(req: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
-  const err = req.validationError;
-  if (err === undefined || err === null) return undefined;
-  return send(reply, 400, Codes.BadRequest, err.message);
+export interface HistoryRouteOptions {
+  /** Pages behind an API key may be cached by the caller only, never by a shared cache. */
+  publicPages: boolean;
+  /** Most body bytes one page holds (`api.historyPageBytes`); a page holds at least one record. */
+  pageBytes: number;
 }
 
-export function registerHistoryRoutes(app: FastifyInstance, logic: Logic, log: Logger, publicPages = false): void {
-  app.get<{ Querystring: RoomQuery }>(
-    '/tsim/history/room',
-    {
-      attachValidation: true,
-      schema: {
-        querystring: {
-          type: 'object',
-          required: ['type', 'room'],
-          properties: { type: typeParam, room: roomParam, since: { ...offsetParam, default: 0 }, limit: limitParam },
-        },
-      },
-    },
-    async (req, reply) => {
-      const bad = invalid(req, reply);
-      if (bad) return bad;
-      const q = req.query;
-      let page: HistoryPage;
-      try {
-        page = await logic.historyPage(q.type, q.room, q.since, q.limit);
-      } catch (err) {
-        return failed(log, req, reply, err);
-      }
-      return sendPage(req, reply, page, publicPages);
-    },
-  );
+export function registerHistoryRoutes(app: FastifyInstance, logic: Logic, log: Logger, opts: HistoryRouteOptions): void {
+  app.get('/tsim/history/room', async (req, reply) => {
+    let type: string, room: string, since: number, limit: number;
+    try {
+      const q = new Query(req.url);
+      type = q.type();
+      room = q.room();
+      since = q.int('since', 0, Number.MAX_SAFE_INTEGER, 0);
+      limit = q.limit();
+    } catch (err) {
+      return badParam(reply, err);
+    }
+    let page: HistoryPage;
+    try {
+      page = await logic.historyPage(type, room, since, { limit, maxBytes: opts.pageBytes });
+    } catch (err) {
+      return failed(log, req, reply, err);
+    }
+    return sendPage(req, reply, page, opts.publicPages);
+  });
 
-  app.get<{ Querystring: ProgressQuery }>(
-    '/tsim/history/progress',
-    {
-      attachValidation: true,
-      schema: {
-        querystring: {
-          type: 'object',
-          required: ['type', 'room', 'from', 'to'],
-          properties: { type: typeParam, room: roomParam, from: offsetParam, to: offsetParam, limit: limitParam },
-        },
-      },
-    },
-    async (req, reply) => {
-      const bad = invalid(req, reply);
-      if (bad) return bad;
-      const q = req.query;
-      if (q.to <= q.from) return send(reply, 400, Codes.BadRequest, 'querystring/to must be greater than from');
-      if (q.to - q.from > HISTORY_MAX_RANGE_MS) {
-        return send(reply, 400, Codes.BadRequest, `querystring/to - from must be at most ${HISTORY_MAX_RANGE_MS} (1 h)`);
-      }
-      let page: HistoryPage;
-      try {
-        page = await logic.historyProgress(q.type, q.room, q.from, q.to, q.limit);
-      } catch (err) {
-        return failed(log, req, reply, err);
-      }
-      return sendPage(req, reply, page, publicPages);
-    },
-  );
+  app.get('/tsim/history/progress', async (req, reply) => {
+    let type: string, room: string, from: number, after: number, to: number, limit: number;
+    try {
+      const q = new Query(req.url);
+      type = q.type();
+      room = q.room();
+      from = q.int('from', 0, Number.MAX_SAFE_INTEGER);
+      to = q.int('to', 0, Number.MAX_SAFE_INTEGER);
+      after = q.int('after', 0, Number.MAX_SAFE_INTEGER, 0);
+      limit = q.limit();
+      if (to <= from) throw new ParamError('querystring/to must be greater than from');
+      if (to - from > HISTORY_MAX_RANGE_MS) throw new ParamError(`querystring/to - from must be at most ${HISTORY_MAX_RANGE_MS} (1 h)`);
+    } catch (err) {
+      return badParam(reply, err);
+    }
+    let page: HistoryPage;
+    try {
+      page = await logic.historyProgress(type, room, { progress: from, after }, to, { limit, maxBytes: opts.pageBytes });
+    } catch (err) {
+      return failed(log, req, reply, err);
+    }
+    return sendPage(req, reply, page, opts.publicPages);
+  });
+}
+
+/** A parameter out of bounds: 400 in the envelope, naming it. */
+function badParam(reply: FastifyReply, err: unknown): FastifyReply {
+  if (!(err instanceof ParamError)) throw err;
+  return send(reply, 400, Codes.BadRequest, err.message);
 }

@@ -42,6 +42,8 @@ export interface LogicHttpSettings {
   metricsRenderInterval: number;
   /** Who may call the protected routes: keys, or none and the Origin/Host check. */
   api: ApiAccess;
+  /** Most body bytes one history API page holds (`api.historyPageBytes`). */
+  historyPageBytes: number;
 }
 
 export interface LogicHttpServerOptions extends LogicHttpSettings {
@@ -174,8 +176,7 @@ export class LogicHttpServer {
     this.apiAuth = guardApi(app, { access: opts.api, log: opts.log, limits });
 
     registerGoimRoutes(app, opts.logic);
-    // Pages behind an API key may be cached by the caller only, never by a shared cache.
-    registerHistoryRoutes(app, opts.logic, opts.log, opts.api.publicHistory === true);
+    registerHistoryRoutes(app, opts.logic, opts.log, { publicPages: opts.api.publicHistory === true, pageBytes: opts.historyPageBytes });
 
     // Prometheus scrapes (beyond goim): an exact route, so neither the file route nor the 404 rules see it.
     const metrics = opts.metrics && sharedRender(opts.metrics, opts.metricsRenderInterval);
