@@ -85,6 +85,15 @@ export interface ReplayReads {
   completed: number;
 }
 
+/** A replay built from a room tail, with its encoded records per transport once built. */
+interface TailReplay {
+  version: number;
+  n: number;
+  reply: HistoryReply;
+  tcp?: Buffer[];
+  ws?: Buffer[];
+}
+
 /** What op 18 tells a joining connection (docs/history.md#opting-in). */
 interface RoomState {
   room: string;
@@ -155,7 +164,13 @@ export class Replays {
         return;
       }
       this.reads.cache++;
-      this.finish(c, h, { epoch: t.epoch, first: t.first, last: t.last, records: t.newest(n), recovered: true });
+      // Every joiner of the room until its tail changes gets the same records: read and encode them once.
+      let m = t.memo as TailReplay | null;
+      if (m === null || m.version !== t.version || m.n !== n) {
+        m = { version: t.version, n, reply: { epoch: t.epoch, first: t.first, last: t.last, records: t.newest(n), recovered: true } };
+        t.memo = m;
+      }
+      this.finish(c, h, m.reply, m);
     });
     return true;
   }
@@ -251,7 +266,7 @@ export class Replays {
   }
 
   /** op 18, the records, then the held batches past the last record. */
-  private finish(c: Connection, h: ReplayHold, r: HistoryReply): void {
+  private finish(c: Connection, h: ReplayHold, r: HistoryReply, memo?: TailReplay): void {
     if (c.replay !== h) return;
     c.replay = null;
     let recovered = r.recovered;
@@ -282,7 +297,11 @@ export class Replays {
     }
     this.count(recovered ? 'recovered' : (reason ?? 'unknown'));
     this.state(c, { room: h.room.id, epoch: r.epoch, first, last, recovered, ...(reason !== undefined && !recovered ? { reason } : {}) });
-    this.records(c, records);
+    let chunks: Buffer[];
+    if (memo === undefined || records !== r.records) chunks = encodeRecords(records, c.isWs);
+    else if (c.isWs) chunks = memo.ws ??= encodeRecords(records, true);
+    else chunks = memo.tcp ??= encodeRecords(records, false);
+    for (const chunk of chunks) this.opts.out.push(c, chunk);
     for (const b of h.batches) {
       const body = batchAfter(b.proto.body, last);
       const bytes = body === null ? b : new PushBytes({ ...b.proto, body });
@@ -308,25 +327,27 @@ export class Replays {
   private state(c: Connection, s: RoomState): void {
     this.opts.out.reply(c, frameBytes(c.isWs, Op.RoomState, 1, 0, Buffer.from(JSON.stringify(s))));
   }
+}
 
-  /** The records as room frames (op = record op, seq = offset): bare on TCP, in op-9 envelopes on WebSocket. */
-  private records(c: Connection, records: HistoryReply['records']): void {
-    let i = 0;
-    while (i < records.length) {
-      let size = 0;
-      let j = i;
-      do size += HEADER_LEN + records[j++].body.length;
-      while (j < records.length && size + HEADER_LEN + records[j].body.length <= RECORD_CHUNK_BYTES);
-      const body = Buffer.allocUnsafe(size);
-      let at = 0;
-      for (let k = i; k < j; k++) {
-        const rec = records[k];
-        writeHeader(body, at, rec.body.length, 1, rec.op, rec.offset);
-        body.set(rec.body, at + HEADER_LEN);
-        at += HEADER_LEN + rec.body.length;
-      }
-      this.opts.out.push(c, c.isWs ? frameBytes(true, Op.Raw, 1, 0, body) : body);
-      i = j;
+/** The records as room frames (op = record op, seq = offset), in pushes of about RECORD_CHUNK_BYTES: bare on TCP, in op-9 envelopes on WebSocket. */
+function encodeRecords(records: HistoryReply['records'], ws: boolean): Buffer[] {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i < records.length) {
+    let size = 0;
+    let j = i;
+    do size += HEADER_LEN + records[j++].body.length;
+    while (j < records.length && size + HEADER_LEN + records[j].body.length <= RECORD_CHUNK_BYTES);
+    const body = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (let k = i; k < j; k++) {
+      const rec = records[k];
+      writeHeader(body, at, rec.body.length, 1, rec.op, rec.offset);
+      body.set(rec.body, at + HEADER_LEN);
+      at += HEADER_LEN + rec.body.length;
     }
+    out.push(ws ? frameBytes(true, Op.Raw, 1, 0, body) : body);
+    i = j;
   }
+  return out;
 }

@@ -29,6 +29,10 @@ export class RoomTail {
   last = 0;
   /** Frame bytes held. */
   bytes = 0;
+  /** Changes with every change of what is held: memos built from the tail check it. */
+  version = 0;
+  /** The last replay built from this tail (replay.ts), shared by the joiners until the tail changes. */
+  memo: unknown = null;
   /** Whole inner frames (header + body), oldest first, from `head`. */
   private frames: Buffer[] = [];
   private head = 0;
@@ -39,6 +43,8 @@ export class RoomTail {
 
   /** Forgets everything (the numbering was interrupted). */
   reset(): void {
+    this.version++;
+    this.memo = null;
     this.epoch = '';
     this.complete = false;
     this.numbered = false;
@@ -52,6 +58,8 @@ export class RoomTail {
   /** Takes the frames of a room batch (an op-9 body); returns the change in bytes held. */
   append(body: Uint8Array, maxBytes: number, maxRecords: number): number {
     const before = this.bytes;
+    this.version++;
+    this.memo = null;
     const b = asBuffer(body);
     let copy: Buffer | null = null;
     for (let at = 0; at + HEADER_LEN <= b.length;) {
@@ -84,6 +92,8 @@ export class RoomTail {
   /** Drops the oldest record; returns its bytes. */
   evictOldest(): number {
     const f = this.frames[this.head++];
+    this.version++;
+    this.memo = null;
     this.bytes -= f.length;
     this.first++;
     this.complete = false;

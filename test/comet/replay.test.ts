@@ -262,7 +262,14 @@ describe('replay cache (docs/history.md#replay-cache)', () => {
       assert.deepEqual(roomState(s2), { room, epoch: 'ec', first: 3, last: 5, recovered: true });
       assert.deepEqual(brief(r2), ['1000:3:m3', '1000:4:m4', '1000:5:m5']);
       assert.equal(historyCalls(room), 1, 'the second join read no history');
-      assert.equal(h.comet.counters().replayReads?.cache, cached0 + 1);
+      // Two more joiners share the replay built for the second, each in its own transport's bytes.
+      for (const other of TRANSPORTS) {
+        const more = await h.client(other, { key: `cache-m-${transport}-${other}`, room_id: room, history: { last: 3 } });
+        const [sm, ...rm] = await more.collect(4);
+        assert.deepEqual(roomState(sm), { room, epoch: 'ec', first: 3, last: 5, recovered: true });
+        assert.deepEqual(brief(rm), ['1000:3:m3', '1000:4:m4', '1000:5:m5']);
+      }
+      assert.equal(h.comet.counters().replayReads?.cache, cached0 + 3);
       h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 6, 'm6')));
       assert.deepEqual(brief([await second.next()]), ['1000:6:m6']);
       assert.deepEqual(brief([await first.next()]), ['1000:6:m6']);
