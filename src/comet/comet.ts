@@ -195,6 +195,8 @@ export class Comet {
     const recordBytes = Math.floor((protocol.sendQueueBytes - protocol.replyReserve) / 2);
     const tails = new RoomTails<Room>(opts.replayCacheBytes ?? DEFAULT_REPLAY_CACHE_BYTES, recordBytes, REPLAY_LIMIT);
     this.replayTails = tails;
+    // What an emptied room misses while nobody is here is unknown: its tail goes with it.
+    this.table.rooms.onDeleted = (room) => tails.drop(room);
     this.replays = new Replays({
       logic,
       log,

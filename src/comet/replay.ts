@@ -29,6 +29,8 @@ const READ_ATTEMPTS = 40;
 const READ_RETRY_MS = 50;
 /** Replayed records are written in pushes of about this size (each must fit the send queue). */
 const RECORD_CHUNK_BYTES = 64 << 10;
+/** How long a room type's cap from logic is used without asking again. */
+const CAP_TTL_MS = 30_000;
 
 /** The live batches held for one connection while its replay is read. */
 export class ReplayHold {
@@ -124,8 +126,11 @@ export class Replays {
 
   /** Connections with a history read in flight. */
   private readonly reading = new WeakSet<Connection>();
-  /** Room type → most records one joiner is replayed, as logic's replies say (configured types only). */
-  private readonly caps = new Map<string, number>();
+  /**
+   * Room type → most records one joiner is replayed and when logic said so (types with history
+   * only). Trusted for CAP_TTL_MS: a changed room type is heard at the next read after that.
+   */
+  private readonly caps = new Map<string, { cap: number; at: number }>();
 
   constructor(private readonly opts: ReplaysOptions) {}
 
@@ -153,8 +158,10 @@ export class Replays {
     const { ask } = h;
     if (ask.since !== undefined || ask.last <= 0) return false;
     const t = this.opts.tails.get(h.room);
-    const cap = this.caps.get(roomTypeOf(h.room.id));
-    if (t === undefined || cap === undefined || !this.tailServes(t, h, Math.min(ask.last, cap))) return false;
+    const known = this.caps.get(roomTypeOf(h.room.id));
+    if (t === undefined || known === undefined || this.opts.clock.now() - known.at > CAP_TTL_MS) return false;
+    const cap = known.cap;
+    if (!this.tailServes(t, h, Math.min(ask.last, cap))) return false;
     // After the op-8 reply, like a read: the tail may have moved on (the batches held meanwhile are in it).
     c.afterReplies(() => {
       if (c.replay !== h) return;
@@ -175,8 +182,12 @@ export class Replays {
     return true;
   }
 
+  /**
+   * The tail reaches what was delivered here and back to the join (an epoch that began after the
+   * join leaves records of the old one among the held batches: read instead), and holds the n.
+   */
   private tailServes(t: RoomTail, h: ReplayHold, n: number): boolean {
-    return t.epoch !== '' && t.last === h.room.offset && t.last >= h.needed() && (t.count >= n || t.complete);
+    return t.epoch !== '' && t.last === h.room.offset && t.last >= h.needed() && t.first <= h.joinOffset + 1 && (t.count >= n || t.complete);
   }
 
   /**
@@ -233,12 +244,13 @@ export class Replays {
         if (c.replay !== h) return; // closed, moved on, or given up meanwhile
         if (r.epoch === '') {
           // The room keeps no history: nothing extra, the held batches as they came.
+          this.caps.delete(roomTypeOf(h.room.id));
           c.replay = null;
           this.count('no_history');
           for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
           return;
         }
-        if (r.cap !== undefined && r.cap > 0) this.caps.set(roomTypeOf(h.room.id), r.cap);
+        if (r.cap !== undefined) this.caps.set(roomTypeOf(h.room.id), { cap: r.cap, at: this.opts.clock.now() });
         this.opts.tails.get(h.room)?.learn(r);
         if (r.recovered && r.last < h.needed()) {
           const done = this.completed(h, r);

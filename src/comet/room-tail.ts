@@ -15,11 +15,14 @@ import { Op } from '../protocol/ops.js';
 /** comet.replayCache's default: 64 MiB holds the newest 100 records of some 4,000 busy rooms of 150-byte danmaku. */
 export const DEFAULT_REPLAY_CACHE_BYTES = 64 << 20;
 
+/** What one cached record costs beyond its bytes (its Buffer view and slot), counted against the budget. */
+export const FRAME_OVERHEAD = 96;
+/** What one room's tail costs with nothing in it (the object, its map entry), counted against the budget. */
+export const TAIL_OVERHEAD = 256;
+
 export class RoomTail {
   /** '' = not known: the tail is not served. */
   epoch = '';
-  /** Most records a joiner of this room may be replayed (logic's reply `cap`); 0 = not known. */
-  cap = 0;
   /** Holds every record of its epoch from the epoch's first offset on (announcement seen, nothing evicted). */
   complete = false;
   /** Whether first / last say anything: a numbered message or an announcement was seen since the last reset. */
@@ -61,29 +64,49 @@ export class RoomTail {
     this.version++;
     this.memo = null;
     const b = asBuffer(body);
-    let copy: Buffer | null = null;
+    // First pass: where the numbered frames this tail keeps start (announcements and resets apply in order).
+    const kept: number[] = [];
+    let keptBytes = 0;
     for (let at = 0; at + HEADER_LEN <= b.length;) {
       const len = b.readInt32BE(at);
       if (len < HEADER_LEN || at + len > b.length) break;
       const op = b.readInt32BE(at + 8);
       const seq = b.readUInt32BE(at + 12);
-      if (op === Op.RoomState) this.announced(b.subarray(at + HEADER_LEN, at + len));
-      else if (seq === 0) this.reset();
-      else {
+      if (op === Op.RoomState) {
+        kept.length = 0;
+        keptBytes = 0;
+        this.announced(b.subarray(at + HEADER_LEN, at + len));
+      } else if (seq === 0) {
+        kept.length = 0;
+        keptBytes = 0;
+        this.reset();
+      } else {
         if (!this.numbered || seq !== this.last + 1) {
           // The first message seen, a gap, or a restart of the numbering: start over here.
           if (this.numbered) this.reset();
+          kept.length = 0;
+          keptBytes = 0;
           this.numbered = true;
           this.first = seq;
           this.last = seq - 1;
         }
-        // One copy of the batch per append, so a tail never pins the (larger) buffers it came in.
-        copy ??= Buffer.from(b);
-        this.frames.push(copy.subarray(at, at + len));
-        this.bytes += len;
+        kept.push(at);
+        keptBytes += len;
         this.last = seq;
       }
       at += len;
+    }
+    if (kept.length > 0) {
+      // One unpooled copy of just the frames kept: a pooled slab or the batch would stay pinned by one record.
+      const copy = Buffer.allocUnsafeSlow(keptBytes);
+      let to = 0;
+      for (const at of kept) {
+        const len = b.readInt32BE(at);
+        b.copy(copy, to, at, at + len);
+        this.frames.push(copy.subarray(to, to + len));
+        this.bytes += len + FRAME_OVERHEAD;
+        to += len;
+      }
     }
     while (this.count > 0 && (this.bytes > maxBytes || this.count > maxRecords)) this.evictOldest();
     return this.bytes - before;
@@ -94,22 +117,24 @@ export class RoomTail {
     const f = this.frames[this.head++];
     this.version++;
     this.memo = null;
-    this.bytes -= f.length;
+    this.bytes -= f.length + FRAME_OVERHEAD;
     this.first++;
     this.complete = false;
     if (this.head >= 1024 && this.head * 2 >= this.frames.length) {
       this.frames = this.frames.slice(this.head);
       this.head = 0;
     }
-    return f.length;
+    return f.length + FRAME_OVERHEAD;
   }
 
-  /** Learns from logic's history reply for this room: the cap, and the epoch when the reply reaches into the tail. */
+  /** Learns from logic's history reply for this room: the epoch, when the reply reaches into the tail. */
   learn(r: HistoryReply): void {
-    if (r.epoch === '') return;
-    if (r.cap !== undefined && r.cap > 0) this.cap = r.cap;
-    // Stored records overlapping what the tail holds are the same epoch (offsets never repeat within one).
-    if (this.epoch === '' && this.count > 0 && r.last >= this.first) this.epoch = r.epoch;
+    if (r.epoch === '' || !this.numbered || r.last < this.first) return;
+    // The store holds offsets of the tail's range: they are the same epoch (offsets never repeat within
+    // one). Another epoch there means the numbering the tail followed was not the one stored (a job died
+    // before the epoch it announced was written, and the next renumbered): forget the tail.
+    if (this.epoch === '') this.epoch = r.epoch;
+    else if (this.epoch !== r.epoch) this.reset();
   }
 
   /** The newest `n` records held (fewer when fewer are held), oldest first. */
@@ -176,18 +201,16 @@ export class RoomTails<R extends object = object> {
   append(room: R, body: Uint8Array): void {
     if (this.budget <= 0) return;
     let t = this.tails.get(room);
-    if (t === undefined) t = new RoomTail();
-    else this.tails.delete(room); // re-inserted last: most recently fed
+    if (t === undefined) {
+      t = new RoomTail();
+      this.total += TAIL_OVERHEAD;
+    } else this.tails.delete(room); // re-inserted last: most recently fed
     this.tails.set(room, t);
     this.total += t.append(body, Math.min(this.roomBytes, this.budget), this.roomRecords);
-    while (this.total > this.budget) {
+    while (this.total > this.budget && this.tails.size > 0) {
       const [oldest, ot] = this.tails.entries().next().value!;
-      if (ot === t && this.tails.size === 1) {
-        this.total -= t.evictOldest();
-        continue;
-      }
-      this.total -= ot.bytes;
-      this.tails.delete(oldest);
+      if (ot === t && t.count > 0) this.total -= t.evictOldest();
+      else this.drop(oldest);
     }
   }
 
@@ -195,7 +218,7 @@ export class RoomTails<R extends object = object> {
   drop(room: R): void {
     const t = this.tails.get(room);
     if (t === undefined) return;
-    this.total -= t.bytes;
+    this.total -= t.bytes + TAIL_OVERHEAD;
     this.tails.delete(room);
   }
 }

@@ -31,6 +31,8 @@ export class RoomTable<M extends RoomMember = RoomMember> {
   private global: Record<string, number> = {};
   /** Offsets seen for rooms without members (noteVacant). */
   private readonly vacant = new Map<string, number>();
+  /** Told of each room deleted (its last member left). */
+  onDeleted: ((room: Room) => void) | null = null;
 
   get size(): number {
     return this.rooms.size;
@@ -75,6 +77,7 @@ export class RoomTable<M extends RoomMember = RoomMember> {
     if (members.length === 0) {
       this.rooms.delete(room.id);
       if (room.offset > 0) this.noteVacant(room.id, room.offset);
+      this.onDeleted?.(room);
     }
   }
 

@@ -21,10 +21,10 @@ export function historyStoreSettings(
 }
 
 /** Per room type that keeps history (the `live` of `live://1000`): the most records one join replays. */
-export type HistoryRoomTypes = ReadonlyMap<string, { replayMax: number }>;
+export type HistoryRoomTypes = ReadonlyMap<string, { replayMax: number; keep: number }>;
 
 export function historyRoomTypes(config: Config): HistoryRoomTypes {
-  const out = new Map<string, { replayMax: number }>();
-  for (const [type, t] of Object.entries(config.roomTypes)) if (t.history) out.set(type, { replayMax: t.replayMax });
+  const out = new Map<string, { replayMax: number; keep: number }>();
+  for (const [type, t] of Object.entries(config.roomTypes)) if (t.history) out.set(type, { replayMax: t.replayMax, keep: t.keep });
   return out;
 }

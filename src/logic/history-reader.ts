@@ -54,7 +54,8 @@ export class HistoryReader {
     // A room nothing was sent to yet has no epoch; creating one here would let any client
     // create rows by joining made-up rooms, so it stays the job's to open.
     if (state === null) return NO_HISTORY;
-    const cap = Math.max(0, Math.min(type.replayMax, Math.trunc(req.limit)));
+    // No more than the room keeps either: what retention removes next is not replayed.
+    const cap = Math.max(0, Math.min(type.replayMax, type.keep, Math.trunc(req.limit)));
     const base = { epoch: state.epoch, first: state.first, last: state.last, cap };
     if (req.since !== undefined) {
       if (req.epoch !== state.epoch) return { ...base, records: [], recovered: false, reason: 'epoch changed' };

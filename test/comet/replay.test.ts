@@ -8,6 +8,14 @@ import type { Frame } from '../support/goim-client.js';
 import { StubLogic } from '../support/stub-logic.js';
 import { innerFrame, rawProto, startComet, turn, type Harness } from './harness.js';
 
+async function waitUntil(ok: () => boolean, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** An inner frame as the job builds it for a history room: seq = offset. */
 function offsetFrame(op: number, seq: number, body: string): Buffer {
   const f = innerFrame(op, body);
@@ -305,6 +313,60 @@ describe('replay cache (docs/history.md#replay-cache)', () => {
     assert.deepEqual(roomState(s2), { room, epoch: 'ep', first: 2, last: 3, recovered: true });
     assert.deepEqual(brief(r2), ['1000:2:m2', '1000:3:m3']);
     assert.equal(historyCalls(room), 2);
+  });
+
+  it('a room that empties drops its cached records', async () => {
+    const room = 'live://empties';
+    const member = await h.client('tcp', { key: 'empties-member', room_id: room });
+    h.comet.broadcastRoom(room, rawProto(announce(room, 'ee', 1), offsetFrame(1000, 1, 'm1')));
+    await member.collect(1);
+    const rooms0 = h.comet.counters().replayCache?.rooms ?? 0;
+    assert.ok(rooms0 >= 1);
+    member.close();
+    await waitUntil(() => h.comet.counters().replayCache?.rooms === rooms0 - 1);
+  });
+
+  it('a cap of 0 from logic is kept: joiners are replayed nothing; a room type without history forgets it', async () => {
+    const room = 'capzero://1';
+    const member = await h.client('tcp', { key: 'cz-member', room_id: room });
+    h.comet.broadcastRoom(room, rawProto(announce(room, 'ez', 1), offsetFrame(1000, 1, 'm1'), offsetFrame(1000, 2, 'm2')));
+    await member.collect(2);
+    logic.historyReply = (req) => (req.room === room ? { ...reply('ez', 1, 2, []), cap: 0 } : reply('', 1, 0, []));
+    for (const key of ['cz-a', 'cz-b']) {
+      const c = await h.client('tcp', { key, room_id: room, history: { last: 5 } });
+      assert.deepEqual(roomState(await c.next()), { room, epoch: 'ez', first: 3, last: 2, recovered: true });
+    }
+    assert.equal(historyCalls(room), 1, 'the second joiner was answered from the cache');
+    // The type loses its history: the read says so, and the next joiner reads again.
+    logic.historyReply = () => reply('', 1, 0, []);
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 3, 'm3')));
+    await member.collect(1);
+    const gap = await h.client('tcp', { key: 'cz-c', room_id: room, history: { since: 1, epoch: 'ez' } });
+    await waitUntil(() => historyCalls(room) === 2);
+    const after = await h.client('tcp', { key: 'cz-d', room_id: room, history: { last: 5 } });
+    await waitUntil(() => historyCalls(room) === 3);
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 4, 'm4')));
+    assert.deepEqual(brief([await after.next()]), ['1000:4:m4']);
+    assert.deepEqual(brief([await gap.next()]), ['1000:4:m4']);
+  });
+
+  it('a join after the job announced a new epoch: op 18 names it, nothing of the old epoch is replayed', async () => {
+    const room = 'newepoch://1';
+    const member = await h.client('tcp', { key: 'ne-member', room_id: room });
+    h.comet.broadcastRoom(room, rawProto(announce(room, 'e1', 1), ...[1, 2, 3, 4, 5].map((o) => offsetFrame(1000, o, `m${o}`))));
+    await member.collect(5);
+    logic.historyReply = (req) => (req.room === room ? { ...reply('e1', 1, 5, records(3, 5)), cap: 3 } : reply('', 1, 0, []));
+    const first = await h.client('tcp', { key: 'ne-a', room_id: room, history: { last: 3 } });
+    await first.collect(4);
+    const calls = historyCalls(room);
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 6, 'm6'), offsetFrame(1000, 7, 'm7')));
+    h.comet.broadcastRoom(room, rawProto(announce(room, 'e2', 8)));
+    await member.collect(2);
+    const c = await h.client('ws', { key: 'ne-b', room_id: room, history: { last: 3 } });
+    assert.deepEqual(roomState(await c.next()), { room, epoch: 'e2', first: 8, last: 7, recovered: true });
+    assert.equal(historyCalls(room), calls, 'answered from the cache');
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 8, 'm8')));
+    assert.deepEqual(brief([await c.next()]), ['1000:8:m8']);
   });
 
   it('comet.replayCache = 0: every join reads the history', async () => {

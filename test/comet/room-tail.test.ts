@@ -3,7 +3,7 @@
 // byte and count bounds.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RoomTail, RoomTails } from '../../src/comet/room-tail.js';
+import { FRAME_OVERHEAD, RoomTail, RoomTails, TAIL_OVERHEAD } from '../../src/comet/room-tail.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 
 /** A room batch body: frames of op 1000 "m<offset>" (seq = offset), or op 18 announcements. */
@@ -77,36 +77,40 @@ describe('room tail', () => {
     assert.equal(t.epoch, '');
     t.learn({ epoch: 'cur', first: 1, last: 10, records: [], recovered: true });
     assert.equal(t.epoch, 'cur');
-    // Once known, a stale reply does not change it.
-    t.learn({ epoch: 'older', first: 1, last: 11, records: [], recovered: true });
+    // An older epoch's reply ending before the tail changes nothing.
+    t.learn({ epoch: 'older', first: 1, last: 9, records: [], recovered: true });
     assert.equal(t.epoch, 'cur');
+    // Another epoch stored at the tail's offsets: the numbering followed was not the one stored.
+    t.learn({ epoch: 'other', first: 1, last: 11, records: [], recovered: true });
+    assert.deepEqual([t.epoch, t.count], ['', 0]);
   });
 
   it('evicts the oldest past the byte and the record bound; then it is no longer complete', () => {
     const t = new RoomTail();
     t.append(batch({ epoch: 'e', first: 1 }, 1, 2, 3, 4, 5), BIG, 3);
     assert.deepEqual([offsets(t), t.complete], [[3, 4, 5], false]);
-    const frame = encodeFrame(1000, Buffer.from('m6'), 1, 6).length;
-    t.append(batch(6), 2 * frame, 1000);
+    const cost = encodeFrame(1000, Buffer.from('m6'), 1, 6).length + FRAME_OVERHEAD;
+    t.append(batch(6), 2 * cost, 1000);
     assert.deepEqual(offsets(t), [5, 6]);
-    assert.equal(t.bytes, 2 * frame);
+    assert.equal(t.bytes, 2 * cost);
   });
 });
 
 describe('room tails', () => {
   it('stay within the shared budget: the least recently fed room goes first', () => {
-    const frame = encodeFrame(1000, Buffer.from('m1'), 1, 1).length;
-    const tails = new RoomTails<object>(4 * frame, 3 * frame, 1000);
+    const frame = encodeFrame(1000, Buffer.from('m1'), 1, 1).length + FRAME_OVERHEAD;
+    const tails = new RoomTails<object>(4 * frame + 2 * TAIL_OVERHEAD, 3 * frame, 1000);
     const a = {};
     const b = {};
     tails.append(a, batch(1, 2));
     tails.append(b, batch(1, 2));
     tails.append(a, batch(3));
-    assert.equal(tails.bytes, 3 * frame);
+    assert.equal(tails.bytes, 3 * frame + TAIL_OVERHEAD);
     assert.equal(tails.get(b), undefined, 'b was fed least recently');
     assert.deepEqual(offsets(tails.get(a)!), [1, 2, 3]);
     tails.append(a, batch(4, 5));
     assert.deepEqual(offsets(tails.get(a)!), [3, 4, 5], 'one room holds at most roomBytes');
+    assert.equal(tails.bytes, 3 * frame + TAIL_OVERHEAD);
     tails.drop(a);
     assert.deepEqual([tails.bytes, tails.size], [0, 0]);
   });

@@ -186,7 +186,7 @@ export class GrpcLogicClient implements LogicService {
       records: h.records.map((x) => ({ offset: Number(x.offset), op: x.op, body: x.body })),
       recovered: h.recovered,
       ...(h.reason !== '' ? { reason: h.reason } : {}),
-      ...(h.cap > 0 ? { cap: h.cap } : {}),
+      ...(h.cap !== undefined ? { cap: h.cap } : {}),
     };
   }
 

@@ -63,7 +63,7 @@ export function serveLogic(target: LogicService, addr: string, opts: RpcServerOp
         records: h.records.map((r) => ({ offset: BigInt(r.offset), op: r.op, body: Buffer.from(r.body) })),
         recovered: h.recovered,
         reason: h.reason ?? '',
-        cap: h.cap ?? 0,
+        cap: h.cap,
       };
     }),
     nodes: unary(async (req) => {

@@ -179,10 +179,10 @@ export interface HistoryReply {
   recovered: boolean;
   reason: string;
   /**
-   * Most records this room replays to one joiner (min of the room type's replayMax and limit);
-   * 0 from a logic that does not say. Lets comet serve later joiners from what it delivered.
+   * Most records this room replays to one joiner (min of the room type's replayMax, keep and
+   * limit); unset from a logic that does not say. Lets comet serve later joiners from what it delivered.
    */
-  cap: number;
+  cap?: number | undefined;
 }
 
 export interface NodesReq {
@@ -1601,7 +1601,7 @@ export const HistoryRecord: MessageFns<HistoryRecord> = {
 };
 
 function createBaseHistoryReply(): HistoryReply {
-  return { epoch: "", first: 0n, last: 0n, records: [], recovered: false, reason: "", cap: 0 };
+  return { epoch: "", first: 0n, last: 0n, records: [], recovered: false, reason: "", cap: undefined };
 }
 
 export const HistoryReply: MessageFns<HistoryReply> = {
@@ -1630,7 +1630,7 @@ export const HistoryReply: MessageFns<HistoryReply> = {
     if (message.reason !== "") {
       writer.uint32(50).string(message.reason);
     }
-    if (message.cap !== 0) {
+    if (message.cap !== undefined) {
       writer.uint32(56).int32(message.cap);
     }
     return writer;
@@ -1728,7 +1728,7 @@ export const HistoryReply: MessageFns<HistoryReply> = {
     message.records = object.records?.map((e) => HistoryRecord.fromPartial(e)) || [];
     message.recovered = object.recovered ?? false;
     message.reason = object.reason ?? "";
-    message.cap = object.cap ?? 0;
+    message.cap = object.cap ?? undefined;
     return message;
   },
 };
