@@ -87,6 +87,10 @@ interface EpochEntry {
   room: string;
   epoch: string;
   start: number;
+  /** Its store call is running (or succeeded). */
+  inFlight: boolean;
+  /** Not to be written: a later epoch of the room replaced it before any of its records was stored. */
+  superseded: boolean;
 }
 
 type Entry = RecordEntry | EpochEntry;
@@ -149,6 +153,8 @@ export class HistoryWriter {
   private episodeRecords = 0;
   /** `${room}\n${epoch}` of epoch starts queued and not yet written. */
   private readonly unwrittenEpochs = new Set<string>();
+  /** Each room's newest queued epoch start, until written or superseded. */
+  private readonly lastEpoch = new Map<string, EpochEntry>();
   readonly stats: HistoryWriterStats = { recordsWritten: 0, writeBatches: 0, writeFailures: 0, recordsDropped: 0, recordsReleased: 0, releases: 0 };
 
   constructor(opts: HistoryWriterOptions) {
@@ -209,10 +215,35 @@ export class HistoryWriter {
 
   /** Queues the start of `room`'s epoch `epoch` at offset `start`, written before the room's later records. */
   newEpoch(room: string, epoch: string, start: number): void {
-    this.queue.push({ kind: 'epoch', room, epoch, start });
+    this.supersede(room);
+    const e: EpochEntry = { kind: 'epoch', room, epoch, start, inFlight: false, superseded: false };
+    this.queue.push(e);
+    this.lastEpoch.set(room, e);
     this.epochsPending.set(room, (this.epochsPending.get(room) ?? 0) + 1);
     this.unwrittenEpochs.add(`${room}\n${epoch}`);
     this.pump();
+  }
+
+  /**
+   * The room's queued epoch start, when none of its records is held any more (all dropped), is
+   * not written: nothing stored belongs to it, and a long outage that keeps dropping would
+   * otherwise queue one start per drop, each a store call once the store returns.
+   */
+  private supersede(room: string): void {
+    const prev = this.lastEpoch.get(room);
+    if (prev === undefined || prev.inFlight || prev.superseded) return;
+    if (this.byRoom.get(room)?.some((r) => r.epoch === prev.epoch && !r.dropped)) return;
+    prev.superseded = true;
+    this.lastEpoch.delete(room);
+    this.unwrittenEpochs.delete(`${room}\n${prev.epoch}`);
+    this.epochWritten(room);
+  }
+
+  /** One fewer epoch start pending for `room`. */
+  private epochWritten(room: string): void {
+    const n = this.epochsPending.get(room)! - 1;
+    if (n === 0) this.epochsPending.delete(room);
+    else this.epochsPending.set(room, n);
   }
 
   /** From now on nothing more is released and a failure gives up instead of retrying (see the header). */
@@ -279,12 +310,12 @@ export class HistoryWriter {
     if (first.kind === 'epoch') {
       this.head++;
       this.busy = true;
+      first.inFlight = true;
       boundedCall(this.clock, 'history newEpoch', () => this.store.newEpoch(first.room, first.epoch, first.start)).then(
         () => {
           this.unwrittenEpochs.delete(`${first.room}\n${first.epoch}`);
-          const n = this.epochsPending.get(first.room)! - 1;
-          if (n === 0) this.epochsPending.delete(first.room);
-          else this.epochsPending.set(first.room, n);
+          if (this.lastEpoch.get(first.room) === first) this.lastEpoch.delete(first.room);
+          this.epochWritten(first.room);
           this.done([]);
         },
         (err: Error) => this.failed([first], err),
@@ -315,7 +346,7 @@ export class HistoryWriter {
   private skipDropped(): void {
     while (this.head < this.queue.length) {
       const e = this.queue[this.head];
-      if (e.kind === 'record' && e.dropped) this.head++;
+      if ((e.kind === 'record' && e.dropped) || (e.kind === 'epoch' && e.superseded)) this.head++;
       else break;
     }
   }
@@ -433,7 +464,7 @@ export class HistoryWriter {
   private failed(entries: Entry[], err: Error): void {
     this.busy = false;
     this.stats.writeFailures++;
-    for (const e of entries) if (e.kind === 'record') e.inFlight = false;
+    for (const e of entries) e.inFlight = false;
     this.queue = [...entries, ...this.queue.slice(this.head)];
     this.head = 0;
     if (this.stopping) {
@@ -473,6 +504,7 @@ export class HistoryWriter {
     this.byRoom.clear();
     this.epochsPending.clear();
     this.unwrittenEpochs.clear();
+    this.lastEpoch.clear();
     this.waiting = [];
     this.waitHead = 0;
     this.held = 0;

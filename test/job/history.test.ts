@@ -408,6 +408,33 @@ test('store outage within the buffer: delivery goes on with offsets, acks wait, 
   }
 });
 
+test('overflow after overflow in one outage: one epoch start is written for the room, not one per drop', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 }, history: { writeBuffer: 2, writeBatch: 1 } }, clock);
+  try {
+    await job.handle(roomMsg('live://1', 'm1'));
+    store.failing = new Error('store down');
+    const acks: Promise<void>[] = [];
+    for (let i = 2; i <= 40; i++) acks.push(job.handle(roomMsg('live://1', `m${i}`)));
+    await eventually(() => allFrames(c, 'live://1').filter((f) => !isRoomState(f)).length === 40, 'every message delivered');
+    const announced = allFrames(c, 'live://1').filter(isRoomState).map(roomState);
+    assert.ok(announced.length > 3, `several new epochs announced (${announced.length})`);
+    store.failing = null;
+    clock.advance(10_000);
+    await withTimeout(Promise.all(acks), 5000, 'every message acknowledged');
+    const last = announced.at(-1)!;
+    await eventually(async () => (await store.state('live://1'))?.epoch === last.epoch && job.load().historyBacklog === 0, 'the store reached the last epoch');
+    const starts = store.calls.filter((m) => m === 'newEpoch').length;
+    assert.ok(starts <= 2, `epoch starts written: ${starts} for ${announced.length - 1} new epochs`);
+    const st = (await store.state('live://1'))!;
+    assert.deepEqual([st.epoch, st.epochStart], [last.epoch, last.first], 'the store is in the epoch announced last');
+  } finally {
+    await job.stop();
+  }
+});
+
 test('buffer overflow: oldest records dropped and acknowledged, op 18 announces a new epoch in the stream, persisted after recovery; offsets go on', async () => {
   const c = new FakeComet('c1');
   const store = new SpyStore();
