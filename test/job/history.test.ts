@@ -425,7 +425,10 @@ test('overflow after overflow in one outage: one epoch start is written for the 
     clock.advance(10_000);
     await withTimeout(Promise.all(acks), 5000, 'every message acknowledged');
     const last = announced.at(-1)!;
-    await eventually(async () => (await store.state('live://1'))?.epoch === last.epoch && job.load().historyBacklog === 0, 'the store reached the last epoch');
+    await eventually(
+      async () => (await store.state('live://1'))?.epoch === last.epoch && job.load().historyBacklog === 0,
+      'the store reached the last epoch',
+    );
     const starts = store.calls.filter((m) => m === 'newEpoch').length;
     assert.ok(starts <= 2, `epoch starts written: ${starts} for ${announced.length - 1} new epochs`);
     const st = (await store.state('live://1'))!;
