@@ -7,7 +7,7 @@
 // is connected again and until every client has recovered what it missed, the joins not
 // recovered (by reason), and at the end, per client, the room's offsets never received (lost)
 // and received twice (duplicated); the CPU and RSS of every server process.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,8 @@ import { mergeHistograms, newHistogram, recordMs, summarize, type LatencySummary
 import { openFileLimit, procDelta, sampleProc, type ProcDelta, type ProcSample } from '../measure/proc.js';
 import { writeResults } from '../measure/results.js';
 import { fmtInt, fmtMb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
-import { armDeadline, disarmDeadline, stopChild, track } from '../run/children.js';
+import { armDeadline, disarmDeadline, onExitCleanup, stopChild, track } from '../run/children.js';
+import { findBinary } from '../run/services.js';
 import { loopbackSources } from '../run/ports.js';
 import { every } from '../run/schedule.js';
 import type { ServerProcess } from '../servers/server.js';
@@ -330,10 +331,22 @@ async function createDatabase(url: string): Promise<{ url: string; drop(): Promi
       await c.end();
     }
   };
+  const dropSql = `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`;
   await admin(`CREATE DATABASE ${name}`);
+  // Ctrl-C or the deadline end the process without the clean-up below: psql, when installed, drops it then.
+  const dropAtExit = onExitCleanup(() => {
+    const psql = findBinary('psql');
+    if (psql) spawnSync(psql, [url, '-c', dropSql], { stdio: 'ignore', timeout: 10_000 });
+  });
   const u = new URL(url);
   u.pathname = `/${name}`;
-  return { url: u.href, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+  return {
+    url: u.href,
+    drop: async () => {
+      await admin(dropSql);
+      dropAtExit();
+    },
+  };
 }
 
 function historyToml(o: RecoveryOptions, databaseUrl: string): string {
