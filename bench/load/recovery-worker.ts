@@ -129,9 +129,11 @@ export interface RecoveryReport {
   /** Since the mark: kill → socket closed, kill → op 8, kill → recovered (ms histograms). */
   dropMs: string;
   reconnectMs: string;
+  /** Since the mark: op 7 sent → op 8 of each successful reconnection (the server's handshake time). */
+  authMs: string;
   recoverMs: string;
-  /** Since the mark: connection attempts that failed (refused, reset, auth timeout). */
-  failedAttempts: number;
+  /** Since the mark: connection attempts that failed, by why (refused, no op 8 in 10 s, closed before op 8, an error code). */
+  failedAttempts: Record<string, number>;
   /** Clients authenticated more than once since the mark (dropped again after reconnecting). */
   rejoinedAgain: number;
 }
@@ -144,6 +146,8 @@ interface Client {
   /** Failed attempts since the last authentication (the back-off's exponent). */
   attempt: number;
   retryTimer: NodeJS.Timeout | null;
+  /** clockMs when op 7 was sent on the current connection. */
+  authSentAt: number;
   authTimer: NodeJS.Timeout | null;
   pending: Buffer | null;
   /** The SDK's position: epoch (undefined: none) and last offset without a gap. */
@@ -175,7 +179,7 @@ const readBuffer = Buffer.allocUnsafe(64 * 1024);
 let target: RecoveryOpen | null = null;
 let closing = false;
 let killAt = 0;
-let failedAttempts = 0;
+let failedAttempts: Record<string, number> = {};
 let epochAnnouncements = 0;
 let replayedRecords = 0;
 let unnumbered = 0;
@@ -185,6 +189,7 @@ const epochs = new Set<string>();
 const notRecoveredAll: Record<string, number> = {};
 let dropMs = newHistogram();
 let reconnectMs = newHistogram();
+let authMs = newHistogram();
 let recoverMs = newHistogram();
 /** Resolves the first-open promise as clients authenticate for the first time. */
 let onFirstReady: ((c: Client, err: string | null) => void) | null = null;
@@ -361,6 +366,7 @@ function onAuthenticated(c: Client): void {
     if (c.reconnectedAt === 0) {
       c.reconnectedAt = clockMs();
       recordMs(reconnectMs, c.reconnectedAt - killAt);
+      recordMs(authMs, c.reconnectedAt - c.authSentAt);
     }
   }
   onFirstReady?.(c, null);
@@ -411,16 +417,24 @@ function connectClient(c: Client): void {
   });
   c.socket = socket;
   socket.setNoDelay(true);
+  let why = 'closed before op 8';
   socket.once('connect', () => {
     const token = { mid: c.mid, room_id: t.room, accepts: [RECOVERY_OP], history: historyAsk(c) };
     socket.write(encodeFrame(Op.Auth, Buffer.from(JSON.stringify(token)), 1, 1));
+    c.authSentAt = clockMs();
+    // The SDK's authTimeout runs from op 7; the TCP connect itself has no timeout there either.
+    c.authTimer = setTimeout(() => {
+      why = 'no op 8 in 10 s';
+      socket.destroy();
+    }, AUTH_TIMEOUT_MS);
   });
-  c.authTimer = setTimeout(() => socket.destroy(), AUTH_TIMEOUT_MS);
-  socket.on('error', () => {});
-  socket.once('close', () => onClosed(c, socket));
+  socket.on('error', (err: NodeJS.ErrnoException) => {
+    if (!c.ready) why = err.code === 'ECONNREFUSED' ? 'refused' : (err.code ?? err.message);
+  });
+  socket.once('close', () => onClosed(c, socket, why));
 }
 
-function onClosed(c: Client, socket: Socket): void {
+function onClosed(c: Client, socket: Socket, why: string): void {
   if (c.socket !== socket) return;
   c.socket = null;
   if (c.authTimer) clearTimeout(c.authTimer);
@@ -428,7 +442,7 @@ function onClosed(c: Client, socket: Socket): void {
   const wasReady = c.ready;
   c.ready = false;
   if (!wasReady) {
-    if (killAt > 0) failedAttempts++;
+    if (killAt > 0) failedAttempts[why] = (failedAttempts[why] ?? 0) + 1;
     onFirstReady?.(c, 'closed before ready');
   }
   if (closing) return;
@@ -453,6 +467,7 @@ function newClient(index: number, mid: number): Client {
     ready: false,
     attempt: 0,
     retryTimer: null,
+    authSentAt: 0,
     authTimer: null,
     pending: null,
     epoch: undefined,
@@ -523,10 +538,11 @@ function openAll(cmd: RecoveryOpen): Promise<RecoveryOpened> {
 
 function mark(at: number): void {
   killAt = at;
-  failedAttempts = 0;
+  failedAttempts = {};
   replayedRecords = 0;
   dropMs = newHistogram();
   reconnectMs = newHistogram();
+  authMs = newHistogram();
   recoverMs = newHistogram();
   for (const c of clients) {
     c.droppedAt = 0;
@@ -653,6 +669,7 @@ function final(lastOffset: number): RecoveryReport {
     replayedRecords,
     dropMs: encodeHistogram(dropMs),
     reconnectMs: encodeHistogram(reconnectMs),
+    authMs: encodeHistogram(authMs),
     recoverMs: encodeHistogram(recoverMs),
     failedAttempts,
     rejoinedAgain,

@@ -290,8 +290,10 @@ export interface RecoveryResult {
   allRecoveredMs: number | null;
   drop: LatencySummary;
   reconnect: LatencySummary;
+  /** op 7 → op 8 of the reconnections. */
+  auth: LatencySummary;
   recover: LatencySummary;
-  failedAttempts: number;
+  failedAttempts: Record<string, number>;
   rejoinedAgain: number;
   replayedRecords: number;
   lost: number;
@@ -503,7 +505,9 @@ async function run(o: RecoveryOptions): Promise<RecoveryResult> {
     for (const r of reports) for (const [off, n] of r.lostOffsets) lost.set(off, (lost.get(off) ?? 0) + n);
     const notRecoveredByReason: Record<string, number> = {};
     const notRecoveredAllByReason: Record<string, number> = {};
+    const failedAttempts: Record<string, number> = {};
     for (const r of reports) {
+      addCounts(failedAttempts, r.failedAttempts);
       addCounts(notRecoveredByReason, r.notRecoveredByReason);
       addCounts(notRecoveredAllByReason, r.notRecoveredAllByReason);
     }
@@ -533,8 +537,9 @@ async function run(o: RecoveryOptions): Promise<RecoveryResult> {
       allRecoveredMs,
       drop: summarize(mergeHistograms(reports.map((r) => r.dropMs))),
       reconnect: summarize(mergeHistograms(reports.map((r) => r.reconnectMs))),
+      auth: summarize(mergeHistograms(reports.map((r) => r.authMs))),
       recover: summarize(mergeHistograms(reports.map((r) => r.recoverMs))),
-      failedAttempts: sum(reports, (r) => r.failedAttempts),
+      failedAttempts,
       rejoinedAgain: sum(reports, (r) => r.rejoinedAgain),
       replayedRecords: sum(reports, (r) => r.replayedRecords),
       lost: sum(reports, (r) => r.lost),
@@ -598,7 +603,9 @@ function report(r: RecoveryResult): string {
         ['kill → dropped seen, p50 / max ms', `${ms(r.drop.p50Ms)} / ${ms(r.drop.maxMs)}`],
         ['reconnected', fmtInt(r.reconnected)],
         ['kill → reconnected, p50 / p99 / all ms', `${ms(r.reconnect.p50Ms)} / ${ms(r.reconnect.p99Ms)} / ${ms(r.allReconnectedMs)}`],
-        ['failed connection attempts / dropped again after reconnecting', `${fmtInt(r.failedAttempts)} / ${r.rejoinedAgain}`],
+        ['reconnections: op 7 → op 8, p50 / p99 / max ms', `${ms(r.auth.p50Ms)} / ${ms(r.auth.p99Ms)} / ${ms(r.auth.maxMs)}`],
+        ['failed connection attempts, by why', reasons(r.failedAttempts)],
+        ['dropped again after reconnecting', fmtInt(r.rejoinedAgain)],
         ['recovered (op 18 recovered, range received)', fmtInt(r.recovered)],
         ['kill → recovered, p50 / p99 / all ms', `${ms(r.recover.p50Ms)} / ${ms(r.recover.p99Ms)} / ${ms(r.allRecoveredMs)}`],
         ['not recovered, by reason', `${r.notRecovered}: ${reasons(r.notRecoveredByReason)}`],
