@@ -3,11 +3,13 @@
 // are devDependencies: the production `tsim` command never imports bench/.
 import { Command } from 'commander';
 import { registerScenarios } from './cli.js';
+import { registerRecovery } from './scenarios/recovery-command.js';
 
 const bench = new Command()
   .name('npm run bench --')
   .description('benchmarks: tsim (embedded, in a child process) against raw node:net and socket.io; JSON results in bench/results/')
   .showHelpAfterError();
 registerScenarios(bench);
+registerRecovery(bench);
 
 await bench.parseAsync(process.argv);
