@@ -31,6 +31,8 @@ const READ_RETRY_MS = 50;
 const RECORD_CHUNK_BYTES = 64 << 10;
 /** How long a room type's cap from logic is used without asking again. */
 const CAP_TTL_MS = 30_000;
+/** Least time between two reads meant to fill one room's tail (they fail to while the store is behind the tail). */
+const WINDOW_RETRY_MS = 1000;
 
 /** The live batches held for one connection while its replay is read. */
 export class ReplayHold {
@@ -124,6 +126,9 @@ export class Replays {
 
   readonly reads: ReplayReads = { cache: 0, store: 0, completed: 0 };
 
+  /** Reads filling a room's tail, shared by the joins waiting for them. */
+  private readonly windows = new Map<Room, Promise<void>>();
+
   /** Connections with a history read in flight. */
   private readonly reading = new WeakSet<Connection>();
   /**
@@ -147,7 +152,68 @@ export class Replays {
     }
     const hold = new ReplayHold(room, room.offset, ask);
     c.replay = hold;
-    if (!this.fromTail(c, hold)) this.read(c, hold, 1);
+    if (this.fromTail(c, hold)) return;
+    const window = this.windowRead(room);
+    if (window === null) {
+      this.read(c, hold, 1);
+      return;
+    }
+    // Many joiners of one room at once (a comet restart, a join storm): one read fills the
+    // room's tail with what it may replay, and each of them is served from there.
+    this.reading.add(c);
+    void window.then(() => {
+      this.reading.delete(c);
+      if (c.replay === hold && !this.fromTail(c, hold)) this.read(c, hold, 1);
+    });
+  }
+
+  /**
+   * The read filling `room`'s tail with the newest stored records it may replay, shared by the
+   * joins arriving meanwhile; null when there is none to share: the tail follows no live
+   * records yet (stored records could not be joined to them), already holds what one join may
+   * replay, or was tried less than a second ago.
+   */
+  private windowRead(room: Room): Promise<void> | null {
+    const shared = this.windows.get(room);
+    if (shared !== undefined) return shared;
+    const t = this.opts.tails.get(room);
+    const known = this.caps.get(roomTypeOf(room.id));
+    if (t === undefined || t.count === 0 || t.complete || (known !== undefined && t.count >= known.cap)) return null;
+    const now = this.opts.clock.now();
+    if (now - t.windowAt < WINDOW_RETRY_MS) return null;
+    t.windowAt = now;
+    this.reads.store++;
+    let p: Promise<HistoryReply>;
+    try {
+      p = this.opts.logic.history({ room: room.id, last: REPLAY_LIMIT, limit: REPLAY_LIMIT });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    const done = p.then(
+      (r) => {
+        this.windows.delete(room);
+        this.learned(room, r);
+      },
+      () => {
+        this.windows.delete(room);
+      },
+    );
+    this.windows.set(room, done);
+    return done;
+  }
+
+  /** What a history reply teaches about the room: its type's cap, its tail's epoch and older records. */
+  private learned(room: Room, r: HistoryReply): void {
+    const type = roomTypeOf(room.id);
+    if (r.epoch === '') {
+      this.caps.delete(type);
+      return;
+    }
+    if (r.cap !== undefined) this.caps.set(type, { cap: r.cap, at: this.opts.clock.now() });
+    const t = this.opts.tails.get(room);
+    if (t === undefined) return;
+    t.learn(r);
+    this.opts.tails.seed(room, r.epoch, r.records);
   }
 
   /**
@@ -156,22 +222,26 @@ export class Replays {
    */
   private fromTail(c: Connection, h: ReplayHold): boolean {
     const { ask } = h;
-    if (ask.since !== undefined || ask.last <= 0) return false;
+    if (ask.since === undefined && ask.last <= 0) return false;
     const t = this.opts.tails.get(h.room);
     const known = this.caps.get(roomTypeOf(h.room.id));
     if (t === undefined || known === undefined || this.opts.clock.now() - known.at > CAP_TTL_MS) return false;
     const cap = known.cap;
-    if (!this.tailServes(t, h, Math.min(ask.last, cap))) return false;
+    if (!this.tailServes(t, h, cap)) return false;
     // After the op-8 reply, like a read: the tail may have moved on (the batches held meanwhile are in it).
     c.afterReplies(() => {
       if (c.replay !== h) return;
-      const n = Math.min(ask.last, cap);
-      if (this.opts.tails.get(h.room) !== t || !this.tailServes(t, h, n)) {
+      if (this.opts.tails.get(h.room) !== t || !this.tailServes(t, h, cap)) {
         this.read(c, h, 1);
         return;
       }
       this.reads.cache++;
+      if (ask.since !== undefined) {
+        this.finish(c, h, { epoch: t.epoch, first: t.first, last: t.last, records: t.slice(ask.since + 1), recovered: true, cap });
+        return;
+      }
       // Every joiner of the room until its tail changes gets the same records: read and encode them once.
+      const n = Math.min(ask.last, cap);
       let m = t.memo as TailReplay | null;
       if (m === null || m.version !== t.version || m.n !== n) {
         m = { version: t.version, n, reply: { epoch: t.epoch, first: t.first, last: t.last, records: t.newest(n), recovered: true } };
@@ -186,8 +256,13 @@ export class Replays {
    * The tail reaches what was delivered here and back to the join (an epoch that began after the
    * join leaves records of the old one among the held batches: read instead), and holds the n.
    */
-  private tailServes(t: RoomTail, h: ReplayHold, n: number): boolean {
-    return t.epoch !== '' && t.last === h.room.offset && t.last >= h.needed() && t.first <= h.joinOffset + 1 && (t.count >= n || t.complete);
+  private tailServes(t: RoomTail, h: ReplayHold, cap: number): boolean {
+    if (t.epoch === '' || t.last !== h.room.offset || t.last < h.needed() || t.first > h.joinOffset + 1) return false;
+    const { since, epoch, last } = h.ask;
+    // A `since` the store would answer "recovered" with everything after it (logic's rules, history.md#replay);
+    // every other answer is left to logic.
+    if (since !== undefined) return epoch === t.epoch && since >= t.first - 1 && since <= t.last && t.last - since <= cap;
+    return t.count >= Math.min(last, cap) || t.complete;
   }
 
   /**
@@ -244,14 +319,13 @@ export class Replays {
         if (c.replay !== h) return; // closed, moved on, or given up meanwhile
         if (r.epoch === '') {
           // The room keeps no history: nothing extra, the held batches as they came.
-          this.caps.delete(roomTypeOf(h.room.id));
+          this.learned(h.room, r);
           c.replay = null;
           this.count('no_history');
           for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
           return;
         }
-        if (r.cap !== undefined) this.caps.set(roomTypeOf(h.room.id), { cap: r.cap, at: this.opts.clock.now() });
-        this.opts.tails.get(h.room)?.learn(r);
+        this.learned(h.room, r);
         if (r.recovered && r.last < h.needed()) {
           const done = this.completed(h, r);
           if (done !== null) {

@@ -9,7 +9,7 @@
 // announcement in the stream, or from a history reply whose range reaches into the tail.
 import { asBuffer } from '../lib/bytes.js';
 import type { HistoryReply, ReplayRecord } from '../ports/index.js';
-import { HEADER_LEN } from '../protocol/frame.js';
+import { HEADER_LEN, writeHeader } from '../protocol/frame.js';
 import { Op } from '../protocol/ops.js';
 
 /** comet.replayCache's default: 64 MiB holds the newest 100 records of some 4,000 busy rooms of 150-byte danmaku. */
@@ -36,6 +36,8 @@ export class RoomTail {
   version = 0;
   /** The last replay built from this tail (replay.ts), shared by the joiners until the tail changes. */
   memo: unknown = null;
+  /** When the last read meant to fill this tail with stored records started (replay.ts); -Infinity: never. */
+  windowAt = -Infinity;
   /** Whole inner frames (header + body), oldest first, from `head`. */
   private frames: Buffer[] = [];
   private head = 0;
@@ -110,6 +112,51 @@ export class RoomTail {
     }
     while (this.count > 0 && (this.bytes > maxBytes || this.count > maxRecords)) this.evictOldest();
     return this.bytes - before;
+  }
+
+  /**
+   * Puts stored records of the tail's epoch in front of it: those older than the tail that
+   * continue into it without a gap, newest first while the bounds allow. Only once the tail's
+   * epoch is known (learn(): a reply reaching into the tail); returns the change in bytes held.
+   */
+  seed(epoch: string, records: readonly ReplayRecord[], maxBytes: number, maxRecords: number): number {
+    if (epoch === '' || epoch !== this.epoch || this.count === 0) return 0;
+    let i = records.length;
+    while (i > 0 && records[i - 1].offset >= this.first) i--;
+    if (i === 0 || records[i - 1].offset !== this.first - 1) return 0;
+    // Back from the tail's first while contiguous and within the bounds.
+    let j = i;
+    let bytes = this.bytes;
+    let count = this.count;
+    while (j > 0 && records[j - 1].offset === this.first - (i - j) - 1) {
+      const cost = HEADER_LEN + records[j - 1].body.length + FRAME_OVERHEAD;
+      if (bytes + cost > maxBytes || count + 1 > maxRecords) break;
+      bytes += cost;
+      count++;
+      j--;
+    }
+    if (j === i) return 0;
+    let size = 0;
+    for (let k = j; k < i; k++) size += HEADER_LEN + records[k].body.length;
+    const copy = Buffer.allocUnsafeSlow(size);
+    const front: Buffer[] = [];
+    let at = 0;
+    for (let k = j; k < i; k++) {
+      const r = records[k];
+      const len = HEADER_LEN + r.body.length;
+      writeHeader(copy, at, r.body.length, 1, r.op, r.offset);
+      copy.set(r.body, at + HEADER_LEN);
+      front.push(copy.subarray(at, at + len));
+      at += len;
+    }
+    this.frames = [...front, ...this.frames.slice(this.head)];
+    this.head = 0;
+    this.first = records[j].offset;
+    const added = bytes - this.bytes;
+    this.bytes = bytes;
+    this.version++;
+    this.memo = null;
+    return added;
   }
 
   /** Drops the oldest record; returns its bytes. */
@@ -207,6 +254,19 @@ export class RoomTails<R extends object = object> {
     } else this.tails.delete(room); // re-inserted last: most recently fed
     this.tails.set(room, t);
     this.total += t.append(body, Math.min(this.roomBytes, this.budget), this.roomRecords);
+    this.fit(t);
+  }
+
+  /** Puts stored records in front of `room`'s tail (RoomTail.seed). */
+  seed(room: R, epoch: string, records: readonly ReplayRecord[]): void {
+    const t = this.tails.get(room);
+    if (t === undefined) return;
+    this.total += t.seed(epoch, records, Math.min(this.roomBytes, this.budget), this.roomRecords);
+    this.fit(t);
+  }
+
+  /** Back within the budget: the least recently fed tails go, `t` (just grown) last. */
+  private fit(t: RoomTail): void {
     while (this.total > this.budget && this.tails.size > 0) {
       const [oldest, ot] = this.tails.entries().next().value!;
       if (ot === t && t.count > 0) this.total -= t.evictOldest();

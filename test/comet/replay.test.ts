@@ -305,14 +305,15 @@ describe('replay cache (docs/history.md#replay-cache)', () => {
     const [state, ...recs] = await c.collect(4);
     assert.deepEqual(roomState(state), { room, epoch: 'ep', first: 1, last: 3, recovered: true });
     assert.deepEqual(brief(recs), ['1000:1:m1', '1000:2:m2', '1000:3:m3']);
-    assert.equal(historyCalls(room), 1);
+    // A read meant to fill the tail found nothing older; the join's own read was completed from the tail.
+    assert.equal(historyCalls(room), 2);
     assert.equal(h.comet.counters().replayReads?.completed, completed0 + 1);
     // A recovering client: everything after 1 of epoch ep, the store again only at 2.
     const r = await h.client('ws', { key: 'complete-since', room_id: room, history: { since: 1, epoch: 'ep' } });
     const [s2, ...r2] = await r.collect(3);
     assert.deepEqual(roomState(s2), { room, epoch: 'ep', first: 2, last: 3, recovered: true });
     assert.deepEqual(brief(r2), ['1000:2:m2', '1000:3:m3']);
-    assert.equal(historyCalls(room), 2);
+    assert.equal(historyCalls(room), 2, 'served from the tail');
   });
 
   it('a room that empties drops its cached records', async () => {
@@ -367,6 +368,50 @@ describe('replay cache (docs/history.md#replay-cache)', () => {
     assert.equal(historyCalls(room), calls, 'answered from the cache');
     h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 8, 'm8')));
     assert.deepEqual(brief([await c.next()]), ['1000:8:m8']);
+  });
+
+  it('joiners piling up on a room (a comet restart): one read fills the tail, since and last asks are served from it', async () => {
+    const room = 'window://1';
+    const member = await h.client('tcp', { key: 'w-member', room_id: room });
+    // Live records seen since this comet started; their epoch is not known yet.
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 11, 'm11'), offsetFrame(1000, 12, 'm12')));
+    await member.collect(2);
+    logic.historyReply = (req) => {
+      if (req.room !== room) return reply('', 1, 0, []);
+      if (req.since === undefined) return { ...reply('ew', 3, 12, records(3, 12)), cap: 10 };
+      if (req.epoch !== 'ew') return { epoch: 'ew', first: 3, last: 12, records: [], recovered: false, reason: 'epoch changed', cap: 10 };
+      return { ...reply('ew', 3, 12, records(req.since + 1, 12)), cap: 10 };
+    };
+    const release = logic.hold('history');
+    const a = await h.client('tcp', { key: 'w-a', room_id: room, history: { since: 5, epoch: 'ew' } });
+    const b = await h.client('ws', { key: 'w-b', room_id: room, history: { since: 8, epoch: 'ew' } });
+    const c = await h.client('tcp', { key: 'w-c', room_id: room, history: { last: 4 } });
+    const stale = await h.client('tcp', { key: 'w-d', room_id: room, history: { since: 8, epoch: 'old' } });
+    await turn();
+    release();
+    const [sa, ...ra] = await a.collect(8);
+    assert.deepEqual(roomState(sa), { room, epoch: 'ew', first: 6, last: 12, recovered: true });
+    assert.deepEqual(
+      brief(ra),
+      [6, 7, 8, 9, 10, 11, 12].map((o) => `1000:${o}:m${o}`),
+    );
+    const [sb, ...rb] = await b.collect(5);
+    assert.deepEqual(roomState(sb), { room, epoch: 'ew', first: 9, last: 12, recovered: true });
+    assert.deepEqual(
+      brief(rb),
+      [9, 10, 11, 12].map((o) => `1000:${o}:m${o}`),
+    );
+    const [sc, ...rc] = await c.collect(5);
+    assert.deepEqual(roomState(sc), { room, epoch: 'ew', first: 9, last: 12, recovered: true });
+    assert.deepEqual(
+      brief(rc),
+      [9, 10, 11, 12].map((o) => `1000:${o}:m${o}`),
+    );
+    // Another epoch is not the tail's to judge: that join read the history itself.
+    assert.deepEqual(roomState(await stale.next()), { room, epoch: 'ew', first: 13, last: 12, recovered: false, reason: 'epoch changed' });
+    assert.equal(historyCalls(room), 2, 'one read filled the tail for three joins; the fourth read its own');
+    h.comet.broadcastRoom(room, rawProto(offsetFrame(1000, 13, 'm13')));
+    for (const x of [a, b, c, stale]) assert.deepEqual(brief([await x.next()]), ['1000:13:m13']);
   });
 
   it('comet.replayCache = 0: every join reads the history', async () => {

@@ -85,6 +85,25 @@ describe('room tail', () => {
     assert.deepEqual([t.epoch, t.count], ['', 0]);
   });
 
+  it('stored records of its epoch that continue into it are put in front, within the bounds', () => {
+    const stored = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => ({ offset: from + i, op: 1000, body: Buffer.from(`m${from + i}`) }));
+    const t = new RoomTail();
+    t.append(batch(10, 11), BIG, 1000);
+    assert.equal(t.seed('e', stored(1, 12), BIG, 1000), 0, 'epoch not known yet');
+    t.learn({ epoch: 'e', first: 1, last: 12, records: [], recovered: true });
+    assert.equal(t.seed('other', stored(1, 9), BIG, 1000), 0, 'another epoch');
+    assert.equal(t.seed('e', stored(1, 8), BIG, 1000), 0, 'a gap before the tail');
+    assert.ok(t.seed('e', stored(3, 12), BIG, 5) > 0);
+    assert.deepEqual(offsets(t), [7, 8, 9, 10, 11], 'newest first while the record bound allows');
+    assert.deepEqual(
+      t.slice(7).map((r) => r.body.toString()),
+      ['m7', 'm8', 'm9', 'm10', 'm11'],
+    );
+    t.append(batch(12), BIG, 1000);
+    assert.deepEqual(offsets(t, 2), [11, 12]);
+  });
+
   it('evicts the oldest past the byte and the record bound; then it is no longer complete', () => {
     const t = new RoomTail();
     t.append(batch({ epoch: 'e', first: 1 }, 1, 2, 3, 4, 5), BIG, 3);
