@@ -255,12 +255,14 @@ async function runOnce(o: DanmakuOptions, history: boolean): Promise<RunResult> 
     const lpids = viewers.pids();
     const s0 = sampleGroup(spids);
     const l0 = sampleGroup(lpids);
+    const w0 = await server.socketWrites?.();
     progress(`history ${label}: ${o.senders} senders × 1/s for ${o.durationS} s`);
     const sent = await viewers.send(o.durationS * 1000);
     // Let the last batches (room.signal) reach every viewer.
     await sleep(2000);
     const s1 = sampleGroup(spids);
     const l1 = sampleGroup(lpids);
+    const w1 = await server.socketWrites?.();
     const server0 = groupDelta(s0, s1);
     const reps = await viewers.report();
     const lat = summarize(mergeHistograms(reps.map((r) => r.latency)));
@@ -294,7 +296,7 @@ async function runOnce(o: DanmakuOptions, history: boolean): Promise<RunResult> 
       loadCpuPct: groupDelta(l0, l1).cpuPct,
     };
     progress(
-      `history ${label}: ${sent.accepted}/${sent.sends} accepted, ${sendLoop.minPerViewer}–${sendLoop.maxPerViewer} per viewer, server ${fmtNum(server0.cpuPct)}% CPU`,
+      `history ${label}: ${sent.accepted}/${sent.sends} accepted, ${sendLoop.minPerViewer}–${sendLoop.maxPerViewer} per viewer, server ${fmtNum(server0.cpuPct)}% CPU, ${w0 !== undefined && w1 !== undefined ? w1 - w0 : '?'} socket writes`,
     );
     if (!history || o.joiners === 0) return { sendLoop };
 
