@@ -126,6 +126,8 @@ export class Replays {
 
   readonly reads: ReplayReads = { cache: 0, store: 0, completed: 0 };
 
+  /** Whether logic's last reply for a room with history carried a cap; undefined before any. */
+  private capSent: boolean | undefined = undefined;
   /** Reads filling a room's tail, shared by the joins waiting for them. */
   private readonly windows = new Map<Room, Promise<void>>();
 
@@ -179,6 +181,8 @@ export class Replays {
     const t = this.opts.tails.get(room);
     const known = this.caps.get(roomTypeOf(room.id));
     if (t === undefined || t.count === 0 || t.complete || (known !== undefined && t.count >= known.cap)) return null;
+    // A logic that sends no cap (an older one) makes nothing read servable from the tail.
+    if (known === undefined && this.capSent === false) return null;
     const now = this.opts.clock.now();
     if (now - t.windowAt < WINDOW_RETRY_MS) return null;
     t.windowAt = now;
@@ -209,11 +213,13 @@ export class Replays {
       this.caps.delete(type);
       return;
     }
+    this.capSent = r.cap !== undefined;
     if (r.cap !== undefined) this.caps.set(type, { cap: r.cap, at: this.opts.clock.now() });
     const t = this.opts.tails.get(room);
     if (t === undefined) return;
     t.learn(r);
     this.opts.tails.seed(room, r.epoch, r.records);
+    t.reachesBack(r.epoch, r.first);
   }
 
   /**
@@ -261,7 +267,8 @@ export class Replays {
     const { since, epoch, last } = h.ask;
     // A `since` the store would answer "recovered" with everything after it (logic's rules, history.md#replay);
     // every other answer is left to logic.
-    if (since !== undefined) return epoch === t.epoch && since >= t.first - 1 && since <= t.last && t.last - since <= cap;
+    // Only in an epoch the store was seen to number as the tail does (an announced one may never be written).
+    if (since !== undefined) return t.confirmed && epoch === t.epoch && since >= t.first - 1 && since <= t.last && t.last - since <= cap;
     return t.count >= Math.min(last, cap) || t.complete;
   }
 

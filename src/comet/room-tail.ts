@@ -25,6 +25,8 @@ export class RoomTail {
   epoch = '';
   /** Holds every record of its epoch from the epoch's first offset on (announcement seen, nothing evicted). */
   complete = false;
+  /** A history reply of this epoch reached into the tail: the store numbers as the tail does (served `since` only then). */
+  confirmed = false;
   /** Whether first / last say anything: a numbered message or an announcement was seen since the last reset. */
   private numbered = false;
   /** Offsets held: [first, last]; first = last + 1 when none. */
@@ -52,6 +54,7 @@ export class RoomTail {
     this.memo = null;
     this.epoch = '';
     this.complete = false;
+    this.confirmed = false;
     this.numbered = false;
     this.first = 0;
     this.last = 0;
@@ -181,7 +184,16 @@ export class RoomTail {
     // one). Another epoch there means the numbering the tail followed was not the one stored (a job died
     // before the epoch it announced was written, and the next renumbered): forget the tail.
     if (this.epoch === '') this.epoch = r.epoch;
-    else if (this.epoch !== r.epoch) this.reset();
+    else if (this.epoch !== r.epoch) {
+      this.reset();
+      return;
+    }
+    this.confirmed = true;
+  }
+
+  /** After learn() and seed(): a confirmed tail reaching back to the epoch's lowest stored offset holds everything stored. */
+  reachesBack(epoch: string, storedFirst: number): void {
+    if (this.confirmed && this.epoch === epoch && this.count > 0 && this.first <= storedFirst) this.complete = true;
   }
 
   /** The newest `n` records held (fewer when fewer are held), oldest first. */
