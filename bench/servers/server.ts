@@ -47,7 +47,7 @@ export interface ServerOptions {
   cometWorkers?: number;
   /** tsim-cluster: how push() pushes (default http); the other servers take http only. */
   push?: PushMode;
-  /** tsim: TOML appended to the configuration (extra tables, e.g. [roomTypes.live] and [history]). */
+  /** tsim (and tsim-cluster's logic and job): TOML appended to the configuration (extra tables, e.g. [roomTypes.live] and [history]). */
   extraConfig?: string;
 }
 

@@ -54,7 +54,8 @@ export function cometIds(workers: number): string[] {
 /**
  * The TOML of each role. What the embedded benchmark sets (room batching, handshake room,
  * no heartbeat expiry) goes to the role that uses it; gRPC and metrics listen on port 0
- * (a free port each, per worker too); everything else keeps its default.
+ * (a free port each, per worker too); everything else keeps its default. `extraConfig`
+ * (e.g. [roomTypes.live] and [history]) is appended to logic's and the job's files.
  */
 export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { cometWorkers: number }): Record<Role, string> {
   const shared = (host: string, ...env: string[]) => [
@@ -86,6 +87,7 @@ export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { come
       'heartbeat = "1h"',
       `tcpPort = ${ports.tcp}`,
       `wsPort = ${ports.ws}`,
+      opts.extraConfig ?? '',
       '',
     ].join('\n'),
     comet: [
@@ -119,6 +121,7 @@ export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { come
       '[room]',
       `batch = ${opts.batch}`,
       `signal = "${opts.signalMs}ms"`,
+      opts.extraConfig ?? '',
       '',
     ].join('\n'),
   };
@@ -259,7 +262,14 @@ function scrapeComet(metrics: string | undefined, name: string): Promise<number 
 
 const DEFAULT_COMET_WORKERS = 2;
 
-export async function launchTsimCluster(options: ServerOptions): Promise<TsimServer> {
+export interface TsimClusterServer extends TsimServer {
+  /** The private NATS server's URL. */
+  natsUrl: string;
+  /** logic's configuration file (its [nats] settings, for a publisher of one's own: openQueuePusher). */
+  logicConfig: string;
+}
+
+export async function launchTsimCluster(options: ServerOptions): Promise<TsimClusterServer> {
   const opts = { ...options, cometWorkers: options.cometWorkers ?? DEFAULT_COMET_WORKERS };
   const dir = mkdtempSync(join(tmpdir(), 'tsim-cluster-bench-'));
   const dropCleanup = onExitCleanup(() => rmSync(dir, { recursive: true, force: true }));
@@ -392,6 +402,8 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
     return {
       kind: 'tsim-cluster',
       httpPort: ports.http,
+      natsUrl: nats.url,
+      logicConfig: join(dir, 'logic.toml'),
       label: `tsim-cluster ${opts.cometWorkers}w ${opts.transport}${queue ? ' push=queue' : ''}`,
       client: tsimClientTarget(opts.transport, ports),
       processes,
