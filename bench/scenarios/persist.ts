@@ -381,6 +381,8 @@ function backendCpuPct(start: readonly ProcSample[], end: readonly ProcSample[],
 export interface PersistRow {
   server: string;
   history: string;
+  /** The run's PostgreSQL database (dropped at the end), or null. */
+  database: string | null;
   rooms: number;
   viewers: number;
   viewersOk: number;
@@ -604,6 +606,7 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
     const row: PersistRow = {
       server: server.label,
       history: label,
+      database: db?.name ?? null,
       rooms: o.rooms,
       viewers: o.viewers,
       viewersOk: reps.reduce((s, r) => s + r.open, 0),
