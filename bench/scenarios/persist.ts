@@ -5,8 +5,9 @@
 // per viewer, persisted (counted in the store), persisted/s, server CPU and RSS; then the same
 // run with history off on a new server, the CPU side by side.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { fork, execFileSync, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -326,6 +327,11 @@ interface RunDatabase {
   drop(): Promise<void>;
 }
 
+/** `node -e DROP_SCRIPT <url> <statement>`: runs one statement with pg. */
+const DROP_SCRIPT = `const pg = require(${JSON.stringify(createRequire(import.meta.url).resolve('pg'))});
+const c = new pg.Client({ connectionString: process.argv[1] });
+c.connect().then(() => c.query(process.argv[2])).catch(() => {}).finally(() => c.end());`;
+
 async function adminQuery(adminUrl: string, sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: adminUrl });
   await c.connect();
@@ -342,9 +348,10 @@ async function createDatabase(adminUrl: string): Promise<RunDatabase> {
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   const drop = `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`;
-  // Ctrl-C or the deadline: the servers are killed first, then this (best effort, with psql).
+  // Ctrl-C or the deadline: the servers are killed first, then this (best effort; exit
+  // handlers are synchronous, so a short-lived node process runs the statement with pg).
   const dropAtExit = onExitCleanup(() => {
-    execFileSync('psql', [adminUrl, '-q', '-c', drop], { stdio: 'ignore', timeout: 10_000 });
+    spawnSync(process.execPath, ['-e', DROP_SCRIPT, adminUrl, drop], { stdio: 'ignore', timeout: 10_000 });
   });
   return {
     name,
