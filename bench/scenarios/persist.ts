@@ -437,6 +437,8 @@ export interface PersistRow {
   cometCpuPct: number | null;
   /** Server CPU-seconds from the first push until delivery and storage settled. */
   serverCpuS: number;
+  /** serverCpuS per 1,000 accepted messages, ms: the cost of a message whatever rate was reached. */
+  serverCpuMsPer1k: number;
   serverRss: number;
   /** PostgreSQL backends of the run database over the push window, % of one core (null: none). */
   postgresCpuPct: number | null;
@@ -645,6 +647,7 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
       serverCpuPct: window.cpuPct,
       cometCpuPct: cometCpuPct(window.perProcess),
       serverCpuS: (toSettled.cpuPct / 100) * settledS,
+      serverCpuMsPer1k: tally.accepted > 0 ? ((toSettled.cpuPct / 100) * settledS * 1e6) / tally.accepted : Number.NaN,
       serverRss: toSettled.rss,
       postgresCpuPct: pgCpu,
       loadCpuPct: load.cpuPct,
@@ -719,7 +722,7 @@ function costTable(rows: readonly PersistRow[]): string {
       'srv cpu%',
       'comet cpu%',
       'pg cpu%',
-      'srv cpu s',
+      'srv cpu ms/1k',
       'srv MB',
       'load cpu%',
       'irq cpu%',
@@ -736,7 +739,7 @@ function costTable(rows: readonly PersistRow[]): string {
       fmtNum(r.serverCpuPct),
       r.cometCpuPct === null ? '-' : fmtNum(r.cometCpuPct),
       r.postgresCpuPct === null ? '-' : fmtNum(r.postgresCpuPct),
-      fmtNum(r.serverCpuS),
+      fmtNum(r.serverCpuMsPer1k),
       fmtMb(r.serverRss),
       fmtNum(r.loadCpuPct),
       fmtNum(r.irqCpuPct),
@@ -787,7 +790,7 @@ export async function runPersist(o: PersistOptions): Promise<void> {
             : '';
         process.stdout.write(
           `server CPU history ${a.history} vs off, push window: ${fmtNum(a.serverCpuPct)}% vs ${fmtNum(b.serverCpuPct)}% of one core (× ${fmtNum(a.serverCpuPct / b.serverCpuPct, 2)})${comet}; ` +
-            `CPU-seconds until settled ${fmtNum(a.serverCpuS)} vs ${fmtNum(b.serverCpuS)} (× ${fmtNum(a.serverCpuS / b.serverCpuS, 2)})\n`,
+            `CPU ms per 1,000 messages until settled ${fmtNum(a.serverCpuMsPer1k)} vs ${fmtNum(b.serverCpuMsPer1k)} (× ${fmtNum(a.serverCpuMsPer1k / b.serverCpuMsPer1k, 2)})\n`,
         );
       }
       process.stdout.write('\n');
