@@ -20,7 +20,7 @@ import { freePort, waitForPort } from '../run/ports.js';
 import { startNats, startRedis, type Service } from '../run/services.js';
 import { scrapeMetric } from '../measure/scrape.js';
 import { BENCH_OP, BENCH_ROOM, tsimClientTarget } from './bench-room.js';
-import { batchAt, processTree, type ProcessConnections, type PushRun, type ServerOptions, type ServerProcess } from './server.js';
+import { batchAt, limitLines, processTree, type ProcessConnections, type PushRun, type ServerOptions, type ServerProcess } from './server.js';
 import type { TsimServer } from './tsim.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -55,7 +55,8 @@ export function cometIds(workers: number): string[] {
  * The TOML of each role. What the embedded benchmark sets (room batching, handshake room,
  * no heartbeat expiry) goes to the role that uses it; gRPC and metrics listen on port 0
  * (a free port each, per worker too); everything else keeps its default. `extraConfig`
- * (e.g. [roomTypes.live] and [history]) is appended to logic's and the job's files.
+ * (e.g. [roomTypes.live] and [history]) is appended to logic's and the job's files, `limits`
+ * go to the comet's [limits].
  */
 export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { cometWorkers: number }): Record<Role, string> {
   const shared = (host: string, ...env: string[]) => [
@@ -111,6 +112,7 @@ export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { come
       // purpose (the bench checks its client count against it): no derived socket caps.
       'maxConnections = 0',
       'maxConnectionsPerIp = 0',
+      ...limitLines(opts.limits),
       '',
     ].join('\n'),
     job: [
