@@ -367,17 +367,32 @@ export function registerScenarios(bench: Command): void {
     .addOption(
       new Option('--viewers <n>', 'viewers in all, viewer i in room 1 + i mod rooms')
         .argParser(int(1))
-        .default(undefined, '10 for one room, else 2 per room'),
+        .default(undefined, '20 for one room, else 2 per room'),
     )
     .addOption(new Option('--rate <n>', 'pushes (room messages) per second, over all rooms').argParser(positive).default(20_000))
     .addOption(new Option('--duration <s>', 'seconds to push').argParser(positive).default(10))
     .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(1)).default(100))
     .addOption(
-      new Option('--push <how>', "http through logic's push API (keep-alive), or queue straight into tsim-cluster's NATS JetStream from this process")
-        .choices(['http', 'queue'])
+      new Option(
+        '--push <how>',
+        "http through logic's push API (keep-alive), queue straight into tsim-cluster's NATS JetStream from this process, or danmaku sent on op 4 by --senders of the viewers",
+      )
+        .choices(['http', 'queue', 'danmaku'])
         .default(undefined, 'http for tsim, queue for tsim-cluster'),
     )
-    .addOption(new Option('--in-flight <n>', 'pushes in flight at most (HTTP: keep-alive connections)').argParser(int(1)).default(256))
+    .addOption(
+      new Option('--senders <n>', '--push danmaku: viewers that send, rate ÷ senders each (viewer i in room 1 + i mod rooms, so at least --rooms)')
+        .argParser(int(1))
+        .default(undefined, 'every viewer'),
+    )
+    .addOption(
+      new Option(
+        '--in-flight <n>',
+        'http, queue: pushes unanswered at most (HTTP: keep-alive connections); danmaku: 8 per sender, what a connection may have awaiting replies',
+      )
+        .argParser(int(1))
+        .default(256),
+    )
     .addOption(cometWorkersOption())
     .addOption(
       new Option('--postgres-url <url>', 'tsim-cluster: PostgreSQL server where each run creates (and drops) its database').default(
@@ -402,7 +417,8 @@ export function registerScenarios(bench: Command): void {
         rate: number;
         duration: number;
         size: number;
-        push?: 'http' | 'queue';
+        push?: 'http' | 'queue' | 'danmaku';
+        senders?: number;
         inFlight: number;
         cometWorkers: number;
         postgresUrl: string;
@@ -419,16 +435,18 @@ export function registerScenarios(bench: Command): void {
         try {
           const { runPersist } = await import('./scenarios/persist.js');
           const cluster = f.server === 'tsim-cluster';
+          const viewers = f.viewers ?? (f.rooms === 1 ? 20 : 2 * f.rooms);
           await runPersist({
             server: f.server,
             engine: f.engine ?? (cluster ? 'postgres' : 'sqlite'),
             rooms: f.rooms,
-            viewers: f.viewers ?? (f.rooms === 1 ? 10 : 2 * f.rooms),
+            viewers,
             rate: f.rate,
             durationS: f.duration,
             size: f.size,
             push: f.push ?? (cluster ? 'queue' : 'http'),
             inFlight: f.inFlight,
+            senders: f.senders ?? viewers,
             cometWorkers: f.cometWorkers,
             postgresUrl: f.postgresUrl,
             drainS: f.drain,

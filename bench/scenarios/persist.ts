@@ -15,7 +15,14 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { NatsPushQueue } from '../../src/adapters/nats/push-queue.js';
 import { HISTORY_FILE } from '../../src/adapters/sqlite/history-store.js';
-import { PERSIST_OP, type PersistCommand, type PersistCount, type PersistOpened, type PersistReport } from '../load/persist-worker.js';
+import {
+  PERSIST_OP,
+  type PersistCommand,
+  type PersistCount,
+  type PersistOpened,
+  type PersistReport,
+  type PersistSent,
+} from '../load/persist-worker.js';
 import { FD_RESERVE } from '../load/pool.js';
 import { openQueuePusher } from '../load/queue-pusher.js';
 import { pushRoomsHttp, pushRoomsQueue, type RoomPushOptions, type RoomPushRun, type RoomPushTally } from '../load/room-pusher.js';
@@ -34,12 +41,18 @@ const WORKER = fileURLToPath(new URL('../load/persist-worker.js', import.meta.ur
 const ROOM_TYPE = 'live';
 /** Records kept per room: above anything a run pushes, so that retention deletes nothing the count needs. */
 const KEEP = 100_000_000;
+/**
+ * push = danmaku: unanswered danmaku per sender, the most a connection may have awaiting
+ * replies with the default protocol.cliProto (5, rounded up to a ring of 8); comet closes a
+ * connection with more.
+ */
+const SENDER_IN_FLIGHT = 8;
 /** Delivery and storage are waited for until neither grew for this long (or --drain ran out). */
 const STALL_MS = 5000;
 
 export type PersistServer = 'tsim' | 'tsim-cluster';
 export type PersistEngine = 'sqlite' | 'memory' | 'postgres';
-export type PersistPush = 'http' | 'queue';
+export type PersistPush = 'http' | 'queue' | 'danmaku';
 
 export interface PersistOptions {
   server: PersistServer;
@@ -51,8 +64,10 @@ export interface PersistOptions {
   durationS: number;
   size: number;
   push: PersistPush;
-  /** Pushes in flight at most. */
+  /** Pushes in flight at most (http, queue; danmaku: SENDER_IN_FLIGHT per sender). */
   inFlight: number;
+  /** push = danmaku: viewers that send (the first ones, so spread over the rooms like them). */
+  senders: number;
   cometWorkers: number;
   /** PostgreSQL server where each run's database is created (and dropped). */
   postgresUrl: string;
@@ -69,21 +84,27 @@ export interface PersistOptions {
 }
 
 /** Why the options cannot run, or null. */
-export function persistOptionProblem(o: Pick<PersistOptions, 'server' | 'engine' | 'push' | 'rooms' | 'viewers'>): string | null {
+export function persistOptionProblem(o: Pick<PersistOptions, 'server' | 'engine' | 'push' | 'rooms' | 'viewers' | 'senders'>): string | null {
   if (o.server === 'tsim' && o.push === 'queue')
     return "--push queue needs --server tsim-cluster: embedded tsim's queue is in memory inside its process";
   if (o.server === 'tsim' && o.engine === 'postgres') return '--engine postgres is for --server tsim-cluster (embedded: sqlite or memory)';
   if (o.server === 'tsim-cluster' && o.engine !== 'postgres') return '--server tsim-cluster stores history in PostgreSQL only (--engine postgres)';
   if (o.viewers < o.rooms) return `--viewers ${o.viewers} leaves rooms without a viewer (--rooms ${o.rooms})`;
+  if (o.push === 'danmaku' && (o.senders < o.rooms || o.senders > o.viewers))
+    return `--push danmaku needs a sender in every room, senders being viewers: --rooms ${o.rooms} ≤ --senders ${o.senders} ≤ --viewers ${o.viewers}`;
   return null;
 }
 
-/** The configuration tables the scenario adds (to embedded tsim; to the cluster's logic and job). */
-export function persistConfig(history: boolean, engine: PersistEngine, where: { dataDir: string; postgresUrl: string }): string {
+/**
+ * The configuration tables the scenario adds (to embedded tsim; to the cluster's logic and
+ * job). With `danmaku` the room type takes op-4 sends, the per-user limits out of the way.
+ */
+export function persistConfig(history: boolean, engine: PersistEngine, where: { dataDir: string; postgresUrl: string }, danmaku = false): string {
   return [
     `[roomTypes.${ROOM_TYPE}]`,
     `history = ${history}`,
     `keep = ${KEEP}`,
+    ...(danmaku ? ['send = true', 'rate = 1000000', 'burst = 1000000'] : []),
     '[history]',
     `engine = "${engine}"`,
     `dataDir = ${JSON.stringify(where.dataDir)}`,
@@ -95,7 +116,7 @@ export function persistConfig(history: boolean, engine: PersistEngine, where: { 
 // ---------------------------------------------------------------------------------------------
 // The viewers
 
-type Reply = PersistOpened | PersistCount | PersistReport | { t: 'closed' };
+type Reply = PersistOpened | PersistCount | PersistSent | PersistReport | { t: 'closed' };
 
 class ViewerWorker {
   private readonly waiters = new Map<string, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
@@ -151,6 +172,7 @@ class Viewers {
             rooms: o.rooms,
             first: i * per,
             count: Math.max(0, Math.min(per, o.viewers - i * per)),
+            senders: o.push === 'danmaku' ? o.senders : 0,
             concurrency: Math.max(1, Math.ceil(o.concurrency / n)),
             sampleEvery: o.sampleEvery,
             timeoutMs: o.timeoutMs,
@@ -168,9 +190,31 @@ class Viewers {
     };
   }
 
-  async total(): Promise<number> {
+  async count(): Promise<{ total: number; sent: number; accepted: number }> {
     const rs = await Promise.all(this.workers.map((w) => w.call({ t: 'count' }, 'count')));
-    return rs.reduce((s, r) => s + r.total, 0);
+    return { total: rs.reduce((s, r) => s + r.total, 0), sent: rs.reduce((s, r) => s + r.sent, 0), accepted: rs.reduce((s, r) => s + r.accepted, 0) };
+  }
+
+  async total(): Promise<number> {
+    return (await this.count()).total;
+  }
+
+  /** Every sender sends `perSender` danmaku a second for `durationMs`; the answers merged. */
+  async send(durationMs: number, perSender: number, inFlight: number): Promise<{ tally: RoomPushTally; acceptedByRoom: number[] }> {
+    const rs = await Promise.all(this.workers.map((w) => w.call({ t: 'send', durationMs, perSender, inFlight }, 'sent')));
+    const codes: Record<string, number> = {};
+    for (const r of rs) for (const [k, n] of Object.entries(r.codes)) codes[k] = (codes[k] ?? 0) + n;
+    const acceptedByRoom = rs[0].acceptedByRoom.map((_, i) => rs.reduce((s, r) => s + (r.acceptedByRoom[i] ?? 0), 0));
+    return {
+      tally: {
+        sent: rs.reduce((s, r) => s + r.sent, 0),
+        unsent: rs.reduce((s, r) => s + r.unsent, 0),
+        accepted: rs.reduce((s, r) => s + r.accepted, 0),
+        failed: rs.reduce((s, r) => s + r.failed, 0),
+        errors: Object.entries(codes).map(([code, n]) => `${n} × code ${code}`),
+      },
+      acceptedByRoom,
+    };
   }
 
   report(): Promise<PersistReport[]> {
@@ -454,7 +498,9 @@ interface Launched {
 }
 
 async function launch(o: PersistOptions, extraConfig: string): Promise<Launched> {
-  const base = { transport: 'tcp' as const, batch: 20, signalMs: 1000, cpuProfDir: o.cpuProfDir, extraConfig };
+  // Danmaku senders send hundreds a second each: the per-connection frame rate (50/s by default) is off.
+  const limits = o.push === 'danmaku' ? { upstreamFramesPerSecond: 0 } : undefined;
+  const base = { transport: 'tcp' as const, batch: 20, signalMs: 1000, cpuProfDir: o.cpuProfDir, extraConfig, limits };
   if (o.server === 'tsim') return { server: await launchTsim(base), queue: null };
   const server: TsimClusterServer = await launchTsimCluster({ ...base, cometWorkers: o.cometWorkers });
   if (o.push !== 'queue') return { server, queue: null };
@@ -481,7 +527,7 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
       process.env.DATABASE_URL = db.url;
     }
     progress(`history ${label}: starting ${o.server}${db ? ` (database ${db.name})` : ''}`);
-    launched = await launch(o, persistConfig(history, o.engine, { dataDir, postgresUrl: db?.url ?? o.postgresUrl }));
+    launched = await launch(o, persistConfig(history, o.engine, { dataDir, postgresUrl: db?.url ?? o.postgresUrl }, o.push === 'danmaku'));
     if (savedDatabaseUrl === undefined) delete process.env.DATABASE_URL;
     else process.env.DATABASE_URL = savedDatabaseUrl;
     const { server, queue } = launched;
@@ -518,16 +564,39 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
       inFlight: o.inFlight,
     };
     progress(`history ${label}: ${fmtInt(o.rate)} pushes/s over ${o.rooms} room${o.rooms === 1 ? '' : 's'} for ${o.durationS} s (${o.push})`);
-    const run: RoomPushRun = queue ? pushRoomsQueue(queue, po) : pushRoomsHttp(server.httpPort, po);
+    let source: { done: Promise<{ tally: RoomPushTally; acceptedByRoom: number[] }>; tick: () => Promise<string> };
+    if (o.push === 'danmaku') {
+      const vs = viewers;
+      source = {
+        done: vs.send(o.durationS * 1000, o.rate / o.senders, SENDER_IN_FLIGHT),
+        tick: async () => {
+          const c = await vs.count();
+          return `${fmtInt(c.sent)} sent, ${fmtInt(c.accepted)} accepted`;
+        },
+      };
+    } else {
+      const run: RoomPushRun = queue ? pushRoomsQueue(queue, po) : pushRoomsHttp(server.httpPort, po);
+      source = {
+        done: run.done.then((tally) => ({ tally, acceptedByRoom: run.acceptedByRoom })),
+        tick: () => {
+          const t = run.tally;
+          return Promise.resolve(
+            `${fmtInt(t.sent)} pushed, ${fmtInt(t.accepted)} accepted, ${fmtInt(t.failed)} failed, ${fmtInt(t.unsent)} not sent`,
+          );
+        },
+      };
+    }
     const ticker = setInterval(() => {
-      const t = run.tally;
-      progress(
-        `  ${((performance.now() - t0) / 1000).toFixed(0)} s: ${fmtInt(t.sent)} pushed, ${fmtInt(t.accepted)} accepted, ${fmtInt(t.failed)} failed`,
+      const at = ((performance.now() - t0) / 1000).toFixed(0);
+      void source.tick().then(
+        (line) => progress(`  ${at} s: ${line}`),
+        () => {},
       );
     }, 1000);
     let tally: RoomPushTally;
+    let acceptedByRoom: number[];
     try {
-      tally = await run.done;
+      ({ tally, acceptedByRoom } = await source.done);
     } finally {
       clearInterval(ticker);
     }
@@ -541,7 +610,7 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
 
     // Drain: until every viewer has its room's messages and the store everything accepted,
     // or neither grew for STALL_MS, or --drain ran out.
-    const expected = run.acceptedByRoom.reduce((s, a, r) => s + a * viewersOfRoom(r, o.rooms, o.viewers), 0);
+    const expected = acceptedByRoom.reduce((s, a, r) => s + a * viewersOfRoom(r, o.rooms, o.viewers), 0);
     const until = tEnd + o.drainS * 1000;
     let delivered = await viewers.total();
     let deliveredAt = delivered >= expected ? tEnd : performance.now();
@@ -594,8 +663,8 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
       const hi = Math.max(...reps.map((x) => x.roomMax[r]));
       perViewerMin = Math.min(perViewerMin, lo);
       perViewerMax = Math.max(perViewerMax, hi);
-      if (lo < run.acceptedByRoom[r]) roomsShort++;
-      if (hi > run.acceptedByRoom[r]) roomsOver++;
+      if (lo < acceptedByRoom[r]) roomsShort++;
+      if (hi > acceptedByRoom[r]) roomsOver++;
     }
 
     let persisted: number | null = null;
@@ -606,7 +675,7 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
       roomsNotStored = 0;
       for (let r = 0; r < o.rooms; r++) {
         const got = perRoom.get(`${ROOM_TYPE}://${r + 1}`);
-        const want = run.acceptedByRoom[r];
+        const want = acceptedByRoom[r];
         const exact = want === 0 ? got === undefined : got !== undefined && got.count === want && got.min === 1 && got.max === want;
         if (!exact) roomsNotStored++;
       }
@@ -629,8 +698,8 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
       pushWindowS,
       perViewerMin: Number.isFinite(perViewerMin) ? perViewerMin : 0,
       perViewerMax,
-      roomAcceptedMin: Math.min(...run.acceptedByRoom),
-      roomAcceptedMax: Math.max(...run.acceptedByRoom),
+      roomAcceptedMin: Math.min(...acceptedByRoom),
+      roomAcceptedMax: Math.max(...acceptedByRoom),
       roomsShort,
       roomsOver,
       deliveredAfterS: Math.max(0, (deliveredAt - tEnd) / 1000),

@@ -48,10 +48,24 @@ describe('persist benchmark configuration', () => {
     assert.equal(c.roomTypes.live.history, false);
   });
 
-  it("reaches the cluster's logic and job (which number, store and read history), not its comet", () => {
+  it('takes danmaku with the per-user limits out of the way when the source is op 4', () => {
+    const c = buildConfig(parse(persistConfig(true, 'sqlite', where, true)), 'persist.toml');
+    assert.equal(c.roomTypes.live.send, true);
+    assert.ok(c.roomTypes.live.rate >= 100_000);
+    assert.ok(c.roomTypes.live.burst >= 100_000);
+  });
+
+  it("reaches the cluster's logic and job (which number, store and read history); limits reach its comet", () => {
     const texts = clusterConfigs(
       { redis: 16379, nats: 14222, http: 13111, tcp: 13101, ws: 13102 },
-      { transport: 'tcp', batch: 20, signalMs: 1000, cometWorkers: 2, extraConfig: persistConfig(true, 'postgres', where) },
+      {
+        transport: 'tcp',
+        batch: 20,
+        signalMs: 1000,
+        cometWorkers: 2,
+        extraConfig: persistConfig(true, 'postgres', where),
+        limits: { upstreamFramesPerSecond: 0 },
+      },
     );
     for (const role of ['logic', 'job'] as const) {
       const c = buildConfig(parse(texts[role]), `${role}.toml`);
@@ -59,17 +73,23 @@ describe('persist benchmark configuration', () => {
       assert.equal(c.history.engine, 'postgres', role);
       assert.equal(c.history.postgresUrl, where.postgresUrl, role);
     }
-    assert.equal(buildConfig(parse(texts.comet), 'comet.toml').roomTypes.live, undefined);
+    const comet = buildConfig(parse(texts.comet), 'comet.toml');
+    assert.equal(comet.roomTypes.live, undefined);
+    assert.equal(comet.limits.upstreamFramesPerSecond, 0, 'the limits go to the comet');
+    assert.equal(comet.limits.maxConnections, 0);
   });
 
   it('refuses shapes it cannot run', () => {
-    const ok = { server: 'tsim', engine: 'sqlite', push: 'http', rooms: 10, viewers: 20 } as const;
+    const ok = { server: 'tsim', engine: 'sqlite', push: 'http', rooms: 10, viewers: 20, senders: 20 } as const;
     assert.equal(persistOptionProblem(ok), null);
     assert.equal(persistOptionProblem({ ...ok, server: 'tsim-cluster', engine: 'postgres', push: 'queue' }), null);
     assert.match(persistOptionProblem({ ...ok, push: 'queue' }) ?? '', /tsim-cluster/);
     assert.match(persistOptionProblem({ ...ok, engine: 'postgres' }) ?? '', /tsim-cluster/);
     assert.match(persistOptionProblem({ ...ok, server: 'tsim-cluster', push: 'queue' }) ?? '', /PostgreSQL/);
-    assert.match(persistOptionProblem({ ...ok, viewers: 9 }) ?? '', /without a viewer/);
+    assert.match(persistOptionProblem({ ...ok, viewers: 9, senders: 9 }) ?? '', /without a viewer/);
+    assert.equal(persistOptionProblem({ ...ok, push: 'danmaku', senders: 10 }), null);
+    assert.match(persistOptionProblem({ ...ok, push: 'danmaku', senders: 9 }) ?? '', /a sender in every room/);
+    assert.match(persistOptionProblem({ ...ok, push: 'danmaku', senders: 21 }) ?? '', /a sender in every room/);
   });
 });
 
@@ -220,6 +240,35 @@ describe('persist (tiny runs)', () => {
     );
     assertComplete(rows[0], true);
     assertComplete(rows[1], false);
+    assert.equal(await leftovers(), 0, 'no server or load worker left running');
+  });
+
+  it('embedded, danmaku on op 4 from the viewers: every danmaku accepted, delivered and stored', async () => {
+    const out = join(dir, 'danmaku');
+    const r = await bench([
+      'persist',
+      '--push',
+      'danmaku',
+      '--rooms',
+      '2',
+      '--viewers',
+      '4',
+      '--rate',
+      '200',
+      '--duration',
+      '1',
+      '--workers',
+      '1',
+      '--no-baseline',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = await rowsOf(out);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].unsent, 0);
+    assertComplete(rows[0], true);
+    assert.equal(rows[0].accepted, 200, '4 senders × 50/s for 1 s, each answered with code 0');
     assert.equal(await leftovers(), 0, 'no server or load worker left running');
   });
 
