@@ -378,7 +378,7 @@ export function registerScenarios(bench: Command): void {
         "http through logic's push API (keep-alive), queue straight into tsim-cluster's NATS JetStream from this process, or danmaku sent on op 4 by --senders of the viewers",
       )
         .choices(['http', 'queue', 'danmaku'])
-        .default(undefined, 'http for tsim, queue for tsim-cluster'),
+        .default(undefined, 'danmaku for tsim, queue for tsim-cluster'),
     )
     .addOption(
       new Option('--senders <n>', '--push danmaku: viewers that send, rate ÷ senders each (viewer i in room 1 + i mod rooms, so at least --rooms)')
@@ -444,7 +444,7 @@ export function registerScenarios(bench: Command): void {
             rate: f.rate,
             durationS: f.duration,
             size: f.size,
-            push: f.push ?? (cluster ? 'queue' : 'http'),
+            push: f.push ?? (cluster ? 'queue' : 'danmaku'),
             inFlight: f.inFlight,
             senders: f.senders ?? viewers,
             cometWorkers: f.cometWorkers,

@@ -228,9 +228,25 @@ describe('persist (tiny runs)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('embedded, SQLite: history on then off, every push delivered and stored', async () => {
+  it('embedded, SQLite, HTTP pushes: history on then off, every push delivered and stored', async () => {
     const out = join(dir, 'embedded');
-    const r = await bench(['persist', '--rooms', '3', '--viewers', '6', '--rate', '200', '--duration', '1', '--workers', '1', '--out', out]);
+    const r = await bench([
+      'persist',
+      '--push',
+      'http',
+      '--rooms',
+      '3',
+      '--viewers',
+      '6',
+      '--rate',
+      '200',
+      '--duration',
+      '1',
+      '--workers',
+      '1',
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /server CPU history on \(sqlite\) vs off/);
     const rows = await rowsOf(out);
