@@ -100,7 +100,7 @@ function onError(err: unknown): never {
   process.exit(1);
 }
 
-/** Adds the scenarios (fanout, connect, push-api, history-store, danmaku, profile) to the bench command line. */
+/** Adds the scenarios (fanout, connect, push-api, history-store, danmaku, persist, profile) to the bench command line. */
 export function registerScenarios(bench: Command): void {
   clientOptions(
     bench.command('fanout').description('N clients in one room, R pushes/s through the push API: delivery, msgs/s, writes/s, CPU, RSS, latency'),
@@ -340,6 +340,127 @@ export function registerScenarios(bench: Command): void {
             noBaseline: !f.baseline,
             outDir: f.out,
             cpuProfDir: f.cpuProf,
+          });
+          process.exit(0);
+        } catch (err) {
+          onError(err);
+        }
+      },
+    );
+
+  bench
+    .command('persist')
+    .description(
+      'persisted room messages per second: R pushes/s over N rooms of a room type with history on, V viewers spread over the rooms, embedded (SQLite) or distributed (PostgreSQL); history on vs off',
+    )
+    .addOption(
+      new Option(
+        '--server <kind>',
+        'tsim (embedded, one process) or tsim-cluster (logic, job, comet over a private redis-server and nats-server -js)',
+      )
+        .choices(['tsim', 'tsim-cluster'])
+        .default('tsim'),
+    )
+    .addOption(
+      new Option('--engine <e>', 'history.engine of the history-on run (tsim: sqlite or memory; tsim-cluster: postgres)')
+        .choices(['sqlite', 'memory', 'postgres'])
+        .default(undefined, 'sqlite for tsim, postgres for tsim-cluster'),
+    )
+    .addOption(new Option('--rooms <n>', 'rooms live://1 … live://n the pushes go round').argParser(int(1)).default(1))
+    .addOption(
+      new Option('--viewers <n>', 'viewers in all, viewer i in room 1 + i mod rooms')
+        .argParser(int(1))
+        .default(undefined, '20 for one room, else 2 per room'),
+    )
+    .addOption(new Option('--rate <n>', 'pushes (room messages) per second, over all rooms').argParser(positive).default(20_000))
+    .addOption(new Option('--duration <s>', 'seconds to push').argParser(positive).default(10))
+    .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(1)).default(100))
+    .addOption(
+      new Option(
+        '--push <how>',
+        "http through logic's push API (keep-alive), queue straight into tsim-cluster's NATS JetStream from this process, or danmaku sent on op 4 by --senders of the viewers",
+      )
+        .choices(['http', 'queue', 'danmaku'])
+        .default(undefined, 'danmaku for tsim, queue for tsim-cluster'),
+    )
+    .addOption(
+      new Option('--senders <n>', '--push danmaku: viewers that send, rate ÷ senders each (viewer i in room 1 + i mod rooms, so at least --rooms)')
+        .argParser(int(1))
+        .default(undefined, 'every viewer'),
+    )
+    .addOption(
+      new Option(
+        '--in-flight <n>',
+        'http, queue: pushes unanswered at most (HTTP: keep-alive connections); danmaku: 8 per sender, what a connection may have awaiting replies',
+      )
+        .argParser(int(1))
+        .default(256),
+    )
+    .addOption(cometWorkersOption())
+    .addOption(
+      new Option('--postgres-url <url>', 'tsim-cluster: PostgreSQL server where each run creates (and drops) its database').default(
+        'postgres://postgres@127.0.0.1:5432/postgres',
+      ),
+    )
+    .addOption(new Option('--drain <s>', 'longest wait after the pushes for delivery and storage').argParser(positive).default(60))
+    .addOption(new Option('--no-baseline', 'skip the run with history off'))
+    .addOption(new Option('--workers <n>', 'load-generator processes for the viewers').argParser(int(1)).default(defaultWorkers))
+    .addOption(new Option('--connect-concurrency <n>', 'handshakes in flight at once, over all workers').argParser(int(1)).default(256))
+    .addOption(new Option('--sources <n>', 'client source addresses 127.0.0.2 … 127.0.0.(1+n), round-robin').argParser(int(1)).default(8))
+    .addOption(new Option('--sample-every <n>', 'one viewer in n records latency').argParser(int(1)).default(5))
+    .addOption(new Option('--handshake-timeout <s>', 'a viewer not authenticated in this time counts as failed').argParser(positive).default(30))
+    .addOption(new Option('--cpu-prof <dir>', 'run the server processes with --cpu-prof, profiles written to <dir> when they stop'))
+    .addOption(new Option('--out <dir>', 'folder for the JSON results').default(undefined, 'bench/results'))
+    .action(
+      async (f: {
+        server: 'tsim' | 'tsim-cluster';
+        engine?: 'sqlite' | 'memory' | 'postgres';
+        rooms: number;
+        viewers?: number;
+        rate: number;
+        duration: number;
+        size: number;
+        push?: 'http' | 'queue' | 'danmaku';
+        senders?: number;
+        inFlight: number;
+        cometWorkers: number;
+        postgresUrl: string;
+        drain: number;
+        baseline: boolean;
+        workers: number;
+        connectConcurrency: number;
+        sources: number;
+        sampleEvery: number;
+        handshakeTimeout: number;
+        cpuProf?: string;
+        out?: string;
+      }) => {
+        try {
+          const { runPersist } = await import('./scenarios/persist.js');
+          const cluster = f.server === 'tsim-cluster';
+          const viewers = f.viewers ?? (f.rooms === 1 ? 20 : 2 * f.rooms);
+          await runPersist({
+            server: f.server,
+            engine: f.engine ?? (cluster ? 'postgres' : 'sqlite'),
+            rooms: f.rooms,
+            viewers,
+            rate: f.rate,
+            durationS: f.duration,
+            size: f.size,
+            push: f.push ?? (cluster ? 'queue' : 'danmaku'),
+            inFlight: f.inFlight,
+            senders: f.senders ?? viewers,
+            cometWorkers: f.cometWorkers,
+            postgresUrl: f.postgresUrl,
+            drainS: f.drain,
+            noBaseline: !f.baseline,
+            workers: f.workers,
+            concurrency: f.connectConcurrency,
+            sources: f.sources,
+            sampleEvery: f.sampleEvery,
+            timeoutMs: f.handshakeTimeout * 1000,
+            cpuProfDir: f.cpuProf,
+            outDir: f.out,
           });
           process.exit(0);
         } catch (err) {

@@ -47,8 +47,10 @@ export interface ServerOptions {
   cometWorkers?: number;
   /** tsim-cluster: how push() pushes (default http); the other servers take http only. */
   push?: PushMode;
-  /** tsim: TOML appended to the configuration (extra tables, e.g. [roomTypes.live] and [history]). */
+  /** tsim (and tsim-cluster's logic and job): TOML appended to the configuration (extra tables, e.g. [roomTypes.live] and [history]). */
   extraConfig?: string;
+  /** tsim (and tsim-cluster's comet): more keys of the [limits] table, e.g. { upstreamFramesPerSecond: 0 }. */
+  limits?: Readonly<Record<string, number>>;
 }
 
 export interface ClientTarget {
@@ -95,6 +97,11 @@ export interface RunningServer {
   push(rate: number, durationMs: number, bodySize: number): PushRun;
   /** Stops the server (gracefully, so that a CPU profile is written) and waits for its exit. */
   stop(): Promise<void>;
+}
+
+/** `key = value` lines of ServerOptions.limits, for a [limits] table. */
+export function limitLines(limits: ServerOptions['limits']): string[] {
+  return Object.entries(limits ?? {}).map(([k, v]) => `${k} = ${v}`);
 }
 
 /**

@@ -20,7 +20,7 @@ import { freePort, waitForPort } from '../run/ports.js';
 import { startNats, startRedis, type Service } from '../run/services.js';
 import { scrapeMetric } from '../measure/scrape.js';
 import { BENCH_OP, BENCH_ROOM, tsimClientTarget } from './bench-room.js';
-import { batchAt, processTree, type ProcessConnections, type PushRun, type ServerOptions, type ServerProcess } from './server.js';
+import { batchAt, limitLines, processTree, type ProcessConnections, type PushRun, type ServerOptions, type ServerProcess } from './server.js';
 import type { TsimServer } from './tsim.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -54,7 +54,9 @@ export function cometIds(workers: number): string[] {
 /**
  * The TOML of each role. What the embedded benchmark sets (room batching, handshake room,
  * no heartbeat expiry) goes to the role that uses it; gRPC and metrics listen on port 0
- * (a free port each, per worker too); everything else keeps its default.
+ * (a free port each, per worker too); everything else keeps its default. `extraConfig`
+ * (e.g. [roomTypes.live] and [history]) is appended to logic's and the job's files, `limits`
+ * go to the comet's [limits].
  */
 export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { cometWorkers: number }): Record<Role, string> {
   const shared = (host: string, ...env: string[]) => [
@@ -86,6 +88,7 @@ export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { come
       'heartbeat = "1h"',
       `tcpPort = ${ports.tcp}`,
       `wsPort = ${ports.ws}`,
+      opts.extraConfig ?? '',
       '',
     ].join('\n'),
     comet: [
@@ -109,6 +112,7 @@ export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { come
       // purpose (the bench checks its client count against it): no derived socket caps.
       'maxConnections = 0',
       'maxConnectionsPerIp = 0',
+      ...limitLines(opts.limits),
       '',
     ].join('\n'),
     job: [
@@ -119,6 +123,7 @@ export function clusterConfigs(ports: ClusterPorts, opts: ServerOptions & { come
       '[room]',
       `batch = ${opts.batch}`,
       `signal = "${opts.signalMs}ms"`,
+      opts.extraConfig ?? '',
       '',
     ].join('\n'),
   };
@@ -259,7 +264,14 @@ function scrapeComet(metrics: string | undefined, name: string): Promise<number 
 
 const DEFAULT_COMET_WORKERS = 2;
 
-export async function launchTsimCluster(options: ServerOptions): Promise<TsimServer> {
+export interface TsimClusterServer extends TsimServer {
+  /** The private NATS server's URL. */
+  natsUrl: string;
+  /** logic's configuration file (its [nats] settings, for a publisher of one's own: openQueuePusher). */
+  logicConfig: string;
+}
+
+export async function launchTsimCluster(options: ServerOptions): Promise<TsimClusterServer> {
   const opts = { ...options, cometWorkers: options.cometWorkers ?? DEFAULT_COMET_WORKERS };
   const dir = mkdtempSync(join(tmpdir(), 'tsim-cluster-bench-'));
   const dropCleanup = onExitCleanup(() => rmSync(dir, { recursive: true, force: true }));
@@ -392,6 +404,8 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimSer
     return {
       kind: 'tsim-cluster',
       httpPort: ports.http,
+      natsUrl: nats.url,
+      logicConfig: join(dir, 'logic.toml'),
       label: `tsim-cluster ${opts.cometWorkers}w ${opts.transport}${queue ? ' push=queue' : ''}`,
       client: tsimClientTarget(opts.transport, ports),
       processes,

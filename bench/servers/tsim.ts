@@ -10,7 +10,7 @@ import { scrapeMetric } from '../measure/scrape.js';
 import { stopChild, track } from '../run/children.js';
 import { freePort, waitForPort } from '../run/ports.js';
 import { BENCH_OP, BENCH_ROOM, tsimClientTarget } from './bench-room.js';
-import { batchAt, processTree, type PushRun, type RunningServer, type ServerOptions } from './server.js';
+import { batchAt, limitLines, processTree, type PushRun, type RunningServer, type ServerOptions } from './server.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const PROBE = pathToFileURL(fileURLToPath(new URL('./probe.js', import.meta.url))).href;
@@ -45,6 +45,7 @@ function tsimConfig(ports: { tcp: number; ws: number; http: number }, opts: Serv
     // (the bench checks its client count against it): no derived socket caps.
     'maxConnections = 0',
     'maxConnectionsPerIp = 0',
+    ...limitLines(opts.limits),
     '[node]',
     // Load clients send no heartbeats; keep them connected for long runs.
     'heartbeat = "1h"',
