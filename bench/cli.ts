@@ -2,21 +2,8 @@
 // code is imported only when its command runs.
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { int, positive } from './args.js';
 import type { PushMode, ServerKind, Transport } from './servers/server.js';
-
-function int(min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
-    return n;
-  };
-}
-
-function positive(v: string): number {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError('expected a number > 0');
-  return n;
-}
 
 function rateList(v: string): number[] {
   const rates = v.split(',').map((s) => Number(s.trim()));

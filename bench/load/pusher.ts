@@ -23,7 +23,8 @@ export interface PushTally {
   errors: string[];
 }
 
-function post(agent: Agent, t: PushTarget, body: string, done: (err: string | null) => void): void {
+/** One push request: `done(null)` on 200 with code 0, else the reason. */
+export function post(agent: Agent, t: PushTarget, body: string, done: (err: string | null) => void): void {
   const req = request(
     {
       agent,

@@ -4,13 +4,13 @@
 // /goim/push/room, keep-alive) or straight into distributed tsim's NATS JetStream queue
 // (the PushMsg logic's pushRoom publishes, as queue-pusher.ts does for the bench room).
 // What each room accepted is counted, so that each viewer can be held to its own room.
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import type { NatsPushQueue } from '../../src/adapters/nats/push-queue.js';
 import { newMessageId } from '../../src/logic/message-id.js';
 import { encodeRoomKey } from '../../src/logic/room-key.js';
 import { PushType, type PushMsg } from '../../src/ports/index.js';
 import { every } from '../run/schedule.js';
-import type { PushTally } from './pusher.js';
+import { post, type PushTally } from './pusher.js';
 import { clockMs, stampBody } from './stamp.js';
 
 export interface RoomPushTally extends PushTally {
@@ -91,25 +91,7 @@ export function pushRoomsHttp(port: number, o: RoomPushOptions): RoomPushRun {
   const agent = new Agent({ keepAlive: true, maxSockets: o.inFlight });
   const paths = Array.from({ length: o.rooms }, (_, i) => `/goim/push/room?operation=${o.operation}&type=${o.roomType}&room=${i + 1}`);
   const run = spread(o, (room, body, done) => {
-    const req = request(
-      {
-        agent,
-        host: '127.0.0.1',
-        port,
-        path: paths[room],
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => done(res.statusCode === 200 && text.startsWith('{"code":0') ? null : `HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-        res.on('error', (e) => done(e.message));
-      },
-    );
-    req.on('error', (e) => done(e.message));
-    req.end(body);
+    post(agent, { host: '127.0.0.1', port, path: paths[room] }, body, done);
   });
   return { ...run, done: run.done.finally(() => agent.destroy()) };
 }

@@ -1,21 +1,8 @@
 // The `recovery` command of the benchmark (`npm run bench -- recovery …`); the scenario's code
 // is imported only when it runs.
 import { availableParallelism } from 'node:os';
-import { type Command, InvalidArgumentError, Option } from 'commander';
-
-function int(min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}`);
-    return n;
-  };
-}
-
-function positive(v: string): number {
-  const n = Number(v);
-  if (!(n > 0)) throw new InvalidArgumentError('expected a number > 0');
-  return n;
-}
+import { type Command, Option } from 'commander';
+import { int, positive } from '../args.js';
 
 interface Flags {
   clients: number;

@@ -9,13 +9,13 @@
 // and received twice (duplicated); the CPU and RSS of every server process.
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { RecoveryCommand, RecoveryOpened, RecoveryReply, RecoveryReport, RecoveryStatus } from '../load/recovery-worker.js';
 import { RECOVERY_OP } from '../load/recovery-worker.js';
 import { FD_RESERVE } from '../load/pool.js';
-import type { PushTally } from '../load/pusher.js';
+import { post as postPush, type PushTally } from '../load/pusher.js';
 import { clockMs, stampBody } from '../load/stamp.js';
 import { mergeHistograms, newHistogram, recordMs, summarize, type LatencySummary } from '../measure/histogram.js';
 import { openFileLimit, procDelta, sampleProc, type ProcDelta, type ProcSample } from '../measure/proc.js';
@@ -109,25 +109,7 @@ function startPusher(port: number, rate: number): { tally: PushTally; stop(): Pr
         if (tally.errors.length < 5) tally.errors.push(err);
       }
     };
-    const req = request(
-      {
-        agent,
-        host: '127.0.0.1',
-        port,
-        path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => done(res.statusCode === 200 && text.startsWith('{"code":0') ? null : `HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
-        res.on('error', (e) => done(e.message));
-      },
-    );
-    req.on('error', (e) => done(e.message));
-    req.end(body);
+    postPush(agent, { host: '127.0.0.1', port, path }, body, done);
   };
   // Bounded by the deadline anyway: a day's worth of events.
   const schedule = every(rate, 86_400_000, () => {
