@@ -13,13 +13,16 @@
 // out that the history lacks. A new epoch (that case, records dropped by the writer, or the
 // u32 wire offset running out) is announced at once inside the room's stream with an op-18
 // frame and persisted by the writer before the room's next records.
-import { randomBytes } from 'node:crypto';
 import type { Clock, ClockTimer } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import type { HistoryStore, PushMsg, RoomOpen } from '../ports/index.js';
 import { boundedCall, type HistoryWriter } from './history-writer.js';
 import { ROOM_STATE_OP, roomStateBody } from './push-frame.js';
 import { newEpochName } from '../lib/epoch-name.js';
+import { UniqueIds } from '../lib/unique-id.js';
+
+/** Ids for messages that came without one (a goim logic's PushMsg). */
+const localIds = new UniqueIds();
 
 /** Frame seqs are u32 (docs/history.md#offsets-and-epochs): the highest offset a frame can carry. */
 const MAX_WIRE_OFFSET = 0xffff_ffff;
@@ -258,7 +261,7 @@ export class RoomSequencer {
 
   private number(r: RoomSeq, msg: PushMsg): Promise<void> {
     const room = msg.room;
-    const id = msg.id || randomBytes(12).toString('base64url');
+    const id = msg.id || localIds.next();
     const known = r.ids.get(id);
     if (known !== undefined) return both(this.deliver(room, msg.operation, msg.msg, known.offset), known.stored);
     // The wire seq is u32: past its top a room starts over at 1 in a new epoch.

@@ -1,8 +1,10 @@
-// Ids of room messages (PushMsg.id, docs/history.md#the-queue-message): 16 random bytes,
-// base64url, so ids from any number of logic processes never collide and a job recognises a
-// redelivered message by its id.
-import { randomBytes } from 'node:crypto';
+// Ids of room messages (PushMsg.id, docs/history.md#the-queue-message): unique across any
+// number of logic processes and restarts (lib/unique-id.ts), so a job recognises a redelivered
+// message by its id.
+import { UniqueIds } from '../lib/unique-id.js';
+
+const ids = new UniqueIds();
 
 export function newMessageId(): string {
-  return randomBytes(16).toString('base64url');
+  return ids.next();
 }

@@ -2,8 +2,8 @@
 // Entries are checked for expiry when read; past `maxEntries` the expired ones at the front
 // (the oldest) are dropped, then the oldest live one, so a flood of distinct users or nonces
 // holds memory at the bound (and can at worst shorten what the oldest ones remember).
-import { randomBytes } from 'node:crypto';
 import { systemClock, type Clock } from '../../lib/clock.js';
+import { UniqueIds } from '../../lib/unique-id.js';
 import type { NonceClaim, SendGuard } from '../../ports/send-guard.js';
 
 export interface MemorySendGuardOptions {
@@ -58,7 +58,8 @@ class ExpiringMap {
   }
 }
 
-const token = (): string => randomBytes(8).toString('base64url');
+const tokens = new UniqueIds();
+const token = (): string => tokens.next();
 /** One key per (user, room or nonce), unambiguous whatever either holds. */
 const keyOf = (user: string, what: string): string => `${user.length}:${user}${what}`;
 

@@ -4,7 +4,7 @@
 //   <prefix>nonce:<user>…<nonce>  "p"+token PX pending, then "a"+answer PX nonceWindow
 // Giving a claim back deletes it only while it still holds the caller's token (Lua), so a
 // late release never frees someone else's claim.
-import { randomBytes } from 'node:crypto';
+import { UniqueIds } from '../../lib/unique-id.js';
 import type { NonceClaim, SendGuard } from '../../ports/send-guard.js';
 import { closeRedis, connectAttempt, redisError, type RedisClient } from './connection.js';
 import { LuaScript } from './lua-script.js';
@@ -25,7 +25,8 @@ export interface RedisSendGuardOptions {
 
 const PENDING = 'p';
 const ANSWER = 'a';
-const token = (): string => randomBytes(8).toString('base64url');
+const tokens = new UniqueIds();
+const token = (): string => tokens.next();
 const ms = (n: number): number => Math.max(1, Math.trunc(n));
 
 export class RedisSendGuard implements SendGuard {
