@@ -40,6 +40,8 @@ export interface CometListeners {
   wss: string[] | undefined;
   /** tcp.keepalive: TCP keep-alive on client sockets. */
   keepalive: boolean;
+  /** comet.listenBacklog: the client listeners' accept queue. */
+  backlog: number;
   /** websocket.certFile / privateFile. */
   wsCertificates: CertFiles;
   /** tcp.certFile / privateFile (both empty: the websocket ones, see tls-listeners.ts). */
@@ -280,7 +282,7 @@ export class Comet {
       for (const bind of tcpTls) this.tcp.push(new TcpServer(bind, hooks, tls.tcp));
       for (const bind of ws) this.ws.push(new WsServer(bind, hooks));
       if (tls.wss !== undefined) for (const bind of wss ?? []) this.ws.push(new WsServer(bind, hooks, tls.wss));
-      for (const s of [...this.tcp, ...this.ws]) await s.listen();
+      for (const s of [...this.tcp, ...this.ws]) await s.listen(this.settings.listeners.backlog);
     } catch (err) {
       await Promise.all([...this.tcp, ...this.ws].map((s) => s.close()));
       this.phase = 'stopped';

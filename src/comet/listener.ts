@@ -4,12 +4,17 @@ import { parseListen } from '../config/listen.js';
 import type { Logger } from '../log.js';
 import { Limit, type LimitLog } from './limit-log.js';
 
-export function listen(server: Server, bind: string, what: string): Promise<AddressInfo> {
+/**
+ * Binds `server`. `backlog`: connections the kernel completes before they are accepted (it caps
+ * it at net.core.somaxconn); node's default of 511 drops the SYNs of a reconnect storm, which
+ * clients then retry after 1, 3, 7 s.
+ */
+export function listen(server: Server, bind: string, what: string, backlog: number): Promise<AddressInfo> {
   const { host, port } = parseListen(bind);
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(new Error(`comet: cannot listen for ${what} on ${bind}: ${err.message}`));
     server.once('error', onError);
-    server.listen({ host, port }, () => {
+    server.listen({ host, port, backlog }, () => {
       server.removeListener('error', onError);
       resolve(server.address() as AddressInfo);
     });

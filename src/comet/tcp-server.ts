@@ -83,8 +83,8 @@ export class TcpServer {
     this.server.on('error', (err) => onListenerError(err, bind, 'tcp', hooks));
   }
 
-  async listen(): Promise<void> {
-    this.bound = await listen(this.server, this.bind, this.tls ? 'tcp over tls' : 'tcp');
+  async listen(backlog: number): Promise<void> {
+    this.bound = await listen(this.server, this.bind, this.tls ? 'tcp over tls' : 'tcp', backlog);
   }
 
   /** Whether this listener speaks TLS. */

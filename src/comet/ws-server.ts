@@ -137,8 +137,8 @@ export class WsServer {
     });
   }
 
-  async listen(): Promise<void> {
-    this.bound = await listen(this.http, this.bind, this.tls ? 'websocket over tls' : 'websocket');
+  async listen(backlog: number): Promise<void> {
+    this.bound = await listen(this.http, this.bind, this.tls ? 'websocket over tls' : 'websocket', backlog);
   }
 
   /** Whether this listener speaks TLS. */

@@ -20,6 +20,7 @@ export function cometSettings(config: Config, sharesWith: 'http api' | { metrics
       ws: websocket.bind,
       wss: websocket.tlsOpen ? websocket.tlsBind : undefined,
       keepalive: tcp.keepalive,
+      backlog: comet.listenBacklog,
       wsCertificates: { certFile: websocket.certFile, privateFile: websocket.privateFile },
       tcpCertificates: { certFile: tcp.certFile, privateFile: tcp.privateFile },
     },

@@ -179,6 +179,11 @@ export const configSchema = z
       .object({
         /** Worker processes sharing the client ports (node:cluster); each is a comet of its own. */
         workers: z.number().int().min(1).max(64).default(1),
+        /**
+         * Connections the kernel may complete on a client listener before the comet accepts them
+         * (capped by net.core.somaxconn, as goim's Go listeners are); node's own default is 511.
+         */
+        listenBacklog: z.number().int().min(1).max(65535).default(65535),
         /** How often local room counts are reported to logic (goim: 10 s). */
         renewOnline: duration('10s'),
         /** How often each connection's routing TTL is refreshed in logic (must stay below redis.expire). */

@@ -1,6 +1,8 @@
 // Start and stop, registry entry (docs/internal-protocol.md#registry-entries), and routing
 // refresh (docs/protocol.md#differs-routing-expiry).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { describe, it } from 'node:test';
 import { AppId, type Instance, type Registry } from '../../src/ports/index.js';
@@ -108,6 +110,31 @@ describe('comet lifecycle', () => {
     logic.hold('disconnect'); // never released
     await h.comet.stop();
     assert.equal(logic.calls.disconnect.length, 1);
+  });
+
+  it('listens with comet.listenBacklog as the accept queue of every client listener', async () => {
+    // The listening socket's Send-Q in `ss -ltn` is its backlog (as the kernel capped it).
+    const backlogs = (ports: number[]): number[] => {
+      const out = execFileSync('ss', ['-Hltn'], { encoding: 'utf8' });
+      return ports.map((port) => {
+        const line = out.split('\n').find((l) => l.trim().split(/\s+/)[3]?.endsWith(`:${port}`));
+        assert.ok(line, `port ${port} listed by ss`);
+        return Number(line.trim().split(/\s+/)[2]);
+      });
+    };
+    const h = await startComet({ comet: { listenBacklog: 77 } });
+    try {
+      assert.deepEqual(backlogs([h.tcpPort, h.wsPort]), [77, 77]);
+    } finally {
+      await h.stop();
+    }
+    const d = await startComet();
+    try {
+      const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+      assert.deepEqual(backlogs([d.tcpPort, d.wsPort]), [Math.min(65535, somaxconn), Math.min(65535, somaxconn)]);
+    } finally {
+      await d.stop();
+    }
   });
 
   it('fails to start with a clear error when a port is taken', async () => {
