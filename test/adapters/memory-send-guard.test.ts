@@ -23,6 +23,26 @@ describe('MemorySendGuard: bounds', () => {
     assert.notEqual(await g.claimSlot('x0', 'r', 60_000), undefined);
   });
 
+  test('an entry set again is evicted by its newest time; released and re-set entries leave no bookkeeping behind', async () => {
+    const clock = new ManualClock();
+    const g = new MemorySendGuard({ maxEntries: 10, clock });
+    for (let i = 0; i < 10; i++) await g.claimNonce('m', `n${i}`, 60_000);
+    // n0 answered now: it is the newest set, so the next nine newcomers push out n1…n9 first.
+    await g.settleNonce('m', 'n0', Buffer.from('first'), 60_000);
+    for (let i = 0; i < 9; i++) await g.claimNonce('m', `new${i}`, 60_000);
+    assert.deepEqual(await g.claimNonce('m', 'n0', 60_000), { state: 'answered', answer: Uint8Array.from(Buffer.from('first')) });
+    assert.equal((await g.claimNonce('m', 'n1', 60_000)).state, 'first');
+    // A million claims given back at once hold nothing: the guard's memory stays at its bound.
+    const guard = new MemorySendGuard({ maxEntries: 100, clock });
+    for (let i = 0; i < 1_000_000; i++) {
+      const c = await guard.claimNonce('m', `r${i}`, 60_000);
+      if (c.state === 'first') await guard.releaseNonce('m', `r${i}`, c.token);
+    }
+    assert.equal(guard.size, 0);
+    const held = (guard as unknown as { nonces: { keys: string[] } }).nonces.keys.length;
+    assert.ok(held <= 2 * 100 + 1024, `bookkeeping of ${held} references for 100 entries`);
+  });
+
   test('expiry follows the clock it is given', async () => {
     const clock = new ManualClock();
     const g = new MemorySendGuard({ clock });
