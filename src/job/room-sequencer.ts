@@ -71,8 +71,16 @@ interface RoomSeq {
   epoch: string;
   /** The last offset handed out. */
   last: number;
-  /** id → offset, oldest first, at most recentIds. */
+  /** id → offset, at most recentIds: each live entry is also in the ring. */
   ids: Map<string, Known>;
+  /**
+   * The ids remembered, oldest overwritten first (ring[i] beside known[i]); a slot whose id now
+   * maps to another Known is stale. Dropping the Map's oldest key instead walks the holes V8
+   * leaves at its front, on every message.
+   */
+  ring: string[];
+  ringKnown: Known[];
+  ringPos: number;
   waiting: Waiting[];
   /** Messages went out unrecorded: start a new epoch once open. */
   newEpochDue: boolean;
@@ -131,6 +139,9 @@ export class RoomSequencer {
         epoch: '',
         last: 0,
         ids: new Map(),
+        ring: [],
+        ringKnown: [],
+        ringPos: 0,
         waiting: [],
         newEpochDue: false,
         retryDelay: OPEN_RETRY_MS,
@@ -284,9 +295,18 @@ export class RoomSequencer {
 
   private remember(r: RoomSeq, id: string, offset: number, stored: Promise<void>): void {
     if (this.recentIds <= 0) return;
-    r.ids.delete(id);
-    r.ids.set(id, { offset, stored });
-    if (r.ids.size > this.recentIds) r.ids.delete(r.ids.keys().next().value!);
+    const known = { offset, stored };
+    r.ids.set(id, known);
+    if (r.ring.length < this.recentIds) {
+      r.ring.push(id);
+      r.ringKnown.push(known);
+      return;
+    }
+    const i = r.ringPos;
+    if (r.ids.get(r.ring[i]) === r.ringKnown[i]) r.ids.delete(r.ring[i]);
+    r.ring[i] = id;
+    r.ringKnown[i] = known;
+    r.ringPos = i + 1 === this.recentIds ? 0 : i + 1;
   }
 
   /** Starts a new epoch at `start` now: announced in the room's stream, persisted by the writer before the room's next records. */

@@ -288,6 +288,21 @@ test('writes are batched: one append in flight, the next batch collected meanwhi
   }
 });
 
+test('a room remembers the ids of its newest history.recentIds messages, the oldest forgotten first', async () => {
+  const c1 = new FakeComet('c1');
+  const job = await startJob(c1, new SpyStore(), { ...HISTORY, room: { batch: 1 }, history: { recentIds: 3 } });
+  try {
+    for (const id of ['a', 'b', 'c', 'd', 'b', 'e', 'c', 'a']) await job.handle(roomMsg('live://1', id, id));
+    // b and c redelivered within the last three keep their offsets; a, forgotten, is numbered again.
+    assert.deepEqual(
+      seqs(c1, 'live://1').map(([, seq, body]) => `${body}${seq}`),
+      ['a1', 'b2', 'c3', 'd4', 'b2', 'e5', 'c3', 'a6'],
+    );
+  } finally {
+    await job.stop();
+  }
+});
+
 test('a redelivered message keeps its offset and is not stored twice (same job, and a new owner after a restart)', async () => {
   const c1 = new FakeComet('c1');
   const store = new SpyStore();
