@@ -13,6 +13,7 @@ import type {
   RoomHistory,
   RoomOpen,
 } from '../../ports/index.js';
+import { packAppend } from './append-pack.js';
 import type { SqliteHistoryStoreOptions } from './history-store.js';
 import type { StoreAnswer, StoreCall } from './history-worker.js';
 
@@ -76,24 +77,10 @@ export class SqliteThreadHistoryStore implements HistoryStore {
     return this.call('open', [room, recent]);
   }
 
-  /**
-   * The bodies go packed in one transferred buffer: posting a Buffer clones its whole backing
-   * store, and a body is often a view into a much larger one (a pooled slab, a queue batch).
-   */
+  /** Packed (append-pack.ts): a Buffer posted as is clones its whole backing store, often a much larger slab. */
   append(batches: AppendBatch[]): Promise<void> {
-    let total = 0;
-    for (const b of batches) for (const r of b.records) total += r.body.byteLength;
-    const pack = new Uint8Array(total);
-    let at = 0;
-    const packed = batches.map((b) => ({
-      ...b,
-      records: b.records.map((r) => {
-        pack.set(r.body, at);
-        const body = pack.subarray(at, (at += r.body.byteLength));
-        return { ...r, body };
-      }),
-    }));
-    return this.call('append', [packed], [pack.buffer]);
+    const packed = packAppend(batches);
+    return this.call('append', [packed], [packed.buffer]);
   }
 
   newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory> {

@@ -3,6 +3,7 @@
 // (docs/benchmarks.md#room-history-storage) — here, not on the event loop that writes to sockets.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { HistoryStore } from '../../ports/index.js';
+import { unpackAppend, type PackedAppend } from './append-pack.js';
 import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './history-store.js';
 
 /** A call from the main thread: a HistoryStore method and its arguments. */
@@ -27,7 +28,8 @@ try {
 
 port.on('message', (call: StoreCall) => {
   const method = store[call.method].bind(store) as (...args: unknown[]) => Promise<unknown>;
-  method(...call.args).then(
+  const args = call.method === 'append' ? [unpackAppend(call.args[0] as PackedAppend)] : call.args;
+  method(...args).then(
     (value) => {
       port.postMessage({ id: call.id, ok: true, value } satisfies StoreAnswer);
       if (call.method === 'close') port.close();
