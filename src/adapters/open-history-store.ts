@@ -12,6 +12,10 @@ export interface HistoryStoreSettings {
   dataDir: string;
   /** Connection string (postgres). */
   postgresUrl: string;
+  /** Connections in the pool (postgres). */
+  postgresMaxConnections: number;
+  /** Longest a connection attempt, or a wait for a pooled connection, may take (postgres), ms. */
+  postgresConnectTimeoutMs: number;
 }
 
 /** Opens the store; rejects with the engine's reason when it cannot (no directory, no server). */
@@ -28,10 +32,19 @@ export async function openHistoryStore(settings: HistoryStoreSettings, log: Logg
     case 'postgres': {
       // Not awaited: a process starts while PostgreSQL is down, and its calls fail like any
       // outage until it answers (docs/history.md#offsets-and-epochs).
-      const store = PostgresHistoryStore.open({ url: settings.postgresUrl, log });
+      const store = PostgresHistoryStore.open({
+        url: settings.postgresUrl,
+        maxConnections: settings.postgresMaxConnections,
+        connectTimeoutMs: settings.postgresConnectTimeoutMs,
+        log,
+      });
       const server = redact(settings.postgresUrl);
       store.ensureSchema().then(
-        () => log.info({ engine: 'postgres', server }, 'history store open'),
+        () =>
+          log.info(
+            { engine: 'postgres', server, maxConnections: settings.postgresMaxConnections, connectTimeoutMs: settings.postgresConnectTimeoutMs },
+            'history store open',
+          ),
         (err: Error) => log.warn({ engine: 'postgres', server, err: err.message }, 'history store unreachable at start; retried at each use'),
       );
       return store;

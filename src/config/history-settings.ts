@@ -1,6 +1,7 @@
 // Room history settings for the wiring (embedded.ts, distributed/*-process.ts): where history is
-// stored — the engine defaults by mode (docs/history.md#storage) and DATABASE_URL, when set,
-// overrides history.postgresUrl (docs/configuration.md) — and which room types keep history and
+// stored — the engine defaults by mode (docs/history.md#storage), DATABASE_URL, when set,
+// overrides history.postgresUrl (docs/configuration.md), and the PostgreSQL pool's size and
+// connect timeout — and which room types keep history and
 // how much one join may replay (docs/history.md#room-types), for logic (logic/history-reader.ts).
 import type { HistoryStoreSettings } from '../adapters/open-history-store.js';
 import type { Config } from './schema.js';
@@ -17,6 +18,8 @@ export function historyStoreSettings(
     engine: history.engine ?? (mode === 'embedded' ? 'sqlite' : 'postgres'),
     dataDir: history.dataDir,
     postgresUrl: url ? url : history.postgresUrl,
+    postgresMaxConnections: history.postgresMaxConnections,
+    postgresConnectTimeoutMs: history.postgresConnectTimeout,
   };
 }
 

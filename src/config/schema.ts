@@ -519,6 +519,10 @@ export const configSchema = z
         dataDir: z.string().default('./data'),
         /** PostgreSQL connection string; DATABASE_URL overrides it. */
         postgresUrl: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
+        /** Connections each logic or job keeps to PostgreSQL at most (its pool). */
+        postgresMaxConnections: z.number().int().min(1).default(4),
+        /** Longest a PostgreSQL call waits to connect, or for a free pooled connection, before it fails; at least 100ms. */
+        postgresConnectTimeout: duration('5s').refine((ms) => ms >= 100, 'history.postgresConnectTimeout must be at least 100ms'),
         /** Most records written in one transaction. */
         writeBatch: z.number().int().min(1).default(1000),
         /** Records a job holds unwritten while the store is slow or down; past it the oldest are dropped and their rooms get a new epoch. */

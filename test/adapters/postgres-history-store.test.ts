@@ -3,6 +3,7 @@
 // tables after it), then what only PostgreSQL has: tables made at connect, a restart, an
 // unreachable server.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { silentLogger } from '../../src/log.js';
@@ -143,6 +144,112 @@ describe('PostgresHistoryStore: tables, restart, outage (real PostgreSQL)', { sk
     } finally {
       await store.close();
       await proxy.close();
+    }
+  });
+
+  test('1,000 rooms opening at once while appends hold the pool all open in their epochs (pool of 2, 300 ms connect timeout)', async () => {
+    const db = await createDatabase();
+    const rooms = Array.from({ length: 1000 }, (_, i) => `live://load-${i}`);
+    const epochs = new Map<string, string>();
+    const setup = await PostgresHistoryStore.connect({ url: db, log: silentLogger });
+    try {
+      for (const [i, o] of (await Promise.all(rooms.map((room) => setup.open(room, 0)))).entries()) epochs.set(rooms[i], o.epoch);
+      for (let i = 0; i < rooms.length; i += 250) {
+        await setup.append(rooms.slice(i, i + 250).map((room) => ({ room, epoch: epochs.get(room)!, records: recs(1, 3) })));
+      }
+      epochs.set('live://locked', (await setup.open('live://locked', 0)).epoch);
+      epochs.set('live://busy', (await setup.open('live://busy', 0)).epoch);
+    } finally {
+      await setup.close();
+    }
+
+    const store = await PostgresHistoryStore.connect({ url: db, maxConnections: 2, connectTimeoutMs: 300, log: silentLogger });
+    // Another session locks a room's row: an append to that room holds one of the two connections until it lets go.
+    const locker = new pg.Client({ connectionString: db });
+    await locker.connect();
+    let blocked: Promise<void> | undefined;
+    let writer: Promise<number> | undefined;
+    let writing = true;
+    try {
+      await locker.query('BEGIN');
+      await locker.query(`SELECT room FROM rooms WHERE room = 'live://locked' FOR UPDATE`);
+      blocked = store.append([{ room: 'live://locked', epoch: epochs.get('live://locked')!, records: recs(1, 1) }]);
+      // And appends one after another on the other connection, as a job's writer makes them.
+      writer = (async () => {
+        let last = 0;
+        while (writing) {
+          await store.append([{ room: 'live://busy', epoch: epochs.get('live://busy')!, records: recs(last + 1, last + 200) }]);
+          last += 200;
+        }
+        return last;
+      })();
+      const opened = await Promise.allSettled(rooms.map((room) => store.open(room, 2)));
+      writing = false;
+      const failed = opened.flatMap((o) => (o.status === 'rejected' ? [(o.reason as Error).message] : []));
+      assert.deepEqual(failed.slice(0, 3), [], `${failed.length} of 1,000 opens failed`);
+      opened.forEach((o, i) => {
+        const room = rooms[i];
+        assert.deepEqual(o.status === 'fulfilled' && o.value, {
+          epoch: epochs.get(room),
+          epochStart: 1,
+          first: 1,
+          last: 3,
+          recent: [
+            { id: 'id-2', offset: 2 },
+            { id: 'id-3', offset: 3 },
+          ],
+        });
+      });
+    } finally {
+      writing = false;
+      await locker.query('COMMIT').catch(() => {});
+      await locker.end();
+      await blocked?.catch(() => {});
+      await writer?.catch(() => {});
+    }
+    try {
+      assert.equal((await store.state('live://locked'))?.last, 1, 'the blocked append went in once the lock was let go');
+      assert.equal((await store.state('live://busy'))?.last, await writer, 'every append of the writer went in');
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('two processes opening the same new rooms at once get the same epoch for each', async () => {
+    const db = await createDatabase();
+    const [a, b] = await Promise.all([1, 2].map(() => PostgresHistoryStore.connect({ url: db, log: silentLogger })));
+    try {
+      const rooms = Array.from({ length: 300 }, (_, i) => `live://both-${i}`);
+      const [fromA, fromB] = await Promise.all([a, b].map((s) => Promise.all(rooms.map((room) => s.open(room, 10)))));
+      rooms.forEach((room, i) => {
+        assert.deepEqual(fromA[i], fromB[i], room);
+        assert.deepEqual({ ...fromA[i], epoch: '' }, { epoch: '', epochStart: 1, first: 1, last: 0, recent: [] });
+      });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  test('a room key PostgreSQL cannot hold (NUL, too long to index) fails its own open, not the rooms opened with it', async () => {
+    const store = await PostgresHistoryStore.connect({ url: own, log: silentLogger });
+    try {
+      const long = `live://${randomBytes(2000).toString('hex')}`;
+      const rooms = Array.from({ length: 50 }, (_, i) => `live://beside-${i}`);
+      const [nul, tooLong, ...beside] = await Promise.allSettled([
+        store.open('live://a\0b', 1),
+        store.open(long, 1),
+        ...rooms.map((r) => store.open(r, 1)),
+      ]);
+      const failure = (o: PromiseSettledResult<unknown>): string => (o.status === 'rejected' ? (o.reason as Error).message : 'opened');
+      assert.match(failure(nul), /^history: postgres open failed \(.*\): a room key with NUL cannot be stored$/);
+      assert.match(failure(tooLong), /^history: postgres open failed \(.*\): index row size/);
+      assert.deepEqual(
+        beside.map((o) => o.status),
+        rooms.map(() => 'fulfilled'),
+      );
+      assert.equal(await store.state(long), null);
+    } finally {
+      await store.close();
     }
   });
 

@@ -164,6 +164,28 @@ export function historyStoreContract(name: string, factory: Factory<HistoryStore
       assert.deepEqual({ ...o, recent: [] }, { epoch, epochStart: 1, first: 1, last: 6, recent: [] });
     });
 
+    test('opens at once: each room its own state and newest ids; the same room twice is one room, each caller its ids', async () => {
+      const s = await open();
+      const { epoch } = await s.open('live://had', 0);
+      await s.append([{ room: 'live://had', epoch, records: recs(1, 5) }]);
+      const fresh = Array.from({ length: 20 }, (_, i) => `live://new-${i}`);
+      const [had3, had0, had9, ...made] = await Promise.all([
+        s.open('live://had', 3),
+        s.open('live://had', 0),
+        s.open('live://had', 9),
+        ...fresh.map((room) => s.open(room, 5)),
+        s.open('live://new-0', 1),
+      ]);
+      const ids = (from: number, to: number) => recs(from, to).map((r) => ({ id: r.id, offset: r.offset }));
+      assert.deepEqual(had3, { epoch, epochStart: 1, first: 1, last: 5, recent: ids(3, 5) });
+      assert.deepEqual(had0, { epoch, epochStart: 1, first: 1, last: 5, recent: [] });
+      assert.deepEqual(had9, { epoch, epochStart: 1, first: 1, last: 5, recent: ids(1, 5) });
+      for (const o of made) assert.deepEqual({ ...o, epoch: '' }, { epoch: '', epochStart: 1, first: 1, last: 0, recent: [] });
+      assert.equal(made[20].epoch, made[0].epoch, 'live://new-0 opened twice at once: one epoch');
+      assert.equal(new Set(made.slice(0, 20).map((o) => o.epoch)).size, 20, 'each new room its own epoch');
+      for (const [i, room] of fresh.entries()) assert.equal((await s.state(room))?.epoch, made[i].epoch);
+    });
+
     test('newEpoch starts after the last offset; offsets go on, latest reads only the current epoch', async () => {
       const s = await open();
       const { epoch } = await s.open('live://1', 0);

@@ -2,7 +2,10 @@
 // (docs/history.md#storage, docs/deployment.md#history-storage). Tables are created at connect
 // when missing. An append is one transaction: the rooms' rows are locked (SELECT … FOR UPDATE)
 // so the contiguity check and the insert see the same `last`, and all records of the call go
-// in one INSERT … SELECT FROM unnest(arrays) — the faster of the statements measured.
+// in one INSERT … SELECT FROM unnest(arrays) — the faster of the statements measured. Room opens
+// are batched: the opens asked for while one open statement runs go together in the next, so
+// a job opening 1,000 rooms at once makes a few statements on one connection, not 1,000
+// queries queued in the pool behind its appends (docs/history.md#storage).
 import pg from 'pg';
 import type {
   AppendBatch,
@@ -63,6 +66,36 @@ function pageSql(rows: string, order: string, budget: string): string {
   WHERE n <= 2 OR upto - size <= ${budget} ORDER BY ${order}`;
 }
 
+/**
+ * Every room of one open statement, in one round trip: the rooms not there yet are created
+ * ($2: a fresh epoch each), and each room's row comes back with the ids and offsets of its
+ * newest $3 records, oldest first. The insert is invisible to `had` beside it, so a room gets
+ * its row from exactly one of the two — or from neither while another process's first open of
+ * it has not committed yet (its epoch is null here; the caller reads it again). Rooms are
+ * inserted in key order, so two processes opening the same new rooms cannot deadlock.
+ */
+const OPEN = `WITH req AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) AS q(room, epoch, n)),
+  made AS (
+    INSERT INTO rooms (room, epoch, epoch_start, "first", "last") SELECT room, epoch, 1, 1, 0 FROM req ORDER BY room
+    ON CONFLICT (room) DO NOTHING RETURNING room, epoch, epoch_start, "first", "last"),
+  had AS (SELECT room, epoch, epoch_start, "first", "last" FROM rooms WHERE room = ANY($1::text[])),
+  st AS (SELECT * FROM made UNION ALL SELECT * FROM had)
+SELECT q.room, st.epoch, st.epoch_start, st."first", st."last", t.ids, t.offsets
+FROM req q LEFT JOIN st ON st.room = q.room
+CROSS JOIN LATERAL (
+  SELECT array_agg(x.id ORDER BY x."offset") AS ids, array_agg(x."offset" ORDER BY x."offset") AS offsets
+  FROM (SELECT id, "offset" FROM records WHERE records.room = q.room ORDER BY "offset" DESC LIMIT q.n) x) t`;
+
+/** Most rooms one open statement takes. */
+const OPEN_ROOMS = 500;
+/** Most recent ids one open statement reads over its rooms (a room asking for more goes alone). */
+const OPEN_IDS = 100_000;
+/**
+ * A room key longer than this (UTF-8 bytes) is opened in a statement of its own: a key too
+ * long for PostgreSQL's index (about 2,700 bytes) fails its own open, not the rooms beside it.
+ */
+const OPEN_SHARED_KEY_BYTES = 1024;
+
 /** Rooms pruned per statement. */
 const PRUNE_CHUNK = 500;
 
@@ -95,6 +128,18 @@ const toRecord = (r: RecordRow): HistoryRecord => ({
   progress: r.progress === null ? null : Number(r.progress),
 });
 
+interface OpenRow extends Partial<RoomRow> {
+  room: string;
+  ids: string[] | null;
+  offsets: string[] | null;
+}
+
+/** Opens of one room waiting for the next open statement; `n` the most recent ids any of them asked for. */
+interface OpenWaiter {
+  n: number;
+  waiters: Array<{ n: number; resolve: (o: RoomOpen) => void; reject: (e: Error) => void }>;
+}
+
 /** A row of pageSql: the marker row past the budget has no body. */
 type PageRow = Omit<RecordRow, 'body'> & { body: Buffer | null };
 
@@ -120,6 +165,10 @@ export class PostgresHistoryStore implements HistoryStore {
   /** Resolved once the tables exist; null until then (and again after a failed attempt). */
   private schema: Promise<void> | null = null;
   private schemaReady = false;
+  /** Rooms whose opens wait for the next open statement, in the order first asked. */
+  private opens = new Map<string, OpenWaiter>();
+  /** An open statement is running (or about to): opens asked meanwhile join the next one. */
+  private opening = false;
 
   private constructor(
     private readonly pool: pg.Pool,
@@ -226,29 +275,87 @@ export class PostgresHistoryStore implements HistoryStore {
     }
   }
 
-  async open(room: string, recent: number): Promise<RoomOpen> {
-    await this.ensureSchema();
+  /**
+   * Joins the next open statement (see OPEN): one runs at a time, taking up to OPEN_ROOMS of
+   * the rooms waiting, so opens under load queue here, not for a pooled connection, and each
+   * statement costs one connection for one round trip. A failed statement fails the opens it
+   * carried (as an outage does); the rooms waiting behind it go in the next.
+   */
+  open(room: string, recent: number): Promise<RoomOpen> {
+    // PostgreSQL text cannot hold NUL: refused here rather than failing the rooms beside it.
+    if (room.includes('\0')) return Promise.reject(this.fail('open', new Error('a room key with NUL cannot be stored')));
     const n = readLimit(recent);
-    // The CTE's insert is invisible to the SELECT beside it: exactly one of the two gives a row.
-    const [rows, ids] = await Promise.all([
-      this.query<RoomRow>(
-        'open',
-        `WITH made AS (
-           INSERT INTO rooms (room, epoch, epoch_start, "first", "last") VALUES ($1, $2, 1, 1, 0)
-           ON CONFLICT (room) DO NOTHING RETURNING epoch, epoch_start, "first", "last")
-         SELECT * FROM made UNION ALL SELECT epoch, epoch_start, "first", "last" FROM rooms WHERE room = $1`,
-        [room, newEpochName()],
-      ),
-      n === 0
-        ? Promise.resolve([])
-        : this.query<{ id: string; offset: string }>('open', `SELECT id, "offset" FROM records WHERE room = $1 ORDER BY "offset" DESC LIMIT $2`, [
-            room,
-            n,
-          ]),
-    ]);
-    // An open racing another's first open of the room may see neither row: read it again.
-    const row = rows[0] ?? (await this.query<RoomRow>('open', `SELECT epoch, epoch_start, "first", "last" FROM rooms WHERE room = $1`, [room]))[0];
-    return { ...state(row), recent: ids.reverse().map((x) => ({ id: x.id, offset: Number(x.offset) })) };
+    return new Promise<RoomOpen>((resolve, reject) => {
+      let w = this.opens.get(room);
+      if (w === undefined) this.opens.set(room, (w = { n: 0, waiters: [] }));
+      w.n = Math.max(w.n, n);
+      w.waiters.push({ n, resolve, reject });
+      if (this.opening) return;
+      this.opening = true;
+      // After the current task: every open asked in it goes in the first statement.
+      queueMicrotask(() => void this.runOpens());
+    });
+  }
+
+  /** Runs open statements until no room waits. */
+  private async runOpens(): Promise<void> {
+    while (this.opens.size > 0) {
+      const batch = this.takeOpens();
+      try {
+        await this.ensureSchema();
+        const done = await this.openRooms(batch);
+        for (const [room, w] of batch) {
+          const o = done.get(room)!;
+          for (const x of w.waiters) x.resolve({ ...o, recent: x.n >= o.recent.length ? o.recent : o.recent.slice(o.recent.length - x.n) });
+        }
+      } catch (e) {
+        // Already in the store's words (connect or open failed, and where).
+        const err = e instanceof Error ? e : this.fail('open', e);
+        for (const w of batch.values()) for (const x of w.waiters) x.reject(err);
+      }
+    }
+    this.opening = false;
+  }
+
+  /** The next statement's rooms: the oldest waiting, within OPEN_ROOMS and OPEN_IDS; a long key alone. */
+  private takeOpens(): Map<string, OpenWaiter> {
+    const batch = new Map<string, OpenWaiter>();
+    let ids = 0;
+    for (const [room, w] of this.opens) {
+      const alone = Buffer.byteLength(room) > OPEN_SHARED_KEY_BYTES;
+      if (batch.size > 0 && (alone || batch.size >= OPEN_ROOMS || ids + w.n > OPEN_IDS)) break;
+      batch.set(room, w);
+      this.opens.delete(room);
+      ids += w.n;
+      if (alone) break;
+    }
+    return batch;
+  }
+
+  /**
+   * The open statement for `batch`. A room another process was creating at that moment has no
+   * row in it; that process's transaction has committed by the time the insert gave way, so a
+   * second statement for those rooms finds them.
+   */
+  private async openRooms(batch: Map<string, OpenWaiter>): Promise<Map<string, RoomOpen>> {
+    const out = new Map<string, RoomOpen>();
+    let rooms = [...batch.keys()];
+    for (let attempt = 0; attempt < 2 && rooms.length > 0; attempt++) {
+      const rows = await this.query<OpenRow>('open', OPEN, [rooms, rooms.map(() => newEpochName()), rooms.map((r) => batch.get(r)!.n)]);
+      const missing: string[] = [];
+      for (const r of rows) {
+        if (r.epoch === undefined || r.epoch === null) {
+          missing.push(r.room);
+          continue;
+        }
+        const ids = r.ids ?? [];
+        const offsets = r.offsets ?? [];
+        out.set(r.room, { ...state(r as RoomRow), recent: ids.map((id, i) => ({ id, offset: Number(offsets[i]) })) });
+      }
+      rooms = missing;
+    }
+    if (rooms.length > 0) throw this.fail('open', new Error(`${rooms[0]} was neither created nor found`));
+    return out;
   }
 
   async append(batches: AppendBatch[]): Promise<void> {
