@@ -30,11 +30,67 @@ export interface HistoryPage {
   closed: boolean;
 }
 
+/**
+ * The joins of one room whose state is being read: they share that read and then one read of
+ * records, so a comet restart that brings thousands of clients back to a room at once costs the
+ * store two reads per wave instead of two per client (docs/history.md#replay). A join arriving
+ * once the state is read starts the next flight: no answer is older than its request.
+ */
+class Flight {
+  private sinceWanted = Infinity;
+  private lastWanted = 0;
+  private afterRead: Promise<HistoryRecord[]> | undefined;
+  private latestRead: Promise<HistoryRecord[]> | undefined;
+
+  constructor(
+    private readonly store: HistoryStore,
+    private readonly room: string,
+    readonly state: Promise<RoomHistory | null>,
+  ) {}
+
+  /**
+   * Everything after `since` up to `state.last` (at most `limit` records). Joins resume from the
+   * state read together, so the read waits one microtask for all of them to say what they need.
+   */
+  after(since: number, state: RoomHistory): Promise<HistoryRecord[]> {
+    this.sinceWanted = Math.min(this.sinceWanted, since);
+    this.afterRead ??= Promise.resolve().then(() => this.store.after(this.room, this.sinceWanted, state.last - this.sinceWanted));
+    return this.afterRead.then((records) => {
+      let i = 0;
+      while (i < records.length && records[i].offset <= since) i++;
+      return i === 0 ? records : records.slice(i);
+    });
+  }
+
+  /** The newest `n` records of the current epoch. */
+  latest(n: number): Promise<HistoryRecord[]> {
+    this.lastWanted = Math.max(this.lastWanted, n);
+    this.latestRead ??= Promise.resolve().then(() => this.store.latest(this.room, this.lastWanted));
+    return this.latestRead.then((records) => (records.length > n ? records.slice(records.length - n) : records));
+  }
+}
+
 export class HistoryReader {
+  private readonly flights = new Map<string, Flight>();
+
   constructor(
     private readonly store: HistoryStore,
     private readonly types: HistoryRoomTypes,
   ) {}
+
+  /** The flight of `room`'s joins whose state read is still running, or a new one. */
+  private flight(room: string): Flight {
+    const f = this.flights.get(room);
+    if (f !== undefined) return f;
+    const state = this.store.state(room);
+    const flight = new Flight(this.store, room, state);
+    this.flights.set(room, flight);
+    const end = (): void => {
+      if (this.flights.get(room) === flight) this.flights.delete(room);
+    };
+    state.then(end, end);
+    return flight;
+  }
 
   /** Whether rooms of `type` keep history. */
   keeps(type: string): boolean {
@@ -50,7 +106,8 @@ export class HistoryReader {
     const type = this.types.get(roomTypeOf(req.room));
     // A key with NUL is never numbered by the job (no store can hold it).
     if (type === undefined || req.room.includes('\0')) return NO_HISTORY;
-    const state = await this.store.state(req.room);
+    const f = this.flight(req.room);
+    const state = await f.state;
     // A room nothing was sent to yet has no epoch; creating one here would let any client
     // create rows by joining made-up rooms, so it stays the job's to open.
     if (state === null) return NO_HISTORY;
@@ -65,10 +122,10 @@ export class HistoryReader {
       // again after a loss the store does not know of — never answer "recovered" for that.
       if (since > state.last) return { ...base, records: [], recovered: false, reason: 'ahead' };
       if (since + 1 < state.first || state.last - since > cap) return { ...base, records: [], recovered: false, reason: 'gap too large' };
-      return { ...base, records: replayRecords(await this.store.after(req.room, since, cap)), recovered: true };
+      return { ...base, records: replayRecords(await f.after(since, state)), recovered: true };
     }
     const n = Math.min(Math.max(0, Math.trunc(req.last)), cap);
-    return { ...base, records: n > 0 ? replayRecords(await this.store.latest(req.room, n)) : [], recovered: true };
+    return { ...base, records: n > 0 ? replayRecords(await f.latest(n)) : [], recovered: true };
   }
 
   /**

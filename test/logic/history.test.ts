@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { MemoryHistoryStore } from '../../src/adapters/memory/history-store.js';
 import { startLogic, type Running } from './fixtures.js';
-import { fill } from './history-fixtures.js';
+import { fill, makeRecords } from './history-fixtures.js';
 
 const offsets = (r: { records: { offset: number }[] }): number[] => r.records.map((x) => x.offset);
 
@@ -66,6 +66,58 @@ describe('Logic.history', () => {
       assert.deepEqual([ok.recovered, offsets(ok)], [true, [8, 9, 10]]);
     } finally {
       await p.stop();
+    }
+  });
+
+  it('joins of one room at once share one state read and one records read, each answered as if alone', async () => {
+    class CountingStore extends MemoryHistoryStore {
+      readonly calls: string[] = [];
+      override async state(room: string) {
+        this.calls.push('state');
+        return super.state(room);
+      }
+      override async after(room: string, after: number, limit: number) {
+        this.calls.push(`after ${after} ${limit}`);
+        return super.after(room, after, limit);
+      }
+      override async latest(room: string, n: number) {
+        this.calls.push(`latest ${n}`);
+        return super.latest(room, n);
+      }
+    }
+    const counting = new CountingStore();
+    const e = await fill(counting, 'live://storm', 300);
+    const c = await startLogic({ roomTypes: { live: { history: true, replayMax: 100 } } }, { history: counting });
+    try {
+      counting.calls.length = 0;
+      const sinces = Array.from({ length: 500 }, (_, i) => 200 + (i % 100));
+      const lasts = [1, 7, 100, 30];
+      const [bySince, byLast] = await Promise.all([
+        Promise.all(sinces.map((since) => c.logic.history({ room: 'live://storm', last: 0, since, epoch: e, limit: 1000 }))),
+        Promise.all(lasts.map((last) => c.logic.history({ room: 'live://storm', last, limit: 1000 }))),
+      ]);
+      bySince.forEach((r, i) => {
+        assert.equal(r.recovered, true);
+        assert.deepEqual(
+          offsets(r),
+          Array.from({ length: 300 - sinces[i] }, (_, k) => sinces[i] + 1 + k),
+          `since ${sinces[i]}`,
+        );
+        if (r.records.length > 0) assert.equal(Buffer.from(r.records[0].body).toString(), `m${sinces[i] + 1}`);
+      });
+      byLast.forEach((r, i) =>
+        assert.deepEqual(
+          offsets(r),
+          Array.from({ length: lasts[i] }, (_, k) => 301 - lasts[i] + k),
+        ),
+      );
+      assert.deepEqual(counting.calls, ['state', 'after 200 100', 'latest 100']);
+      // A join after the state was read starts a read of its own: it sees what was stored since.
+      await counting.append([{ room: 'live://storm', epoch: e, records: makeRecords(301, 301) }]);
+      const later = await c.logic.history({ room: 'live://storm', last: 0, since: 299, epoch: e, limit: 1000 });
+      assert.deepEqual(offsets(later), [300, 301]);
+    } finally {
+      await c.stop();
     }
   });
 
