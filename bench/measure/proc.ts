@@ -2,7 +2,7 @@
 // syscalls of any process by pid, whatever runs in it. Server CPU% and socket writes/s come
 // from deltas of these samples, so the server under test needs no instrumentation.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 
 /** Clock ticks per second of /proc/<pid>/stat times (sysconf(_SC_CLK_TCK); 100 on Linux). */
@@ -180,4 +180,37 @@ export function openFileLimit(): number {
   } catch {
     return 20_000;
   }
+}
+
+/**
+ * CPU time (ms) of each kind of thread of a node process, by the name the thread gives itself
+ * (/proc/<pid>/task/<tid>/comm): `MainThread` (the event loop), `WorkerThread` (worker_threads,
+ * e.g. the SQLite history thread), `V8Worker` (GC and compiler helpers), `libuv-worker`, …
+ * Empty when the process has exited.
+ */
+export function sampleThreads(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const ms = parseStatCpuMs(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      out.set(comm, (out.get(comm) ?? 0) + ms);
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
+/** % of one core each kind of thread used between two samples `seconds` apart. */
+export function threadsDelta(a: Map<string, number>, b: Map<string, number>, seconds: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, ms] of b) out[name] = (ms - (a.get(name) ?? 0)) / 10 / Math.max(1e-3, seconds);
+  return out;
 }

@@ -27,7 +27,7 @@ import { FD_RESERVE } from '../load/pool.js';
 import { openQueuePusher } from '../load/queue-pusher.js';
 import { pushRoomsHttp, pushRoomsQueue, type RoomPushOptions, type RoomPushRun, type RoomPushTally } from '../load/room-pusher.js';
 import { mergeHistograms, summarize } from '../measure/histogram.js';
-import { openFileLimit, sampleMachineCpu, type ProcDelta, type ProcSample } from '../measure/proc.js';
+import { openFileLimit, sampleMachineCpu, sampleThreads, threadsDelta, type ProcDelta, type ProcSample } from '../measure/proc.js';
 import { writeResults } from '../measure/results.js';
 import { fmtInt, fmtMb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline, onExitCleanup, stopChild, track } from '../run/children.js';
@@ -477,6 +477,8 @@ export interface PersistRow {
   storedAfterS: number | null;
   /** Server (tsim processes) over the push window, % of one core. */
   serverCpuPct: number;
+  /** Embedded: % of one core by kind of thread over the push window (MainThread = the event loop). */
+  threadsCpuPct: Record<string, number> | null;
   /** The comet processes alone (cluster). */
   cometCpuPct: number | null;
   /** Server CPU-seconds from the first push until delivery and storage settled. */
@@ -551,6 +553,8 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
     const pgPids0 = db ? await backendPids(o.postgresUrl, db.name) : [];
     const pg0 = sampleGroup(pgPids0);
     const s0 = sampleGroup(spids);
+    // Embedded: one process; its event loop is what live fan-out runs on.
+    const th0 = spids.length === 1 ? sampleThreads(spids[0]) : null;
     const l0 = sampleGroup(lpids);
     const m0 = sampleMachineCpu();
     const t0 = performance.now();
@@ -602,11 +606,13 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
     }
     const tEnd = performance.now();
     const s1 = sampleGroup(spids);
+    const th1 = th0 === null ? null : sampleThreads(spids[0]);
     const l1 = sampleGroup(lpids);
     const m1 = sampleMachineCpu();
     const pg1 = db ? sampleGroup(await backendPids(o.postgresUrl, db.name)) : [];
     const persistedAtPushEnd = counter ? await counter.total() : null;
     const pushWindowS = (tEnd - t0) / 1000;
+    const threads = th0 === null || th1 === null ? null : threadsDelta(th0, th1, pushWindowS);
 
     // Drain: until every viewer has its room's messages and the store everything accepted,
     // or neither grew for STALL_MS, or --drain ran out.
@@ -723,6 +729,7 @@ async function runOnce(o: PersistOptions, history: boolean): Promise<PersistRow>
       irqCpuPct: split.irqCpuPct,
       otherCpuPct: split.otherCpuPct,
       processes: window.perProcess,
+      threadsCpuPct: threads,
     };
     progress(
       `history ${label}: ${fmtInt(row.accepted)}/${fmtInt(row.pushed)} accepted, per viewer ${row.perViewerMin}–${row.perViewerMax}` +
@@ -850,6 +857,8 @@ export async function runPersist(o: PersistOptions): Promise<void> {
       process.stdout.write(`\npersist: ${shape}\n${deliveryTable(rows)}\n\n${costTable(rows)}\n`);
       const per = processTable(rows.map((r) => ({ server: `history ${r.history}`, processes: r.processes })));
       if (per) process.stdout.write(`\nserver processes over the push window\n${per}\n`);
+      for (const r of rows)
+        if (r.threadsCpuPct) process.stdout.write(`history ${r.history}, server threads over the push window: ${threadsLine(r.threadsCpuPct)}\n`);
       for (const r of rows) for (const p of problems(r)) process.stdout.write(`history ${r.history}: ${p}\n`);
       if (rows.length === 2) {
         const [a, b] = rows;
@@ -861,9 +870,28 @@ export async function runPersist(o: PersistOptions): Promise<void> {
           `server CPU history ${a.history} vs off, push window: ${fmtNum(a.serverCpuPct)}% vs ${fmtNum(b.serverCpuPct)}% of one core (× ${fmtNum(a.serverCpuPct / b.serverCpuPct, 2)})${comet}; ` +
             `CPU ms per 1,000 messages until settled ${fmtNum(a.serverCpuMsPer1k)} vs ${fmtNum(b.serverCpuMsPer1k)} (× ${fmtNum(a.serverCpuMsPer1k / b.serverCpuMsPer1k, 2)})\n`,
         );
+        const ma = a.threadsCpuPct?.MainThread;
+        const mb = b.threadsCpuPct?.MainThread;
+        if (ma !== undefined && mb !== undefined) {
+          // Per message: the two runs may reach different rates.
+          const per = (pct: number, r: PersistRow): number => (pct * 10 * r.pushWindowS) / Math.max(1, r.accepted / 1000);
+          process.stdout.write(
+            `event loop (live fan-out) history ${a.history} vs off: ${fmtNum(ma)}% vs ${fmtNum(mb)}% of one core; ` +
+              `ms per 1,000 messages ${fmtNum(per(ma, a))} vs ${fmtNum(per(mb, b))} (× ${fmtNum(per(ma, a) / per(mb, b), 2)})\n`,
+          );
+        }
       }
       process.stdout.write('\n');
       progress(`results: ${file}`);
     }
   }
+}
+
+/** `MainThread 61.2%, WorkerThread 9.8%, …`, busiest first, threads under 0.5% left out. */
+function threadsLine(t: Record<string, number>): string {
+  return Object.entries(t)
+    .filter(([, pct]) => pct >= 0.5)
+    .sort((x, y) => y[1] - x[1])
+    .map(([name, pct]) => `${name} ${fmtNum(pct)}%`)
+    .join(', ');
 }
