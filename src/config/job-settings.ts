@@ -18,6 +18,6 @@ export function jobHistorySettings(config: Config): JobHistorySettings | undefin
   const types: JobHistorySettings['types'] = {};
   for (const [type, t] of Object.entries(config.roomTypes)) if (t.history) types[type] = { keep: t.keep, maxAge: t.maxAge };
   if (Object.keys(types).length === 0) return undefined;
-  const { writeBatch, writeBuffer, writeWait, pruneEvery, recentIds } = config.history;
-  return { types, writeBatch, writeBuffer, writeWait, pruneEvery, recentIds };
+  const { writeBatch, writeBuffer, writeWait, writeLinger, pruneEvery, recentIds } = config.history;
+  return { types, writeBatch, writeBuffer, writeWait, writeLinger: Math.min(writeLinger, writeWait / 2), pruneEvery, recentIds };
 }

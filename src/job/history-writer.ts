@@ -35,6 +35,8 @@ import type { AppendBatch, HistoryRecord, HistoryStore } from '../ports/index.js
 /** First wait after a failed store call; doubles per failure up to RETRY_MAX_MS. */
 const RETRY_MS = 100;
 const RETRY_MAX_MS = 5000;
+/** An append of at least this many records starts at once; a smaller one waits up to writeLinger. */
+const LINGER_RECORDS = 64;
 /** Longest a store call may take before it counts as failed (its effect, if it lands later, is idempotent). */
 const STORE_CALL_TIMEOUT_MS = 10_000;
 
@@ -46,6 +48,8 @@ export interface HistoryWriterOptions {
   writeBuffer: number;
   /** Longest a held record waits for the store before the writer releases it (and every other held record), ms. */
   writeWait: number;
+  /** Longest the oldest queued record waits for LINGER_RECORDS companions before an append starts anyway, ms; 0 = none. */
+  writeLinger?: number;
   clock: Clock;
   log: Logger;
   /** Records of `room`'s epoch `epoch` were dropped or released: the room needs a new epoch if that is still its current one. */
@@ -123,6 +127,9 @@ export class HistoryWriter {
   private readonly writeBatch: number;
   private readonly writeBuffer: number;
   private readonly writeWait: number;
+  private readonly writeLinger: number;
+  /** Starts the small append that writeLinger held back. */
+  private lingerTimer: ClockTimer | null = null;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly onLost: (room: string, epoch: string) => void;
@@ -163,6 +170,7 @@ export class HistoryWriter {
     // A batch in flight cannot be dropped from, so it must fit the buffer.
     this.writeBatch = Math.max(1, Math.min(opts.writeBatch, opts.writeBuffer));
     this.writeWait = opts.writeWait;
+    this.writeLinger = opts.writeLinger ?? 0;
     this.clock = opts.clock;
     this.log = opts.log;
     this.onLost = opts.onLost;
@@ -249,6 +257,12 @@ export class HistoryWriter {
   /** From now on nothing more is released and a failure gives up instead of retrying (see the header). */
   stop(): void {
     this.stopping = true;
+    if (this.lingerTimer !== null) {
+      // What lingered is written now: stopping waits for it.
+      this.clock.clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+      this.pump();
+    }
     if (this.waitTimer !== null) {
       this.clock.clearTimeout(this.waitTimer);
       this.waitTimer = null;
@@ -322,6 +336,7 @@ export class HistoryWriter {
       );
       return;
     }
+    if (this.lingers(first)) return;
     const batch: RecordEntry[] = [];
     while (this.head < this.queue.length && batch.length < this.writeBatch) {
       const e = this.queue[this.head];
@@ -341,6 +356,26 @@ export class HistoryWriter {
       () => this.done(batch),
       (err: Error) => this.failed(batch, err),
     );
+  }
+
+  /**
+   * Whether the append starting with `first` waits for companions: group commit by time, so a
+   * quiet room costs one store call per writeLinger instead of one per record. Not while the
+   * writer releases or stops (the store is behind: write at once).
+   */
+  private lingers(first: RecordEntry): boolean {
+    if (this.writeLinger <= 0 || this.releasing || this.stopping) return false;
+    if (this.queue.length - this.head >= Math.min(LINGER_RECORDS, this.writeBatch)) return false;
+    const wait = first.at + this.writeLinger - this.clock.now();
+    if (wait <= 0) return false;
+    if (this.lingerTimer === null) {
+      this.lingerTimer = this.clock.setTimeout(() => {
+        this.lingerTimer = null;
+        this.pump();
+      }, wait);
+      (this.lingerTimer as { unref?: () => void }).unref?.();
+    }
+    return true;
   }
 
   private skipDropped(): void {

@@ -97,6 +97,8 @@ export interface JobHistorySettings {
   writeBuffer: number;
   /** Longest a record waits for the store before its message is acknowledged anyway (the record is kept to write). */
   writeWait: number;
+  /** Longest a record waits for companions before a small append starts (history.writeLinger); 0 = none. */
+  writeLinger?: number;
   /** How often retention runs; 0 = never. */
   pruneEvery: number;
   /** Ids of a room's newest records read at open. */
@@ -269,6 +271,7 @@ export class Job {
         writeBatch: h.writeBatch,
         writeBuffer: h.writeBuffer,
         writeWait: h.writeWait,
+        writeLinger: h.writeLinger ?? 0,
         clock: this.clock,
         log: opts.log,
         onLost: (r, epoch) => sequencer?.lost(r, epoch),

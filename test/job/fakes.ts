@@ -166,7 +166,9 @@ export function cometInstance(hostname: string, zone = '', addrs: string[] = [])
 /** Job tests pin goim's fixed batching window unless they ask for room.adaptive. */
 export function testConfig(input: ConfigInput = {}): Config {
   const room = { adaptive: false, ...((input as { room?: object }).room ?? {}) };
-  return buildConfig({ ...(input as Record<string, unknown>), room }, 'test');
+  // Appends start at once unless a test asks for writeLinger: most of these drive a manual clock.
+  const history = { writeLinger: '0', ...((input as { history?: object }).history ?? {}) };
+  return buildConfig({ ...(input as Record<string, unknown>), room, history }, 'test');
 }
 
 /** The Job settings of `config`, as the wiring (src/embedded.ts) passes them. */

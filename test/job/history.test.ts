@@ -266,6 +266,36 @@ test('the acknowledgement waits for the store; fan-out does not', async () => {
   }
 });
 
+test('writeLinger: a small append waits for companions up to the linger; 64 records, a release or a stop start it at once', async () => {
+  const c = new FakeComet('c1');
+  const store = new SpyStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 }, history: { writeLinger: '20ms' } }, clock);
+  const appends = (): number[] => store.appended.map((call) => call.reduce((n, b) => n + b.records.length, 0));
+  try {
+    const first = [job.handle(roomMsg('live://1', 'a')), job.handle(roomMsg('live://2', 'b'))];
+    await eventually(() => frames(c, 'live://1').length + frames(c, 'live://2').length === 2, 'delivered at once');
+    clock.advance(19);
+    await turn();
+    assert.deepEqual(appends(), [], 'nothing written before the linger');
+    clock.advance(1);
+    await withTimeout(Promise.all(first), 5000, 'acks after the linger');
+    assert.deepEqual(appends(), [2], 'both records in one append');
+    // 64 queued records do not wait.
+    const burst = Array.from({ length: 64 }, (_, i) => job.handle(roomMsg('live://1', `x${i}`)));
+    await withTimeout(Promise.all(burst), 5000, 'a full append without the clock moving');
+    assert.deepEqual(appends(), [2, 64]);
+    // What lingers when the job stops is written before it stops.
+    const last = job.handle(roomMsg('live://1', 'last'));
+    await eventually(() => frames(c, 'live://1').length === 66, 'last delivered');
+    await job.stop();
+    await withTimeout(last, 5000, 'ack of the lingering record at stop');
+    assert.deepEqual(appends(), [2, 64, 1]);
+  } finally {
+    await job.stop();
+  }
+});
+
 test('writes are batched: one append in flight, the next batch collected meanwhile, at most writeBatch records each', async () => {
   const c = new FakeComet('c1');
   const store = new SpyStore();
