@@ -534,7 +534,7 @@ export const configSchema = z
          * store call costs a fixed ~0.1–0.5 ms of CPU (a thread wake-up, a round trip), which at
          * low rates was most of what history costs. Below writeWait; 0 = every record at once.
          */
-        writeLinger: duration('20ms'),
+        writeLinger: duration('50ms'),
         /** How often retention runs. */
         pruneEvery: duration('1m'),
         /** Ids of a room's newest records read when a job opens it, to recognise redelivered messages. */
