@@ -142,7 +142,12 @@ export class HistoryWriter {
   private readonly epochsPending = new Map<string, number>();
   /** Records held and not dropped (queued + in flight). */
   private held = 0;
-  private busy = false;
+  /** Store calls running: at most one, or two on a store that runs its calls in order (HistoryStore.serial). */
+  private calls = 0;
+  private readonly pipeline: number;
+  /** Entries of calls that failed, in the order sent, put back once no call runs. */
+  private failedEntries: Entry[] = [];
+  private failure: Error | null = null;
   private retryTimer: ClockTimer | null = null;
   private retryDelay = RETRY_MS;
   private stopping = false;
@@ -171,6 +176,10 @@ export class HistoryWriter {
     this.writeBatch = Math.max(1, Math.min(opts.writeBatch, opts.writeBuffer));
     this.writeWait = opts.writeWait;
     this.writeLinger = opts.writeLinger ?? 0;
+    // A serial store (the SQLite thread) runs the second call right after the first: no idle gap
+    // while the event loop gets to the first one's answer. Its order is the queue's; should the
+    // first fail, the second fails too wherever it continues the first's rooms (append checks).
+    this.pipeline = opts.store.serial === true ? 2 : 1;
     this.clock = opts.clock;
     this.log = opts.log;
     this.onLost = opts.onLost;
@@ -313,17 +322,23 @@ export class HistoryWriter {
   }
 
   private pump(): void {
-    if (this.busy || this.retryTimer !== null) return;
+    while (this.calls < this.pipeline && this.retryTimer === null && this.failure === null && this.startCall());
+  }
+
+  /** Starts the next store call; false when there is none to make now. */
+  private startCall(): boolean {
     this.skipDropped();
     if (this.head >= this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-      return;
+      if (this.calls === 0) {
+        this.queue = [];
+        this.head = 0;
+      }
+      return false;
     }
     const first = this.queue[this.head];
     if (first.kind === 'epoch') {
       this.head++;
-      this.busy = true;
+      this.calls++;
       first.inFlight = true;
       boundedCall(this.clock, 'history newEpoch', () => this.store.newEpoch(first.room, first.epoch, first.start)).then(
         () => {
@@ -334,9 +349,9 @@ export class HistoryWriter {
         },
         (err: Error) => this.failed([first], err),
       );
-      return;
+      return true;
     }
-    if (this.lingers(first)) return;
+    if (this.lingers(first)) return false;
     const batch: RecordEntry[] = [];
     while (this.head < this.queue.length && batch.length < this.writeBatch) {
       const e = this.queue[this.head];
@@ -350,12 +365,13 @@ export class HistoryWriter {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
-    this.busy = true;
+    this.calls++;
     const appends = groupByRoom(batch);
     boundedCall(this.clock, 'history append', () => this.store.append(appends)).then(
       () => this.done(batch),
       (err: Error) => this.failed(batch, err),
     );
+    return true;
   }
 
   /**
@@ -387,19 +403,31 @@ export class HistoryWriter {
   }
 
   private done(batch: RecordEntry[]): void {
-    this.busy = false;
-    this.retryDelay = RETRY_MS;
+    this.calls--;
+    if (this.failure === null) this.retryDelay = RETRY_MS;
     if (this.releasing) this.endRelease();
     if (batch.length > 0) {
       this.stats.writeBatches++;
       this.stats.recordsWritten += batch.length;
-      // A batch holds the oldest held records of each of its rooms: they leave the front of the room's list.
-      const perRoom = new Map<string, number>();
-      for (const e of batch) perRoom.set(e.room, (perRoom.get(e.room) ?? 0) + 1);
-      for (const [room, n] of perRoom) {
-        const list = this.byRoom.get(room)!;
-        if (list.length === n) this.byRoom.delete(room);
-        else list.splice(0, n);
+      // A batch holds the oldest held records of each of its rooms: they leave the front of the
+      // room's list (or, should an earlier call have failed with older ones, wherever they are).
+      const perRoom = new Map<string, RecordEntry[]>();
+      for (const e of batch) {
+        const l = perRoom.get(e.room);
+        if (l === undefined) perRoom.set(e.room, [e]);
+        else l.push(e);
+      }
+      for (const [room, stored] of perRoom) {
+        const list = this.byRoom.get(room);
+        if (list === undefined) continue;
+        let keep: RecordEntry[];
+        if (stored.every((e, i) => list[i] === e)) keep = list.slice(stored.length);
+        else {
+          const gone = new Set(stored);
+          keep = list.filter((e) => !gone.has(e));
+        }
+        if (keep.length === 0) this.byRoom.delete(room);
+        else this.byRoom.set(room, keep);
       }
       this.held -= batch.length;
       for (const e of batch) {
@@ -407,6 +435,10 @@ export class HistoryWriter {
         this.settle(e);
       }
       this.oldestWaiting(); // lets the stored records go
+    }
+    if (this.failure !== null) {
+      if (this.calls === 0) this.retryFailed();
+      return;
     }
     this.pump();
   }
@@ -495,13 +527,22 @@ export class HistoryWriter {
     this.episodeRecords = 0;
   }
 
-  /** Puts `entries` back at the head, to be tried again after the back-off. */
+  /** A call failed: once no other runs, its entries (and those of any later failed call) go back to the head, tried again after the back-off. */
   private failed(entries: Entry[], err: Error): void {
-    this.busy = false;
+    this.calls--;
     this.stats.writeFailures++;
     for (const e of entries) e.inFlight = false;
-    this.queue = [...entries, ...this.queue.slice(this.head)];
+    this.failedEntries.push(...entries);
+    this.failure ??= err;
+    if (this.calls === 0) this.retryFailed();
+  }
+
+  private retryFailed(): void {
+    const err = this.failure!;
+    this.queue = [...this.failedEntries, ...this.queue.slice(this.head)];
     this.head = 0;
+    this.failedEntries = [];
+    this.failure = null;
     if (this.stopping) {
       this.log.error({ err: err.message, records: this.held }, 'job: history store failed while stopping; unwritten messages go back to the queue');
       this.abandon();

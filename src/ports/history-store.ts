@@ -92,6 +92,12 @@ export interface PruneRule {
 
 export interface HistoryStore {
   /**
+   * Calls run one after another in the order they were made (a single connection or thread):
+   * the job's writer may then have a second call waiting behind the first. Unset: calls may
+   * overlap, and the writer makes one at a time.
+   */
+  readonly serial?: boolean;
+  /**
    * The room's state and the ids of its newest `recent` records; an unknown room is created
    * with a fresh epoch starting at offset 1.
    */

@@ -266,6 +266,71 @@ test('the acknowledgement waits for the store; fan-out does not', async () => {
   }
 });
 
+/** A SpyStore running its calls one after another, in order, as the SQLite thread does; `failNext` appends fail. */
+class SerialSpyStore extends SpyStore {
+  readonly serial = true;
+  failNext = 0;
+  /** Append calls made (each runs once those before it have ended). */
+  made = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  override append(batches: AppendBatch[]): Promise<void> {
+    this.made++;
+    const fail = this.failNext > 0;
+    if (fail) this.failNext--;
+    const run = this.chain.then(() => (fail ? Promise.reject(new Error('disk I/O error')) : super.append(batches)));
+    this.chain = run.catch(() => {});
+    return run;
+  }
+}
+
+test('a serial store gets a second append behind the first; a failed first puts both back in order', async () => {
+  const c = new FakeComet('c1');
+  const store = new SerialSpyStore();
+  const clock = new ManualClock();
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 }, history: { writeBatch: 2 } }, clock);
+  const appendCalls = (): number => store.made;
+  try {
+    await job.handle(roomMsg('live://1', 'm0'));
+    store.holdAppends();
+    const acks = [job.handle(roomMsg('live://1', 'm1'))];
+    await eventually(() => appendCalls() === 2, 'first held append');
+    for (let i = 2; i <= 6; i++) acks.push(job.handle(roomMsg(i % 2 ? 'live://1' : 'live://2', `m${i}`)));
+    await eventually(() => appendCalls() === 3, 'a second append waits behind the first');
+    await turn();
+    assert.equal(appendCalls(), 3, 'never more than two');
+    store.releaseAppends();
+    await withTimeout(Promise.all(acks), 5000, 'acks');
+    // Now the first of two fails: the one behind it continues its room, fails too, and both go back in order.
+    store.failNext = 1;
+    store.holdAppends();
+    const more: Promise<void>[] = [];
+    for (let i = 7; i <= 10; i++) more.push(job.handle(roomMsg('live://1', `m${i}`)));
+    await eventually(() => job.stats().historyWriteFailures >= 1, 'the first append failed');
+    store.releaseAppends();
+    // The back-off (100 ms, then 200) runs on the manual clock: well below writeWait, so nothing is released.
+    await eventually(() => {
+      if (job.load().historyBacklog > 0) clock.advance(100);
+      return job.load().historyBacklog === 0;
+    }, 'everything written after the retry');
+    await withTimeout(Promise.all(more), 5000, 'acks after the retry');
+    const stored = await store.after('live://1', 0, 100);
+    assert.deepEqual(
+      stored.map((r) => `${r.offset}:${Buffer.from(r.body).toString()}`),
+      ['1:m0', '2:m1', '3:m3', '4:m5', '5:m7', '6:m8', '7:m9', '8:m10'],
+    );
+    assert.deepEqual(
+      (await store.after('live://2', 0, 100)).map((r) => r.offset),
+      [1, 2, 3],
+    );
+    assert.equal(job.stats().historyRecordsWritten, 11);
+    assert.ok(job.stats().historyWriteFailures >= 1);
+    assert.equal(job.load().historyBacklog, 0);
+  } finally {
+    await job.stop();
+  }
+});
+
 test('writeLinger: a small append waits for companions up to the linger; 64 records, a release or a stop start it at once', async () => {
   const c = new FakeComet('c1');
   const store = new SpyStore();

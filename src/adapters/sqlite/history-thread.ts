@@ -26,6 +26,8 @@ const asBuffers = (records: HistoryRecord[]): HistoryRecord[] =>
   records.map((r) => ({ ...r, body: Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength) }));
 
 export class SqliteThreadHistoryStore implements HistoryStore {
+  /** The thread takes its messages in order and runs each call to its end before the next. */
+  readonly serial = true;
   private readonly pending = new Map<number, Pending>();
   private next = 0;
   private gone: Error | null = null;

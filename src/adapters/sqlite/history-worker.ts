@@ -9,7 +9,7 @@ import { SqliteHistoryStore, type SqliteHistoryStoreOptions } from './history-st
 /** A call from the main thread: a HistoryStore method and its arguments. */
 export interface StoreCall {
   id: number;
-  method: keyof HistoryStore;
+  method: Exclude<keyof HistoryStore, 'serial'>;
   args: unknown[];
 }
 
