@@ -1,11 +1,13 @@
 // Ids that must not repeat across processes and restarts, without a CSPRNG call each:
 // crypto.randomBytes() costs 5–6 µs per call on a small VM (docs/benchmarks.md), drawn for every
-// danmaku and room push. A prefix of 96 random bits drawn once, then a counter: two processes
-// collide only if their prefixes do (p ≈ n²/2⁹⁷).
+// danmaku and room push. 96 random bits drawn once per 2^36 ids, then a counter: 22 url-safe
+// characters, the length of 16 random bytes in base64url. Two processes collide only if their
+// prefixes do (p ≈ n²/2⁹⁷).
 import { randomBytes } from 'node:crypto';
 
-/** Past this count a new prefix is drawn, so the counter's text stays short. */
-const ROLL = 2 ** 40;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Six base64url characters of counter. */
+const ROLL = 2 ** 36;
 
 export class UniqueIds {
   private prefix = '';
@@ -16,6 +18,12 @@ export class UniqueIds {
       this.prefix = randomBytes(12).toString('base64url');
       this.n = 0;
     }
-    return this.prefix + (this.n++).toString(36);
+    let x = this.n++;
+    let tail = '';
+    for (let i = 0; i < 6; i++) {
+      tail = ALPHABET[x % 64] + tail;
+      x = Math.floor(x / 64);
+    }
+    return this.prefix + tail;
   }
 }

@@ -10,7 +10,7 @@ describe('UniqueIds', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 100_000; i++) {
       for (const id of [a.next(), b.next()]) {
-        assert.match(id, /^[A-Za-z0-9_-]{17,25}$/);
+        assert.match(id, /^[A-Za-z0-9_-]{22}$/);
         assert.equal(seen.has(id), false, `repeated ${id}`);
         seen.add(id);
       }
@@ -21,9 +21,10 @@ describe('UniqueIds', () => {
   it('draws a new prefix once the counter rolls over', () => {
     const ids = new UniqueIds();
     const first = ids.next();
-    (ids as unknown as { n: number }).n = 2 ** 40;
+    (ids as unknown as { n: number }).n = 2 ** 36 - 1;
+    assert.equal(ids.next().slice(16), '______');
     const rolled = ids.next();
     assert.notEqual(rolled.slice(0, 16), first.slice(0, 16));
-    assert.equal(rolled.slice(16), '0');
+    assert.equal(rolled.slice(16), 'AAAAAA');
   });
 });
