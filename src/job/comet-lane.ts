@@ -414,6 +414,19 @@ export class CometLane {
     this.onHealth(this, null);
   }
 
+  /**
+   * The comet registered again (it restarted): probe it now, not at the back-off's next turn,
+   * which after a few failures is seconds away (job.cometRetryMaxDelay).
+   */
+  poke(): void {
+    if (!this.down || this.closing) return;
+    if (this.probeTimer !== null) {
+      clearTimeout(this.probeTimer);
+      this.probeTimer = null;
+    }
+    this.probe();
+  }
+
   private scheduleProbe(): void {
     if (this.probeTimer !== null || this.closing) return;
     this.probeTimer = setTimeout(this.probe, this.nextDelay());

@@ -11,6 +11,8 @@ const DROP_LOG_EVERY_MS = 10_000;
 
 export class CometTable {
   private readonly lanes = new Map<string, CometLane>();
+  /** Each comet's registration time as last listed: a new one means it registered again. */
+  private readonly registered = new Map<string, number>();
   /** Over every lane, past and present. */
   readonly laneCounters: LaneCounters = newLaneCounters();
   /** Per drop reason: when last logged, and the drops since. */
@@ -77,6 +79,8 @@ export class CometTable {
       const old = this.lanes.get(ins.hostname);
       // goim keeps an existing host's client; a changed address means the comet restarted elsewhere.
       if (old && sameAddrs(old.instance.addrs, ins.addrs)) {
+        // A dead comet's entry does not change; a renewed one while its lane is down is a restart.
+        if (old.isDown && this.registered.get(ins.hostname) !== ins.latestTimestamp) old.poke();
         next.set(ins.hostname, old);
         continue;
       }
@@ -95,6 +99,8 @@ export class CometTable {
     }
     this.lanes.clear();
     for (const [host, lane] of next) this.lanes.set(host, lane);
+    this.registered.clear();
+    for (const ins of mine) this.registered.set(ins.hostname, ins.latestTimestamp);
     this.snapshot = [...next.values()];
     return true;
   }

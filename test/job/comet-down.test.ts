@@ -120,6 +120,29 @@ test('with every comet down nothing is held: messages go back to the queue and a
   }
 });
 
+test('a down comet that registers again (restarted) is probed at once, not at the back-off', async () => {
+  const ok = new FakeComet('ok');
+  const dead = switchable('dead');
+  dead.set(false);
+  const queue = new MemoryPushQueue({ retryDelay: 5 });
+  // Down after two failures a second apart; the next probe is then 2 s away, and longer after each.
+  const { job, registry } = await wire([ok, dead.comet], { room: { batch: 1 }, job: { cometRetryDelay: '1s', cometRetryMaxDelay: '60s' } }, queue);
+  try {
+    await queue.publish(roomMsg('live://1', 'a'));
+    await eventually(() => job.load().cometsDown === 1, 'marked down');
+    const probes = dead.comet.probes;
+    // A renewal of an unrelated comet does not probe the down one.
+    await registry.register({ ...cometInstance('ok'), latestTimestamp: 1 });
+    assert.equal(dead.comet.probes, probes);
+    dead.set(true);
+    await registry.register({ ...cometInstance('dead'), latestTimestamp: 2 });
+    await eventually(() => job.load().cometsDown === 0 && job.load().cometHeldCalls === 0, 'probed at the registration and sent what was held', 1500);
+    assert.deepEqual(received(dead.comet.calls).get('live://1'), ['a']);
+  } finally {
+    await job.stop();
+  }
+});
+
 test('a down comet that leaves the registry: the calls held for it are dropped and counted', async () => {
   const ok = new FakeComet('ok');
   const dead = switchable('dead');
