@@ -148,6 +148,8 @@ export class HistoryWriter {
   /** Entries of calls that failed, in the order sent, put back once no call runs. */
   private failedEntries: Entry[] = [];
   private failure: Error | null = null;
+  /** An epoch start is being written: nothing goes alongside it. */
+  private epochInFlight = false;
   private retryTimer: ClockTimer | null = null;
   private retryDelay = RETRY_MS;
   private stopping = false;
@@ -172,14 +174,14 @@ export class HistoryWriter {
   constructor(opts: HistoryWriterOptions) {
     this.store = opts.store;
     this.writeBuffer = opts.writeBuffer;
-    // A batch in flight cannot be dropped from, so it must fit the buffer.
-    this.writeBatch = Math.max(1, Math.min(opts.writeBatch, opts.writeBuffer));
+    // A serial store (the SQLite thread) runs the second call right after the first: no idle gap
+    // while the event loop gets to the first one's answer. Only two appends overlap: an epoch
+    // start goes alone (see startCall).
+    this.pipeline = opts.store.serial === true ? 2 : 1;
+    // Batches in flight cannot be dropped from, so they must fit the buffer.
+    this.writeBatch = Math.max(1, Math.min(opts.writeBatch, Math.floor(opts.writeBuffer / this.pipeline)));
     this.writeWait = opts.writeWait;
     this.writeLinger = opts.writeLinger ?? 0;
-    // A serial store (the SQLite thread) runs the second call right after the first: no idle gap
-    // while the event loop gets to the first one's answer. Its order is the queue's; should the
-    // first fail, the second fails too wherever it continues the first's rooms (append checks).
-    this.pipeline = opts.store.serial === true ? 2 : 1;
     this.clock = opts.clock;
     this.log = opts.log;
     this.onLost = opts.onLost;
@@ -336,18 +338,29 @@ export class HistoryWriter {
       return false;
     }
     const first = this.queue[this.head];
+    // Two appends may overlap: should the first fail (or time out and still land), the second
+    // fails too wherever it continues the first's rooms, and a retried record already stored
+    // is skipped by its id. An epoch start may not: written behind a failed append it would
+    // make that append's retry fail for good (its epoch superseded), and an append written
+    // behind a failed epoch start would make the start's retry fail.
+    if (this.epochInFlight || (first.kind === 'epoch' && this.calls > 0)) return false;
     if (first.kind === 'epoch') {
       this.head++;
       this.calls++;
+      this.epochInFlight = true;
       first.inFlight = true;
       boundedCall(this.clock, 'history newEpoch', () => this.store.newEpoch(first.room, first.epoch, first.start)).then(
         () => {
+          this.epochInFlight = false;
           this.unwrittenEpochs.delete(`${first.room}\n${first.epoch}`);
           if (this.lastEpoch.get(first.room) === first) this.lastEpoch.delete(first.room);
           this.epochWritten(first.room);
           this.done([]);
         },
-        (err: Error) => this.failed([first], err),
+        (err: Error) => {
+          this.epochInFlight = false;
+          this.failed([first], err);
+        },
       );
       return true;
     }
@@ -531,7 +544,8 @@ export class HistoryWriter {
   private failed(entries: Entry[], err: Error): void {
     this.calls--;
     this.stats.writeFailures++;
-    for (const e of entries) e.inFlight = false;
+    // Still in flight for overflow() until put back: a room's older records must not be dropped
+    // while its newer ones are in the other call.
     this.failedEntries.push(...entries);
     this.failure ??= err;
     if (this.calls === 0) this.retryFailed();
@@ -539,6 +553,7 @@ export class HistoryWriter {
 
   private retryFailed(): void {
     const err = this.failure!;
+    for (const e of this.failedEntries) e.inFlight = false;
     this.queue = [...this.failedEntries, ...this.queue.slice(this.head)];
     this.head = 0;
     this.failedEntries = [];

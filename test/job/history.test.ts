@@ -272,15 +272,29 @@ class SerialSpyStore extends SpyStore {
   failNext = 0;
   /** Append calls made (each runs once those before it have ended). */
   made = 0;
+  /** Each append / newEpoch call as made: its method and how many calls were unfinished then. */
+  readonly made_: string[] = [];
+  private running = 0;
   private chain: Promise<unknown> = Promise.resolve();
+
+  private serially<T>(method: string, run: () => Promise<T>): Promise<T> {
+    this.made_.push(`${method}:${this.running}`);
+    this.running++;
+    const p = this.chain.then(run);
+    this.chain = p.catch(() => {});
+    void this.chain.then(() => this.running--);
+    return p;
+  }
 
   override append(batches: AppendBatch[]): Promise<void> {
     this.made++;
     const fail = this.failNext > 0;
     if (fail) this.failNext--;
-    const run = this.chain.then(() => (fail ? Promise.reject(new Error('disk I/O error')) : super.append(batches)));
-    this.chain = run.catch(() => {});
-    return run;
+    return this.serially('append', () => (fail ? Promise.reject(new Error('disk I/O error')) : super.append(batches)));
+  }
+
+  override newEpoch(room: string, epoch: string, start: number) {
+    return this.serially('newEpoch', () => super.newEpoch(room, epoch, start));
   }
 }
 
@@ -327,6 +341,38 @@ test('a serial store gets a second append behind the first; a failed first puts 
     assert.ok(job.stats().historyWriteFailures >= 1);
     assert.equal(job.load().historyBacklog, 0);
   } finally {
+    await job.stop();
+  }
+});
+
+test('a serial store: an epoch start is never written alongside another call', async () => {
+  const c = new FakeComet('c1');
+  const store = new SerialSpyStore();
+  await store.newEpoch('live://1', 'big', 2 ** 32 - 2); // the wrap comes after two messages
+  store.made_.length = 0;
+  const job = await startJob(c, store, { ...HISTORY, room: { batch: 1 } });
+  try {
+    store.holdAppends();
+    const acks = ['a', 'b', 'c', 'd', 'e'].map((m) => job.handle(roomMsg('live://1', m)));
+    await eventually(() => allFrames(c, 'live://1').filter((f) => f.op === 1000).length === 5, 'all delivered');
+    store.releaseAppends();
+    await withTimeout(Promise.all(acks), 5000, 'acks');
+    assert.ok(store.made_.includes('newEpoch:0'), store.made_.join(' '));
+    for (let i = 0; i < store.made_.length; i++) {
+      if (store.made_[i].startsWith('newEpoch')) assert.equal(store.made_[i], 'newEpoch:0', `made while another ran: ${store.made_.join(' ')}`);
+      if (i > 0 && store.made_[i - 1].startsWith('newEpoch'))
+        assert.ok(store.made_[i].endsWith(':0'), `made alongside the epoch start: ${store.made_.join(' ')}`);
+    }
+    assert.ok(
+      store.made_.some((m) => m === 'append:1'),
+      `two appends overlapped: ${store.made_.join(' ')}`,
+    );
+    assert.deepEqual(
+      (await store.after('live://1', 0, 10)).map((r) => Buffer.from(r.body).toString()),
+      ['c', 'd', 'e'],
+    );
+  } finally {
+    store.releaseAppends();
     await job.stop();
   }
 });
