@@ -173,7 +173,7 @@ export class CometLane {
 
   constructor(
     readonly instance: Instance,
-    readonly client: CometService,
+    private client: CometService,
     private readonly routineSize: number,
     /** Called when the comet is marked down (with the last error) and when it is back (null). */
     private readonly onHealth: (lane: CometLane, err: Error | null) => void = () => {},
@@ -416,10 +416,21 @@ export class CometLane {
 
   /**
    * The comet registered again (it restarted): probe it now, not at the back-off's next turn,
-   * which after a few failures is seconds away (job.cometRetryMaxDelay).
+   * which after a few failures is seconds away (job.cometRetryMaxDelay), on a new client when
+   * `redial` gives one (a gRPC channel that lost its peer waits out its own reconnect back-off,
+   * up to 3 s, before it tries again).
    */
-  poke(): void {
+  poke(redial?: () => CometService): void {
     if (!this.down || this.closing) return;
+    if (redial !== undefined) {
+      const old = this.client;
+      try {
+        this.client = redial();
+        if (this.client !== old) old.close().catch(() => {});
+      } catch {
+        // Keep the old client: its own reconnects still get there.
+      }
+    }
     if (this.probeTimer !== null) {
       clearTimeout(this.probeTimer);
       this.probeTimer = null;

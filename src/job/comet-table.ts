@@ -80,7 +80,7 @@ export class CometTable {
       // goim keeps an existing host's client; a changed address means the comet restarted elsewhere.
       if (old && sameAddrs(old.instance.addrs, ins.addrs)) {
         // A dead comet's entry does not change; a renewed one while its lane is down is a restart.
-        if (old.isDown && this.registered.get(ins.hostname) !== ins.latestTimestamp) old.poke();
+        if (old.isDown && this.registered.get(ins.hostname) !== ins.latestTimestamp) old.poke(() => this.dial(ins));
         next.set(ins.hostname, old);
         continue;
       }

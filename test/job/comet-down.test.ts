@@ -21,13 +21,22 @@ function merge(a: ConfigInput, b: ConfigInput): ConfigInput {
   return out;
 }
 
-async function wire(comets: FakeComet[], config: ConfigInput, queue: MemoryPushQueue): Promise<{ job: Job; registry: FakeRegistry }> {
+async function wire(
+  comets: FakeComet[],
+  config: ConfigInput,
+  queue: MemoryPushQueue,
+): Promise<{ job: Job; registry: FakeRegistry; dials: Map<string, number> }> {
   const registry = new FakeRegistry();
   for (const c of comets) await registry.register(cometInstance(c.name));
   const byName = new Map(comets.map((c) => [c.name, c]));
-  const job = new Job({ ...jobSettings(testConfig(merge(FAST, config))), queue, registry, dial: (i) => byName.get(i.hostname)!, log: silentLogger });
+  const dials = new Map<string, number>();
+  const dial = (i: { hostname: string }): FakeComet => {
+    dials.set(i.hostname, (dials.get(i.hostname) ?? 0) + 1);
+    return byName.get(i.hostname)!;
+  };
+  const job = new Job({ ...jobSettings(testConfig(merge(FAST, config))), queue, registry, dial, log: silentLogger });
   await job.start();
-  return { job, registry };
+  return { job, registry, dials };
 }
 
 const roomMsg = (roomKey: string, body: string): PushMsg => ({
@@ -126,7 +135,11 @@ test('a down comet that registers again (restarted) is probed at once, not at th
   dead.set(false);
   const queue = new MemoryPushQueue({ retryDelay: 5 });
   // Down after two failures a second apart; the next probe is then 2 s away, and longer after each.
-  const { job, registry } = await wire([ok, dead.comet], { room: { batch: 1 }, job: { cometRetryDelay: '1s', cometRetryMaxDelay: '60s' } }, queue);
+  const { job, registry, dials } = await wire(
+    [ok, dead.comet],
+    { room: { batch: 1 }, job: { cometRetryDelay: '1s', cometRetryMaxDelay: '60s' } },
+    queue,
+  );
   try {
     await queue.publish(roomMsg('live://1', 'a'));
     await eventually(() => job.load().cometsDown === 1, 'marked down');
@@ -138,6 +151,8 @@ test('a down comet that registers again (restarted) is probed at once, not at th
     await registry.register({ ...cometInstance('dead'), latestTimestamp: 2 });
     await eventually(() => job.load().cometsDown === 0 && job.load().cometHeldCalls === 0, 'probed at the registration and sent what was held', 1500);
     assert.deepEqual(received(dead.comet.calls).get('live://1'), ['a']);
+    // On a client dialled afresh: an old gRPC channel would wait out its reconnect back-off first.
+    assert.deepEqual([dials.get('dead'), dials.get('ok')], [2, 1]);
   } finally {
     await job.stop();
   }
