@@ -41,9 +41,14 @@ export class TlsCredentials {
     }
     const pairs: CertPair[] = [];
     for (let i = 0; i < certs.length; i++) {
-      const [cert, key] = await Promise.all([readFile(certs[i]), readFile(keys[i])]).catch((err: Error) => {
+      // Both read at once; when both fail, the certificate's error is the one named, whichever came first.
+      const [c, k] = await Promise.allSettled([readFile(certs[i]), readFile(keys[i])]);
+      if (c.status === 'rejected' || k.status === 'rejected') {
+        const err = (c.status === 'rejected' ? c.reason : (k as PromiseRejectedResult).reason) as Error;
         throw new Error(`${this.what}: ${err.message}`);
-      });
+      }
+      const cert = c.value;
+      const key = k.value;
       try {
         // createSecureContext checks that the key matches the certificate.
         pairs.push({ cert, key, context: createSecureContext({ cert, key }), x509: new X509Certificate(cert) });

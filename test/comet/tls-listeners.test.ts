@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { loadTlsListeners, type TlsListenerSettings } from '../../src/comet/tls-listeners.js';
 import { makeCert, opensslGate, type TestCert } from '../support/test-certs.js';
@@ -25,6 +26,9 @@ describe('TLS listener certificates', () => {
     await assert.rejects(loadTlsListeners(settings({ tcpTls: true })), /^Error: websocket\.certFile \(for tcp\.tlsBind\): no certificate/);
     const missing = { certFile: '/nonexistent.pem', privateFile: '/nonexistent.key' };
     await assert.rejects(loadTlsListeners(settings({ tcpTls: true, tcp: missing })), /^Error: tcp\.certFile: .*nonexistent\.pem/);
+    // Only the key missing: the key is named.
+    const keyMissing = { certFile: fileURLToPath(import.meta.url), privateFile: '/nonexistent.key' };
+    await assert.rejects(loadTlsListeners(settings({ tcpTls: true, tcp: keyMissing })), /^Error: tcp\.certFile: .*nonexistent\.key/);
   });
 
   describe('with certificates', { skip: opensslGate() }, () => {
