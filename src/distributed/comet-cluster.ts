@@ -134,6 +134,45 @@ async function perWorker(base: string, n: number, key: string): Promise<string[]
   return out;
 }
 
+/** Whether `addr` can be listened on right now (false: EADDRINUSE). */
+function bindable(addr: string): Promise<boolean> {
+  const { host, port } = parseListen(addr);
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(false) : reject(err)));
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The ports the workers take one each (gRPC, metrics), checked before any is forked: a port
+ * another setting of this comet uses, or one taken on this host (logic's HTTP port 3111 is
+ * the default gRPC base 3109 + 2), is named with its setting and the range the workers need,
+ * instead of a worker failing to bind mid-start.
+ */
+export async function checkWorkerPorts(ranges: { key: string; addrs: string[] }[], shared: { key: string; addrs: string[] }[]): Promise<void> {
+  const n = ranges[0]?.addrs.length ?? 0;
+  const owner = new Map<number, string>();
+  for (const { key, addrs } of shared) for (const a of addrs) owner.set(parseListen(a).port, key);
+  for (const { key, addrs } of ranges) {
+    const base = parseListen(addrs[0]).port;
+    if (base === 0) continue; // free ports picked by the primary
+    const range = `comet.workers = ${n} takes ports ${base}..${base + n - 1} for ${key}`;
+    for (let i = 0; i < addrs.length; i++) {
+      const port = base + i;
+      const other = owner.get(port);
+      if (other !== undefined)
+        throw new ConfigError(`${range}: worker ${i}'s port ${port} is also ${other}'s; choose a ${key} whose ${n} ports are free`);
+      owner.set(port, `${key} (worker ${i})`);
+    }
+    for (let i = 0; i < addrs.length; i++) {
+      if (!(await bindable(addrs[i]))) {
+        throw new ConfigError(`${range}: worker ${i}'s port ${base + i} is already in use on this host; choose a ${key} whose ${n} ports are free`);
+      }
+    }
+  }
+}
+
 /**
  * Forks `comet.workers` workers, resolves once every one of them started (logging one
  * "tsim comet started" line with all their addresses), and keeps them running until
@@ -144,6 +183,16 @@ export async function runCometPrimary(config: Config, log: Logger): Promise<void
   const n = config.comet.workers;
   const grpcAddrs = await perWorker(grpcListen(config, COMET_GRPC_DEFAULT), n, 'rpcServer.addr');
   const metricsAddrs = config.metrics.enabled ? await perWorker(metricsAddr(config, 'comet'), n, 'metrics.addr') : [];
+  const clientPorts = [
+    { key: 'tcp.bind', addrs: config.tcp.bind },
+    { key: 'tcp.tlsBind', addrs: config.tcp.tlsBind },
+    { key: 'websocket.bind', addrs: config.websocket.bind },
+    { key: 'websocket.tlsBind', addrs: config.websocket.tlsOpen ? config.websocket.tlsBind : [] },
+  ];
+  await checkWorkerPorts(
+    [{ key: 'rpcServer.addr', addrs: grpcAddrs }, ...(metricsAddrs.length > 0 ? [{ key: 'metrics.addr', addrs: metricsAddrs }] : [])],
+    clientPorts,
+  );
   const slots: Slot[] = grpcAddrs.map((grpc, index) => ({
     index,
     grpc,
