@@ -108,16 +108,26 @@ interface Slot {
   restartTimer: NodeJS.Timeout | undefined;
 }
 
-/** A port free right now on `host` (a worker's own port when the configured one is 0). */
-function freePort(host: string | undefined): Promise<number> {
+/**
+ * Listens on `port` of `host` for a moment: the port bound (a free one for 0), or null when it
+ * is in use (EADDRINUSE).
+ */
+function tryListen(host: string | undefined, port: number): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen({ host, port: 0, exclusive: true }, () => {
+    s.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(null) : reject(err)));
+    s.listen({ host, port, exclusive: true }, () => {
       const a = s.address();
       s.close(() => (a && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/** A port free right now on `host` (a worker's own port when the configured one is 0). */
+async function freePort(host: string | undefined): Promise<number> {
+  const port = await tryListen(host, 0);
+  if (port === null) throw new Error('no free port');
+  return port;
 }
 
 /**
@@ -134,16 +144,6 @@ async function perWorker(base: string, n: number, key: string): Promise<string[]
   return out;
 }
 
-/** Whether `addr` can be listened on right now (false: EADDRINUSE). */
-function bindable(addr: string): Promise<boolean> {
-  const { host, port } = parseListen(addr);
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' ? resolve(false) : reject(err)));
-    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
 /**
  * The ports the workers take one each (gRPC, metrics), checked before any is forked: a port
  * another setting of this comet uses, or one taken on this host (logic's HTTP port 3111 is
@@ -155,19 +155,17 @@ export async function checkWorkerPorts(ranges: { key: string; addrs: string[] }[
   const owner = new Map<number, string>();
   for (const { key, addrs } of shared) for (const a of addrs) owner.set(parseListen(a).port, key);
   for (const { key, addrs } of ranges) {
-    const base = parseListen(addrs[0]).port;
-    if (base === 0) continue; // free ports picked by the primary
-    const range = `comet.workers = ${n} takes ports ${base}..${base + n - 1} for ${key}`;
-    for (let i = 0; i < addrs.length; i++) {
-      const port = base + i;
+    const listens = addrs.map(parseListen);
+    const range = `comet.workers = ${n} takes ports ${listens[0].port}..${listens[listens.length - 1].port} for ${key}`;
+    for (const [i, { port }] of listens.entries()) {
       const other = owner.get(port);
       if (other !== undefined)
         throw new ConfigError(`${range}: worker ${i}'s port ${port} is also ${other}'s; choose a ${key} whose ${n} ports are free`);
       owner.set(port, `${key} (worker ${i})`);
     }
-    for (let i = 0; i < addrs.length; i++) {
-      if (!(await bindable(addrs[i]))) {
-        throw new ConfigError(`${range}: worker ${i}'s port ${base + i} is already in use on this host; choose a ${key} whose ${n} ports are free`);
+    for (const [i, { host, port }] of listens.entries()) {
+      if ((await tryListen(host, port)) === null) {
+        throw new ConfigError(`${range}: worker ${i}'s port ${port} is already in use on this host; choose a ${key} whose ${n} ports are free`);
       }
     }
   }
