@@ -15,7 +15,7 @@ import {
 } from '../measure/proc.js';
 import { loopbackSources } from '../run/ports.js';
 import { fmtMb, fmtNum, formatTable } from '../measure/table.js';
-import type { ProcessConnections, RunningServer, ServerProcess } from '../servers/server.js';
+import type { ProcessConnections, RunningServer, ServerKind, ServerProcess } from '../servers/server.js';
 
 export interface LoadOptions {
   clients: number;
@@ -36,14 +36,19 @@ export function progress(line: string): void {
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * Every server here is one process holding every client socket, under the open-file limit
- * it inherits from this process: refuse a client count it cannot hold before starting.
+ * Every client socket lives in one server process under the open-file limit it inherits from
+ * this process — embedded tsim and the baselines hold them all, a tsim-cluster comet worker its
+ * share (the primary hands connections out round-robin): refuse a count it cannot hold before
+ * starting.
  */
-export function checkServerFdLimit(clients: number): void {
+export function checkServerFdLimit(clients: number, servers: readonly ServerKind[] = ['tsim'], cometWorkers = 1): void {
   const limit = openFileLimit() - FD_RESERVE;
-  if (clients > limit) {
+  const single = servers.some((k) => k !== 'tsim-cluster');
+  const perProcess = single ? clients : Math.ceil(clients / Math.max(1, cometWorkers));
+  if (perProcess > limit) {
+    const hint = single ? `use --clients ${limit} or fewer` : `use --comet-workers ${Math.ceil(clients / limit)} or more`;
     throw new Error(
-      `${clients} clients exceed what one server process may hold under the open-file limit (${limit + FD_RESERVE}); use --clients ${limit} or fewer`,
+      `${clients} clients exceed what ${single ? 'one server process' : 'the comet workers'} may hold under the open-file limit (${limit + FD_RESERVE} per process); ${hint}`,
     );
   }
 }

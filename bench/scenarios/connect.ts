@@ -132,7 +132,7 @@ function connectTable(rows: readonly ConnectRow[]): string {
 }
 
 export async function runConnect(o: ConnectOptions): Promise<ConnectRow[]> {
-  checkServerFdLimit(o.clients);
+  checkServerFdLimit(o.clients, o.servers, o.cometWorkers);
   armDeadline((o.servers.reduce((s, k) => s + 90 + (k === 'tsim-cluster' ? 60 : 0) + o.clients / 200, 0) + 60) * 1000, 'connect');
   const rows: ConnectRow[] = [];
   const backgroundBusyPct = await backgroundBusy();

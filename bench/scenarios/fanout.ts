@@ -359,7 +359,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutRow[]> {
     if (problem) throw new Error(problem);
   }
   o.size = bodySize(o.size);
-  checkServerFdLimit(o.clients);
+  checkServerFdLimit(o.clients, o.servers, o.cometWorkers);
   // Per server: start, connect, warm-up, every rate with its drain, stop — generously.
   // A cluster also starts and stops Redis, NATS and three roles.
   const perServer = (kind: ServerKind) => 60 + (kind === 'tsim-cluster' ? 60 : 0) + o.clients / 500 + o.rates.length * (o.durationS + o.drainS + 10);

@@ -109,7 +109,7 @@ function pushApiTable(rows: readonly PushApiRow[]): string {
 
 export async function runPushApi(o: PushApiOptions): Promise<PushApiRow> {
   o.size = bodySize(o.size);
-  checkServerFdLimit(o.clients);
+  checkServerFdLimit(o.clients, [o.server], o.cometWorkers);
   const cluster = o.server === 'tsim-cluster';
   armDeadline((120 + (cluster ? 60 : 0) + o.durationS + o.clients / 200) * 1000, 'push-api');
   const backgroundBusyPct = await backgroundBusy();
