@@ -4,6 +4,7 @@
 import { Command } from 'commander';
 import { registerScenarios } from './cli.js';
 import { registerRecovery } from './scenarios/recovery-command.js';
+import { registerScale } from './scenarios/scale-command.js';
 
 const bench = new Command()
   .name('npm run bench --')
@@ -11,5 +12,6 @@ const bench = new Command()
   .showHelpAfterError();
 registerScenarios(bench);
 registerRecovery(bench);
+registerScale(bench);
 
 await bench.parseAsync(process.argv);

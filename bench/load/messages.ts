@@ -27,7 +27,17 @@ export interface ConnectCommand {
   timeoutMs: number;
 }
 
-export type ParentMessage = ConnectCommand | { t: 'poll' } | { t: 'reset' } | { t: 'report' } | { t: 'close' };
+/**
+ * Every ready tsim client sends a goim heartbeat (op 2) every `everyMs`, spread evenly over
+ * the interval (0 stops them). Their replies (op 3) would count as messages: stop them before
+ * counting deliveries.
+ */
+export interface HeartbeatCommand {
+  t: 'heartbeat';
+  everyMs: number;
+}
+
+export type ParentMessage = ConnectCommand | HeartbeatCommand | { t: 'poll' } | { t: 'reset' } | { t: 'report' } | { t: 'close' };
 
 export interface Counts {
   /** Messages received since the last reset (inner frames; socket.io events). */
@@ -56,4 +66,5 @@ export type WorkerMessage =
   | { t: 'reset' }
   | ({ t: 'report'; histogram: string; samples: number } & Counts)
   | { t: 'closed' }
+  | { t: 'heartbeating'; clients: number }
   | { t: 'fatal'; error: string };

@@ -125,6 +125,12 @@ export class LoadPool {
     return { ...sumCounts(replies), latency: summarize(mergeHistograms(replies.map((r) => r.histogram))) };
   }
 
+  /** Every ready client heartbeats every `everyMs` (0 stops them); resolves how many clients do. */
+  async heartbeat(everyMs: number): Promise<number> {
+    const replies = await Promise.all(this.workers.map((w) => w.call({ t: 'heartbeat', everyMs }, 'heartbeating')));
+    return replies.reduce((s, r) => s + r.clients, 0);
+  }
+
   /** Closes every client and ends the workers. */
   async close(): Promise<void> {
     await Promise.all(

@@ -25,6 +25,8 @@ const MAX_ERRORS = 5;
 interface Client {
   ready: boolean;
   close(): void;
+  /** Sends one goim heartbeat (tsim clients only). */
+  heartbeat?(): void;
 }
 
 const counts: Counts = { frames: 0, reads: 0, open: 0, lost: 0 };
@@ -40,6 +42,9 @@ function send(m: WorkerMessage): void {
 function sampleStamp(stamp: number): void {
   if (stamp === stamp) recordMs(histogram, clockMs() - stamp);
 }
+
+/** goim op 2, shared by every client (heartbeats carry no body). */
+const HEARTBEAT = encodeFrame(Op.Heartbeat, Buffer.alloc(0), 1, 0);
 
 function authFrame(mid: number, room: string): Buffer {
   return encodeFrame(Op.Auth, Buffer.from(JSON.stringify({ mid, room_id: room, accepts: [BENCH_OP] })), 1, 1);
@@ -76,7 +81,7 @@ function lifecycle(client: Client, done: (err: string | null) => void) {
 const openTcp: Opener = (cmd, index, done) => {
   const sampled = index % cmd.sampleEvery === 0;
   const counter = new StreamFrameCounter(sampled ? (b, len) => sampleStamp(parseStamp(b, 0, len)) : null, STAMP_BYTES);
-  const client: Client = { ready: false, close: () => socket.destroy() };
+  const client: Client = { ready: false, close: () => socket.destroy(), heartbeat: () => socket.write(HEARTBEAT) };
   const { finish, ended } = lifecycle(client, done);
   const socket: Socket = netConnect({
     host: cmd.host,
@@ -123,7 +128,7 @@ const openWs: Opener = (cmd, index, done) => {
     perMessageDeflate: false,
     skipUTF8Validation: true,
   });
-  const client: Client = { ready: false, close: () => ws.terminate() };
+  const client: Client = { ready: false, close: () => ws.terminate(), heartbeat: () => ws.send(HEARTBEAT) };
   const { finish, ended } = lifecycle(client, done);
   ws.on('open', () => {
     if (cmd.auth) ws.send(authFrame(cmd.firstMid + index, cmd.room));
@@ -210,8 +215,34 @@ function connectAll(cmd: ConnectCommand): Promise<ConnectedReply> {
   });
 }
 
+/** Ticks of the heartbeat spreader per second: each sends the share of heartbeats due. */
+const HEARTBEAT_TICKS_PER_S = 10;
+let heartbeatTimer: NodeJS.Timeout | undefined;
+
+/** Heartbeats from every ready client every `everyMs`, a slice per tick so they arrive evenly; 0 stops them. */
+function heartbeatEvery(everyMs: number): number {
+  clearInterval(heartbeatTimer);
+  heartbeatTimer = undefined;
+  const ready = clients.filter((c) => c.ready && c.heartbeat !== undefined);
+  if (everyMs <= 0 || ready.length === 0) return 0;
+  const perTick = ready.length / ((everyMs / 1000) * HEARTBEAT_TICKS_PER_S);
+  let due = 0;
+  let next = 0;
+  heartbeatTimer = setInterval(() => {
+    due += perTick;
+    for (; due >= 1; due--) {
+      const c = ready[next++ % ready.length];
+      if (c.ready) c.heartbeat!();
+    }
+  }, 1000 / HEARTBEAT_TICKS_PER_S);
+  return ready.length;
+}
+
 process.on('message', (m: ParentMessage) => {
   switch (m.t) {
+    case 'heartbeat':
+      send({ t: 'heartbeating', clients: heartbeatEvery(m.everyMs) });
+      break;
     case 'connect':
       connectAll(m).then(send, (err: unknown) => send({ t: 'fatal', error: String(err) }));
       break;
@@ -229,6 +260,7 @@ process.on('message', (m: ParentMessage) => {
       send({ t: 'report', ...counts, histogram: encodeHistogram(histogram), samples: histogram.totalCount });
       break;
     case 'close':
+      heartbeatEvery(0);
       for (const c of clients) c.close();
       clients.length = 0;
       send({ t: 'closed' });

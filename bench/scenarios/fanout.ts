@@ -132,7 +132,14 @@ interface Drained {
  * The processes are sampled whenever messages arrive, so a run is measured up to its last
  * delivery and not over the quiet wait that follows.
  */
-async function drain(pool: LoadPool, want: number, quietMs: number, maxMs: number, serverPids: number[], loadPids: number[]): Promise<Drained> {
+export async function drain(
+  pool: LoadPool,
+  want: number,
+  quietMs: number,
+  maxMs: number,
+  serverPids: number[],
+  loadPids: number[],
+): Promise<Drained> {
   const start = performance.now();
   let last = await pool.poll();
   const d: Drained = {
@@ -159,7 +166,7 @@ async function drain(pool: LoadPool, want: number, quietMs: number, maxMs: numbe
   return d;
 }
 
-async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, rate: number, clients: number): Promise<FanoutRow> {
+export async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOptions, rate: number, clients: number): Promise<FanoutRow> {
   await pool.reset();
   const open0 = (await pool.poll()).open;
   const serverProcs = server.processes();
