@@ -2,6 +2,7 @@
 // messages against the number of connections, from one or more `scale` result files (TCP and
 // WebSocket runs side by side).
 import { readFileSync } from 'node:fs';
+import type { FanoutRow } from '../scenarios/fanout.js';
 import type { ScaleStep } from '../scenarios/scale.js';
 import { bestRow, cpuPerMillion } from '../scenarios/scale.js';
 import type { MachineInfo } from './proc.js';
@@ -27,13 +28,15 @@ export function scaleChart(files: readonly string[]): string {
     const name = t === 'ws' ? 'WebSocket' : 'TCP';
     memory.push({ name: `${name}, idle, no GC`, points: steps.map((s) => [s.clients, s.cometBytesPerConn / KB]) });
     memory.push({ name: `${name}, after GC`, points: steps.map((s) => [s.clients, s.cometBytesPerConnGc / KB]), dashed: true });
-    const best = steps.map((s) => ({ s, r: bestRow(s.rows) }));
-    cpu.push({ name: `${name}, whole cluster`, points: best.map(({ s, r }) => [s.clients, r ? cpuPerMillion(r).all : Number.NaN]) });
-    cpu.push({
-      name: `${name}, comet processes`,
-      points: best.map(({ s, r }) => [s.clients, r ? cpuPerMillion(r).comet : Number.NaN]),
-      dashed: true,
-    });
+    const at = (pick: (s: ScaleStep) => FanoutRow | undefined, part: 'all' | 'comet'): Array<[number, number]> =>
+      steps.map((s) => {
+        const r = pick(s);
+        return [s.clients, r ? cpuPerMillion(r)[part] : Number.NaN];
+      });
+    const at40 = (s: ScaleStep) => s.rows.find((r) => r.rate === 40 && r.sustained);
+    cpu.push({ name: `${name}, comets, 40 pushes/s`, points: at(at40, 'comet') });
+    cpu.push({ name: `${name}, comets, highest rate kept up`, points: at((s) => bestRow(s.rows), 'comet'), dashed: true });
+    cpu.push({ name: `${name}, whole cluster, highest rate`, points: at((s) => bestRow(s.rows), 'all'), dashed: true });
   }
   const m = docs[0]?.machine ?? {};
   const dates = [...new Set(docs.map((d) => d.at.slice(0, 10)))].join(', ');
@@ -49,7 +52,7 @@ export function scaleChart(files: readonly string[]): string {
       },
       {
         title: 'CPU per million delivered messages',
-        xLabel: 'connections in one room (highest rate kept up)',
+        xLabel: 'connections in one room',
         yLabel: 'CPU-seconds per million messages',
         logX: true,
         series: cpu,

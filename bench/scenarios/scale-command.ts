@@ -25,7 +25,7 @@ interface Flags {
   signal: number;
   size: number;
   connectConcurrency: number;
-  sources: number;
+  sources?: number;
   handshakeTimeout: number;
   sampleEvery: number;
   out?: string;
@@ -59,7 +59,7 @@ export function registerScale(bench: Command): void {
     .addOption(
       new Option('--rate <list>', 'pushes/s, in turn, until one does not keep up')
         .argParser(countList)
-        .default([40, 160, 480, 960, 1920], '40,160,480,960,1920'),
+        .default([10, 20, 40, 160, 480, 960, 1920], '10,20,40,160,480,960,1920'),
     )
     .addOption(new Option('--duration <s>', 'seconds each rate runs').argParser(positive).default(10))
     .addOption(new Option('--drain <s>', 'longest wait for late messages after each rate').argParser(positive).default(15))
@@ -67,7 +67,11 @@ export function registerScale(bench: Command): void {
     .addOption(new Option('--signal <ms>', 'room.signal in ms').argParser(int(1)).default(1000))
     .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(1)).default(23))
     .addOption(new Option('--connect-concurrency <n>', 'handshakes in flight at once, over all load processes').argParser(int(1)).default(256))
-    .addOption(new Option('--sources <n>', 'client source addresses 127.0.0.2 … 127.0.0.(1+n), round-robin').argParser(int(1)).default(8))
+    .addOption(
+      new Option('--sources <n>', 'client source addresses 127.0.0.2 … 127.0.0.(1+n), round-robin')
+        .argParser(int(1))
+        .default(undefined, 'one per 2,000 clients, at least 8'),
+    )
     .addOption(new Option('--handshake-timeout <s>', 'a client not authenticated in this time counts as failed').argParser(positive).default(60))
     .addOption(new Option('--sample-every <n>', 'one client in n records latency').argParser(int(1)).default(50))
     .addOption(new Option('--out <dir>', 'folder for the JSON results').default(undefined, 'bench/results'))
@@ -89,7 +93,8 @@ export function registerScale(bench: Command): void {
           signalMs: f.signal,
           size: f.size,
           concurrency: f.connectConcurrency,
-          sources: f.sources,
+          sources: f.sources ?? 8,
+          sourcesAuto: f.sources === undefined,
           timeoutMs: f.handshakeTimeout * 1000,
           sampleEvery: f.sampleEvery,
           outDir: f.out,

@@ -39,6 +39,8 @@ export interface ScaleOptions extends LoadOptions {
   clientsPerLoad: number;
   /** Client heartbeat interval during the idle phase, s (0: none). */
   heartbeatS: number;
+  /** Source addresses per connection count; 0: one per CLIENTS_PER_SOURCE clients (at least 8). */
+  sourcesAuto: boolean;
   /** Idle phase after the connect, s: RSS is read at its end. */
   idleS: number;
   rates: number[];
@@ -91,6 +93,19 @@ export interface ScaleStep {
 }
 
 const WARMUP_RATE = 20;
+/**
+ * Clients per loopback source address when the count is chosen for N. A client bound to an
+ * address with port 0 takes a port of its own on that address, and the kernel's search for a
+ * free one slows down as the range fills: at 12,500 clients per address (100k over 8) the
+ * load processes spent most of their time in the kernel and connected ~600/s.
+ */
+const CLIENTS_PER_SOURCE = 2000;
+/** 127.0.0.2 … 127.0.0.254. */
+const MAX_SOURCES = 253;
+
+export function sourcesFor(n: number): number {
+  return Math.min(MAX_SOURCES, Math.max(8, Math.ceil(n / CLIENTS_PER_SOURCE)));
+}
 const isComet = (role: string): boolean => role.startsWith('comet');
 
 function rssMap(procs: readonly ServerProcess[]): Map<number, number> {
@@ -115,10 +130,13 @@ async function runStep(n: number, o: ScaleOptions): Promise<ScaleStep> {
     const start = rssMap(procs);
     await server.gc();
     const startGc = rssMap(procs);
-    progress(`${server.label}: opening ${fmtInt(n)} clients over ${loadWorkers} load workers`);
+    progress(
+      `${server.label}: opening ${fmtInt(n)} clients over ${loadWorkers} load workers from ${o.sourcesAuto ? sourcesFor(n) : o.sources} source addresses`,
+    );
     const pids = procs.map((p) => p.pid);
     const c0 = sampleGroup(pids);
-    const c = await openClients(server, pool, { ...o, clients: n });
+    const sources = o.sourcesAuto ? sourcesFor(n) : o.sources;
+    const c = await openClients(server, pool, { ...o, clients: n, sources });
     const connectCpu = groupDelta(c0, sampleGroup(pids), procs).perProcess;
     const seconds = c.ms / 1000;
     progress(
