@@ -111,9 +111,9 @@ export function registerScenarios(bench: Command): void {
     .addOption(
       new Option(
         '--push <how>',
-        "tsim-cluster: http through logic's push API, or queue straight into its NATS JetStream from this process (logic and HTTP out of the path)",
+        "tsim-cluster: http through logic's push API, queue straight into its NATS JetStream from this process (logic and HTTP out of the path), or comet: batches of --batch into every comet's gRPC BroadcastRoom, as a job does (logic, NATS and job out of the path; reply times reported)",
       )
-        .choices(['http', 'queue'])
+        .choices(['http', 'queue', 'comet'])
         .default('http'),
     )
     .addOption(

@@ -48,7 +48,7 @@ export interface FanoutOptions extends LoadOptions {
   cpuProfDir?: string;
   /** tsim-cluster: comet.workers. */
   cometWorkers?: number;
-  /** tsim-cluster: through logic's HTTP push API (default) or straight into its NATS queue. */
+  /** tsim-cluster: through logic's HTTP push API (default), straight into its NATS queue, or into its comets' gRPC BroadcastRoom. */
   push?: PushMode;
 }
 
@@ -91,6 +91,8 @@ export interface FanoutRow {
   /** tsim-cluster: the clients each comet process held once connected (measured before the rates). */
   clientsPerProcess?: ProcessConnections[];
   latency: LatencySummary;
+  /** push = "comet": BroadcastRoom call → reply, every call to every comet (null otherwise). */
+  reply: LatencySummary | null;
   /** Load workers and the pushing process, % of one core. */
   loadCpuPct: number;
   /** Whole machine, % of all cores. */
@@ -231,6 +233,7 @@ export async function runRate(server: RunningServer, pool: LoadPool, o: FanoutOp
     writesPerCpuSec: writesPerCpuSecond(srv.perProcess),
     serverProcesses: srv.perProcess,
     latency: report.latency,
+    reply: pushed.reply ?? null,
     loadCpuPct: load.cpuPct,
     machineBusyPct: machineBusyPct(m0, d.machine),
     ...splitCpu(m0, d.machine, srv.cpuPct + load.cpuPct),
@@ -309,6 +312,8 @@ function fanoutTable(rows: readonly FanoutRow[]): string {
       'p50 ms',
       'p99 ms',
       'max ms',
+      'reply p50 ms',
+      'reply p99 ms',
       'load cpu%',
       'irq cpu%',
       'other cpu%',
@@ -335,6 +340,8 @@ function fanoutTable(rows: readonly FanoutRow[]): string {
       fmtMs(r.latency.p50Ms),
       fmtMs(r.latency.p99Ms),
       fmtMs(r.latency.maxMs),
+      fmtMs(r.reply?.p50Ms),
+      fmtMs(r.reply?.p99Ms),
       fmtNum(r.loadCpuPct),
       fmtNum(r.irqCpuPct),
       fmtNum(r.otherCpuPct),

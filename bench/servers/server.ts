@@ -3,15 +3,17 @@
 import { readFileSync } from 'node:fs';
 import type { ClientKind } from '../load/messages.js';
 import type { PushTally } from '../load/pusher.js';
+import type { LatencySummary } from '../measure/histogram.js';
 
 export type Transport = 'tcp' | 'ws';
 
 /**
  * How the fan-out benchmark pushes: http through logic's push API (goim POST
- * /goim/push/room), or queue straight into the NATS JetStream queue of tsim-cluster, logic
- * and HTTP left out (load/queue-pusher.ts).
+ * /goim/push/room), queue straight into the NATS JetStream queue of tsim-cluster, logic
+ * and HTTP left out (load/queue-pusher.ts), or comet straight into tsim-cluster's comets,
+ * batched as a job does and sent with gRPC BroadcastRoom (load/comet-pusher.ts).
  */
-export type PushMode = 'http' | 'queue';
+export type PushMode = 'http' | 'queue' | 'comet';
 
 /**
  * Servers the benchmark can start:
@@ -68,6 +70,8 @@ export interface PushRunResult extends PushTally {
   messagesPerClient: number;
   /** Messages per server write (per socket): a tsim room batch, or the baselines' equivalent. */
   messagesPerWrite: number;
+  /** push = "comet": how long each BroadcastRoom call took to be answered, over every comet. */
+  reply?: LatencySummary;
 }
 
 export interface PushRun {

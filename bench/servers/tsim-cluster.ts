@@ -4,8 +4,9 @@
 // ports with the probe preloaded for GC requests. Ready once the job has every comet worker
 // in its table, holds the queue's partitions, and logic lists every comet. Every process —
 // roles, comet workers, Redis, NATS — is measured, each labelled by its role. Pushes go
-// through logic's HTTP API, or with push = "queue" straight into NATS from this process
-// (its connection is load, not server, and closes when the server stops).
+// through logic's HTTP API, with push = "queue" straight into NATS from this process, or
+// with push = "comet" as a job would, into every comet's gRPC BroadcastRoom from this
+// process (those connections are load, not server, and close when the server stops).
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { NatsPushQueue } from '../../src/adapters/nats/push-queue.js';
 import { pushAtRate, type RatePush } from '../load/pusher.js';
+import { CometPusher } from '../load/comet-pusher.js';
 import { openQueuePusher, publishAtRate } from '../load/queue-pusher.js';
 import { killPid, onExitCleanup, pidAlive, stopChild, track, trackPids, waitPidGone } from '../run/children.js';
 import { freePort, waitForPort } from '../run/ports.js';
@@ -254,6 +256,8 @@ interface CometWorkerInfo {
   serverId: string;
   /** Its metrics listener, e.g. "127.0.0.1:41234". */
   metrics?: string;
+  /** Its gRPC address in the registry, e.g. "grpc://127.0.0.1:41235". */
+  rpcAddr?: string;
 }
 
 /** A metric of one comet process, from its metrics listener (e.g. "127.0.0.1:41234"). */
@@ -280,6 +284,8 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimClu
   let workers: CometWorkerInfo[] = [];
   /** push = "queue": this process's publisher on the cluster's NATS. */
   let queue: NatsPushQueue | null = null;
+  /** push = "comet": this process's gRPC clients of the comet processes. */
+  let cometPusher: CometPusher | null = null;
 
   /** Comet workers: those the comet reported, and whatever its primary runs now (a restarted one). */
   const workerPids = (): number[] => {
@@ -299,6 +305,8 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimClu
       await queue.close().catch((e: unknown) => problems.push(`closing the queue pusher: ${(e as Error).message}`));
       queue = null;
     }
+    cometPusher?.close();
+    cometPusher = null;
     for (const r of Object.values(roles)) r.quiet = true;
     const stopRole = async (r: RoleProcess | undefined) => {
       if (!r) return;
@@ -349,7 +357,13 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimClu
     const cometUp = await started(comet);
     const ids = cometIds(opts.cometWorkers);
     workers = Array.isArray(cometUp.workers)
-      ? (cometUp.workers as CometWorkerInfo[]).map((w) => ({ worker: w.worker, pid: w.pid, serverId: w.serverId, metrics: w.metrics }))
+      ? (cometUp.workers as CometWorkerInfo[]).map((w) => ({
+          worker: w.worker,
+          pid: w.pid,
+          serverId: w.serverId,
+          metrics: w.metrics,
+          rpcAddr: w.rpcAddr,
+        }))
       : [];
     // What each comet process holds: every worker, or the single comet process.
     const cometMetrics: Array<{ pid: number; role: string; metrics?: string }> =
@@ -383,6 +397,12 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimClu
     await waitForPort(opts.transport === 'tcp' ? ports.tcp : ports.ws, 10_000);
     // The stream exists (the job reads it): the publisher only connects and checks it.
     if (opts.push === 'queue') queue = await openQueuePusher(join(dir, 'logic.toml'), nats.url, START_TIMEOUT_MS);
+    if (opts.push === 'comet') {
+      const addrs = workers.length > 0 ? workers.map((w) => w.rpcAddr) : [cometUp.rpcAddr];
+      if (!addrs.every((a): a is string => typeof a === 'string'))
+        throw new Error('tsim-cluster: the comet did not log the gRPC address of every worker');
+      cometPusher = new CometPusher(addrs);
+    }
 
     const roleOrder: Role[] = ['logic', 'job', 'comet'];
     const processes = (): ServerProcess[] => {
@@ -406,7 +426,7 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimClu
       httpPort: ports.http,
       natsUrl: nats.url,
       logicConfig: join(dir, 'logic.toml'),
-      label: `tsim-cluster ${opts.cometWorkers}w ${opts.transport}${queue ? ' push=queue' : ''}`,
+      label: `tsim-cluster ${opts.cometWorkers}w ${opts.transport}${opts.push && opts.push !== 'http' ? ` push=${opts.push}` : ''}`,
       client: tsimClientTarget(opts.transport, ports),
       processes,
       pids: () => processes().map((p) => p.pid),
@@ -428,10 +448,18 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimClu
         }
       },
       push(rate: number, durationMs: number, bodySize: number): PushRun {
+        const batch = batchAt(rate, opts.batch, opts.signalMs);
+        if (cometPusher) {
+          // Tallied in calls of `batch` messages each.
+          const direct = cometPusher.push(rate, durationMs, bodySize, batch);
+          return {
+            expectedPerClient: () => direct.tally.accepted * batch,
+            done: direct.done.then((t) => ({ ...t, messagesPerClient: t.accepted * batch, messagesPerWrite: batch })),
+          };
+        }
         const run: RatePush = queue
           ? publishAtRate(queue, rate, durationMs, bodySize)
           : pushAtRate({ host: '127.0.0.1', port: ports.http, path: pushPath }, rate, durationMs, bodySize);
-        const batch = batchAt(rate, opts.batch, opts.signalMs);
         return {
           expectedPerClient: () => run.tally.accepted,
           done: run.done.then((t) => ({ ...t, messagesPerClient: t.accepted, messagesPerWrite: batch })),
@@ -445,6 +473,7 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimClu
   } catch (err) {
     // Start-up failed: kill what started, by pid.
     await queue?.abort();
+    cometPusher?.close();
     for (const pid of workerPids()) killPid(pid, 'SIGKILL');
     await Promise.all(Object.values(roles).map((r) => stopChild(r.child, 'SIGKILL')));
     await Promise.all(services.map((s) => stopChild(s.child, 'SIGKILL')));

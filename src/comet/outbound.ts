@@ -13,7 +13,12 @@
 //   a second write in the same turn corks the socket behind the held one, and the same
 //   setImmediate uncorks it, so every batch of the turn leaves in one writev. Holding
 //   instead of corking keeps the common case (one batch per socket per turn) off Node's
-//   cork/uncork buffering: one write per socket, as the raw-net baseline does.
+//   cork/uncork buffering: one write per socket, as the raw-net baseline does;
+// - the writes wait one loop turn more (an immediate that schedules the flush), so that a gRPC
+//   BroadcastRoom is answered before its batch is written: grpc-js sends a reply's trailers
+//   (what ends the call) from Node's http2 write of the turn after the reply, and a flush in
+//   the first turn put the whole fan-out (~150 ms at 10,000 members) ahead of them. The
+//   job's backpressure does not need that wait (docs/architecture.md#the-hot-path-comet).
 import type { Socket } from 'node:net';
 
 /** The part of a connection the writer needs. */
@@ -104,7 +109,7 @@ export class Outbound {
       this.dirty.push(c);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(this.flush);
+        setImmediate(this.flushNextTurn);
       }
       return;
     }
@@ -115,6 +120,10 @@ export class Outbound {
     c.socket.write(held);
     c.socket.write(bytes);
   }
+
+  private readonly flushNextTurn = (): void => {
+    setImmediate(this.flush);
+  };
 
   private readonly flush = (): void => {
     this.flushScheduled = false;

@@ -10,11 +10,17 @@ export interface ProcessMetrics {
   close(): void;
 }
 
-/** Event-loop delay sampling resolution: fine enough for lag that matters (ms), cheap. */
-const RESOLUTION_MS = 10;
+/**
+ * Event-loop delay sampling resolution: fine enough for lag that matters (tens of ms: any
+ * block this long is seen), cheap. Each sample is a timer that wakes an idle process: at 10 ms,
+ * 0.6% of a core per process on a 2-vCPU VM, idle.
+ */
+const RESOLUTION_MS = 20;
+/** prom-client's own nodejs_eventloop_lag_* sampler: once a second (its default, 10 ms, costs as much as ours again). */
+const DEFAULT_METRICS_LAG_RESOLUTION_MS = 1000;
 
 export function registerProcessMetrics(registry: Registry, limits: LimitHits): ProcessMetrics {
-  collectDefaultMetrics({ register: registry });
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: DEFAULT_METRICS_LAG_RESOLUTION_MS });
   const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   delay.enable();
   lazyGauge(registry, {

@@ -120,6 +120,8 @@ describe('outbound', () => {
     assert.deepEqual([a.socket.corks, b.socket.corks], [1, 0], 'only the socket written twice is corked');
     assert.deepEqual(a.socket.writes, [p1, r1], 'in order, behind the cork');
     await new Promise((r) => setImmediate(r));
+    assert.deepEqual(b.socket.writes, [], 'still held while the immediates of the turn run');
+    await new Promise((r) => setImmediate(r));
     assert.deepEqual([a.socket.corks, b.socket.corks], [0, 0]);
     assert.deepEqual(a.socket.flushes, [2], 'both writes left in one flush');
     assert.deepEqual(b.socket.writes, [p2], 'a single write goes out as it is');
@@ -134,7 +136,7 @@ describe('outbound', () => {
     const a = writable();
     out.push(a, Buffer.alloc(10));
     a.close('gone');
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(() => setImmediate(r)));
     assert.deepEqual(a.socket.writes, []);
   });
 

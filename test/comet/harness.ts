@@ -92,7 +92,7 @@ export function rawProto(...frames: Buffer[]): { ver: number; op: number; seq: n
   return { ver: 1, op: 9, seq: 0, body: Buffer.concat(frames) };
 }
 
-/** Resolves after the event loop has run pending I/O and immediates once. */
+/** Resolves after the event loop has run pending I/O and immediates twice: the Outbound's flush of this turn is done. */
 export function turn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => setImmediate(() => setImmediate(resolve)));
 }

@@ -1,5 +1,6 @@
 // Outbound over real sockets: the write held until the end of the turn reaches the client,
-// in order with later writes, and before the FIN of a graceful close.
+// in order with later writes, and before the FIN of a graceful close; it is handed to the
+// socket one loop turn later, after what the turn's immediates send (a gRPC reply's end).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
@@ -16,6 +17,9 @@ async function pair(server: Server): Promise<{ srv: Socket; cli: Socket }> {
   const [[srv]] = await Promise.all([accepted, once(cli, 'connect')]);
   return { srv, cli };
 }
+
+/** Resolves once the immediates of this turn and of the next one ran: an Outbound flush is done by then. */
+const flushed = (): Promise<void> => new Promise((r) => setImmediate(() => setImmediate(r)));
 
 /** Everything the client reads until the server ends the stream. */
 async function readToEnd(cli: Socket): Promise<Buffer> {
@@ -52,14 +56,31 @@ describe('outbound over a real socket', () => {
     const c = conn(srv, out);
     const got = readToEnd(cli);
     out.push(c, Buffer.from('a'));
-    await new Promise((r) => setImmediate(r));
+    await flushed();
     out.push(c, Buffer.from('b'));
     out.reply(c, Buffer.from('c'));
     out.push(c, Buffer.from('d'));
-    await new Promise((r) => setImmediate(r));
+    await flushed();
     out.push(c, Buffer.from('e'));
-    await new Promise((r) => setImmediate(r));
+    await flushed();
     srv.end();
     assert.equal((await got).toString(), 'abcde');
+  });
+
+  it('hands a write to the socket only after the immediates of its turn ran, and delivers it then', async () => {
+    const { srv, cli } = await pair(server);
+    const out = new Outbound({ capBytes: 1 << 20, replyReserve: 0, slowPolicy: 'drop' });
+    const c = conn(srv, out);
+    const got = readToEnd(cli);
+    out.push(c, Buffer.from('batch'));
+    // What the turn's immediates send (grpc-js: a reply's trailers, from Node's http2) leaves first.
+    const atImmediate = await new Promise<{ socketWrites: number; held: boolean }>((r) =>
+      setImmediate(() => r({ socketWrites: out.socketWrites, held: c.pending !== null })),
+    );
+    assert.deepEqual(atImmediate, { socketWrites: 0, held: true });
+    await flushed();
+    assert.equal(out.socketWrites, 1);
+    srv.end();
+    assert.equal((await got).toString(), 'batch');
   });
 });

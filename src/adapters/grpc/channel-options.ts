@@ -30,7 +30,7 @@ export function channelSecurity(tls: RpcClientTls | undefined): { creds: Channel
   };
 }
 
-/** Channel options: 16 MiB messages and windows, reconnect ≤ 3 s, keepalive ping every 10 s. */
+/** Channel options: 16 MiB messages and windows, reconnect ≤ 3 s, keepalive ping every 10 s, no channelz. */
 export function channelOptions(gzip = false): Partial<ClientOptions> {
   return {
     'grpc.max_send_message_length': MAX_MESSAGE,
@@ -40,6 +40,8 @@ export function channelOptions(gzip = false): Partial<ClientOptions> {
     'grpc.keepalive_time_ms': 10_000,
     'grpc.keepalive_timeout_ms': 3_000,
     'grpc.keepalive_permit_without_calls': 1,
+    // No channelz service here: no per-call tracking (see serve.ts).
+    'grpc.enable_channelz': 0,
     ...(gzip ? { 'grpc.default_compression_algorithm': compressionAlgorithms.gzip } : {}),
   };
 }

@@ -48,6 +48,9 @@ function serverOptions(o: RpcServerOptions) {
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.max_receive_message_length': MAX_MESSAGE,
     'grpc.max_send_message_length': MAX_MESSAGE,
+    // channelz (grpc-js's call and socket statistics) is served by nobody here; left on, it
+    // tracks every call: closures, counters and timestamps per call.
+    'grpc.enable_channelz': 0,
   };
 }
 
