@@ -186,12 +186,20 @@ export function registerScenarios(bench: Command): void {
         .argParser(baselineList)
         .default([] as ServerKind[], 'none'),
     )
-    .action(async (f: ClientFlags & { server: ServerKind | null; cometWorkers: number; baseline: ServerKind[] }) => {
+    .addOption(new Option('--cpu-prof <dir>', 'run the server processes with --cpu-prof, profiles written to <dir> when they stop'))
+    .action(async (f: ClientFlags & { server: ServerKind | null; cometWorkers: number; baseline: ServerKind[]; cpuProf?: string }) => {
       try {
         const { runConnect } = await import('./scenarios/connect.js');
         const servers = [...(f.server ? [f.server] : []), ...f.baseline];
         if (servers.length === 0) throw new Error('nothing to run: --server none and --baseline none');
-        await runConnect({ ...loadOptions(f), transport: f.transport, servers, workers: f.workers, cometWorkers: f.cometWorkers });
+        await runConnect({
+          ...loadOptions(f),
+          transport: f.transport,
+          servers,
+          workers: f.workers,
+          cometWorkers: f.cometWorkers,
+          cpuProfDir: f.cpuProf,
+        });
         process.exit(0);
       } catch (err) {
         onError(err);

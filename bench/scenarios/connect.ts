@@ -29,6 +29,8 @@ export interface ConnectOptions extends LoadOptions {
   workers: number;
   /** tsim-cluster: comet.workers. */
   cometWorkers?: number;
+  /** Run the server processes with --cpu-prof, profiles written here. */
+  cpuProfDir?: string;
 }
 
 /** RSS of one server process before and after the clients, bytes, labelled by role. */
@@ -67,7 +69,13 @@ function rssByPid(pids: readonly number[]): Map<number, number> {
 }
 
 async function runServer(kind: ServerKind, o: ConnectOptions): Promise<ConnectRow> {
-  const server = await launchServer(kind, { transport: o.transport, batch: 20, signalMs: 1000, cometWorkers: o.cometWorkers });
+  const server = await launchServer(kind, {
+    transport: o.transport,
+    batch: 20,
+    signalMs: 1000,
+    cometWorkers: o.cometWorkers,
+    cpuProfDir: o.cpuProfDir,
+  });
   const pool = LoadPool.start(o.workers);
   try {
     await sleep(500); // let start-up allocations settle before the baseline

@@ -12,6 +12,7 @@ import { State, type CloseHandler, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
+import type { LogicCalls } from './logic-calls.js';
 import type { Replays } from './replay.js';
 
 export interface ClientProtocolOptions {
@@ -31,6 +32,8 @@ export interface ClientProtocolOptions {
   clock: Clock;
   /** Replays history to opted-in connections joining a room (docs/history.md#replay). */
   replays?: Replays;
+  /** Bounds the Connect, Disconnect and routing-refresh calls in flight (limits.logicCalls). */
+  calls: LogicCalls;
 }
 
 /** An op-12 request: the room, and for an opted-in connection what to replay there. */
@@ -84,10 +87,12 @@ export class ClientProtocol {
   private readonly limitLog: LimitLog;
   private readonly clock: Clock;
   private readonly replays: Replays | undefined;
-  /** Disconnect calls in flight, so stop() can wait for them. */
-  private readonly disconnects = new Set<Promise<void>>();
+  private readonly calls: LogicCalls;
   private readonly accepts = new SharedAccepts();
   private lastRefreshWarn = -Infinity;
+  private lastDisconnectWarn = -Infinity;
+  /** Disconnect calls failed since the last warning. */
+  private disconnectFailures = 0;
   /** Auth frames that ended registered, or refused by logic (metrics). */
   readonly auths = { ok: 0, failed: 0 };
 
@@ -102,6 +107,7 @@ export class ClientProtocol {
     this.limitLog = opts.limitLog;
     this.clock = opts.clock;
     this.replays = opts.replays;
+    this.calls = opts.calls;
   }
 
   /** One decoded client frame. */
@@ -127,6 +133,14 @@ export class ClientProtocol {
   private auth(c: Connection, f: Frame): void {
     c.state = State.Authing;
     c.early = [];
+    // Waits for a slot when limits.logicCalls calls are in flight; a full queue closes the connection.
+    if (!this.calls.connect(c, () => this.callConnect(c, f))) {
+      c.close(`${this.calls.gauges().connectsWaiting} handshakes already waiting for logic (limits.connectQueue)`, 'debug');
+    }
+  }
+
+  private callConnect(c: Connection, f: Frame): Promise<void> {
+    if (c.state !== State.Authing) return Promise.resolve(); // never call logic for a connection already gone
     let reply;
     try {
       reply = this.logic.connect({ server: this.serverId, cookie: c.cookie, token: f.body, clientIp: c.ip });
@@ -134,7 +148,7 @@ export class ClientProtocol {
       reply = Promise.reject(err);
     }
     c.cookie = ''; // only logic needs it (a browser's cookies can be kilobytes)
-    reply.then(
+    return reply.then(
       (r) => {
         // Closed meanwhile (handshake timeout, client gone): nothing was registered here, so
         // nothing is undone in logic either; the routing it wrote lapses with its TTL.
@@ -168,7 +182,7 @@ export class ClientProtocol {
         }
         const t = this.clock.now();
         c.deadline = t + c.heartbeatMs;
-        c.refreshAt = t + this.refreshDelay();
+        c.refreshAt = t + this.refreshDelay(0.5);
         const early = c.early;
         c.early = null;
         if (early !== null) for (const e of early) if (c.state === State.Open) this.established(c, e);
@@ -298,16 +312,23 @@ export class ClientProtocol {
     );
   }
 
-  /** Refreshes one connection's routing in logic (called by the sweep). */
+  /** Refreshes one connection's routing in logic (called by the sweep); with the call queue full, later. */
   refreshRouting(c: Connection): void {
     c.refreshing = true;
+    if (!this.calls.refresh(c, () => this.callRefresh(c))) {
+      c.refreshing = false;
+      c.refreshAt = this.clock.now() + Math.min(this.refreshMs, 10_000) * (0.5 + Math.random() * 0.5);
+    }
+  }
+
+  private callRefresh(c: Connection): Promise<void> {
     let p;
     try {
       p = this.logic.heartbeat({ mid: c.mid, key: c.key, server: this.serverId });
     } catch (err) {
       p = Promise.reject(err);
     }
-    p.then(
+    return p.then(
       () => {
         c.refreshing = false;
         c.refreshAt = this.clock.now() + this.refreshDelay();
@@ -325,15 +346,20 @@ export class ClientProtocol {
     );
   }
 
-  /** Spread over [¾, 1] of the period so connections made together do not refresh together. */
-  private refreshDelay(): number {
-    return this.refreshMs > 0 ? this.refreshMs * (0.75 + Math.random() * 0.25) : Infinity;
+  /**
+   * Spread over [from, 1] of the period so connections made together do not refresh together:
+   * the last quarter, and the last half for a connection's first refresh, so the clients of a
+   * connect storm come back to logic over half a period rather than a quarter.
+   */
+  private refreshDelay(from = 0.75): number {
+    return this.refreshMs > 0 ? this.refreshMs * (from + Math.random() * (1 - from)) : Infinity;
   }
 
   /** Connection.close hook: unregister, and tell logic unless a newer connection took over. */
   readonly closed: CloseHandler = (c, reason, level) => {
     const registered = this.table.byKey.get(c.key) === c;
     this.table.remove(c);
+    this.calls.forget(c);
     if (this.log.isLevelEnabled(level)) {
       this.log[level]({ key: c.key || undefined, mid: String(c.mid), remote: c.remote, reason }, 'comet: connection closed');
     }
@@ -341,33 +367,31 @@ export class ClientProtocol {
   };
 
   private disconnect(c: Connection): void {
-    let p;
-    try {
-      p = this.logic.disconnect({ mid: c.mid, key: c.key, server: this.serverId });
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    const tracked: Promise<void> = p.then(
-      () => {
-        this.disconnects.delete(tracked);
-      },
-      (err) => {
-        this.disconnects.delete(tracked);
-        this.log.warn({ key: c.key, mid: String(c.mid), err: message(err) }, 'comet: disconnect failed');
-      },
-    );
-    this.disconnects.add(tracked);
+    const ref = { mid: c.mid, key: c.key, server: this.serverId };
+    this.calls.disconnect(ref.key, () => {
+      let p;
+      try {
+        p = this.logic.disconnect(ref);
+      } catch (err) {
+        p = Promise.reject(err);
+      }
+      return p.catch((err: unknown) => this.disconnectFailed(ref.key, ref.mid, err));
+    });
   }
 
-  /** Waits for the Disconnect calls in flight, at most `ms`. */
-  async settleDisconnects(ms: number): Promise<void> {
-    if (this.disconnects.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
-    });
-    await Promise.race([Promise.allSettled([...this.disconnects]), timeout]);
-    clearTimeout(timer);
+  /** Logic down or overloaded fails many at once: one line per 10 s, with the count. */
+  private disconnectFailed(key: string, mid: bigint, err: unknown): void {
+    this.disconnectFailures++;
+    const t = this.clock.now();
+    if (t - this.lastDisconnectWarn < 10_000) return;
+    this.lastDisconnectWarn = t;
+    this.log.warn({ key, mid: String(mid), failed: this.disconnectFailures, err: message(err) }, 'comet: disconnect failed');
+    this.disconnectFailures = 0;
+  }
+
+  /** Waits for the Disconnect calls in flight and queued, at most `ms`. */
+  settleDisconnects(ms: number): Promise<void> {
+    return this.calls.settle(ms);
   }
 }
 

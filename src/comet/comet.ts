@@ -16,6 +16,7 @@ import { ConnectionTable } from './connection-table.js';
 import { DeadlineSweep } from './deadlines.js';
 import { Admission, type AdmissionLimits } from './admission.js';
 import { Limit, LimitLog } from './limit-log.js';
+import { LogicCalls, type LogicCallCounts, type LogicCallLimits } from './logic-calls.js';
 import { Fanout, type PushCounts, type PushKind } from './fanout.js';
 import { OnlineReporter } from './online-reporter.js';
 import { Outbound, unsent } from './outbound.js';
@@ -60,7 +61,7 @@ export interface CometProtocol {
 }
 
 /** The config limits section. */
-export interface CometLimits extends AdmissionLimits {
+export interface CometLimits extends AdmissionLimits, LogicCallLimits {
   maxAccepts: number;
   maxRefusedWaiting: number;
 }
@@ -145,6 +146,8 @@ export interface CometCounters extends TransportCounters {
   replayReads?: Readonly<Record<string, number>>;
   /** Bytes and rooms held by the replay cache (comet.replayCache). */
   replayCache?: { bytes: number; rooms: number };
+  /** Session calls to logic (limits.logicCalls): in flight, waiting, and what waited or was never made. */
+  logicCalls?: LogicCallCounts & { inFlight: number; connectsWaiting: number; backgroundWaiting: number };
 }
 
 /** Smallest power of two >= n (goim rounds cliProto up: 5 → 8). */
@@ -160,6 +163,7 @@ export class Comet {
   private readonly table = new ConnectionTable();
   private readonly out: Outbound;
   private readonly protocol: ClientProtocol;
+  private readonly calls: LogicCalls;
   private readonly replays: Replays;
   private readonly replayTails: RoomTails<Room>;
   private readonly sweep: DeadlineSweep;
@@ -211,7 +215,9 @@ export class Comet {
       recordBytes,
       tails,
     });
+    this.calls = new LogicCalls(admission, this.admission.log, log, clock);
     this.protocol = new ClientProtocol({
+      calls: this.calls,
       serverId,
       logic,
       log,
@@ -433,6 +439,7 @@ export class Comet {
       replays: { ...this.replays.results },
       replayReads: { ...this.replays.reads },
       replayCache: { bytes: this.replayTails.bytes, rooms: this.replayTails.size },
+      logicCalls: { ...this.calls.gauges(), waited: { ...this.calls.counts.waited }, shed: { ...this.calls.counts.shed } },
     };
   }
 

@@ -42,6 +42,10 @@ export const Limit = {
   ReplayHold: 'replay_hold',
   /** An op-12 JSON body that is not a valid room and history request (refused, connection kept). */
   HistoryRequest: 'history_request',
+  /** A handshake finding limits.connectQueue handshakes already waiting for a call to logic (connection closed). */
+  ConnectQueue: 'connect_queue',
+  /** A Disconnect call finding limits.disconnectQueue calls already waiting (not made: the routing lapses with redis.expire). */
+  DisconnectQueue: 'disconnect_queue',
 } as const;
 export type LimitName = (typeof Limit)[keyof typeof Limit];
 

@@ -42,6 +42,9 @@ export function cometSettings(config: Config, sharesWith: 'http api' | { metrics
       upstreamFramesBurst: limits.upstreamFramesBurst,
       maxAccepts: limits.maxAccepts,
       maxRefusedWaiting: limits.maxRefusedWaiting,
+      logicCalls: limits.logicCalls,
+      connectQueue: limits.connectQueue,
+      disconnectQueue: limits.disconnectQueue,
     },
     timers: {
       sweepInterval: comet.sweepInterval,

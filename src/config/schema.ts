@@ -172,6 +172,12 @@ export const configSchema = z
         upstreamFramesBurst: z.number().int().min(1).default(100),
         /** Ops one connection may watch (auth accepts plus op-14 subs); a connection going past it is closed. */
         maxAccepts: z.number().int().min(1).max(65536).default(256),
+        /** Connect, Disconnect and routing-refresh calls one comet process has in flight to logic at once; more wait in a queue. */
+        logicCalls: z.number().int().min(0).default(64),
+        /** Handshakes that may wait for a logicCalls slot; a handshake past it is closed (limit connect_queue). */
+        connectQueue: z.number().int().min(0).default(10_000),
+        /** Disconnect calls and routing refreshes that may wait for a slot; a Disconnect past it is not made (limit disconnect_queue). */
+        disconnectQueue: z.number().int().min(0).default(100_000),
       })
       .strict()
       .default({}),

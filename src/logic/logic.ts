@@ -214,7 +214,8 @@ export class Logic implements LogicService {
     } catch (err) {
       this.log.error({ err, mid: String(token.mid), key, server: req.server }, `logic: storing the routing of key=${key} on ${req.server} failed`);
     }
-    this.log.debug({ mid: String(token.mid), key, server: req.server, roomId: token.roomId }, 'logic: connected');
+    if (this.log.isLevelEnabled('debug'))
+      this.log.debug({ mid: String(token.mid), key, server: req.server, roomId: token.roomId }, 'logic: connected');
     return {
       mid: token.mid,
       key,

@@ -121,6 +121,32 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     help: 'Throttled broadcasts (speed > 0) walking now; at most push.maxThrottled.',
     read: () => comet.counters().throttledWalks ?? 0,
   });
+  lazyGauge(registry, {
+    name: 'tsim_comet_logic_calls_in_flight',
+    help: 'Connect, Disconnect and routing-refresh calls to logic in flight (at most limits.logicCalls).',
+    read: () => comet.counters().logicCalls?.inFlight ?? 0,
+  });
+  lazyGauge(registry, {
+    name: 'tsim_comet_logic_calls_waiting',
+    help: 'Calls to logic waiting for a limits.logicCalls slot, by queue: connect (handshakes, limits.connectQueue) or background (Disconnect calls and routing refreshes, limits.disconnectQueue).',
+    label: 'queue',
+    read: () => {
+      const l = comet.counters().logicCalls;
+      return { connect: l?.connectsWaiting ?? 0, background: l?.backgroundWaiting ?? 0 };
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_logic_calls_waited_total',
+    help: 'Calls to logic that waited for a limits.logicCalls slot before being made, by call: connect, disconnect, refresh.',
+    label: 'call',
+    read: () => comet.counters().logicCalls?.waited ?? {},
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_logic_calls_shed_total',
+    help: 'Calls to logic never made, by reason: connect_queue_full (connection closed), connect_gone (the connection closed while waiting), disconnect_queue_full (routing left to expire), refresh_queue_full (retried later), refresh_gone.',
+    label: 'reason',
+    read: () => comet.counters().logicCalls?.shed ?? {},
+  });
   lazyHistogram(registry, {
     name: 'tsim_fanout_latency_seconds',
     help: 'Time comet spends on one push call from job: from the call to the end of its fan-out loop (encoding and queueing to every recipient), by kind.',

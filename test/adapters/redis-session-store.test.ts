@@ -76,6 +76,52 @@ describe("RedisSessionStore: goim's key schema and outages (real Redis)", { skip
     assert.equal(await raw.type(k('key_abc')), 'string');
   });
 
+  test('a connect is two commands, one for mid 0; an existing mid hash keeps its other devices and gets the full TTL', async () => {
+    await raw.hset(k('mid_77'), 'other-device', 'comet09');
+    await raw.expire(k('mid_77'), 5);
+    await raw.set(k('key_seventy'), 'comet-old'); // a stale routing without TTL
+    const commands = await commandsOf(async () => {
+      await store.addMapping({ mid: 77n, key: 'seventy', server: 'comet01' });
+      await store.addMapping({ mid: 0n, key: 'guest-77', server: 'comet01' });
+    });
+    assert.deepEqual(commands.sort(), ['evalsha', 'set', 'set'], `commands sent: ${commands.join(' ')}`);
+    assert.deepEqual(await raw.hgetall(k('mid_77')), { 'other-device': 'comet09', seventy: 'comet01' });
+    assert.equal(await raw.ttl(k('mid_77')), 1800);
+    assert.equal(await raw.get(k('key_seventy')), 'comet01');
+    assert.equal(await raw.ttl(k('key_seventy')), 1800);
+    assert.equal(await raw.ttl(k('key_guest-77')), 1800);
+  });
+
+  /** Top-level commands on this test's keys while `run` runs (MONITOR; a script's inner calls not counted). */
+  async function commandsOf(run: () => Promise<void>): Promise<string[]> {
+    const monitor = await raw.monitor();
+    const seen: string[] = [];
+    const marker = (name: string): Promise<void> =>
+      new Promise<void>((resolve) => {
+        const onCommand = (_t: string, args: string[]) => {
+          if (args[1] === k(name)) {
+            monitor.off('monitor', onCommand);
+            resolve();
+          }
+        };
+        monitor.on('monitor', onCommand);
+        void raw.get(k(name));
+      });
+    try {
+      await within(marker('monitor-start'), 5000, 'MONITOR start');
+      const onCommand = (_t: string, args: string[], source: string) => {
+        if (source !== 'lua' && args.slice(1).some((a) => a.startsWith(prefix))) seen.push(args[0].toLowerCase());
+      };
+      monitor.on('monitor', onCommand);
+      await run();
+      await within(marker('monitor-end'), 5000, 'MONITOR end');
+      monitor.off('monitor', onCommand);
+      return seen.filter((c) => c !== 'get');
+    } finally {
+      monitor.disconnect();
+    }
+  }
+
   test('mid 0 writes only the key', async () => {
     await store.addMapping({ mid: 0n, key: 'guest-key', server: 'comet01' });
     assert.equal(await raw.get(k('key_guest-key')), 'comet01');

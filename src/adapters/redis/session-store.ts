@@ -31,6 +31,13 @@ return 0`,
   1,
 );
 
+/** HSET mid_<mid> <key> <server> and its TTL (ARGV[3] seconds): one command for the client instead of two. */
+const HSET_EXPIRE = new LuaScript(
+  `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('EXPIRE', KEYS[1], ARGV[3])`,
+  1,
+);
+
 /** HDEL mid_<mid> <key> only while the field still names ARGV[2]. */
 const HDEL_MID_IF = new LuaScript(
   `if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
@@ -60,18 +67,24 @@ export class RedisSessionStore implements SessionStore {
     this.ownsClient = opts.ownsClient ?? false;
   }
 
-  /** HSET mid_M K S + EXPIRE (mid > 0), SET key_K S + EXPIRE. */
+  /**
+   * HSET mid_M K S + EXPIRE in one script (mid > 0), SET key_K S EX: the two keys may sit on
+   * different Cluster nodes, so they are two commands, sent in one pipeline.
+   */
   async addMapping(ref: SessionRef): Promise<void> {
     await this.usable();
     const r = this.redis;
-    const ops: Promise<unknown>[] = [];
-    if (ref.mid > 0n) {
-      const mk = midKey(ref.mid);
-      ops.push(r.hset(mk, ref.key, ref.server), r.expire(mk, this.expire));
+    const set = r.set(keyKey(ref.key), ref.server, 'EX', this.expire);
+    const what = (): string => `addMapping key=${ref.key} mid=${ref.mid}`;
+    if (ref.mid <= 0n) {
+      try {
+        await set;
+      } catch (e) {
+        throw redisError(r, what(), e);
+      }
+      return;
     }
-    const kk = keyKey(ref.key);
-    ops.push(r.set(kk, ref.server), r.expire(kk, this.expire));
-    await this.all(ops, `addMapping key=${ref.key} mid=${ref.mid}`);
+    await this.all([set, HSET_EXPIRE.run(r, [midKey(ref.mid)], [ref.key, ref.server, this.expire])], what);
   }
 
   /** EXPIRE mid_M (mid > 0), EXPIRE key_K; resolves whether key_K still existed. */
@@ -81,7 +94,7 @@ export class RedisSessionStore implements SessionStore {
     const ops: Promise<unknown>[] = [];
     if (ref.mid > 0n) ops.push(r.expire(midKey(ref.mid), this.expire));
     ops.push(r.expire(keyKey(ref.key), this.expire));
-    const res = await this.all(ops, `expireMapping key=${ref.key} mid=${ref.mid}`);
+    const res = await this.all(ops, () => `expireMapping key=${ref.key} mid=${ref.mid}`);
     return res[res.length - 1] === 1;
   }
 
@@ -96,7 +109,7 @@ export class RedisSessionStore implements SessionStore {
     const ops: Promise<unknown>[] = [];
     if (ref.mid > 0n) ops.push(HDEL_MID_IF.run(r, [midKey(ref.mid)], [ref.key, ref.server]));
     ops.push(DEL_KEY_IF.run(r, [keyKey(ref.key)], [ref.server]));
-    const res = await this.all(ops, `delMapping key=${ref.key} mid=${ref.mid}`);
+    const res = await this.all(ops, () => `delMapping key=${ref.key} mid=${ref.mid}`);
     return res[res.length - 1] === 1;
   }
 
@@ -213,12 +226,12 @@ export class RedisSessionStore implements SessionStore {
     if (attempt) await attempt;
   }
 
-  /** Awaits commands issued together; the first failure becomes one clear error. */
-  private async all(ops: Promise<unknown>[], what: string): Promise<unknown[]> {
+  /** Awaits commands issued together; the first failure becomes one clear error (`what` built only then). */
+  private async all(ops: Promise<unknown>[], what: string | (() => string)): Promise<unknown[]> {
     const settled = await Promise.allSettled(ops);
     const out: unknown[] = [];
     for (const s of settled) {
-      if (s.status === 'rejected') throw redisError(this.redis, what, s.reason);
+      if (s.status === 'rejected') throw redisError(this.redis, typeof what === 'string' ? what : what(), s.reason);
       out.push(s.value);
     }
     return out;
