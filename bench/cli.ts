@@ -176,35 +176,45 @@ export function registerScenarios(bench: Command): void {
     );
 
   clientOptions(
-    bench.command('connect').description('N clients connect and authenticate: connections/s, failures, RSS per idle connection after GC'),
+    bench
+      .command('connect')
+      .description('N clients connect and authenticate: connections/s, failures, RSS per idle connection without a forced GC and after one'),
     { clients: 10_000 },
   )
     .addOption(new Option('--server <kind>', SERVER_HELP).argParser(serverChoice).default('tsim'))
     .addOption(cometWorkersOption())
+    .addOption(
+      new Option('--idle-wait <s>', 'seconds the clients stay idle before RSS is read without a forced GC (then again after one)')
+        .argParser(int(1))
+        .default(30),
+    )
     .addOption(
       new Option('--baseline <list>', 'baselines run after tsim: raw-net, socket.io, or none')
         .argParser(baselineList)
         .default([] as ServerKind[], 'none'),
     )
     .addOption(new Option('--cpu-prof <dir>', 'run the server processes with --cpu-prof, profiles written to <dir> when they stop'))
-    .action(async (f: ClientFlags & { server: ServerKind | null; cometWorkers: number; baseline: ServerKind[]; cpuProf?: string }) => {
-      try {
-        const { runConnect } = await import('./scenarios/connect.js');
-        const servers = [...(f.server ? [f.server] : []), ...f.baseline];
-        if (servers.length === 0) throw new Error('nothing to run: --server none and --baseline none');
-        await runConnect({
-          ...loadOptions(f),
-          transport: f.transport,
-          servers,
-          workers: f.workers,
-          cometWorkers: f.cometWorkers,
-          cpuProfDir: f.cpuProf,
-        });
-        process.exit(0);
-      } catch (err) {
-        onError(err);
-      }
-    });
+    .action(
+      async (f: ClientFlags & { server: ServerKind | null; cometWorkers: number; idleWait: number; baseline: ServerKind[]; cpuProf?: string }) => {
+        try {
+          const { runConnect } = await import('./scenarios/connect.js');
+          const servers = [...(f.server ? [f.server] : []), ...f.baseline];
+          if (servers.length === 0) throw new Error('nothing to run: --server none and --baseline none');
+          await runConnect({
+            ...loadOptions(f),
+            transport: f.transport,
+            servers,
+            workers: f.workers,
+            cometWorkers: f.cometWorkers,
+            cpuProfDir: f.cpuProf,
+            idleWait: f.idleWait,
+          });
+          process.exit(0);
+        } catch (err) {
+          onError(err);
+        }
+      },
+    );
 
   clientOptions(bench.command('push-api').description('HTTP push API throughput (requests/s) and latency at a fixed concurrency'), { clients: 0 })
     .addOption(new Option('--duration <s>', 'seconds to push').argParser(positive).default(10))

@@ -1,9 +1,9 @@
 // `tsim` command line: embedded mode (`start`) and, in distributed mode, one role per process.
+// What a command runs is imported when it runs (see distributed/commands.ts).
 import { Command } from 'commander';
 import { registerRoleCommands } from './distributed/commands.js';
 import { fail, prepare, withConfigOptions, type CommonOptions } from './cli-common.js';
 import { showAddress } from './config/listen.js';
-import { startEmbedded } from './embedded.js';
 import { exitOnSignal } from './shutdown.js';
 
 const program = new Command()
@@ -16,6 +16,7 @@ withConfigOptions(
 ).action(async (opts: CommonOptions) => {
   try {
     const { config, log } = await prepare(opts);
+    const { startEmbedded } = await import('./embedded.js');
     const tsim = await startEmbedded(config, log);
     const a = tsim.addresses();
     log.info(

@@ -2,12 +2,17 @@
 // the server's work: it answers a "gc" request over the IPC channel (for idle-memory
 // figures after a full collection) and ends the server if the benchmark process dies.
 //
+// The collection is V8's "last resort" one: a plain gc() frees the garbage but keeps the
+// pages it lived on mapped for reuse, so RSS stays where the peak left it; the last-resort
+// collection also gives those pages back to the system, leaving what the live objects use.
+//
 // node:cluster workers (a comet with comet.workers > 1) inherit the primary's execArgv, so
 // they load this module too: the primary passes a "gc" request on to every worker over the
 // cluster channel and answers once they all did (or after WORKER_WAIT_MS).
 import cluster, { type Worker } from 'node:cluster';
 
-const gc = (globalThis as { gc?: () => void }).gc;
+type GcOptions = { type: 'major'; execution: 'sync'; flavor: 'last-resort' };
+const gc = (globalThis as { gc?: (o?: GcOptions) => void }).gc;
 const WORKER_WAIT_MS = 5000;
 
 interface GcMessage {
@@ -15,8 +20,7 @@ interface GcMessage {
 }
 
 function collect(): void {
-  gc?.();
-  gc?.();
+  gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
 /** Asks one worker to collect; resolves with whether it answered in time. */

@@ -1,10 +1,9 @@
 // Builds the HistoryStore the settings name (config/history-settings.ts resolves them):
 // SQLite in `dataDir`, PostgreSQL at `postgresUrl`, or process memory (docs/history.md#storage).
+// Each engine's code (pg, the SQLite thread) is imported only when that engine is opened: a
+// process without history, or with another engine, does not carry it.
 import type { Logger } from '../log.js';
 import type { HistoryStore } from '../ports/index.js';
-import { MemoryHistoryStore } from './memory/history-store.js';
-import { PostgresHistoryStore } from './postgres/history-store.js';
-import { SqliteThreadHistoryStore } from './sqlite/history-thread.js';
 
 export interface HistoryStoreSettings {
   engine: 'sqlite' | 'postgres' | 'memory';
@@ -21,9 +20,12 @@ export interface HistoryStoreSettings {
 /** Opens the store; rejects with the engine's reason when it cannot (no directory, no server). */
 export async function openHistoryStore(settings: HistoryStoreSettings, log: Logger): Promise<HistoryStore> {
   switch (settings.engine) {
-    case 'memory':
+    case 'memory': {
+      const { MemoryHistoryStore } = await import('./memory/history-store.js');
       return new MemoryHistoryStore();
+    }
     case 'sqlite': {
+      const { SqliteThreadHistoryStore } = await import('./sqlite/history-thread.js');
       // On a thread of its own: node:sqlite blocks while it writes (docs/benchmarks.md#room-history-storage).
       const store = await SqliteThreadHistoryStore.open({ dataDir: settings.dataDir });
       log.info({ engine: 'sqlite', dataDir: settings.dataDir }, 'history store open');
@@ -32,6 +34,7 @@ export async function openHistoryStore(settings: HistoryStoreSettings, log: Logg
     case 'postgres': {
       // Not awaited: a process starts while PostgreSQL is down, and its calls fail like any
       // outage until it answers (docs/history.md#offsets-and-epochs).
+      const { PostgresHistoryStore } = await import('./postgres/history-store.js');
       const store = PostgresHistoryStore.open({
         url: settings.postgresUrl,
         maxConnections: settings.postgresMaxConnections,

@@ -1,4 +1,6 @@
-// `comet.workers = N > 1`: N comet worker processes under one primary (node:cluster).
+// `comet.workers = N > 1`: N comet worker processes under one primary (node:cluster). This
+// module is the primary; comet-worker.ts is what each worker runs. The primary loads none
+// of the comet itself (no gRPC, Redis, metrics or comet code): it stays a small process.
 //
 // Worker i is a comet of its own — server id `<env.host>-<i>`, gRPC on port base + i (base =
 // rpcServer.addr's port), metrics likewise on metrics.addr's port + i — and all of them share
@@ -14,21 +16,21 @@ import { ConfigError } from '../config/load.js';
 import { formatListen, parseListen } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
-import { metricsAddr } from '../metrics/serve.js';
+import { metricsAddr } from '../metrics/metrics-addr.js';
 import { exitOnSignal } from '../shutdown.js';
-import { grpcListen } from './grpc-settings.js';
-import { COMET_GRPC_DEFAULT, startCometProcess, type CometAddresses } from './comet-process.js';
+import type { CometAddresses } from './comet-process.js';
+import { COMET_GRPC_DEFAULT, grpcListen } from './grpc-settings.js';
 
 /** Set in a worker's environment: its index. */
 const WORKER_INDEX_ENV = 'TSIM_COMET_WORKER';
 /** Set in a worker's environment: its gRPC listen address. */
-const WORKER_GRPC_ENV = 'TSIM_COMET_WORKER_GRPC';
+export const WORKER_GRPC_ENV = 'TSIM_COMET_WORKER_GRPC';
 /** Set in a worker's environment: its metrics listen address. */
-const WORKER_METRICS_ENV = 'TSIM_COMET_WORKER_METRICS';
+export const WORKER_METRICS_ENV = 'TSIM_COMET_WORKER_METRICS';
 
-const STARTED = 'tsim:comet-worker-started';
+export const STARTED = 'tsim:comet-worker-started';
 
-interface StartedMessage {
+export interface StartedMessage {
   type: typeof STARTED;
   index: number;
   pid: number;
@@ -46,7 +48,6 @@ const RESTART_MAX_MS = 30_000;
 const STABLE_AFTER_MS = 30_000;
 /** How long the primary waits for the workers to stop before killing them. */
 const PRIMARY_GRACE_MS = 25_000;
-const WORKER_GRACE_MS = 20_000;
 
 /** This process's worker index when it is a comet worker forked by the primary. */
 export function cometWorkerIndex(): number | undefined {
@@ -55,45 +56,6 @@ export function cometWorkerIndex(): number | undefined {
   if (v === undefined || !/^\d+$/.test(v)) return undefined;
   return Number(v);
 }
-
-// ---- worker ------------------------------------------------------------------------------
-
-/** Runs worker `index`: one comet; reports its addresses to the primary; stops on SIGTERM. */
-export async function runCometWorker(config: Config, log: Logger, index: number): Promise<void> {
-  const serverId = `${config.env.host}-${index}`;
-  const wlog = log.child({ worker: index });
-  const listen = process.env[WORKER_GRPC_ENV] ?? grpcListen(config, COMET_GRPC_DEFAULT);
-  // Ctrl-C reaches every process of the group; the primary turns it into one SIGTERM each.
-  process.on('SIGINT', () => {});
-  const comet = await startCometProcess(config, wlog, {
-    serverId,
-    grpcListen: listen,
-    metricsListen: process.env[WORKER_METRICS_ENV] ?? metricsAddr(config, 'comet', index),
-  });
-  const addresses = comet.addresses();
-  wlog.info(addresses, 'comet worker started');
-  process.send?.({ type: STARTED, index, pid: process.pid, addresses } satisfies StartedMessage);
-
-  let stopping = false;
-  process.on('SIGTERM', () => {
-    if (stopping) return;
-    stopping = true;
-    wlog.info('comet worker: shutting down');
-    setTimeout(() => {
-      wlog.error({ graceMs: WORKER_GRACE_MS }, 'comet worker: shutdown did not finish in time: exiting');
-      process.exit(1);
-    }, WORKER_GRACE_MS).unref();
-    comet.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        wlog.error({ err: (err as Error).message }, 'comet worker: shutdown failed');
-        process.exit(1);
-      },
-    );
-  });
-}
-
-// ---- primary ------------------------------------------------------------------------------
 
 interface Slot {
   index: number;

@@ -16,14 +16,12 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { LimitHits } from '../metrics/limit-hits.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
-import { metricsAddr, metricsServeOptions, serveMetrics } from '../metrics/serve.js';
+import { metricsAddr } from '../metrics/metrics-addr.js';
+import { metricsServeOptions, serveMetrics } from '../metrics/serve.js';
 import type { CometOps } from '../ports/index.js';
-import { grpcListen, grpcServerOptions, rpcClientTls } from './grpc-settings.js';
+import { COMET_GRPC_DEFAULT, grpcListen, grpcServerOptions, rpcClientTls } from './grpc-settings.js';
 import { redisRegistry } from './redis.js';
 import { Teardown } from './teardown.js';
-
-/** goim's comet gRPC port. */
-export const COMET_GRPC_DEFAULT = ':3109';
 
 export interface CometProcessOptions {
   /** Server id: routing value and registry host name (default env.host). */

@@ -1,13 +1,14 @@
 // `tsim comet | logic | job --config <file>`: one role per process (distributed mode).
 // Each logs one JSON line "tsim <role> started" with the addresses it bound, and stops
 // cleanly on SIGTERM/SIGINT (exit 0).
+//
+// Each role's code is imported only when its command runs: a process loads the modules
+// (and their packages: gRPC, Redis, NATS, PostgreSQL, fastify, …) of its own role alone,
+// and a comet primary none of the comet's.
 import type { Command } from 'commander';
 import { fail, prepare, withConfigOptions, type CommonOptions } from '../cli-common.js';
 import { exitOnSignal } from '../shutdown.js';
-import { cometWorkerIndex, runCometPrimary, runCometWorker } from './comet-cluster.js';
-import { startCometProcess } from './comet-process.js';
-import { startJobProcess } from './job-process.js';
-import { startLogicProcess } from './logic-process.js';
+import { cometWorkerIndex, runCometPrimary } from './comet-cluster.js';
 
 /** Longest a role may take to stop on SIGTERM before it exits anyway (non-zero). */
 const GRACE_MS = 20_000;
@@ -19,8 +20,12 @@ function roleCommand(program: Command, name: string, description: string): Comma
 async function runComet(opts: CommonOptions): Promise<void> {
   const { config, log } = await prepare(opts);
   const worker = cometWorkerIndex();
-  if (worker !== undefined) return runCometWorker(config, log, worker);
+  if (worker !== undefined) {
+    const { runCometWorker } = await import('./comet-worker.js');
+    return runCometWorker(config, log, worker);
+  }
   if (config.comet.workers > 1) return runCometPrimary(config, log);
+  const { startCometProcess } = await import('./comet-process.js');
   const comet = await startCometProcess(config, log);
   log.info({ role: 'comet', ...comet.addresses() }, 'tsim comet started');
   exitOnSignal(log, () => comet.stop(), GRACE_MS);
@@ -28,6 +33,7 @@ async function runComet(opts: CommonOptions): Promise<void> {
 
 async function runLogic(opts: CommonOptions): Promise<void> {
   const { config, log } = await prepare(opts);
+  const { startLogicProcess } = await import('./logic-process.js');
   const logic = await startLogicProcess(config, log);
   log.info({ role: 'logic', ...logic.addresses() }, 'tsim logic started');
   exitOnSignal(log, () => logic.stop(), GRACE_MS);
@@ -35,6 +41,7 @@ async function runLogic(opts: CommonOptions): Promise<void> {
 
 async function runJob(opts: CommonOptions): Promise<void> {
   const { config, log } = await prepare(opts);
+  const { startJobProcess } = await import('./job-process.js');
   const job = await startJobProcess(config, log);
   log.info({ role: 'job', owner: job.owner, comets: job.job.comets(), ...(job.metrics ? { metrics: job.metrics } : {}) }, 'tsim job started');
   exitOnSignal(log, () => job.stop(), GRACE_MS);

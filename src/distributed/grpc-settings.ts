@@ -4,6 +4,9 @@ import type { RpcClientTls } from '../adapters/grpc/channel-options.js';
 import type { RpcServerOptions } from '../adapters/grpc/serve.js';
 import type { Config } from '../config/schema.js';
 
+/** goim's comet gRPC port. */
+export const COMET_GRPC_DEFAULT = ':3109';
+
 /** rpcServer.addr, or the role's goim default (comet ":3109", logic ":3119"). */
 export function grpcListen(config: Config, roleDefault: string): string {
   return config.rpcServer.addr ?? roleDefault;

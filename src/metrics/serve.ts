@@ -18,20 +18,6 @@ export interface MetricsSource {
 
 const METRICS_PATH = '/metrics';
 
-/** Default `metrics.addr` of the roles without an HTTP server (logic serves on httpServer.addr). */
-export const DEFAULT_METRICS_ADDR = { comet: ':3190', job: ':3128' } as const;
-
-/**
- * The metrics listen address of a distributed comet or job: `metrics.addr`, else the role
- * default; comet worker `worker` (0-based) listens on the port + worker (port 0 stays 0).
- */
-export function metricsAddr(config: Config, role: 'comet' | 'job', worker = 0): string {
-  const { host, port } = parseListen(config.metrics.addr ?? DEFAULT_METRICS_ADDR[role]);
-  const p = port === 0 ? 0 : port + worker;
-  if (host === undefined) return `:${p}`;
-  return host.includes(':') ? `[${host}]:${p}` : `${host}:${p}`;
-}
-
 /**
  * `source` rendered at most once per `intervalMs`: a scrape within that long of the last
  * render gets its text, and scrapes arriving while a render runs share it, so a flood of

@@ -130,12 +130,14 @@ describe('bench (tiny runs)', () => {
         ['socket.io', true],
       ],
     );
-    const c = await bench(['connect', '--clients', '20', '--workers', '1', '--transport', 'ws', '--out', out]);
+    const c = await bench(['connect', '--clients', '20', '--workers', '1', '--transport', 'ws', '--idle-wait', '1', '--out', out]);
     assert.equal(c.code, 0, c.stderr);
     const conn = await onlyResult<ConnectRow>(out, 'connect');
     assert.equal(conn.rows[0].ok, 20);
     assert.equal(conn.rows[0].failed, 0);
     assert.ok(conn.rows[0].rssAfter > 0);
+    assert.ok(conn.rows[0].rssIdle > 0 && conn.rows[0].rssBeforeNoGc > 0, 'RSS also read without a forced GC');
+    assert.equal(conn.rows[0].idleWait, 1);
     assert.equal(await leftovers(), 0, 'no server or load worker left running');
   });
 });
