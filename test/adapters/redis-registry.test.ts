@@ -165,6 +165,32 @@ describe("RedisRegistry: several connections, goim's JSON, expiry and outages (r
     await a.deregister('meta.app', 'm1');
   });
 
+  test('a failed re-registration is tried again within a second, not a whole refresh later', async () => {
+    // A busy process reads Redis's reply late and its command times out: here the client's
+    // first two re-registrations fail, and the refresh interval is longer than the TTL's share
+    // left after them, so only the quick retry keeps the instance alive.
+    const client = createRedis(url, { dialTimeoutMs: 500 });
+    const r = new RedisRegistry(client, { ttlMs: 3500, refreshMs: 2000, prefix, log: silentLogger, ownsClient: true });
+    open.push(r);
+    const b = registry();
+    await r.register(instance('flaky', 'retry.app'));
+    assert.deepEqual(hosts(await b.list('retry.app')), ['flaky']);
+    const real = client.evalsha.bind(client);
+    let failures = 0;
+    (client as unknown as { evalsha: (...a: unknown[]) => Promise<unknown> }).evalsha = (...a: unknown[]) => {
+      if (failures < 2) {
+        failures++;
+        return Promise.reject(new Error('Command timed out'));
+      }
+      return (real as (...x: unknown[]) => Promise<unknown>)(...a);
+    };
+    // Refresh at 2 s fails, the retry at 3 s fails, the next at 4 s succeeds: without the
+    // retries the next attempt would be at 4 s and then 6 s, after the 3.5 s TTL.
+    await new Promise((res) => setTimeout(res, 5000));
+    assert.equal(failures, 2, 'both failures happened');
+    assert.deepEqual(hosts(await b.list('retry.app')), ['flaky'], 'still registered');
+  });
+
   test('a crashed instance (no more refreshes) drops out after the TTL', async () => {
     const crashing = registry({ ttlMs: 1000, refreshMs: 200 });
     const b = registry();

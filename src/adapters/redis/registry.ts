@@ -60,6 +60,9 @@ return redis.call('HMGET', KEYS[1], unpack(live))`,
   2,
 );
 
+/** Delay before a failed re-registration is tried again. */
+const RETRY_MS = 1000;
+
 export interface RedisRegistryOptions {
   /** An instance not re-registered for this long is gone (registry.ttl). */
   ttlMs: number;
@@ -153,6 +156,8 @@ export class RedisRegistry implements Registry {
   private scanTimer: NodeJS.Timeout | null = null;
   private readonly onReady = (): void => this.afterReconnect();
   private failing = false;
+  /** A failed re-registration is tried again this soon rather than a whole refresh later. */
+  private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
@@ -264,6 +269,7 @@ export class RedisRegistry implements Registry {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.refreshTimer);
+    clearTimeout(this.retryTimer);
     if (this.scanTimer) clearInterval(this.scanTimer);
     this.scanTimer = null;
     this.redis.off('ready', this.onReady);
@@ -301,6 +307,18 @@ export class RedisRegistry implements Registry {
       (e: Error) => {
         if (!this.failing) this.log.warn({ err: e.message }, 'registry: re-registration failed; instances expire unless Redis returns');
         this.failing = true;
+        // A busy process reads Redis's reply late and times the command out (it may well have
+        // run): three such refreshes in a row would let the instance expire, so try again soon.
+        if (!this.closed && this.retryTimer === undefined) {
+          this.retryTimer = setTimeout(
+            () => {
+              this.retryTimer = undefined;
+              this.refreshMine();
+            },
+            Math.min(RETRY_MS, this.refreshMs),
+          );
+          this.retryTimer.unref();
+        }
       },
     );
   }
