@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { FanoutRow } from '../scenarios/fanout.js';
 import type { ScaleStep } from '../scenarios/scale.js';
-import { bestRow, cpuPerMillion } from '../scenarios/scale.js';
+import { cpuMicrosPerWrite, cpuPerMillion } from '../scenarios/scale.js';
 import type { MachineInfo } from './proc.js';
 import { chartSvg, type Series } from './svg-chart.js';
 
@@ -24,19 +24,23 @@ export function scaleChart(files: readonly string[]): string {
   }
   const memory: Series[] = [];
   const cpu: Series[] = [];
+  const perWrite: Series[] = [];
+  // CPU is compared at one push rate that every count ran (the first of the list): at a
+  // rate a count cannot keep up with, the job merges batches and CPU per message falls.
+  const rate = Math.min(...docs.flatMap((d) => d.results.steps.map((s) => s.rows[0]?.rate ?? Infinity)));
   for (const [t, steps] of byTransport) {
     const name = t === 'ws' ? 'WebSocket' : 'TCP';
     memory.push({ name: `${name}, idle, no GC`, points: steps.map((s) => [s.clients, s.cometBytesPerConn / KB]) });
     memory.push({ name: `${name}, after GC`, points: steps.map((s) => [s.clients, s.cometBytesPerConnGc / KB]), dashed: true });
-    const at = (pick: (s: ScaleStep) => FanoutRow | undefined, part: 'all' | 'comet'): Array<[number, number]> =>
+    const row = (s: ScaleStep): FanoutRow | undefined => s.rows.find((r) => r.rate === rate);
+    const at = (f: (r: FanoutRow) => number): Array<[number, number]> =>
       steps.map((s) => {
-        const r = pick(s);
-        return [s.clients, r ? cpuPerMillion(r)[part] : Number.NaN];
+        const r = row(s);
+        return [s.clients, r ? f(r) : Number.NaN];
       });
-    const at40 = (s: ScaleStep) => s.rows.find((r) => r.rate === 40 && r.sustained);
-    cpu.push({ name: `${name}, comets, 40 pushes/s`, points: at(at40, 'comet') });
-    cpu.push({ name: `${name}, comets, highest rate kept up`, points: at((s) => bestRow(s.rows), 'comet'), dashed: true });
-    cpu.push({ name: `${name}, whole cluster, highest rate`, points: at((s) => bestRow(s.rows), 'all'), dashed: true });
+    cpu.push({ name: `${name}, comet processes`, points: at((r) => cpuPerMillion(r).comet) });
+    cpu.push({ name: `${name}, whole cluster`, points: at((r) => cpuPerMillion(r).all), dashed: true });
+    perWrite.push({ name: `${name}, comet processes`, points: at((r) => cpuMicrosPerWrite(r)) });
   }
   const m = docs[0]?.machine ?? {};
   const dates = [...new Set(docs.map((d) => d.at.slice(0, 10)))].join(', ');
@@ -51,11 +55,18 @@ export function scaleChart(files: readonly string[]): string {
         target: { y: 8, label: 'goal 8 KB' },
       },
       {
-        title: 'CPU per million delivered messages',
+        title: `CPU per million delivered messages, ${rate} pushes/s`,
         xLabel: 'connections in one room',
         yLabel: 'CPU-seconds per million messages',
         logX: true,
         series: cpu,
+      },
+      {
+        title: `Comet CPU per socket write, ${rate} pushes/s`,
+        xLabel: 'connections in one room',
+        yLabel: 'CPU microseconds per write',
+        logX: true,
+        series: perWrite,
       },
     ],
     `npm run bench -- scale; ${m.cores ?? '?'} vCPUs (${m.cpuModel ?? 'unknown CPU'}), Node ${m.node ?? '?'}, loopback; ${dates}`,

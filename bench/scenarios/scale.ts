@@ -119,6 +119,12 @@ export function cpuPerMillion(r: FanoutRow): { all: number; comet: number } {
   return { all: ((r.serverCpuPct / 100) * r.elapsedS) / millions, comet: (((r.cometCpuPct ?? 0) / 100) * r.elapsedS) / millions };
 }
 
+/** Comet CPU per socket write, µs: the unit cost of fan-out, whatever the batch size. */
+export function cpuMicrosPerWrite(r: FanoutRow): number {
+  const writes = r.socketWritesPerSec ?? 0;
+  return writes > 0 ? (((r.cometCpuPct ?? 0) / 100) * 1e6) / writes : Number.NaN;
+}
+
 async function runStep(n: number, o: ScaleOptions): Promise<ScaleStep> {
   const cometWorkers = Math.max(1, Math.ceil(n / o.clientsPerComet));
   const loadWorkers = Math.max(2, Math.ceil(n / o.clientsPerLoad));

@@ -107,7 +107,7 @@ describe('bench scale (tiny run)', { skip }, () => {
     const text = await readFile(svg, 'utf8');
     assert.match(text, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.match(text, /Comet RSS per connection/);
-    // One point per count on every line that has data: 2 memory lines and 3 CPU lines.
+    // One point per count on every line: 2 memory lines, 2 CPU lines, 1 per-write line.
     assert.equal((text.match(/<circle /g) ?? []).length, 2 * 5);
     assert.equal(await leftovers(), 0, 'no server or load worker left running');
   });
