@@ -103,7 +103,7 @@ const CLIENTS_PER_SOURCE = 2000;
 /** 127.0.0.2 … 127.0.0.254. */
 const MAX_SOURCES = 253;
 
-export function sourcesFor(n: number): number {
+function sourcesFor(n: number): number {
   return Math.min(MAX_SOURCES, Math.max(8, Math.ceil(n / CLIENTS_PER_SOURCE)));
 }
 const isComet = (role: string): boolean => role.startsWith('comet');
@@ -231,7 +231,7 @@ async function runStep(n: number, o: ScaleOptions): Promise<ScaleStep> {
 }
 
 /** The highest rate that kept up (FanoutRow.sustained), if any. */
-export function bestRow(rows: readonly FanoutRow[]): FanoutRow | undefined {
+function bestRow(rows: readonly FanoutRow[]): FanoutRow | undefined {
   return rows
     .filter((r) => r.sustained)
     .reduce<FanoutRow | undefined>((b, r) => (b === undefined || r.deliveredPerSec > b.deliveredPerSec ? r : b), undefined);
