@@ -150,9 +150,14 @@ export class ClientProtocol {
     c.cookie = ''; // only logic needs it (a browser's cookies can be kilobytes)
     return reply.then(
       (r) => {
-        // Closed meanwhile (handshake timeout, client gone): nothing was registered here, so
-        // nothing is undone in logic either; the routing it wrote lapses with its TTL.
-        if (c.state !== State.Authing) return;
+        // Closed meanwhile (handshake timeout while it waited for a slot, client gone): logic
+        // wrote routing to this comet for a connection it no longer holds. Undo it, unless a
+        // newer connection with that key lives here (its routing is the same).
+        if (c.state !== State.Authing) {
+          const key = flatKey(r.key);
+          if (!this.table.byKey.has(key)) this.disconnect({ mid: r.mid, key, server: this.serverId });
+          return;
+        }
         const accepts = this.accepts.of(r.accepts);
         if (accepts.size > this.maxAccepts) {
           this.tooManyAccepts(c, accepts.size);
@@ -363,20 +368,37 @@ export class ClientProtocol {
     if (this.log.isLevelEnabled(level)) {
       this.log[level]({ key: c.key || undefined, mid: String(c.mid), remote: c.remote, reason }, 'comet: connection closed');
     }
-    if (registered) this.disconnect(c);
+    if (registered) this.disconnect({ mid: c.mid, key: c.key, server: this.serverId });
   };
 
-  private disconnect(c: Connection): void {
-    const ref = { mid: c.mid, key: c.key, server: this.serverId };
+  /**
+   * Removes a connection's routing in logic. The removal compares the server only, so a newer
+   * connection with the same key on this comet would lose its routing too: a Disconnect that
+   * waited while such a connection registered is not made, and one that ran alongside its
+   * Connect has that connection refresh its routing at the next sweep.
+   */
+  private disconnect(ref: { mid: bigint; key: string; server: string }): void {
     this.calls.disconnect(ref.key, () => {
+      if (this.table.byKey.has(ref.key)) return Promise.resolve();
       let p;
       try {
         p = this.logic.disconnect(ref);
       } catch (err) {
         p = Promise.reject(err);
       }
-      return p.catch((err: unknown) => this.disconnectFailed(ref.key, ref.mid, err));
+      return p.then(
+        () => this.afterDisconnect(ref.key),
+        (err: unknown) => {
+          this.afterDisconnect(ref.key);
+          this.disconnectFailed(ref.key, ref.mid, err);
+        },
+      );
     });
+  }
+
+  private afterDisconnect(key: string): void {
+    const newer = this.table.byKey.get(key);
+    if (newer !== undefined && newer.state === State.Open) newer.refreshAt = 0;
   }
 
   /** Logic down or overloaded fails many at once: one line per 10 s, with the count. */

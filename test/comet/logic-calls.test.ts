@@ -215,4 +215,59 @@ describe('comet → logic backpressure', () => {
       assert.equal(calls(h).waited.disconnect, 2);
     });
   });
+
+  it("an old connection's Disconnect that waited while a new connection with its key registered is not made", async () => {
+    await withSlowComet({ logicCalls: 1 }, async (h, logic) => {
+      logic.releaseAll();
+      const old = await h.client('tcp', { key: 'K' });
+      const hold = logic.hold('connect');
+      const other = await h.tcp();
+      sendAuth(other, 'other'); // holds the only slot
+      await eventually(() => calls(h).inFlight === 1 && logic.calls.connect.length === 2, 'slot taken');
+      old.close();
+      await eventually(() => calls(h).backgroundWaiting === 1, "the old connection's Disconnect waits");
+      const renewed = await h.tcp();
+      sendAuth(renewed, 'K');
+      await eventually(() => calls(h).connectsWaiting === 1, 'the new Connect waits');
+      hold();
+      await renewed.nextWhere((f) => f.op === 8);
+      await eventually(() => calls(h).inFlight === 0 && calls(h).backgroundWaiting === 0, 'every call done');
+      // It would delete the routing the new connection's Connect just wrote (same key, same server).
+      assert.deepEqual(
+        logic.calls.disconnect.filter((r) => r.key === 'K'),
+        [],
+      );
+    });
+  });
+
+  it('a Disconnect that ran alongside a new Connect of its key has the new connection refresh its routing', async () => {
+    await withSlowComet({ logicCalls: 2 }, async (h, logic) => {
+      logic.releaseAll();
+      const old = await h.client('tcp', { key: 'K' });
+      const hold = logic.hold('disconnect');
+      old.close();
+      await eventually(() => logic.calls.disconnect.length === 1, 'Disconnect in flight');
+      const renewed = await h.client('tcp', { key: 'K' });
+      assert.equal(logic.calls.heartbeat.length, 0);
+      hold();
+      await logic.waitFor('heartbeat', (r) => r.key === 'K');
+      renewed.close();
+    });
+  });
+
+  it('a Connect answered after its connection closed (deadline passed during the call) is undone with a Disconnect', async () => {
+    await withSlowComet(
+      { logicCalls: 1 },
+      async (h, logic) => {
+        const late = await h.tcp();
+        sendAuth(late, 'late-key');
+        await eventually(() => logic.waiting === 1, 'the Connect reached logic and is held');
+        await late.closed; // the handshake deadline passes while logic has the call
+        logic.releaseAll();
+        await logic.waitFor('disconnect', (r) => r.key === 'late-key');
+      },
+      undefined,
+      { handshakeTimeout: '1s' },
+    );
+  });
 });
