@@ -182,7 +182,12 @@ export class LogicCalls {
       this.inFlight--;
       this.pump();
     };
-    p.then(done, done);
+    // The callers handle their call's outcome: a rejection here is a bug in that handling,
+    // worth a line rather than silence.
+    p.then(done, (err: unknown) => {
+      this.log.error({ err }, 'comet: a session call to logic failed after its answer was handled');
+      done();
+    });
     return true;
   }
 

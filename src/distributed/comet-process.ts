@@ -11,6 +11,7 @@ import { GrpcLogicClient } from '../adapters/grpc/logic-client.js';
 import { serveComet } from '../adapters/grpc/comet-server.js';
 import { Comet } from '../comet/comet.js';
 import { cometSettings } from '../config/comet-settings.js';
+import { ConfigError } from '../config/load.js';
 import { parseListen, showAddress } from '../config/listen.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
@@ -51,6 +52,13 @@ export interface CometProcess {
 }
 
 export async function startCometProcess(config: Config, log: Logger, opts: CometProcessOptions = {}): Promise<CometProcess> {
+  // Every session call holds one of limits.logicCalls slots until it settles: without a
+  // deadline, a few hung calls would stop this comet authenticating anyone for good.
+  if (config.rpcClient.timeout === 0 && config.limits.logicCalls > 0) {
+    throw new ConfigError(
+      'rpcClient.timeout: "0" (no deadline) cannot be combined with limits.logicCalls > 0; set a deadline, or limits.logicCalls = 0',
+    );
+  }
   const serverId = opts.serverId ?? config.env.host;
   const listen = opts.grpcListen ?? grpcListen(config, COMET_GRPC_DEFAULT);
   const teardown = new Teardown(log);

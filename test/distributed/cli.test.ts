@@ -60,6 +60,14 @@ describe('tsim comet | logic | job commands', () => {
     });
   }
 
+  it('comet: refuses calls to logic without a deadline while they are bounded (exit 1)', async () => {
+    const conf = join(dir, 'no-deadline.toml');
+    await writeFile(conf, '[rpcClient]\ntimeout = "0"\n');
+    const { code, stderr } = await run(['comet', '--config', conf]);
+    assert.equal(code, 1);
+    assert.match(stderr, /rpcClient\.timeout: "0" \(no deadline\) cannot be combined with limits\.logicCalls > 0/);
+  });
+
   it('comet: starts while Redis is unreachable (registering later), and exits 0 on SIGTERM', async () => {
     const conf = join(dir, 'lonely-comet.toml');
     await writeFile(conf, stringify(cometConfig('lonely')));
