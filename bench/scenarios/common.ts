@@ -75,6 +75,11 @@ export function sampleGroup(pids: readonly number[]): ProcSample[] {
   return pids.map(sampleProc).filter((s): s is ProcSample => s !== undefined);
 }
 
+/** RSS of each process now, keyed by pid. */
+export function rssByPid(pids: readonly number[]): Map<number, number> {
+  return new Map(sampleGroup(pids).map((s) => [s.pid, s.rss]));
+}
+
 export interface GroupDelta {
   /** Summed over the processes, % of one core. */
   cpuPct: number;

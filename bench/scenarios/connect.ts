@@ -12,6 +12,7 @@ import { launchServer } from '../servers/launch.js';
 import type { ProcessConnections, ServerKind, Transport } from '../servers/server.js';
 import {
   backgroundBusy,
+  rssByPid,
   checkServerFdLimit,
   clientSplit,
   groupDelta,
@@ -77,11 +78,6 @@ export interface ConnectRow {
   /** tsim-cluster: the clients each comet process held. */
   clientsPerProcess?: ProcessConnections[];
   errors: string[];
-}
-
-/** RSS of each process now, keyed by pid. */
-function rssByPid(pids: readonly number[]): Map<number, number> {
-  return new Map(sampleGroup(pids).map((s) => [s.pid, s.rss]));
 }
 
 function sum(rss: Map<number, number>): number {

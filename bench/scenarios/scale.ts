@@ -15,9 +15,10 @@ import { writeResults } from '../measure/results.js';
 import { fmtInt, fmtKb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline } from '../run/children.js';
 import { launchServer } from '../servers/launch.js';
-import type { ProcessConnections, ServerProcess, Transport } from '../servers/server.js';
+import type { ProcessConnections, Transport } from '../servers/server.js';
 import {
   backgroundBusy,
+  rssByPid,
   checkServerFdLimit,
   clientSplit,
   groupDelta,
@@ -108,10 +109,6 @@ function sourcesFor(n: number): number {
 }
 const isComet = (role: string): boolean => role.startsWith('comet');
 
-function rssMap(procs: readonly ServerProcess[]): Map<number, number> {
-  return new Map(sampleGroup(procs.map((p) => p.pid)).map((s) => [s.pid, s.rss]));
-}
-
 /** CPU-seconds per million delivered messages: the whole cluster, and its comet processes. */
 export function cpuPerMillion(r: FanoutRow): { all: number; comet: number } {
   const millions = r.delivered / 1e6;
@@ -133,13 +130,13 @@ async function runStep(n: number, o: ScaleOptions): Promise<ScaleStep> {
   try {
     await sleep(1000);
     const procs = server.processes();
-    const start = rssMap(procs);
+    const pids = procs.map((p) => p.pid);
+    const start = rssByPid(pids);
     await server.gc();
-    const startGc = rssMap(procs);
+    const startGc = rssByPid(pids);
     progress(
       `${server.label}: opening ${fmtInt(n)} clients over ${loadWorkers} load workers from ${o.sourcesAuto ? sourcesFor(n) : o.sources} source addresses`,
     );
-    const pids = procs.map((p) => p.pid);
     const c0 = sampleGroup(pids);
     const sources = o.sourcesAuto ? sourcesFor(n) : o.sources;
     const c = await openClients(server, pool, { ...o, clients: n, sources });
@@ -159,9 +156,9 @@ async function runStep(n: number, o: ScaleOptions): Promise<ScaleStep> {
     await sleep((o.idleS / 2) * 1000);
     const idle = groupDelta(i0, sampleGroup(pids), procs);
     const idleSplit = splitCpu(m0, sampleMachineCpu(), idle.cpuPct);
-    const idleRss = rssMap(procs);
+    const idleRss = rssByPid(pids);
     await server.gc();
-    const idleRssGc = rssMap(procs);
+    const idleRssGc = rssByPid(pids);
     await pool.heartbeat(0);
     await sleep(1500); // the last heartbeat replies arrive before anything is counted
 

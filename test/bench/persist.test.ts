@@ -4,7 +4,6 @@
 // with PostgreSQL when the services are there: every push delivered to every viewer of its room
 // and stored, the run database dropped, nothing left running.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,12 +19,15 @@ import { MemorySessionStore } from '../../src/adapters/memory/session-store.js';
 import { buildConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { Logic } from '../../src/logic/logic.js';
-import { packageRoot } from '../../src/package-root.js';
 import type { PushMsg } from '../../src/ports/index.js';
 import { encodePushMsg } from '../../src/rpc/push-msg.js';
 import { logicConfig, RecordingQueue, testConfig } from '../logic/fixtures.js';
 import { clusterGate } from '../support/cluster.js';
 import { serviceGate, serviceUrl } from '../support/services.js';
+import { benchChild } from '../support/bench-child.js';
+
+/** The bench as a child process; its processes carry a mark so leftovers can be found. */
+const { run: bench, leftovers } = benchChild('TSIM_BENCH_PERSIST_TEST_MARK', 150_000);
 
 /** The cluster run needs redis-server, nats-server and a PostgreSQL server. */
 const clusterSkip = (await clusterGate()) || (await serviceGate('postgres'));
@@ -161,43 +163,10 @@ describe('persist room pusher', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-const main = join(packageRoot(), 'dist', 'bench', 'main.js');
-/** Inherited by every process the benchmark starts, so that leftovers can be found. */
-const MARK = `TSIM_BENCH_PERSIST_TEST_MARK=${process.pid}-${Date.now()}`;
-
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [k, v] = MARK.split('=');
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [k]: v } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
-
 async function rowsOf(dir: string): Promise<PersistRow[]> {
   const files = (await readdir(dir)).filter((f) => f.startsWith('persist-') && f.endsWith('.json'));
   assert.equal(files.length, 1, 'one result file');
   return (JSON.parse(await readFile(join(dir, files[0]), 'utf8')) as { results: { rows: PersistRow[] } }).results.rows;
-}
-
-async function leftovers(): Promise<number> {
-  let n = 0;
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if ((await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').includes(MARK)) n++;
-    } catch {
-      // exited meanwhile, or not ours to read
-    }
-  }
-  return n;
 }
 
 /** Every accepted push reached every viewer of its room and (history on) was stored as offsets 1 … n of its room. */

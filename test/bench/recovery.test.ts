@@ -4,54 +4,21 @@
 // same storm is not recoverable and the instrument says so (reason, lost offsets). Nothing is
 // left running, and the database is dropped.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { RecoveryResult } from '../../bench/scenarios/recovery.js';
-import { packageRoot } from '../../src/package-root.js';
 import { clusterGate } from '../support/cluster.js';
 import { freshPostgresDatabase } from '../support/postgres.js';
 import { serviceUrl } from '../support/services.js';
+import { benchChild } from '../support/bench-child.js';
+
+/** The bench as a child process; its processes carry a mark so leftovers can be found. */
+const { run: bench, leftovers } = benchChild('TSIM_BENCH_TEST_MARK', 150_000);
 
 const skip = (await clusterGate()) || (await freshPostgresDatabase.gate());
-const main = join(packageRoot(), 'dist', 'bench', 'main.js');
-
-/** Inherited by every process the benchmark starts, so that leftovers can be found. */
-const MARK = `TSIM_BENCH_TEST_MARK=${process.pid}-${Date.now()}`;
-
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [k, v] = MARK.split('=');
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [k]: v } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
-
-/** Processes started by a benchmark run of this test that are still alive. */
-async function leftovers(): Promise<number> {
-  let n = 0;
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const env = await readFile(`/proc/${pid}/environ`, 'utf8');
-      if (env.split('\0').includes(MARK)) n++;
-    } catch {
-      // exited meanwhile, or not ours to read
-    }
-  }
-  return n;
-}
 
 async function databaseExists(name: string): Promise<boolean> {
   const c = new pg.Client({ connectionString: serviceUrl('postgres') });

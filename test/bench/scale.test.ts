@@ -3,49 +3,18 @@
 // rate, memory and CPU are read per process, and `bench chart` turns the file into an SVG
 // with a point per count. Nothing is left running.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ScaleStep } from '../../bench/scenarios/scale.js';
-import { packageRoot } from '../../src/package-root.js';
 import { clusterGate } from '../support/cluster.js';
+import { benchChild } from '../support/bench-child.js';
+
+/** The bench as a child process; its processes carry a mark so leftovers can be found. */
+const { run: bench, leftovers } = benchChild('TSIM_BENCH_TEST_MARK', 150_000);
 
 const skip = await clusterGate();
-const main = join(packageRoot(), 'dist', 'bench', 'main.js');
-/** Inherited by every process the benchmark starts, so that leftovers can be found. */
-const MARK = `TSIM_BENCH_TEST_MARK=${process.pid}-${Date.now()}`;
-
-function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [k, v] = MARK.split('=');
-  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [k]: v } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
-  child.stderr.on('data', (d) => (stderr += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-  return new Promise((resolve) =>
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    }),
-  );
-}
-
-async function leftovers(): Promise<number> {
-  let n = 0;
-  for (const pid of await readdir('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const env = await readFile(`/proc/${pid}/environ`, 'utf8');
-      if (env.split('\0').includes(MARK)) n++;
-    } catch {
-      // exited meanwhile, or not ours to read
-    }
-  }
-  return n;
-}
 
 describe('bench scale (tiny run)', { skip }, () => {
   let dir: string;
