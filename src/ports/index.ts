@@ -31,3 +31,13 @@ export { PushType, type PushHandler, type PushMsg, type PushQueue } from './push
 export { AppId, type Instance, type Registry } from './registry.js';
 export type { LeaseStore } from './lease-store.js';
 export type { SendGuard } from './send-guard.js';
+export {
+  InboxAckRangeError,
+  type DeviceMark,
+  type InboxEntry,
+  type InboxItem,
+  type InboxPage,
+  type InboxPruneRule,
+  type InboxState,
+  type InboxStore,
+} from './inbox-store.js';
