@@ -2,6 +2,7 @@
 // goim.comet.Comet operations job calls (directly when embedded, through gRPC otherwise).
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
+import { MemorySettle, type MemorySettleCounts } from '../lib/memory-settle.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import type { BucketCounts } from '../metrics/bucket-counts.js';
@@ -84,6 +85,8 @@ export interface CometSettings {
   maxThrottled: number;
   /** comet.replayCache: bytes of recent room records kept for joiners (docs/history.md#replay-cache); 0 = none. */
   replayCacheBytes?: number;
+  /** memory.settleAfter / settleQuiet (docs/operations.md#memory-after-connect-storms); absent = never. */
+  memorySettle?: { after: number; quietMs: number; growth?: number };
   /** What the registry entry says besides the counts (env section, registry.refresh). */
   registration: RegistrationSettings;
 }
@@ -146,6 +149,8 @@ export interface CometCounters extends TransportCounters {
   replayReads?: Readonly<Record<string, number>>;
   /** Bytes and rooms held by the replay cache (comet.replayCache). */
   replayCache?: { bytes: number; rooms: number };
+  /** Last-resort collections after connect storms (memory.settleAfter); absent when off. */
+  memorySettles?: Readonly<MemorySettleCounts>;
   /** Session calls to logic (limits.logicCalls): in flight, waiting, and what waited or was never made. */
   logicCalls?: LogicCallCounts & { inFlight: number; connectsWaiting: number; backgroundWaiting: number };
 }
@@ -182,6 +187,7 @@ export class Comet {
   private readonly clock: Clock;
   /** Stops this comet's use of the descriptor probe (fd-probe.ts). */
   private releaseFds: (() => void) | undefined;
+  private readonly settle: MemorySettle | undefined;
 
   constructor(opts: CometOptions) {
     const { serverId, logic, log, protocol, admission, timers } = opts;
@@ -239,6 +245,8 @@ export class Comet {
       tails,
     });
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, timers.renewOnline, log);
+    if (opts.memorySettle !== undefined && opts.memorySettle.after > 0)
+      this.settle = new MemorySettle({ ...opts.memorySettle, clock, log, name: 'comet' });
     if (opts.registry) {
       this.registration = new Registration({
         registry: opts.registry,
@@ -296,6 +304,7 @@ export class Comet {
     }
     this.sweep.start();
     this.online.start();
+    this.settle?.start();
     this.releaseFds = watchFds(this.limitHits, this.log);
     await this.registration?.start();
     if (this.phase !== 'starting') return; // stop() was called meanwhile
@@ -330,6 +339,7 @@ export class Comet {
     }
     this.phase = 'stopped';
     this.sweep.stop();
+    this.settle?.stop();
     this.releaseFds?.();
     this.online.stop();
     this.fanout.stop();
@@ -439,6 +449,7 @@ export class Comet {
       replays: { ...this.replays.results },
       replayReads: { ...this.replays.reads },
       replayCache: { bytes: this.replayTails.bytes, rooms: this.replayTails.size },
+      memorySettles: this.settle?.counts,
       logicCalls: { ...this.calls.gauges(), waited: { ...this.calls.counts.waited }, shed: { ...this.calls.counts.shed } },
     };
   }
@@ -457,6 +468,7 @@ export class Comet {
     }
     if (isWs) this.transport.wsAccepted++;
     else this.transport.tcpAccepted++;
+    this.settle?.count();
     socket.setNoDelay(true);
     socket.setKeepAlive(this.settings.listeners.keepalive);
     const remote = address.includes(':') ? `[${address}]:${socket.remotePort}` : `${address}:${socket.remotePort}`;

@@ -54,6 +54,7 @@ export function cometSettings(config: Config, sharesWith: 'http api' | { metrics
     },
     maxThrottled: config.push.maxThrottled,
     replayCacheBytes: config.comet.replayCache,
+    memorySettle: { after: config.memory.settleAfter, quietMs: config.memory.settleQuiet },
     registration: {
       region: env.region,
       zone: env.zone,

@@ -562,6 +562,19 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Giving memory back after bursts of connections (beyond goim; docs/operations.md#memory-after-connect-storms). */
+    memory: z
+      .object({
+        /**
+         * Connections accepted (comet) or Connect calls answered (distributed logic) since the last
+         * settle that make the process give memory back once they stop arriving (a last-resort GC); 0 = never.
+         */
+        settleAfter: z.number().int().min(0).default(1000),
+        /** How long that rate must have stayed at or below 1% of settleAfter per second first. */
+        settleQuiet: duration('5s').refine((ms) => ms >= 1000, 'memory.settleQuiet must be at least 1s'),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -26,6 +26,8 @@ import { grpcListen, grpcServerOptions } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
 import { redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
 import { Teardown } from './teardown.js';
+import { systemClock } from '../lib/clock.js';
+import { MemorySettle } from '../lib/memory-settle.js';
 
 /** goim's logic gRPC port. */
 const LOGIC_GRPC_DEFAULT = ':3119';
@@ -69,7 +71,18 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
     const sendGuard = redisSendGuard(config, log.child({ role: 'send-guard' }));
     teardown.add('closing the send guard', () => sendGuard.close());
     const logicLog = log.child({ role: 'logic' });
+    // Logic's garbage per connect is as large as a comet's (docs/operations.md#memory-after-connect-storms).
+    const settle = new MemorySettle({
+      after: config.memory.settleAfter,
+      quietMs: config.memory.settleQuiet,
+      clock: systemClock,
+      log: logicLog,
+      name: 'logic',
+    });
+    settle.start();
+    teardown.add('stopping the memory settle', async () => settle.stop());
     const logic = new Logic({
+      onConnect: () => settle.count(),
       ...logicSettings(config),
       store,
       queue,

@@ -84,6 +84,8 @@ export interface LogicOptions extends LogicSettings {
   history?: HistoryStore;
   /** The room types that keep history (config/history-settings.ts). */
   historyTypes?: HistoryRoomTypes;
+  /** Told of every Connect call (a distributed logic's memory settle, lib/memory-settle.ts). */
+  onConnect?: () => void;
 }
 
 /** goim waits this long for the registry's first comet list before its first online reload. */
@@ -108,6 +110,7 @@ export class PushTooLargeError extends Error {
 }
 
 export class Logic implements LogicService {
+  private readonly onConnect: (() => void) | undefined;
   private readonly node: NodeSettings;
   private readonly onlineReloadMs: number;
   private readonly onlineStaleMs: number;
@@ -152,6 +155,7 @@ export class Logic implements LogicService {
     this.registry = opts.registry;
     this.log = opts.log;
     this.authenticator = opts.authenticator ?? new GoimAuthenticator();
+    this.onConnect = opts.onConnect;
     this.pushMax = opts.pushMaxBytes;
     this.danmaku = new Danmaku({
       roomTypes: opts.roomTypes ?? new Map(),
@@ -206,6 +210,7 @@ export class Logic implements LogicService {
    * <why>"), or in goim mode with goim's TokenError. Store errors are only logged.
    */
   async connect(req: ConnectRequest): Promise<ConnectReply> {
+    this.onConnect?.();
     const token = await this.authenticate(req);
     const key = token.key !== '' ? token.key : randomUUID();
     const ref: SessionRef = { mid: token.mid, key, server: req.server };

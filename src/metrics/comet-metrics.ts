@@ -147,6 +147,16 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     label: 'reason',
     read: () => comet.counters().logicCalls?.shed ?? {},
   });
+  lazyCounter(registry, {
+    name: 'tsim_comet_memory_settles_total',
+    help: 'Last-resort collections run after a burst of connections to give memory back (memory.settleAfter, docs/operations.md#memory-after-connect-storms).',
+    read: () => comet.counters().memorySettles?.settles ?? 0,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_memory_settle_pause_seconds_total',
+    help: 'Time the comet process was stopped by those collections.',
+    read: () => (comet.counters().memorySettles?.pauseMs ?? 0) / 1000,
+  });
   lazyHistogram(registry, {
     name: 'tsim_fanout_latency_seconds',
     help: 'Time comet spends on one push call from job: from the call to the end of its fan-out loop (encoding and queueing to every recipient), by kind.',
