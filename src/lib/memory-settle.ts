@@ -32,7 +32,11 @@ function lastResortGc(): void {
 export interface MemorySettleOptions {
   /** Events (accepted connections) since the last settle that make one worth trying; 0 = never. */
   after: number;
-  /** How long the event rate must have stayed at or below 1% of `after` per second first. */
+  /**
+   * How long the event rate must have stayed at or below 1% of `after` per second first: each
+   * process waits a time of its own between this and three times this, so the processes of one
+   * host, which see a burst end together, do not all stop together.
+   */
   quietMs: number;
   clock: Clock;
   log: Logger;
@@ -43,6 +47,7 @@ export interface MemorySettleOptions {
   /** Tests replace these. */
   rss?: () => number;
   collect?: () => void;
+  random?: () => number;
 }
 
 export interface MemorySettleCounts {
@@ -63,6 +68,7 @@ export class MemorySettle {
   private floor: number;
   private timer: ClockTimer | undefined;
   private readonly busyPerTick: number;
+  private readonly quietMs: number;
   private readonly growth: number;
   private readonly rss: () => number;
   private readonly collect: () => void;
@@ -70,6 +76,7 @@ export class MemorySettle {
   constructor(private readonly o: MemorySettleOptions) {
     this.quietSince = o.clock.now();
     this.busyPerTick = Math.max(1, o.after / 100);
+    this.quietMs = o.quietMs * (1 + 2 * (o.random ?? Math.random)());
     this.growth = o.growth ?? 1.25;
     this.rss = o.rss ?? (() => process.memoryUsage.rss());
     this.collect = o.collect ?? lastResortGc;
@@ -96,13 +103,15 @@ export class MemorySettle {
     const now = this.o.clock.now();
     if (this.inTick > this.busyPerTick) this.quietSince = now;
     this.inTick = 0;
-    if (this.since < this.o.after || now - this.quietSince < this.o.quietMs) return;
+    if (this.since < this.o.after || now - this.quietSince < this.quietMs) return;
     this.since = 0;
     const before = this.rss();
     if (before < this.floor * this.growth) return;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     this.collect();
     const pauseMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     const after = this.rss();
     this.floor = after;
     const c = this.counts;
@@ -110,7 +119,13 @@ export class MemorySettle {
     c.pauseMs += pauseMs;
     c.freedBytes += Math.max(0, before - after);
     this.o.log.info(
-      { rssBeforeMb: +(before / 2 ** 20).toFixed(1), rssAfterMb: +(after / 2 ** 20).toFixed(1), pauseMs: +pauseMs.toFixed(1) },
+      {
+        rssBeforeMb: +(before / 2 ** 20).toFixed(1),
+        rssAfterMb: +(after / 2 ** 20).toFixed(1),
+        pauseMs: +pauseMs.toFixed(1),
+        // Below pauseMs when other processes had the cores meanwhile.
+        cpuMs: +((cpu.user + cpu.system) / 1000).toFixed(1),
+      },
       `${this.o.name}: memory settled after a burst of connections`,
     );
   }

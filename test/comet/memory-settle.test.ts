@@ -8,7 +8,7 @@ test('comet runs one memory settle after a burst of connections, counted in its 
   const h = await startComet({}, undefined, { memorySettle: { after: 3, quietMs: 1000, growth: 0 } });
   try {
     for (let i = 0; i < 3; i++) await h.client(i % 2 ? 'ws' : 'tcp', { mid: i + 1, key: `k${i}`, room_id: 'live://1' });
-    await eventually(() => h.comet.counters().memorySettles?.settles === 1, 'a memory settle', 5000);
+    await eventually(() => h.comet.counters().memorySettles?.settles === 1, 'a memory settle', 8000);
     assert.ok((h.comet.counters().memorySettles?.pauseMs ?? 0) > 0);
     // The clients stayed connected through it.
     assert.equal(h.comet.stats().connections, 3);

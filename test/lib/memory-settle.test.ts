@@ -13,6 +13,7 @@ function subject(after: number, quietMs: number, rss: { v: number }) {
     clock,
     log: silentLogger,
     name: 'test',
+    random: () => 0,
     rss: () => rss.v,
     collect: () => {
       collected.push(clock.now());
@@ -82,6 +83,35 @@ test('fewer events than `after`, or RSS grown by less than a quarter, settle not
   assert.equal(collected.length, 1);
 });
 
+test('each process waits between quietMs and three times it, at random', () => {
+  for (const [r, due] of [
+    [0, 5000],
+    [0.5, 10_000],
+    [0.999, 15_000],
+  ] as const) {
+    const clock = new ManualClock();
+    let rss = 100;
+    const s = new MemorySettle({
+      after: 10,
+      quietMs: 5000,
+      clock,
+      log: silentLogger,
+      name: 'test',
+      random: () => r,
+      rss: () => rss,
+      collect: () => (rss = 100),
+    });
+    s.start();
+    for (let j = 0; j < 10; j++) s.count();
+    rss = 200;
+    clock.advance(1000); // the busy tick
+    clock.advance(due - 1000);
+    assert.equal(s.counts.settles, 0, `random ${r}: not before ${due} ms of quiet`);
+    clock.advance(1000);
+    assert.equal(s.counts.settles, 1, `random ${r}: by ${due} ms of quiet + one tick`);
+  }
+});
+
 test('after = 0 never starts a timer', () => {
   const clock = new ManualClock();
   const s = new MemorySettle({ after: 0, quietMs: 1000, clock, log: silentLogger, name: 'test', collect: () => assert.fail('collected') });
@@ -93,7 +123,7 @@ test('after = 0 never starts a timer', () => {
 test('the real collection runs and leaves no gc on the global scope', () => {
   const clock = new ManualClock();
   let rss = 100;
-  const s = new MemorySettle({ after: 1, quietMs: 1000, clock, log: silentLogger, name: 'test', rss: () => rss, growth: 0 });
+  const s = new MemorySettle({ after: 1, quietMs: 1000, clock, log: silentLogger, name: 'test', random: () => 0, rss: () => rss, growth: 0 });
   s.start();
   s.count();
   rss = 200;
