@@ -15,7 +15,7 @@ import {
 } from '../measure/proc.js';
 import { loopbackSources } from '../run/ports.js';
 import { fmtMb, fmtNum, formatTable } from '../measure/table.js';
-import type { ProcessConnections, RunningServer, ServerKind, ServerProcess } from '../servers/server.js';
+import type { MemorySettleEvent, ProcessConnections, RunningServer, ServerKind, ServerProcess } from '../servers/server.js';
 
 export interface LoadOptions {
   clients: number;
@@ -191,4 +191,17 @@ export interface CpuSplit {
 /** The machine's busy time over an interval beside `measuredPct` (% of one core). */
 export function splitCpu(a: MachineCpu, b: MachineCpu, measuredPct: number): CpuSplit {
   return { irqCpuPct: machineIrqPct(a, b), otherCpuPct: Math.max(0, machineBusyPct(a, b) * availableParallelism() - measuredPct) };
+}
+
+/**
+ * The memory settles the server logged so far (tsim-cluster only), printed as one progress
+ * line: each process's pause and RSS before → after (docs/operations.md#memory-after-connect-storms).
+ */
+export function reportSettles(server: RunningServer): MemorySettleEvent[] {
+  const events = server.memorySettles?.() ?? [];
+  if (events.length > 0)
+    progress(
+      `${server.label}: memory settled — ${events.map((e) => `${e.role} ${fmtNum(e.pauseMs)} ms, cpu ${fmtNum(e.cpuMs)} ms (${fmtNum(e.rssBeforeMb)} → ${fmtNum(e.rssAfterMb)} MB)`).join(', ')}`,
+    );
+  return events;
 }

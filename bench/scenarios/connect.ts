@@ -9,7 +9,7 @@ import { sampleMachineCpu } from '../measure/proc.js';
 import { fmtKb, fmtMb, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline } from '../run/children.js';
 import { launchServer } from '../servers/launch.js';
-import type { ProcessConnections, ServerKind, Transport } from '../servers/server.js';
+import type { MemorySettleEvent, ProcessConnections, ServerKind, Transport } from '../servers/server.js';
 import {
   backgroundBusy,
   rssByPid,
@@ -22,6 +22,7 @@ import {
   sampleGroup,
   sleep,
   type LoadOptions,
+  reportSettles,
 } from './common.js';
 
 export interface ConnectOptions extends LoadOptions {
@@ -77,6 +78,8 @@ export interface ConnectRow {
   serverProcesses: ProcessRss[];
   /** tsim-cluster: the clients each comet process held. */
   clientsPerProcess?: ProcessConnections[];
+  /** tsim-cluster: the memory settles logged by the end of the idle wait. */
+  memorySettles?: MemorySettleEvent[];
   errors: string[];
 }
 
@@ -114,6 +117,7 @@ async function runServer(kind: ServerKind, o: ConnectOptions): Promise<ConnectRo
     progress(`${server.label}: idle ${idleWait} s, then RSS without a forced GC`);
     await sleep(Math.max(1, idleWait) * 1000);
     const idle = rssByPid(server.pids());
+    const memorySettles = reportSettles(server);
     await server.gc();
     // Processes of the server now: a worker restarted meanwhile shows with no "before".
     const procsAfter = server.processes();
@@ -144,6 +148,7 @@ async function runServer(kind: ServerKind, o: ConnectOptions): Promise<ConnectRo
       rssPerConnectionNoGc: c.ok > 0 ? (rssIdle - rssBeforeNoGc) / c.ok : Number.NaN,
       ...split,
       serverProcesses,
+      ...(memorySettles.length > 0 ? { memorySettles } : {}),
       ...(clientsPerProcess ? { clientsPerProcess } : {}),
       errors: c.errors,
     };

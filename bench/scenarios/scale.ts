@@ -15,7 +15,7 @@ import { writeResults } from '../measure/results.js';
 import { fmtInt, fmtKb, fmtMs, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline } from '../run/children.js';
 import { launchServer } from '../servers/launch.js';
-import type { ProcessConnections, Transport } from '../servers/server.js';
+import type { MemorySettleEvent, ProcessConnections, Transport } from '../servers/server.js';
 import {
   backgroundBusy,
   rssByPid,
@@ -28,6 +28,7 @@ import {
   sleep,
   splitCpu,
   type LoadOptions,
+  reportSettles,
 } from './common.js';
 import { drain, runRate, type FanoutOptions, type FanoutRow } from './fanout.js';
 
@@ -90,6 +91,8 @@ export interface ScaleStep {
   clusterBytesPerConnGc: number;
   idleCpuPct: number;
   idleCometCpuPct: number;
+  /** Memory settles logged by the comets and logic by the end of the idle phase. */
+  memorySettles?: MemorySettleEvent[];
   rows: FanoutRow[];
 }
 
@@ -193,6 +196,7 @@ async function runStep(n: number, o: ScaleOptions): Promise<ScaleStep> {
       clusterBytesPerConnGc: growth(processes, 'rssIdleGc', 'rssStartGc'),
       idleCpuPct: idle.cpuPct,
       idleCometCpuPct: idle.perProcess.filter((p) => isComet(p.role ?? '')).reduce((s, p) => s + p.cpuPct, 0),
+      memorySettles: reportSettles(server),
       rows: [],
     };
     progress(

@@ -33,6 +33,17 @@ export interface ServerProcess {
   role: string;
 }
 
+/** One "memory settled" log line of a tsim process. */
+export interface MemorySettleEvent {
+  /** logic, comet, or comet-w<i> for a comet worker. */
+  role: string;
+  pauseMs: number;
+  /** CPU time of the collection (below pauseMs when other processes had the cores). */
+  cpuMs: number;
+  rssBeforeMb: number;
+  rssAfterMb: number;
+}
+
 export interface ProcessConnections extends ServerProcess {
   connections: number;
 }
@@ -97,6 +108,8 @@ export interface RunningServer {
   socketWrites?(): Promise<number | undefined>;
   /** Runs a full garbage collection in every process of the server. */
   gc(): Promise<void>;
+  /** The memory settles the server's processes logged so far (tsim-cluster; docs/operations.md#memory-after-connect-storms). */
+  memorySettles?(): MemorySettleEvent[];
   /** `rate` messages per second to every client for `durationMs`, `bodySize`-byte bodies. */
   push(rate: number, durationMs: number, bodySize: number): PushRun;
   /** Stops the server (gracefully, so that a CPU profile is written) and waits for its exit. */

@@ -22,7 +22,16 @@ import { freePort, waitForPort } from '../run/ports.js';
 import { startNats, startRedis, type Service } from '../run/services.js';
 import { scrapeMetric } from '../measure/scrape.js';
 import { BENCH_OP, BENCH_ROOM, tsimClientTarget } from './bench-room.js';
-import { batchAt, limitLines, processTree, type ProcessConnections, type PushRun, type ServerOptions, type ServerProcess } from './server.js';
+import {
+  batchAt,
+  limitLines,
+  processTree,
+  type MemorySettleEvent,
+  type ProcessConnections,
+  type PushRun,
+  type ServerOptions,
+  type ServerProcess,
+} from './server.js';
 import type { TsimServer } from './tsim.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -142,6 +151,8 @@ const KEEP_RECORDS = 400;
 class RoleProcess {
   readonly child: ChildProcess;
   private readonly records: LogRecord[] = [];
+  /** Kept apart from `records` (which keeps only the last lines): a run reports every one. */
+  readonly settles: MemorySettleEvent[] = [];
   private readonly waiters = new Set<() => void>();
   /** Set when the benchmark stops the cluster: deregistration warnings are expected then. */
   quiet = false;
@@ -178,6 +189,16 @@ class RoleProcess {
       return;
     }
     if ((rec.level ?? 0) >= (this.quiet ? ERROR : WARN)) process.stderr.write(`tsim-cluster ${this.role}: ${line}\n`);
+    if (typeof rec.msg === 'string' && rec.msg.includes('memory settled')) {
+      const role = typeof rec.worker === 'number' ? `comet-w${rec.worker}` : this.role;
+      this.settles.push({
+        role,
+        pauseMs: Number(rec.pauseMs),
+        cpuMs: Number(rec.cpuMs),
+        rssBeforeMb: Number(rec.rssBeforeMb),
+        rssAfterMb: Number(rec.rssAfterMb),
+      });
+    }
     this.records.push(rec);
     if (this.records.length > KEEP_RECORDS) this.records.splice(0, this.records.length - KEEP_RECORDS);
     for (const w of [...this.waiters]) w();
@@ -439,6 +460,7 @@ export async function launchTsimCluster(options: ServerOptions): Promise<TsimClu
         const per = await Promise.all(cometMetrics.map((c) => scrapeComet(c.metrics, 'tsim_comet_socket_writes_total')));
         return per.every((n) => n !== undefined) ? per.reduce((a: number, n) => a + n, 0) : undefined;
       },
+      memorySettles: () => roleOrder.flatMap((r) => roles[r]?.settles ?? []),
       async gc() {
         const answers = await Promise.all(roleOrder.map((r) => roles[r]!.gc()));
         const c = answers[roleOrder.indexOf('comet')];
