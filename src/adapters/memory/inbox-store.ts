@@ -13,6 +13,7 @@ import {
   type PageBound,
 } from '../../ports/index.js';
 import { fitBytes, readBytes, readLimit } from '../history-bounds.js';
+import { checkItem, checkMids, checkRule, checkSeq } from '../inbox-input.js';
 
 interface Inbox {
   /** By seq, ascending. */
@@ -45,6 +46,8 @@ export class MemoryInboxStore implements InboxStore {
 
   async append(mids: bigint[], item: InboxItem): Promise<number[]> {
     this.check();
+    checkMids(mids);
+    checkItem(item);
     const body = Uint8Array.from(item.body);
     return mids.map((mid) => {
       const u = this.inbox(mid);
@@ -62,6 +65,7 @@ export class MemoryInboxStore implements InboxStore {
 
   async read(mid: bigint, after: number, bound: PageBound): Promise<InboxPage> {
     this.check();
+    checkSeq('after', after);
     const u = this.users.get(mid);
     if (u === undefined) return { entries: [], cut: false };
     const from = u.entries.filter((e) => e.seq > after).slice(0, readLimit(bound.limit));
@@ -74,6 +78,7 @@ export class MemoryInboxStore implements InboxStore {
 
   async device(mid: bigint, key: string, start: number, nowMs: number): Promise<number> {
     this.check();
+    checkSeq('start', start);
     const u = this.inbox(mid);
     let d = u.devices.get(key);
     if (d === undefined) {
@@ -87,6 +92,7 @@ export class MemoryInboxStore implements InboxStore {
 
   async ack(mid: bigint, key: string, seq: number, nowMs: number): Promise<number> {
     this.check();
+    checkSeq('seq', seq);
     const u = this.inbox(mid);
     if (seq > u.last) throw new InboxAckRangeError(seq, u.last);
     let d = u.devices.get(key);
@@ -108,6 +114,7 @@ export class MemoryInboxStore implements InboxStore {
 
   async delete(mid: bigint, upTo: number, forgetDevices: boolean): Promise<number> {
     this.check();
+    checkSeq('upTo', upTo);
     const u = this.users.get(mid);
     if (u === undefined) return 0;
     const before = u.entries.length;
@@ -118,6 +125,7 @@ export class MemoryInboxStore implements InboxStore {
 
   async prune(rule: InboxPruneRule, nowMs: number): Promise<number> {
     this.check();
+    checkRule(rule, nowMs);
     let removed = 0;
     for (const u of this.users.values()) {
       for (const [key, d] of u.devices) if (nowMs - d.seen > rule.deviceTtlMs) u.devices.delete(key);
