@@ -79,6 +79,7 @@ export class MemoryInboxStore implements InboxStore {
   async device(mid: bigint, key: string, start: number, nowMs: number): Promise<number> {
     this.check();
     checkSeq('start', start);
+    checkSeq('nowMs', nowMs);
     const u = this.inbox(mid);
     let d = u.devices.get(key);
     if (d === undefined) {
@@ -93,6 +94,7 @@ export class MemoryInboxStore implements InboxStore {
   async ack(mid: bigint, key: string, seq: number, nowMs: number): Promise<number> {
     this.check();
     checkSeq('seq', seq);
+    checkSeq('nowMs', nowMs);
     const u = this.inbox(mid);
     if (seq > u.last) throw new InboxAckRangeError(seq, u.last);
     let d = u.devices.get(key);
