@@ -1,6 +1,6 @@
 // What every inbox engine (memory/, sqlite/, postgres/) refuses before it stores anything, so
 // that they agree: mids that are not int64 (a SQL engine could not bind them) or repeated in
-// one append, an item a column cannot hold, and NaN where a seq or a retention number goes (a
+// one append, an item a column cannot hold, a device key an index cannot, and NaN where a seq or a retention number goes (a
 // NaN watermark would compare false with every seq, and a prune would take the whole inbox).
 import type { InboxItem, InboxPruneRule } from '../ports/index.js';
 
@@ -18,10 +18,20 @@ export function checkMids(mids: bigint[]): void {
   }
 }
 
-/** Throws a RangeError when the item's op is not an int32 or its time not an integer (ms). */
+/** Throws a RangeError when the item's op is not an int32, its time not an integer (ms), or its id holds NUL. */
 export function checkItem(item: InboxItem): void {
+  if (item.id.includes('\0')) throw new RangeError('inbox: a message id cannot hold NUL');
   if (!Number.isInteger(item.op) || item.op < -INT32_MAX - 1 || item.op > INT32_MAX) throw new RangeError(`inbox: op ${item.op} is not an int32`);
   if (!Number.isSafeInteger(item.time)) throw new RangeError(`inbox: time ${item.time} is not an integer`);
+}
+
+/** Longest device key, UTF-8 bytes: well within a PostgreSQL index entry (about 2,700 bytes). */
+const KEY_MAX_BYTES = 1024;
+
+/** Throws a RangeError when a device key holds NUL (PostgreSQL text cannot) or is longer than KEY_MAX_BYTES. */
+export function checkKey(key: string): void {
+  if (key.includes('\0')) throw new RangeError('inbox: a device key cannot hold NUL');
+  if (Buffer.byteLength(key) > KEY_MAX_BYTES) throw new RangeError(`inbox: a device key is at most ${KEY_MAX_BYTES} bytes`);
 }
 
 /** Throws a RangeError when `value` (a seq argument) is NaN. */

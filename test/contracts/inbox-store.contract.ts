@@ -76,6 +76,24 @@ export function inboxStoreContract(name: string, factory: Factory<InboxStore>, o
       assert.deepEqual(await s.append([2n, 1n], item(6)), [2, 2], 'no seq was taken by the refused appends');
     });
 
+    test('a device key or message id an engine cannot keep is refused, and changes nothing', async () => {
+      const s = await open();
+      await s.append([1n], item(1));
+      await assert.rejects(s.append([1n], item(2, { id: 'a\0b' })), RangeError);
+      await assert.rejects(s.device(1n, 'k\0', 0, T0), RangeError);
+      await assert.rejects(s.ack(1n, 'x'.repeat(1025), 1, T0), RangeError);
+      await assert.rejects(s.device(1n, 'é'.repeat(513), 1, T0), RangeError, '1,026 bytes in 513 characters');
+      assert.deepEqual(await s.devices(1n), []);
+      assert.deepEqual(await s.state(1n), { first: 1, last: 1 });
+      const longest = 'k'.repeat(1024);
+      assert.equal(await s.ack(1n, longest, 1, T0), 1);
+      assert.equal(await s.device(1n, '', 0, T0), 0, 'an empty key is a key');
+      assert.deepEqual(
+        (await s.devices(1n)).map((d) => d.key),
+        ['', longest],
+      );
+    });
+
     test('mids at the int64 edges, zero and negative are users like any other', async () => {
       const s = await open();
       const edges = [-(2n ** 63n), -1n, 0n, 2n ** 63n - 1n, 2n ** 53n + 1n, 2n ** 53n];

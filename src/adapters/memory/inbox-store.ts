@@ -13,7 +13,7 @@ import {
   type PageBound,
 } from '../../ports/index.js';
 import { fitBytes, readBytes, readLimit } from '../history-bounds.js';
-import { checkItem, checkMids, checkRule, checkSeq } from '../inbox-input.js';
+import { checkItem, checkKey, checkMids, checkRule, checkSeq } from '../inbox-input.js';
 
 interface Inbox {
   /** By seq, ascending. */
@@ -78,6 +78,7 @@ export class MemoryInboxStore implements InboxStore {
 
   async device(mid: bigint, key: string, start: number, nowMs: number): Promise<number> {
     this.check();
+    checkKey(key);
     checkSeq('start', start);
     checkSeq('nowMs', nowMs);
     const u = this.inbox(mid);
@@ -93,6 +94,7 @@ export class MemoryInboxStore implements InboxStore {
 
   async ack(mid: bigint, key: string, seq: number, nowMs: number): Promise<number> {
     this.check();
+    checkKey(key);
     checkSeq('seq', seq);
     checkSeq('nowMs', nowMs);
     const u = this.inbox(mid);

@@ -18,7 +18,7 @@ import {
   type PageBound,
 } from '../../ports/index.js';
 import { fitBytes, readBytes, readLimit } from '../history-bounds.js';
-import { bindInt, checkItem, checkMids, checkRule, checkSeq, pruneBounds } from '../inbox-input.js';
+import { bindInt, checkItem, checkKey, checkMids, checkRule, checkSeq, pruneBounds } from '../inbox-input.js';
 
 export const INBOX_FILE = 'inbox.db';
 
@@ -189,6 +189,7 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async device(mid: bigint, key: string, start: number, nowMs: number): Promise<number> {
+    checkKey(key);
     checkSeq('start', start);
     checkSeq('nowMs', nowMs);
     const seen = bindInt(nowMs);
@@ -206,6 +207,7 @@ export class SqliteInboxStore implements InboxStore {
   }
 
   async ack(mid: bigint, key: string, seq: number, nowMs: number): Promise<number> {
+    checkKey(key);
     checkSeq('seq', seq);
     checkSeq('nowMs', nowMs);
     return this.transaction(() => {
