@@ -77,6 +77,42 @@ describe('SqliteThreadInboxStore', () => {
   });
 });
 
+describe('SqliteThreadInboxStore: retention in bounded transactions', () => {
+  test('a run over more users and rows than one transaction takes removes them all, and calls made meanwhile are answered before it ends', async (t) => {
+    const root = await tempDir();
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const store = await SqliteThreadInboxStore.open({ dataDir: root });
+    try {
+      const mids = Array.from({ length: 1200 }, (_, i) => BigInt(i) - 600n);
+      for (let n = 1; n <= 8; n++) await store.append(mids, item(n, { time: n }));
+      for (const mid of mids) await store.device(mid, 'd', 0, 0);
+      const order: string[] = [];
+      // Entries 1 to 5 by age (6,000 rows: two transactions), 6 by keep (1,200 users: three).
+      const run = store.prune({ keep: 2, maxAgeMs: 100, dropAcked: true, deviceTtlMs: 1000 }, 105.5).then((n) => {
+        order.push('prune');
+        return n;
+      });
+      const state = store.state(mids[0]).then((s) => {
+        order.push('state');
+        return s;
+      });
+      assert.equal(await run, 1200 * 6);
+      const between = await state;
+      assert.equal(between.last, 8);
+      assert.ok(between.first >= 1 && between.first <= 7, 'a state between two transactions');
+      assert.deepEqual(order, ['state', 'prune']);
+      for (const mid of [mids[0], mids[600], mids[1199]]) {
+        assert.deepEqual(await store.state(mid), { first: 7, last: 8 });
+        assert.deepEqual(await store.devices(mid), [{ key: 'd', acked: 0, seen: 0 }]);
+      }
+      assert.equal(await store.prune({ keep: 1e6, maxAgeMs: 1e12, dropAcked: false, deviceTtlMs: 1000 }, 1001), 0);
+      assert.deepEqual(await store.devices(mids[5]), []);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('SqliteInboxStore: the file', () => {
   test('creates the data directory and inbox.db in WAL mode', async (t) => {
     const root = await tempDir();
