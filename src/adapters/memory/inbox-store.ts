@@ -134,7 +134,12 @@ export class MemoryInboxStore implements InboxStore {
     for (const u of this.users.values()) {
       for (const [key, d] of u.devices) if (nowMs - d.seen > rule.deviceTtlMs) u.devices.delete(key);
       let floor = u.last - Math.max(0, Math.trunc(rule.keep));
-      if (rule.dropAcked && u.devices.size > 0) floor = Math.max(floor, Math.min(...[...u.devices.values()].map((d) => d.acked)));
+      if (rule.dropAcked && u.devices.size > 0) {
+        // A loop, not Math.min(...list): a spread of a very long list overflows the stack.
+        let low = Infinity;
+        for (const d of u.devices.values()) low = Math.min(low, d.acked);
+        floor = Math.max(floor, low);
+      }
       const before = u.entries.length;
       u.entries = u.entries.filter((e) => e.seq > floor && nowMs - e.time <= rule.maxAgeMs);
       removed += before - u.entries.length;
