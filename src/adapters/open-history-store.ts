@@ -56,7 +56,7 @@ export async function openHistoryStore(settings: HistoryStoreSettings, log: Logg
 }
 
 /** The URL without its password, for logs. */
-function redact(url: string): string {
+export function redact(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

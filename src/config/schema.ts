@@ -548,6 +548,28 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** Durable per-user inbox (beyond goim; docs/inbox.md): its storage and retention. */
+    inbox: z
+      .object({
+        /** Where inboxes are kept: unset, the engine history uses (by mode); memory keeps them in the process only. */
+        engine: z.enum(['sqlite', 'postgres', 'memory']).optional(),
+        /** Directory of the SQLite file (inbox.db); unset, history.dataDir. */
+        dataDir: z.string().optional(),
+        /** PostgreSQL connection string; unset, the history's (DATABASE_URL, else history.postgresUrl). */
+        postgresUrl: z.string().optional(),
+        /** Retention: most messages kept per user (the newest). */
+        keep: z.number().int().min(1).default(1000),
+        /** Retention: no message older than this; at least 1s. */
+        maxAge: duration('168h').refine((ms) => ms >= 1000, 'inbox.maxAge must be at least 1s'),
+        /** Retention: also remove what every device of the user acknowledged. */
+        dropAcked: z.boolean().default(true),
+        /** A device not seen for this long is forgotten (its watermark then holds back nothing); at least 1m. */
+        deviceTtl: duration('720h').refine((ms) => ms >= 60_000, 'inbox.deviceTtl must be at least 1m'),
+        /** How often retention runs; "0" = never. */
+        pruneEvery: duration('1m').refine((ms) => ms === 0 || ms >= 1000, 'inbox.pruneEvery must be "0" or at least 1s'),
+      })
+      .strict()
+      .default({}),
     /** Prometheus metrics (beyond goim). */
     metrics: z
       .object({

@@ -71,6 +71,12 @@ export class InboxAckRangeError extends Error {
   }
 }
 
+/**
+ * Every call refuses what an engine cannot store or compare, with a RangeError and no change
+ * (adapters/inbox-input.ts): a mid outside int64 or given twice in one append, an op that is
+ * not an int32, a time that is not an integer, a message id or device key with NUL, a device
+ * key over 1,024 bytes, NaN as a seq, a time or in a prune rule.
+ */
 export interface InboxStore {
   /**
    * Stores `item` in the inbox of every user in `mids` (distinct) in one transaction: all or

@@ -13,6 +13,7 @@ import {
   type PageBound,
 } from '../../ports/index.js';
 import { fitBytes, readBytes, readLimit } from '../history-bounds.js';
+import { checkItem, checkKey, checkMids, checkRule, checkSeq } from '../inbox-input.js';
 
 interface Inbox {
   /** By seq, ascending. */
@@ -45,6 +46,8 @@ export class MemoryInboxStore implements InboxStore {
 
   async append(mids: bigint[], item: InboxItem): Promise<number[]> {
     this.check();
+    checkMids(mids);
+    checkItem(item);
     const body = Uint8Array.from(item.body);
     return mids.map((mid) => {
       const u = this.inbox(mid);
@@ -62,6 +65,7 @@ export class MemoryInboxStore implements InboxStore {
 
   async read(mid: bigint, after: number, bound: PageBound): Promise<InboxPage> {
     this.check();
+    checkSeq('after', after);
     const u = this.users.get(mid);
     if (u === undefined) return { entries: [], cut: false };
     const from = u.entries.filter((e) => e.seq > after).slice(0, readLimit(bound.limit));
@@ -74,6 +78,9 @@ export class MemoryInboxStore implements InboxStore {
 
   async device(mid: bigint, key: string, start: number, nowMs: number): Promise<number> {
     this.check();
+    checkKey(key);
+    checkSeq('start', start);
+    checkSeq('nowMs', nowMs);
     const u = this.inbox(mid);
     let d = u.devices.get(key);
     if (d === undefined) {
@@ -87,6 +94,9 @@ export class MemoryInboxStore implements InboxStore {
 
   async ack(mid: bigint, key: string, seq: number, nowMs: number): Promise<number> {
     this.check();
+    checkKey(key);
+    checkSeq('seq', seq);
+    checkSeq('nowMs', nowMs);
     const u = this.inbox(mid);
     if (seq > u.last) throw new InboxAckRangeError(seq, u.last);
     let d = u.devices.get(key);
@@ -108,6 +118,7 @@ export class MemoryInboxStore implements InboxStore {
 
   async delete(mid: bigint, upTo: number, forgetDevices: boolean): Promise<number> {
     this.check();
+    checkSeq('upTo', upTo);
     const u = this.users.get(mid);
     if (u === undefined) return 0;
     const before = u.entries.length;
@@ -118,11 +129,17 @@ export class MemoryInboxStore implements InboxStore {
 
   async prune(rule: InboxPruneRule, nowMs: number): Promise<number> {
     this.check();
+    checkRule(rule, nowMs);
     let removed = 0;
     for (const u of this.users.values()) {
       for (const [key, d] of u.devices) if (nowMs - d.seen > rule.deviceTtlMs) u.devices.delete(key);
       let floor = u.last - Math.max(0, Math.trunc(rule.keep));
-      if (rule.dropAcked && u.devices.size > 0) floor = Math.max(floor, Math.min(...[...u.devices.values()].map((d) => d.acked)));
+      if (rule.dropAcked && u.devices.size > 0) {
+        // A loop, not Math.min(...list): a spread of a very long list overflows the stack.
+        let low = Infinity;
+        for (const d of u.devices.values()) low = Math.min(low, d.acked);
+        floor = Math.max(floor, low);
+      }
       const before = u.entries.length;
       u.entries = u.entries.filter((e) => e.seq > floor && nowMs - e.time <= rule.maxAgeMs);
       removed += before - u.entries.length;

@@ -6,7 +6,6 @@
 // are batched: the opens asked for while one open statement runs go together in the next, so
 // a job opening 1,000 rooms at once makes a few statements on one connection, not 1,000
 // queries queued in the pool behind its appends (docs/history.md#storage).
-import pg from 'pg';
 import type {
   AppendBatch,
   HistoryRecord,
@@ -18,9 +17,9 @@ import type {
   RoomHistory,
   RoomOpen,
 } from '../../ports/index.js';
-import type { Logger } from '../../log.js';
 import { newEpochName } from '../../lib/epoch-name.js';
 import { readBytes, readLimit, ruleFor } from '../history-bounds.js';
+import { PgCalls, type PgPoolOptions } from './pg-calls.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rooms (
@@ -149,17 +148,7 @@ function page(rows: PageRow[]): RecordPage {
   return { records: kept.map((r) => toRecord({ ...r, body: r.body! })), cut };
 }
 
-export interface PostgresHistoryStoreOptions {
-  /** postgres://user@host:port/database */
-  url: string;
-  /** Connections in the pool. */
-  maxConnections?: number;
-  /** Longest a statement may run on the server (ms). */
-  statementTimeoutMs?: number;
-  /** Longest a connection attempt, or a wait for a pooled connection, may take (ms). */
-  connectTimeoutMs?: number;
-  log: Logger;
-}
+export type PostgresHistoryStoreOptions = PgPoolOptions;
 
 export class PostgresHistoryStore implements HistoryStore {
   /** Resolved once the tables exist; null until then (and again after a failed attempt). */
@@ -170,10 +159,7 @@ export class PostgresHistoryStore implements HistoryStore {
   /** An open statement is running (or about to): opens asked meanwhile join the next one. */
   private opening = false;
 
-  private constructor(
-    private readonly pool: pg.Pool,
-    private readonly where: string,
-  ) {}
+  private constructor(private readonly db: PgCalls) {}
 
   /** Connects, creates the tables when missing, and resolves when the store can be used. */
   static async connect(options: PostgresHistoryStoreOptions): Promise<PostgresHistoryStore> {
@@ -181,7 +167,7 @@ export class PostgresHistoryStore implements HistoryStore {
     try {
       await store.ensureSchema();
     } catch (e) {
-      await store.pool.end().catch(() => {});
+      await store.db.end().catch(() => {});
       throw e;
     }
     return store;
@@ -193,86 +179,27 @@ export class PostgresHistoryStore implements HistoryStore {
    * carry on: docs/history.md#offsets-and-epochs). A process can so start during an outage.
    */
   static open(options: PostgresHistoryStoreOptions): PostgresHistoryStore {
-    const timeout = options.statementTimeoutMs ?? 10_000;
-    const pool = new pg.Pool({
-      connectionString: options.url,
-      max: options.maxConnections ?? 4,
-      connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-      statement_timeout: timeout,
-      // A client-side bound too: a server that stops answering does not hold a call forever.
-      query_timeout: timeout + 1000,
-      idle_in_transaction_session_timeout: timeout * 2,
-      application_name: 'tsim-history',
-    });
-    const where = hostOf(options.url);
-    // An idle pooled connection that breaks (server restart) is dropped from the pool; the
-    // next call opens a new one. Without a listener the error would end the process.
-    pool.on('error', (err) => options.log.warn({ err: err.message, where }, 'history: postgres idle connection lost'));
-    return new PostgresHistoryStore(pool, where);
+    return new PostgresHistoryStore(new PgCalls(options, 'history'));
   }
 
   /** Creates the tables once (under an advisory lock); a failed attempt is retried by the next call. */
   ensureSchema(): Promise<void> {
     if (this.schemaReady) return Promise.resolve();
-    this.schema ??= this.tx('connect', async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
-      await c.query(SCHEMA);
-    }).then(
-      () => {
-        this.schemaReady = true;
-      },
-      (e: unknown) => {
-        this.schema = null;
-        throw e;
-      },
-    );
+    this.schema ??= this.db
+      .tx('connect', async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+        await c.query(SCHEMA);
+      })
+      .then(
+        () => {
+          this.schemaReady = true;
+        },
+        (e: unknown) => {
+          this.schema = null;
+          throw e;
+        },
+      );
     return this.schema;
-  }
-
-  private fail(what: string, e: unknown): Error {
-    const msg = e instanceof Error ? e.message : String(e);
-    return new Error(`history: postgres ${what} failed (${this.where}): ${msg}`, { cause: e });
-  }
-
-  private async query<R extends pg.QueryResultRow>(what: string, text: string, values: unknown[]): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>(text, values)).rows;
-    } catch (e) {
-      throw this.fail(what, e);
-    }
-  }
-
-  /** Runs `fn` in one transaction on one pooled connection. */
-  private async tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (e) {
-      throw this.fail(what, e);
-    }
-    let broken: Error | undefined;
-    // A connection lost while checked out emits 'error' on the client (the pool listens only
-    // to idle ones): unheard, it would end the process. The query in flight rejects as well.
-    const lost = (err: Error): void => {
-      broken = err;
-    };
-    client.on('error', lost);
-    try {
-      await client.query('BEGIN');
-      const out = await fn(client);
-      await client.query('COMMIT');
-      return out;
-    } catch (e) {
-      try {
-        await client.query('ROLLBACK');
-      } catch (rollback) {
-        broken = rollback as Error; // the connection is unusable: release(err) destroys it
-      }
-      throw this.fail(what, e);
-    } finally {
-      client.off('error', lost);
-      client.release(broken);
-    }
   }
 
   /**
@@ -283,7 +210,7 @@ export class PostgresHistoryStore implements HistoryStore {
    */
   open(room: string, recent: number): Promise<RoomOpen> {
     // PostgreSQL text cannot hold NUL: refused here rather than failing the rooms beside it.
-    if (room.includes('\0')) return Promise.reject(this.fail('open', new Error('a room key with NUL cannot be stored')));
+    if (room.includes('\0')) return Promise.reject(this.db.fail('open', new Error('a room key with NUL cannot be stored')));
     const n = readLimit(recent);
     return new Promise<RoomOpen>((resolve, reject) => {
       let w = this.opens.get(room);
@@ -310,7 +237,7 @@ export class PostgresHistoryStore implements HistoryStore {
         }
       } catch (e) {
         // Already in the store's words (connect or open failed, and where).
-        const err = e instanceof Error ? e : this.fail('open', e);
+        const err = e instanceof Error ? e : this.db.fail('open', e);
         for (const w of batch.values()) for (const x of w.waiters) x.reject(err);
       }
     }
@@ -341,7 +268,7 @@ export class PostgresHistoryStore implements HistoryStore {
     const out = new Map<string, RoomOpen>();
     let rooms = [...batch.keys()];
     for (let attempt = 0; attempt < 2 && rooms.length > 0; attempt++) {
-      const rows = await this.query<OpenRow>('open', OPEN, [rooms, rooms.map(() => newEpochName()), rooms.map((r) => batch.get(r)!.n)]);
+      const rows = await this.db.query<OpenRow>('open', OPEN, [rooms, rooms.map(() => newEpochName()), rooms.map((r) => batch.get(r)!.n)]);
       const missing: string[] = [];
       for (const r of rows) {
         if (r.epoch === undefined || r.epoch === null) {
@@ -354,14 +281,14 @@ export class PostgresHistoryStore implements HistoryStore {
       }
       rooms = missing;
     }
-    if (rooms.length > 0) throw this.fail('open', new Error(`${rooms[0]} was neither created nor found`));
+    if (rooms.length > 0) throw this.db.fail('open', new Error(`${rooms[0]} was neither created nor found`));
     return out;
   }
 
   async append(batches: AppendBatch[]): Promise<void> {
     await this.ensureSchema();
     if (batches.length === 0) return;
-    await this.tx('append', async (c) => {
+    await this.db.tx('append', async (c) => {
       const names = [...new Set(batches.map((b) => b.room))].sort();
       const locked = await c.query<{ room: string; epoch: string; last: string }>(
         `SELECT room, epoch, "last" FROM rooms WHERE room = ANY($1::text[]) ORDER BY room FOR UPDATE`,
@@ -430,7 +357,7 @@ export class PostgresHistoryStore implements HistoryStore {
   async newEpoch(room: string, epoch: string, start: number): Promise<RoomHistory> {
     await this.ensureSchema();
     // start 1: the room's offsets reached the u32 wire limit and start over; its old records go (docs/history.md#offsets-and-epochs).
-    const rows = await this.tx('newEpoch', async (c) => {
+    const rows = await this.db.tx('newEpoch', async (c) => {
       if (start === 1) await c.query('DELETE FROM records WHERE room = $1', [room]);
       const r = await c.query<RoomRow>(
         `INSERT INTO rooms (room, epoch, epoch_start, "first", "last") VALUES ($1, $2, $3::bigint, $3::bigint, $3::bigint - 1)
@@ -450,7 +377,7 @@ export class PostgresHistoryStore implements HistoryStore {
 
   async state(room: string): Promise<RoomHistory | null> {
     await this.ensureSchema();
-    const rows = await this.query<RoomRow>('state', `SELECT epoch, epoch_start, "first", "last" FROM rooms WHERE room = $1`, [room]);
+    const rows = await this.db.query<RoomRow>('state', `SELECT epoch, epoch_start, "first", "last" FROM rooms WHERE room = $1`, [room]);
     return rows.length === 0 ? null : state(rows[0]);
   }
 
@@ -458,11 +385,11 @@ export class PostgresHistoryStore implements HistoryStore {
     await this.ensureSchema();
     const n = readLimit(limit);
     if (n === 0) return [];
-    const rows = await this.query<RecordRow>('after', `SELECT ${COLUMNS} FROM records WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`, [
-      room,
-      after,
-      n,
-    ]);
+    const rows = await this.db.query<RecordRow>(
+      'after',
+      `SELECT ${COLUMNS} FROM records WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`,
+      [room, after, n],
+    );
     return rows.map(toRecord);
   }
 
@@ -470,7 +397,7 @@ export class PostgresHistoryStore implements HistoryStore {
     await this.ensureSchema();
     const n = readLimit(bound.limit);
     if (n === 0) return { records: [], cut: false };
-    const rows = await this.query<PageRow>(
+    const rows = await this.db.query<PageRow>(
       'pageAfter',
       pageSql(`SELECT ${COLUMNS} FROM records WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`, '"offset"', '$4'),
       [room, after, n, readBytes(bound.maxBytes)],
@@ -482,7 +409,7 @@ export class PostgresHistoryStore implements HistoryStore {
     await this.ensureSchema();
     const lim = readLimit(n);
     if (lim === 0) return [];
-    const rows = await this.query<RecordRow>(
+    const rows = await this.db.query<RecordRow>(
       'latest',
       `SELECT * FROM (SELECT ${COLUMNS} FROM records
          WHERE room = $1 AND "offset" >= (SELECT "first" FROM rooms WHERE room = $1) ORDER BY "offset" DESC LIMIT $2) t
@@ -497,7 +424,7 @@ export class PostgresHistoryStore implements HistoryStore {
     const n = readLimit(bound.limit);
     if (n === 0) return { records: [], cut: false };
     // From the cursor (progress $2, offset above $3) on: the row comparison lets the index seek there.
-    const rows = await this.query<PageRow>(
+    const rows = await this.db.query<PageRow>(
       'byProgress',
       pageSql(
         `SELECT ${COLUMNS} FROM records WHERE room = $1 AND progress >= $2 AND (progress, "offset") > ($2, $3) AND progress < $4
@@ -512,7 +439,7 @@ export class PostgresHistoryStore implements HistoryStore {
 
   async prune(rules: PruneRule[], nowMs: number): Promise<number> {
     await this.ensureSchema();
-    const all = await this.query<{ room: string }>('prune', 'SELECT room FROM rooms', []);
+    const all = await this.db.query<{ room: string }>('prune', 'SELECT room FROM rooms', []);
     const byRule = new Map<PruneRule, string[]>();
     for (const { room } of all) {
       const rule = ruleFor(rules, room);
@@ -525,7 +452,7 @@ export class PostgresHistoryStore implements HistoryStore {
     for (const [rule, rooms] of byRule) {
       for (let i = 0; i < rooms.length; i += PRUNE_CHUNK) {
         const chunk = rooms.slice(i, i + PRUNE_CHUNK);
-        removed += await this.tx('prune', async (c) => {
+        removed += await this.db.tx('prune', async (c) => {
           // Kept: younger than maxAge and among the `keep` newest of those, per room.
           const del = await c.query(
             `DELETE FROM records r USING (
@@ -551,16 +478,6 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
-  }
-}
-
-/** host:port/database of a connection URL, for error messages (never the password). */
-function hostOf(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
-  } catch {
-    return 'postgres';
+    await this.db.end();
   }
 }

@@ -1,0 +1,41 @@
+// Builds the InboxStore the settings name (config/inbox-settings.ts resolves them): SQLite in
+// `dataDir`, PostgreSQL at `postgresUrl`, or process memory (docs/inbox.md#engines). Each
+// engine's code (pg, the SQLite thread) is imported only when that engine is opened.
+import type { Logger } from '../log.js';
+import type { InboxStore } from '../ports/index.js';
+import { redact, type HistoryStoreSettings } from './open-history-store.js';
+
+/** The same fields as the history's: by default the inbox is kept where history is. */
+export type InboxStoreSettings = HistoryStoreSettings;
+
+/** Opens the store; rejects with the engine's reason when it cannot (no directory). A PostgreSQL server down at start is not waited for. */
+export async function openInboxStore(settings: InboxStoreSettings, log: Logger): Promise<InboxStore> {
+  switch (settings.engine) {
+    case 'memory': {
+      const { MemoryInboxStore } = await import('./memory/inbox-store.js');
+      return new MemoryInboxStore();
+    }
+    case 'sqlite': {
+      const { SqliteThreadInboxStore } = await import('./sqlite/inbox-thread.js');
+      const store = await SqliteThreadInboxStore.open({ dataDir: settings.dataDir });
+      log.info({ engine: 'sqlite', dataDir: settings.dataDir }, 'inbox store open');
+      return store;
+    }
+    case 'postgres': {
+      // Not awaited: a process starts while PostgreSQL is down; its calls reject until it answers (docs/inbox.md#failures).
+      const { PostgresInboxStore } = await import('./postgres/inbox-store.js');
+      const store = PostgresInboxStore.open({
+        url: settings.postgresUrl,
+        maxConnections: settings.postgresMaxConnections,
+        connectTimeoutMs: settings.postgresConnectTimeoutMs,
+        log,
+      });
+      const server = redact(settings.postgresUrl);
+      store.ensureSchema().then(
+        () => log.info({ engine: 'postgres', server, maxConnections: settings.postgresMaxConnections }, 'inbox store open'),
+        (err: Error) => log.warn({ engine: 'postgres', server, err: err.message }, 'inbox store unreachable at start; retried at each use'),
+      );
+      return store;
+    }
+  }
+}
