@@ -588,11 +588,11 @@ export const configSchema = z
     memory: z
       .object({
         /**
-         * Connections accepted (comet) or Connect calls answered (distributed logic) since the last
+         * Connections accepted (comet) or Connect calls made (distributed logic) since the last
          * settle that make the process give memory back once they stop arriving (a last-resort GC); 0 = never.
          */
         settleAfter: z.number().int().min(0).default(1000),
-        /** How long that rate must have stayed at or below 1% of settleAfter per second first (each process draws between this and 3×). */
+        /** How long the burst must have been over first (a tenth of its busiest second; each process draws between this and 3×). */
         settleQuiet: duration('5s').refine((ms) => ms >= 1000, 'memory.settleQuiet must be at least 1s'),
       })
       .strict()

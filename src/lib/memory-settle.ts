@@ -18,13 +18,18 @@ type GcFunction = (o: { type: 'major'; execution: 'sync'; flavor: 'last-resort' 
 let gcFunction: GcFunction | undefined;
 
 /**
- * V8's last-resort full collection. The gc function is taken from a fresh context so the
- * process's own global scope never gains a `gc` (nothing else can call it by accident).
+ * V8's last-resort full collection. The gc function is taken from a fresh context, and the
+ * flag is turned off again at once, so neither the process's global scope nor any context or
+ * Worker made later gains a `gc` (the function taken keeps working).
  */
 function lastResortGc(): void {
   if (gcFunction === undefined) {
     setFlagsFromString('--expose-gc');
-    gcFunction = runInNewContext('gc') as GcFunction;
+    try {
+      gcFunction = runInNewContext('gc') as GcFunction;
+    } finally {
+      setFlagsFromString('--no-expose-gc');
+    }
   }
   gcFunction({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
@@ -33,9 +38,11 @@ export interface MemorySettleOptions {
   /** Events (accepted connections) since the last settle that make one worth trying; 0 = never. */
   after: number;
   /**
-   * How long the event rate must have stayed at or below 1% of `after` per second first: each
-   * process waits a time of its own between this and three times this, so the processes of one
-   * host, which see a burst end together, do not all stop together.
+   * How long the burst must have been over first: events at no more than a tenth of the burst's
+   * busiest second (and of 1% of `after` per second) — the ordinary reconnects of a large
+   * server do not hold it back. Each process waits a time drawn per burst between this and three
+   * times this, so the processes of one host, which see a burst end together, do not all stop
+   * together.
    */
   quietMs: number;
   clock: Clock;
@@ -67,16 +74,20 @@ export class MemorySettle {
   private quietSince: number;
   private floor: number;
   private timer: ClockTimer | undefined;
-  private readonly busyPerTick: number;
-  private readonly quietMs: number;
+  private readonly busyFloor: number;
+  /** Most events in one tick since the count started: the burst's busiest second. */
+  private peak = 0;
+  private quietMs = 0;
+  private readonly random: () => number;
   private readonly growth: number;
   private readonly rss: () => number;
   private readonly collect: () => void;
 
   constructor(private readonly o: MemorySettleOptions) {
     this.quietSince = o.clock.now();
-    this.busyPerTick = Math.max(1, o.after / 100);
-    this.quietMs = o.quietMs * (1 + 2 * (o.random ?? Math.random)());
+    this.busyFloor = Math.max(1, o.after / 100);
+    this.random = o.random ?? Math.random;
+    this.drawQuiet();
     this.growth = o.growth ?? 1.25;
     this.rss = o.rss ?? (() => process.memoryUsage.rss());
     this.collect = o.collect ?? lastResortGc;
@@ -92,6 +103,12 @@ export class MemorySettle {
   start(): void {
     if (this.o.after <= 0 || this.timer !== undefined) return;
     this.timer = this.o.clock.setInterval(() => this.tick(), TICK_MS);
+    // Never what keeps a process alive (a stop() missed during start-up, say).
+    (this.timer as { unref?: () => void }).unref?.();
+  }
+
+  private drawQuiet(): void {
+    this.quietMs = this.o.quietMs * (1 + 2 * this.random());
   }
 
   stop(): void {
@@ -101,10 +118,13 @@ export class MemorySettle {
 
   private tick(): void {
     const now = this.o.clock.now();
-    if (this.inTick > this.busyPerTick) this.quietSince = now;
+    this.peak = Math.max(this.peak, this.inTick);
+    if (this.inTick > Math.max(this.busyFloor, this.peak / 10)) this.quietSince = now;
     this.inTick = 0;
     if (this.since < this.o.after || now - this.quietSince < this.quietMs) return;
     this.since = 0;
+    this.peak = 0;
+    this.drawQuiet();
     const before = this.rss();
     if (before < this.floor * this.growth) return;
     const t0 = performance.now();

@@ -43,25 +43,40 @@ test('settles once after a burst, only when the burst has been over for quietMs'
   assert.equal(collected.length, 1, 'once per burst');
 });
 
-test('a trickle of up to 1% of `after` per second counts as quiet', () => {
+test('after a burst, reconnects at up to a tenth of its busiest second count as quiet', () => {
   const rss = { v: 100 };
   const { s, clock, collected } = subject(1000, 5000, rss);
-  for (let j = 0; j < 1000; j++) s.count();
-  rss.v = 300;
-  clock.advance(1000);
+  // A 5,000-connect storm at 1,000/s, then 11/s for a minute (a large server's ordinary churn).
   for (let i = 0; i < 5; i++) {
-    for (let j = 0; j < 10; j++) s.count();
+    for (let j = 0; j < 1000; j++) s.count();
+    clock.advance(1000);
+  }
+  rss.v = 300;
+  for (let i = 0; i < 60; i++) {
+    for (let j = 0; j < 11; j++) s.count();
     clock.advance(1000);
   }
   assert.equal(collected.length, 1);
-  // 11 a second is busy: the quiet period never completes.
+  // 101/s is more than a tenth of 1,000/s: the storm is not over.
   const busy = subject(1000, 5000, { v: 100 });
   for (let j = 0; j < 1000; j++) busy.s.count();
-  for (let i = 0; i < 20; i++) {
-    for (let j = 0; j < 11; j++) busy.s.count();
+  busy.clock.advance(1000);
+  for (let i = 0; i < 60; i++) {
+    for (let j = 0; j < 101; j++) busy.s.count();
     busy.clock.advance(1000);
   }
   assert.equal(busy.collected.length, 0);
+});
+
+test('without a burst, events above 1% of `after` per second are never quiet', () => {
+  const rss = { v: 100 };
+  const { s, clock, collected } = subject(1000, 5000, rss);
+  rss.v = 1000;
+  for (let i = 0; i < 120; i++) {
+    for (let j = 0; j < 11; j++) s.count();
+    clock.advance(1000);
+  }
+  assert.equal(collected.length, 0);
 });
 
 test('fewer events than `after`, or RSS grown by less than a quarter, settle nothing', () => {
@@ -120,7 +135,7 @@ test('after = 0 never starts a timer', () => {
   s.stop();
 });
 
-test('the real collection runs and leaves no gc on the global scope', () => {
+test('the real collection runs and leaves no gc on the global scope nor in later contexts', async () => {
   const clock = new ManualClock();
   let rss = 100;
   const s = new MemorySettle({ after: 1, quietMs: 1000, clock, log: silentLogger, name: 'test', random: () => 0, rss: () => rss, growth: 0 });
@@ -131,6 +146,8 @@ test('the real collection runs and leaves no gc on the global scope', () => {
   assert.equal(s.counts.settles, 1);
   assert.ok(s.counts.pauseMs > 0);
   assert.equal((globalThis as { gc?: unknown }).gc, undefined);
+  const { runInNewContext } = await import('node:vm');
+  assert.equal(runInNewContext('typeof gc'), 'undefined');
   s.stop();
   assert.equal(clock.timers, 0);
 });
