@@ -1,6 +1,7 @@
 // Embedded mode: comet, logic and job in one process on in-memory adapters (docs/architecture.md).
 import type { AddressInfo } from 'node:net';
 import { directCometClient } from './adapters/memory/comet-client.js';
+import { openInboxStoreForNow } from './adapters/inbox-store-until-engines.js';
 import { openHistoryStore } from './adapters/open-history-store.js';
 import { MemoryPushQueue, type MemoryPushQueueOptions } from './adapters/memory/push-queue.js';
 import { MemoryRegistry } from './adapters/memory/registry.js';
@@ -21,7 +22,7 @@ import { LimitHits } from './metrics/limit-hits.js';
 import { registerLogicHttpMetrics } from './metrics/logic-metrics.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics/registry.js';
 import { webRoots } from './package-root.js';
-import type { CometDialer, HistoryStore } from './ports/index.js';
+import type { CometDialer, HistoryStore, InboxStore } from './ports/index.js';
 
 export interface Embedded {
   comet: Comet;
@@ -44,8 +45,9 @@ export function memoryQueueOptions(config: Config): MemoryPushQueueOptions {
 /**
  * `historyStore`: where room history is kept (docs/history.md#storage); default: the engine
  * [history] names (SQLite in history.dataDir unless configured otherwise), closed on stop.
+ * `inboxStore`: users' durable inboxes (docs/protocol.md#durable-inbox), closed on stop.
  */
-export async function startEmbedded(config: Config, log: Logger, historyStore?: HistoryStore): Promise<Embedded> {
+export async function startEmbedded(config: Config, log: Logger, historyStore?: HistoryStore, inboxStore?: InboxStore): Promise<Embedded> {
   const jobHistory = jobHistorySettings(config);
   const historyTypes = historyRoomTypes(config);
   // Opened only when some room type keeps history: a goim configuration touches no file.
@@ -53,6 +55,7 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     jobHistory !== undefined || historyTypes.size > 0
       ? (historyStore ?? (await openHistoryStore(historyStoreSettings(config, 'embedded'), log.child({ role: 'history' }))))
       : undefined;
+  const inbox = inboxStore ?? (await openInboxStoreForNow());
   const store = new MemorySessionStore();
   const queue = new MemoryPushQueue({ ...memoryQueueOptions(config), log: log.child({ role: 'queue' }) });
   const registry = new MemoryRegistry();
@@ -67,6 +70,7 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     sendGuard: new MemorySendGuard(),
     ...(history !== undefined ? { history } : {}),
     historyTypes,
+    inboxStore: inbox,
   });
   const limits = new LimitHits();
   const comet = new Comet({ ...cometSettings(config), serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });
@@ -102,6 +106,7 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
   } catch (err) {
     for (const undo of started.reverse()) await undo().catch(() => {});
     await queue.close().catch(() => {});
+    await inbox.close().catch(() => {});
     metrics?.close();
     throw err;
   }
@@ -125,6 +130,7 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
         await http.close();
         await job.stop();
         await history?.close();
+        await inbox.close();
         await queue.close();
         await comet.stop();
         await logic.close();

@@ -8,7 +8,7 @@ import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { watchFds } from '../fd-probe.js';
 import { fdOvercommit } from '../file-descriptors.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
-import type { LogicService, Proto, Registry } from '../ports/index.js';
+import type { InboxSeqs, LogicService, Proto, Registry } from '../ports/index.js';
 import type { Frame } from '../protocol/frame.js';
 import { ClientProtocol } from './client-protocol.js';
 import { clientIp, Connection } from './connection.js';
@@ -18,6 +18,7 @@ import { Admission, type AdmissionLimits } from './admission.js';
 import { Limit, LimitLog } from './limit-log.js';
 import { LogicCalls, type LogicCallCounts, type LogicCallLimits } from './logic-calls.js';
 import { Fanout, type PushCounts, type PushKind } from './fanout.js';
+import { InboxDelivery } from './inbox-delivery.js';
 import { OnlineReporter } from './online-reporter.js';
 import { Outbound, unsent } from './outbound.js';
 import { Registration, type RegistrationSettings } from './registration.js';
@@ -48,6 +49,16 @@ export interface CometListeners {
   /** tcp.certFile / privateFile (both empty: the websocket ones, see tls-listeners.ts). */
   tcpCertificates: CertFiles;
 }
+
+/** Inbox pages and holds per connection (docs/configuration.md#inbox--durable-inbox-logic-comet). */
+export interface CometInboxSettings {
+  pageMessages: number;
+  pageBytes: number;
+  holdMessages: number;
+  holdBytes: number;
+}
+
+const DEFAULT_INBOX: CometInboxSettings = { pageMessages: 100, pageBytes: 64 << 10, holdMessages: 256, holdBytes: 256 << 10 };
 
 /** The client protocol settings a comet applies (config protocol section). */
 export interface CometProtocol {
@@ -84,6 +95,8 @@ export interface CometSettings {
   maxThrottled: number;
   /** comet.replayCache: bytes of recent room records kept for joiners (docs/history.md#replay-cache); 0 = none. */
   replayCacheBytes?: number;
+  /** Durable inbox delivery (`[inbox]`, delivery part); default: the schema's defaults. */
+  inbox?: CometInboxSettings;
   /** What the registry entry says besides the counts (env section, registry.refresh). */
   registration: RegistrationSettings;
 }
@@ -165,6 +178,7 @@ export class Comet {
   private readonly protocol: ClientProtocol;
   private readonly calls: LogicCalls;
   private readonly replays: Replays;
+  private readonly inbox: InboxDelivery;
   private readonly replayTails: RoomTails<Room>;
   private readonly sweep: DeadlineSweep;
   private readonly fanout: Fanout;
@@ -215,6 +229,18 @@ export class Comet {
       recordBytes,
       tails,
     });
+    const inbox = opts.inbox ?? DEFAULT_INBOX;
+    this.inbox = new InboxDelivery({
+      logic,
+      log,
+      out: this.out,
+      limitLog: this.admission.log,
+      pageMessages: inbox.pageMessages,
+      // A page always fits a push share that is half full.
+      pageBytes: Math.min(inbox.pageBytes, recordBytes),
+      holdMessages: inbox.holdMessages,
+      holdBytes: inbox.holdBytes,
+    });
     this.calls = new LogicCalls(admission, this.admission.log, log, clock);
     this.protocol = new ClientProtocol({
       calls: this.calls,
@@ -228,6 +254,7 @@ export class Comet {
       limitLog: this.admission.log,
       clock,
       replays: this.replays,
+      inbox: this.inbox,
     });
     this.sweep = new DeadlineSweep(this.table, timers.sweepInterval, (c) => this.protocol.refreshRouting(c), clock);
     const replays = this.replays;
@@ -236,6 +263,7 @@ export class Comet {
       limits: this.admission.log,
       clock,
       hold: (c, bytes) => replays.hold(c, bytes),
+      inbox: (c, seq, op, body) => this.inbox.live(c, seq, op, body),
       tails,
     });
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, timers.renewOnline, log);
@@ -390,9 +418,9 @@ export class Comet {
     }
   }
 
-  /** goim Comet.PushMsg: to the given keys, filtered by their accepts. */
-  pushMsg(keys: string[], protoOp: number, proto: Proto): void {
-    this.fanout.pushMsg(keys, protoOp, proto);
+  /** goim Comet.PushMsg: to the given keys, filtered by their accepts; a durable push's seqs per user in `inbox`. */
+  pushMsg(keys: string[], protoOp: number, proto: Proto, inbox?: InboxSeqs): void {
+    this.fanout.pushMsg(keys, protoOp, proto, inbox);
   }
 
   /** goim Comet.Broadcast: to every connection watching protoOp, at `speed` connections/s when > 0. */

@@ -3,6 +3,7 @@
 // whole Config.
 import type { CometSettings } from '../comet/comet.js';
 import { fdNeeds } from '../file-descriptors.js';
+import { cometInboxSettings } from './inbox-settings.js';
 import { sendQueueSplit } from './push-limits.js';
 import type { Config } from './schema.js';
 
@@ -54,6 +55,7 @@ export function cometSettings(config: Config, sharesWith: 'http api' | { metrics
     },
     maxThrottled: config.push.maxThrottled,
     replayCacheBytes: config.comet.replayCache,
+    inbox: cometInboxSettings(config),
     registration: {
       region: env.region,
       zone: env.zone,

@@ -57,6 +57,7 @@ const roomType = z
       .min(0)
       .max(2147483647)
       .refine((op) => op !== 18, 'op 18 is reserved for room history state (docs/history.md)')
+      .refine((op) => op < 24 || op > 29, 'ops 24 to 29 are reserved for the durable inbox (docs/protocol.md#durable-inbox)')
       .default(1000),
     /** Users with mid ≤ 0 may send. */
     anonymous: z.boolean().default(false),
@@ -545,6 +546,43 @@ export const configSchema = z
         pruneEvery: duration('1m'),
         /** Ids of a room's newest records read when a job opens it, to recognise redelivered messages. */
         recentIds: z.number().int().min(0).default(1000),
+      })
+      .strict()
+      .default({}),
+    /** Users' durable inboxes (beyond goim; docs/protocol.md#durable-inbox). */
+    inbox: z
+      .object({
+        // delivery
+        /** Operations whose pushes to mids are durable unless the request says durable=0. */
+        durableOps: z
+          .array(
+            z
+              .number()
+              .int()
+              .min(-2147483648)
+              .max(2147483647)
+              .refine((op) => op < 24 || op > 29, 'ops 24 to 29 are reserved for the durable inbox (docs/protocol.md#durable-inbox)'),
+          )
+          .max(256)
+          .default([]),
+        /** A device (connection key) the inbox has never seen receives this many of the newest messages first; 0 = from now on. */
+        newDeviceRecent: z.number().int().min(0).max(10_000).default(0),
+        /** Most messages in one backlog or fetch page (one read and one write to the socket). */
+        pageMessages: z.number().int().min(1).max(1000).default(100),
+        /** Most body bytes in one backlog or fetch page (the first message whatever its size); at most half of protocol.sendQueueBytes is used. */
+        pageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 << 10),
+        /** Live messages held for one connection while comet reads its inbox; past it they are dropped and read back. */
+        holdMessages: z.number().int().min(0).max(100_000).default(256),
+        /** Bytes of those held messages for one connection. */
+        holdBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(256 << 10),
       })
       .strict()
       .default({}),

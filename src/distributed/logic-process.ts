@@ -10,6 +10,7 @@ import { advertisedAddr } from '../adapters/grpc/address.js';
 import { registerLogic } from '../adapters/grpc/logic-registration.js';
 import { serveLogic } from '../adapters/grpc/logic-server.js';
 import { openHistoryStore } from '../adapters/open-history-store.js';
+import { openInboxStoreForNow } from '../adapters/inbox-store-until-engines.js';
 import { historyRoomTypes, historyStoreSettings } from '../config/history-settings.js';
 import { parseListen, showAddress } from '../config/listen.js';
 import { logicHttpSettings, logicSettings } from '../config/logic-settings.js';
@@ -21,7 +22,7 @@ import { Logic } from '../logic/logic.js';
 import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { webRoots } from '../package-root.js';
-import { AppId, type HistoryStore } from '../ports/index.js';
+import { AppId, type HistoryStore, type InboxStore } from '../ports/index.js';
 import { grpcListen, grpcServerOptions } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
 import { redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
@@ -46,9 +47,9 @@ export interface LogicProcess {
 /**
  * `historyStore`: the room history store logic reads (docs/history.md#storage); default: the
  * engine [history] names (PostgreSQL unless configured otherwise), opened only when some room
- * type keeps history.
+ * type keeps history. `inboxStore`: users' durable inboxes (docs/protocol.md#durable-inbox).
  */
-export async function startLogicProcess(config: Config, log: Logger, historyStore?: HistoryStore): Promise<LogicProcess> {
+export async function startLogicProcess(config: Config, log: Logger, historyStore?: HistoryStore, inboxStore?: InboxStore): Promise<LogicProcess> {
   const teardown = new Teardown(log);
   try {
     const historyTypes = historyRoomTypes(config);
@@ -57,6 +58,12 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
       const opened = await openHistoryStore(historyStoreSettings(config, 'distributed'), log.child({ role: 'history' }));
       teardown.add('closing the history store', () => opened.close());
       history = opened;
+    }
+    let inbox = inboxStore;
+    if (inbox === undefined) {
+      const opened = await openInboxStoreForNow();
+      teardown.add('closing the inbox store', () => opened.close());
+      inbox = opened;
     }
     const registry = redisRegistry(config, log.child({ role: 'registry' }));
     teardown.add('closing the registry', () => registry.close());
@@ -79,6 +86,7 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
       sendGuard,
       ...(history !== undefined ? { history } : {}),
       historyTypes,
+      inboxStore: inbox,
     });
     teardown.add('stopping logic', () => logic.close());
     await logic.start();
