@@ -180,6 +180,26 @@ describe('durable inbox (embedded)', () => {
     assert.equal(c.queued, 0, 'no duplicate');
   });
 
+  it('reads the missing seqs from the inbox when a live message skips ahead, and drops late duplicates', async () => {
+    const { c } = await inboxClient(32, 'skipper');
+    // Stored by logic, but reaching this comet out of order (two queue partitions, two jobs).
+    const at = Date.now();
+    for (const b of ['s1', 's2', 's3']) await store.append([32n], { id: b, op: 1000, body: Buffer.from(b), time: at });
+    const push = (seq: number, body: string) =>
+      tsim.comet.pushMsg(['skipper'], 1000, { ver: 1, op: Op.Raw, seq: 0, body: encodeFrame(1000, Buffer.from(body)) }, { mids: [32n], seqs: [seq] });
+    push(3, 's3');
+    assert.deepEqual(
+      (await c.collect(3)).map((f) => inboxMessage(f).body),
+      ['s1', 's2', 's3'],
+    );
+    push(2, 's2');
+    push(1, 's1');
+    await store.append([32n], { id: 's4', op: 1000, body: Buffer.from('s4'), time: at });
+    push(4, 's4');
+    assert.deepEqual(inboxMessage(await c.next()), { seq: 4, op: 1000, body: 's4' });
+    assert.equal(c.queued, 0, 'seqs 1 and 2 came again and were dropped');
+  });
+
   it('refuses acknowledgements above what was delivered, malformed or for another user, and keeps the connection', async () => {
     const { c } = await inboxClient(41, 'ack-device');
     assert.deepEqual(await post('/goim/push/mids?operation=1000&mids=41&durable=1', 'a'), ok);
@@ -312,6 +332,48 @@ describe('durable inbox (embedded)', () => {
       const r = await post(path, 'x');
       assert.equal(r.status, 400, path);
       assert.match(r.text, /reserved: ops 24 to 29 are the durable inbox's/);
+    }
+  });
+});
+
+describe('durable inbox to a slow reader (embedded)', () => {
+  it('never drops an op-27 frame for the send queue: the stream pauses and resumes from the inbox', async () => {
+    const config = testConfig({ pageMessages: 20 });
+    config.protocol.sendQueueBytes = 256 * 1024;
+    config.push.maxBytes = 64 * 1024;
+    const tsim = await startEmbedded(config, silentLogger, undefined, new MemoryInboxStore());
+    const a = tsim.addresses();
+    const api = `http://127.0.0.1:${a.http.port}`;
+    const c = await GoimTestClient.tcp(a.tcp[0].port, '127.0.0.1');
+    try {
+      await c.auth({ mid: 5, key: 'slow', inbox: true });
+      assert.equal((await c.next()).op, Op.InboxState);
+      c.socket.pause();
+      const body = 'z'.repeat(60 * 1024);
+      const push = async () => {
+        const res = await fetch(`${api}/goim/push/mids?operation=1000&mids=5&durable=1`, { method: 'POST', body });
+        assert.equal(res.status, 200);
+      };
+      // Until the kernel's buffers are full and the comet holds what it may, then as much again.
+      let n = 0;
+      while ((tsim.comet.sendQueueBytes('slow') ?? 0) < 128 * 1024) {
+        assert.ok(n < 2000, 'the send queue never filled');
+        await push();
+        n++;
+      }
+      for (let i = 0; i < 20; i++, n++) await push();
+      const queued = tsim.comet.sendQueueBytes('slow');
+      assert.ok(queued !== undefined && queued <= 256 * 1024, `queued ${queued}`);
+      c.socket.resume();
+      const seqs = (await c.collect(n, 60_000)).map((f) => inboxMessage(f).seq);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+      assert.equal(tsim.comet.stats().pushesDropped, 0);
+    } finally {
+      c.close();
+      await tsim.stop();
     }
   });
 });
