@@ -165,6 +165,20 @@ describe('client inbox', () => {
     assert.deepEqual(acks, [4]);
   });
 
+  it('acknowledges what is processed when the application closes the client', async () => {
+    const { comet, acks } = await peer();
+    const c = client(comet, { ackDelayMs: 60_000 });
+    await next<Ev, 'auth'>(c, 'auth');
+    const got = collect<Ev, 'inbox'>(c, 'inbox', 2);
+    comet.send(1, stateFrame(0, 1, 2));
+    comet.send(1, envelope(inboxFrame(1, 'a'), inboxFrame(2, 'b')));
+    await got;
+    assert.deepEqual(acks, []);
+    await c.close();
+    await comet.frame((f) => f.op === 24);
+    assert.deepEqual(acks, [2]);
+  });
+
   it('manual mode: nothing is acknowledged until ack(seq), which resolves with the watermark', async () => {
     const { comet, acks, ackCode } = await peer();
     const c = client(comet, { ack: 'manual', ackDelayMs: 10 });

@@ -213,6 +213,12 @@ export class Inbox {
     this.sent = 0;
   }
 
+  /** The client is closing: acknowledge what is processed now rather than after the next connect. */
+  flush(): void {
+    const target = Math.min(this.processed, this.top);
+    if (this.up && target > this.sent && target > this.acked) this.sendAck(target);
+  }
+
   /** The connection ended; `final` when the client will not reconnect. */
   disconnected(final: boolean): void {
     this.up = false;

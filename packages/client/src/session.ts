@@ -352,6 +352,7 @@ export abstract class ClientSession {
         resolve();
       });
     });
+    if (conn.authenticated) this._inbox?.flush();
     this.end(conn, 'closed by client');
     conn.link?.close(true);
     return gone;
