@@ -179,6 +179,30 @@ describe('client inbox', () => {
     assert.deepEqual(acks, [2]);
   });
 
+  it('starts over when a token function names another user: seqs are per user', async () => {
+    const { comet } = await peer();
+    let mid = 7;
+    const c = new TsimClient({
+      url: comet.url,
+      token: () => ({ mid }),
+      inbox: { keyStorage: null },
+      reconnect: { baseMs: 10, maxMs: 20, jitter: 0 },
+    });
+    cleanups.push(() => c.close());
+    await next<Ev, 'auth'>(c, 'auth');
+    const first = next<Ev, 'inbox'>(c, 'inbox');
+    comet.send(1, envelope(inboxFrame(1, 'for 7')));
+    await first;
+    mid = 8;
+    comet.drop(1);
+    await next<Ev, 'auth'>(c, 'auth');
+    const other = next<Ev, 'inbox'>(c, 'inbox');
+    comet.send(2, envelope(inboxFrame(1, 'for 8')));
+    assert.equal((await other).text(), 'for 8');
+    const keys = comet.frames.filter((f) => f.op === 7).map((f) => tokenOf(f).key);
+    assert.notEqual(keys[0], keys[1], 'a key per user');
+  });
+
   it('manual mode: nothing is acknowledged until ack(seq), which resolves with the watermark', async () => {
     const { comet, acks, ackCode } = await peer();
     const c = client(comet, { ack: 'manual', ackDelayMs: 10 });

@@ -145,6 +145,8 @@ export class Inbox {
   private waiters: Waiter[] = [];
   private fetching: { seq: number; after: number; last: number; resolve: (r: InboxFetchResult) => void } | null = null;
   private _state: InboxStateEvent | undefined;
+  /** The mid of the last token (seqs belong to one user). */
+  private mid: string | undefined;
 
   constructor(
     private readonly host: InboxHost,
@@ -199,8 +201,17 @@ export class Inbox {
   /** The token fields for the inbox: `inbox: true`, and a stable key when the token has none. */
   addToToken(t: Record<string, unknown>): void {
     t.inbox = true;
+    const mid = typeof t.mid === 'bigint' || typeof t.mid === 'number' ? String(t.mid) : '';
+    if (this.mid !== undefined && mid !== this.mid) this.forget();
+    this.mid = mid;
     if (typeof t.key === 'string' && t.key !== '') return;
-    t.key = this.fixedKey ?? this.keyFor(typeof t.mid === 'bigint' || typeof t.mid === 'number' ? String(t.mid) : '');
+    t.key = this.fixedKey ?? this.keyFor(mid);
+  }
+
+  /** A token for another user: seqs are per user, so what was seen and acknowledged no longer counts. */
+  private forget(): void {
+    this.seen = this.processed = this.acked = this.sent = this.top = 0;
+    for (const w of this.waiters.splice(0)) w.resolve({ code: -1, message: 'the client now stands for another user' });
   }
 
   // ---- from the session ----------------------------------------------------------------
