@@ -224,6 +224,8 @@ describe('durable inbox (embedded)', () => {
     assert.equal((await c.next()).op, Op.HeartbeatReply);
     const hits = await (await fetch(`${api}/metrics`)).text();
     assert.match(hits, /tsim_limit_hits_total\{limit="inbox_refused"\} [4-9]/);
+    assert.match(hits, /tsim_comet_inbox_total\{event="acks"\} [1-9]/);
+    assert.match(hits, /tsim_logic_inbox_pushes_total\{result="stored"\} [1-9]/);
   });
 
   it('re-sends what was delivered on op 26, one page, then op 28', async () => {
