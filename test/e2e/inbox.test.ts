@@ -296,6 +296,25 @@ describe('durable inbox (embedded)', () => {
     assert.deepEqual(await store.state(71n), { first: 1, last: 0 });
   });
 
+  it('retries reading an inbox the store could not serve; refuses acks meanwhile with code 4', async () => {
+    store.failing = new Error('down for a moment');
+    let c: GoimTestClient;
+    try {
+      c = await tcp();
+      await c.auth({ mid: 72, key: 'patient', inbox: true });
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(c.queued, 0, 'no op 29 before the inbox answers');
+      c.send(Op.InboxAck, '{"seq":0}', 1, 3);
+      assert.equal((await c.next()).body.toString(), '{"code":4,"message":"inbox unavailable: try again"}');
+    } finally {
+      store.failing = null;
+    }
+    const state = await c.next(5000);
+    assert.deepEqual([state.op, JSON.parse(state.body.toString())], [Op.InboxState, { acked: 0, first: 1, last: 0 }]);
+    assert.deepEqual(await post('/goim/push/mids?operation=1000&mids=72&durable=1', 'after'), ok);
+    assert.deepEqual(inboxMessage(await c.next()), { seq: 1, op: 1000, body: 'after' });
+  });
+
   it('serves the inbox API: pages by seq, devices, delete, and 400 on bad input', async () => {
     for (const b of ['p1', 'p2', 'p3']) assert.deepEqual(await post('/goim/push/mids?operation=1000&mids=81&durable=1', b), ok);
     const p1 = await call('GET', '/tsim/inbox/81?limit=2');
