@@ -18,7 +18,7 @@ import { Admission, type AdmissionLimits } from './admission.js';
 import { Limit, LimitLog } from './limit-log.js';
 import { LogicCalls, type LogicCallCounts, type LogicCallLimits } from './logic-calls.js';
 import { Fanout, type PushCounts, type PushKind } from './fanout.js';
-import { InboxDelivery } from './inbox-delivery.js';
+import { InboxDelivery, type InboxDeliveryCounts } from './inbox-delivery.js';
 import { OnlineReporter } from './online-reporter.js';
 import { Outbound, unsent } from './outbound.js';
 import { Registration, type RegistrationSettings } from './registration.js';
@@ -157,6 +157,8 @@ export interface CometCounters extends TransportCounters {
   replays?: Readonly<Record<string, number>>;
   /** Where joins' records came from: the room tails (cache), history reads (store), reads completed from the tails. */
   replayReads?: Readonly<Record<string, number>>;
+  /** Durable inbox delivery (docs/protocol.md#durable-inbox): frames, duplicates, re-reads, reads, acks. */
+  inbox?: Readonly<InboxDeliveryCounts>;
   /** Bytes and rooms held by the replay cache (comet.replayCache). */
   replayCache?: { bytes: number; rooms: number };
   /** Session calls to logic (limits.logicCalls): in flight, waiting, and what waited or was never made. */
@@ -466,6 +468,7 @@ export class Comet {
       fanoutLatency: f.latency,
       replays: { ...this.replays.results },
       replayReads: { ...this.replays.reads },
+      inbox: { ...this.inbox.counts },
       replayCache: { bytes: this.replayTails.bytes, rooms: this.replayTails.size },
       logicCalls: { ...this.calls.gauges(), waited: { ...this.calls.counts.waited }, shed: { ...this.calls.counts.shed } },
     };

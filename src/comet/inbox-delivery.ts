@@ -40,6 +40,8 @@ export class InboxStream {
   reading = false;
   /** The socket could not take the next message: resume from the inbox once it drains. */
   blocked = false;
+  /** The inbox may hold more than was delivered: read until a page is not full (after auth, after a block). */
+  behind = true;
   /** Highest live seq seen that is not delivered yet. */
   wanted = 0;
   /** Live op-27 frames (unwrapped) by seq, while reading. */
@@ -153,7 +155,7 @@ export class InboxDelivery {
   /** A live durable message for `c` (its user's seq). */
   live(c: Connection, seq: number, op: number, body: Uint8Array): void {
     const s = c.inbox;
-    if (s === null || c.state !== State.Open) return;
+    if (s === null || c.state !== State.Open || !(Number.isSafeInteger(seq) && seq > 0)) return;
     if (seq <= s.delivered) {
       this.counts.duplicates++;
       return;
@@ -200,6 +202,7 @@ export class InboxDelivery {
   private block(c: Connection, s: InboxStream): void {
     if (s.blocked) return;
     s.blocked = true;
+    s.behind = true;
     this.dropHeld(s, Infinity);
     c.socket.once('drain', () => {
       s.blocked = false;
@@ -239,8 +242,10 @@ export class InboxDelivery {
         if (!first) {
           this.writeHeld(c, s);
           if (s.blocked) return;
-          if (s.wanted <= s.delivered) return;
+          if (!s.behind && s.wanted <= s.delivered) return;
         }
+        // Live seqs seen before the read began were stored before it began.
+        const seenBefore = s.wanted;
         this.counts.reads++;
         let reply: InboxReply;
         try {
@@ -260,14 +265,17 @@ export class InboxDelivery {
         }
         const records = reply.records.filter((r) => r.seq > s.delivered);
         if (records.length > 0 && !this.write(c, s, records.map(frameOf), records[records.length - 1].seq)) return;
-        // A page that is not full held every stored message up to `last` (read after it):
-        // what is missing below it was deleted and can never be delivered.
+        // A page that is not full held every message still stored up to `last` (the range is
+        // read before the page): what is missing below it was deleted and is never delivered.
         const full = reply.cut || reply.records.length >= this.page.limit;
-        if (!full) {
-          if (reply.last > s.delivered) s.delivered = reply.last;
-          // Nothing live is newer than this read: caught up.
-          this.writeHeld(c, s);
-          if (s.blocked || s.wanted <= s.delivered) return;
+        if (full) continue;
+        s.behind = false;
+        if (reply.last > s.delivered) s.delivered = reply.last;
+        // A seq seen before the read and above the inbox's last was never stored (or was
+        // deleted): not waited for, or a bogus seq would keep this loop reading.
+        if (seenBefore > s.delivered) {
+          this.dropHeld(s, seenBefore);
+          if (s.wanted === seenBefore) s.wanted = s.delivered;
         }
       }
     } finally {

@@ -68,18 +68,21 @@ export class Inbox {
     return seqs;
   }
 
+  /**
+   * A page for a comet. The range is read before the page, so a page that is not full holds
+   * every message still stored up to `last`: comet may then take `last` as delivered
+   * (comet/inbox-delivery.ts). Read after it, a message stored in between would be skipped.
+   */
   async read(req: InboxRequest): Promise<InboxReply> {
     const { mid } = req;
+    const { first, last } = await this.store.state(mid);
     let acked = 0;
     let after = req.after;
     if (after === undefined) {
-      const { last } = await this.store.state(mid);
       acked = await this.store.device(mid, req.key, last - this.recent, Date.now());
       after = acked;
     }
     const page = await this.store.read(mid, after, { limit: req.limit, maxBytes: req.maxBytes });
-    // After the read: `last` is never below a seq the page holds.
-    const { first, last } = await this.store.state(mid);
     return { acked, first, last, records: page.entries.map((e) => ({ seq: e.seq, op: e.op, body: e.body })), cut: page.cut };
   }
 

@@ -72,7 +72,8 @@ describe('durable inbox (embedded)', () => {
 
   before(async () => {
     store = new MemoryInboxStore();
-    tsim = await startEmbedded(testConfig({ durableOps: [1001] }), silentLogger, undefined, store);
+    // Pages of 2: every backlog here spans pages.
+    tsim = await startEmbedded(testConfig({ durableOps: [1001], pageMessages: 2 }), silentLogger, undefined, store);
     const a = tsim.addresses();
     api = `http://127.0.0.1:${a.http.port}`;
     tcpPort = a.tcp[0].port;
@@ -198,6 +199,28 @@ describe('durable inbox (embedded)', () => {
     push(4, 's4');
     assert.deepEqual(inboxMessage(await c.next()), { seq: 4, op: 1000, body: 's4' });
     assert.equal(c.queued, 0, 'seqs 1 and 2 came again and were dropped');
+    // A seq the inbox never gave is not waited for, and costs one read.
+    const reads = tsim.comet.counters().inbox!.reads;
+    push(1_000_000, 'bogus');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(tsim.comet.counters().inbox!.reads, reads + 1);
+    await store.append([32n], { id: 's5', op: 1000, body: Buffer.from('s5'), time: at });
+    push(5, 's5');
+    assert.deepEqual(inboxMessage(await c.next()), { seq: 5, op: 1000, body: 's5' });
+    assert.equal(c.queued, 0);
+  });
+
+  it('sends a backlog of many pages after auth, then live', async () => {
+    const at = Date.now();
+    await store.device(33n, 'pages', 0, at);
+    for (let i = 1; i <= 7; i++) await store.append([33n], { id: `b${i}`, op: 1000, body: Buffer.from(`b${i}`), time: at });
+    const { c, state } = await inboxClient(33, 'pages');
+    assert.deepEqual(state, { acked: 0, first: 1, last: 7 });
+    assert.deepEqual(await post('/goim/push/mids?operation=1000&mids=33&durable=1', 'b8'), ok);
+    assert.deepEqual(
+      (await c.collect(8)).map((f) => inboxMessage(f).body),
+      ['b1', 'b2', 'b3', 'b4', 'b5', 'b6', 'b7', 'b8'],
+    );
   });
 
   it('refuses acknowledgements above what was delivered, malformed or for another user, and keeps the connection', async () => {
@@ -224,6 +247,8 @@ describe('durable inbox (embedded)', () => {
     assert.equal((await c.next()).op, Op.HeartbeatReply);
     const hits = await (await fetch(`${api}/metrics`)).text();
     assert.match(hits, /tsim_limit_hits_total\{limit="inbox_refused"\} [4-9]/);
+    assert.match(hits, /tsim_comet_inbox_total\{event="acks"\} [1-9]/);
+    assert.match(hits, /tsim_logic_inbox_pushes_total\{result="stored"\} [1-9]/);
   });
 
   it('re-sends what was delivered on op 26, one page, then op 28', async () => {
@@ -269,6 +294,25 @@ describe('durable inbox (embedded)', () => {
       store.failing = null;
     }
     assert.deepEqual(await store.state(71n), { first: 1, last: 0 });
+  });
+
+  it('retries reading an inbox the store could not serve; refuses acks meanwhile with code 4', async () => {
+    store.failing = new Error('down for a moment');
+    let c: GoimTestClient;
+    try {
+      c = await tcp();
+      await c.auth({ mid: 72, key: 'patient', inbox: true });
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(c.queued, 0, 'no op 29 before the inbox answers');
+      c.send(Op.InboxAck, '{"seq":0}', 1, 3);
+      assert.equal((await c.next()).body.toString(), '{"code":4,"message":"inbox unavailable: try again"}');
+    } finally {
+      store.failing = null;
+    }
+    const state = await c.next(5000);
+    assert.deepEqual([state.op, JSON.parse(state.body.toString())], [Op.InboxState, { acked: 0, first: 1, last: 0 }]);
+    assert.deepEqual(await post('/goim/push/mids?operation=1000&mids=72&durable=1', 'after'), ok);
+    assert.deepEqual(inboxMessage(await c.next()), { seq: 1, op: 1000, body: 'after' });
   });
 
   it('serves the inbox API: pages by seq, devices, delete, and 400 on bad input', async () => {
@@ -371,6 +415,36 @@ describe('durable inbox to a slow reader (embedded)', () => {
         Array.from({ length: n }, (_, i) => i + 1),
       );
       assert.equal(tsim.comet.stats().pushesDropped, 0);
+    } finally {
+      c.close();
+      await tsim.stop();
+    }
+  });
+
+  it('resumes a backlog that filled the socket once the client reads again', async () => {
+    const config = testConfig({ pageMessages: 20 });
+    config.protocol.sendQueueBytes = 256 * 1024;
+    config.push.maxBytes = 64 * 1024;
+    const store = new MemoryInboxStore();
+    const n = 150; // ~9 MB of backlog
+    const at = Date.now();
+    await store.device(6n, 'behind', 0, at);
+    for (let i = 1; i <= n; i++) await store.append([6n], { id: `x${i}`, op: 1000, body: Buffer.alloc(60 * 1024, i % 256), time: at });
+    const tsim = await startEmbedded(config, silentLogger, undefined, store);
+    const c = await GoimTestClient.tcp(tsim.addresses().tcp[0].port, '127.0.0.1');
+    try {
+      await c.auth({ mid: 6, key: 'behind', inbox: true });
+      c.socket.pause();
+      await new Promise((r) => setTimeout(r, 300));
+      const queued = tsim.comet.sendQueueBytes('behind');
+      assert.ok(queued !== undefined && queued > 0 && queued <= 256 * 1024, `queued ${queued}`);
+      c.socket.resume();
+      assert.equal((await c.next(30_000)).op, Op.InboxState);
+      const seqs = (await c.collect(n, 60_000)).map((f) => inboxMessage(f).seq);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
     } finally {
       c.close();
       await tsim.stop();
