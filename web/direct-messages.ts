@@ -25,8 +25,8 @@ export interface DirectMessageElements {
 
 export class DirectMessages {
   private client: TsimClient | null = null;
-  /** The user the client was made for: the same client (and key) is reused while it stays the same. */
-  private clientMid = '';
+  /** The user and address the client was made for: it (and its key) is reused while they stay the same. */
+  private made = '';
 
   constructor(
     private readonly ui: DirectMessageElements,
@@ -57,12 +57,13 @@ export class DirectMessages {
       this.setStatus('closed', 'user id: a positive integer');
       return;
     }
-    if (c !== null && this.clientMid === me) {
+    const made = `${me} ${this.endpoint()}`;
+    if (c !== null && this.made === made) {
       c.connect();
       return;
     }
     this.ui.list.replaceChildren();
-    this.clientMid = me;
+    this.made = made;
     this.client = this.open(Number(me));
   }
 

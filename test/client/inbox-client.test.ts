@@ -174,9 +174,13 @@ describe('client inbox', () => {
     comet.send(1, envelope(inboxFrame(1, 'a'), inboxFrame(2, 'b')));
     await got;
     assert.deepEqual(acks, []);
+    const waiting = c.inbox!.ack(2);
     await c.close();
     await comet.frame((f) => f.op === 24);
     assert.deepEqual(acks, [2]);
+    // The answer cannot arrive any more: the caller is told so, as is a later caller.
+    assert.deepEqual(await waiting, { code: -1, message: 'the client is closed' });
+    assert.deepEqual(await c.inbox!.ack(2), { code: -1, message: 'the client is closed' });
   });
 
   it('starts over when a token function names another user: seqs are per user', async () => {

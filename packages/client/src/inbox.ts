@@ -139,6 +139,8 @@ export class Inbox {
   /** Highest seq the server delivered on this connection: an ack above it is refused (code 2). */
   private top = 0;
   private up = false;
+  /** The client closed (or gave up reconnecting) and no connection was attempted since. */
+  private final = false;
   private inFlight: { seq: number; target: number } | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private retryAt = 0;
@@ -179,6 +181,7 @@ export class Inbox {
     if (!Number.isSafeInteger(seq) || seq < 0) return Promise.resolve({ code: 1, message: `seq ${seq} is not an integer from 0` });
     if (seq > this.seen) return Promise.resolve({ code: 2, message: `seq ${seq} was not received (highest ${this.seen})` });
     if (seq <= this.acked) return Promise.resolve({ code: 0, acked: this.acked });
+    if (this.final) return Promise.resolve({ code: -1, message: 'the client is closed' });
     if (this.waiters.length >= MAX_WAITERS) return Promise.resolve({ code: -1, message: `more than ${MAX_WAITERS} acks waiting` });
     const done = new Promise<InboxAckResult>((resolve) => this.waiters.push({ seq, resolve }));
     this.mark(seq);
@@ -201,6 +204,7 @@ export class Inbox {
   /** The token fields for the inbox: `inbox: true`, and a stable key when the token has none. */
   addToToken(t: Record<string, unknown>): void {
     t.inbox = true;
+    this.final = false;
     const mid = typeof t.mid === 'bigint' || typeof t.mid === 'number' ? String(t.mid) : '';
     if (this.mid !== undefined && mid !== this.mid) this.forget();
     this.mid = mid;
@@ -238,6 +242,7 @@ export class Inbox {
     this.timer = undefined;
     this.fetching?.resolve({ code: -1, message: 'the connection ended' });
     this.fetching = null;
+    this.final = final;
     if (final) for (const w of this.waiters.splice(0)) w.resolve({ code: -1, message: 'the client is closed' });
   }
 
