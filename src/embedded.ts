@@ -1,6 +1,9 @@
 // Embedded mode: comet, logic and job in one process on in-memory adapters (docs/architecture.md).
 import type { AddressInfo } from 'node:net';
 import { directCometClient } from './adapters/memory/comet-client.js';
+import { lazyInboxStore } from './adapters/open-inbox-store.js';
+import { inboxSettings } from './config/inbox-settings.js';
+import { InboxPruner } from './logic/inbox-pruner.js';
 import { openHistoryStore } from './adapters/open-history-store.js';
 import { MemoryPushQueue, type MemoryPushQueueOptions } from './adapters/memory/push-queue.js';
 import { MemoryRegistry } from './adapters/memory/registry.js';
@@ -21,7 +24,7 @@ import { LimitHits } from './metrics/limit-hits.js';
 import { registerLogicHttpMetrics } from './metrics/logic-metrics.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics/registry.js';
 import { webRoots } from './package-root.js';
-import type { CometDialer, HistoryStore } from './ports/index.js';
+import type { CometDialer, HistoryStore, InboxStore } from './ports/index.js';
 
 export interface Embedded {
   comet: Comet;
@@ -44,8 +47,9 @@ export function memoryQueueOptions(config: Config): MemoryPushQueueOptions {
 /**
  * `historyStore`: where room history is kept (docs/history.md#storage); default: the engine
  * [history] names (SQLite in history.dataDir unless configured otherwise), closed on stop.
+ * `inboxStore`: users' durable inboxes (docs/protocol.md#durable-inbox), closed on stop.
  */
-export async function startEmbedded(config: Config, log: Logger, historyStore?: HistoryStore): Promise<Embedded> {
+export async function startEmbedded(config: Config, log: Logger, historyStore?: HistoryStore, inboxStore?: InboxStore): Promise<Embedded> {
   const jobHistory = jobHistorySettings(config);
   const historyTypes = historyRoomTypes(config);
   // Opened only when some room type keeps history: a goim configuration touches no file.
@@ -53,6 +57,11 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     jobHistory !== undefined || historyTypes.size > 0
       ? (historyStore ?? (await openHistoryStore(historyStoreSettings(config, 'embedded'), log.child({ role: 'history' }))))
       : undefined;
+  const inboxConfig = inboxSettings(config, 'embedded');
+  const inboxLog = log.child({ role: 'inbox' });
+  // Opened at its first use: a goim configuration touches no file.
+  const inbox = inboxStore ?? lazyInboxStore(inboxConfig.store, inboxLog);
+  const pruner = new InboxPruner({ store: inbox, rule: inboxConfig.retention, every: inboxConfig.pruneEvery, log: inboxLog });
   const store = new MemorySessionStore();
   const queue = new MemoryPushQueue({ ...memoryQueueOptions(config), log: log.child({ role: 'queue' }) });
   const registry = new MemoryRegistry();
@@ -67,6 +76,7 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     sendGuard: new MemorySendGuard(),
     ...(history !== undefined ? { history } : {}),
     historyTypes,
+    inboxStore: inbox,
   });
   const limits = new LimitHits();
   const comet = new Comet({ ...cometSettings(config), serverId: config.env.host, logic, registry, log: log.child({ role: 'comet' }), limits });
@@ -99,9 +109,11 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     started.push(() => job.stop());
     await http.listen();
     started.push(() => http.close());
+    pruner.start();
   } catch (err) {
     for (const undo of started.reverse()) await undo().catch(() => {});
     await queue.close().catch(() => {});
+    await inbox.close().catch(() => {});
     metrics?.close();
     throw err;
   }
@@ -125,6 +137,8 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
         await http.close();
         await job.stop();
         await history?.close();
+        await pruner.stop();
+        await inbox.close();
         await queue.close();
         await comet.stop();
         await logic.close();

@@ -1,9 +1,10 @@
 // The live-room demo page: one TsimClient over WebSocket, and a form that pushes through
 // logic's HTTP API on the same origin. Fields can be preset from the query string
-// (?mid=&room=&accepts=&key=&port=&heartbeat=&connect=1).
+// (?mid=&room=&accepts=&key=&port=&heartbeat=&connect=1; the direct-message panel: ?dm=&peer=&dmconnect=1).
 
 import { TsimClient, stringifyToken, type PushMessage } from 'tsim-client';
 import { DanmakuStage } from './danmaku-stage.js';
+import { DirectMessages } from './direct-messages.js';
 
 const MAX_ROWS = 500;
 
@@ -353,5 +354,29 @@ ui.pushForm.addEventListener('submit', (ev) => {
     });
 });
 
+// ---- direct messages (durable inbox) ----------------------------------------------------
+
+const dmMe = el<HTMLInputElement>('dm-me');
+const dmPeer = el<HTMLInputElement>('dm-peer');
+dmMe.value = params.get('dm') ?? dmMe.value;
+dmPeer.value = params.get('peer') ?? dmPeer.value;
+const dms = new DirectMessages(
+  {
+    status: el('dm-status'),
+    connectForm: el('dm-connect-form'),
+    me: dmMe,
+    online: el('dm-online'),
+    inbox: el('dm-inbox'),
+    sendForm: el('dm-send-form'),
+    peer: dmPeer,
+    text: el('dm-text'),
+    reply: el('dm-reply'),
+    list: el('dm-list'),
+  },
+  endpoint,
+  () => ui.pushApiKey.value.trim(),
+);
+
 setStatus('idle', 'disconnected');
 if (params.get('connect') === '1') connect();
+if (params.get('dmconnect') === '1') dms.toggle();

@@ -39,3 +39,35 @@ export async function openInboxStore(settings: InboxStoreSettings, log: Logger):
     }
   }
 }
+
+/**
+ * The store the settings name, opened at its first use: a process that never stores a durable
+ * push nor serves an inbox client (a goim configuration) creates no file and no table. An open
+ * that fails is tried again at the next use (each use meanwhile rejects with its reason).
+ * prune() and close() of a store never used do nothing.
+ */
+export function lazyInboxStore(settings: InboxStoreSettings, log: Logger): InboxStore {
+  let opening: Promise<InboxStore> | undefined;
+  const open = (): Promise<InboxStore> => {
+    opening ??= openInboxStore(settings, log).catch((err: unknown) => {
+      opening = undefined;
+      throw err;
+    });
+    return opening;
+  };
+  return {
+    append: async (mids, item) => (await open()).append(mids, item),
+    state: async (mid) => (await open()).state(mid),
+    read: async (mid, after, bound) => (await open()).read(mid, after, bound),
+    device: async (mid, key, start, nowMs) => (await open()).device(mid, key, start, nowMs),
+    ack: async (mid, key, seq, nowMs) => (await open()).ack(mid, key, seq, nowMs),
+    devices: async (mid) => (await open()).devices(mid),
+    delete: async (mid, upTo, forgetDevices) => (await open()).delete(mid, upTo, forgetDevices),
+    prune: async (rule, nowMs) => (opening === undefined ? 0 : (await open()).prune(rule, nowMs)),
+    close: async () => {
+      const store = await opening?.catch(() => undefined);
+      opening = undefined;
+      await store?.close();
+    },
+  };
+}

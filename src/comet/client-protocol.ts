@@ -13,6 +13,7 @@ import type { ConnectionTable } from './connection-table.js';
 import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
 import type { LogicCalls } from './logic-calls.js';
+import type { InboxDelivery } from './inbox-delivery.js';
 import type { Replays } from './replay.js';
 
 export interface ClientProtocolOptions {
@@ -34,6 +35,8 @@ export interface ClientProtocolOptions {
   replays?: Replays;
   /** Bounds the Connect, Disconnect and routing-refresh calls in flight (limits.logicCalls). */
   calls: LogicCalls;
+  /** Durable inbox streams of connections that opted in (docs/protocol.md#durable-inbox). */
+  inbox?: InboxDelivery;
 }
 
 /** An op-12 request: the room, and for an opted-in connection what to replay there. */
@@ -88,6 +91,7 @@ export class ClientProtocol {
   private readonly clock: Clock;
   private readonly replays: Replays | undefined;
   private readonly calls: LogicCalls;
+  private readonly inbox: InboxDelivery | undefined;
   private readonly accepts = new SharedAccepts();
   private lastRefreshWarn = -Infinity;
   private lastDisconnectWarn = -Infinity;
@@ -108,6 +112,7 @@ export class ClientProtocol {
     this.clock = opts.clock;
     this.replays = opts.replays;
     this.calls = opts.calls;
+    this.inbox = opts.inbox;
   }
 
   /** One decoded client frame. */
@@ -185,6 +190,8 @@ export class ClientProtocol {
           c.history = r.history;
           if (c.room !== null) this.replays.start(c, r.history);
         }
+        // Op 29 and the backlog follow the auth reply; live messages are held until they are read.
+        if (r.inbox === true && this.inbox !== undefined) this.inbox.start(c);
         const t = this.clock.now();
         c.deadline = t + c.heartbeatMs;
         c.refreshAt = t + this.refreshDelay(0.5);
@@ -261,6 +268,16 @@ export class ClientProtocol {
         c.reply(frameBytes(c.isWs, f.op + 1, f.ver, f.seq, f.body));
         return;
       }
+      case Op.InboxAck:
+      case Op.InboxFetch:
+        // Only from a connection that opted in; from any other, goim's generic path.
+        if (c.inbox !== null && this.inbox !== undefined) {
+          if (f.op === Op.InboxAck) this.inbox.ack(c, f.ver, f.seq, f.body);
+          else this.inbox.fetch(c, f.ver, f.seq, f.body);
+          return;
+        }
+        this.generic(c, f);
+        return;
       default:
         this.generic(c, f);
     }
@@ -364,6 +381,7 @@ export class ClientProtocol {
   readonly closed: CloseHandler = (c, reason, level) => {
     const registered = this.table.byKey.get(c.key) === c;
     this.table.remove(c);
+    this.inbox?.stop(c);
     this.calls.forget(c);
     if (this.log.isLevelEnabled(level)) {
       this.log[level]({ key: c.key || undefined, mid: String(c.mid), remote: c.remote, reason }, 'comet: connection closed');

@@ -9,7 +9,7 @@ import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { watchFds } from '../fd-probe.js';
 import { fdOvercommit } from '../file-descriptors.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
-import type { LogicService, Proto, Registry } from '../ports/index.js';
+import type { InboxSeqs, LogicService, Proto, Registry } from '../ports/index.js';
 import type { Frame } from '../protocol/frame.js';
 import { ClientProtocol } from './client-protocol.js';
 import { clientIp, Connection } from './connection.js';
@@ -19,6 +19,7 @@ import { Admission, type AdmissionLimits } from './admission.js';
 import { Limit, LimitLog } from './limit-log.js';
 import { LogicCalls, type LogicCallCounts, type LogicCallLimits } from './logic-calls.js';
 import { Fanout, type PushCounts, type PushKind } from './fanout.js';
+import { InboxDelivery, type InboxDeliveryCounts } from './inbox-delivery.js';
 import { OnlineReporter } from './online-reporter.js';
 import { Outbound, unsent } from './outbound.js';
 import { Registration, type RegistrationSettings } from './registration.js';
@@ -49,6 +50,16 @@ export interface CometListeners {
   /** tcp.certFile / privateFile (both empty: the websocket ones, see tls-listeners.ts). */
   tcpCertificates: CertFiles;
 }
+
+/** Inbox pages and holds per connection (docs/configuration.md#inbox--durable-inbox-logic-comet). */
+export interface CometInboxSettings {
+  pageMessages: number;
+  pageBytes: number;
+  holdMessages: number;
+  holdBytes: number;
+}
+
+const DEFAULT_INBOX: CometInboxSettings = { pageMessages: 100, pageBytes: 64 << 10, holdMessages: 256, holdBytes: 256 << 10 };
 
 /** The client protocol settings a comet applies (config protocol section). */
 export interface CometProtocol {
@@ -87,6 +98,8 @@ export interface CometSettings {
   replayCacheBytes?: number;
   /** memory.settleAfter / settleQuiet (docs/operations.md#memory-after-connect-storms); absent = never. */
   memorySettle?: { after: number; quietMs: number; growth?: number };
+  /** Durable inbox delivery (`[inbox]`, delivery part); default: the schema's defaults. */
+  inbox?: CometInboxSettings;
   /** What the registry entry says besides the counts (env section, registry.refresh). */
   registration: RegistrationSettings;
 }
@@ -147,6 +160,8 @@ export interface CometCounters extends TransportCounters {
   replays?: Readonly<Record<string, number>>;
   /** Where joins' records came from: the room tails (cache), history reads (store), reads completed from the tails. */
   replayReads?: Readonly<Record<string, number>>;
+  /** Durable inbox delivery (docs/protocol.md#durable-inbox): frames, duplicates, re-reads, reads, acks. */
+  inbox?: Readonly<InboxDeliveryCounts>;
   /** Bytes and rooms held by the replay cache (comet.replayCache). */
   replayCache?: { bytes: number; rooms: number };
   /** Last-resort collections after connect storms (memory.settleAfter); absent when off. */
@@ -170,6 +185,7 @@ export class Comet {
   private readonly protocol: ClientProtocol;
   private readonly calls: LogicCalls;
   private readonly replays: Replays;
+  private readonly inbox: InboxDelivery;
   private readonly replayTails: RoomTails<Room>;
   private readonly sweep: DeadlineSweep;
   private readonly fanout: Fanout;
@@ -221,6 +237,18 @@ export class Comet {
       recordBytes,
       tails,
     });
+    const inbox = opts.inbox ?? DEFAULT_INBOX;
+    this.inbox = new InboxDelivery({
+      logic,
+      log,
+      out: this.out,
+      limitLog: this.admission.log,
+      pageMessages: inbox.pageMessages,
+      // A page always fits a push share that is half full.
+      pageBytes: Math.min(inbox.pageBytes, recordBytes),
+      holdMessages: inbox.holdMessages,
+      holdBytes: inbox.holdBytes,
+    });
     this.calls = new LogicCalls(admission, this.admission.log, log, clock);
     this.protocol = new ClientProtocol({
       calls: this.calls,
@@ -234,6 +262,7 @@ export class Comet {
       limitLog: this.admission.log,
       clock,
       replays: this.replays,
+      inbox: this.inbox,
     });
     this.sweep = new DeadlineSweep(this.table, timers.sweepInterval, (c) => this.protocol.refreshRouting(c), clock);
     const replays = this.replays;
@@ -242,6 +271,7 @@ export class Comet {
       limits: this.admission.log,
       clock,
       hold: (c, bytes) => replays.hold(c, bytes),
+      inbox: (c, seq, op, body) => this.inbox.live(c, seq, op, body),
       tails,
     });
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, timers.renewOnline, log);
@@ -400,9 +430,9 @@ export class Comet {
     }
   }
 
-  /** goim Comet.PushMsg: to the given keys, filtered by their accepts. */
-  pushMsg(keys: string[], protoOp: number, proto: Proto): void {
-    this.fanout.pushMsg(keys, protoOp, proto);
+  /** goim Comet.PushMsg: to the given keys, filtered by their accepts; a durable push's seqs per user in `inbox`. */
+  pushMsg(keys: string[], protoOp: number, proto: Proto, inbox?: InboxSeqs): void {
+    this.fanout.pushMsg(keys, protoOp, proto, inbox);
   }
 
   /** goim Comet.Broadcast: to every connection watching protoOp, at `speed` connections/s when > 0. */
@@ -448,6 +478,7 @@ export class Comet {
       fanoutLatency: f.latency,
       replays: { ...this.replays.results },
       replayReads: { ...this.replays.reads },
+      inbox: { ...this.inbox.counts },
       replayCache: { bytes: this.replayTails.bytes, rooms: this.replayTails.size },
       memorySettles: this.settle?.counts,
       logicCalls: { ...this.calls.gauges(), waited: { ...this.calls.counts.waited }, shed: { ...this.calls.counts.shed } },

@@ -7,6 +7,7 @@ import type { BucketState } from '../lib/token-bucket.js';
 import type { HistoryAsk } from '../ports/index.js';
 import type { Frame } from '../protocol/frame.js';
 import type { Outbound, Writable } from './outbound.js';
+import type { InboxStream } from './inbox-delivery.js';
 import type { ReplayHold } from './replay.js';
 import type { Room, RoomMember } from './room.js';
 
@@ -69,6 +70,8 @@ export class Connection implements Writable, RoomMember {
   history: HistoryAsk | null = null;
   /** While a join's history is read: the live room batches held back for it (replay.ts). */
   replay: ReplayHold | null = null;
+  /** Opted in to the durable inbox (docs/protocol.md#durable-inbox): where its stream stands; null = goim's bytes. */
+  inbox: InboxStream | null = null;
 
   private replies: ReplySlot[] | null = null;
 

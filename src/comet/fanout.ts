@@ -11,7 +11,9 @@
 // asks for, never delivering would not be (docs/operations.md).
 import { systemClock, type Clock, type ClockTimer } from '../lib/clock.js';
 import { BucketCounts, LATENCY_BUCKETS } from '../metrics/bucket-counts.js';
-import type { Proto } from '../ports/index.js';
+import { asBuffer } from '../lib/bytes.js';
+import type { InboxSeqs, Proto } from '../ports/index.js';
+import { HEADER_LEN } from '../protocol/frame.js';
 import { State, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { Op } from '../protocol/ops.js';
@@ -38,6 +40,8 @@ export interface FanoutOptions {
   clock?: Clock;
   /** Takes a room batch for a connection whose join replay is being read (replay.ts); default: deliver. */
   hold?: (c: Connection, bytes: PushBytes) => void;
+  /** Takes a durable push's message for a connection that opted in to the inbox (inbox-delivery.ts). */
+  inbox?: (c: Connection, seq: number, op: number, body: Uint8Array) => void;
   /** Recent numbered records per room, fed with every room batch (room-tail.ts). */
   tails?: RoomTails<Room>;
 }
@@ -75,6 +79,7 @@ export class Fanout {
   private readonly limits: ThrottleLimitLog | undefined;
   private readonly clock: Clock;
   private readonly hold: ((c: Connection, bytes: PushBytes) => void) | undefined;
+  private readonly inboxLive: FanoutOptions['inbox'];
   private readonly tails: RoomTails<Room> | undefined;
   /** Outbound's pushesTooLarge as of the last push call (a change is logged). */
   private tooLargeSeen = 0;
@@ -99,6 +104,7 @@ export class Fanout {
     this.limits = opts.limits;
     this.clock = opts.clock ?? systemClock;
     this.hold = opts.hold;
+    this.inboxLive = opts.inbox;
     this.tails = opts.tails;
   }
 
@@ -107,8 +113,12 @@ export class Fanout {
     return this.walks.length;
   }
 
-  /** Push to keys: connections watching `protoOp`; missing keys are skipped. */
-  pushMsg(keys: string[], protoOp: number, proto: Proto): void {
+  /**
+   * Push to keys: connections watching `protoOp`; missing keys are skipped. A durable push
+   * (`inbox`) reaches a connection that opted in to its user's inbox as op 27, whatever it
+   * watches (docs/protocol.md#durable-inbox); every other connection gets goim's bytes.
+   */
+  pushMsg(keys: string[], protoOp: number, proto: Proto, inbox?: InboxSeqs): void {
     this.received.keys++;
     if (!Array.isArray(keys) || keys.length === 0 || !proto) throw new Error('rpc pushmsg arg error');
     const t0 = this.clock.now();
@@ -116,10 +126,19 @@ export class Fanout {
     const d0 = this.out.pushesDropped;
     const bytes = new PushBytes(proto);
     const byKey = this.table.byKey;
+    const seqs = inbox !== undefined && this.inboxLive !== undefined ? seqsByMid(inbox) : undefined;
     for (let i = 0; i < keys.length; i++) {
       const c = byKey.get(keys[i]);
+      if (c === undefined) continue;
+      if (seqs !== undefined && c.inbox !== null) {
+        const seq = seqs.get(c.mid);
+        if (seq !== undefined) {
+          this.inboxLive!(c, seq, protoOp, pushedMessage(proto));
+          continue;
+        }
+      }
       // A full connection does not stop the others (docs/protocol.md#differs-push-stops-at-full-connection).
-      if (c !== undefined && c.accepts.has(protoOp)) this.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
+      if (c.accepts.has(protoOp)) this.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
     }
     this.account('keys', w0, d0, t0);
   }
@@ -274,4 +293,17 @@ function compactWalk(w: Walk): void {
   }
   w.targets = left;
   w.next = 0;
+}
+
+function seqsByMid(inbox: InboxSeqs): Map<bigint, number> {
+  const m = new Map<bigint, number>();
+  for (let i = 0; i < inbox.mids.length; i++) m.set(inbox.mids[i], inbox.seqs[i]);
+  return m;
+}
+
+/** The pushed message: the body of the one frame inside a PUSH proto (op 9), else the proto's body. */
+function pushedMessage(proto: Proto): Uint8Array {
+  if (proto.op !== Op.Raw || proto.body.length < HEADER_LEN) return proto.body;
+  const len = asBuffer(proto.body).readInt32BE(0);
+  return proto.body.subarray(HEADER_LEN, len >= HEADER_LEN && len <= proto.body.length ? len : proto.body.length);
 }

@@ -44,6 +44,8 @@ export const Limit = {
   HistoryRequest: 'history_request',
   /** A handshake finding limits.connectQueue handshakes already waiting for a call to logic (connection closed). */
   ConnectQueue: 'connect_queue',
+  /** An op 24 (inbox ack) or 26 (inbox fetch) refused: malformed, above what was delivered, another user's, busy, storage down (connection kept). */
+  InboxRefused: 'inbox_refused',
   /** A Disconnect call finding limits.disconnectQueue calls already waiting (not made: the routing lapses with redis.expire). */
   DisconnectQueue: 'disconnect_queue',
 } as const;

@@ -83,6 +83,12 @@ export class Outbound {
     this.write(c, bytes);
   }
 
+  /** Whether push() would write `bytes` bytes now rather than apply the slow policy. */
+  fits(c: Writable, bytes: number): boolean {
+    const queued = unsent(c);
+    return queued + bytes <= this.pushCap || (queued === 0 && bytes <= this.replyCap);
+  }
+
   /** Writes a reply; a client that leaves even its replies unread is closed as slow. */
   reply(c: Writable, bytes: Buffer): void {
     if (!c.open || bytes.length === 0) return;

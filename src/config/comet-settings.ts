@@ -3,6 +3,7 @@
 // whole Config.
 import type { CometSettings } from '../comet/comet.js';
 import { fdNeeds } from '../file-descriptors.js';
+import { cometInboxSettings } from './inbox-settings.js';
 import { sendQueueSplit } from './push-limits.js';
 import type { Config } from './schema.js';
 
@@ -55,6 +56,7 @@ export function cometSettings(config: Config, sharesWith: 'http api' | { metrics
     maxThrottled: config.push.maxThrottled,
     replayCacheBytes: config.comet.replayCache,
     memorySettle: { after: config.memory.settleAfter, quietMs: config.memory.settleQuiet },
+    inbox: cometInboxSettings(config),
     registration: {
       region: env.region,
       zone: env.zone,

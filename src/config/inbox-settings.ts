@@ -1,12 +1,17 @@
 // Durable inbox settings for the wiring (docs/inbox.md): where inboxes are kept — by default
 // where room history is (its engine by mode, its data directory, its PostgreSQL server and
-// pool, config/history-settings.ts) — and the retention its pruner applies.
+// pool, config/history-settings.ts) — and the retention its pruner applies; and the `[inbox]`
+// delivery keys for the roles (docs/configuration.md#inbox--durable-inbox-logic-comet): logic
+// decides which pushes are durable and where new devices start, comet pages backlogs and holds
+// live messages.
 import type { InboxStoreSettings } from '../adapters/open-inbox-store.js';
+import type { CometInboxSettings } from '../comet/comet.js';
+import type { InboxSettings } from '../logic/inbox.js';
 import type { InboxPruneRule } from '../ports/index.js';
 import { historyStoreSettings } from './history-settings.js';
 import type { Config } from './schema.js';
 
-export interface InboxSettings {
+export interface InboxStorageSettings {
   store: InboxStoreSettings;
   retention: InboxPruneRule;
   /** Between retention runs, ms; 0 = none. */
@@ -17,7 +22,7 @@ export function inboxSettings(
   config: Config,
   mode: 'embedded' | 'distributed',
   env: Record<string, string | undefined> = process.env,
-): InboxSettings {
+): InboxStorageSettings {
   const history = historyStoreSettings(config, mode, env);
   const { inbox } = config;
   return {
@@ -30,4 +35,14 @@ export function inboxSettings(
     retention: { keep: inbox.keep, maxAgeMs: inbox.maxAge, dropAcked: inbox.dropAcked, deviceTtlMs: inbox.deviceTtl },
     pruneEvery: inbox.pruneEvery,
   };
+}
+
+export function logicInboxSettings(config: Config): InboxSettings {
+  const { inbox } = config;
+  return { durableOps: [...inbox.durableOps], newDeviceRecent: inbox.newDeviceRecent };
+}
+
+export function cometInboxSettings(config: Config): CometInboxSettings {
+  const { inbox } = config;
+  return { pageMessages: inbox.pageMessages, pageBytes: inbox.pageBytes, holdMessages: inbox.holdMessages, holdBytes: inbox.holdBytes };
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { configText, isLoopbackHost } from '../logic/auth/config-values.js';
 import type { LogicHttpSettings } from '../logic/http/http-server.js';
 import type { LogicSettings } from '../logic/logic.js';
+import { logicInboxSettings } from './inbox-settings.js';
 import { parseListen } from './listen.js';
 import { ConfigError } from './load.js';
 import { pushMaxBytes } from './push-limits.js';
@@ -35,6 +36,7 @@ export function logicSettings(config: Config): LogicSettings {
     onlineStale: logic.onlineStale,
     pushMaxBytes: pushMaxBytes(config),
     roomTypes: roomTypeSettings(config),
+    inbox: logicInboxSettings(config),
   };
 }
 

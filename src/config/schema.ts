@@ -57,6 +57,7 @@ const roomType = z
       .min(0)
       .max(2147483647)
       .refine((op) => op !== 18, 'op 18 is reserved for room history state (docs/history.md)')
+      .refine((op) => op < 24 || op > 29, 'ops 24 to 29 are reserved for the durable inbox (docs/protocol.md#durable-inbox)')
       .default(1000),
     /** Users with mid ≤ 0 may send. */
     anonymous: z.boolean().default(false),
@@ -548,7 +549,7 @@ export const configSchema = z
       })
       .strict()
       .default({}),
-    /** Durable per-user inbox (beyond goim; docs/inbox.md): its storage and retention. */
+    /** Durable per-user inbox (beyond goim; docs/inbox.md, docs/protocol.md#durable-inbox): storage, retention, delivery. */
     inbox: z
       .object({
         /** Where inboxes are kept: unset, the engine history uses (by mode); memory keeps them in the process only. */
@@ -567,6 +568,37 @@ export const configSchema = z
         deviceTtl: duration('720h').refine((ms) => ms >= 60_000, 'inbox.deviceTtl must be at least 1m'),
         /** How often retention runs; "0" = never. */
         pruneEvery: duration('1m').refine((ms) => ms === 0 || ms >= 1000, 'inbox.pruneEvery must be "0" or at least 1s'),
+        // delivery
+        /** Operations whose pushes to mids are durable unless the request says durable=0. */
+        durableOps: z
+          .array(
+            z
+              .number()
+              .int()
+              .min(-2147483648)
+              .max(2147483647)
+              .refine((op) => op < 24 || op > 29, 'ops 24 to 29 are reserved for the durable inbox (docs/protocol.md#durable-inbox)'),
+          )
+          .max(256)
+          .default([]),
+        /** A device (connection key) the inbox has never seen receives this many of the newest messages first; 0 = from now on. */
+        newDeviceRecent: z.number().int().min(0).max(10_000).default(0),
+        /** Most messages in one backlog or fetch page (one read and one write to the socket). */
+        pageMessages: z.number().int().min(1).max(1000).default(100),
+        /** Most body bytes in one backlog or fetch page (the first message whatever its size); at most half of protocol.sendQueueBytes is used. */
+        pageBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(64 << 10),
+        /** Live messages held for one connection while comet reads its inbox; past it they are dropped and read back. */
+        holdMessages: z.number().int().min(0).max(100_000).default(256),
+        /** Bytes of those held messages for one connection. */
+        holdBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(256 << 10),
       })
       .strict()
       .default({}),

@@ -78,7 +78,7 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
     // no call can arrive before `comet` is set; the guard is for a misdirected caller.
     let comet: Comet | undefined;
     const target: CometOps = {
-      pushMsg: (keys, op, proto) => started().pushMsg(keys, op, proto),
+      pushMsg: (keys, op, proto, inbox) => started().pushMsg(keys, op, proto, inbox),
       broadcast: (op, proto, speed) => started().broadcast(op, proto, speed),
       broadcastRoom: (room, proto) => started().broadcastRoom(room, proto),
       rooms: () => started().rooms(),

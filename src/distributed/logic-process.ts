@@ -10,6 +10,9 @@ import { advertisedAddr } from '../adapters/grpc/address.js';
 import { registerLogic } from '../adapters/grpc/logic-registration.js';
 import { serveLogic } from '../adapters/grpc/logic-server.js';
 import { openHistoryStore } from '../adapters/open-history-store.js';
+import { lazyInboxStore } from '../adapters/open-inbox-store.js';
+import { inboxSettings } from '../config/inbox-settings.js';
+import { InboxPruner } from '../logic/inbox-pruner.js';
 import { historyRoomTypes, historyStoreSettings } from '../config/history-settings.js';
 import { parseListen, showAddress } from '../config/listen.js';
 import { logicHttpSettings, logicSettings } from '../config/logic-settings.js';
@@ -21,7 +24,7 @@ import { Logic } from '../logic/logic.js';
 import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { webRoots } from '../package-root.js';
-import { AppId, type HistoryStore } from '../ports/index.js';
+import { AppId, type HistoryStore, type InboxStore } from '../ports/index.js';
 import { grpcListen, grpcServerOptions } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
 import { redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
@@ -48,9 +51,9 @@ export interface LogicProcess {
 /**
  * `historyStore`: the room history store logic reads (docs/history.md#storage); default: the
  * engine [history] names (PostgreSQL unless configured otherwise), opened only when some room
- * type keeps history.
+ * type keeps history. `inboxStore`: users' durable inboxes (docs/protocol.md#durable-inbox).
  */
-export async function startLogicProcess(config: Config, log: Logger, historyStore?: HistoryStore): Promise<LogicProcess> {
+export async function startLogicProcess(config: Config, log: Logger, historyStore?: HistoryStore, inboxStore?: InboxStore): Promise<LogicProcess> {
   const teardown = new Teardown(log);
   try {
     const historyTypes = historyRoomTypes(config);
@@ -60,6 +63,18 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
       teardown.add('closing the history store', () => opened.close());
       history = opened;
     }
+    const inboxConfig = inboxSettings(config, 'distributed');
+    const inboxLog = log.child({ role: 'inbox' });
+    let inbox = inboxStore;
+    if (inbox === undefined) {
+      // Opened at its first use: a goim configuration touches no table.
+      const opened = lazyInboxStore(inboxConfig.store, inboxLog);
+      teardown.add('closing the inbox store', () => opened.close());
+      inbox = opened;
+    }
+    const pruner = new InboxPruner({ store: inbox, rule: inboxConfig.retention, every: inboxConfig.pruneEvery, log: inboxLog });
+    pruner.start();
+    teardown.add('stopping inbox retention', () => pruner.stop());
     const registry = redisRegistry(config, log.child({ role: 'registry' }));
     teardown.add('closing the registry', () => registry.close());
     const store = redisSessionStore(config, log.child({ role: 'sessions' }));
@@ -92,6 +107,7 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
       sendGuard,
       ...(history !== undefined ? { history } : {}),
       historyTypes,
+      inboxStore: inbox,
     });
     teardown.add('stopping logic', () => logic.close());
     await logic.start();

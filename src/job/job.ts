@@ -453,8 +453,8 @@ export class Job {
     }
     this.counters.push++;
     const proto = pushProto(msg.operation, msg.msg);
-    const { keys, operation } = msg;
-    return fanOutAsync([lane], (c) => c.pushMsg(keys, operation, proto), 'pushMsg', proto.body.length);
+    const { keys, operation, inbox } = msg;
+    return fanOutAsync([lane], (c) => c.pushMsg(keys, operation, proto, inbox), 'pushMsg', proto.body.length);
   }
 
   private broadcast(msg: PushMsg): Promise<void> {

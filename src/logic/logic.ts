@@ -13,7 +13,13 @@ import {
   type ConnectRequest,
   type HistoryReply,
   type HistoryRequest,
+  type DeviceMark,
   type HistoryStore,
+  type InboxAckRequest,
+  type InboxSeqs,
+  type InboxReply,
+  type InboxRequest,
+  type InboxStore,
   type Instance,
   type LogicService,
   type NodesReply,
@@ -36,6 +42,7 @@ import { Danmaku } from './danmaku/danmaku.js';
 import { newMessageId } from './message-id.js';
 import { OnlineRooms, type OnlineTotal, type RoomTop } from './online.js';
 import { HistoryReader, NoHistoryError, type HistoryPage } from './history-reader.js';
+import { Inbox, InboxUnavailableError, type InboxApiPage, type InboxSettings } from './inbox.js';
 import { encodeRoomKey } from './room-key.js';
 import type { RoomTypes } from './room-types.js';
 
@@ -69,6 +76,8 @@ export interface LogicSettings {
   pushMaxBytes: number;
   /** What each room type enables ([roomTypes]); none when absent. */
   roomTypes?: RoomTypes;
+  /** Durable pushes and new devices (`[inbox]`, delivery part); default: no op durable unless asked, new devices from now on. */
+  inbox?: InboxSettings;
 }
 
 export interface LogicOptions extends LogicSettings {
@@ -86,6 +95,8 @@ export interface LogicOptions extends LogicSettings {
   historyTypes?: HistoryRoomTypes;
   /** Told of every Connect call (a distributed logic's memory settle, lib/memory-settle.ts). */
   onConnect?: () => void;
+  /** Users' durable inboxes (docs/protocol.md#durable-inbox); without it durable pushes are refused as unavailable. */
+  inboxStore?: InboxStore;
 }
 
 /** goim waits this long for the registry's first comet list before its first online reload. */
@@ -120,6 +131,8 @@ export class Logic implements LogicService {
   private readonly log: Logger;
   private readonly authenticator: Authenticator;
   private readonly historyReader: HistoryReader | undefined;
+  /** Durable pushes and device watermarks; undefined without an inbox store. */
+  private readonly inboxes: Inbox | undefined;
   /** Plain counters for metrics: connections accepted, denials per reason class. */
   private readonly auths: AuthStats = { accepted: 0, denied: {} };
 
@@ -165,6 +178,7 @@ export class Logic implements LogicService {
       pushMaxBytes: opts.pushMaxBytes,
     });
     this.historyReader = opts.history && new HistoryReader(opts.history, opts.historyTypes ?? new Map());
+    this.inboxes = opts.inboxStore && new Inbox(opts.inboxStore, opts.inbox ?? { durableOps: [], newDeviceRecent: 0 });
   }
 
   /** Watches the registry for comets, loads the online counts once, then every `logic.onlineReload`. */
@@ -230,6 +244,8 @@ export class Logic implements LogicService {
       roomFixed: token.roomFixed === true,
       acceptsFixed: token.acceptsFixed === true,
       ...(token.history !== undefined ? { history: token.history } : {}),
+      // Anonymous users (mid ≤ 0) are not reachable by mid, so they have no inbox.
+      ...(token.inbox === true && token.mid > 0n ? { inbox: true } : {}),
     };
   }
 
@@ -292,6 +308,41 @@ export class Logic implements LogicService {
     return this.historyReader.replay(req);
   }
 
+  /** A page of a user's inbox for one of its devices (docs/protocol.md#durable-inbox). */
+  inbox(req: InboxRequest): Promise<InboxReply> {
+    return this.inboxOrFail().read(req);
+  }
+
+  /** Raises a device's watermark (op 24, after comet checked it against what it delivered). */
+  inboxAck(req: InboxAckRequest): Promise<number> {
+    return this.inboxOrFail().ack(req);
+  }
+
+  // ---- inbox API (docs/http-api.md#inbox) ---------------------------------------------
+
+  /** Entries of `mid`'s inbox with seq > `after`. */
+  inboxPage(mid: bigint, after: number, limit: number, maxBytes: number): Promise<InboxApiPage> {
+    return this.inboxOrFail().page(mid, after, limit, maxBytes);
+  }
+
+  inboxDevices(mid: bigint): Promise<DeviceMark[]> {
+    return this.inboxOrFail().devices(mid);
+  }
+
+  inboxDelete(mid: bigint, upTo: number, forgetDevices: boolean): Promise<number> {
+    return this.inboxOrFail().delete(mid, upTo, forgetDevices);
+  }
+
+  /** Durable pushes stored and refused for a storage failure (metrics). */
+  inboxCounts(): { stored: number; unavailable: number } {
+    return { ...(this.inboxes?.counts ?? { stored: 0, unavailable: 0 }) };
+  }
+
+  private inboxOrFail(): Inbox {
+    if (this.inboxes === undefined) throw new InboxUnavailableError('no inbox storage configured');
+    return this.inboxes;
+  }
+
   // ---- history API (docs/http-api.md#history) ----------------------------------------
 
   /** Records of room `type://room` after `since`, within `bound`; rejects with NoHistoryError for a type without history. */
@@ -329,12 +380,27 @@ export class Logic implements LogicService {
     );
   }
 
-  /** Publishes one PUSH message per comet holding any connection of `mids`. */
-  async pushMids(op: number, mids: bigint[], msg: Uint8Array): Promise<void> {
+  /**
+   * Publishes one PUSH message per comet holding any connection of `mids`. A durable push
+   * (`durable`, else `inbox.durableOps`) is first stored in each user's inbox (mids above 0,
+   * once each) and carries their seqs; a storage failure rejects with InboxUnavailableError
+   * and nothing is published (docs/protocol.md#durable-inbox).
+   */
+  async pushMids(op: number, mids: bigint[], msg: Uint8Array, durable?: boolean): Promise<void> {
     this.pushCounts.mids++;
     this.checkSize(msg, 'mids');
+    let inbox: InboxSeqs | undefined;
+    if (this.inboxes?.isDurable(op, durable) ?? durable === true) {
+      const users = [...new Set(mids.filter((m) => m > 0n))];
+      if (users.length === 0) return;
+      const seqs = await this.inboxOrFail().append(users, newMessageId(), op, msg, Date.now());
+      inbox = { mids: users, seqs };
+      // The routing is looked up after the append: a device registering meanwhile reads the
+      // message from its backlog, one registered before gets it here.
+      mids = users;
+    }
     if (mids.length === 0) return;
-    await this.publishByServer(op, await this.store.keysByMids(mids), msg);
+    await this.publishByServer(op, await this.store.keysByMids(mids), msg, inbox);
   }
 
   pushRoom(op: number, type: string, room: string, msg: Uint8Array): Promise<void> {
@@ -375,7 +441,12 @@ export class Logic implements LogicService {
   }
 
   /** One PUSH message per comet, for the keys routed to it (a key or comet of '' is skipped). */
-  private async publishByServer(op: number, routes: Iterable<readonly [key: string, server: string]>, msg: Uint8Array): Promise<void> {
+  private async publishByServer(
+    op: number,
+    routes: Iterable<readonly [key: string, server: string]>,
+    msg: Uint8Array,
+    inbox?: InboxSeqs,
+  ): Promise<void> {
     const groups = new Map<string, string[]>();
     for (const [key, server] of routes) {
       if (key === '' || server === '') continue;
@@ -386,6 +457,7 @@ export class Logic implements LogicService {
     const sends: Promise<void>[] = [];
     for (const [server, keys] of groups) {
       const push: PushMsg = { type: PushType.PUSH, operation: op, speed: 0, server, room: '', keys, msg };
+      if (inbox !== undefined) push.inbox = inbox;
       sends.push(this.queue.publish(push));
     }
     await Promise.all(sends);

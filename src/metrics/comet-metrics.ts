@@ -84,6 +84,16 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     read: () => comet.counters().replayReads ?? {},
   });
   lazyCounter(registry, {
+    name: 'tsim_comet_inbox_total',
+    help: 'Durable inbox delivery (docs/protocol.md#durable-inbox), by event: sent (op-27 frames written), duplicates (live seqs already delivered), reread (live messages left to the inbox), reads, read_failures, acks.',
+    label: 'event',
+    read: (): Record<string, number> => {
+      const i = comet.counters().inbox;
+      if (i === undefined) return {};
+      return { sent: i.sent, duplicates: i.duplicates, reread: i.reread, reads: i.reads, read_failures: i.readFailures, acks: i.acks };
+    },
+  });
+  lazyCounter(registry, {
     name: 'tsim_comet_pushes_total',
     help: 'Push calls received from job, by kind (keys: PushMsg, room: BroadcastRoom, broadcast: Broadcast).',
     label: 'kind',

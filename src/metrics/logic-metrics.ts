@@ -56,6 +56,12 @@ export function registerLogicMetrics(registry: Registry, logic: LogicMetricsSour
     label: 'reason',
     read: () => (logic as { pushRefused?: Record<string, number> }).pushRefused ?? { too_large: 0 },
   });
+  lazyCounter(registry, {
+    name: 'tsim_logic_inbox_pushes_total',
+    help: 'Durable pushes (docs/http-api.md#durable-pushes), by result: stored (in every target inbox), unavailable (the inbox storage failed: answered 503, nothing queued).',
+    label: 'result',
+    read: () => (logic as { inboxCounts?: () => Record<string, number> }).inboxCounts?.() ?? { stored: 0, unavailable: 0 },
+  });
   lazyCounterSamples(registry, {
     name: 'tsim_logic_auth_total',
     help: 'Connection authentications decided by logic, by result (accepted, denied) and denial reason.',

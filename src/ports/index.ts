@@ -9,6 +9,10 @@ export type {
   HistoryReply,
   ReplayRecord,
   HistoryRequest,
+  InboxAckRequest,
+  InboxRecord,
+  InboxReply,
+  InboxRequest,
   LogicService,
   NodesReply,
   ReceiveRequest,
@@ -27,7 +31,7 @@ export type {
 } from './history-store.js';
 export type { CometDialer, CometOps, CometService } from './comet-service.js';
 export type { ServerOnline, SessionRef, SessionStore } from './session-store.js';
-export { PushType, type PushHandler, type PushMsg, type PushQueue } from './push-queue.js';
+export { PushType, type InboxSeqs, type PushHandler, type PushMsg, type PushQueue } from './push-queue.js';
 export { AppId, type Instance, type Registry } from './registry.js';
 export type { LeaseStore } from './lease-store.js';
 export type { SendGuard } from './send-guard.js';

@@ -29,6 +29,8 @@ export interface ConnectReply {
    * offsets; what it asked to be replayed when it joins its room.
    */
   history?: HistoryAsk;
+  /** The token's `"inbox": true` (docs/protocol.md#durable-inbox): durable messages come as op 27. */
+  inbox?: boolean;
 }
 
 /** A replay request: the last `last` records, or everything after `since` of `epoch`. */
@@ -84,6 +86,43 @@ export interface HistoryReply {
   cap?: number;
 }
 
+/**
+ * A page of a user's durable inbox for one device (docs/protocol.md#durable-inbox). Without
+ * `after` the device (`key`) is registered when new and the page starts at its watermark.
+ */
+export interface InboxRequest {
+  mid: bigint;
+  key: string;
+  after?: number;
+  /** Most messages and body bytes (the first message whatever its size). */
+  limit: number;
+  maxBytes: number;
+}
+
+export interface InboxRecord {
+  seq: number;
+  op: number;
+  body: Uint8Array;
+}
+
+export interface InboxReply {
+  /** The device's watermark (when `after` was absent; else 0). */
+  acked: number;
+  /** Lowest seq still stored, highest assigned (first = last + 1 when none is stored). */
+  first: number;
+  last: number;
+  /** Oldest first, seq > the start. */
+  records: InboxRecord[];
+  /** A further message was left out for `maxBytes`. */
+  cut: boolean;
+}
+
+export interface InboxAckRequest {
+  mid: bigint;
+  key: string;
+  seq: number;
+}
+
 export interface NodesReply {
   domain: string;
   tcpPort: number;
@@ -108,5 +147,9 @@ export interface LogicService {
   /** A room's history for a joining connection (tsim extension). */
   history(req: HistoryRequest): Promise<HistoryReply>;
   nodes(platform: string, clientIp: string): Promise<NodesReply>;
+  /** A page of a user's durable inbox for one of its devices (tsim extension). */
+  inbox(req: InboxRequest): Promise<InboxReply>;
+  /** Raises a device's watermark; resolves to it. Rejects with InboxAckRangeError above the inbox's last seq (tsim extension). */
+  inboxAck(req: InboxAckRequest): Promise<number>;
   close(): Promise<void>;
 }

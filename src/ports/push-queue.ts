@@ -21,6 +21,17 @@ export interface PushMsg {
   time?: number;
   /** Video position in ms. */
   progress?: number;
+  /**
+   * A durable push (docs/protocol.md#durable-inbox): the target users and, in the same order,
+   * the seq each one's inbox gave the message. Absent for other pushes.
+   */
+  inbox?: InboxSeqs;
+}
+
+/** Each user's inbox seq of one durable push: `seqs[i]` is the seq of `mids[i]`. */
+export interface InboxSeqs {
+  mids: bigint[];
+  seqs: number[];
 }
 
 /**

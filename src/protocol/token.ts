@@ -27,6 +27,8 @@ export interface AuthToken {
   accepts: number[];
   /** tsim's opt-in to room history (docs/history.md#opting-in); absent or null = not opted in. */
   history?: HistoryAsk;
+  /** tsim's opt-in to the durable inbox (docs/protocol.md#durable-inbox): `true`; absent, null or false = not opted in. */
+  inbox?: boolean;
 }
 
 const utf8Text = new TextDecoder();
@@ -34,7 +36,7 @@ const utf8Text = new TextDecoder();
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 
-type Field = 'mid' | 'key' | 'roomId' | 'platform' | 'accepts' | 'history';
+type Field = 'mid' | 'key' | 'roomId' | 'platform' | 'accepts' | 'history' | 'inbox';
 
 /** Go's field lookup: exact, then case-folded (K→k and ſ→s fold to ASCII letters too). */
 function fieldOf(name: string): Field | undefined {
@@ -61,6 +63,8 @@ function fieldOf(name: string): Field | undefined {
       return 'accepts';
     case 'history':
       return 'history';
+    case 'inbox':
+      return 'inbox';
     default:
       return undefined;
   }
@@ -116,6 +120,7 @@ class TokenParser extends GoJsonScanner {
       else if (field === 'mid') this.mid();
       else if (field === 'accepts') this.accepts();
       else if (field === 'history') this.history();
+      else if (field === 'inbox') this.inbox();
       else this.stringField(field);
       this.ws();
       const c = this.peek();
@@ -164,6 +169,21 @@ class TokenParser extends GoJsonScanner {
       if (!(err instanceof HistoryAskError) && !(err instanceof SyntaxError)) throw err;
       this.typeError ??= err.message;
     }
+  }
+
+  /** Not goim's: a JSON boolean; null leaves it unset, as Go does for a bool. */
+  private inbox(): void {
+    const c = this.peek();
+    if (c === 0x74 /* t */ || c === 0x66 /* f */) {
+      const v = c === 0x74;
+      this.literal(v ? 'true' : 'false');
+      if (v) this.token.inbox = true;
+      else delete this.token.inbox;
+      return;
+    }
+    if (this.isNull()) return;
+    this.skipValue();
+    this.typeError ??= 'inbox must be a boolean';
   }
 
   private stringField(field: 'key' | 'roomId' | 'platform'): void {

@@ -19,6 +19,8 @@ export function encodePushMsg(msg: PushMsg): Uint8Array {
     sender: msg.sender ?? 0n,
     time: BigInt(msg.time ?? 0),
     progress: msg.progress !== undefined ? BigInt(msg.progress) : undefined,
+    inboxMids: msg.inbox?.mids ?? [],
+    inboxSeqs: msg.inbox?.seqs.map(BigInt) ?? [],
   }).finish();
 }
 
@@ -39,5 +41,7 @@ export function decodePushMsg(bytes: Uint8Array): PushMsg {
     ...(m.sender !== 0n ? { sender: m.sender } : {}),
     ...(m.time !== 0n ? { time: Number(m.time) } : {}),
     ...(m.progress !== undefined ? { progress: Number(m.progress) } : {}),
+    // Lists of different lengths are not a durable push: delivered as a plain one.
+    ...(m.inboxMids.length > 0 && m.inboxMids.length === m.inboxSeqs.length ? { inbox: { mids: m.inboxMids, seqs: m.inboxSeqs.map(Number) } } : {}),
   };
 }

@@ -121,7 +121,7 @@ test('goim argument errors come back as UNKNOWN with goim texts', () =>
     const rawCall = (start: (cb: (err: ServiceError | null) => void) => void) =>
       new Promise<ServiceError | null>((resolve) => start((err) => resolve(err)));
     try {
-      const e1 = await rawCall((cb) => raw.pushMsg({ keys: ['k'], protoOp: 1, proto: undefined }, cb));
+      const e1 = await rawCall((cb) => raw.pushMsg({ keys: ['k'], protoOp: 1, proto: undefined, inboxMids: [], inboxSeqs: [] }, cb));
       assert.equal(e1?.code, status.UNKNOWN);
       assert.equal(e1?.details, 'rpc pushmsg arg error');
       const e2 = await rawCall((cb) => raw.broadcast({ protoOp: 1, proto: undefined, speed: 0 }, cb));

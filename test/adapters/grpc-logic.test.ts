@@ -10,10 +10,14 @@ import { GrpcLogicClient } from '../../src/adapters/grpc/logic-client.js';
 import { ConnectReply as WireConnectReply, LogicClient as LogicStub, OnlineReply, OnlineReq } from '../../src/rpc/gen/goim/logic/logic.js';
 import {
   AppId,
+  InboxAckRangeError,
   type ConnectReply,
   type ConnectRequest,
   type HistoryReply,
   type HistoryRequest,
+  type InboxAckRequest,
+  type InboxReply,
+  type InboxRequest,
   type Instance,
   type LogicService,
   type NodesReply,
@@ -33,6 +37,8 @@ type Call =
   | { m: 'renewOnline'; server: string; roomCount: Record<string, number> }
   | { m: 'receive'; mid: bigint; key: string; room: string; proto: Proto }
   | { m: 'history'; req: HistoryRequest }
+  | { m: 'inbox'; req: InboxRequest }
+  | { m: 'inboxAck'; req: InboxAckRequest }
   | { m: 'nodes'; platform: string; clientIp: string };
 
 /** A LogicService that records calls and answers fixed replies. */
@@ -89,6 +95,17 @@ class FakeLogic implements LogicService {
       recovered: false,
       reason: 'epoch changed',
     };
+  }
+  async inbox(req: InboxRequest): Promise<InboxReply> {
+    this.calls.push({ m: 'inbox', req });
+    this.check();
+    return { acked: 4, first: 2, last: 2 ** 40, records: [{ seq: 2 ** 40, op: 1000, body: Buffer.from('hi') }], cut: true };
+  }
+  async inboxAck(req: InboxAckRequest): Promise<number> {
+    this.calls.push({ m: 'inboxAck', req });
+    this.check();
+    if (req.seq > 9) throw new InboxAckRangeError(req.seq, 9);
+    return req.seq;
   }
   async nodes(platform: string, clientIp: string) {
     this.calls.push({ m: 'nodes', platform, clientIp });
@@ -182,6 +199,22 @@ test('connect carries the history request of an opted-in client', () =>
     assert.deepEqual(r.history, { last: 0, since: 41, epoch: 'ab' });
     fake.connectReply = { ...fake.connectReply, history: { last: 20 } };
     assert.deepEqual((await client.connect({ server: 's', cookie: '', token: new Uint8Array(0) })).history, { last: 20 });
+  }));
+
+test('inbox pages and acks round-trip: seqs past 2^32, an absent after, the opt-in, an ack above the last', () =>
+  withLogic(async (fake, client) => {
+    const page = await client.inbox({ mid: BIG_MID, key: 'd1', limit: 10, maxBytes: 4096 });
+    assert.deepEqual(fake.calls[0], { m: 'inbox', req: { mid: BIG_MID, key: 'd1', limit: 10, maxBytes: 4096 } });
+    assert.deepEqual(
+      { ...page, records: page.records.map((x) => ({ ...x, body: Buffer.from(x.body).toString() })) },
+      { acked: 4, first: 2, last: 2 ** 40, records: [{ seq: 2 ** 40, op: 1000, body: 'hi' }], cut: true },
+    );
+    await client.inbox({ mid: 1n, key: 'd1', after: 2 ** 33, limit: 1, maxBytes: 1 });
+    assert.deepEqual(fake.calls[1], { m: 'inbox', req: { mid: 1n, key: 'd1', after: 2 ** 33, limit: 1, maxBytes: 1 } });
+    assert.equal(await client.inboxAck({ mid: BIG_MID, key: 'd1', seq: 7 }), 7);
+    await assert.rejects(client.inboxAck({ mid: BIG_MID, key: 'd1', seq: 12 }), (e) => e instanceof InboxAckRangeError && e.last === 9);
+    fake.connectReply = { ...fake.connectReply, inbox: true };
+    assert.equal((await client.connect({ server: 's', cookie: '', token: new Uint8Array(0) })).inbox, true);
   }));
 
 test('renewOnline (gzip) sends room counts and returns the global map', () =>

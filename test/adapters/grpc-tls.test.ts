@@ -42,6 +42,12 @@ const fakeLogic: LogicService = {
   async nodes() {
     throw new Error('unused');
   },
+  async inbox() {
+    throw new Error('unused');
+  },
+  async inboxAck() {
+    throw new Error('unused');
+  },
   async close() {},
 };
 

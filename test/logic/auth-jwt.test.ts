@@ -161,6 +161,15 @@ describe('jwt auth: HS256', () => {
     denied(await connect(auth, JSON.stringify({ token, history: { last: 10001 } })), 'claims');
   });
 
+  it('takes the body inbox opt-in (docs/protocol.md#durable-inbox); refuses a value that is not a boolean', async () => {
+    const token = await hs256({ mid: 5 });
+    const r = await connect(auth, JSON.stringify({ token, inbox: true }));
+    assert.ok(r.ok && r.inbox === true && r.mid === 5n);
+    const off = await connect(auth, JSON.stringify({ token, inbox: false }));
+    assert.ok(off.ok && off.inbox === undefined);
+    denied(await connect(auth, JSON.stringify({ token, inbox: 'yes' })), 'claims');
+  });
+
   it('never messages token content', async () => {
     const token = await hs256({ mid: 1 }, { secret: 'another-secret-of-at-least-32-bytes!!' });
     const r = await connect(auth, token);

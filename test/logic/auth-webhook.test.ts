@@ -87,6 +87,16 @@ describe('webhook auth', () => {
     });
   });
 
+  it('passes on the inbox opt-in of a JSON token for the mid the webhook answers; a bad one is refused before any call', async () => {
+    handler = answer(200, '{"allow":true,"mid":6}');
+    const r = await connect(webhook(), '{"session":"s-4","inbox":true}');
+    assert.ok(r.ok && r.inbox === true && r.mid === 6n);
+    const calls = seen.length;
+    const bad = await connect(webhook(), '{"session":"s-5","inbox":1}');
+    assert.ok(!bad.ok && bad.reason === 'malformed');
+    assert.equal(seen.length, calls);
+  });
+
   it('passes on the history request of a JSON token (the client opted in); a bad one is refused before any call', async () => {
     handler = answer(200, '{"allow":true,"mid":5,"room_id":"live://1"}');
     const r = await connect(webhook(), '{"session":"s-2","history":{"since":41,"epoch":"ab"}}');

@@ -11,7 +11,7 @@ import { createAuthenticator } from '../../src/logic/auth/from-config.js';
 import { LogicHttpServer, type LogicHttpSettings } from '../../src/logic/http/http-server.js';
 import { Logic, type LogicSettings } from '../../src/logic/logic.js';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
-import { AppId, type HistoryStore, type Instance, type PushHandler, type PushMsg, type PushQueue } from '../../src/ports/index.js';
+import { AppId, type HistoryStore, type InboxStore, type Instance, type PushHandler, type PushMsg, type PushQueue } from '../../src/ports/index.js';
 
 /** A PushQueue that records what logic publishes; `failWith` makes publish reject. */
 export class RecordingQueue implements PushQueue {
@@ -76,6 +76,8 @@ export interface StartOptions {
   embedded?: boolean;
   /** Room history logic reads, for the room types of `[roomTypes]` with history on. */
   history?: HistoryStore;
+  /** Users' durable inboxes (docs/protocol.md#durable-inbox). */
+  inbox?: InboxStore;
 }
 
 /** A started logic with its HTTP API on 127.0.0.1, wired as embedded.ts or logic-process.ts would. */
@@ -92,6 +94,7 @@ export async function startLogic(input: ConfigInput = {}, opts: StartOptions = {
     log: silentLogger,
     history: opts.history,
     historyTypes: historyRoomTypes(config),
+    inboxStore: opts.inbox,
   });
   await logic.start();
   const hits = new LimitHits();

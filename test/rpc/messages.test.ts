@@ -36,6 +36,7 @@ test('goim.logic.ConnectReply packs accepts and carries ns heartbeat', () => {
     historyLast: 0,
     historySince: undefined,
     historyEpoch: '',
+    inbox: false,
   };
   assert.deepEqual(Buffer.from(ConnectReply.encode(reply).finish()), bytes);
   assert.deepEqual(ConnectReply.decode(bytes), reply);
@@ -54,6 +55,7 @@ test('ConnectReply: the room_fixed / accepts_fixed extensions (fields 100, 101) 
     historyLast: 0,
     historySince: undefined,
     historyEpoch: '',
+    inbox: false,
   };
   const bytes = Buffer.from(ConnectReply.encode(reply).finish());
   // Tags 100 and 101, varint 1: a goim (Go proto3) decoder keeps them as unknown fields.
@@ -81,15 +83,25 @@ test('int64 mids beyond 2^53 and negative mids survive', () => {
       historyLast: 0,
       historySince: undefined,
       historyEpoch: '',
+      inbox: false,
     };
     assert.equal(ConnectReply.decode(ConnectReply.encode(reply).finish()).mid, mid);
   }
 });
 
 test('comet requests keep goim field numbers (PushMsgReq protoOp = 3, BroadcastRoomReq roomID = 1)', () => {
-  const push = PushMsgReq.encode({ keys: ['k'], protoOp: 1000, proto: { ver: 1, op: 9, seq: 0, body: Buffer.alloc(0) } }).finish();
+  const push = PushMsgReq.encode({
+    keys: ['k'],
+    protoOp: 1000,
+    proto: { ver: 1, op: 9, seq: 0, body: Buffer.alloc(0) },
+    inboxMids: [],
+    inboxSeqs: [],
+  }).finish();
   // Field-number order, as Go encoders write it: keys (1), proto (2), protoOp (3).
   assert.deepEqual(Buffer.from(push), hex('0a 01 6b | 12 04 08 01 10 09 | 18 e8 07'));
+  // A durable push's users and seqs (fields 100, 101, packed): unknown fields to goim's comet.
+  const durable = PushMsgReq.encode({ keys: ['k'], protoOp: 1000, proto: undefined, inboxMids: [7n], inboxSeqs: [3n] }).finish();
+  assert.deepEqual(Buffer.from(durable), hex('0a 01 6b | 18 e8 07 | a2 06 01 07 | aa 06 01 03'));
   const room = BroadcastRoomReq.encode({ roomID: 'r', proto: { ver: 0, op: 0, seq: 0, body: Buffer.alloc(0) } }).finish();
   assert.deepEqual(Buffer.from(room), hex('0a 01 72 | 12 00'));
 });

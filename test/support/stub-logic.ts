@@ -10,6 +10,7 @@ import type {
   ConnectReply,
   ConnectRequest,
   HistoryReply,
+  InboxReply,
   HistoryRequest,
   LogicService,
   NodesReply,
@@ -151,6 +152,14 @@ export class StubLogic implements LogicService {
 
   async nodes(): Promise<NodesReply> {
     throw new Error('stub logic: nodes not implemented');
+  }
+
+  async inbox(): Promise<InboxReply> {
+    throw new Error('stub logic: inbox not implemented');
+  }
+
+  async inboxAck(): Promise<number> {
+    throw new Error('stub logic: inboxAck not implemented');
   }
 
   async close(): Promise<void> {}

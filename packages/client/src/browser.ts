@@ -6,6 +6,16 @@ export * from './codec.js';
 export { TsimClient, type TsimClientOptions, type WebSocketConstructor } from './client.js';
 export { type ClientSession, type ClientState, type DanmakuInput, type DanmakuReply, type ReconnectOptions, type SessionOptions } from './session.js';
 export { type HistoryOptions, type RoomStateEvent } from './room-history.js';
+export {
+  InboxError,
+  InboxMessage,
+  type Inbox,
+  type InboxAckResult,
+  type InboxFetchResult,
+  type InboxOptions,
+  type InboxStateEvent,
+  type KeyStorage,
+} from './inbox.js';
 export { PushMessage, type AuthEvent, type ClientEvents, type CloseEvent, type OpenEvent } from './messages.js';
 export { stringifyToken, type Token, type TokenValue } from './token.js';
 export { DEFAULT_BACKOFF, backoffDelay, fetchNodes, nodeTcpAddresses, nodeUrls, resolveBackoff, type Backoff, type WeightedNodes } from './nodes.js';

@@ -1,6 +1,7 @@
 // What a client hands to its listeners: pushed messages and connection events.
 
 import { type ClientFrame, text } from './codec.js';
+import type { InboxEvents } from './inbox.js';
 import type { RoomStateEvent } from './room-history.js';
 
 /** A frame pushed by the server (or any frame that is not a reply to this client). */
@@ -47,7 +48,7 @@ export interface CloseEvent {
   delayMs?: number;
 }
 
-export interface ClientEvents {
+export interface ClientEvents extends InboxEvents {
   /** Op 18 (clients with `history`): the room's history state at a join, or a new epoch. */
   roomState: RoomStateEvent;
   /** A join could not replay what was missed (gap too large, new epoch, …): page the HTTP history API from `missedFrom`. */

@@ -23,4 +23,14 @@ export const Op = {
   UnsubReply: 17,
   /** tsim: the state of a room's history (docs/history.md#opting-in); only to clients that opted in. */
   RoomState: 18,
+  /** tsim, durable inbox (docs/protocol.md#durable-inbox): acknowledge up to a seq, and its reply. */
+  InboxAck: 24,
+  InboxAckReply: 25,
+  /** tsim, durable inbox: re-send stored messages after a seq, and its reply (after the messages). */
+  InboxFetch: 26,
+  /** tsim, durable inbox: one durable message (seq, op, body); only to connections that opted in. */
+  InboxMessage: 27,
+  InboxFetchReply: 28,
+  /** tsim, durable inbox: the device's watermark and the inbox's range, once after auth. */
+  InboxState: 29,
 } as const;

@@ -8,6 +8,7 @@ import type { Link, LinkEvents } from './link.js';
 import { type ClientEvents, type CloseEvent, PushMessage } from './messages.js';
 import { type Backoff, type WeightedNodes, backoffDelay, resolveBackoff } from './nodes.js';
 import { type HistoryOptions, RoomHistory } from './room-history.js';
+import { Inbox, type InboxOptions } from './inbox.js';
 import { type Token, type TokenValue, stringifyToken } from './token.js';
 
 export interface ReconnectOptions extends Partial<Backoff> {
@@ -45,6 +46,11 @@ export interface SessionOptions {
    * past it and `notRecovered` reports the gap (default 5 s).
    */
   gapWaitMs?: number;
+  /**
+   * Opt in to the user's durable inbox (docs/client.md#durable-inbox, needs an object token):
+   * `inbox` events, acks, and a stable device key. `true` = automatic acks with the defaults.
+   */
+  inbox?: boolean | InboxOptions;
 }
 
 /** A danmaku (docs/history.md#sending): `text` or `data`, and optional hints. */
@@ -121,6 +127,12 @@ const RESERVED_OPS = new Set<number>([
   Op.SubReply,
   Op.Unsub,
   Op.UnsubReply,
+  Op.InboxAck,
+  Op.InboxAckReply,
+  Op.InboxFetch,
+  Op.InboxMessage,
+  Op.InboxFetchReply,
+  Op.InboxState,
 ]);
 
 const CLOSE_GRACE_MS = 3000;
@@ -138,6 +150,7 @@ export abstract class ClientSession {
   private readonly sendTimeoutMs: number;
   /** Set when the client opted in to history. */
   private readonly history: RoomHistory | null;
+  private readonly _inbox: Inbox | null;
   private readonly outgoing = new Set<Outgoing>();
   private readonly gapWaitMs: number;
   private gapTimer: ReturnType<typeof setTimeout> | undefined;
@@ -178,6 +191,8 @@ export abstract class ClientSession {
     this.gapWaitMs = options.gapWaitMs ?? 5000;
     const h = options.history ?? false;
     this.history = h === false ? null : new RoomHistory(h === true ? 20 : Math.max(0, h.last ?? 20));
+    const ib = options.inbox ?? false;
+    this._inbox = ib === false ? null : this.newInbox(ib === true ? {} : ib);
     if (options.autoConnect ?? true) {
       // Deferred so listeners attached right after construction see every event.
       queueMicrotask(() => {
@@ -238,6 +253,11 @@ export abstract class ClientSession {
     this.room = roomId;
     this.changes++;
     return this.request(Op.ChangeRoom, this.changeRoomBody(roomId), roomId);
+  }
+
+  /** The durable inbox (clients with `inbox`): ack(), fetch(), its state. */
+  get inbox(): Inbox | null {
+    return this._inbox;
   }
 
   /** Where this client stands in its room's history (clients with `history`). */
@@ -332,6 +352,7 @@ export abstract class ClientSession {
         resolve();
       });
     });
+    if (conn.authenticated) this._inbox?.flush();
     this.end(conn, 'closed by client');
     conn.link?.close(true);
     return gone;
@@ -436,6 +457,7 @@ export abstract class ClientSession {
     this.pending.clear();
     // Danmaku stay in `outgoing` and are sent again (same nonce) after the next auth.
     for (const out of this.outgoing) out.seq = 0;
+    this._inbox?.disconnected(this.stopped || this.backoff === null || this.attempt >= this.maxAttempts);
 
     const base: CloseEvent = { url: conn.url, reason, authenticated: conn.authenticated, willReconnect: false };
     if (code !== undefined) base.code = code;
@@ -461,6 +483,7 @@ export abstract class ClientSession {
     this.attempt = 0;
     clearTimeout(this.authTimer);
     this.authTimer = undefined;
+    this._inbox?.connected();
     // Changes made while connecting (or not expressible in the token) follow as requests.
     if (!conn.rewritten || conn.tokenChanges !== this.changes) this.replayChanges(conn);
     // goim's JavaScript client heartbeats at once, then on every interval.
@@ -525,12 +548,17 @@ export abstract class ClientSession {
       case Op.SendMsgReply:
         if (!this.settle(f.seq, Op.SendMsg, f.body)) this.deliver(f);
         return;
+      case Op.InboxAckReply:
+      case Op.InboxFetchReply:
+        if (this._inbox?.reply(f) !== true) this.deliver(f);
+        return;
       default:
         if (!this.settle(f.seq, f.op)) this.deliver(f);
     }
   }
 
   private deliver(f: ClientFrame): void {
+    if (f.seq === 0 && this._inbox?.push(f) === true) return;
     const h = this.history;
     if (h === null) {
       this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq));
@@ -642,6 +670,23 @@ export abstract class ClientSession {
     }
   }
 
+  private newInbox(options: InboxOptions): Inbox {
+    return new Inbox(
+      {
+        request: (op, body) => {
+          const conn = this.conn;
+          if (conn === null || !conn.authenticated) return null;
+          const seq = this.nextSeq();
+          return this.write(conn, op, body, seq) ? seq : null;
+        },
+        message: (m) => this.listeners.emit('inbox', m),
+        state: (st) => this.listeners.emit('inboxState', st),
+        error: (err) => this.listeners.emit('error', err),
+      },
+      options,
+    );
+  }
+
   /** 1, 2, … per connection; never 0, which marks server pushes. */
   private nextSeq(): number {
     this.seq = this.seq >= 0x7fffffff ? 1 : this.seq + 1;
@@ -659,6 +704,7 @@ export abstract class ClientSession {
       this.history.reset(room);
       t.history = this.history.ask(room);
     }
+    this._inbox?.addToToken(t);
     if (this.subbed.size > 0 || this.unsubbed.size > 0) {
       const base = Array.isArray(t.accepts) ? (t.accepts as unknown[]).filter((x): x is number => typeof x === 'number') : [];
       const merged = [...new Set([...base, ...this.subbed])].filter((op) => !this.unsubbed.has(op));

@@ -1,6 +1,6 @@
 // CometService over gRPC (src/rpc/proto/goim/comet/comet.proto): job's client for one comet,
 // dialed from the comet's registry instance (its `grpc://host:port` address).
-import type { CometService, CometDialer, Instance, Proto } from '../../ports/index.js';
+import type { CometService, CometDialer, InboxSeqs, Instance, Proto } from '../../ports/index.js';
 import { CometClient as CometStub } from '../../rpc/gen/goim/comet/comet.js';
 import { grpcTarget } from './address.js';
 import { channelOptions, channelSecurity, type RpcClientTls } from './channel-options.js';
@@ -27,8 +27,8 @@ export class GrpcCometClient implements CometService {
     this.stub = new CometStub(this.target, creds, { ...channelOptions(), ...options });
   }
 
-  async pushMsg(keys: string[], protoOp: number, proto: Proto): Promise<void> {
-    const req = { keys, protoOp, proto: toWireProto(proto) };
+  async pushMsg(keys: string[], protoOp: number, proto: Proto, inbox?: InboxSeqs): Promise<void> {
+    const req = { keys, protoOp, proto: toWireProto(proto), inboxMids: inbox?.mids ?? [], inboxSeqs: inbox?.seqs.map(BigInt) ?? [] };
     await unaryCall<object>('comet PushMsg', this.target, this.timeoutMs, (md, o, cb) => this.stub.pushMsg(req, md, o, cb));
   }
 

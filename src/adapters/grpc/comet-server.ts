@@ -9,7 +9,12 @@ export function serveComet(target: CometOps, addr: string, opts: RpcServerOption
   const impl: CometServer = {
     pushMsg: unary(async (req) => {
       if (req.keys.length === 0 || req.proto === undefined) throw new Error('rpc pushmsg arg error');
-      await target.pushMsg(req.keys, req.protoOp, req.proto);
+      // Seqs without their users (or the reverse) are not a durable push: goim's bytes for everyone.
+      const inbox =
+        req.inboxMids.length > 0 && req.inboxMids.length === req.inboxSeqs.length
+          ? { mids: req.inboxMids, seqs: req.inboxSeqs.map(Number) }
+          : undefined;
+      await target.pushMsg(req.keys, req.protoOp, req.proto, inbox);
       return {};
     }),
     broadcast: unary(async (req) => {

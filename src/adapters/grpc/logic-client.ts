@@ -5,10 +5,14 @@ import type { ChannelCredentials, ClientOptions } from '@grpc/grpc-js';
 import { asBuffer } from '../../lib/bytes.js';
 import {
   AppId,
+  InboxAckRangeError,
   type ConnectReply,
   type ConnectRequest,
   type HistoryReply,
   type HistoryRequest,
+  type InboxAckRequest,
+  type InboxReply,
+  type InboxRequest,
   type Instance,
   type LogicService,
   type NodesReply,
@@ -22,6 +26,8 @@ import {
   LogicClient as LogicStub,
   type ConnectReply as WireConnectReply,
   type HistoryReply as WireHistoryReply,
+  type InboxAckReply as WireInboxAckReply,
+  type InboxReply as WireInboxReply,
   type NodesReply as WireNodesReply,
 } from '../../rpc/gen/goim/logic/logic.js';
 import { grpcTarget } from './address.js';
@@ -140,6 +146,7 @@ export class GrpcLogicClient implements LogicService {
             },
           }
         : {}),
+      ...(r.inbox ? { inbox: true } : {}),
     };
   }
 
@@ -188,6 +195,27 @@ export class GrpcLogicClient implements LogicService {
       ...(h.reason !== '' ? { reason: h.reason } : {}),
       ...(h.cap !== undefined ? { cap: h.cap } : {}),
     };
+  }
+
+  async inbox(r: InboxRequest): Promise<InboxReply> {
+    const e = await this.pick();
+    const req = { mid: r.mid, key: r.key, after: r.after !== undefined ? BigInt(r.after) : undefined, limit: r.limit, maxBytes: BigInt(r.maxBytes) };
+    const x = await unaryCall<WireInboxReply>('logic Inbox', e.target, this.timeoutMs, (md, o, cb) => e.plain.inbox(req, md, o, cb));
+    return {
+      acked: Number(x.acked),
+      first: Number(x.first),
+      last: Number(x.last),
+      records: x.records.map((y) => ({ seq: Number(y.seq), op: y.op, body: y.body })),
+      cut: x.cut,
+    };
+  }
+
+  async inboxAck(r: InboxAckRequest): Promise<number> {
+    const e = await this.pick();
+    const req = { mid: r.mid, key: r.key, seq: BigInt(r.seq) };
+    const x = await unaryCall<WireInboxAckReply>('logic InboxAck', e.target, this.timeoutMs, (md, o, cb) => e.plain.inboxAck(req, md, o, cb));
+    if (x.aboveLast) throw new InboxAckRangeError(r.seq, Number(x.last));
+    return Number(x.acked);
   }
 
   async nodes(platform: string, clientIp: string): Promise<NodesReply> {

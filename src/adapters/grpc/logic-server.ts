@@ -1,6 +1,6 @@
 // goim.logic.Logic over gRPC (src/rpc/proto/goim/logic/logic.proto): what comets — tsim's or
 // goim's — call on logic. Each method delegates to a LogicService (the Logic role implements it).
-import type { LogicService } from '../../ports/index.js';
+import { InboxAckRangeError, type LogicService } from '../../ports/index.js';
 import { LogicService as LogicServiceDefinition, type LogicServer } from '../../rpc/gen/goim/logic/logic.js';
 import { fromWireProto } from './proto.js';
 import { serveService, unary, type RpcServerOptions, type RunningServer } from './serve.js';
@@ -32,6 +32,7 @@ export function serveLogic(target: LogicService, addr: string, opts: RpcServerOp
         historyLast: reply.history?.last ?? 0,
         historySince: reply.history?.since !== undefined ? BigInt(reply.history.since) : undefined,
         historyEpoch: reply.history?.epoch ?? '',
+        inbox: reply.inbox === true,
       };
     }),
     disconnect: unary(async (req) => ({
@@ -65,6 +66,30 @@ export function serveLogic(target: LogicService, addr: string, opts: RpcServerOp
         reason: h.reason ?? '',
         cap: h.cap,
       };
+    }),
+    inbox: unary(async (req) => {
+      const r = await target.inbox({
+        mid: req.mid,
+        key: req.key,
+        ...(req.after !== undefined ? { after: Number(req.after) } : {}),
+        limit: req.limit,
+        maxBytes: Number(req.maxBytes),
+      });
+      return {
+        acked: BigInt(r.acked),
+        first: BigInt(r.first),
+        last: BigInt(r.last),
+        records: r.records.map((x) => ({ seq: BigInt(x.seq), op: x.op, body: Buffer.from(x.body) })),
+        cut: r.cut,
+      };
+    }),
+    inboxAck: unary(async (req) => {
+      try {
+        return { acked: BigInt(await target.inboxAck({ mid: req.mid, key: req.key, seq: Number(req.seq) })), aboveLast: false, last: 0n };
+      } catch (err) {
+        if (err instanceof InboxAckRangeError) return { acked: 0n, aboveLast: true, last: BigInt(err.last) };
+        throw err;
+      }
     }),
     nodes: unary(async (req) => {
       const n = await target.nodes(req.platform, req.clientIP);

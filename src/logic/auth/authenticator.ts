@@ -14,6 +14,8 @@ export interface AuthIdentity {
   acceptsFixed?: boolean;
   /** The client opted in to room history (docs/history.md#opting-in). */
   history?: HistoryAsk;
+  /** The client opted in to the durable inbox of its mid (docs/protocol.md#durable-inbox). */
+  inbox?: boolean;
 }
 
 /**

@@ -16,6 +16,7 @@ export class GoimAuthenticator implements Authenticator {
         roomId: t.roomId,
         accepts: t.accepts,
         ...(t.history !== undefined ? { history: t.history } : {}),
+        ...(t.inbox === true ? { inbox: true } : {}),
       });
     } catch (err) {
       if (!(err instanceof TokenError)) return Promise.reject(err);

@@ -66,6 +66,14 @@ function historyOf(body: Record<string, unknown> | undefined): { history?: Histo
   }
 }
 
+/** The JSON body's `inbox` (docs/protocol.md#durable-inbox): the client's choice, like `history`; the mid stays the token's. */
+function inboxOf(body: Record<string, unknown> | undefined): { inbox?: true } {
+  const value = body?.inbox;
+  if (value === undefined || value === null || value === false) return {};
+  if (value === true) return { inbox: true };
+  throw new ClaimError('body inbox must be a boolean');
+}
+
 /** Maps a verification failure to its reason class; messages are jose's, which hold no token content. */
 function denialOf(err: unknown): AuthDenial {
   if (err instanceof NoKeyError) return deny('unknown_key', err.message);
@@ -158,6 +166,7 @@ export class JwtAuthenticator implements Authenticator {
       roomFixed: claimedRoom !== undefined || !this.trustBody,
       acceptsFixed: claimedAccepts !== undefined || !this.trustBody,
       ...historyOf(body),
+      ...inboxOf(body),
     };
   }
 }

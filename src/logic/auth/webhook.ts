@@ -98,8 +98,11 @@ export class WebhookAuthenticator implements Authenticator {
     // The client's history request rides in a JSON token; it grants nothing, so it is not the webhook's to decide.
     const history = historyOfToken(req.token);
     if (typeof history === 'string') return deny('malformed', `token ${history}`);
+    const inbox = inboxOfToken(req.token);
+    if (typeof inbox === 'string') return deny('malformed', `token ${inbox}`);
     const r = await this.decided(req);
-    return r.ok && history.history !== undefined ? { ...r, history: history.history } : r;
+    if (!r.ok) return r;
+    return { ...r, ...(history.history !== undefined ? { history: history.history } : {}), ...(inbox ? { inbox: true } : {}) };
   }
 
   private async decided(req: ConnectRequest): Promise<AuthResult> {
@@ -213,4 +216,22 @@ function historyOfToken(token: Uint8Array): { history?: HistoryAsk } | string {
     if (err instanceof HistoryAskError) return err.message;
     throw err;
   }
+}
+
+/**
+ * The `inbox` field of a token that is a JSON object (docs/protocol.md#durable-inbox): it opts
+ * in to the inbox of the mid the webhook answers, so like `history` it is the client's choice.
+ */
+function inboxOfToken(token: Uint8Array): boolean | string {
+  if (token.length === 0 || token[0] !== 0x7b /* { */) return false;
+  let v: unknown;
+  try {
+    v = JSON.parse(text.decode(token));
+  } catch {
+    return false;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const inbox = (v as Record<string, unknown>).inbox;
+  if (inbox === undefined || inbox === null || inbox === false) return false;
+  return inbox === true ? true : 'inbox must be a boolean';
 }

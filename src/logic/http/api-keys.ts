@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Limit, type LimitLog } from '../../comet/limit-log.js';
 import type { Logger } from '../../log.js';
 import { envelope, JSON_TYPE } from './envelope.js';
+import { INBOX_ROUTES } from './inbox-routes.js';
 import { crossSiteRefusal, hostRefusal, hostSet, originSet } from './origin-check.js';
 
 /**
@@ -27,6 +28,8 @@ const PROTECTED_ROUTES: readonly string[] = [
   '/goim/online/room',
   '/goim/online/total',
   '/goim/nodes/instances',
+  // A user's durable inbox (docs/http-api.md#inbox): private, always behind the keys.
+  ...INBOX_ROUTES,
 ];
 /** The history API (docs/http-api.md#history): guarded unless `api.publicHistory`. */
 const HISTORY_ROUTES: readonly string[] = ['/tsim/history/room', '/tsim/history/progress'];

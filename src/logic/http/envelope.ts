@@ -2,7 +2,7 @@
 // in that order, `data` left out when there is none, Go's JSON escaping, no trailing newline.
 import { goJson, goJsonString } from '../../protocol/go/go-json.js';
 
-export const Code = { OK: 0, RequestErr: -400, TooLarge: -413, ServerErr: -500 } as const;
+export const Code = { OK: 0, RequestErr: -400, TooLarge: -413, ServerErr: -500, Unavailable: -503 } as const;
 
 /** What a JSON success (or logic error) carries; goim sets no charset-less variant. */
 export const JSON_TYPE = 'application/json; charset=utf-8';

@@ -17,6 +17,7 @@ import { sharedRender, type MetricsSource } from '../../metrics/serve.js';
 import { guardApi, type ApiAccess, type ApiAuthStats } from './api-keys.js';
 import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './envelope.js';
 import { registerHistoryRoutes } from './history-routes.js';
+import { registerInboxRoutes } from './inbox-routes.js';
 import { GOIM_ROUTES, registerGoimRoutes } from './routes.js';
 import { StaticFiles } from './static-files.js';
 
@@ -177,6 +178,7 @@ export class LogicHttpServer {
 
     registerGoimRoutes(app, opts.logic);
     registerHistoryRoutes(app, opts.logic, opts.log, { publicPages: opts.api.publicHistory === true, pageBytes: opts.historyPageBytes });
+    registerInboxRoutes(app, opts.logic, opts.log, { pageBytes: opts.historyPageBytes });
 
     // Prometheus scrapes (beyond goim): an exact route, so neither the file route nor the 404 rules see it.
     const metrics = opts.metrics && sharedRender(opts.metrics, opts.metricsRenderInterval);

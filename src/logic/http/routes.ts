@@ -1,9 +1,10 @@
 // goim's HTTP API (docs/http-api.md): push, online and nodes endpoints with goim's parameter
 // binding, envelopes, codes and statuses. Logic answers plain values; goim-json-shapes.ts
 // gives them goim's JSON.
-import { Op } from '../../protocol/ops.js';
+import { FIRST_INBOX_OP, LAST_INBOX_OP, Op } from '../../protocol/ops.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseGoQuery } from '../../protocol/go/go-url.js';
+import { InboxUnavailableError } from '../inbox.js';
 import { PushTooLargeError, type Logic } from '../logic.js';
 import { instancesJson, nodesReplyJson, onlineTotalJson, roomTopJson } from './goim-json-shapes.js';
 import { Code, envelope, JSON_TYPE, SNIFFED_TEXT_TYPE } from './envelope.js';
@@ -43,7 +44,28 @@ function pushFailed(reply: FastifyReply, err: unknown): void {
     reply.code(413).type(JSON_TYPE).send(envelope(Code.TooLarge, err.message));
     return;
   }
+  // A durable push the inbox could not keep is refused, not accepted and lost (docs/http-api.md#push).
+  if (err instanceof InboxUnavailableError) {
+    reply.code(503).type(JSON_TYPE).send(envelope(Code.Unavailable, err.message));
+    return;
+  }
   failed(reply, Code.ServerErr, messageOf(err));
+}
+
+/** Ops the client protocol gives a meaning of tsim's (docs/protocol.md#operations): a push with one would be misread by some clients. */
+function reservedOp(op: number): string | undefined {
+  if (op >= FIRST_INBOX_OP && op <= LAST_INBOX_OP)
+    return `operation ${op} is reserved: ops ${FIRST_INBOX_OP} to ${LAST_INBOX_OP} are the durable inbox's (docs/protocol.md#durable-inbox)`;
+  return undefined;
+}
+
+/** `durable`: absent = the configured default; 1 / true or 0 / false. */
+function durableParam(query: Map<string, string[]>): boolean | undefined {
+  const v = query.get('durable')?.[0];
+  if (v === undefined) return undefined;
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  throw new BindingError('durable must be 0, 1, true or false');
 }
 
 /** A binding failure: goim writes the status line before the envelope, so Go sniffs text/plain. */
@@ -78,6 +100,8 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       const arg = bindQuery(query, { Op: { param: 'operation', kind: 'int32' }, Keys: { param: 'keys', kind: 'string[]' } });
       // goim answers a bare -400 here (Redis refuses the empty MGET); say why instead.
       if (arg.Keys === undefined) return failed(reply, Code.RequestErr, 'keys required');
+      const reserved = reservedOp(arg.Op);
+      if (reserved !== undefined) return badRequest(reply, reserved);
       try {
         await logic.pushKeys(arg.Op, arg.Keys, body(req));
       } catch (err) {
@@ -93,8 +117,11 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
     '/goim/push/mids',
     goimHandler(async (query, req, reply) => {
       const arg = bindQuery(query, { Op: { param: 'operation', kind: 'int32' }, Mids: { param: 'mids', kind: 'int64[]' } });
+      const durable = durableParam(query);
+      const reserved = reservedOp(arg.Op);
+      if (reserved !== undefined) return badRequest(reply, reserved);
       try {
-        await logic.pushMids(arg.Op, arg.Mids ?? [], body(req));
+        await logic.pushMids(arg.Op, arg.Mids ?? [], body(req), durable);
       } catch (err) {
         return pushFailed(reply, err);
       }
@@ -113,6 +140,8 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       // Op 18 in a room's stream is tsim's RoomState, which goim connections never receive
       // (docs/history.md#opting-in): refused rather than delivered to some members only.
       if (arg.Op === Op.RoomState) return badRequest(reply, `operation ${Op.RoomState} is reserved for room history state (docs/history.md)`);
+      const reserved = reservedOp(arg.Op);
+      if (reserved !== undefined) return badRequest(reply, reserved);
       try {
         await logic.pushRoom(arg.Op, arg.Type, arg.Room, body(req));
       } catch (err) {
@@ -129,6 +158,8 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
         Op: { param: 'operation', kind: 'int32', required: true },
         Speed: { param: 'speed', kind: 'int32' },
       });
+      const reserved = reservedOp(arg.Op);
+      if (reserved !== undefined) return badRequest(reply, reserved);
       try {
         await logic.pushAll(arg.Op, arg.Speed, body(req));
       } catch (err) {

@@ -31,6 +31,12 @@ export interface PushMsgReq {
   /** Declared in field-number order so encoders write fields in canonical order. */
   proto: Proto | undefined;
   protoOp: number;
+  /**
+   * tsim extension (docs/protocol.md#durable-inbox): a durable push's users and their inbox
+   * seqs (same order). A goim job never sets them, a goim comet ignores them.
+   */
+  inboxMids: bigint[];
+  inboxSeqs: bigint[];
 }
 
 export interface PushMsgReply {
@@ -66,7 +72,7 @@ export interface RoomsReply_RoomsEntry {
 }
 
 function createBasePushMsgReq(): PushMsgReq {
-  return { keys: [], proto: undefined, protoOp: 0 };
+  return { keys: [], proto: undefined, protoOp: 0, inboxMids: [], inboxSeqs: [] };
 }
 
 export const PushMsgReq: MessageFns<PushMsgReq> = {
@@ -79,6 +85,26 @@ export const PushMsgReq: MessageFns<PushMsgReq> = {
     }
     if (message.protoOp !== 0) {
       writer.uint32(24).int32(message.protoOp);
+    }
+    if (message.inboxMids.length !== 0) {
+      writer.uint32(802).fork();
+      for (const v of message.inboxMids) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field inboxMids of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    if (message.inboxSeqs.length !== 0) {
+      writer.uint32(810).fork();
+      for (const v of message.inboxSeqs) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field inboxSeqs of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -120,6 +146,42 @@ export const PushMsgReq: MessageFns<PushMsgReq> = {
             message.protoOp = reader.int32();
             continue;
           }
+          case 100: {
+            if (tag === 800) {
+              message.inboxMids.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 802) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.inboxMids.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 101: {
+            if (tag === 808) {
+              message.inboxSeqs.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 810) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.inboxSeqs.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -140,6 +202,8 @@ export const PushMsgReq: MessageFns<PushMsgReq> = {
     message.keys = object.keys?.map((e) => e) || [];
     message.proto = (object.proto !== undefined && object.proto !== null) ? Proto.fromPartial(object.proto) : undefined;
     message.protoOp = object.protoOp ?? 0;
+    message.inboxMids = object.inboxMids?.map((e) => BigInt(e)) || [];
+    message.inboxSeqs = object.inboxSeqs?.map((e) => BigInt(e)) || [];
     return message;
   },
 };

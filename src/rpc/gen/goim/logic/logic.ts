@@ -47,7 +47,15 @@ export interface PushMsg {
   id: string;
   sender: bigint;
   time: bigint;
-  progress?: bigint | undefined;
+  progress?:
+    | bigint
+    | undefined;
+  /**
+   * tsim extension (docs/protocol.md#durable-inbox): a durable push's target users and, in
+   * the same order, the seq each one's inbox gave it. Empty for every other push.
+   */
+  inboxMids: bigint[];
+  inboxSeqs: bigint[];
 }
 
 export enum PushMsg_Type {
@@ -91,6 +99,8 @@ export interface ConnectReply {
   historyLast: number;
   historySince?: bigint | undefined;
   historyEpoch: string;
+  /** tsim extension (docs/protocol.md#durable-inbox): the token's "inbox": true. */
+  inbox: boolean;
 }
 
 export interface DisconnectReq {
@@ -185,6 +195,44 @@ export interface HistoryReply {
   cap?: number | undefined;
 }
 
+/** tsim extension (docs/protocol.md#durable-inbox): a page of a user's inbox for one device. */
+export interface InboxReq {
+  mid: bigint;
+  key: string;
+  /** Unset: register the device when new and start at its watermark. */
+  after?: bigint | undefined;
+  limit: number;
+  maxBytes: bigint;
+}
+
+export interface InboxRecord {
+  seq: bigint;
+  op: number;
+  body: Buffer;
+}
+
+export interface InboxReply {
+  acked: bigint;
+  first: bigint;
+  last: bigint;
+  records: InboxRecord[];
+  cut: boolean;
+}
+
+/** tsim extension: raises a device's watermark. */
+export interface InboxAckReq {
+  mid: bigint;
+  key: string;
+  seq: bigint;
+}
+
+export interface InboxAckReply {
+  acked: bigint;
+  /** The seq was above the inbox's last (then `last`), and nothing changed. */
+  aboveLast: boolean;
+  last: bigint;
+}
+
 export interface NodesReq {
   platform: string;
   clientIP: string;
@@ -221,6 +269,8 @@ function createBasePushMsg(): PushMsg {
     sender: 0n,
     time: 0n,
     progress: undefined,
+    inboxMids: [],
+    inboxSeqs: [],
   };
 }
 
@@ -267,6 +317,26 @@ export const PushMsg: MessageFns<PushMsg> = {
         throw new globalThis.Error("value provided for field message.progress of type int64 too large");
       }
       writer.uint32(824).int64(message.progress);
+    }
+    if (message.inboxMids.length !== 0) {
+      writer.uint32(834).fork();
+      for (const v of message.inboxMids) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field inboxMids of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    if (message.inboxSeqs.length !== 0) {
+      writer.uint32(842).fork();
+      for (const v of message.inboxSeqs) {
+        if (BigInt.asIntN(64, v) !== v) {
+          throw new globalThis.Error("a value provided in array field inboxSeqs of type int64 is too large");
+        }
+        writer.int64(v);
+      }
+      writer.join();
     }
     return writer;
   },
@@ -372,6 +442,42 @@ export const PushMsg: MessageFns<PushMsg> = {
             message.progress = reader.int64() as bigint;
             continue;
           }
+          case 104: {
+            if (tag === 832) {
+              message.inboxMids.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 834) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.inboxMids.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 105: {
+            if (tag === 840) {
+              message.inboxSeqs.push(reader.int64() as bigint);
+
+              continue;
+            }
+
+            if (tag === 842) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.inboxSeqs.push(reader.int64() as bigint);
+              }
+
+              continue;
+            }
+
+            break;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -402,6 +508,8 @@ export const PushMsg: MessageFns<PushMsg> = {
     message.progress = (object.progress !== undefined && object.progress !== null)
       ? BigInt(object.progress)
       : undefined;
+    message.inboxMids = object.inboxMids?.map((e) => BigInt(e)) || [];
+    message.inboxSeqs = object.inboxSeqs?.map((e) => BigInt(e)) || [];
     return message;
   },
 };
@@ -510,6 +618,7 @@ function createBaseConnectReply(): ConnectReply {
     historyLast: 0,
     historySince: undefined,
     historyEpoch: "",
+    inbox: false,
   };
 }
 
@@ -560,6 +669,9 @@ export const ConnectReply: MessageFns<ConnectReply> = {
     }
     if (message.historyEpoch !== "") {
       writer.uint32(842).string(message.historyEpoch);
+    }
+    if (message.inbox !== false) {
+      writer.uint32(848).bool(message.inbox);
     }
     return writer;
   },
@@ -675,6 +787,14 @@ export const ConnectReply: MessageFns<ConnectReply> = {
             message.historyEpoch = reader.string();
             continue;
           }
+          case 106: {
+            if (tag !== 848) {
+              break;
+            }
+
+            message.inbox = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -705,6 +825,7 @@ export const ConnectReply: MessageFns<ConnectReply> = {
       ? BigInt(object.historySince)
       : undefined;
     message.historyEpoch = object.historyEpoch ?? "";
+    message.inbox = object.inbox ?? false;
     return message;
   },
 };
@@ -1733,6 +1854,482 @@ export const HistoryReply: MessageFns<HistoryReply> = {
   },
 };
 
+function createBaseInboxReq(): InboxReq {
+  return { mid: 0n, key: "", after: undefined, limit: 0, maxBytes: 0n };
+}
+
+export const InboxReq: MessageFns<InboxReq> = {
+  encode(message: InboxReq, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mid !== 0n) {
+      if (BigInt.asIntN(64, message.mid) !== message.mid) {
+        throw new globalThis.Error("value provided for field message.mid of type int64 too large");
+      }
+      writer.uint32(8).int64(message.mid);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    if (message.after !== undefined) {
+      if (BigInt.asIntN(64, message.after) !== message.after) {
+        throw new globalThis.Error("value provided for field message.after of type int64 too large");
+      }
+      writer.uint32(24).int64(message.after);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).int32(message.limit);
+    }
+    if (message.maxBytes !== 0n) {
+      if (BigInt.asIntN(64, message.maxBytes) !== message.maxBytes) {
+        throw new globalThis.Error("value provided for field message.maxBytes of type int64 too large");
+      }
+      writer.uint32(40).int64(message.maxBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InboxReq {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInboxReq();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.mid = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.after = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.maxBytes = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InboxReq>, I>>(base?: I): InboxReq {
+    return InboxReq.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InboxReq>, I>>(object: I): InboxReq {
+    const message = createBaseInboxReq();
+    message.mid = (object.mid !== undefined && object.mid !== null) ? BigInt(object.mid) : 0n;
+    message.key = object.key ?? "";
+    message.after = (object.after !== undefined && object.after !== null) ? BigInt(object.after) : undefined;
+    message.limit = object.limit ?? 0;
+    message.maxBytes = (object.maxBytes !== undefined && object.maxBytes !== null) ? BigInt(object.maxBytes) : 0n;
+    return message;
+  },
+};
+
+function createBaseInboxRecord(): InboxRecord {
+  return { seq: 0n, op: 0, body: Buffer.alloc(0) };
+}
+
+export const InboxRecord: MessageFns<InboxRecord> = {
+  encode(message: InboxRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0n) {
+      if (BigInt.asIntN(64, message.seq) !== message.seq) {
+        throw new globalThis.Error("value provided for field message.seq of type int64 too large");
+      }
+      writer.uint32(8).int64(message.seq);
+    }
+    if (message.op !== 0) {
+      writer.uint32(16).int32(message.op);
+    }
+    if (message.body.length !== 0) {
+      writer.uint32(26).bytes(message.body);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InboxRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInboxRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.op = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.body = Buffer.from(reader.bytes());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InboxRecord>, I>>(base?: I): InboxRecord {
+    return InboxRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InboxRecord>, I>>(object: I): InboxRecord {
+    const message = createBaseInboxRecord();
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
+    message.op = object.op ?? 0;
+    message.body = object.body ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseInboxReply(): InboxReply {
+  return { acked: 0n, first: 0n, last: 0n, records: [], cut: false };
+}
+
+export const InboxReply: MessageFns<InboxReply> = {
+  encode(message: InboxReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.acked !== 0n) {
+      if (BigInt.asIntN(64, message.acked) !== message.acked) {
+        throw new globalThis.Error("value provided for field message.acked of type int64 too large");
+      }
+      writer.uint32(8).int64(message.acked);
+    }
+    if (message.first !== 0n) {
+      if (BigInt.asIntN(64, message.first) !== message.first) {
+        throw new globalThis.Error("value provided for field message.first of type int64 too large");
+      }
+      writer.uint32(16).int64(message.first);
+    }
+    if (message.last !== 0n) {
+      if (BigInt.asIntN(64, message.last) !== message.last) {
+        throw new globalThis.Error("value provided for field message.last of type int64 too large");
+      }
+      writer.uint32(24).int64(message.last);
+    }
+    for (const v of message.records) {
+      InboxRecord.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.cut !== false) {
+      writer.uint32(40).bool(message.cut);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InboxReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInboxReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.acked = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.first = reader.int64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.last = reader.int64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.records.push(InboxRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.cut = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InboxReply>, I>>(base?: I): InboxReply {
+    return InboxReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InboxReply>, I>>(object: I): InboxReply {
+    const message = createBaseInboxReply();
+    message.acked = (object.acked !== undefined && object.acked !== null) ? BigInt(object.acked) : 0n;
+    message.first = (object.first !== undefined && object.first !== null) ? BigInt(object.first) : 0n;
+    message.last = (object.last !== undefined && object.last !== null) ? BigInt(object.last) : 0n;
+    message.records = object.records?.map((e) => InboxRecord.fromPartial(e)) || [];
+    message.cut = object.cut ?? false;
+    return message;
+  },
+};
+
+function createBaseInboxAckReq(): InboxAckReq {
+  return { mid: 0n, key: "", seq: 0n };
+}
+
+export const InboxAckReq: MessageFns<InboxAckReq> = {
+  encode(message: InboxAckReq, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mid !== 0n) {
+      if (BigInt.asIntN(64, message.mid) !== message.mid) {
+        throw new globalThis.Error("value provided for field message.mid of type int64 too large");
+      }
+      writer.uint32(8).int64(message.mid);
+    }
+    if (message.key !== "") {
+      writer.uint32(18).string(message.key);
+    }
+    if (message.seq !== 0n) {
+      if (BigInt.asIntN(64, message.seq) !== message.seq) {
+        throw new globalThis.Error("value provided for field message.seq of type int64 too large");
+      }
+      writer.uint32(24).int64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InboxAckReq {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInboxAckReq();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.mid = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seq = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InboxAckReq>, I>>(base?: I): InboxAckReq {
+    return InboxAckReq.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InboxAckReq>, I>>(object: I): InboxAckReq {
+    const message = createBaseInboxAckReq();
+    message.mid = (object.mid !== undefined && object.mid !== null) ? BigInt(object.mid) : 0n;
+    message.key = object.key ?? "";
+    message.seq = (object.seq !== undefined && object.seq !== null) ? BigInt(object.seq) : 0n;
+    return message;
+  },
+};
+
+function createBaseInboxAckReply(): InboxAckReply {
+  return { acked: 0n, aboveLast: false, last: 0n };
+}
+
+export const InboxAckReply: MessageFns<InboxAckReply> = {
+  encode(message: InboxAckReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.acked !== 0n) {
+      if (BigInt.asIntN(64, message.acked) !== message.acked) {
+        throw new globalThis.Error("value provided for field message.acked of type int64 too large");
+      }
+      writer.uint32(8).int64(message.acked);
+    }
+    if (message.aboveLast !== false) {
+      writer.uint32(16).bool(message.aboveLast);
+    }
+    if (message.last !== 0n) {
+      if (BigInt.asIntN(64, message.last) !== message.last) {
+        throw new globalThis.Error("value provided for field message.last of type int64 too large");
+      }
+      writer.uint32(24).int64(message.last);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InboxAckReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInboxAckReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.acked = reader.int64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.aboveLast = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.last = reader.int64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<InboxAckReply>, I>>(base?: I): InboxAckReply {
+    return InboxAckReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InboxAckReply>, I>>(object: I): InboxAckReply {
+    const message = createBaseInboxAckReply();
+    message.acked = (object.acked !== undefined && object.acked !== null) ? BigInt(object.acked) : 0n;
+    message.aboveLast = object.aboveLast ?? false;
+    message.last = (object.last !== undefined && object.last !== null) ? BigInt(object.last) : 0n;
+    return message;
+  },
+};
+
 function createBaseNodesReq(): NodesReq {
   return { platform: "", clientIP: "" };
 }
@@ -2107,6 +2704,25 @@ export const LogicService = {
     responseSerialize: (value: HistoryReply): Buffer => Buffer.from(HistoryReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): HistoryReply => HistoryReply.decode(value),
   },
+  /** tsim extensions (docs/protocol.md#durable-inbox); a goim logic answers UNIMPLEMENTED. */
+  inbox: {
+    path: "/goim.logic.Logic/Inbox" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InboxReq): Buffer => Buffer.from(InboxReq.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InboxReq => InboxReq.decode(value),
+    responseSerialize: (value: InboxReply): Buffer => Buffer.from(InboxReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InboxReply => InboxReply.decode(value),
+  },
+  inboxAck: {
+    path: "/goim.logic.Logic/InboxAck" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: InboxAckReq): Buffer => Buffer.from(InboxAckReq.encode(value).finish()),
+    requestDeserialize: (value: Buffer): InboxAckReq => InboxAckReq.decode(value),
+    responseSerialize: (value: InboxAckReply): Buffer => Buffer.from(InboxAckReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): InboxAckReply => InboxAckReply.decode(value),
+  },
 } as const;
 
 export interface LogicServer extends UntypedServiceImplementation {
@@ -2118,6 +2734,9 @@ export interface LogicServer extends UntypedServiceImplementation {
   nodes: handleUnaryCall<NodesReq, NodesReply>;
   /** tsim extension; a goim logic answers UNIMPLEMENTED (comet then replays nothing). */
   history: handleUnaryCall<HistoryReq, HistoryReply>;
+  /** tsim extensions (docs/protocol.md#durable-inbox); a goim logic answers UNIMPLEMENTED. */
+  inbox: handleUnaryCall<InboxReq, InboxReply>;
+  inboxAck: handleUnaryCall<InboxAckReq, InboxAckReply>;
 }
 
 export interface LogicClient extends Client {
@@ -2214,6 +2833,34 @@ export interface LogicClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HistoryReply) => void,
+  ): ClientUnaryCall;
+  /** tsim extensions (docs/protocol.md#durable-inbox); a goim logic answers UNIMPLEMENTED. */
+  inbox(request: InboxReq, callback: (error: ServiceError | null, response: InboxReply) => void): ClientUnaryCall;
+  inbox(
+    request: InboxReq,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InboxReply) => void,
+  ): ClientUnaryCall;
+  inbox(
+    request: InboxReq,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InboxReply) => void,
+  ): ClientUnaryCall;
+  inboxAck(
+    request: InboxAckReq,
+    callback: (error: ServiceError | null, response: InboxAckReply) => void,
+  ): ClientUnaryCall;
+  inboxAck(
+    request: InboxAckReq,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: InboxAckReply) => void,
+  ): ClientUnaryCall;
+  inboxAck(
+    request: InboxAckReq,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: InboxAckReply) => void,
   ): ClientUnaryCall;
 }
 

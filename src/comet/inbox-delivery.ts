@@ -1,0 +1,402 @@
+// Durable inbox delivery to connections that opted in (docs/protocol.md#durable-inbox): after
+// auth op 29 and the backlog above the device's watermark, then live durable messages as
+// op 27 in seq order, with no gap and no duplicate. The inbox in logic's storage is the truth:
+// live messages that skip ahead, arrive while the inbox is read, overflow the hold or do not
+// fit the socket are (re)read from it, so nothing is lost and nothing is held unbounded.
+// Op 24 acknowledges, op 26 re-sends what was delivered.
+import type { Logger } from '../log.js';
+import { InboxAckRangeError, type InboxRecord, type InboxReply, type LogicService } from '../ports/index.js';
+import { HEADER_LEN, writeHeader } from '../protocol/frame.js';
+import { Op } from '../protocol/ops.js';
+import { State, type Connection } from './connection.js';
+import { frameBytes } from './frame-bytes.js';
+import { Limit, type LimitLog } from './limit-log.js';
+import type { Outbound } from './outbound.js';
+
+/** Bytes of an op-27 body before the message: seq (u64) and op (i32). */
+const INBOX_HEAD = 12;
+/** Wait before reading again after logic failed to answer a read. */
+const RETRY_MS = 1000;
+/** Failed reads are logged at most this often. */
+const WARN_EVERY_MS = 10_000;
+
+/** Op-25 / op-28 refusal codes (docs/protocol.md#acknowledging-op-24). */
+const InboxCode = { Malformed: 1, AboveDelivered: 2, OtherUser: 3, Unavailable: 4, Busy: 5 } as const;
+
+/** Why an op 24 or 26 was refused, as counted (metrics). */
+const REASONS: Record<number, string> = {
+  [InboxCode.Malformed]: 'malformed',
+  [InboxCode.AboveDelivered]: 'above_delivered',
+  [InboxCode.OtherUser]: 'other_user',
+  [InboxCode.Unavailable]: 'unavailable',
+  [InboxCode.Busy]: 'busy',
+};
+
+/** One opted-in connection's place in its user's inbox. */
+export class InboxStream {
+  /** Highest seq written to the connection (or known not to exist). */
+  delivered = 0;
+  /** A read loop is running: live messages are held. */
+  reading = false;
+  /** The socket could not take the next message: resume from the inbox once it drains. */
+  blocked = false;
+  /** The inbox may hold more than was delivered: read until a page is not full (after auth, after a block). */
+  behind = true;
+  /** Highest live seq seen that is not delivered yet. */
+  wanted = 0;
+  /** Live op-27 frames (unwrapped) by seq, while reading. */
+  readonly held = new Map<number, Buffer>();
+  heldBytes = 0;
+  /** An op 26 is being answered. */
+  fetching = false;
+  /** A retry after a failed read is scheduled. */
+  retry: NodeJS.Timeout | null = null;
+  /** The read after auth answered: op 29 is sent and `delivered` starts at the watermark. */
+  started = false;
+}
+
+export interface InboxDeliveryOptions {
+  logic: LogicService;
+  log: Logger;
+  out: Outbound;
+  limitLog: LimitLog;
+  /** inbox.pageMessages, inbox.pageBytes (bounded by the caller to what a socket may queue). */
+  pageMessages: number;
+  pageBytes: number;
+  /** inbox.holdMessages, inbox.holdBytes: live messages held per connection while reading. */
+  holdMessages: number;
+  holdBytes: number;
+}
+
+/** Counters since start (metrics). */
+export interface InboxDeliveryCounts {
+  /** Op-27 frames written (backlog, live and fetched). */
+  sent: number;
+  /** Live messages dropped as already delivered. */
+  duplicates: number;
+  /** Live messages not held (hold full, or socket blocked): read back from the inbox instead. */
+  reread: number;
+  /** Reads of a connection's inbox page, and the failed ones. */
+  reads: number;
+  readFailures: number;
+  /** Acknowledgements stored. */
+  acks: number;
+}
+
+/** The raw op-27 frame: ver 1, seq 0, body = seq (u64 BE) ‖ op (i32 BE) ‖ message. */
+function inboxFrame(seq: number, op: number, body: Uint8Array): Buffer {
+  const buf = Buffer.allocUnsafe(HEADER_LEN + INBOX_HEAD + body.length);
+  writeHeader(buf, 0, INBOX_HEAD + body.length, 1, Op.InboxMessage, 0);
+  buf.writeBigUInt64BE(BigInt(seq), HEADER_LEN);
+  buf.writeInt32BE(op | 0, HEADER_LEN + 8);
+  buf.set(body, HEADER_LEN + INBOX_HEAD);
+  return buf;
+}
+
+/** Frames as one push: back to back on TCP, one op-9 message on WebSocket (docs/protocol.md#pushes-on-the-wire). */
+function packed(c: Connection, frames: Buffer[]): Buffer {
+  const inner = frames.length === 1 ? frames[0] : Buffer.concat(frames);
+  return c.isWs ? frameBytes(true, Op.Raw, 1, 0, inner) : inner;
+}
+
+function json(v: unknown): Buffer {
+  return Buffer.from(JSON.stringify(v));
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** A non-negative safe integer, or undefined. */
+function seqOf(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+}
+
+/** The JSON object of an op-24 / op-26 body, or undefined. */
+function objectOf(body: Buffer): Record<string, unknown> | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+}
+
+export class InboxDelivery {
+  private readonly logic: LogicService;
+  private readonly log: Logger;
+  private readonly out: Outbound;
+  private readonly limitLog: LimitLog;
+  private readonly page: { limit: number; maxBytes: number };
+  private readonly holdMessages: number;
+  private readonly holdBytes: number;
+  private lastWarn = -Infinity;
+  readonly counts: InboxDeliveryCounts = { sent: 0, duplicates: 0, reread: 0, reads: 0, readFailures: 0, acks: 0 };
+
+  constructor(opts: InboxDeliveryOptions) {
+    this.logic = opts.logic;
+    this.log = opts.log;
+    this.out = opts.out;
+    this.limitLog = opts.limitLog;
+    this.page = { limit: opts.pageMessages, maxBytes: opts.pageBytes };
+    this.holdMessages = opts.holdMessages;
+    this.holdBytes = opts.holdBytes;
+  }
+
+  /** After auth (the op-8 reply queued, the connection registered): op 29, the backlog, then live. */
+  start(c: Connection): void {
+    const s = new InboxStream();
+    c.inbox = s;
+    s.reading = true;
+    void this.read(c, s, true);
+  }
+
+  /** A live durable message for `c` (its user's seq). */
+  live(c: Connection, seq: number, op: number, body: Uint8Array): void {
+    const s = c.inbox;
+    if (s === null || c.state !== State.Open || !(Number.isSafeInteger(seq) && seq > 0)) return;
+    if (seq <= s.delivered) {
+      this.counts.duplicates++;
+      return;
+    }
+    if (s.started && !s.reading && !s.blocked && seq === s.delivered + 1) {
+      if (this.write(c, s, [inboxFrame(seq, op, body)], seq)) return;
+    }
+    if (seq > s.wanted) s.wanted = seq;
+    if (s.blocked) {
+      this.counts.reread++;
+      return;
+    }
+    const frameLen = HEADER_LEN + INBOX_HEAD + body.length;
+    if (!s.held.has(seq) && s.held.size < this.holdMessages && s.heldBytes + frameLen <= this.holdBytes) {
+      s.held.set(seq, inboxFrame(seq, op, body));
+      s.heldBytes += frameLen;
+    } else this.counts.reread++;
+    this.resume(c, s);
+  }
+
+  /** Starts a read loop unless one runs (the read after auth while that has not answered yet). */
+  private resume(c: Connection, s: InboxStream): void {
+    if (s.reading || s.retry !== null || c.inbox !== s || c.state !== State.Open) return;
+    s.reading = true;
+    void this.read(c, s, !s.started);
+  }
+
+  /**
+   * Writes frames ending at seq `last`; false (and the stream blocked until the socket drains)
+   * when the socket's push share cannot take them: never dropped by the slow-reader policy.
+   */
+  private write(c: Connection, s: InboxStream, frames: Buffer[], last: number): boolean {
+    const bytes = packed(c, frames);
+    if (!this.out.fits(c, bytes.length)) {
+      this.block(c, s);
+      return false;
+    }
+    this.out.push(c, bytes);
+    this.counts.sent += frames.length;
+    s.delivered = last;
+    return true;
+  }
+
+  private block(c: Connection, s: InboxStream): void {
+    if (s.blocked) return;
+    s.blocked = true;
+    s.behind = true;
+    this.dropHeld(s, Infinity);
+    c.socket.once('drain', () => {
+      s.blocked = false;
+      this.resume(c, s);
+    });
+  }
+
+  /** Forgets held frames at or below `upTo`. */
+  private dropHeld(s: InboxStream, upTo: number): void {
+    for (const [seq, f] of s.held) {
+      if (seq <= upTo) {
+        s.held.delete(seq);
+        s.heldBytes -= f.length;
+      }
+    }
+  }
+
+  /** Writes the held frames that continue the stream (delivered + 1, + 2, …). */
+  private writeHeld(c: Connection, s: InboxStream): void {
+    this.dropHeld(s, s.delivered);
+    const frames: Buffer[] = [];
+    let next = s.delivered + 1;
+    for (let f = s.held.get(next); f !== undefined; f = s.held.get(++next)) frames.push(f);
+    if (frames.length === 0) return;
+    if (this.write(c, s, frames, next - 1)) this.dropHeld(s, s.delivered);
+  }
+
+  /**
+   * Reads pages after what was delivered until the connection has everything the inbox held
+   * when the read began and every live seq seen; `first`: the read after auth (op 29 first).
+   */
+  private async read(c: Connection, s: InboxStream, first: boolean): Promise<void> {
+    const { logic } = this;
+    try {
+      for (;;) {
+        if (c.inbox !== s || c.state !== State.Open) return;
+        if (!first) {
+          this.writeHeld(c, s);
+          if (s.blocked) return;
+          if (!s.behind && s.wanted <= s.delivered) return;
+        }
+        // Live seqs seen before the read began were stored before it began.
+        const seenBefore = s.wanted;
+        this.counts.reads++;
+        let reply: InboxReply;
+        try {
+          const req = first ? { mid: c.mid, key: c.key, ...this.page } : { mid: c.mid, key: c.key, after: s.delivered, ...this.page };
+          reply = await logic.inbox(req);
+        } catch (err) {
+          this.readFailed(c, s, err);
+          return;
+        }
+        if (c.inbox !== s || c.state !== State.Open) return;
+        if (first) {
+          first = false;
+          s.started = true;
+          s.delivered = reply.acked;
+          // Ahead of the backlog and of any live message; a reply-sized frame, so never dropped.
+          this.out.reply(c, frameBytes(c.isWs, Op.InboxState, 1, 0, json({ acked: reply.acked, first: reply.first, last: reply.last })));
+        }
+        const records = reply.records.filter((r) => r.seq > s.delivered);
+        if (records.length > 0 && !this.write(c, s, records.map(frameOf), records[records.length - 1].seq)) return;
+        // A page that is not full held every message still stored up to `last` (the range is
+        // read before the page): what is missing below it was deleted and is never delivered.
+        const full = reply.cut || reply.records.length >= this.page.limit;
+        if (full) continue;
+        s.behind = false;
+        if (reply.last > s.delivered) s.delivered = reply.last;
+        // A seq seen before the read and above the inbox's last was never stored (or was
+        // deleted): not waited for, or a bogus seq would keep this loop reading.
+        if (seenBefore > s.delivered) {
+          this.dropHeld(s, seenBefore);
+          if (s.wanted === seenBefore) s.wanted = s.delivered;
+        }
+      }
+    } finally {
+      if (c.inbox === s) s.reading = false;
+    }
+  }
+
+  private readFailed(c: Connection, s: InboxStream, err: unknown): void {
+    this.counts.readFailures++;
+    const t = performance.now();
+    if (t - this.lastWarn >= WARN_EVERY_MS) {
+      this.lastWarn = t;
+      this.log.warn({ key: c.key, mid: String(c.mid), err: message(err) }, 'comet: reading the inbox failed (retrying)');
+    }
+    // Held frames stay; the read is tried again while the connection lives.
+    if (s.retry !== null) return;
+    s.retry = setTimeout(() => {
+      s.retry = null;
+      this.resume(c, s);
+    }, RETRY_MS);
+    s.retry.unref();
+  }
+
+  /** Op 24: `{"seq":N}` acknowledges up to N (docs/protocol.md#acknowledging-op-24). */
+  ack(c: Connection, ver: number, seq: number, body: Buffer): void {
+    const s = c.inbox!;
+    const slot = c.holdReply();
+    const reply = (v: unknown): void => c.releaseReply(slot, frameBytes(c.isWs, Op.InboxAckReply, ver, seq, json(v)));
+    const obj = objectOf(body);
+    const n = obj === undefined ? undefined : seqOf(obj.seq);
+    if (obj === undefined || n === undefined || !validMid(obj.mid))
+      return reply(this.refuse(c, InboxCode.Malformed, 'the body must be {"seq":N}, N an integer from 0'));
+    if (obj.mid !== undefined && BigInt(obj.mid as number | string) !== c.mid)
+      return reply(this.refuse(c, InboxCode.OtherUser, "mid is not the connection's: only its own inbox can be acknowledged"));
+    if (n > s.delivered)
+      return reply(this.refuse(c, InboxCode.AboveDelivered, `seq ${n} is above what this connection was delivered (${s.delivered})`));
+    let p: Promise<number>;
+    try {
+      p = this.logic.inboxAck({ mid: c.mid, key: c.key, seq: n });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (acked) => {
+        this.counts.acks++;
+        reply({ code: 0, acked });
+      },
+      (err: unknown) => {
+        if (err instanceof InboxAckRangeError) return reply(this.refuse(c, InboxCode.AboveDelivered, err.message));
+        reply(this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again'));
+      },
+    );
+  }
+
+  /** Op 26: `{"after":N}` re-sends one page of what was delivered above N (docs/protocol.md#fetching-again-op-26). */
+  fetch(c: Connection, ver: number, seq: number, body: Buffer): void {
+    const s = c.inbox!;
+    const slot = c.holdReply();
+    const reply = (v: unknown): void => c.releaseReply(slot, frameBytes(c.isWs, Op.InboxFetchReply, ver, seq, json(v)));
+    const obj = objectOf(body);
+    const after = obj === undefined ? undefined : seqOf(obj.after);
+    if (after === undefined) return reply(this.refuse(c, InboxCode.Malformed, 'the body must be {"after":N}, N an integer from 0'));
+    if (s.fetching) return reply(this.refuse(c, InboxCode.Busy, 'a fetch is already running on this connection'));
+    const upTo = s.delivered;
+    if (after >= upTo) return reply({ code: 0, next: after, more: false });
+    s.fetching = true;
+    let p: Promise<InboxReply>;
+    try {
+      p = this.logic.inbox({ mid: c.mid, key: c.key, after, ...this.page });
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    p.then(
+      (r) => {
+        s.fetching = false;
+        const records = r.records.filter((x) => x.seq <= upTo);
+        let next = after;
+        if (records.length > 0) {
+          const bytes = packed(c, records.map(frameOf));
+          // Never past the push share: what does not fit now is asked again (more: true).
+          if (this.out.fits(c, bytes.length)) {
+            this.out.push(c, bytes);
+            this.counts.sent += records.length;
+            next = records[records.length - 1].seq;
+          }
+        }
+        const full = r.cut || r.records.length >= this.page.limit;
+        // Not written for the socket's share: ask again; else more when the page was full.
+        const more = records.length > 0 && (next === after || (next < upTo && full));
+        reply({ code: 0, next, more });
+      },
+      () => {
+        s.fetching = false;
+        reply(this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again'));
+      },
+    );
+  }
+
+  private refuse(c: Connection, code: number, why: string): { code: number; message: string } {
+    this.limitLog.hit(Limit.InboxRefused, { key: c.key, mid: String(c.mid), remote: c.remote, reason: REASONS[code] });
+    return { code, message: why };
+  }
+
+  /** Stops a connection's stream (it closed). */
+  stop(c: Connection): void {
+    const s = c.inbox;
+    if (s === null) return;
+    if (s.retry !== null) clearTimeout(s.retry);
+    s.held.clear();
+    s.heldBytes = 0;
+    c.inbox = null;
+  }
+}
+
+function frameOf(r: InboxRecord): Buffer {
+  return inboxFrame(r.seq, r.op, r.body);
+}
+
+/** An op-24 `mid`: absent, or an integer (a JSON number, or a decimal string for ids past 2⁵³). */
+function validMid(v: unknown): boolean {
+  if (v === undefined) return true;
+  if (typeof v === 'number') return Number.isSafeInteger(v);
+  return typeof v === 'string' && /^-?[0-9]{1,19}$/.test(v);
+}
