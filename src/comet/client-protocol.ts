@@ -14,6 +14,7 @@ import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
 import type { LogicCalls } from './logic-calls.js';
 import type { Replays } from './replay.js';
+import { checkKey, JoinCode, mayChangeTo, mayJoin, roomRequest as joinRequest, roomsReply } from './room-requests.js';
 
 export interface ClientProtocolOptions {
   serverId: string;
@@ -26,6 +27,8 @@ export interface ClientProtocolOptions {
   routingRefreshMs: number;
   /** Most ops one connection may watch (limits.maxAccepts). */
   maxAccepts: number;
+  /** Most rooms one connection may be in (limits.maxRooms). */
+  maxRooms: number;
   /** Where refused room changes, subs and oversized accept sets are counted and logged. */
   limitLog: LimitLog;
   /** Time of the heartbeat deadlines and routing refreshes (the sweep's clock). */
@@ -84,6 +87,7 @@ export class ClientProtocol {
   private readonly ring: number;
   private readonly refreshMs: number;
   private readonly maxAccepts: number;
+  private readonly maxRooms: number;
   private readonly limitLog: LimitLog;
   private readonly clock: Clock;
   private readonly replays: Replays | undefined;
@@ -104,6 +108,7 @@ export class ClientProtocol {
     this.ring = opts.ring;
     this.refreshMs = opts.routingRefreshMs;
     this.maxAccepts = opts.maxAccepts;
+    this.maxRooms = opts.maxRooms;
     this.limitLog = opts.limitLog;
     this.clock = opts.clock;
     this.replays = opts.replays;
@@ -172,6 +177,7 @@ export class ClientProtocol {
         // What the auth mode granted binds later room changes and subs (docs/security.md).
         if (r.roomFixed === true) c.grantedRoom = r.roomId;
         if (r.acceptsFixed === true) c.grantedAccepts = c.accepts;
+        if (r.rooms !== undefined) c.allowedRooms = new Set(r.rooms);
         // A missing or broken timeout ends the connection at once (as goim does for 0).
         c.heartbeatMs = Number.isFinite(r.heartbeatMs) ? r.heartbeatMs : 0;
         const old = this.table.register(c, r.roomId);
@@ -220,10 +226,14 @@ export class ClientProtocol {
         }
         const { roomId } = req;
         const before = c.room;
+        if (c.seats !== null && roomId !== '' && !this.mayMoveMulti(c, roomId)) {
+          c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, Buffer.from(c.room?.id ?? '')));
+          return;
+        }
         if (roomId === '') {
           this.table.rooms.leave(c);
           c.replay = null;
-        } else if (c.grantedRoom === null || roomId === c.grantedRoom) this.table.rooms.join(c, roomId);
+        } else if (mayChangeTo(c, roomId)) this.table.rooms.join(c, roomId);
         else {
           // Not the room the token or webhook granted: the connection stays where it is, and
           // the reply names that room instead of echoing the request (docs/protocol.md).
@@ -233,9 +243,16 @@ export class ClientProtocol {
         }
         c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, f.body));
         // After the reply: op 13 reaches the client before op 18 (docs/history.md#replay).
-        if (req.ask !== null && c.room !== null && c.room !== before) this.replays?.start(c, req.ask);
+        // A multi-room connection gets its rooms' batches enveloped, which a replay does not do yet.
+        if (req.ask !== null && c.seats === null && c.room !== null && c.room !== before) this.replays?.start(c, req.ask);
         return;
       }
+      case Op.Join:
+        this.join(c, f);
+        return;
+      case Op.Leave:
+        this.leave(c, f);
+        return;
       case Op.Sub:
       case Op.Unsub: {
         const ops = parseOpList(f.body);
@@ -292,6 +309,78 @@ export class ClientProtocol {
       if (err instanceof HistoryAskError) return null;
       throw err;
     }
+  }
+
+  /** Op 19: adds a room; the connection becomes multi-room at its first (docs/protocol.md#several-rooms). */
+  private join(c: Connection, f: Frame): void {
+    const req = joinRequest(f.body, true);
+    let code: JoinCode = JoinCode.Ok;
+    let why = '';
+    if (!req.ok) {
+      code = req.code;
+      why = req.message;
+    } else if (c.seats?.has(req.room) === true || (c.seats === null && c.room?.id === req.room)) {
+      // Already in it: nothing changes (the connection still turns multi-room, as the client asked).
+      this.table.rooms.multi(c);
+    } else if (!mayJoin(c, req.room)) {
+      code = JoinCode.NotGranted;
+      why = 'the auth mode did not grant this room';
+    } else if (this.roomCount(c) >= this.maxRooms) {
+      code = JoinCode.TooMany;
+      why = `already in ${this.maxRooms} rooms (limits.maxRooms)`;
+    } else if (c.replay !== null) {
+      code = JoinCode.Busy;
+      why = "the history of the connection's room is being replayed: join after its op 18";
+    } else {
+      this.table.rooms.multi(c);
+      this.table.rooms.add(c, req.room);
+    }
+    if (code !== JoinCode.Ok) this.refused(c, code, why);
+    c.reply(frameBytes(c.isWs, Op.JoinReply, f.ver, f.seq, roomsReply(c, code, why)));
+  }
+
+  /** Op 21: leaves one of the connection's rooms, the primary one included. */
+  private leave(c: Connection, f: Frame): void {
+    const req = joinRequest(f.body, false);
+    let code: JoinCode = JoinCode.Ok;
+    let why = '';
+    if (!req.ok) {
+      code = req.code;
+      why = req.message;
+    } else if (c.seats !== null ? !this.table.rooms.drop(c, req.room) : c.room?.id !== req.room) {
+      code = JoinCode.NotIn;
+      why = 'not in that room';
+    } else if (c.seats === null) {
+      this.table.rooms.leave(c);
+      c.replay = null;
+    }
+    if (code !== JoinCode.Ok) this.refused(c, code, why);
+    c.reply(frameBytes(c.isWs, Op.LeaveReply, f.ver, f.seq, roomsReply(c, code, why)));
+  }
+
+  /** Op 12 of a multi-room connection: a room key as op 19 takes it, within limits.maxRooms. */
+  private mayMoveMulti(c: Connection, roomId: string): boolean {
+    const key = checkKey(roomId);
+    if (!key.ok) {
+      this.refused(c, key.code, key.message);
+      return false;
+    }
+    // Moving the primary room to a new one adds a room only when there was no primary room.
+    if (c.room === null && !c.seats!.has(roomId) && this.roomCount(c) >= this.maxRooms) {
+      this.refused(c, JoinCode.TooMany, 'limits.maxRooms');
+      return false;
+    }
+    return true;
+  }
+
+  private roomCount(c: Connection): number {
+    return c.seats !== null ? c.seats.size : c.room !== null ? 1 : 0;
+  }
+
+  /** A refused op 19 / 21 (or op 12 of a multi-room connection): counted by limit name. */
+  private refused(c: Connection, code: JoinCode, why: string): void {
+    const limit = code === JoinCode.TooMany ? Limit.Rooms : code === JoinCode.NotGranted ? Limit.RoomNotGranted : Limit.RoomRequest;
+    this.limitLog.hit(limit, { key: c.key, remote: c.remote, code, reason: why });
   }
 
   private tooManyAccepts(c: Connection, size: number): void {

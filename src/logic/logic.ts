@@ -224,6 +224,7 @@ export class Logic implements LogicService {
       heartbeatMs: this.node.heartbeat * this.node.heartbeatMax,
       roomFixed: token.roomFixed === true,
       acceptsFixed: token.acceptsFixed === true,
+      ...(token.rooms !== undefined ? { rooms: token.rooms } : {}),
       ...(token.history !== undefined ? { history: token.history } : {}),
     };
   }

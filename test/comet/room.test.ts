@@ -116,7 +116,7 @@ describe('room fan-out', () => {
 });
 
 describe('RoomTable', () => {
-  const member = (): RoomMember => ({ room: null, roomIndex: -1 });
+  const member = (): RoomMember => ({ room: null, roomIndex: -1, seats: null });
 
   it('keeps members dense with swap-remove and deletes emptied rooms', () => {
     const t = new RoomTable();

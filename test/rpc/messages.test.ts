@@ -36,6 +36,8 @@ test('goim.logic.ConnectReply packs accepts and carries ns heartbeat', () => {
     historyLast: 0,
     historySince: undefined,
     historyEpoch: '',
+    roomsListed: false,
+    rooms: [],
   };
   assert.deepEqual(Buffer.from(ConnectReply.encode(reply).finish()), bytes);
   assert.deepEqual(ConnectReply.decode(bytes), reply);
@@ -54,12 +56,26 @@ test('ConnectReply: the room_fixed / accepts_fixed extensions (fields 100, 101) 
     historyLast: 0,
     historySince: undefined,
     historyEpoch: '',
+    roomsListed: false,
+    rooms: [],
   };
   const bytes = Buffer.from(ConnectReply.encode(reply).finish());
   // Tags 100 and 101, varint 1: a goim (Go proto3) decoder keeps them as unknown fields.
   assert.deepEqual(bytes.subarray(bytes.length - 6), hex('a0 06 01 a8 06 01'));
   assert.deepEqual(ConnectReply.decode(bytes), reply);
   assert.equal(ConnectReply.decode(hex('1a 08 6c 69 76 65 3a 2f 2f 31')).roomFixed, false);
+});
+
+test('ConnectReply: the rooms extension (fields 106, 107) tells an empty list from none', () => {
+  const base = ConnectReply.decode(hex('1a 01 72'));
+  const listed = { ...base, roomsListed: true, rooms: ['chat://1', 'news://*'] };
+  const bytes = Buffer.from(ConnectReply.encode(listed).finish());
+  // Tag 106 varint (d0 06 01), then tag 107 length-delimited (da 06) once per room.
+  assert.deepEqual(bytes, hex('1a 01 72 | d0 06 01 | da 06 08 63 68 61 74 3a 2f 2f 31 | da 06 08 6e 65 77 73 3a 2f 2f 2a'));
+  assert.deepEqual(ConnectReply.decode(bytes), listed);
+  const none = { ...base, roomsListed: true, rooms: [] };
+  assert.deepEqual(ConnectReply.decode(ConnectReply.encode(none).finish()), none);
+  assert.equal(base.roomsListed, false);
 });
 
 test('ConnectReply decodes unpacked accepts too (proto3 parsers accept both)', () => {
@@ -81,6 +97,8 @@ test('int64 mids beyond 2^53 and negative mids survive', () => {
       historyLast: 0,
       historySince: undefined,
       historyEpoch: '',
+      roomsListed: false,
+      rooms: [],
     };
     assert.equal(ConnectReply.decode(ConnectReply.encode(reply).finish()).mid, mid);
   }

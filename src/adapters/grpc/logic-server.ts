@@ -32,6 +32,8 @@ export function serveLogic(target: LogicService, addr: string, opts: RpcServerOp
         historyLast: reply.history?.last ?? 0,
         historySince: reply.history?.since !== undefined ? BigInt(reply.history.since) : undefined,
         historyEpoch: reply.history?.epoch ?? '',
+        roomsListed: reply.rooms !== undefined,
+        rooms: reply.rooms ?? [],
       };
     }),
     disconnect: unary(async (req) => ({

@@ -113,6 +113,9 @@ export function registerGoimRoutes(app: FastifyInstance, logic: Logic): void {
       // Op 18 in a room's stream is tsim's RoomState, which goim connections never receive
       // (docs/history.md#opting-in): refused rather than delivered to some members only.
       if (arg.Op === Op.RoomState) return badRequest(reply, `operation ${Op.RoomState} is reserved for room history state (docs/history.md)`);
+      // Ops 19-23 join rooms; a room message with op 23 would read as an envelope.
+      if (arg.Op >= Op.Join && arg.Op <= Op.RoomMessage)
+        return badRequest(reply, `operation ${arg.Op} is reserved for joining rooms (docs/protocol.md#several-rooms)`);
       try {
         await logic.pushRoom(arg.Op, arg.Type, arg.Room, body(req));
       } catch (err) {

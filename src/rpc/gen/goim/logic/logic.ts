@@ -91,6 +91,12 @@ export interface ConnectReply {
   historyLast: number;
   historySince?: bigint | undefined;
   historyEpoch: string;
+  /**
+   * tsim extension (docs/protocol.md#several-rooms): the auth mode listed the rooms op 19 may
+   * join (rooms_listed, so that an empty list still says "none"); "type://*" = every room of the type.
+   */
+  roomsListed: boolean;
+  rooms: string[];
 }
 
 export interface DisconnectReq {
@@ -510,6 +516,8 @@ function createBaseConnectReply(): ConnectReply {
     historyLast: 0,
     historySince: undefined,
     historyEpoch: "",
+    roomsListed: false,
+    rooms: [],
   };
 }
 
@@ -560,6 +568,12 @@ export const ConnectReply: MessageFns<ConnectReply> = {
     }
     if (message.historyEpoch !== "") {
       writer.uint32(842).string(message.historyEpoch);
+    }
+    if (message.roomsListed !== false) {
+      writer.uint32(848).bool(message.roomsListed);
+    }
+    for (const v of message.rooms) {
+      writer.uint32(858).string(v!);
     }
     return writer;
   },
@@ -675,6 +689,22 @@ export const ConnectReply: MessageFns<ConnectReply> = {
             message.historyEpoch = reader.string();
             continue;
           }
+          case 106: {
+            if (tag !== 848) {
+              break;
+            }
+
+            message.roomsListed = reader.bool();
+            continue;
+          }
+          case 107: {
+            if (tag !== 858) {
+              break;
+            }
+
+            message.rooms.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -705,6 +735,8 @@ export const ConnectReply: MessageFns<ConnectReply> = {
       ? BigInt(object.historySince)
       : undefined;
     message.historyEpoch = object.historyEpoch ?? "";
+    message.roomsListed = object.roomsListed ?? false;
+    message.rooms = object.rooms?.map((e) => e) || [];
     return message;
   },
 };
