@@ -2,7 +2,7 @@
 // replies, pushes, reconnects. TsimClient (WebSocket) and TcpClient (raw TCP) only supply
 // a way to open one connection ("link").
 
-import { MAX_CLIENT_BODY, Op, type ClientFrame, eachFrame, encodeFrame, onlineCount, text as utf8Text, utf8 } from './codec.js';
+import { MAX_CLIENT_BODY, Op, type ClientFrame, eachFrame, encodeFrame, onlineCount, roomMessage, text as utf8Text, utf8 } from './codec.js';
 import { Listeners, type Listener } from './events.js';
 import type { Link, LinkEvents } from './link.js';
 import { type ClientEvents, type CloseEvent, PushMessage } from './messages.js';
@@ -72,6 +72,22 @@ export interface DanmakuReply {
   message?: string;
 }
 
+/**
+ * The server's answer to joinRoom / leaveRoom (docs/protocol.md#several-rooms): code 0, or a
+ * refusal code with a message, and the connection's rooms. Code -1: no answer (not connected,
+ * or the connection ended first); a join is then made after the next auth.
+ */
+export interface RoomsReply {
+  code: number;
+  message?: string;
+  rooms: string[];
+}
+
+/** Join refused because the server was replaying the primary room's history (sent again at its op 18). */
+const JOIN_BUSY = 6;
+/** A busy join is also sent again after this long: a room type without history replays without an op 18. */
+const BUSY_RETRY_MS = 500;
+
 /** Danmaku waiting for an answer, kept across reconnects (same nonce). */
 interface Outgoing {
   body: Uint8Array;
@@ -97,6 +113,8 @@ interface Conn {
   tokenChanges: number;
   ended: boolean;
   onGone: (() => void)[];
+  /** A join succeeded on this connection: op-23 frames are room envelopes. */
+  multi: boolean;
 }
 
 interface Pending {
@@ -106,6 +124,8 @@ interface Pending {
   danmaku?: Outgoing;
   /** ChangeRoom: the room asked for; a reply naming another room means the change was refused. */
   room?: string;
+  /** Join / Leave: takes the JSON reply. */
+  rooms?: (r: RoomsReply) => void;
 }
 
 /** Ops that have their own method (or are replies) and so cannot go through send(). */
@@ -121,6 +141,11 @@ const RESERVED_OPS = new Set<number>([
   Op.SubReply,
   Op.Unsub,
   Op.UnsubReply,
+  Op.Join,
+  Op.JoinReply,
+  Op.Leave,
+  Op.LeaveReply,
+  Op.RoomMessage,
 ]);
 
 const CLOSE_GRACE_MS = 3000;
@@ -160,6 +185,11 @@ export abstract class ClientSession {
   private readonly subbed = new Set<number>();
   private readonly unsubbed = new Set<number>();
   private changes = 0;
+  /** Extra rooms asked for with joinRoom, joined again after every reconnect. */
+  private readonly joined = new Set<string>();
+  /** Joins answered "busy" (the server replays the primary room's history), sent again at its op 18. */
+  private readonly busyJoins = new Map<string, (r: RoomsReply) => void>();
+  private busyTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param urls transport addresses, tried in turn on reconnects. */
   protected constructor(urls: string[], options: SessionOptions) {
@@ -238,6 +268,37 @@ export abstract class ClientSession {
     this.room = roomId;
     this.changes++;
     return this.request(Op.ChangeRoom, this.changeRoomBody(roomId), roomId);
+  }
+
+  /**
+   * Joins an extra room on this connection (op 19, docs/protocol.md#several-rooms). From the
+   * first join on, room messages say their room (`message.room`). The room is joined again
+   * after every reconnect until leaveRoom(); a refusal (code > 0) forgets it. Never rejects.
+   */
+  joinRoom(room: string): Promise<RoomsReply> {
+    this.joined.add(room);
+    return this.roomsRequest(Op.Join, room, (r) => {
+      if (r.code > 0) this.joined.delete(room);
+    });
+  }
+
+  /** Leaves one of the connection's rooms (op 21), the primary one included; not joined again after reconnects. */
+  leaveRoom(room: string): Promise<RoomsReply> {
+    this.joined.delete(room);
+    this.busyJoins.delete(room);
+    if (room === this.primaryRoom()) {
+      this.room = '';
+      this.changes++;
+    }
+    return this.roomsRequest(Op.Leave, room);
+  }
+
+  /** The rooms this client is in (or will be, once connected): its primary room, then those joined. */
+  get rooms(): string[] {
+    const primary = this.primaryRoom();
+    const out = primary !== undefined && primary !== '' ? [primary] : [];
+    for (const r of this.joined) if (r !== primary) out.push(r);
+    return out;
   }
 
   /** Where this client stands in its room's history (clients with `history`). */
@@ -348,6 +409,7 @@ export abstract class ClientSession {
       tokenChanges: 0,
       ended: false,
       onGone: [],
+      multi: false,
     };
     this.conn = conn;
     this._state = 'connecting';
@@ -434,6 +496,11 @@ export abstract class ClientSession {
     this.heartbeatTimer = this.authTimer = undefined;
     for (const p of this.pending.values()) p.resolve(false);
     this.pending.clear();
+    // Joined again after the next auth; their callers get this connection's end as the answer.
+    for (const done of this.busyJoins.values()) done({ code: -1, message: 'the connection ended', rooms: this.rooms });
+    this.busyJoins.clear();
+    clearTimeout(this.busyTimer);
+    this.busyTimer = undefined;
     // Danmaku stay in `outgoing` and are sent again (same nonce) after the next auth.
     for (const out of this.outgoing) out.seq = 0;
 
@@ -463,6 +530,11 @@ export abstract class ClientSession {
     this.authTimer = undefined;
     // Changes made while connecting (or not expressible in the token) follow as requests.
     if (!conn.rewritten || conn.tokenChanges !== this.changes) this.replayChanges(conn);
+    for (const room of this.joined) {
+      this.sendJoin(conn, room, (r) => {
+        if (r.code > 0) this.joined.delete(room); // no longer allowed (a new token, a lower cap)
+      });
+    }
     // goim's JavaScript client heartbeats at once, then on every interval.
     this.unanswered = 0;
     this.heartbeat(conn);
@@ -496,6 +568,14 @@ export abstract class ClientSession {
       if (f.op === Op.AuthReply) this.authenticated(conn);
       return;
     }
+    if (f.op === Op.RoomMessage && f.seq === 0 && conn.multi) {
+      const { room, frames } = roomMessage(f.body);
+      for (const inner of eachFrame(frames)) {
+        if (conn.ended) return;
+        this.deliver(inner, room);
+      }
+      return;
+    }
     if (f.op === Op.Raw && this.envelopes) {
       for (const inner of eachFrame(f.body)) {
         if (conn.ended) return; // a listener closed the client mid-batch
@@ -520,6 +600,8 @@ export abstract class ClientSession {
       case Op.ChangeRoomReply:
       case Op.SubReply:
       case Op.UnsubReply:
+      case Op.JoinReply:
+      case Op.LeaveReply:
         this.settle(f.seq, f.op - 1, f.body);
         return;
       case Op.SendMsgReply:
@@ -530,10 +612,16 @@ export abstract class ClientSession {
     }
   }
 
-  private deliver(f: ClientFrame): void {
+  /** One pushed frame; `room` names its room when it came in an op-23 envelope. */
+  private deliver(f: ClientFrame, room = ''): void {
     const h = this.history;
     if (h === null) {
-      this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq));
+      this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq, 0, room));
+      return;
+    }
+    if (room !== '' && room !== h.position.room) {
+      // History is followed in the primary room only: other rooms' messages pass as they come.
+      if (f.op !== Op.RoomState) this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq, f.seq >>> 0, room));
       return;
     }
     if (f.op === Op.RoomState && f.seq === 0) {
@@ -543,13 +631,14 @@ export abstract class ClientSession {
         for (const m of flushed) this.listeners.emit('message', m);
         this.listeners.emit('roomState', ev);
         if (!ev.recovered) this.listeners.emit('notRecovered', ev);
+        this.retryBusyJoins();
         return;
       }
     }
     // Offsets are unsigned 32-bit on the wire; a duplicate (redelivered, or replayed and live) is
     // dropped, and a message past a gap waits (at most gapWaitMs) for the gap to fill.
     const offset = f.seq >>> 0;
-    for (const m of h.order(offset, new PushMessage(f.op, f.body, f.ver, f.seq, offset))) this.listeners.emit('message', m);
+    for (const m of h.order(offset, new PushMessage(f.op, f.body, f.ver, f.seq, offset, room))) this.listeners.emit('message', m);
     if (h.waiting === 0) {
       clearTimeout(this.gapTimer);
       this.gapTimer = undefined;
@@ -585,6 +674,10 @@ export abstract class ClientSession {
       p.danmaku.resolve(danmakuReply(body));
       return true;
     }
+    if (p.rooms !== undefined) {
+      p.rooms(roomsReply(body, this.rooms));
+      return true;
+    }
     if (p.room !== undefined && body !== undefined) {
       // A server that granted this connection its room answers a refused change with the room
       // the connection stayed in (docs/protocol.md): remember that one for reconnects.
@@ -598,6 +691,65 @@ export abstract class ClientSession {
     }
     p.resolve(true);
     return true;
+  }
+
+  /** Op 19 or 21 on the current connection; `after` sees the answer before the caller does. */
+  private roomsRequest(op: number, room: string, after?: (r: RoomsReply) => void): Promise<RoomsReply> {
+    return new Promise<RoomsReply>((resolve) => {
+      const done = (r: RoomsReply): void => {
+        after?.(r);
+        resolve(r);
+      };
+      const conn = this.conn;
+      if (conn === null || !conn.authenticated) {
+        done({ code: -1, message: 'not connected', rooms: this.rooms });
+        return;
+      }
+      if (op === Op.Join) this.sendJoin(conn, room, done);
+      else if (!this.sendRooms(conn, op, room, done)) done({ code: -1, message: 'not connected', rooms: this.rooms });
+    });
+  }
+
+  /** A join; answered "busy" (a history replay of the primary room runs), it is sent again at that replay's op 18. */
+  private sendJoin(conn: Conn, room: string, done: (r: RoomsReply) => void): void {
+    const sent = this.sendRooms(conn, Op.Join, room, (r) => {
+      if (r.code === JOIN_BUSY && this.joined.has(room) && !conn.ended) {
+        this.busyJoins.set(room, done);
+        this.busyTimer ??= setTimeout(() => this.retryBusyJoins(), BUSY_RETRY_MS);
+        return;
+      }
+      if (r.code === 0) conn.multi = true;
+      done(r);
+    });
+    if (!sent) done({ code: -1, message: 'not connected', rooms: this.rooms });
+  }
+
+  private sendRooms(conn: Conn, op: number, room: string, done: (r: RoomsReply) => void): boolean {
+    const seq = this.nextSeq();
+    const rooms = this.rooms;
+    this.pending.set(seq, { op, resolve: (ok) => ok || done({ code: -1, message: 'the connection ended', rooms }), rooms: done });
+    if (this.write(conn, op, utf8(JSON.stringify({ room })), seq)) return true;
+    this.pending.delete(seq);
+    return false;
+  }
+
+  private retryBusyJoins(): void {
+    clearTimeout(this.busyTimer);
+    this.busyTimer = undefined;
+    const conn = this.conn;
+    if (conn === null || this.busyJoins.size === 0) return;
+    const waiting = [...this.busyJoins];
+    this.busyJoins.clear();
+    for (const [room, done] of waiting) this.sendJoin(conn, room, done);
+  }
+
+  /** The auth / op-12 room: the last changeRoom, else the object token's room_id. */
+  private primaryRoom(): string | undefined {
+    if (this.room !== undefined) return this.room;
+    const t = this.token;
+    if (typeof t !== 'object' || t === null || t instanceof Uint8Array) return undefined;
+    const r = t.room_id;
+    return typeof r === 'string' ? r : undefined;
   }
 
   private sendOutgoing(conn: Conn, out: Outgoing): void {
@@ -677,6 +829,21 @@ function roomOfJsonForm(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Op 20 / op 22's JSON body; anything unreadable is code -1 with the rooms the client knows. */
+function roomsReply(body: Uint8Array | undefined, known: string[]): RoomsReply {
+  try {
+    const v = JSON.parse(utf8Text(body ?? new Uint8Array(0))) as Record<string, unknown>;
+    if (typeof v.code === 'number' && Array.isArray(v.rooms)) {
+      const r: RoomsReply = { code: v.code, rooms: v.rooms.filter((x): x is string => typeof x === 'string') };
+      if (typeof v.message === 'string') r.message = v.message;
+      return r;
+    }
+  } catch {
+    // fall through
+  }
+  return { code: -1, message: 'unreadable answer', rooms: known };
 }
 
 /** Op 5's JSON body; anything else (a goim server's header-only echo comes as op 4) is code -1. */
