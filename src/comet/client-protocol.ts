@@ -14,7 +14,7 @@ import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
 import type { LogicCalls } from './logic-calls.js';
 import type { Replays } from './replay.js';
-import { checkKey, JoinCode, mayChangeTo, mayJoin, roomRequest as joinRequest, roomsReply } from './room-requests.js';
+import { checkKey, JoinCode, MAX_ROOM_KEY_BYTES, mayChangeTo, mayJoin, roomRequest as joinRequest, roomsReply } from './room-requests.js';
 
 export interface ClientProtocolOptions {
   serverId: string;
@@ -319,6 +319,14 @@ export class ClientProtocol {
     if (!req.ok) {
       code = req.code;
       why = req.message;
+    } else if (c.replay !== null) {
+      // The replay writes its room's frames unenveloped: the connection stays single-room until it ends.
+      code = JoinCode.Busy;
+      why = "the history of the connection's room is being replayed: join after its op 18";
+    } else if (c.seats === null && c.room !== null && Buffer.byteLength(c.room.id) > MAX_ROOM_KEY_BYTES) {
+      // Its room would be named in every envelope (a u16 length).
+      code = JoinCode.Malformed;
+      why = `the connection's room key is longer than ${MAX_ROOM_KEY_BYTES} bytes`;
     } else if (c.seats?.has(req.room) === true || (c.seats === null && c.room?.id === req.room)) {
       // Already in it: nothing changes (the connection still turns multi-room, as the client asked).
       this.table.rooms.multi(c);
@@ -328,9 +336,6 @@ export class ClientProtocol {
     } else if (this.roomCount(c) >= this.maxRooms) {
       code = JoinCode.TooMany;
       why = `already in ${this.maxRooms} rooms (limits.maxRooms)`;
-    } else if (c.replay !== null) {
-      code = JoinCode.Busy;
-      why = "the history of the connection's room is being replayed: join after its op 18";
     } else {
       this.table.rooms.multi(c);
       this.table.rooms.add(c, req.room);

@@ -171,6 +171,15 @@ describe('several rooms per connection', () => {
     assert.equal(await heartbeat(c), 0);
     assert.equal(h.comet.stats().rooms, h.comet.rooms().length);
     assert.ok(!h.comet.rooms().includes('live://1'));
+
+    // A goim room key too long to name in an envelope keeps its connection single-room.
+    const long = `long://${'x'.repeat(300)}`;
+    const goim = await h.client('tcp', { mid: 12, room_id: long });
+    assert.deepEqual(await join(goim, 'live://2'), { code: 1, message: "the connection's room key is longer than 256 bytes", rooms: [long] });
+    const frame = innerFrame(1000, 'plain');
+    h.comet.broadcastRoom(long, rawProto(frame));
+    const f = await goim.next();
+    assert.deepEqual([f.op, f.body.toString()], [1000, 'plain']);
   });
 
   it('a room the auth mode did not grant is refused; listed rooms and type wildcards are joined', async () => {
