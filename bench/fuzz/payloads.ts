@@ -40,6 +40,8 @@ const OPS = [
   Op.Sub,
   Op.Unsub,
   18,
+  Op.Join,
+  Op.Leave,
   100,
   1000,
   -1,
@@ -66,6 +68,12 @@ export function validFrame(rng: Rng): Buffer {
         'latin1',
       );
       break;
+    case Op.Join:
+    case Op.Leave: {
+      const room = rng.chance(0.5) ? `live://fz-${rng.int(50)}` : rng.bytes(rng.int(40)).toString('latin1');
+      b = Buffer.from(rng.chance(0.3) ? JSON.stringify({ room, ...(rng.chance(0.2) ? { history: { last: rng.int(30) } } : {}) }) : room, 'latin1');
+      break;
+    }
     case Op.Sub:
     case Op.Unsub:
       b = Buffer.from(
