@@ -116,6 +116,21 @@ describe('client: several rooms per connection', () => {
     assert.deepEqual(roomOf(await got), ['chat://h', 1000, 'extra room']);
   });
 
+  it('room messages that overtake the join reply (held behind an earlier reply) still say their room', async () => {
+    const c = open('ws', { mid: 5, room_id: 'home://overtake' });
+    await next<Ev, 'auth'>(c, 'auth');
+    const release = h.logic.hold('receive');
+    const echoed = c.send(1000, 'waits for logic');
+    const joined = c.joinRoom('chat://overtake');
+    await eventually(() => h.comet.rooms().includes('chat://overtake'), 'the join made');
+    const got = next<Ev, 'message'>(c, 'message');
+    h.comet.broadcastRoom('chat://overtake', rawProto(innerFrame(1000, 'before the reply')));
+    assert.deepEqual(roomOf(await got), ['chat://overtake', 1000, 'before the reply']);
+    release();
+    assert.equal(await echoed, true);
+    assert.equal((await joined).code, 0);
+  });
+
   it('a client that never joins gets messages without a room, as before', async () => {
     const c = open('tcp', { mid: 4, room_id: 'plain://1' });
     await next<Ev, 'auth'>(c, 'auth');

@@ -113,7 +113,10 @@ interface Conn {
   tokenChanges: number;
   ended: boolean;
   onGone: (() => void)[];
-  /** A join succeeded on this connection: op-23 frames are room envelopes. */
+  /**
+   * A join was sent on this connection: op-23 frames are room envelopes from then on (they may
+   * come before the join's reply, which waits behind earlier replies).
+   */
   multi: boolean;
 }
 
@@ -718,7 +721,6 @@ export abstract class ClientSession {
         this.busyTimer ??= setTimeout(() => this.retryBusyJoins(), BUSY_RETRY_MS);
         return;
       }
-      if (r.code === 0) conn.multi = true;
       done(r);
     });
     if (!sent) done({ code: -1, message: 'not connected', rooms: this.rooms });
@@ -727,6 +729,7 @@ export abstract class ClientSession {
   private sendRooms(conn: Conn, op: number, room: string, done: (r: RoomsReply) => void): boolean {
     const seq = this.nextSeq();
     const rooms = this.rooms;
+    if (op === Op.Join) conn.multi = true;
     this.pending.set(seq, { op, resolve: (ok) => ok || done({ code: -1, message: 'the connection ended', rooms }), rooms: done });
     if (this.write(conn, op, utf8(JSON.stringify({ room })), seq)) return true;
     this.pending.delete(seq);
