@@ -206,6 +206,44 @@ describe('several rooms per connection', () => {
     assert.equal(await heartbeat(fixed), 1, 'the listed client moved to grant://a');
   });
 
+  it('offsets: an opted-in multi-room connection gets them in its envelope, a plain one gets goim bytes (seq 0, no op 18)', async () => {
+    const opted = await h.client('tcp', { mid: 13, history: {} });
+    const plain = await h.client('ws', { mid: 14 });
+    const goim = await h.client('tcp', { mid: 15, room_id: 'num://1' });
+    assert.equal((await join(opted, 'num://1')).code, 0);
+    assert.equal((await join(plain, 'num://1')).code, 0);
+    const numbered = (op: number, seq: number, body: string): Buffer => {
+      const f = innerFrame(op, body);
+      f.writeUInt32BE(seq, 12);
+      return f;
+    };
+    const state = numbered(18, 0, '{"room":"num://1","epoch":"e","first":7}');
+    const at = goim.rawBytes().length;
+    h.comet.broadcastRoom('num://1', rawProto(state, numbered(1000, 7, 'seven'), numbered(1000, 8, 'eight')));
+    assert.deepEqual(envelope(await opted.next()), {
+      room: 'num://1',
+      frames: [
+        { op: 18, seq: 0, body: '{"room":"num://1","epoch":"e","first":7}' },
+        { op: 1000, seq: 7, body: 'seven' },
+        { op: 1000, seq: 8, body: 'eight' },
+      ],
+    });
+    assert.deepEqual(envelope(await plain.next()), {
+      room: 'num://1',
+      frames: [
+        { op: 1000, seq: 0, body: 'seven' },
+        { op: 1000, seq: 0, body: 'eight' },
+      ],
+    });
+    await goim.collect(2);
+    assert.deepEqual(goim.rawBytes().subarray(at), Buffer.concat([innerFrame(1000, 'seven'), innerFrame(1000, 'eight')]));
+    // A batch of op 18 alone is nothing for a connection that did not opt in.
+    h.comet.broadcastRoom('num://1', rawProto(numbered(18, 0, '{"room":"num://1","epoch":"f","first":9}')));
+    h.comet.broadcastRoom('num://1', rawProto(innerFrame(1000, 'after')));
+    assert.deepEqual(envelope(await plain.next()).frames, [{ op: 1000, seq: 0, body: 'after' }]);
+    assert.equal(envelope(await opted.next()).frames[0].op, 18);
+  });
+
   it('a client that never joins keeps op 12 and its bytes exactly as goim', async () => {
     const c = await h.client('tcp', { mid: 11, room_id: 'plain://1' });
     c.send(12, 'plain://2', 1, 7);
