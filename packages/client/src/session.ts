@@ -288,7 +288,11 @@ export abstract class ClientSession {
   /** Leaves one of the connection's rooms (op 21), the primary one included; not joined again after reconnects. */
   leaveRoom(room: string): Promise<RoomsReply> {
     this.joined.delete(room);
-    this.busyJoins.delete(room);
+    const waiting = this.busyJoins.get(room);
+    if (waiting !== undefined) {
+      this.busyJoins.delete(room);
+      waiting({ code: -1, message: 'left before the join was made', rooms: this.rooms });
+    }
     if (room === this.primaryRoom()) {
       this.room = '';
       this.changes++;
