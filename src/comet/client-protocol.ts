@@ -14,7 +14,16 @@ import { frameBytes, heartbeatReplyBytes } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
 import type { LogicCalls } from './logic-calls.js';
 import type { Replays } from './replay.js';
-import { checkKey, JoinCode, MAX_ROOM_KEY_BYTES, mayChangeTo, mayJoin, roomRequest as joinRequest, roomsReply } from './room-requests.js';
+import {
+  checkKey,
+  JoinCode,
+  MAX_ROOM_KEY_BYTES,
+  mayChangeTo,
+  mayJoin,
+  roomRequest as joinRequest,
+  roomsReply,
+  type Refusal,
+} from './room-requests.js';
 
 export interface ClientProtocolOptions {
   serverId: string;
@@ -311,37 +320,44 @@ export class ClientProtocol {
     }
   }
 
-  /** Op 19: adds a room; the connection becomes multi-room at its first (docs/protocol.md#several-rooms). */
+  /** Op 19: adds rooms, in order; the connection becomes multi-room at its first (docs/protocol.md#several-rooms). */
   private join(c: Connection, f: Frame): void {
     const req = joinRequest(f.body, true);
-    let code: JoinCode = JoinCode.Ok;
-    let why = '';
+    let refusal: Refusal | null = req.ok ? null : req;
     if (!req.ok) {
-      code = req.code;
-      why = req.message;
+      // refused as a whole: nothing joined
     } else if (c.replay !== null) {
       // The replay writes its room's frames unenveloped: the connection stays single-room until it ends.
-      code = JoinCode.Busy;
-      why = "the history of the connection's room is being replayed: join after its op 18";
+      refusal = { ok: false, code: JoinCode.Busy, message: "the history of the connection's room is being replayed: join after its op 18" };
     } else if (c.seats === null && c.room !== null && Buffer.byteLength(c.room.id) > MAX_ROOM_KEY_BYTES) {
       // Its room would be named in every envelope (a u16 length).
-      code = JoinCode.Malformed;
-      why = `the connection's room key is longer than ${MAX_ROOM_KEY_BYTES} bytes`;
-    } else if (c.seats?.has(req.room) === true || (c.seats === null && c.room?.id === req.room)) {
+      refusal = { ok: false, code: JoinCode.Malformed, message: `the connection's room key is longer than ${MAX_ROOM_KEY_BYTES} bytes` };
+    } else {
+      for (const room of req.rooms) {
+        const r = this.joinOne(c, room);
+        if (r === null) continue;
+        // Of several rooms, the reply names the one refused; those before it are joined.
+        refusal = req.rooms.length > 1 ? { ...r, room } : r;
+        break;
+      }
+    }
+    if (refusal !== null) this.refused(c, refusal.code, refusal.message);
+    const body = refusal === null ? roomsReply(c, JoinCode.Ok) : roomsReply(c, refusal.code, refusal.message, refusal.room);
+    c.reply(frameBytes(c.isWs, Op.JoinReply, f.ver, f.seq, body));
+  }
+
+  private joinOne(c: Connection, room: string): Refusal | null {
+    if (c.seats?.has(room) === true || (c.seats === null && c.room?.id === room)) {
       // Already in it: nothing changes (the connection still turns multi-room, as the client asked).
       this.table.rooms.multi(c);
-    } else if (!mayJoin(c, req.room)) {
-      code = JoinCode.NotGranted;
-      why = 'the auth mode did not grant this room';
-    } else if (this.roomCount(c) >= this.maxRooms) {
-      code = JoinCode.TooMany;
-      why = `already in ${this.maxRooms} rooms (limits.maxRooms)`;
-    } else {
-      this.table.rooms.multi(c);
-      this.table.rooms.add(c, req.room);
+      return null;
     }
-    if (code !== JoinCode.Ok) this.refused(c, code, why);
-    c.reply(frameBytes(c.isWs, Op.JoinReply, f.ver, f.seq, roomsReply(c, code, why)));
+    if (!mayJoin(c, room)) return { ok: false, code: JoinCode.NotGranted, message: 'the auth mode did not grant this room' };
+    if (this.roomCount(c) >= this.maxRooms)
+      return { ok: false, code: JoinCode.TooMany, message: `already in ${this.maxRooms} rooms (limits.maxRooms)` };
+    this.table.rooms.multi(c);
+    this.table.rooms.add(c, room);
+    return null;
   }
 
   /** Op 21: leaves one of the connection's rooms, the primary one included. */
@@ -352,7 +368,7 @@ export class ClientProtocol {
     if (!req.ok) {
       code = req.code;
       why = req.message;
-    } else if (c.seats !== null ? !this.table.rooms.drop(c, req.room) : c.room?.id !== req.room) {
+    } else if (c.seats !== null ? !this.table.rooms.drop(c, req.rooms[0]) : c.room?.id !== req.rooms[0]) {
       code = JoinCode.NotIn;
       why = 'not in that room';
     } else if (c.seats === null) {

@@ -31,15 +31,19 @@ const ROOM_KEY = /^[A-Za-z0-9_.-]+:\/\/./s;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export type RoomRequest = { ok: true; room: string } | { ok: false; code: JoinCode; message: string };
+export type Refusal = { ok: false; code: JoinCode; message: string; room?: string };
+export type RoomRequest = { ok: true; rooms: string[] } | Refusal;
+type KeyCheck = { ok: true; room: string } | Refusal;
 
-function refuse(code: JoinCode, message: string): RoomRequest {
-  return { ok: false, code, message };
+function refuse(code: JoinCode, message: string, room?: string): Refusal {
+  return room === undefined ? { ok: false, code, message } : { ok: false, code, message, room };
 }
 
 /**
- * An op-19 or op-21 body: a room key, or JSON `{"room":"…"}` (op 19 may add `"history"`, refused
- * for now). Bounded before anything is decoded: the body is at most protocol.maxBody bytes.
+ * An op-19 or op-21 body: a room key, or JSON `{"room":"…"}`; op 19 also takes
+ * `{"rooms":["…",…]}` (several rooms in one frame, so a client restoring its rooms stays within
+ * the frame rate and the reply ring) and `"history"` (refused for now). Bounded before anything
+ * is decoded: the body is at most protocol.maxBody bytes. Every key is checked before any is joined.
  */
 export function roomRequest(body: Buffer, join: boolean): RoomRequest {
   if (body.length === 0) return refuse(JoinCode.Malformed, 'empty body: a room key or {"room":"…"} expected');
@@ -49,30 +53,42 @@ export function roomRequest(body: Buffer, join: boolean): RoomRequest {
   } catch {
     return refuse(JoinCode.Malformed, 'body is not UTF-8');
   }
-  let room = text;
-  if (text.startsWith('{')) {
-    let v: unknown;
-    try {
-      v = JSON.parse(text);
-    } catch {
-      return refuse(JoinCode.Malformed, 'body is not valid JSON');
-    }
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) return refuse(JoinCode.Malformed, 'body is not a JSON object');
-    const fields = v as Record<string, unknown>;
-    for (const k of Object.keys(fields)) {
-      if (k === 'room' || (join && k === 'history')) continue;
-      return refuse(JoinCode.Malformed, `${JSON.stringify(k.slice(0, 32))} is not a known field`);
-    }
-    if (typeof fields.room !== 'string') return refuse(JoinCode.Malformed, '"room" must be a string');
-    if (fields.history !== undefined)
-      return refuse(JoinCode.NoHistory, 'history replay is not available for joined rooms yet: join without "history"');
-    room = fields.room;
+  if (!text.startsWith('{')) return one(checkKey(text));
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return refuse(JoinCode.Malformed, 'body is not valid JSON');
   }
-  return checkKey(room);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return refuse(JoinCode.Malformed, 'body is not a JSON object');
+  const fields = v as Record<string, unknown>;
+  for (const k of Object.keys(fields)) {
+    if (k === 'room' || (join && (k === 'rooms' || k === 'history'))) continue;
+    return refuse(JoinCode.Malformed, `${JSON.stringify(k.slice(0, 32))} is not a known field`);
+  }
+  if ((fields.room === undefined) === (fields.rooms === undefined)) return refuse(JoinCode.Malformed, 'exactly one of "room" and "rooms" expected');
+  if (fields.history !== undefined) return refuse(JoinCode.NoHistory, 'history replay is not available for joined rooms yet: join without "history"');
+  if (fields.room !== undefined) {
+    if (typeof fields.room !== 'string') return refuse(JoinCode.Malformed, '"room" must be a string');
+    return one(checkKey(fields.room));
+  }
+  const list = fields.rooms;
+  if (!Array.isArray(list) || list.length === 0 || list.some((r) => typeof r !== 'string')) {
+    return refuse(JoinCode.Malformed, '"rooms" must be a non-empty array of strings');
+  }
+  for (const r of list as string[]) {
+    const key = checkKey(r);
+    if (!key.ok) return refuse(key.code, key.message, Buffer.byteLength(r) > MAX_ROOM_KEY_BYTES ? undefined : r);
+  }
+  return { ok: true, rooms: [...new Set(list as string[])] };
+}
+
+function one(key: KeyCheck): RoomRequest {
+  return key.ok ? { ok: true, rooms: [key.room] } : key;
 }
 
 /** A room key ops 19 and 21 accept, and op 12 of a multi-room connection. */
-export function checkKey(room: string): RoomRequest {
+export function checkKey(room: string): KeyCheck {
   if (Buffer.byteLength(room) > MAX_ROOM_KEY_BYTES) return refuse(JoinCode.Malformed, `room key longer than ${MAX_ROOM_KEY_BYTES} bytes`);
   if (!ROOM_KEY.test(room)) return refuse(JoinCode.UnknownType, 'room key must be type://id with a room type of letters, digits, "_", "." or "-"');
   return { ok: true, room };
@@ -97,8 +113,9 @@ export function mayChangeTo(c: Connection, room: string): boolean {
   return listed !== null && (listed.has(room) || listed.has(`${roomTypeOf(room)}://*`));
 }
 
-/** The op-20 / op-22 body: the code, a message when refused, and the connection's rooms. */
-export function roomsReply(c: Connection, code: JoinCode, message?: string): Buffer {
+/** The op-20 / op-22 body: the code, when refused a message (and the room refused, of several), and the connection's rooms. */
+export function roomsReply(c: Connection, code: JoinCode, message?: string, room?: string): Buffer {
   const rooms = c.seats !== null ? [...c.seats.keys()] : c.room !== null ? [c.room.id] : [];
-  return Buffer.from(JSON.stringify(code === JoinCode.Ok ? { code, rooms } : { code, message, rooms }));
+  if (code === JoinCode.Ok) return Buffer.from(JSON.stringify({ code, rooms }));
+  return Buffer.from(JSON.stringify(room === undefined ? { code, message, rooms } : { code, message, room, rooms }));
 }

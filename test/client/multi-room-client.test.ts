@@ -10,6 +10,7 @@ import { eventually } from '../support/eventually.js';
 import { collect, next } from './fake-comet.js';
 
 type Ev = ClientEvents;
+const roomOf = (m: PushMessage): [string, number, string] => [m.room, m.op, m.text()];
 
 describe('client: several rooms per connection', () => {
   let h: Harness;
@@ -32,8 +33,6 @@ describe('client: several rooms per connection', () => {
     clients.push(c);
     return c;
   };
-
-  const roomOf = (m: PushMessage): [string, number, string] => [m.room, m.op, m.text()];
 
   for (const transport of ['tcp', 'ws'] as const) {
     it(`joins and leaves rooms; messages say their room (${transport})`, async () => {
@@ -137,5 +136,46 @@ describe('client: several rooms per connection', () => {
     const got = next<Ev, 'message'>(c, 'message');
     h.comet.broadcastRoom('plain://1', rawProto(innerFrame(1000, 'goim')));
     assert.deepEqual(roomOf(await got), ['', 1000, 'goim']);
+  });
+});
+
+describe('client: many rooms at once', () => {
+  let h: Harness;
+  const clients: ClientSession[] = [];
+  before(async () => {
+    // The default frame rate (50/s, bursts of 100) and reply ring (8) stay in force.
+    h = await startComet({ limits: { maxRooms: 200 } });
+  });
+  after(async () => {
+    for (const c of clients) await c.close();
+    await h.stop();
+  });
+
+  it('joins 150 rooms in one call and restores them after a reconnect, in a few frames; a refused one is skipped', async () => {
+    const c = new TcpClient({
+      url: `127.0.0.1:${h.tcpPort}`,
+      token: { mid: 7, key: 'sdk-many', room_id: 'bulk://home', room_fixed: true, rooms: ['bulk://*'] },
+      reconnect: { baseMs: 10, maxMs: 40 },
+    });
+    clients.push(c);
+    await next<Ev, 'auth'>(c, 'auth');
+    const rooms = Array.from({ length: 150 }, (_, i) => `bulk://${i}`);
+    const r = await c.joinRoom([...rooms.slice(0, 70), 'other://x', ...rooms.slice(70)]);
+    assert.deepEqual([r.code, r.room, r.rooms.length], [3, 'other://x', 151]);
+    assert.equal(c.rooms.length, 151);
+    const joins = () => h.logic.calls.connect.length; // a marker that the connection was not replaced
+    const before = joins();
+
+    const closed = next<Ev, 'close'>(c, 'close');
+    const reauthed = next<Ev, 'auth'>(c, 'auth');
+    const thief = await GoimTestClient.tcp(h.tcpPort);
+    await thief.auth({ mid: 7, key: 'sdk-many' });
+    await closed;
+    await reauthed;
+    await eventually(() => h.comet.rooms().filter((id) => id.startsWith('bulk://')).length === 151, 'every room joined again');
+    assert.equal(joins(), before + 2, 'the thief and one reconnect: the client was not closed for its joins');
+    const got = next<Ev, 'message'>(c, 'message');
+    h.comet.broadcastRoom('bulk://149', rawProto(innerFrame(1000, 'last room')));
+    assert.deepEqual(roomOf(await got), ['bulk://149', 1000, 'last room']);
   });
 });

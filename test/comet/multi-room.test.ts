@@ -9,6 +9,7 @@ import { hex, innerFrame, rawProto, startComet, type Harness } from './harness.j
 interface RoomsReply {
   code: number;
   message?: string;
+  room?: string;
   rooms: string[];
 }
 
@@ -180,6 +181,31 @@ describe('several rooms per connection', () => {
     h.comet.broadcastRoom(long, rawProto(frame));
     const f = await goim.next();
     assert.deepEqual([f.op, f.body.toString()], [1000, 'plain']);
+  });
+
+  it('joins several rooms in one frame, in order: a bad key refuses them all, a refusal stops at the room it names', async () => {
+    const c = await h.client('tcp', { mid: 16, room_id: 'many://0', room_fixed: true, rooms: ['many://*'] });
+    assert.deepEqual(await join(c, '{"rooms":["many://1","many://2","many://1"]}'), { code: 0, rooms: ['many://0', 'many://1', 'many://2'] });
+    // Checked before anything is joined.
+    assert.deepEqual(await join(c, '{"rooms":["many://3","bad"]}', 6), {
+      code: 2,
+      message: 'room key must be type://id with a room type of letters, digits, "_", "." or "-"',
+      room: 'bad',
+      rooms: ['many://0', 'many://1', 'many://2'],
+    });
+    assert.deepEqual(await join(c, '{"rooms":["many://3","other://1","many://4"]}', 7), {
+      code: 3,
+      message: 'the auth mode did not grant this room',
+      room: 'other://1',
+      rooms: ['many://0', 'many://1', 'many://2', 'many://3'],
+    });
+    // limits.maxRooms (4) reached at the second.
+    const full = await join(c, '{"rooms":["many://1","many://4"]}', 8);
+    assert.deepEqual([full.code, full.room, full.rooms.length], [4, 'many://4', 4]);
+    for (const body of ['{"rooms":[]}', '{"rooms":"many://5"}', '{"rooms":[5]}', '{"room":"many://5","rooms":["many://6"]}', '{}']) {
+      assert.equal((await join(c, body, 9)).code, 1, body);
+    }
+    assert.equal((await leave(c, '{"rooms":["many://1"]}', 10)).code, 1, 'leave takes one room');
   });
 
   it('a room the auth mode did not grant is refused; listed rooms and type wildcards are joined', async () => {

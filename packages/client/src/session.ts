@@ -80,6 +80,8 @@ export interface DanmakuReply {
 export interface RoomsReply {
   code: number;
   message?: string;
+  /** Of several rooms joined at once, the one refused. */
+  room?: string;
   rooms: string[];
 }
 
@@ -191,7 +193,7 @@ export abstract class ClientSession {
   /** Extra rooms asked for with joinRoom, joined again after every reconnect. */
   private readonly joined = new Set<string>();
   /** Joins answered "busy" (the server replays the primary room's history), sent again at its op 18. */
-  private readonly busyJoins = new Map<string, (r: RoomsReply) => void>();
+  private busyJoins: (() => void)[] = [];
   private busyTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param urls transport addresses, tried in turn on reconnects. */
@@ -274,30 +276,35 @@ export abstract class ClientSession {
   }
 
   /**
-   * Joins an extra room on this connection (op 19, docs/protocol.md#several-rooms). From the
-   * first join on, room messages say their room (`message.room`). The room is joined again
-   * after every reconnect until leaveRoom(); a refusal (code > 0) forgets it. Never rejects.
+   * Joins extra rooms on this connection (op 19, docs/protocol.md#several-rooms): one room, or
+   * several, sent as few frames as the body size allows. From the first join on, room messages
+   * say their room (`message.room`). Rooms are joined again after every reconnect until
+   * leaveRoom(); a refused one (code > 0) is forgotten. Resolves with code 0 and the rooms, or
+   * the first refusal (with the `room` refused when there were several). Never rejects.
    */
-  joinRoom(room: string): Promise<RoomsReply> {
-    this.joined.add(room);
-    return this.roomsRequest(Op.Join, room, (r) => {
-      if (r.code > 0) this.joined.delete(room);
+  joinRoom(rooms: string | string[]): Promise<RoomsReply> {
+    const list = [...new Set(Array.isArray(rooms) ? rooms : [rooms])];
+    for (const r of list) this.joined.add(r);
+    return new Promise<RoomsReply>((resolve) => {
+      const conn = this.conn;
+      if (conn === null || !conn.authenticated) resolve({ code: -1, message: 'not connected', rooms: this.rooms });
+      else this.joinList(conn, list, resolve);
     });
   }
 
   /** Leaves one of the connection's rooms (op 21), the primary one included; not joined again after reconnects. */
   leaveRoom(room: string): Promise<RoomsReply> {
     this.joined.delete(room);
-    const waiting = this.busyJoins.get(room);
-    if (waiting !== undefined) {
-      this.busyJoins.delete(room);
-      waiting({ code: -1, message: 'left before the join was made', rooms: this.rooms });
-    }
     if (room === this.primaryRoom()) {
       this.room = '';
       this.changes++;
     }
-    return this.roomsRequest(Op.Leave, room);
+    return new Promise<RoomsReply>((resolve) => {
+      const conn = this.conn;
+      if (conn === null || !conn.authenticated || !this.sendRooms(conn, Op.Leave, [room], resolve)) {
+        resolve({ code: -1, message: 'not connected', rooms: this.rooms });
+      }
+    });
   }
 
   /** The rooms this client is in (or will be, once connected): its primary room, then those joined. */
@@ -504,8 +511,8 @@ export abstract class ClientSession {
     for (const p of this.pending.values()) p.resolve(false);
     this.pending.clear();
     // Joined again after the next auth; their callers get this connection's end as the answer.
-    for (const done of this.busyJoins.values()) done({ code: -1, message: 'the connection ended', rooms: this.rooms });
-    this.busyJoins.clear();
+    // Their callers get this connection's end as the answer (joinList sees conn.ended).
+    for (const retry of this.busyJoins.splice(0)) retry();
     clearTimeout(this.busyTimer);
     this.busyTimer = undefined;
     // Danmaku stay in `outgoing` and are sent again (same nonce) after the next auth.
@@ -537,11 +544,7 @@ export abstract class ClientSession {
     this.authTimer = undefined;
     // Changes made while connecting (or not expressible in the token) follow as requests.
     if (!conn.rewritten || conn.tokenChanges !== this.changes) this.replayChanges(conn);
-    for (const room of this.joined) {
-      this.sendJoin(conn, room, (r) => {
-        if (r.code > 0) this.joined.delete(room); // no longer allowed (a new token, a lower cap)
-      });
-    }
+    if (this.joined.size > 0) this.joinList(conn, [...this.joined], () => {});
     // goim's JavaScript client heartbeats at once, then on every interval.
     this.unanswered = 0;
     this.heartbeat(conn);
@@ -700,42 +703,65 @@ export abstract class ClientSession {
     return true;
   }
 
-  /** Op 19 or 21 on the current connection; `after` sees the answer before the caller does. */
-  private roomsRequest(op: number, room: string, after?: (r: RoomsReply) => void): Promise<RoomsReply> {
-    return new Promise<RoomsReply>((resolve) => {
-      const done = (r: RoomsReply): void => {
-        after?.(r);
-        resolve(r);
-      };
-      const conn = this.conn;
-      if (conn === null || !conn.authenticated) {
-        done({ code: -1, message: 'not connected', rooms: this.rooms });
-        return;
-      }
-      if (op === Op.Join) this.sendJoin(conn, room, done);
-      else if (!this.sendRooms(conn, op, room, done)) done({ code: -1, message: 'not connected', rooms: this.rooms });
-    });
-  }
-
-  /** A join; answered "busy" (a history replay of the primary room runs), it is sent again at that replay's op 18. */
-  private sendJoin(conn: Conn, room: string, done: (r: RoomsReply) => void): void {
-    const sent = this.sendRooms(conn, Op.Join, room, (r) => {
-      if (r.code === JOIN_BUSY && this.joined.has(room) && !conn.ended) {
-        this.busyJoins.set(room, done);
+  /**
+   * Joins `rooms` on `conn`, one request at a time (the frame rate and the reply ring stay small
+   * whatever the number of rooms), as many per frame as maxBody allows. A refused room is
+   * forgotten and the rest go on; a "busy" answer (the server replays the primary room's
+   * history) is sent again at that replay's op 18, or after BUSY_RETRY_MS. `done` gets code 0,
+   * or the first refusal with the room refused, and the rooms of the server's last answer; -1
+   * when the connection ended first.
+   */
+  private joinList(conn: Conn, rooms: string[], done: (r: RoomsReply) => void, refused?: RoomsReply, last?: RoomsReply): void {
+    if (conn.ended) {
+      done({ code: -1, message: 'the connection ended', rooms: this.rooms });
+      return;
+    }
+    const left = rooms.filter((r) => this.joined.has(r)); // left meanwhile: not joined
+    if (left.length === 0) {
+      const now = last?.rooms ?? this.rooms;
+      done(refused !== undefined ? { ...refused, rooms: now } : { code: 0, rooms: now });
+      return;
+    }
+    let n = 1;
+    while (n < left.length && utf8(JSON.stringify({ rooms: left.slice(0, n + 1) })).length <= this.maxBody) n++;
+    const chunk = left.slice(0, n);
+    const sent = this.sendRooms(conn, Op.Join, chunk, (r) => {
+      if (r.code === JOIN_BUSY && !conn.ended) {
+        this.busyJoins.push(() => this.joinList(conn, left, done, refused, last));
         this.busyTimer ??= setTimeout(() => this.retryBusyJoins(), BUSY_RETRY_MS);
         return;
       }
-      done(r);
+      if (r.code < 0) {
+        done(r);
+        return;
+      }
+      let rest = left.slice(n);
+      if (r.code > 0) {
+        // One room refused (those before it joined, those after it not tried yet), or the whole frame.
+        const at = r.room !== undefined ? chunk.indexOf(r.room) : chunk.length === 1 ? 0 : -1;
+        if (at >= 0) {
+          this.joined.delete(chunk[at]);
+          rest = [...chunk.slice(at + 1), ...rest];
+        } else for (const room of chunk) this.joined.delete(room);
+        if (refused === undefined) {
+          refused = { code: r.code, rooms: [] };
+          if (r.message !== undefined) refused.message = r.message;
+          if (at >= 0) refused.room = chunk[at];
+        }
+      }
+      this.joinList(conn, rest, done, refused, r);
     });
     if (!sent) done({ code: -1, message: 'not connected', rooms: this.rooms });
   }
 
-  private sendRooms(conn: Conn, op: number, room: string, done: (r: RoomsReply) => void): boolean {
+  /** Op 19 with `{"room"}` or `{"rooms"}`, or op 21 with `{"room"}`. */
+  private sendRooms(conn: Conn, op: number, rooms: string[], done: (r: RoomsReply) => void): boolean {
     const seq = this.nextSeq();
-    const rooms = this.rooms;
+    const known = this.rooms;
     if (op === Op.Join) conn.multi = true;
-    this.pending.set(seq, { op, resolve: (ok) => ok || done({ code: -1, message: 'the connection ended', rooms }), rooms: done });
-    if (this.write(conn, op, utf8(JSON.stringify({ room })), seq)) return true;
+    this.pending.set(seq, { op, resolve: (ok) => ok || done({ code: -1, message: 'the connection ended', rooms: known }), rooms: done });
+    const body = rooms.length === 1 ? { room: rooms[0] } : { rooms };
+    if (this.write(conn, op, utf8(JSON.stringify(body)), seq)) return true;
     this.pending.delete(seq);
     return false;
   }
@@ -743,11 +769,7 @@ export abstract class ClientSession {
   private retryBusyJoins(): void {
     clearTimeout(this.busyTimer);
     this.busyTimer = undefined;
-    const conn = this.conn;
-    if (conn === null || this.busyJoins.size === 0) return;
-    const waiting = [...this.busyJoins];
-    this.busyJoins.clear();
-    for (const [room, done] of waiting) this.sendJoin(conn, room, done);
+    for (const retry of this.busyJoins.splice(0)) retry();
   }
 
   /** The auth / op-12 room: the last changeRoom, else the object token's room_id. */
@@ -845,6 +867,7 @@ function roomsReply(body: Uint8Array | undefined, known: string[]): RoomsReply {
     if (typeof v.code === 'number' && Array.isArray(v.rooms)) {
       const r: RoomsReply = { code: v.code, rooms: v.rooms.filter((x): x is string => typeof x === 'string') };
       if (typeof v.message === 'string') r.message = v.message;
+      if (typeof v.room === 'string') r.room = v.room;
       return r;
     }
   } catch {
