@@ -178,4 +178,25 @@ describe('client: many rooms at once', () => {
     h.comet.broadcastRoom('bulk://149', rawProto(innerFrame(1000, 'last room')));
     assert.deepEqual(roomOf(await got), ['bulk://149', 1000, 'last room']);
   });
+
+  it('150 joinRoom calls made at once go out together: all answered, the connection kept', async () => {
+    const c = new TsimClient({ url: `ws://127.0.0.1:${h.wsPort}/sub`, token: { mid: 8, room_id: 'loop://home' }, reconnect: false });
+    clients.push(c);
+    await next<Ev, 'auth'>(c, 'auth');
+    const replies = await Promise.all(Array.from({ length: 150 }, (_, i) => c.joinRoom(`loop://${i}`)));
+    assert.deepEqual(new Set(replies.map((r) => r.code)), new Set([0]));
+    assert.equal(c.state, 'open');
+    assert.equal(h.comet.rooms().filter((id) => id.startsWith('loop://')).length, 151);
+    const refused = await Promise.all([c.joinRoom('loop://150'), c.joinRoom('nope'), c.joinRoom(['loop://151', 'loop://152'])]);
+    assert.deepEqual(
+      refused.map((r) => [r.code, r.room]),
+      [
+        [0, undefined],
+        [2, 'nope'],
+        [0, undefined],
+      ],
+    );
+    // Sent in one frame, whose bad key made the server join none of it: the others were sent again.
+    for (const room of ['loop://150', 'loop://151', 'loop://152']) assert.ok(h.comet.rooms().includes(room), room);
+  });
 });

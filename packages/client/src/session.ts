@@ -194,6 +194,9 @@ export abstract class ClientSession {
   private readonly joined = new Set<string>();
   /** Joins answered "busy" (the server replays the primary room's history), sent again at its op 18. */
   private busyJoins: (() => void)[] = [];
+  /** joinRoom calls waiting for the join in flight; the next request takes all their rooms at once. */
+  private joinWaiters: { rooms: string[]; resolve: (r: RoomsReply) => void }[] = [];
+  private joinRunning = false;
   private busyTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param urls transport addresses, tried in turn on reconnects. */
@@ -287,8 +290,12 @@ export abstract class ClientSession {
     for (const r of list) this.joined.add(r);
     return new Promise<RoomsReply>((resolve) => {
       const conn = this.conn;
-      if (conn === null || !conn.authenticated) resolve({ code: -1, message: 'not connected', rooms: this.rooms });
-      else this.joinList(conn, list, resolve);
+      if (conn === null || !conn.authenticated) {
+        resolve({ code: -1, message: 'not connected', rooms: this.rooms });
+        return;
+      }
+      this.joinWaiters.push({ rooms: list, resolve });
+      this.pumpJoins(conn);
     });
   }
 
@@ -513,6 +520,7 @@ export abstract class ClientSession {
     // Joined again after the next auth; their callers get this connection's end as the answer.
     // Their callers get this connection's end as the answer (joinList sees conn.ended).
     for (const retry of this.busyJoins.splice(0)) retry();
+    for (const w of this.joinWaiters.splice(0)) w.resolve({ code: -1, message: 'the connection ended', rooms: this.rooms });
     clearTimeout(this.busyTimer);
     this.busyTimer = undefined;
     // Danmaku stay in `outgoing` and are sent again (same nonce) after the next auth.
@@ -544,7 +552,10 @@ export abstract class ClientSession {
     this.authTimer = undefined;
     // Changes made while connecting (or not expressible in the token) follow as requests.
     if (!conn.rewritten || conn.tokenChanges !== this.changes) this.replayChanges(conn);
-    if (this.joined.size > 0) this.joinList(conn, [...this.joined], () => {});
+    if (this.joined.size > 0) {
+      this.joinWaiters.unshift({ rooms: [...this.joined], resolve: () => {} });
+      this.pumpJoins(conn);
+    }
     // goim's JavaScript client heartbeats at once, then on every interval.
     this.unanswered = 0;
     this.heartbeat(conn);
@@ -704,22 +715,42 @@ export abstract class ClientSession {
   }
 
   /**
+   * Sends the rooms of every joinRoom call waiting, together, once no join is in flight: an app
+   * joining rooms one call at a time still sends few frames.
+   */
+  private pumpJoins(conn: Conn): void {
+    if (this.joinRunning || this.joinWaiters.length === 0 || conn.ended) return;
+    this.joinRunning = true;
+    const waiters = this.joinWaiters.splice(0);
+    const all = [...new Set(waiters.flatMap((w) => w.rooms))];
+    this.joinList(conn, all, new Map(), (ended, refusals, rooms) => {
+      this.joinRunning = false;
+      for (const w of waiters) w.resolve(ended ?? outcome(w.rooms, refusals, rooms));
+      this.pumpJoins(conn);
+    });
+  }
+
+  /**
    * Joins `rooms` on `conn`, one request at a time (the frame rate and the reply ring stay small
    * whatever the number of rooms), as many per frame as maxBody allows. A refused room is
    * forgotten and the rest go on; a "busy" answer (the server replays the primary room's
-   * history) is sent again at that replay's op 18, or after BUSY_RETRY_MS. `done` gets code 0,
-   * or the first refusal with the room refused, and the rooms of the server's last answer; -1
-   * when the connection ended first.
+   * history) is sent again at that replay's op 18, or after BUSY_RETRY_MS. `done` gets the
+   * refusals and the rooms of the server's last answer, or `ended` when the connection ended first.
    */
-  private joinList(conn: Conn, rooms: string[], done: (r: RoomsReply) => void, refused?: RoomsReply, last?: RoomsReply): void {
+  private joinList(
+    conn: Conn,
+    rooms: string[],
+    refusals: Map<string, RoomsReply>,
+    done: (ended: RoomsReply | undefined, refusals: Map<string, RoomsReply>, rooms: string[]) => void,
+    last?: string[],
+  ): void {
     if (conn.ended) {
-      done({ code: -1, message: 'the connection ended', rooms: this.rooms });
+      done({ code: -1, message: 'the connection ended', rooms: this.rooms }, refusals, this.rooms);
       return;
     }
     const left = rooms.filter((r) => this.joined.has(r)); // left meanwhile: not joined
     if (left.length === 0) {
-      const now = last?.rooms ?? this.rooms;
-      done(refused !== undefined ? { ...refused, rooms: now } : { code: 0, rooms: now });
+      done(undefined, refusals, last ?? this.rooms);
       return;
     }
     let n = 1;
@@ -727,31 +758,34 @@ export abstract class ClientSession {
     const chunk = left.slice(0, n);
     const sent = this.sendRooms(conn, Op.Join, chunk, (r) => {
       if (r.code === JOIN_BUSY && !conn.ended) {
-        this.busyJoins.push(() => this.joinList(conn, left, done, refused, last));
+        this.busyJoins.push(() => this.joinList(conn, left, refusals, done, last));
         this.busyTimer ??= setTimeout(() => this.retryBusyJoins(), BUSY_RETRY_MS);
         return;
       }
       if (r.code < 0) {
-        done(r);
+        done(r, refusals, this.rooms);
         return;
       }
       let rest = left.slice(n);
       if (r.code > 0) {
-        // One room refused (those before it joined, those after it not tried yet), or the whole frame.
+        // One room refused, or the whole frame; the rooms of the frame the server did not join
+        // (after the refused one, or all of them when a key was bad) are tried again.
         const at = r.room !== undefined ? chunk.indexOf(r.room) : chunk.length === 1 ? 0 : -1;
+        const refused = at >= 0 ? [chunk[at]] : chunk;
         if (at >= 0) {
-          this.joined.delete(chunk[at]);
-          rest = [...chunk.slice(at + 1), ...rest];
-        } else for (const room of chunk) this.joined.delete(room);
-        if (refused === undefined) {
-          refused = { code: r.code, rooms: [] };
-          if (r.message !== undefined) refused.message = r.message;
-          if (at >= 0) refused.room = chunk[at];
+          const inNow = new Set(r.rooms);
+          rest = [...chunk.filter((room, i) => i !== at && !inNow.has(room)), ...rest];
+        }
+        for (const room of refused) {
+          this.joined.delete(room);
+          const why: RoomsReply = { code: r.code, room, rooms: [] };
+          if (r.message !== undefined) why.message = r.message;
+          refusals.set(room, why);
         }
       }
-      this.joinList(conn, rest, done, refused, r);
+      this.joinList(conn, rest, refusals, done, r.rooms);
     });
-    if (!sent) done({ code: -1, message: 'not connected', rooms: this.rooms });
+    if (!sent) done({ code: -1, message: 'not connected', rooms: this.rooms }, refusals, this.rooms);
   }
 
   /** Op 19 with `{"room"}` or `{"rooms"}`, or op 21 with `{"room"}`. */
@@ -858,6 +892,15 @@ function roomOfJsonForm(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What one joinRoom call is answered: the first of its rooms refused, else code 0; with the connection's rooms. */
+function outcome(rooms: string[], refusals: Map<string, RoomsReply>, now: string[]): RoomsReply {
+  for (const room of rooms) {
+    const why = refusals.get(room);
+    if (why !== undefined) return { ...why, rooms: now };
+  }
+  return { code: 0, rooms: now };
 }
 
 /** Op 20 / op 22's JSON body; anything unreadable is code -1 with the rooms the client knows. */
