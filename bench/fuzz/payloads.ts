@@ -71,7 +71,12 @@ export function validFrame(rng: Rng): Buffer {
     case Op.Join:
     case Op.Leave: {
       const room = rng.chance(0.5) ? `live://fz-${rng.int(50)}` : rng.bytes(rng.int(40)).toString('latin1');
-      b = Buffer.from(rng.chance(0.3) ? JSON.stringify({ room, ...(rng.chance(0.2) ? { history: { last: rng.int(30) } } : {}) }) : room, 'latin1');
+      const json = rng.chance(0.3)
+        ? JSON.stringify({ room, ...(rng.chance(0.2) ? { history: { last: rng.int(30) } } : {}) })
+        : rng.chance(0.2)
+          ? JSON.stringify({ rooms: Array.from({ length: rng.range(0, 20) }, () => `live://fz-${rng.int(50)}`) })
+          : undefined;
+      b = Buffer.from(json ?? room, 'latin1');
       break;
     }
     case Op.Sub:
