@@ -40,6 +40,8 @@ const OPS = [
   Op.Sub,
   Op.Unsub,
   18,
+  Op.Join,
+  Op.Leave,
   100,
   1000,
   -1,
@@ -66,6 +68,17 @@ export function validFrame(rng: Rng): Buffer {
         'latin1',
       );
       break;
+    case Op.Join:
+    case Op.Leave: {
+      const room = rng.chance(0.5) ? `live://fz-${rng.int(50)}` : rng.bytes(rng.int(40)).toString('latin1');
+      const json = rng.chance(0.3)
+        ? JSON.stringify({ room, ...(rng.chance(0.2) ? { history: { last: rng.int(30) } } : {}) })
+        : rng.chance(0.2)
+          ? JSON.stringify({ rooms: Array.from({ length: rng.range(0, 20) }, () => `live://fz-${rng.int(50)}`) })
+          : undefined;
+      b = Buffer.from(json ?? room, 'latin1');
+      break;
+    }
     case Op.Sub:
     case Op.Unsub:
       b = Buffer.from(

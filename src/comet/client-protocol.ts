@@ -15,6 +15,16 @@ import { Limit, type LimitLog } from './limit-log.js';
 import type { LogicCalls } from './logic-calls.js';
 import type { InboxDelivery } from './inbox-delivery.js';
 import type { Replays } from './replay.js';
+import {
+  checkKey,
+  JoinCode,
+  MAX_ROOM_KEY_BYTES,
+  mayChangeTo,
+  mayJoin,
+  roomRequest as joinRequest,
+  roomsReply,
+  type Refusal,
+} from './room-requests.js';
 
 export interface ClientProtocolOptions {
   serverId: string;
@@ -27,6 +37,8 @@ export interface ClientProtocolOptions {
   routingRefreshMs: number;
   /** Most ops one connection may watch (limits.maxAccepts). */
   maxAccepts: number;
+  /** Most rooms one connection may be in (limits.maxRooms). */
+  maxRooms: number;
   /** Where refused room changes, subs and oversized accept sets are counted and logged. */
   limitLog: LimitLog;
   /** Time of the heartbeat deadlines and routing refreshes (the sweep's clock). */
@@ -87,6 +99,7 @@ export class ClientProtocol {
   private readonly ring: number;
   private readonly refreshMs: number;
   private readonly maxAccepts: number;
+  private readonly maxRooms: number;
   private readonly limitLog: LimitLog;
   private readonly clock: Clock;
   private readonly replays: Replays | undefined;
@@ -108,6 +121,7 @@ export class ClientProtocol {
     this.ring = opts.ring;
     this.refreshMs = opts.routingRefreshMs;
     this.maxAccepts = opts.maxAccepts;
+    this.maxRooms = opts.maxRooms;
     this.limitLog = opts.limitLog;
     this.clock = opts.clock;
     this.replays = opts.replays;
@@ -177,6 +191,7 @@ export class ClientProtocol {
         // What the auth mode granted binds later room changes and subs (docs/security.md).
         if (r.roomFixed === true) c.grantedRoom = r.roomId;
         if (r.acceptsFixed === true) c.grantedAccepts = c.accepts;
+        if (r.rooms !== undefined) c.allowedRooms = new Set(r.rooms);
         // A missing or broken timeout ends the connection at once (as goim does for 0).
         c.heartbeatMs = Number.isFinite(r.heartbeatMs) ? r.heartbeatMs : 0;
         const old = this.table.register(c, r.roomId);
@@ -227,10 +242,14 @@ export class ClientProtocol {
         }
         const { roomId } = req;
         const before = c.room;
+        if (c.seats !== null && roomId !== '' && !this.mayMoveMulti(c, roomId)) {
+          c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, Buffer.from(c.room?.id ?? '')));
+          return;
+        }
         if (roomId === '') {
           this.table.rooms.leave(c);
           c.replay = null;
-        } else if (c.grantedRoom === null || roomId === c.grantedRoom) this.table.rooms.join(c, roomId);
+        } else if (mayChangeTo(c, roomId)) this.table.rooms.join(c, roomId);
         else {
           // Not the room the token or webhook granted: the connection stays where it is, and
           // the reply names that room instead of echoing the request (docs/protocol.md).
@@ -240,9 +259,16 @@ export class ClientProtocol {
         }
         c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, f.body));
         // After the reply: op 13 reaches the client before op 18 (docs/history.md#replay).
-        if (req.ask !== null && c.room !== null && c.room !== before) this.replays?.start(c, req.ask);
+        // A multi-room connection gets its rooms' batches enveloped, which a replay does not do yet.
+        if (req.ask !== null && c.seats === null && c.room !== null && c.room !== before) this.replays?.start(c, req.ask);
         return;
       }
+      case Op.Join:
+        this.join(c, f);
+        return;
+      case Op.Leave:
+        this.leave(c, f);
+        return;
       case Op.Sub:
       case Op.Unsub: {
         const ops = parseOpList(f.body);
@@ -309,6 +335,90 @@ export class ClientProtocol {
       if (err instanceof HistoryAskError) return null;
       throw err;
     }
+  }
+
+  /** Op 19: adds rooms, in order; the connection becomes multi-room at its first (docs/protocol.md#several-rooms). */
+  private join(c: Connection, f: Frame): void {
+    const req = joinRequest(f.body, true);
+    let refusal: Refusal | null = req.ok ? null : req;
+    if (!req.ok) {
+      // refused as a whole: nothing joined
+    } else if (c.replay !== null) {
+      // The replay writes its room's frames unenveloped: the connection stays single-room until it ends.
+      refusal = { ok: false, code: JoinCode.Busy, message: "the history of the connection's room is being replayed: join after its op 18" };
+    } else if (c.seats === null && c.room !== null && Buffer.byteLength(c.room.id) > MAX_ROOM_KEY_BYTES) {
+      // Its room would be named in every envelope (a u16 length).
+      refusal = { ok: false, code: JoinCode.Malformed, message: `the connection's room key is longer than ${MAX_ROOM_KEY_BYTES} bytes` };
+    } else {
+      for (const room of req.rooms) {
+        const r = this.joinOne(c, room);
+        if (r === null) continue;
+        // Of several rooms, the reply names the one refused; those before it are joined.
+        refusal = req.rooms.length > 1 ? { ...r, room } : r;
+        break;
+      }
+    }
+    if (refusal !== null) this.refused(c, refusal.code, refusal.message);
+    const body = refusal === null ? roomsReply(c, JoinCode.Ok) : roomsReply(c, refusal.code, refusal.message, refusal.room);
+    c.reply(frameBytes(c.isWs, Op.JoinReply, f.ver, f.seq, body));
+  }
+
+  private joinOne(c: Connection, room: string): Refusal | null {
+    if (c.seats?.has(room) === true || (c.seats === null && c.room?.id === room)) {
+      // Already in it: nothing changes (the connection still turns multi-room, as the client asked).
+      this.table.rooms.multi(c);
+      return null;
+    }
+    if (!mayJoin(c, room)) return { ok: false, code: JoinCode.NotGranted, message: 'the auth mode did not grant this room' };
+    if (this.roomCount(c) >= this.maxRooms)
+      return { ok: false, code: JoinCode.TooMany, message: `already in ${this.maxRooms} rooms (limits.maxRooms)` };
+    this.table.rooms.multi(c);
+    this.table.rooms.add(c, room);
+    return null;
+  }
+
+  /** Op 21: leaves one of the connection's rooms, the primary one included. */
+  private leave(c: Connection, f: Frame): void {
+    const req = joinRequest(f.body, false);
+    let code: JoinCode = JoinCode.Ok;
+    let why = '';
+    if (!req.ok) {
+      code = req.code;
+      why = req.message;
+    } else if (c.seats !== null ? !this.table.rooms.drop(c, req.rooms[0]) : c.room?.id !== req.rooms[0]) {
+      code = JoinCode.NotIn;
+      why = 'not in that room';
+    } else if (c.seats === null) {
+      this.table.rooms.leave(c);
+      c.replay = null;
+    }
+    if (code !== JoinCode.Ok) this.refused(c, code, why);
+    c.reply(frameBytes(c.isWs, Op.LeaveReply, f.ver, f.seq, roomsReply(c, code, why)));
+  }
+
+  /** Op 12 of a multi-room connection: a room key as op 19 takes it, within limits.maxRooms. */
+  private mayMoveMulti(c: Connection, roomId: string): boolean {
+    const key = checkKey(roomId);
+    if (!key.ok) {
+      this.refused(c, key.code, key.message);
+      return false;
+    }
+    // Moving the primary room to a new one adds a room only when there was no primary room.
+    if (c.room === null && !c.seats!.has(roomId) && this.roomCount(c) >= this.maxRooms) {
+      this.refused(c, JoinCode.TooMany, 'limits.maxRooms');
+      return false;
+    }
+    return true;
+  }
+
+  private roomCount(c: Connection): number {
+    return c.seats !== null ? c.seats.size : c.room !== null ? 1 : 0;
+  }
+
+  /** A refused op 19 / 21 (or op 12 of a multi-room connection): counted by limit name. */
+  private refused(c: Connection, code: JoinCode, why: string): void {
+    const limit = code === JoinCode.TooMany ? Limit.Rooms : code === JoinCode.NotGranted ? Limit.RoomNotGranted : Limit.RoomRequest;
+    this.limitLog.hit(limit, { key: c.key, remote: c.remote, code, reason: why });
   }
 
   private tooManyAccepts(c: Connection, size: number): void {

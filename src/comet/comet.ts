@@ -75,6 +75,8 @@ export interface CometProtocol {
 /** The config limits section. */
 export interface CometLimits extends AdmissionLimits, LogicCallLimits {
   maxAccepts: number;
+  /** limits.maxRooms: rooms one connection may be in (docs/protocol.md#several-rooms). */
+  maxRooms: number;
   maxRefusedWaiting: number;
 }
 
@@ -259,6 +261,7 @@ export class Comet {
       ring,
       routingRefreshMs: timers.routingRefresh,
       maxAccepts: admission.maxAccepts,
+      maxRooms: admission.maxRooms,
       limitLog: this.admission.log,
       clock,
       replays: this.replays,

@@ -34,7 +34,7 @@ export class ConnectionTable {
       if (n > 0) this.ips.set(c.ip, n);
       else this.ips.delete(c.ip);
     }
-    this.rooms.leave(c);
+    this.rooms.leaveAll(c);
   }
 
   /**

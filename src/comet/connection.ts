@@ -9,7 +9,7 @@ import type { Frame } from '../protocol/frame.js';
 import type { Outbound, Writable } from './outbound.js';
 import type { InboxStream } from './inbox-delivery.js';
 import type { ReplayHold } from './replay.js';
-import type { Room, RoomMember } from './room.js';
+import type { Room, RoomMember, Seat } from './room.js';
 
 export const State = {
   /** Waiting for the auth frame (WebSocket: also for the upgrade). */
@@ -47,8 +47,12 @@ export class Connection implements Writable, RoomMember {
   grantedRoom: string | null = null;
   /** The only ops op 14 may add, when the auth mode fixed them; null = any (goim). */
   grantedAccepts: ReadonlySet<number> | null = null;
+  /** Rooms op 19 may join besides grantedRoom, when the auth mode listed them (docs/security.md#claims); null = no list. */
+  allowedRooms: ReadonlySet<string> | null = null;
   room: Room | null = null;
   roomIndex = -1;
+  /** Every room of a connection that joined extra rooms (op 19); null = goim's one room. */
+  seats: Map<string, Seat> | null = null;
   /** Position in the comet's connection list (swap-remove). */
   tableIndex = -1;
   /** Handshake deadline until auth, then heartbeat deadline (performance.now() ms). */

@@ -17,7 +17,7 @@ import { HEADER_LEN } from '../protocol/frame.js';
 import { State, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
 import { Op } from '../protocol/ops.js';
-import { PushBytes, scanBatch } from './frame-bytes.js';
+import { PushBytes, roomEnvelope, scanBatch } from './frame-bytes.js';
 import { Limit, type LimitName } from './limit-log.js';
 import type { Outbound } from './outbound.js';
 import type { Room } from './room.js';
@@ -184,6 +184,20 @@ export class Fanout {
         this.out.push(c, c.isWs ? goim.ws() : goim.tcp());
       } else if (c.replay === null || this.hold === undefined) this.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
       else this.hold(c, bytes);
+    }
+    // Multi-room connections: the same batch in an op-23 envelope naming the room, built once
+    // per variant. They start no replay (client-protocol.ts), so nothing is held for them.
+    const seats = room.seats;
+    if (seats.length > 0) {
+      let goimEnv: PushBytes | undefined;
+      let taggedEnv: PushBytes | undefined;
+      for (let i = seats.length - 1; i >= 0; i--) {
+        const c = seats[i].member;
+        let env: PushBytes;
+        if (c.history === null) env = goimEnv ??= roomEnvelope(roomId, (goim ??= bytes.goim(true)));
+        else env = taggedEnv ??= roomEnvelope(roomId, bytes);
+        this.out.push(c, c.isWs ? env.ws() : env.tcp());
+      }
     }
     this.account('room', w0, d0, t0);
   }

@@ -148,6 +148,22 @@ export class PushBytes {
   }
 }
 
+/**
+ * A room batch as a multi-room connection receives it (docs/protocol.md#several-rooms): one
+ * op-23 frame (ver 1, seq 0) whose body is the room id's length (u16), the room id (UTF-8)
+ * and the batch's frames as a TCP client gets them. Built once per room batch and variant.
+ */
+export function roomEnvelope(roomId: string, batch: PushBytes): PushBytes {
+  const frames = batch.tcp();
+  if (frames.length === 0) return NOTHING;
+  const idLen = Buffer.byteLength(roomId);
+  const body = Buffer.allocUnsafe(2 + idLen + frames.length);
+  body.writeUInt16BE(idLen, 0);
+  body.write(roomId, 2);
+  body.set(frames, 2 + idLen);
+  return new PushBytes({ ver: 1, op: Op.RoomMessage, seq: 0, body });
+}
+
 /** A push with no bytes: Outbound writes nothing for it. */
 class NoBytes extends PushBytes {
   override tcp(): Buffer {

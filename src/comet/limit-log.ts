@@ -18,6 +18,10 @@ export const Limit = {
   Accepts: 'accepts',
   /** Op 12 to a room other than the one the auth mode granted (refused, connection kept). */
   RoomNotGranted: 'room_not_granted',
+  /** Op 19 past limits.maxRooms (refused, connection kept). */
+  Rooms: 'rooms',
+  /** An op-19 or op-21 body that is no valid room request, a join asking for history, or one during a replay (refused, connection kept). */
+  RoomRequest: 'room_request',
   /** Op 14 naming ops the auth mode did not grant (those ops ignored, connection kept). */
   AcceptsNotGranted: 'accepts_not_granted',
   /** A TLS handshake not finished within protocol.handshakeTimeout of accept (socket closed). */

@@ -42,6 +42,7 @@ export function cometSettings(config: Config, sharesWith: 'http api' | { metrics
       upstreamFramesPerSecond: limits.upstreamFramesPerSecond,
       upstreamFramesBurst: limits.upstreamFramesBurst,
       maxAccepts: limits.maxAccepts,
+      maxRooms: limits.maxRooms,
       maxRefusedWaiting: limits.maxRefusedWaiting,
       logicCalls: limits.logicCalls,
       connectQueue: limits.connectQueue,

@@ -57,6 +57,7 @@ const roomType = z
       .min(0)
       .max(2147483647)
       .refine((op) => op !== 18, 'op 18 is reserved for room history state (docs/history.md)')
+      .refine((op) => op < 19 || op > 23, 'ops 19 to 23 are reserved for joining rooms (docs/protocol.md#several-rooms)')
       .refine((op) => op < 24 || op > 29, 'ops 24 to 29 are reserved for the durable inbox (docs/protocol.md#durable-inbox)')
       .default(1000),
     /** Users with mid ≤ 0 may send. */
@@ -173,6 +174,8 @@ export const configSchema = z
         upstreamFramesBurst: z.number().int().min(1).default(100),
         /** Ops one connection may watch (auth accepts plus op-14 subs); a connection going past it is closed. */
         maxAccepts: z.number().int().min(1).max(65536).default(256),
+        /** Rooms one connection may be in at once (op 19 joins extra rooms); a join past it is refused. */
+        maxRooms: z.number().int().min(1).max(65536).default(128),
         /** Connect, Disconnect and routing-refresh calls one comet process has in flight to logic at once; more wait in a queue. */
         logicCalls: z.number().int().min(0).default(64),
         /** Handshakes that may wait for a logicCalls slot; a handshake past it is closed (limit connect_queue). */

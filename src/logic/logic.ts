@@ -243,6 +243,7 @@ export class Logic implements LogicService {
       heartbeatMs: this.node.heartbeat * this.node.heartbeatMax,
       roomFixed: token.roomFixed === true,
       acceptsFixed: token.acceptsFixed === true,
+      ...(token.rooms !== undefined ? { rooms: token.rooms } : {}),
       ...(token.history !== undefined ? { history: token.history } : {}),
       // Anonymous users (mid ≤ 0) are not reachable by mid, so they have no inbox.
       ...(token.inbox === true && token.mid > 0n ? { inbox: true } : {}),

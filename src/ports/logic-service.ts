@@ -25,6 +25,12 @@ export interface ConnectReply {
   roomFixed?: boolean;
   acceptsFixed?: boolean;
   /**
+   * Rooms the auth mode lets the client join with op 19 besides `roomId` (a JWT's `rooms`
+   * claim, a webhook's `rooms`; `type://*` = every room of the type). Absent = no list: any room
+   * unless `roomFixed` (docs/security.md#claims).
+   */
+  rooms?: string[];
+  /**
    * The token's `history` field (docs/history.md#opting-in): present = the client opted in to
    * offsets; what it asked to be replayed when it joins its room.
    */

@@ -11,6 +11,7 @@ import {
   encodeFrame,
   messageFrames,
   onlineCount,
+  roomMessage,
   text,
   utf8,
   stringifyToken,
@@ -210,5 +211,18 @@ describe('client tokens, back-off and nodes', () => {
     assert.deepEqual(nodeUrls(data, true), ['wss://a.goim.io:3103/sub', 'wss://[::1]:3103/sub']);
     assert.deepEqual(nodeTcpAddresses(data), ['a.goim.io:3101', '[::1]:3101']);
     assert.deepEqual(nodeUrls({ domain: 'conn.goim.io', ws_port: 3102 }), ['ws://conn.goim.io:3102/sub']);
+  });
+
+  it('reads an op-23 room message: the room, then its frames; a room that does not fit is an error', () => {
+    const frame = encodeFrame(1000, 'hi');
+    const body = new Uint8Array([0, 9, ...utf8('bytes://1'), ...frame]);
+    const { room, frames } = roomMessage(body);
+    assert.equal(room, 'bytes://1');
+    assert.deepEqual(
+      [...eachFrame(frames)].map((f) => [f.op, text(f.body)]),
+      [[1000, 'hi']],
+    );
+    assert.throws(() => roomMessage(new Uint8Array([0])), CodecError);
+    assert.throws(() => roomMessage(new Uint8Array([0, 5, 0x61])), CodecError);
   });
 });

@@ -44,6 +44,7 @@ function setup(routingRefreshMs = 0, heartbeatMs = 60_000) {
     ring: 8,
     routingRefreshMs,
     maxAccepts: 256,
+    maxRooms: 128,
     limitLog,
     clock,
     calls: new LogicCalls({ logicCalls: 64, connectQueue: 1000, disconnectQueue: 1000 }, limitLog, silentLogger, clock),

@@ -116,7 +116,7 @@ describe('room fan-out', () => {
 });
 
 describe('RoomTable', () => {
-  const member = (): RoomMember => ({ room: null, roomIndex: -1 });
+  const member = (): RoomMember => ({ room: null, roomIndex: -1, seats: null });
 
   it('keeps members dense with swap-remove and deletes emptied rooms', () => {
     const t = new RoomTable();
@@ -142,6 +142,38 @@ describe('RoomTable', () => {
     t.join(m, 'b');
     assert.deepEqual(t.ids(), ['b']);
     assert.deepEqual({ ...t.localCounts() }, { b: 1 });
+  });
+
+  it('seats: a multi-room member keeps its room as a seat, adds and drops others; rooms count members and seats', () => {
+    const t = new RoomTable();
+    const single = member();
+    const multi = member();
+    t.join(single, 'a');
+    t.join(multi, 'a');
+    t.multi(multi);
+    assert.equal(multi.roomIndex, -1);
+    assert.equal(single.roomIndex, 0, 'swap-removed without disturbing the other member');
+    const a = t.get('a')!;
+    assert.deepEqual([a.members.length, a.seats.length, a.size], [1, 1, 2]);
+    t.add(multi, 'b');
+    t.add(multi, 'c');
+    t.add(multi, 'b');
+    assert.deepEqual([...multi.seats!.keys()], ['a', 'b', 'c']);
+    assert.deepEqual({ ...t.localCounts() }, { a: 2, b: 1, c: 1 });
+    // Op 12 moves the primary room: the old one is left, the new one promoted or joined.
+    t.join(multi, 'c');
+    assert.deepEqual([multi.room?.id, [...multi.seats!.keys()]], ['c', ['b', 'c']]);
+    assert.equal(t.get('a')!.size, 1);
+    assert.equal(t.drop(multi, 'c'), true);
+    assert.equal(multi.room, null, 'dropping the primary room leaves none');
+    assert.equal(t.drop(multi, 'c'), false);
+    t.join(multi, 'd');
+    t.leave(multi);
+    assert.deepEqual([...multi.seats!.keys()], ['b']);
+    t.leaveAll(multi);
+    t.leaveAll(single);
+    assert.equal(t.size, 0);
+    assert.deepEqual(t.ids(), []);
   });
 
   it('reports the global count when known, else the local count; room ids are plain data', () => {

@@ -37,6 +37,9 @@ describe('embedded tsim with jwt auth', () => {
       websocket: { bind: ['127.0.0.1:0'] },
       httpServer: { addr: '127.0.0.1:0' },
       room: { signal: '20ms' },
+      comet: { renewOnline: '30ms' },
+      logic: { onlineReload: '30ms' },
+      limits: { maxRooms: 3 },
       auth: { mode: 'jwt', jwt: { secret: SECRET } },
     });
     tsim = await startEmbedded(config, silentLogger);
@@ -114,6 +117,57 @@ describe('embedded tsim with jwt auth', () => {
       assert.equal(Buffer.from((await c.nextWhere((f) => f.op === Op.ChangeRoomReply)).body).toString(), `live://granted-${mid}`);
       await push(`room?operation=1000&type=live&room=granted-${mid}`, 'back');
       assert.equal(Buffer.from((await c.nextWhere((f) => f.op === 1000)).body).toString(), 'back');
+    });
+  }
+
+  for (const transport of ['tcp', 'ws'] as const) {
+    it(`extra rooms: the token's rooms claim decides what op 19 joins; pushes come enveloped, counts per room (${transport})`, async () => {
+      const mid = transport === 'tcp' ? 201 : 202;
+      const c = await open(transport);
+      await c.auth(await sign({ mid, room_id: `live://home-${mid}`, rooms: [`live://extra-${mid}`, 'chat://*'] }));
+      const goim = await open(transport);
+      await goim.auth(await sign({ mid: mid + 10, room_id: `live://extra-${mid}` }));
+      const join = async (room: string, seq: number) => {
+        c.send(Op.Join, room, 1, seq);
+        return JSON.parse(Buffer.from((await c.nextWhere((f) => f.op === Op.JoinReply && f.seq === seq)).body).toString()) as {
+          code: number;
+          rooms: string[];
+        };
+      };
+      assert.equal((await join(`live://extra-${mid}`, 2)).code, 0);
+      assert.equal((await join(`chat://${mid}`, 3)).code, 0);
+      assert.equal((await join(`live://other-${mid}`, 4)).code, 3, 'not listed');
+      assert.equal((await join(`chat://more-${mid}`, 5)).code, 4, 'limits.maxRooms');
+
+      const push = (type: string, room: string, body: string) =>
+        fetch(`${api}/goim/push/room?operation=1000&type=${type}&room=${room}`, { method: 'POST', body }).then((r) => r.text());
+      for (const [type, room] of [
+        ['live', `home-${mid}`],
+        ['live', `extra-${mid}`],
+        ['chat', `${mid}`],
+      ]) {
+        assert.equal(await push(type, room, `to ${type}://${room}`), '{"code":0,"message":""}');
+        const f = await c.nextWhere((x) => x.op === Op.RoomMessage);
+        const body = Buffer.from(f.body);
+        const key = body.subarray(2, 2 + body.readUInt16BE(0)).toString();
+        const inner = body.subarray(2 + key.length);
+        assert.deepEqual([key, inner.readInt32BE(8), inner.subarray(16).toString()], [`${type}://${room}`, 1000, `to ${type}://${room}`]);
+      }
+      // The goim member of the extra room gets the plain frame.
+      assert.equal(Buffer.from((await goim.nextWhere((f) => f.op === 1000)).body).toString(), `to live://extra-${mid}`);
+
+      // Logic's room counts count the multi-room connection in each of its rooms.
+      const online = async () => {
+        const r = await fetch(`${api}/goim/online/room?type=live&rooms=home-${mid}&rooms=extra-${mid}`);
+        return ((await r.json()) as { data: Record<string, number> }).data;
+      };
+      let counts: Record<string, number> = {};
+      for (let i = 0; i < 200; i++) {
+        counts = await online();
+        if (counts[`extra-${mid}`] === 2 && counts[`home-${mid}`] === 1) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.deepEqual(counts, { [`home-${mid}`]: 1, [`extra-${mid}`]: 2 });
     });
   }
 });

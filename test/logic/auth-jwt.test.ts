@@ -48,6 +48,31 @@ describe('jwt auth: HS256', () => {
     assert.deepEqual(r, { ok: true, mid: 123n, key: 'dev-1', roomId: 'live://1000', accepts: [1000, 1001], roomFixed: true, acceptsFixed: true });
   });
 
+  it("maps a rooms claim (never the body's); refuses one of the wrong type or size", async () => {
+    const token = await hs256({ mid: 1, room_id: 'live://1', rooms: ['chat://a', 'news://*'] });
+    const r = await connect(auth, JSON.stringify({ token, rooms: ['evil://1'] }));
+    assert.deepEqual(r, {
+      ok: true,
+      mid: 1n,
+      key: '',
+      roomId: 'live://1',
+      accepts: [],
+      roomFixed: true,
+      acceptsFixed: true,
+      rooms: ['chat://a', 'news://*'],
+    });
+    const none = await connect(auth, await hs256({ mid: 1, rooms: [] }));
+    assert.deepEqual((none as { rooms?: string[] }).rooms, []);
+    const bodyOnly = await connect(
+      jwtAuth({ secret: SECRET, trustBody: true }),
+      JSON.stringify({ token: await hs256({ mid: 1 }), rooms: ['evil://1'] }),
+    );
+    assert.equal((bodyOnly as { rooms?: string[] }).rooms, undefined, 'a list grants rooms: never from the body');
+    for (const rooms of ['chat://a', [1], [''], ['x'.repeat(257)], Array.from({ length: 1025 }, (_, i) => `r://${i}`)]) {
+      denied(await connect(auth, await hs256({ mid: 1, rooms })), 'claims');
+    }
+  });
+
   it('takes the JWT as the whole body as well (whitespace around it ignored)', async () => {
     const token = await hs256({ mid: 7, room: 'live://7' });
     const r = await connect(auth, `  ${token}\n`);

@@ -97,6 +97,24 @@ describe('webhook auth', () => {
     assert.equal(seen.length, calls);
   });
 
+  it('takes the rooms op 19 may join from the answer; a badly typed list refuses', async () => {
+    handler = answer(200, '{"allow":true,"mid":5,"room_id":"live://1","rooms":["chat://2","news://*"]}');
+    assert.deepEqual(await connect(webhook()), {
+      ok: true,
+      mid: 5n,
+      key: '',
+      roomId: 'live://1',
+      accepts: [],
+      roomFixed: true,
+      acceptsFixed: true,
+      rooms: ['chat://2', 'news://*'],
+    });
+    handler = answer(200, '{"allow":true,"mid":5,"rooms":"chat://2"}');
+    const bad = await connect(webhook());
+    assert.equal(bad.ok, false);
+    if (!bad.ok) assert.equal(bad.reason, 'webhook_error');
+  });
+
   it('passes on the history request of a JSON token (the client opted in); a bad one is refused before any call', async () => {
     handler = answer(200, '{"allow":true,"mid":5,"room_id":"live://1"}');
     const r = await connect(webhook(), '{"session":"s-2","history":{"since":41,"epoch":"ab"}}');

@@ -195,6 +195,22 @@ describe('history API', () => {
     assert.match(r.body, /operation 18 is reserved/);
   });
 
+  it('pushes with operations 19 to 23 (joining rooms, the op-23 envelope) are refused on every push route; 30 is not', async () => {
+    for (const op of [19, 23]) {
+      for (const path of [
+        `/goim/push/room?operation=${op}&type=live&room=1000`,
+        `/goim/push/keys?operation=${op}&keys=k`,
+        `/goim/push/all?operation=${op}`,
+      ]) {
+        const r = await request(s.base, path, { method: 'POST', body: 'x' });
+        assert.equal(r.status, 400, path);
+        assert.match(r.body, new RegExp(`operation ${op} is reserved for joining rooms`));
+      }
+    }
+    const ok = await request(s.base, '/goim/push/room?operation=30&type=live&room=1000', { method: 'POST', body: 'x' });
+    assert.equal(ok.status, 200);
+  });
+
   it('bad parameters: 400 in the envelope naming the parameter', async () => {
     const cases: Array<[string, RegExp]> = [
       ['/tsim/history/room?room=1000', /type/],

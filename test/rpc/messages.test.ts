@@ -37,6 +37,8 @@ test('goim.logic.ConnectReply packs accepts and carries ns heartbeat', () => {
     historySince: undefined,
     historyEpoch: '',
     inbox: false,
+    roomsListed: false,
+    rooms: [],
   };
   assert.deepEqual(Buffer.from(ConnectReply.encode(reply).finish()), bytes);
   assert.deepEqual(ConnectReply.decode(bytes), reply);
@@ -56,12 +58,26 @@ test('ConnectReply: the room_fixed / accepts_fixed extensions (fields 100, 101) 
     historySince: undefined,
     historyEpoch: '',
     inbox: false,
+    roomsListed: false,
+    rooms: [],
   };
   const bytes = Buffer.from(ConnectReply.encode(reply).finish());
   // Tags 100 and 101, varint 1: a goim (Go proto3) decoder keeps them as unknown fields.
   assert.deepEqual(bytes.subarray(bytes.length - 6), hex('a0 06 01 a8 06 01'));
   assert.deepEqual(ConnectReply.decode(bytes), reply);
   assert.equal(ConnectReply.decode(hex('1a 08 6c 69 76 65 3a 2f 2f 31')).roomFixed, false);
+});
+
+test('ConnectReply: the rooms extension (fields 107, 108) tells an empty list from none', () => {
+  const base = ConnectReply.decode(hex('1a 01 72'));
+  const listed = { ...base, roomsListed: true, rooms: ['chat://1', 'news://*'] };
+  const bytes = Buffer.from(ConnectReply.encode(listed).finish());
+  // Tag 107 varint (d8 06 01), then tag 108 length-delimited (e2 06) once per room.
+  assert.deepEqual(bytes, hex('1a 01 72 | d8 06 01 | e2 06 08 63 68 61 74 3a 2f 2f 31 | e2 06 08 6e 65 77 73 3a 2f 2f 2a'));
+  assert.deepEqual(ConnectReply.decode(bytes), listed);
+  const none = { ...base, roomsListed: true, rooms: [] };
+  assert.deepEqual(ConnectReply.decode(ConnectReply.encode(none).finish()), none);
+  assert.equal(base.roomsListed, false);
 });
 
 test('ConnectReply decodes unpacked accepts too (proto3 parsers accept both)', () => {
@@ -84,6 +100,8 @@ test('int64 mids beyond 2^53 and negative mids survive', () => {
       historySince: undefined,
       historyEpoch: '',
       inbox: false,
+      roomsListed: false,
+      rooms: [],
     };
     assert.equal(ConnectReply.decode(ConnectReply.encode(reply).finish()).mid, mid);
   }

@@ -121,6 +121,8 @@ export class StubLogic implements LogicService {
       // As an auth mode that grants the room / accepts would (jwt, webhook).
       ...(token.room_fixed === true ? { roomFixed: true } : {}),
       ...(token.accepts_fixed === true ? { acceptsFixed: true } : {}),
+      // As a JWT's `rooms` claim (docs/security.md#claims).
+      ...(Array.isArray(token.rooms) ? { rooms: token.rooms.map(String) } : {}),
       // Opted in to room history, as logic passes the token's request on (docs/history.md#opting-in).
       ...(token.history !== undefined && token.history !== null ? { history: historyAsk(token.history) } : {}),
     };

@@ -4,7 +4,15 @@
 
 export * from './codec.js';
 export { TsimClient, type TsimClientOptions, type WebSocketConstructor } from './client.js';
-export { type ClientSession, type ClientState, type DanmakuInput, type DanmakuReply, type ReconnectOptions, type SessionOptions } from './session.js';
+export {
+  type ClientSession,
+  type ClientState,
+  type DanmakuInput,
+  type DanmakuReply,
+  type ReconnectOptions,
+  type RoomsReply,
+  type SessionOptions,
+} from './session.js';
 export { type HistoryOptions, type RoomStateEvent } from './room-history.js';
 export {
   InboxError,

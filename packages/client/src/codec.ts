@@ -109,6 +109,18 @@ export function messageFrames(message: Uint8Array): DecodedFrame[] {
   return outer.op === 9 ? [...eachFrame(outer.body)] : [outer];
 }
 
+/**
+ * An op-23 body (docs/protocol.md#several-rooms): the room it is for and its frames (one or
+ * more, as a TCP client gets a room batch; iterate them with eachFrame). Throws CodecError
+ * when the room does not fit.
+ */
+export function roomMessage(body: Uint8Array): { room: string; frames: Uint8Array } {
+  if (body.length < 2) throw new CodecError(`room message of ${body.length} bytes has no room length`);
+  const len = (body[0] << 8) | body[1];
+  if (2 + len > body.length) throw new CodecError(`room message of ${body.length} bytes cannot hold a room of ${len} bytes`);
+  return { room: text(body.subarray(2, 2 + len)), frames: body.subarray(2 + len) };
+}
+
 /** The room online count carried by a heartbeat reply (op 3): int32 BE, 0 when absent. */
 export function onlineCount(body: Uint8Array): number {
   return body.length >= 4 ? viewOf(body).getInt32(0) : 0;

@@ -13,6 +13,8 @@ export class PushMessage implements ClientFrame {
     readonly seq = 0,
     /** The message's offset in its room's history (docs/history.md), 0 when it has none or the client did not opt in. */
     readonly offset = 0,
+    /** The room it was sent to, once the client joined extra rooms (docs/protocol.md#several-rooms); '' otherwise. */
+    readonly room = '',
   ) {}
 
   /** The body as UTF-8 text. */

@@ -23,6 +23,14 @@ export const Op = {
   UnsubReply: 17,
   /** tsim: the state of a room's history (docs/history.md#opting-in); only to clients that opted in. */
   RoomState: 18,
+  /** tsim: join an extra room (docs/protocol.md#several-rooms); the connection becomes multi-room. */
+  Join: 19,
+  JoinReply: 20,
+  /** tsim: leave one of the connection's rooms. */
+  Leave: 21,
+  LeaveReply: 22,
+  /** tsim: a room batch to a multi-room connection: u16 room length, room, the batch's frames. */
+  RoomMessage: 23,
   /** tsim, durable inbox (docs/protocol.md#durable-inbox): acknowledge up to a seq, and its reply. */
   InboxAck: 24,
   InboxAckReply: 25,

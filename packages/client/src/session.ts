@@ -2,7 +2,7 @@
 // replies, pushes, reconnects. TsimClient (WebSocket) and TcpClient (raw TCP) only supply
 // a way to open one connection ("link").
 
-import { MAX_CLIENT_BODY, Op, type ClientFrame, eachFrame, encodeFrame, onlineCount, text as utf8Text, utf8 } from './codec.js';
+import { MAX_CLIENT_BODY, Op, type ClientFrame, eachFrame, encodeFrame, onlineCount, roomMessage, text as utf8Text, utf8 } from './codec.js';
 import { Listeners, type Listener } from './events.js';
 import type { Link, LinkEvents } from './link.js';
 import { type ClientEvents, type CloseEvent, PushMessage } from './messages.js';
@@ -78,6 +78,24 @@ export interface DanmakuReply {
   message?: string;
 }
 
+/**
+ * The server's answer to joinRoom / leaveRoom (docs/protocol.md#several-rooms): code 0, or a
+ * refusal code with a message, and the connection's rooms. Code -1: no answer (not connected,
+ * or the connection ended first); a join is then made after the next auth.
+ */
+export interface RoomsReply {
+  code: number;
+  message?: string;
+  /** Of several rooms joined at once, the one refused. */
+  room?: string;
+  rooms: string[];
+}
+
+/** Join refused because the server was replaying the primary room's history (sent again at its op 18). */
+const JOIN_BUSY = 6;
+/** A busy join is also sent again after this long: a room type without history replays without an op 18. */
+const BUSY_RETRY_MS = 500;
+
 /** Danmaku waiting for an answer, kept across reconnects (same nonce). */
 interface Outgoing {
   body: Uint8Array;
@@ -103,6 +121,11 @@ interface Conn {
   tokenChanges: number;
   ended: boolean;
   onGone: (() => void)[];
+  /**
+   * A join was sent on this connection: op-23 frames are room envelopes from then on (they may
+   * come before the join's reply, which waits behind earlier replies).
+   */
+  multi: boolean;
 }
 
 interface Pending {
@@ -112,6 +135,8 @@ interface Pending {
   danmaku?: Outgoing;
   /** ChangeRoom: the room asked for; a reply naming another room means the change was refused. */
   room?: string;
+  /** Join / Leave: takes the JSON reply. */
+  rooms?: (r: RoomsReply) => void;
 }
 
 /** Ops that have their own method (or are replies) and so cannot go through send(). */
@@ -133,6 +158,11 @@ const RESERVED_OPS = new Set<number>([
   Op.InboxMessage,
   Op.InboxFetchReply,
   Op.InboxState,
+  Op.Join,
+  Op.JoinReply,
+  Op.Leave,
+  Op.LeaveReply,
+  Op.RoomMessage,
 ]);
 
 const CLOSE_GRACE_MS = 3000;
@@ -173,6 +203,14 @@ export abstract class ClientSession {
   private readonly subbed = new Set<number>();
   private readonly unsubbed = new Set<number>();
   private changes = 0;
+  /** Extra rooms asked for with joinRoom, joined again after every reconnect. */
+  private readonly joined = new Set<string>();
+  /** Joins answered "busy" (the server replays the primary room's history), sent again at its op 18. */
+  private busyJoins: (() => void)[] = [];
+  /** joinRoom calls waiting for the join in flight; the next request takes all their rooms at once. */
+  private joinWaiters: { rooms: string[]; resolve: (r: RoomsReply) => void }[] = [];
+  private joinRunning = false;
+  private busyTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param urls transport addresses, tried in turn on reconnects. */
   protected constructor(urls: string[], options: SessionOptions) {
@@ -258,6 +296,50 @@ export abstract class ClientSession {
   /** The durable inbox (clients with `inbox`): ack(), fetch(), its state. */
   get inbox(): Inbox | null {
     return this._inbox;
+  }
+
+  /**
+   * Joins extra rooms on this connection (op 19, docs/protocol.md#several-rooms): one room, or
+   * several, sent as few frames as the body size allows. From the first join on, room messages
+   * say their room (`message.room`). Rooms are joined again after every reconnect until
+   * leaveRoom(); a refused one (code > 0) is forgotten. Resolves with code 0 and the rooms, or
+   * the first refusal (with the `room` refused when there were several). Never rejects.
+   */
+  joinRoom(rooms: string | string[]): Promise<RoomsReply> {
+    const list = [...new Set(Array.isArray(rooms) ? rooms : [rooms])];
+    for (const r of list) this.joined.add(r);
+    return new Promise<RoomsReply>((resolve) => {
+      const conn = this.conn;
+      if (conn === null || !conn.authenticated) {
+        resolve({ code: -1, message: 'not connected', rooms: this.rooms });
+        return;
+      }
+      this.joinWaiters.push({ rooms: list, resolve });
+      this.pumpJoins(conn);
+    });
+  }
+
+  /** Leaves one of the connection's rooms (op 21), the primary one included; not joined again after reconnects. */
+  leaveRoom(room: string): Promise<RoomsReply> {
+    this.joined.delete(room);
+    if (room === this.primaryRoom()) {
+      this.room = '';
+      this.changes++;
+    }
+    return new Promise<RoomsReply>((resolve) => {
+      const conn = this.conn;
+      if (conn === null || !conn.authenticated || !this.sendRooms(conn, Op.Leave, [room], resolve)) {
+        resolve({ code: -1, message: 'not connected', rooms: this.rooms });
+      }
+    });
+  }
+
+  /** The rooms this client is in (or will be, once connected): its primary room, then those joined. */
+  get rooms(): string[] {
+    const primary = this.primaryRoom();
+    const out = primary !== undefined && primary !== '' ? [primary] : [];
+    for (const r of this.joined) if (r !== primary) out.push(r);
+    return out;
   }
 
   /** Where this client stands in its room's history (clients with `history`). */
@@ -369,6 +451,7 @@ export abstract class ClientSession {
       tokenChanges: 0,
       ended: false,
       onGone: [],
+      multi: false,
     };
     this.conn = conn;
     this._state = 'connecting';
@@ -455,6 +538,12 @@ export abstract class ClientSession {
     this.heartbeatTimer = this.authTimer = undefined;
     for (const p of this.pending.values()) p.resolve(false);
     this.pending.clear();
+    // Joined again after the next auth; their callers get this connection's end as the answer.
+    // Their callers get this connection's end as the answer (joinList sees conn.ended).
+    for (const retry of this.busyJoins.splice(0)) retry();
+    for (const w of this.joinWaiters.splice(0)) w.resolve({ code: -1, message: 'the connection ended', rooms: this.rooms });
+    clearTimeout(this.busyTimer);
+    this.busyTimer = undefined;
     // Danmaku stay in `outgoing` and are sent again (same nonce) after the next auth.
     for (const out of this.outgoing) out.seq = 0;
     this._inbox?.disconnected(this.stopped || this.backoff === null || this.attempt >= this.maxAttempts);
@@ -486,6 +575,10 @@ export abstract class ClientSession {
     this._inbox?.connected();
     // Changes made while connecting (or not expressible in the token) follow as requests.
     if (!conn.rewritten || conn.tokenChanges !== this.changes) this.replayChanges(conn);
+    if (this.joined.size > 0) {
+      this.joinWaiters.unshift({ rooms: [...this.joined], resolve: () => {} });
+      this.pumpJoins(conn);
+    }
     // goim's JavaScript client heartbeats at once, then on every interval.
     this.unanswered = 0;
     this.heartbeat(conn);
@@ -519,6 +612,14 @@ export abstract class ClientSession {
       if (f.op === Op.AuthReply) this.authenticated(conn);
       return;
     }
+    if (f.op === Op.RoomMessage && f.seq === 0 && conn.multi) {
+      const { room, frames } = roomMessage(f.body);
+      for (const inner of eachFrame(frames)) {
+        if (conn.ended) return;
+        this.deliver(inner, room);
+      }
+      return;
+    }
     if (f.op === Op.Raw && this.envelopes) {
       for (const inner of eachFrame(f.body)) {
         if (conn.ended) return; // a listener closed the client mid-batch
@@ -543,6 +644,8 @@ export abstract class ClientSession {
       case Op.ChangeRoomReply:
       case Op.SubReply:
       case Op.UnsubReply:
+      case Op.JoinReply:
+      case Op.LeaveReply:
         this.settle(f.seq, f.op - 1, f.body);
         return;
       case Op.SendMsgReply:
@@ -557,11 +660,17 @@ export abstract class ClientSession {
     }
   }
 
-  private deliver(f: ClientFrame): void {
+  /** One pushed frame; `room` names its room when it came in an op-23 envelope. */
+  private deliver(f: ClientFrame, room = ''): void {
     if (f.seq === 0 && this._inbox?.push(f) === true) return;
     const h = this.history;
     if (h === null) {
-      this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq));
+      this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq, 0, room));
+      return;
+    }
+    if (room !== '' && room !== h.position.room) {
+      // History is followed in the primary room only: other rooms' messages pass as they come.
+      if (f.op !== Op.RoomState) this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq, f.seq >>> 0, room));
       return;
     }
     if (f.op === Op.RoomState && f.seq === 0) {
@@ -571,13 +680,14 @@ export abstract class ClientSession {
         for (const m of flushed) this.listeners.emit('message', m);
         this.listeners.emit('roomState', ev);
         if (!ev.recovered) this.listeners.emit('notRecovered', ev);
+        this.retryBusyJoins();
         return;
       }
     }
     // Offsets are unsigned 32-bit on the wire; a duplicate (redelivered, or replayed and live) is
     // dropped, and a message past a gap waits (at most gapWaitMs) for the gap to fill.
     const offset = f.seq >>> 0;
-    for (const m of h.order(offset, new PushMessage(f.op, f.body, f.ver, f.seq, offset))) this.listeners.emit('message', m);
+    for (const m of h.order(offset, new PushMessage(f.op, f.body, f.ver, f.seq, offset, room))) this.listeners.emit('message', m);
     if (h.waiting === 0) {
       clearTimeout(this.gapTimer);
       this.gapTimer = undefined;
@@ -613,6 +723,10 @@ export abstract class ClientSession {
       p.danmaku.resolve(danmakuReply(body));
       return true;
     }
+    if (p.rooms !== undefined) {
+      p.rooms(roomsReply(body, this.rooms));
+      return true;
+    }
     if (p.room !== undefined && body !== undefined) {
       // A server that granted this connection its room answers a refused change with the room
       // the connection stayed in (docs/protocol.md): remember that one for reconnects.
@@ -626,6 +740,107 @@ export abstract class ClientSession {
     }
     p.resolve(true);
     return true;
+  }
+
+  /**
+   * Sends the rooms of every joinRoom call waiting, together, once no join is in flight: an app
+   * joining rooms one call at a time still sends few frames.
+   */
+  private pumpJoins(conn: Conn): void {
+    if (this.joinRunning || this.joinWaiters.length === 0 || conn.ended) return;
+    this.joinRunning = true;
+    const waiters = this.joinWaiters.splice(0);
+    const all = [...new Set(waiters.flatMap((w) => w.rooms))];
+    this.joinList(conn, all, new Map(), (ended, refusals, rooms) => {
+      this.joinRunning = false;
+      for (const w of waiters) w.resolve(ended ?? outcome(w.rooms, refusals, rooms));
+      this.pumpJoins(conn);
+    });
+  }
+
+  /**
+   * Joins `rooms` on `conn`, one request at a time (the frame rate and the reply ring stay small
+   * whatever the number of rooms), as many per frame as maxBody allows. A refused room is
+   * forgotten and the rest go on; a "busy" answer (the server replays the primary room's
+   * history) is sent again at that replay's op 18, or after BUSY_RETRY_MS. `done` gets the
+   * refusals and the rooms of the server's last answer, or `ended` when the connection ended first.
+   */
+  private joinList(
+    conn: Conn,
+    rooms: string[],
+    refusals: Map<string, RoomsReply>,
+    done: (ended: RoomsReply | undefined, refusals: Map<string, RoomsReply>, rooms: string[]) => void,
+    last?: string[],
+  ): void {
+    if (conn.ended) {
+      done({ code: -1, message: 'the connection ended', rooms: this.rooms }, refusals, this.rooms);
+      return;
+    }
+    const left = rooms.filter((r) => this.joined.has(r)); // left meanwhile: not joined
+    if (left.length === 0) {
+      done(undefined, refusals, last ?? this.rooms);
+      return;
+    }
+    let n = 1;
+    while (n < left.length && utf8(JSON.stringify({ rooms: left.slice(0, n + 1) })).length <= this.maxBody) n++;
+    const chunk = left.slice(0, n);
+    const sent = this.sendRooms(conn, Op.Join, chunk, (r) => {
+      if (r.code === JOIN_BUSY && !conn.ended) {
+        this.busyJoins.push(() => this.joinList(conn, left, refusals, done, last));
+        this.busyTimer ??= setTimeout(() => this.retryBusyJoins(), BUSY_RETRY_MS);
+        return;
+      }
+      if (r.code < 0) {
+        done(r, refusals, this.rooms);
+        return;
+      }
+      let rest = left.slice(n);
+      if (r.code > 0) {
+        // One room refused, or the whole frame; the rooms of the frame the server did not join
+        // (after the refused one, or all of them when a key was bad) are tried again.
+        const at = r.room !== undefined ? chunk.indexOf(r.room) : chunk.length === 1 ? 0 : -1;
+        const refused = at >= 0 ? [chunk[at]] : chunk;
+        if (at >= 0) {
+          const inNow = new Set(r.rooms);
+          rest = [...chunk.filter((room, i) => i !== at && !inNow.has(room)), ...rest];
+        }
+        for (const room of refused) {
+          this.joined.delete(room);
+          const why: RoomsReply = { code: r.code, room, rooms: [] };
+          if (r.message !== undefined) why.message = r.message;
+          refusals.set(room, why);
+        }
+      }
+      this.joinList(conn, rest, refusals, done, r.rooms);
+    });
+    if (!sent) done({ code: -1, message: 'not connected', rooms: this.rooms }, refusals, this.rooms);
+  }
+
+  /** Op 19 with `{"room"}` or `{"rooms"}`, or op 21 with `{"room"}`. */
+  private sendRooms(conn: Conn, op: number, rooms: string[], done: (r: RoomsReply) => void): boolean {
+    const seq = this.nextSeq();
+    const known = this.rooms;
+    if (op === Op.Join) conn.multi = true;
+    this.pending.set(seq, { op, resolve: (ok) => ok || done({ code: -1, message: 'the connection ended', rooms: known }), rooms: done });
+    const body = rooms.length === 1 ? { room: rooms[0] } : { rooms };
+    if (this.write(conn, op, utf8(JSON.stringify(body)), seq)) return true;
+    this.pending.delete(seq);
+    return false;
+  }
+
+  private retryBusyJoins(): void {
+    clearTimeout(this.busyTimer);
+    this.busyTimer = undefined;
+    for (const retry of this.busyJoins.splice(0)) retry();
+  }
+
+  /** The auth / op-12 room: the last changeRoom, else the object token's room_id. */
+  private primaryRoom(): string | undefined {
+    if (this.room !== undefined) return this.room;
+    const t = this.token;
+    if (typeof t !== 'object' || t === null || t instanceof Uint8Array) return undefined;
+    const r = t.room_id;
+    return typeof r === 'string' ? r : undefined;
   }
 
   private sendOutgoing(conn: Conn, out: Outgoing): void {
@@ -723,6 +938,31 @@ function roomOfJsonForm(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What one joinRoom call is answered: the first of its rooms refused, else code 0; with the connection's rooms. */
+function outcome(rooms: string[], refusals: Map<string, RoomsReply>, now: string[]): RoomsReply {
+  for (const room of rooms) {
+    const why = refusals.get(room);
+    if (why !== undefined) return { ...why, rooms: now };
+  }
+  return { code: 0, rooms: now };
+}
+
+/** Op 20 / op 22's JSON body; anything unreadable is code -1 with the rooms the client knows. */
+function roomsReply(body: Uint8Array | undefined, known: string[]): RoomsReply {
+  try {
+    const v = JSON.parse(utf8Text(body ?? new Uint8Array(0))) as Record<string, unknown>;
+    if (typeof v.code === 'number' && Array.isArray(v.rooms)) {
+      const r: RoomsReply = { code: v.code, rooms: v.rooms.filter((x): x is string => typeof x === 'string') };
+      if (typeof v.message === 'string') r.message = v.message;
+      if (typeof v.room === 'string') r.room = v.room;
+      return r;
+    }
+  } catch {
+    // fall through
+  }
+  return { code: -1, message: 'unreadable answer', rooms: known };
 }
 
 /** Op 5's JSON body; anything else (a goim server's header-only echo comes as op 4) is code -1. */

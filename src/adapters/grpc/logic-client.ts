@@ -137,6 +137,7 @@ export class GrpcLogicClient implements LogicService {
       heartbeatMs: Number(r.heartbeat / NS_PER_MS),
       roomFixed: r.roomFixed,
       acceptsFixed: r.acceptsFixed,
+      ...(r.roomsListed ? { rooms: r.rooms } : {}),
       ...(r.offsets
         ? {
             history: {

@@ -33,6 +33,8 @@ export function serveLogic(target: LogicService, addr: string, opts: RpcServerOp
         historySince: reply.history?.since !== undefined ? BigInt(reply.history.since) : undefined,
         historyEpoch: reply.history?.epoch ?? '',
         inbox: reply.inbox === true,
+        roomsListed: reply.rooms !== undefined,
+        rooms: reply.rooms ?? [],
       };
     }),
     disconnect: unary(async (req) => ({

@@ -12,6 +12,8 @@ export interface AuthIdentity {
   roomFixed?: boolean;
   /** The accepts were granted by the mode: op 14 may only add ops among them. */
   acceptsFixed?: boolean;
+  /** Rooms op 19 may join besides roomId (a `rooms` claim); absent = no list (docs/security.md#claims). */
+  rooms?: string[];
   /** The client opted in to room history (docs/history.md#opting-in). */
   history?: HistoryAsk;
   /** The client opted in to the durable inbox of its mid (docs/protocol.md#durable-inbox). */

@@ -54,6 +54,23 @@ export function acceptsOf(value: unknown, name: string): number[] | undefined {
   return out;
 }
 
+/** Most entries of a `rooms` claim, and the longest one in bytes (the comet's join bound: docs/security.md#limits). */
+const MAX_ROOMS_CLAIM = 1024;
+const MAX_ROOM_KEY_BYTES = 256;
+
+/** A list of room keys (`type://*` allowed), or undefined when absent (null counts as absent). */
+export function roomsOf(value: unknown, name: string): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) throw new ClaimError(`${name} must be an array of room keys`);
+  if (value.length > MAX_ROOMS_CLAIM) throw new ClaimError(`${name} lists more than ${MAX_ROOMS_CLAIM} rooms`);
+  for (const v of value) {
+    if (typeof v !== 'string' || v === '' || Buffer.byteLength(v) > MAX_ROOM_KEY_BYTES) {
+      throw new ClaimError(`${name} must hold room keys of 1 to ${MAX_ROOM_KEY_BYTES} bytes`);
+    }
+  }
+  return value as string[];
+}
+
 /** Printable, bounded text from a remote party (for the log). */
 export function sanitize(text: string, max = 100): string {
   const clean = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();

@@ -13,7 +13,7 @@ import type { Logger } from '../../log.js';
 import type { ConnectRequest, HistoryAsk } from '../../ports/index.js';
 import { historyAsk, HistoryAskError } from '../../protocol/history-ask.js';
 import { allow, deny, type AuthDenial, type AuthIdentity, type AuthResult, type Authenticator } from './authenticator.js';
-import { acceptsOf, ClaimError, isDecimal, midOf, stringOf } from './claims.js';
+import { acceptsOf, ClaimError, isDecimal, midOf, roomsOf, stringOf } from './claims.js';
 import { loadJwtKeys, NoKeyError, type JwtConfig, type JwtKeys } from './jwt-keys.js';
 
 /** base64url header.payload.signature (the signature may be empty: alg none, refused later). */
@@ -156,6 +156,8 @@ export class JwtAuthenticator implements Authenticator {
     const claimedAccepts = acceptsOf(claims.accepts, 'claim "accepts"');
     const accepts = claimedAccepts ?? acceptsOf(fromBody?.accepts, 'body "accepts"') ?? [];
     const key = stringOf(claims.key, 'claim "key"') ?? '';
+    // Never from the body: a list grants rooms.
+    const rooms = roomsOf(claims.rooms, 'claim "rooms"');
     // What the token grants binds the connection; only with trustBody are the claims the
     // token leaves out the client's choice, after login too (docs/security.md).
     return {
@@ -165,6 +167,7 @@ export class JwtAuthenticator implements Authenticator {
       accepts,
       roomFixed: claimedRoom !== undefined || !this.trustBody,
       acceptsFixed: claimedAccepts !== undefined || !this.trustBody,
+      ...(rooms !== undefined ? { rooms } : {}),
       ...historyOf(body),
       ...inboxOf(body),
     };

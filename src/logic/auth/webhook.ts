@@ -13,7 +13,7 @@ import type { Config } from '../../config/schema.js';
 import type { Logger } from '../../log.js';
 import type { ConnectRequest } from '../../ports/index.js';
 import { allow, deny, type AuthResult, type Authenticator } from './authenticator.js';
-import { acceptsOf, ClaimError, midOf, sanitize, stringOf } from './claims.js';
+import { acceptsOf, ClaimError, midOf, roomsOf, sanitize, stringOf } from './claims.js';
 import { httpUrl } from './config-values.js';
 import { historyAsk, HistoryAskError } from '../../protocol/history-ask.js';
 import type { HistoryAsk } from '../../ports/index.js';
@@ -179,6 +179,7 @@ export class WebhookAuthenticator implements Authenticator {
       return deny('webhook_denied', `webhook: denied${why}`);
     }
     try {
+      const rooms = roomsOf(a.rooms, '"rooms"');
       return allow({
         mid: a.mid === undefined || a.mid === null ? 0n : midOf(a.mid, '"mid"'),
         key: stringOf(a.key, '"key"') ?? '',
@@ -187,6 +188,7 @@ export class WebhookAuthenticator implements Authenticator {
         // The business server decided the room and ops; the client cannot widen them later.
         roomFixed: true,
         acceptsFixed: true,
+        ...(rooms !== undefined ? { rooms } : {}),
       });
     } catch (err) {
       if (err instanceof ClaimError) return deny('webhook_error', `webhook: bad answer: ${err.message}`);

@@ -101,6 +101,12 @@ export interface ConnectReply {
   historyEpoch: string;
   /** tsim extension (docs/protocol.md#durable-inbox): the token's "inbox": true. */
   inbox: boolean;
+  /**
+   * tsim extension (docs/protocol.md#several-rooms): the auth mode listed the rooms op 19 may
+   * join (rooms_listed, so that an empty list still says "none"); "type://*" = every room of the type.
+   */
+  roomsListed: boolean;
+  rooms: string[];
 }
 
 export interface DisconnectReq {
@@ -619,6 +625,8 @@ function createBaseConnectReply(): ConnectReply {
     historySince: undefined,
     historyEpoch: "",
     inbox: false,
+    roomsListed: false,
+    rooms: [],
   };
 }
 
@@ -672,6 +680,12 @@ export const ConnectReply: MessageFns<ConnectReply> = {
     }
     if (message.inbox !== false) {
       writer.uint32(848).bool(message.inbox);
+    }
+    if (message.roomsListed !== false) {
+      writer.uint32(856).bool(message.roomsListed);
+    }
+    for (const v of message.rooms) {
+      writer.uint32(866).string(v!);
     }
     return writer;
   },
@@ -795,6 +809,22 @@ export const ConnectReply: MessageFns<ConnectReply> = {
             message.inbox = reader.bool();
             continue;
           }
+          case 107: {
+            if (tag !== 856) {
+              break;
+            }
+
+            message.roomsListed = reader.bool();
+            continue;
+          }
+          case 108: {
+            if (tag !== 866) {
+              break;
+            }
+
+            message.rooms.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -826,6 +856,8 @@ export const ConnectReply: MessageFns<ConnectReply> = {
       : undefined;
     message.historyEpoch = object.historyEpoch ?? "";
     message.inbox = object.inbox ?? false;
+    message.roomsListed = object.roomsListed ?? false;
+    message.rooms = object.rooms?.map((e) => e) || [];
     return message;
   },
 };
