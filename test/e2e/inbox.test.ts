@@ -451,3 +451,35 @@ describe('durable inbox to a slow reader (embedded)', () => {
     }
   });
 });
+
+describe('durable inbox with one call to logic at a time (embedded)', () => {
+  it('queues the inbox reads of many connecting devices and serves each its backlog', async () => {
+    const config = testConfig({ pageMessages: 1 });
+    config.limits.logicCalls = 1;
+    const store = new MemoryInboxStore();
+    const at = Date.now();
+    const devices = 12;
+    for (let d = 0; d < devices; d++) {
+      await store.device(BigInt(100 + d), `k${d}`, 0, at);
+      for (let i = 1; i <= 3; i++) await store.append([BigInt(100 + d)], { id: `${d}-${i}`, op: 1000, body: Buffer.from(`${d}:${i}`), time: at });
+    }
+    const tsim = await startEmbedded(config, silentLogger, undefined, store);
+    const port = tsim.addresses().tcp[0].port;
+    const clients = await Promise.all(Array.from({ length: devices }, () => GoimTestClient.tcp(port, '127.0.0.1')));
+    try {
+      // Connection keys are one namespace on a comet: one per device.
+      await Promise.all(clients.map((c, d) => c.auth({ mid: 100 + d, key: `k${d}`, inbox: true })));
+      for (const [d, c] of clients.entries()) {
+        const frames = await c.collect(4);
+        assert.equal(frames[0].op, Op.InboxState);
+        assert.deepEqual(
+          frames.slice(1).map((f) => inboxMessage(f).body),
+          [`${d}:1`, `${d}:2`, `${d}:3`],
+        );
+      }
+    } finally {
+      for (const c of clients) c.close();
+      await tsim.stop();
+    }
+  });
+});
