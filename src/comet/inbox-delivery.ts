@@ -11,7 +11,7 @@ import { Op } from '../protocol/ops.js';
 import { State, type Connection } from './connection.js';
 import { frameBytes } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
-import type { Outbound } from './outbound.js';
+import { unsent, type Outbound } from './outbound.js';
 
 /** Bytes of an op-27 body before the message: seq (u64) and op (i32). */
 const INBOX_HEAD = 12;
@@ -19,6 +19,8 @@ const INBOX_HEAD = 12;
 const GONE = new Error('connection closed');
 /** Wait before reading again after logic failed to answer a read. */
 const RETRY_MS = 1000;
+/** How often a blocked stream looks at a socket that will emit no 'drain'. */
+const DRAIN_CHECK_MS = 100;
 /** Failed reads are logged at most this often. */
 const WARN_EVERY_MS = 10_000;
 
@@ -53,6 +55,8 @@ export class InboxStream {
   fetching = false;
   /** A retry after a failed read is scheduled. */
   retry: NodeJS.Timeout | null = null;
+  /** While blocked on a socket that will emit no 'drain': the next look at it. */
+  drainCheck: NodeJS.Timeout | null = null;
   /** The read after auth answered: op 29 is sent and `delivered` starts at the watermark. */
   started = false;
 }
@@ -241,10 +245,25 @@ export class InboxDelivery {
     s.blocked = true;
     s.behind = true;
     this.dropHeld(s, Infinity);
-    c.socket.once('drain', () => {
+    const unblock = (): void => {
+      if (!s.blocked) return;
       s.blocked = false;
+      c.socket.off('drain', unblock);
+      if (s.drainCheck !== null) clearTimeout(s.drainCheck);
+      s.drainCheck = null;
       this.resume(c, s);
-    });
+    };
+    c.socket.once('drain', unblock);
+    // Node emits 'drain' only after a write returned false, that is past the socket's
+    // high-water mark (16 KiB): a send queue below it never gets one. Look at the socket until
+    // it is empty, unless a 'drain' is owed after all.
+    const look = (): void => {
+      s.drainCheck = null;
+      if (!s.blocked || c.inbox !== s || c.state !== State.Open || c.socket.writableNeedDrain) return;
+      if (unsent(c) === 0) unblock();
+      else s.drainCheck = setTimeout(look, DRAIN_CHECK_MS).unref();
+    };
+    s.drainCheck = setTimeout(look, DRAIN_CHECK_MS).unref();
   }
 
   /** Forgets held frames at or below `upTo`. */
@@ -414,6 +433,7 @@ export class InboxDelivery {
     const s = c.inbox;
     if (s === null) return;
     if (s.retry !== null) clearTimeout(s.retry);
+    if (s.drainCheck !== null) clearTimeout(s.drainCheck);
     s.held.clear();
     s.heldBytes = 0;
     c.inbox = null;
