@@ -241,6 +241,7 @@ export class Comet {
     });
     const inbox = opts.inbox ?? DEFAULT_INBOX;
     this.inbox = new InboxDelivery({
+      maxCalls: admission.logicCalls,
       logic,
       log,
       out: this.out,

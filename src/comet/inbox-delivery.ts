@@ -11,12 +11,16 @@ import { Op } from '../protocol/ops.js';
 import { State, type Connection } from './connection.js';
 import { frameBytes } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
-import type { Outbound } from './outbound.js';
+import { unsent, type Outbound } from './outbound.js';
 
 /** Bytes of an op-27 body before the message: seq (u64) and op (i32). */
 const INBOX_HEAD = 12;
+/** A read whose connection closed while it waited for a call slot. */
+const GONE = new Error('connection closed');
 /** Wait before reading again after logic failed to answer a read. */
 const RETRY_MS = 1000;
+/** How often a blocked stream looks at a socket that will emit no 'drain'. */
+const DRAIN_CHECK_MS = 100;
 /** Failed reads are logged at most this often. */
 const WARN_EVERY_MS = 10_000;
 
@@ -51,11 +55,46 @@ export class InboxStream {
   fetching = false;
   /** A retry after a failed read is scheduled. */
   retry: NodeJS.Timeout | null = null;
+  /** While blocked on a socket that will emit no 'drain': the next look at it. */
+  drainCheck: NodeJS.Timeout | null = null;
   /** The read after auth answered: op 29 is sent and `delivered` starts at the watermark. */
   started = false;
 }
 
+/**
+ * Inbox calls to logic in flight at once from this comet; the others wait in turn. Each
+ * connection has at most one read or fetch and one ack waiting (the ring bounds acks), so a
+ * connect storm of opted-in clients gives logic a steady load, not one read per client at once.
+ */
+class CallSlots {
+  private inFlight = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly max: number) {}
+
+  run<T>(call: () => Promise<T>): Promise<T> {
+    if (this.max > 0 && this.inFlight >= this.max) return new Promise<void>((r) => this.waiting.push(r)).then(() => this.start(call));
+    return this.start(call);
+  }
+
+  private start<T>(call: () => Promise<T>): Promise<T> {
+    this.inFlight++;
+    let p: Promise<T>;
+    try {
+      p = call();
+    } catch (err) {
+      p = Promise.reject(err);
+    }
+    return p.finally(() => {
+      this.inFlight--;
+      this.waiting.shift()?.();
+    });
+  }
+}
+
 export interface InboxDeliveryOptions {
+  /** Inbox calls to logic in flight at once (limits.logicCalls; 0 = no bound). */
+  maxCalls: number;
   logic: LogicService;
   log: Logger;
   out: Outbound;
@@ -132,6 +171,7 @@ export class InboxDelivery {
   private readonly holdMessages: number;
   private readonly holdBytes: number;
   private lastWarn = -Infinity;
+  private readonly slots: CallSlots;
   readonly counts: InboxDeliveryCounts = { sent: 0, duplicates: 0, reread: 0, reads: 0, readFailures: 0, acks: 0 };
 
   constructor(opts: InboxDeliveryOptions) {
@@ -142,6 +182,7 @@ export class InboxDelivery {
     this.page = { limit: opts.pageMessages, maxBytes: opts.pageBytes };
     this.holdMessages = opts.holdMessages;
     this.holdBytes = opts.holdBytes;
+    this.slots = new CallSlots(opts.maxCalls);
   }
 
   /** After auth (the op-8 reply queued, the connection registered): op 29, the backlog, then live. */
@@ -204,10 +245,25 @@ export class InboxDelivery {
     s.blocked = true;
     s.behind = true;
     this.dropHeld(s, Infinity);
-    c.socket.once('drain', () => {
+    const unblock = (): void => {
+      if (!s.blocked) return;
       s.blocked = false;
+      c.socket.off('drain', unblock);
+      if (s.drainCheck !== null) clearTimeout(s.drainCheck);
+      s.drainCheck = null;
       this.resume(c, s);
-    });
+    };
+    c.socket.once('drain', unblock);
+    // Node emits 'drain' only after a write returned false, that is past the socket's
+    // high-water mark (16 KiB): a send queue below it never gets one. Look at the socket until
+    // it is empty, unless a 'drain' is owed after all.
+    const look = (): void => {
+      s.drainCheck = null;
+      if (!s.blocked || c.inbox !== s || c.state !== State.Open || c.socket.writableNeedDrain) return;
+      if (unsent(c) === 0) unblock();
+      else s.drainCheck = setTimeout(look, DRAIN_CHECK_MS).unref();
+    };
+    s.drainCheck = setTimeout(look, DRAIN_CHECK_MS).unref();
   }
 
   /** Forgets held frames at or below `upTo`. */
@@ -250,9 +306,10 @@ export class InboxDelivery {
         let reply: InboxReply;
         try {
           const req = first ? { mid: c.mid, key: c.key, ...this.page } : { mid: c.mid, key: c.key, after: s.delivered, ...this.page };
-          reply = await logic.inbox(req);
+          // A connection that closed while waiting for a slot costs logic nothing.
+          reply = await this.slots.run(() => (c.inbox === s ? logic.inbox(req) : Promise.reject(GONE)));
         } catch (err) {
-          this.readFailed(c, s, err);
+          if (err !== GONE) this.readFailed(c, s, err);
           return;
         }
         if (c.inbox !== s || c.state !== State.Open) return;
@@ -312,22 +369,18 @@ export class InboxDelivery {
       return reply(this.refuse(c, InboxCode.OtherUser, "mid is not the connection's: only its own inbox can be acknowledged"));
     if (n > s.delivered)
       return reply(this.refuse(c, InboxCode.AboveDelivered, `seq ${n} is above what this connection was delivered (${s.delivered})`));
-    let p: Promise<number>;
-    try {
-      p = this.logic.inboxAck({ mid: c.mid, key: c.key, seq: n });
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      (acked) => {
-        this.counts.acks++;
-        reply({ code: 0, acked });
-      },
-      (err: unknown) => {
-        if (err instanceof InboxAckRangeError) return reply(this.refuse(c, InboxCode.AboveDelivered, err.message));
-        reply(this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again'));
-      },
-    );
+    this.slots
+      .run(() => this.logic.inboxAck({ mid: c.mid, key: c.key, seq: n }))
+      .then(
+        (acked) => {
+          this.counts.acks++;
+          reply({ code: 0, acked });
+        },
+        (err: unknown) => {
+          if (err instanceof InboxAckRangeError) return reply(this.refuse(c, InboxCode.AboveDelivered, err.message));
+          reply(this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again'));
+        },
+      );
   }
 
   /** Op 26: `{"after":N}` re-sends one page of what was delivered above N (docs/protocol.md#fetching-again-op-26). */
@@ -342,36 +395,32 @@ export class InboxDelivery {
     const upTo = s.delivered;
     if (after >= upTo) return reply({ code: 0, next: after, more: false });
     s.fetching = true;
-    let p: Promise<InboxReply>;
-    try {
-      p = this.logic.inbox({ mid: c.mid, key: c.key, after, ...this.page });
-    } catch (err) {
-      p = Promise.reject(err);
-    }
-    p.then(
-      (r) => {
-        s.fetching = false;
-        const records = r.records.filter((x) => x.seq <= upTo);
-        let next = after;
-        if (records.length > 0) {
-          const bytes = packed(c, records.map(frameOf));
-          // Never past the push share: what does not fit now is asked again (more: true).
-          if (this.out.fits(c, bytes.length)) {
-            this.out.push(c, bytes);
-            this.counts.sent += records.length;
-            next = records[records.length - 1].seq;
+    this.slots
+      .run(() => this.logic.inbox({ mid: c.mid, key: c.key, after, ...this.page }))
+      .then(
+        (r) => {
+          s.fetching = false;
+          const records = r.records.filter((x) => x.seq <= upTo);
+          let next = after;
+          if (records.length > 0) {
+            const bytes = packed(c, records.map(frameOf));
+            // Never past the push share: what does not fit now is asked again (more: true).
+            if (this.out.fits(c, bytes.length)) {
+              this.out.push(c, bytes);
+              this.counts.sent += records.length;
+              next = records[records.length - 1].seq;
+            }
           }
-        }
-        const full = r.cut || r.records.length >= this.page.limit;
-        // Not written for the socket's share: ask again; else more when the page was full.
-        const more = records.length > 0 && (next === after || (next < upTo && full));
-        reply({ code: 0, next, more });
-      },
-      () => {
-        s.fetching = false;
-        reply(this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again'));
-      },
-    );
+          const full = r.cut || r.records.length >= this.page.limit;
+          // Not written for the socket's share: ask again; else more when the page was full.
+          const more = records.length > 0 && (next === after || (next < upTo && full));
+          reply({ code: 0, next, more });
+        },
+        () => {
+          s.fetching = false;
+          reply(this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again'));
+        },
+      );
   }
 
   private refuse(c: Connection, code: number, why: string): { code: number; message: string } {
@@ -384,6 +433,7 @@ export class InboxDelivery {
     const s = c.inbox;
     if (s === null) return;
     if (s.retry !== null) clearTimeout(s.retry);
+    if (s.drainCheck !== null) clearTimeout(s.drainCheck);
     s.held.clear();
     s.heldBytes = 0;
     c.inbox = null;

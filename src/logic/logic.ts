@@ -310,27 +310,27 @@ export class Logic implements LogicService {
   }
 
   /** A page of a user's inbox for one of its devices (docs/protocol.md#durable-inbox). */
-  inbox(req: InboxRequest): Promise<InboxReply> {
+  async inbox(req: InboxRequest): Promise<InboxReply> {
     return this.inboxOrFail().read(req);
   }
 
   /** Raises a device's watermark (op 24, after comet checked it against what it delivered). */
-  inboxAck(req: InboxAckRequest): Promise<number> {
+  async inboxAck(req: InboxAckRequest): Promise<number> {
     return this.inboxOrFail().ack(req);
   }
 
   // ---- inbox API (docs/http-api.md#inbox) ---------------------------------------------
 
   /** Entries of `mid`'s inbox with seq > `after`. */
-  inboxPage(mid: bigint, after: number, limit: number, maxBytes: number): Promise<InboxApiPage> {
+  async inboxPage(mid: bigint, after: number, limit: number, maxBytes: number): Promise<InboxApiPage> {
     return this.inboxOrFail().page(mid, after, limit, maxBytes);
   }
 
-  inboxDevices(mid: bigint): Promise<DeviceMark[]> {
+  async inboxDevices(mid: bigint): Promise<DeviceMark[]> {
     return this.inboxOrFail().devices(mid);
   }
 
-  inboxDelete(mid: bigint, upTo: number, forgetDevices: boolean): Promise<number> {
+  async inboxDelete(mid: bigint, upTo: number, forgetDevices: boolean): Promise<number> {
     return this.inboxOrFail().delete(mid, upTo, forgetDevices);
   }
 

@@ -421,6 +421,42 @@ describe('durable inbox to a slow reader (embedded)', () => {
     }
   });
 
+  it('resumes with a send queue smaller than the socket buffer, which never asks to drain', async () => {
+    const config = testConfig({ pageMessages: 4 });
+    config.protocol.sendQueueBytes = 8 * 1024;
+    config.push.maxBytes = 1024;
+    const tsim = await startEmbedded(config, silentLogger, undefined, new MemoryInboxStore());
+    const a = tsim.addresses();
+    const c = await GoimTestClient.tcp(a.tcp[0].port, '127.0.0.1');
+    try {
+      await c.auth({ mid: 8, key: 'tiny', inbox: true });
+      assert.equal((await c.next()).op, Op.InboxState);
+      c.socket.pause();
+      const body = 'q'.repeat(1000);
+      let n = 0;
+      // Until the kernel's buffers are full and the comet holds what it may, then some more.
+      while ((tsim.comet.sendQueueBytes('tiny') ?? 0) < 4 * 1024) {
+        assert.ok(n < 20_000, 'the send queue never filled');
+        const res = await fetch(`http://127.0.0.1:${a.http.port}/goim/push/mids?operation=1000&mids=8&durable=1`, { method: 'POST', body });
+        assert.equal(res.status, 200);
+        n++;
+      }
+      for (let i = 0; i < 20; i++, n++) {
+        const res = await fetch(`http://127.0.0.1:${a.http.port}/goim/push/mids?operation=1000&mids=8&durable=1`, { method: 'POST', body });
+        assert.equal(res.status, 200);
+      }
+      c.socket.resume();
+      const seqs = (await c.collect(n, 60_000)).map((f) => inboxMessage(f).seq);
+      assert.deepEqual(
+        seqs,
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+    } finally {
+      c.close();
+      await tsim.stop();
+    }
+  });
+
   it('resumes a backlog that filled the socket once the client reads again', async () => {
     const config = testConfig({ pageMessages: 20 });
     config.protocol.sendQueueBytes = 256 * 1024;
@@ -447,6 +483,38 @@ describe('durable inbox to a slow reader (embedded)', () => {
       );
     } finally {
       c.close();
+      await tsim.stop();
+    }
+  });
+});
+
+describe('durable inbox with one call to logic at a time (embedded)', () => {
+  it('queues the inbox reads of many connecting devices and serves each its backlog', async () => {
+    const config = testConfig({ pageMessages: 1 });
+    config.limits.logicCalls = 1;
+    const store = new MemoryInboxStore();
+    const at = Date.now();
+    const devices = 12;
+    for (let d = 0; d < devices; d++) {
+      await store.device(BigInt(100 + d), `k${d}`, 0, at);
+      for (let i = 1; i <= 3; i++) await store.append([BigInt(100 + d)], { id: `${d}-${i}`, op: 1000, body: Buffer.from(`${d}:${i}`), time: at });
+    }
+    const tsim = await startEmbedded(config, silentLogger, undefined, store);
+    const port = tsim.addresses().tcp[0].port;
+    const clients = await Promise.all(Array.from({ length: devices }, () => GoimTestClient.tcp(port, '127.0.0.1')));
+    try {
+      // Connection keys are one namespace on a comet: one per device.
+      await Promise.all(clients.map((c, d) => c.auth({ mid: 100 + d, key: `k${d}`, inbox: true })));
+      for (const [d, c] of clients.entries()) {
+        const frames = await c.collect(4);
+        assert.equal(frames[0].op, Op.InboxState);
+        assert.deepEqual(
+          frames.slice(1).map((f) => inboxMessage(f).body),
+          [`${d}:1`, `${d}:2`, `${d}:3`],
+        );
+      }
+    } finally {
+      for (const c of clients) c.close();
       await tsim.stop();
     }
   });
