@@ -1,9 +1,11 @@
 // Durable inbox settings for the wiring (docs/inbox.md): where inboxes are kept — by default
 // where room history is (its engine by mode, its data directory, its PostgreSQL server and
-// pool, config/history-settings.ts) — and the retention its pruner applies.
+// pool, config/history-settings.ts) — what one store accepts (inbox.maxDevices, and bodies up
+// to push.maxBytes in effect), and the retention its pruner applies.
 import type { InboxStoreSettings } from '../adapters/open-inbox-store.js';
 import type { InboxPruneRule } from '../ports/index.js';
 import { historyStoreSettings } from './history-settings.js';
+import { pushMaxBytes } from './push-limits.js';
 import type { Config } from './schema.js';
 
 export interface InboxSettings {
@@ -26,6 +28,8 @@ export function inboxSettings(
       engine: inbox.engine ?? history.engine,
       dataDir: inbox.dataDir ?? history.dataDir,
       postgresUrl: inbox.postgresUrl ?? history.postgresUrl,
+      maxDevices: inbox.maxDevices,
+      maxBodyBytes: pushMaxBytes(config),
     },
     retention: { keep: inbox.keep, maxAgeMs: inbox.maxAge, dropAcked: inbox.dropAcked, deviceTtlMs: inbox.deviceTtl },
     pruneEvery: inbox.pruneEvery,

@@ -1,6 +1,6 @@
 // InboxStore in SQLite (node:sqlite): embedded mode's durable inbox, one file
 // `<dataDir>/inbox.db` in WAL mode beside history.db (docs/inbox.md#engines), run on a thread of
-// its own by inbox-thread.ts. Each call is one transaction, so a user's seq is taken and its
+// its own by inbox-thread.ts. Each call but prune is one transaction, so a user's seq is taken and its
 // entry stored together: a failed append takes no seq. Retention runs in bounded transactions
 // (at most PRUNE_ROWS rows removed each) with a turn for other calls between them.
 import { mkdirSync } from 'node:fs';
