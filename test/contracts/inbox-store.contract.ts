@@ -44,7 +44,7 @@ async function fill(s: InboxStore, mids: bigint[], from: number, to: number, fie
 const NONE: InboxPruneRule = { keep: 1_000_000, maxAgeMs: 365 * DAY, dropAcked: false, deviceTtlMs: 365 * DAY };
 
 /** Makes a fresh store for one case, opened with `limits` (none given: the defaults). */
-export type InboxFactory = (limits?: Partial<InboxLimits>) => Promise<Opened<InboxStore>>;
+type InboxFactory = (limits?: Partial<InboxLimits>) => Promise<Opened<InboxStore>>;
 
 export function inboxStoreContract(name: string, factory: InboxFactory, options: ContractOptions = {}): void {
   describe(`InboxStore contract: ${name}`, { skip: options.skip }, () => {
