@@ -2,7 +2,8 @@
 // a database of its own (tsim_test_<pid>_<random>, dropped at the end; each case empties the
 // tables after it), then what only PostgreSQL has: several processes appending to the same
 // users, a device registering while a retention run holds the user, one retention run at a
-// time, tables made once, a restart, an outage.
+// time, retention's row locks, bounded transactions and failed users, the device cap across
+// processes, tables made once, a restart, an outage.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -227,6 +228,29 @@ describe('PostgresInboxStore: processes, locks, tables, restart, outage (real Po
       assert.deepEqual(await store.state(1n), { first: 1, last: 5 });
       assert.equal(await store.prune({ ...NONE, keep: 1 }, 0), 4, 'the next run prunes the skipped user');
       assert.deepEqual(await store.state(1n), { first: 5, last: 5 });
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
+  test('after three failed users a run stops; the next begins after the last of them, so the users behind them are pruned', async () => {
+    const db = await createDatabase();
+    const store = await PostgresInboxStore.connect({ url: db, statementTimeoutMs: 300, log: silentLogger });
+    const other = new pg.Client({ connectionString: db });
+    await other.connect();
+    try {
+      for (let n = 1; n <= 3; n++) await store.append([1n, 2n, 3n, 4n, 5n], item(n));
+      await other.query('BEGIN');
+      await other.query('SELECT mid FROM inbox_users WHERE mid <= 3 FOR UPDATE');
+      await assert.rejects(store.prune({ ...NONE, keep: 1 }, 0), /statement timeout/);
+      assert.deepEqual(await store.state(4n), { first: 1, last: 3 }, 'the run stopped at its third failure');
+      await assert.rejects(store.prune({ ...NONE, keep: 1 }, 0), /statement timeout/, 'users 1 to 3 still fail, after 4 and 5');
+      assert.deepEqual(await store.state(4n), { first: 3, last: 3 });
+      assert.deepEqual(await store.state(5n), { first: 3, last: 3 });
+      await other.query('COMMIT');
+      assert.equal(await store.prune({ ...NONE, keep: 1 }, 0), 6);
+      for (const mid of [1n, 2n, 3n]) assert.deepEqual(await store.state(mid), { first: 3, last: 3 });
     } finally {
       await other.end();
       await store.close();
