@@ -1,15 +1,16 @@
 // What every inbox engine (memory/, sqlite/, postgres/) refuses before it stores anything, so
 // that they agree: mids that are not int64 (a SQL engine could not bind them) or repeated in
-// one append, an item a column cannot hold, a device key an index cannot, and NaN where a seq or a retention number goes (a
+// one append or too many of them, an item a column cannot hold or over the body limit, a device key an index cannot, and NaN where a seq or a retention number goes (a
 // NaN watermark would compare false with every seq, and a prune would take the whole inbox).
-import type { InboxItem, InboxPruneRule } from '../ports/index.js';
+import { DEFAULT_INBOX_LIMITS, INBOX_MAX_MIDS, type InboxItem, type InboxLimits, type InboxPruneRule } from '../ports/index.js';
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const INT32_MAX = 2 ** 31 - 1;
 
-/** Throws a RangeError when a mid is outside int64 or appears twice. */
+/** Throws a RangeError when there are more than INBOX_MAX_MIDS mids, or a mid is outside int64 or appears twice. */
 export function checkMids(mids: bigint[]): void {
+  if (mids.length > INBOX_MAX_MIDS) throw new RangeError(`inbox: ${mids.length} mids in one append, at most ${INBOX_MAX_MIDS}`);
   const seen = new Set<bigint>();
   for (const mid of mids) {
     if (mid < INT64_MIN || mid > INT64_MAX) throw new RangeError(`inbox: mid ${mid} is outside int64`);
@@ -18,8 +19,9 @@ export function checkMids(mids: bigint[]): void {
   }
 }
 
-/** Throws a RangeError when the item's op is not an int32, its time not an integer (ms), or its id holds NUL. */
-export function checkItem(item: InboxItem): void {
+/** Throws a RangeError when the item's body is over `maxBodyBytes`, its op is not an int32, its time not an integer (ms), or its id holds NUL. */
+export function checkItem(item: InboxItem, maxBodyBytes: number): void {
+  if (item.body.byteLength > maxBodyBytes) throw new RangeError(`inbox: a body of ${item.body.byteLength} bytes, at most ${maxBodyBytes}`);
   if (item.id.includes('\0')) throw new RangeError('inbox: a message id cannot hold NUL');
   if (!Number.isInteger(item.op) || item.op < -INT32_MAX - 1 || item.op > INT32_MAX) throw new RangeError(`inbox: op ${item.op} is not an int32`);
   if (!Number.isSafeInteger(item.time)) throw new RangeError(`inbox: time ${item.time} is not an integer`);
@@ -32,6 +34,17 @@ const KEY_MAX_BYTES = 1024;
 export function checkKey(key: string): void {
   if (key.includes('\0')) throw new RangeError('inbox: a device key cannot hold NUL');
   if (Buffer.byteLength(key) > KEY_MAX_BYTES) throw new RangeError(`inbox: a device key is at most ${KEY_MAX_BYTES} bytes`);
+}
+
+/** The store's limits: `given` over the defaults, each a positive integer (a RangeError otherwise). */
+export function inboxLimits(given: Partial<InboxLimits> = {}): InboxLimits {
+  const limits: InboxLimits = {
+    maxDevices: given.maxDevices ?? DEFAULT_INBOX_LIMITS.maxDevices,
+    maxBodyBytes: given.maxBodyBytes ?? DEFAULT_INBOX_LIMITS.maxBodyBytes,
+  };
+  for (const [what, v] of Object.entries(limits))
+    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`inbox: ${what} ${v} is not a positive integer`);
+  return limits;
 }
 
 /** Throws a RangeError when `value` (a seq argument) is NaN. */

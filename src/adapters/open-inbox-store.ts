@@ -2,22 +2,24 @@
 // `dataDir`, PostgreSQL at `postgresUrl`, or process memory (docs/inbox.md#engines). Each
 // engine's code (pg, the SQLite thread) is imported only when that engine is opened.
 import type { Logger } from '../log.js';
-import type { InboxStore } from '../ports/index.js';
+import type { InboxLimits, InboxStore } from '../ports/index.js';
 import { redact, type HistoryStoreSettings } from './open-history-store.js';
 
-/** The same fields as the history's: by default the inbox is kept where history is. */
-export type InboxStoreSettings = HistoryStoreSettings;
+/** The same fields as the history's (by default the inbox is kept where history is), and the store's limits (unset: their defaults). */
+export type InboxStoreSettings = HistoryStoreSettings & Partial<InboxLimits>;
+
+const limitsOf = (s: InboxStoreSettings): Partial<InboxLimits> => ({ maxDevices: s.maxDevices, maxBodyBytes: s.maxBodyBytes });
 
 /** Opens the store; rejects with the engine's reason when it cannot (no directory). A PostgreSQL server down at start is not waited for. */
 export async function openInboxStore(settings: InboxStoreSettings, log: Logger): Promise<InboxStore> {
   switch (settings.engine) {
     case 'memory': {
       const { MemoryInboxStore } = await import('./memory/inbox-store.js');
-      return new MemoryInboxStore();
+      return new MemoryInboxStore(limitsOf(settings));
     }
     case 'sqlite': {
       const { SqliteThreadInboxStore } = await import('./sqlite/inbox-thread.js');
-      const store = await SqliteThreadInboxStore.open({ dataDir: settings.dataDir });
+      const store = await SqliteThreadInboxStore.open({ dataDir: settings.dataDir, ...limitsOf(settings) });
       log.info({ engine: 'sqlite', dataDir: settings.dataDir }, 'inbox store open');
       return store;
     }
@@ -29,6 +31,7 @@ export async function openInboxStore(settings: InboxStoreSettings, log: Logger):
         maxConnections: settings.postgresMaxConnections,
         connectTimeoutMs: settings.postgresConnectTimeoutMs,
         log,
+        ...limitsOf(settings),
       });
       const server = redact(settings.postgresUrl);
       store.ensureSchema().then(

@@ -1,6 +1,7 @@
 // Durable inbox settings for the wiring (docs/inbox.md): where inboxes are kept — by default
 // where room history is (its engine by mode, its data directory, its PostgreSQL server and
-// pool, config/history-settings.ts) — and the retention its pruner applies; and the `[inbox]`
+// pool, config/history-settings.ts) — what one store accepts (inbox.maxDevices, and bodies up
+// to push.maxBytes in effect), and the retention its pruner applies; and the `[inbox]`
 // delivery keys for the roles (docs/configuration.md#inbox--durable-inbox-logic-comet): logic
 // decides which pushes are durable and where new devices start, comet pages backlogs and holds
 // live messages.
@@ -9,6 +10,7 @@ import type { CometInboxSettings } from '../comet/comet.js';
 import type { InboxSettings } from '../logic/inbox.js';
 import type { InboxPruneRule } from '../ports/index.js';
 import { historyStoreSettings } from './history-settings.js';
+import { pushMaxBytes } from './push-limits.js';
 import type { Config } from './schema.js';
 
 export interface InboxStorageSettings {
@@ -31,6 +33,8 @@ export function inboxSettings(
       engine: inbox.engine ?? history.engine,
       dataDir: inbox.dataDir ?? history.dataDir,
       postgresUrl: inbox.postgresUrl ?? history.postgresUrl,
+      maxDevices: inbox.maxDevices,
+      maxBodyBytes: pushMaxBytes(config),
     },
     retention: { keep: inbox.keep, maxAgeMs: inbox.maxAge, dropAcked: inbox.dropAcked, deviceTtlMs: inbox.deviceTtl },
     pruneEvery: inbox.pruneEvery,

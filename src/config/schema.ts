@@ -545,8 +545,8 @@ export const configSchema = z
          * low rates was most of what history costs. Below writeWait; 0 = every record at once.
          */
         writeLinger: duration('50ms'),
-        /** How often retention runs. */
-        pruneEvery: duration('1m'),
+        /** How often retention runs; "0" = never. At most 24 days: a longer interval is not a timer Node can keep. */
+        pruneEvery: duration('1m').refine((ms) => ms <= 24 * 86_400_000, 'history.pruneEvery must be at most 24 days ("576h")'),
         /** Ids of a room's newest records read when a job opens it, to recognise redelivered messages. */
         recentIds: z.number().int().min(0).default(1000),
       })
@@ -569,8 +569,12 @@ export const configSchema = z
         dropAcked: z.boolean().default(true),
         /** A device not seen for this long is forgotten (its watermark then holds back nothing); at least 1m. */
         deviceTtl: duration('720h').refine((ms) => ms >= 60_000, 'inbox.deviceTtl must be at least 1m'),
-        /** How often retention runs; "0" = never. */
-        pruneEvery: duration('1m').refine((ms) => ms === 0 || ms >= 1000, 'inbox.pruneEvery must be "0" or at least 1s'),
+        /** How often retention runs; "0" = never. At most 24 days: a longer interval is not a timer Node can keep. */
+        pruneEvery: duration('1m')
+          .refine((ms) => ms === 0 || ms >= 1000, 'inbox.pruneEvery must be "0" or at least 1s')
+          .refine((ms) => ms <= 24 * 86_400_000, 'inbox.pruneEvery must be at most 24 days ("576h")'),
+        /** Devices kept per user; registering one more forgets the least recently seen. */
+        maxDevices: z.number().int().min(1).max(10_000).default(32),
         // delivery
         /** Operations whose pushes to mids are durable unless the request says durable=0. */
         durableOps: z

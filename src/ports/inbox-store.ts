@@ -60,6 +60,20 @@ export interface InboxPruneRule {
   deviceTtlMs: number;
 }
 
+/** What one store accepts, set when it is opened (docs/inbox.md#inputs-refused). */
+export interface InboxLimits {
+  /** Devices kept per user: registering one more forgets the least recently seen (`inbox.maxDevices`). */
+  maxDevices: number;
+  /** Largest body one append stores, bytes (push.maxBytes in effect). */
+  maxBodyBytes: number;
+}
+
+/** Most users one append names: far above what a push API request can name (docs/inbox.md#inputs-refused). */
+export const INBOX_MAX_MIDS = 10_000;
+
+/** The limits of a store opened without them: `inbox.maxDevices`' default and push.maxBytes' default. */
+export const DEFAULT_INBOX_LIMITS: InboxLimits = { maxDevices: 32, maxBodyBytes: 256 * 1024 };
+
 /** Thrown (rejected) by ack() for a seq above the user's last: never stored, so never delivered. */
 export class InboxAckRangeError extends Error {
   constructor(
@@ -73,7 +87,8 @@ export class InboxAckRangeError extends Error {
 
 /**
  * Every call refuses what an engine cannot store or compare, with a RangeError and no change
- * (adapters/inbox-input.ts): a mid outside int64 or given twice in one append, an op that is
+ * (adapters/inbox-input.ts): a mid outside int64 or given twice in one append, more than
+ * INBOX_MAX_MIDS mids or a body over `maxBodyBytes` (InboxLimits) in one append, an op that is
  * not an int32, a time that is not an integer, a message id or device key with NUL, a device
  * key over 1,024 bytes, NaN as a seq, a time or in a prune rule.
  */
@@ -89,23 +104,29 @@ export interface InboxStore {
   /**
    * The device's watermark. A device not known yet is registered at `start`, clamped to
    * [first - 1, last] (it then receives everything after it); a known one keeps its watermark.
-   * Either way its `seen` becomes `nowMs`.
+   * Either way its `seen` becomes `nowMs`. A user keeps at most `maxDevices` devices
+   * (InboxLimits): registering one more first forgets the least recently seen (lowest `seen`,
+   * then lowest key by UTF-8 bytes).
    */
   device(mid: bigint, key: string, start: number, nowMs: number): Promise<number>;
   /**
    * Raises the device's watermark to `seq` (cumulative; a lower seq changes nothing) and
    * resolves to the watermark. A seq above the user's last rejects with InboxAckRangeError and
-   * changes nothing. An unknown device is registered.
+   * changes nothing. An unknown device is registered (as by device(), with the same cap).
    */
   ack(mid: bigint, key: string, seq: number, nowMs: number): Promise<number>;
-  /** The user's devices, by key. */
+  /** The user's devices, by key (at most `maxDevices`: the most recently seen). */
   devices(mid: bigint): Promise<DeviceMark[]>;
   /**
    * Removes the user's entries with seq ≤ `upTo` (Infinity: all) and, when `forgetDevices`, its
    * device watermarks. Seqs are not reused. Resolves to the number of entries removed.
    */
   delete(mid: bigint, upTo: number, forgetDevices: boolean): Promise<number>;
-  /** Applies retention to every user; resolves to the number of entries removed. */
+  /**
+   * Applies retention to every user that has something to remove, in bounded transactions;
+   * resolves to the number of entries removed. A rejected run keeps what its committed
+   * transactions removed.
+   */
   prune(rule: InboxPruneRule, nowMs: number): Promise<number>;
   close(): Promise<void>;
 }

@@ -36,8 +36,11 @@ export { AppId, type Instance, type Registry } from './registry.js';
 export type { LeaseStore } from './lease-store.js';
 export type { SendGuard } from './send-guard.js';
 export {
+  DEFAULT_INBOX_LIMITS,
+  INBOX_MAX_MIDS,
   InboxAckRangeError,
   type DeviceMark,
+  type InboxLimits,
   type InboxEntry,
   type InboxItem,
   type InboxPage,

@@ -20,6 +20,25 @@ test('memory', async () => {
   await s.close();
 });
 
+test('the limits of the settings reach the store: maxDevices, maxBodyBytes', async () => {
+  const s = await openInboxStore(
+    { engine: 'memory', dataDir: '/nonexistent', postgresUrl: none, ...pool, maxDevices: 1, maxBodyBytes: 1 },
+    silentLogger,
+  );
+  try {
+    await assert.rejects(s.append([1n], { ...item, body: Buffer.from('xy') }), /at most 1/);
+    await s.append([1n], item);
+    await s.device(1n, 'a', 0, 1);
+    await s.device(1n, 'b', 0, 2);
+    assert.deepEqual(
+      (await s.devices(1n)).map((d) => d.key),
+      ['b'],
+    );
+  } finally {
+    await s.close();
+  }
+});
+
 test('sqlite: inbox.db in dataDir, created with its directory; a directory that cannot be made rejects', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'tsim-open-inbox-'));
   t.after(() => rm(root, { recursive: true, force: true }));

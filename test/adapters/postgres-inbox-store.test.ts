@@ -2,7 +2,8 @@
 // a database of its own (tsim_test_<pid>_<random>, dropped at the end; each case empties the
 // tables after it), then what only PostgreSQL has: several processes appending to the same
 // users, a device registering while a retention run holds the user, one retention run at a
-// time, tables made once, a restart, an outage.
+// time, retention's row locks, bounded transactions and failed users, the device cap across
+// processes, tables made once, a restart, an outage.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -48,8 +49,8 @@ after(async () => {
 
 inboxStoreContract(
   'PostgresInboxStore (real PostgreSQL)',
-  async () => {
-    const store = await PostgresInboxStore.connect({ url, log: silentLogger });
+  async (limits) => {
+    const store = await PostgresInboxStore.connect({ url, log: silentLogger, ...limits });
     return {
       subject: store,
       dispose: async () => {
@@ -187,6 +188,155 @@ describe('PostgresInboxStore: processes, locks, tables, restart, outage (real Po
       assert.deepEqual(await store.devices(mids[5]), []);
     } finally {
       await store.close();
+    }
+  });
+
+  test('retention locks only users with something to remove: a user held by another transaction, with nothing to remove, does not stop it', async () => {
+    const db = await createDatabase();
+    const store = await PostgresInboxStore.connect({ url: db, statementTimeoutMs: 1000, log: silentLogger });
+    const other = new pg.Client({ connectionString: db });
+    await other.connect();
+    try {
+      for (let n = 1; n <= 5; n++) await store.append([1n, 3n], item(n));
+      await store.append([2n], item(6));
+      await other.query('BEGIN');
+      await other.query('SELECT mid FROM inbox_users WHERE mid = 2 FOR UPDATE');
+      assert.equal(await store.prune({ ...NONE, keep: 2 }, 0), 6, 'users 1 and 3 pruned; user 2 (one entry) never locked');
+      assert.deepEqual(await store.state(1n), { first: 4, last: 5 });
+      assert.deepEqual(await store.state(3n), { first: 4, last: 5 });
+      await other.query('COMMIT');
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
+  test('a user whose retention transaction fails is skipped: later users are pruned, the run rejects, the next run takes it up', async () => {
+    const db = await createDatabase();
+    const store = await PostgresInboxStore.connect({ url: db, statementTimeoutMs: 500, log: silentLogger });
+    const other = new pg.Client({ connectionString: db });
+    await other.connect();
+    try {
+      for (let n = 1; n <= 5; n++) await store.append([1n, 2n, 3n], item(n));
+      // User 1's row held: its lock wait passes statement_timeout, as a huge delete once did.
+      await other.query('BEGIN');
+      await other.query('SELECT mid FROM inbox_users WHERE mid = 1 FOR UPDATE');
+      await assert.rejects(store.prune({ ...NONE, keep: 1 }, 0), /inbox: postgres prune failed.*statement timeout/);
+      assert.deepEqual(await store.state(2n), { first: 5, last: 5 }, 'users after the failed one were pruned');
+      assert.deepEqual(await store.state(3n), { first: 5, last: 5 });
+      await other.query('COMMIT');
+      assert.deepEqual(await store.state(1n), { first: 1, last: 5 });
+      assert.equal(await store.prune({ ...NONE, keep: 1 }, 0), 4, 'the next run prunes the skipped user');
+      assert.deepEqual(await store.state(1n), { first: 5, last: 5 });
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
+  test('after three failed users a run stops; the next begins after the last of them, so the users behind them are pruned', async () => {
+    const db = await createDatabase();
+    const store = await PostgresInboxStore.connect({ url: db, statementTimeoutMs: 300, log: silentLogger });
+    const other = new pg.Client({ connectionString: db });
+    await other.connect();
+    try {
+      for (let n = 1; n <= 3; n++) await store.append([1n, 2n, 3n, 4n, 5n], item(n));
+      await other.query('BEGIN');
+      await other.query('SELECT mid FROM inbox_users WHERE mid <= 3 FOR UPDATE');
+      await assert.rejects(store.prune({ ...NONE, keep: 1 }, 0), /statement timeout/);
+      assert.deepEqual(await store.state(4n), { first: 1, last: 3 }, 'the run stopped at its third failure');
+      await assert.rejects(store.prune({ ...NONE, keep: 1 }, 0), /statement timeout/, 'users 1 to 3 still fail, after 4 and 5');
+      assert.deepEqual(await store.state(4n), { first: 3, last: 3 });
+      assert.deepEqual(await store.state(5n), { first: 3, last: 3 });
+      await other.query('COMMIT');
+      assert.equal(await store.prune({ ...NONE, keep: 1 }, 0), 6);
+      for (const mid of [1n, 2n, 3n]) assert.deepEqual(await store.state(mid), { first: 3, last: 3 });
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
+  test("a user's backlog goes in transactions of at most 5,000 rows: another session sees it shrink on the way", async () => {
+    const db = await createDatabase();
+    const store = await PostgresInboxStore.connect({ url: db, log: silentLogger });
+    const other = new pg.Client({ connectionString: db });
+    await other.connect();
+    try {
+      await store.append([1n], item(1));
+      await other.query(`INSERT INTO inbox_entries (mid, seq, id, op, body, time) SELECT 1, g, 'm', 1, '\\x00', 1 FROM generate_series(2, 40000) g`);
+      await other.query(`UPDATE inbox_users SET "last" = 40000 WHERE mid = 1`);
+      let done = false;
+      const run = store.prune({ ...NONE, keep: 1 }, 0).finally(() => {
+        done = true;
+      });
+      const seen = new Set<number>();
+      while (!done) seen.add(Number((await other.query<{ n: string }>('SELECT count(*) AS n FROM inbox_entries WHERE mid = 1')).rows[0].n));
+      assert.equal(await run, 39_999);
+      assert.ok(
+        [...seen].some((n) => n > 1 && n < 40_000 && (40_000 - n) % 5000 === 0),
+        `a count between two transactions (seen: ${[...seen].sort((a, b) => a - b).join(', ')})`,
+      );
+      assert.deepEqual(await store.state(1n), { first: 40_000, last: 40_000 });
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
+  test('a device seen again while retention waits to remove it as expired stays', async () => {
+    const db = await createDatabase();
+    const store = await PostgresInboxStore.connect({ url: db, log: silentLogger });
+    const other = new pg.Client({ connectionString: db });
+    await other.connect();
+    try {
+      await store.append([1n], item(1));
+      await store.device(1n, 'a', 0, 1000);
+      // As a registration does: the row's seen moves to now, not yet committed when retention reaches it.
+      await other.query('BEGIN');
+      await other.query(`UPDATE inbox_devices SET seen = 500000 WHERE mid = 1 AND key = 'a'`);
+      const run = store.prune({ ...NONE, deviceTtlMs: 10_000 }, 500_000);
+      await someoneWaits(db);
+      await other.query('COMMIT');
+      assert.equal(await run, 0);
+      assert.deepEqual(await store.devices(1n), [{ key: 'a', acked: 0, seen: 500_000 }]);
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
+  test("delete takes the user's row lock first, as retention does (their row locks are never met in opposite orders)", async () => {
+    const db = await createDatabase();
+    const store = await PostgresInboxStore.connect({ url: db, log: silentLogger });
+    const other = new pg.Client({ connectionString: db });
+    await other.connect();
+    try {
+      for (let n = 1; n <= 3; n++) await store.append([1n], item(n));
+      await other.query('BEGIN');
+      await other.query('SELECT mid FROM inbox_users WHERE mid = 1 FOR UPDATE');
+      const deleting = store.delete(1n, Infinity, true);
+      await someoneWaits(db);
+      await other.query('COMMIT');
+      assert.equal(await deleting, 3);
+    } finally {
+      await other.end();
+      await store.close();
+    }
+  });
+
+  test('new devices of one user registered from several processes at once stay within maxDevices', async () => {
+    const db = await createDatabase();
+    const stores = await Promise.all([1, 2, 3].map(() => PostgresInboxStore.connect({ url: db, maxDevices: 4, log: silentLogger })));
+    try {
+      await stores[0].append([1n], item(1));
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? stores[i % 3].device(1n, `k${i}`, 0, i) : stores[i % 3].ack(1n, `k${i}`, 1, i))),
+      );
+      const n = await admin((c) => c.query<{ n: string }>('SELECT count(*) AS n FROM inbox_devices WHERE mid = 1'), db);
+      assert.equal(Number(n.rows[0].n), 4);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
     }
   });
 

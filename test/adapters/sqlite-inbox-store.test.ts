@@ -15,9 +15,9 @@ async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'tsim-inbox-'));
 }
 
-inboxStoreContract('SqliteInboxStore', async () => {
+inboxStoreContract('SqliteInboxStore', async (limits) => {
   const dir = await tempDir();
-  const store = new SqliteInboxStore({ dataDir: dir });
+  const store = new SqliteInboxStore({ dataDir: dir, ...limits });
   return {
     subject: store,
     dispose: async () => {
@@ -27,9 +27,9 @@ inboxStoreContract('SqliteInboxStore', async () => {
   };
 });
 
-inboxStoreContract('SqliteThreadInboxStore', async () => {
+inboxStoreContract('SqliteThreadInboxStore', async (limits) => {
   const dir = await tempDir();
-  const store = await SqliteThreadInboxStore.open({ dataDir: dir });
+  const store = await SqliteThreadInboxStore.open({ dataDir: dir, ...limits });
   return {
     subject: store,
     dispose: async () => {
@@ -107,6 +107,31 @@ describe('SqliteThreadInboxStore: retention in bounded transactions', () => {
       }
       assert.equal(await store.prune({ keep: 1e6, maxAgeMs: 1e12, dropAcked: false, deviceTtlMs: 1000 }, 1001), 0);
       assert.deepEqual(await store.devices(mids[5]), []);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe('SqliteThreadInboxStore: a backlog in bounded transactions', () => {
+  test("one user's backlog goes in transactions of at most 5,000 rows: calls made meanwhile see it shrink", async (t) => {
+    const root = await tempDir();
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const store = await SqliteThreadInboxStore.open({ dataDir: root });
+    try {
+      for (let i = 0; i < 20_000; i += 2000) await Promise.all(Array.from({ length: 2000 }, (_, j) => store.append([1n], item(i + j + 1))));
+      let done = false;
+      const run = store.prune({ keep: 1, maxAgeMs: 1e12, dropAcked: false, deviceTtlMs: 1e12 }, 0).finally(() => {
+        done = true;
+      });
+      const firsts = new Set<number>();
+      while (!done) firsts.add((await store.state(1n)).first);
+      assert.equal(await run, 19_999);
+      assert.ok(
+        [...firsts].some((f) => f > 1 && f < 20_000),
+        `a state between two transactions (firsts seen: ${[...firsts].sort((a, b) => a - b).join(', ')})`,
+      );
+      assert.deepEqual(await store.state(1n), { first: 20_000, last: 20_000 });
     } finally {
       await store.close();
     }

@@ -43,3 +43,11 @@ test('history.postgresMaxConnections and postgresConnectTimeout size the Postgre
   assert.throws(() => configSchema.parse({ history: { postgresMaxConnections: 2.5 } }), /postgresMaxConnections/);
   assert.throws(() => configSchema.parse({ history: { postgresConnectTimeout: '0' } }), /history.postgresConnectTimeout must be at least 100ms/);
 });
+
+test('history.pruneEvery: "0" turns retention off; more than 24 days is refused (Node would run it every millisecond)', () => {
+  assert.equal(configSchema.parse({ history: { pruneEvery: '0' } }).history.pruneEvery, 0);
+  assert.equal(configSchema.parse({ history: { pruneEvery: '576h' } }).history.pruneEvery, 576 * 3_600_000);
+  const r = configSchema.safeParse({ history: { pruneEvery: '577h' } });
+  assert.equal(r.success, false);
+  assert.match(r.error?.issues[0]?.message ?? '', /history.pruneEvery must be at most 24 days/);
+});

@@ -14,6 +14,8 @@ test('defaults: the history engine by mode, its directory and server; keep 1000,
       postgresUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
       postgresMaxConnections: 4,
       postgresConnectTimeoutMs: 5000,
+      maxDevices: 32,
+      maxBodyBytes: 256 * 1024,
     },
     retention: { keep: 1000, maxAgeMs: 7 * 86_400_000, dropAcked: true, deviceTtlMs: 30 * 86_400_000 },
     pruneEvery: 60_000,
@@ -30,6 +32,8 @@ test('history settings carry over: history.engine, dataDir, DATABASE_URL and the
     postgresUrl: 'postgres://env/db',
     postgresMaxConnections: 8,
     postgresConnectTimeoutMs: 5000,
+    maxDevices: 32,
+    maxBodyBytes: 256 * 1024,
   });
 });
 
@@ -44,6 +48,14 @@ test('[inbox] engine, dataDir and postgresUrl win over the history and DATABASE_
   assert.equal(store.postgresUrl, 'postgres://inbox/db');
 });
 
+test('inbox.maxDevices and push.maxBytes in effect are the store limits; 24 days is the longest pruneEvery', () => {
+  const config = configSchema.parse({ inbox: { maxDevices: 5, pruneEvery: '576h' }, push: { maxBytes: 4096 } });
+  const { store, pruneEvery } = inboxSettings(config, 'embedded', {});
+  assert.equal(store.maxDevices, 5);
+  assert.equal(store.maxBodyBytes, 4096);
+  assert.equal(pruneEvery, 24 * 86_400_000);
+});
+
 test('retention keys as written; out-of-range values are refused with the key named', () => {
   const config = configSchema.parse({ inbox: { keep: 50, maxAge: '36h', dropAcked: false, deviceTtl: '2h', pruneEvery: '0' } });
   assert.deepEqual(inboxSettings(config, 'embedded', {}).retention, { keep: 50, maxAgeMs: 36 * 3_600_000, dropAcked: false, deviceTtlMs: 7_200_000 });
@@ -54,6 +66,10 @@ test('retention keys as written; out-of-range values are refused with the key na
     [{ maxAge: '500ms' }, /inbox.maxAge must be at least 1s/],
     [{ deviceTtl: '30s' }, /inbox.deviceTtl must be at least 1m/],
     [{ pruneEvery: '10ms' }, /inbox.pruneEvery must be "0" or at least 1s/],
+    [{ pruneEvery: '577h' }, /inbox.pruneEvery must be at most 24 days \("576h"\)/],
+    [{ pruneEvery: '600h' }, /inbox.pruneEvery: inbox.pruneEvery must be at most 24 days/],
+    [{ maxDevices: 0 }, /maxDevices/],
+    [{ maxDevices: 10_001 }, /maxDevices/],
     [{ engine: 'redis' }, /engine/],
     [{ nope: 1 }, /nope/],
   ] as const) {

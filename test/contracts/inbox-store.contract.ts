@@ -4,8 +4,17 @@
 // what only it has (a restart, its tables, several processes).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { InboxAckRangeError, type InboxEntry, type InboxItem, type InboxPruneRule, type InboxStore } from '../../src/ports/index.js';
-import { opener, type ContractOptions, type Factory } from './subject.js';
+import {
+  DEFAULT_INBOX_LIMITS,
+  INBOX_MAX_MIDS,
+  InboxAckRangeError,
+  type InboxEntry,
+  type InboxItem,
+  type InboxLimits,
+  type InboxPruneRule,
+  type InboxStore,
+} from '../../src/ports/index.js';
+import { opener, type ContractOptions, type Opened } from './subject.js';
 
 const T0 = 1_767_225_600_000;
 const DAY = 86_400_000;
@@ -34,9 +43,13 @@ async function fill(s: InboxStore, mids: bigint[], from: number, to: number, fie
 /** Retention that removes nothing on its own. */
 const NONE: InboxPruneRule = { keep: 1_000_000, maxAgeMs: 365 * DAY, dropAcked: false, deviceTtlMs: 365 * DAY };
 
-export function inboxStoreContract(name: string, factory: Factory<InboxStore>, options: ContractOptions = {}): void {
+/** Makes a fresh store for one case, opened with `limits` (none given: the defaults). */
+type InboxFactory = (limits?: Partial<InboxLimits>) => Promise<Opened<InboxStore>>;
+
+export function inboxStoreContract(name: string, factory: InboxFactory, options: ContractOptions = {}): void {
   describe(`InboxStore contract: ${name}`, { skip: options.skip }, () => {
-    const open = opener(factory);
+    const open = opener(() => factory());
+    const openSmall = opener(() => factory({ maxDevices: 3, maxBodyBytes: 100 }));
 
     test('an unknown user has first 1, last 0 and nothing to read', async () => {
       const s = await open();
@@ -91,6 +104,49 @@ export function inboxStoreContract(name: string, factory: Factory<InboxStore>, o
       assert.deepEqual(
         (await s.devices(1n)).map((d) => d.key),
         ['', longest],
+      );
+    });
+
+    test('an append over the limits is refused and stores nothing: more than INBOX_MAX_MIDS mids, a body over maxBodyBytes', async () => {
+      const s = await open();
+      const many = Array.from({ length: INBOX_MAX_MIDS + 1 }, (_, i) => BigInt(i));
+      await assert.rejects(s.append(many, item(1)), /10001 mids in one append, at most 10000/);
+      const max = DEFAULT_INBOX_LIMITS.maxBodyBytes;
+      await assert.rejects(s.append([1n], item(2, { body: Buffer.alloc(max + 1) })), /a body of 262145 bytes, at most 262144/);
+      assert.deepEqual(await s.state(0n), { first: 1, last: 0 });
+      assert.deepEqual(await s.state(1n), { first: 1, last: 0 });
+      assert.deepEqual(await s.append([1n], item(3, { body: Buffer.alloc(max, 7) })), [1], 'exactly maxBodyBytes is stored');
+      const small = await openSmall();
+      await assert.rejects(small.append([9n], item(4, { body: Buffer.alloc(101) })), RangeError);
+      assert.deepEqual(await small.append([9n], item(5, { body: Buffer.alloc(100) })), [1]);
+    });
+
+    test('at most maxDevices devices per user: registering one more forgets the least recently seen', async () => {
+      const s = await openSmall();
+      await fill(s, [1n, 2n], 1, 5);
+      await s.device(1n, 'a', 1, T0);
+      await s.device(1n, 'b', 2, T0 + 1);
+      await s.ack(1n, 'c', 3, T0 + 2);
+      assert.equal(await s.device(1n, 'a', 0, T0 + 3), 1, 'a known device: nothing forgotten, its seen moves');
+      assert.equal(await s.device(1n, 'd', 4, T0 + 4), 4);
+      assert.deepEqual(
+        (await s.devices(1n)).map((d) => d.key),
+        ['a', 'c', 'd'],
+        'b, seen least recently, was forgotten',
+      );
+      assert.equal(await s.ack(1n, 'e', 5, T0 + 5), 5, 'an ack registering a device is capped the same');
+      assert.deepEqual(
+        (await s.devices(1n)).map((d) => d.key),
+        ['a', 'd', 'e'],
+      );
+      await assert.rejects(s.ack(1n, 'f', 6, T0 + 6), InboxAckRangeError);
+      assert.equal((await s.devices(1n)).length, 3, 'a refused ack forgets nothing');
+      // Seen alike: the lowest key goes first.
+      for (const key of ['z', 'y', 'x']) await s.device(2n, key, 0, T0);
+      await s.device(2n, 'w', 0, T0);
+      assert.deepEqual(
+        (await s.devices(2n)).map((d) => d.key),
+        ['w', 'y', 'z'],
       );
     });
 
@@ -380,6 +436,18 @@ export function inboxStoreContract(name: string, factory: Factory<InboxStore>, o
       await fill(s, mids, 1, 3);
       assert.equal(await s.prune({ ...NONE, keep: 1 }, T0), 300);
       for (const mid of [mids[0], mids[77], mids[149]]) assert.deepEqual(await s.state(mid), { first: 3, last: 3 });
+    });
+
+    test('prune works a backlog larger than one transaction takes to the end, and the users after it too', async () => {
+      const s = await open();
+      const items = Array.from({ length: 12_001 }, (_, i) => i + 1);
+      // In appends of 2,000 at a time, to spare a real engine 12,000 round trips.
+      for (let i = 0; i < items.length; i += 2000) await Promise.all(items.slice(i, i + 2000).map((n) => s.append([5n], item(n))));
+      await fill(s, [6n, 7n], 1, 3);
+      assert.equal(await s.prune({ ...NONE, keep: 1 }, T0), 12_000 + 2 + 2);
+      assert.deepEqual(await s.state(5n), { first: 12_001, last: 12_001 });
+      assert.deepEqual(await s.state(6n), { first: 3, last: 3 });
+      assert.deepEqual(await s.state(7n), { first: 3, last: 3 });
     });
 
     test('many appends at once to the same user get distinct, gapless seqs', async () => {

@@ -6,6 +6,7 @@ import {
   type DeviceMark,
   type InboxEntry,
   type InboxItem,
+  type InboxLimits,
   type InboxPage,
   type InboxPruneRule,
   type InboxState,
@@ -13,7 +14,7 @@ import {
   type PageBound,
 } from '../../ports/index.js';
 import { fitBytes, readBytes, readLimit } from '../history-bounds.js';
-import { checkItem, checkKey, checkMids, checkRule, checkSeq } from '../inbox-input.js';
+import { checkItem, checkKey, checkMids, checkRule, checkSeq, inboxLimits } from '../inbox-input.js';
 
 interface Inbox {
   /** By seq, ascending. */
@@ -22,10 +23,18 @@ interface Inbox {
   devices: Map<string, DeviceMark>;
 }
 
+/** Least recently seen first; ties by key, UTF-8 bytes (as SQLite's BINARY and PostgreSQL's "C" order them). */
+const bySeen = (a: DeviceMark, b: DeviceMark): number => a.seen - b.seen || Buffer.compare(Buffer.from(a.key), Buffer.from(b.key));
+
 export class MemoryInboxStore implements InboxStore {
   private readonly users = new Map<bigint, Inbox>();
+  private readonly limits: InboxLimits;
   /** While set, every call rejects with this error (a storage outage). */
   failing: Error | null = null;
+
+  constructor(limits: Partial<InboxLimits> = {}) {
+    this.limits = inboxLimits(limits);
+  }
 
   private check(): void {
     if (this.failing !== null) throw this.failing;
@@ -47,7 +56,7 @@ export class MemoryInboxStore implements InboxStore {
   async append(mids: bigint[], item: InboxItem): Promise<number[]> {
     this.check();
     checkMids(mids);
-    checkItem(item);
+    checkItem(item, this.limits.maxBodyBytes);
     const body = Uint8Array.from(item.body);
     return mids.map((mid) => {
       const u = this.inbox(mid);
@@ -86,7 +95,7 @@ export class MemoryInboxStore implements InboxStore {
     if (d === undefined) {
       const { first, last } = MemoryInboxStore.stateOf(u);
       d = { key, acked: Math.min(Math.max(Math.trunc(start), first - 1), last), seen: nowMs };
-      u.devices.set(key, d);
+      this.register(u, d);
     }
     d.seen = nowMs;
     return d.acked;
@@ -97,23 +106,34 @@ export class MemoryInboxStore implements InboxStore {
     checkKey(key);
     checkSeq('seq', seq);
     checkSeq('nowMs', nowMs);
+    const last = this.users.get(mid)?.last ?? 0;
+    if (seq > last) throw new InboxAckRangeError(seq, last);
     const u = this.inbox(mid);
-    if (seq > u.last) throw new InboxAckRangeError(seq, u.last);
     let d = u.devices.get(key);
     if (d === undefined) {
       d = { key, acked: 0, seen: nowMs };
-      u.devices.set(key, d);
+      this.register(u, d);
     }
     d.acked = Math.max(d.acked, Math.trunc(seq));
     d.seen = nowMs;
     return d.acked;
   }
 
+  /** Adds a new device, first forgetting the least recently seen ones past maxDevices - 1. */
+  private register(u: Inbox, d: DeviceMark): void {
+    if (u.devices.size >= this.limits.maxDevices) {
+      const oldest = [...u.devices.values()].sort(bySeen);
+      for (const gone of oldest.slice(0, u.devices.size - this.limits.maxDevices + 1)) u.devices.delete(gone.key);
+    }
+    u.devices.set(d.key, d);
+  }
+
   async devices(mid: bigint): Promise<DeviceMark[]> {
     this.check();
     const u = this.users.get(mid);
     if (u === undefined) return [];
-    return [...u.devices.values()].map((d) => ({ ...d })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const newest = [...u.devices.values()].sort(bySeen).slice(-this.limits.maxDevices);
+    return newest.map((d) => ({ ...d })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async delete(mid: bigint, upTo: number, forgetDevices: boolean): Promise<number> {

@@ -11,6 +11,7 @@ import {
   type DeviceMark,
   type InboxEntry,
   type InboxItem,
+  type InboxLimits,
   type InboxPage,
   type InboxPruneRule,
   type InboxState,
@@ -18,7 +19,7 @@ import {
   type PageBound,
 } from '../../ports/index.js';
 import { readBytes, readLimit } from '../history-bounds.js';
-import { bindInt, checkItem, checkKey, checkMids, checkRule, checkSeq, pruneBounds } from '../inbox-input.js';
+import { bindInt, checkItem, checkKey, checkMids, checkRule, checkSeq, inboxLimits, pruneBounds } from '../inbox-input.js';
 import { PgCalls, type PgPoolOptions } from './pg-calls.js';
 
 const SCHEMA = `
@@ -51,10 +52,16 @@ const SCHEMA_LOCK = 0x74736962;
 /** Held by the process whose retention run is going: another's run at that time does nothing. */
 const PRUNE_LOCK = 0x74736970;
 
-/** Rows one retention transaction deletes by age or device TTL, and users it visits for keep and dropAcked. */
-const PRUNE_ROWS = 5000;
-const PRUNE_USERS = 500;
+/** Serialises registrations of new devices of one user (with hashint8(mid)), so the device cap holds across processes. */
+const DEVICE_LOCK = 0x74736964;
 
+/** Rows one retention transaction removes; users one statement looks at for keep and dropAcked. */
+const PRUNE_ROWS = 5000;
+const PRUNE_SCAN = 5000;
+/** Failed user transactions after which a retention run stops (the next starts after the last of them). */
+const PRUNE_FAILURES = 3;
+
+const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
 const APPEND = `WITH s AS (
@@ -80,17 +87,45 @@ const REGISTER = `INSERT INTO inbox_devices (mid, key, acked, seen)
   SELECT $1::bigint, $2::text, LEAST(GREATEST($3::bigint, COALESCE((SELECT min(seq) FROM inbox_entries WHERE mid = $1::bigint), $5::bigint + 1) - 1), $5::bigint), $4::bigint
   ON CONFLICT (mid, key) DO UPDATE SET seen = EXCLUDED.seen RETURNING acked`;
 
+/** A known device's ack: as ACK, but no row from `up` also when the device is not known. */
+const ACK_KNOWN = `WITH u AS (${LAST}),
+  up AS (UPDATE inbox_devices SET acked = GREATEST(acked, $3::bigint), seen = $4::bigint FROM u
+    WHERE mid = $1::bigint AND key = $2::text AND $5::bigint <= u."last" RETURNING acked)
+  SELECT u."last", up.acked FROM u LEFT JOIN up ON true`;
+
 /** $5: the seq rounded up, checked against last; $3 the mark it sets. No row from `ins`: above last. */
 const ACK = `WITH u AS (${LAST}),
   ins AS (INSERT INTO inbox_devices (mid, key, acked, seen) SELECT $1::bigint, $2::text, $3::bigint, $4::bigint FROM u WHERE $5::bigint <= u."last"
     ON CONFLICT (mid, key) DO UPDATE SET acked = GREATEST(inbox_devices.acked, EXCLUDED.acked), seen = EXCLUDED.seen RETURNING acked)
   SELECT u."last", ins.acked FROM u LEFT JOIN ins ON true`;
 
-/** Of the users $1 (locked by the caller), entries at or below last - $2, or below every device's mark when $3. */
-const PRUNE_FLOOR = `DELETE FROM inbox_entries e USING (
-    SELECT u.mid, GREATEST(u."last" - $2::bigint, CASE WHEN $3::boolean THEN (SELECT min(acked) FROM inbox_devices d WHERE d.mid = u.mid) END) AS floor
-    FROM inbox_users u WHERE u.mid = ANY($1::bigint[])) f
-  WHERE e.mid = f.mid AND e.seq <= f.floor`;
+/** The seq at or below which user $1's entries go: last - $2, or, when $3, every device's mark if higher. */
+const FLOOR = `GREATEST((SELECT "last" FROM inbox_users WHERE mid = $1::bigint) - $2::bigint,
+  CASE WHEN $3::boolean THEN (SELECT min(acked) FROM inbox_devices WHERE mid = $1::bigint) END)`;
+
+/**
+ * Of PRUNE_SCAN users from $1 up to $2 (no lock taken), those with an entry at or below their
+ * floor, and the last one looked at (to go on from); `scanned`, how many were looked at.
+ */
+const PRUNE_SCAN_SQL = `WITH s AS (SELECT mid, "last" FROM inbox_users WHERE mid >= $1::bigint AND mid <= $2::bigint ORDER BY mid LIMIT $5),
+  t AS (SELECT s.mid, EXISTS (SELECT 1 FROM inbox_entries e WHERE e.mid = s.mid AND e.seq <= GREATEST(s."last" - $3::bigint,
+    CASE WHEN $4::boolean THEN (SELECT min(acked) FROM inbox_devices d WHERE d.mid = s.mid) END)) AS due FROM s)
+  SELECT mid, due, (SELECT count(*) FROM s) AS scanned FROM t WHERE due OR mid = (SELECT max(mid) FROM s) ORDER BY mid`;
+
+/** At most $4 of user $1's entries at or below its floor, lowest first (the user's row locked by the caller). */
+const PRUNE_USER = `DELETE FROM inbox_entries WHERE mid = $1::bigint AND seq IN (
+    SELECT seq FROM inbox_entries WHERE mid = $1::bigint AND seq <= ${FLOOR} ORDER BY seq LIMIT $4)`;
+
+/** Before user $1 registers device $2 (not known): forgets the devices past the newest $3 - 1, by seen then key. */
+const EVICT = `DELETE FROM inbox_devices WHERE mid = $1::bigint AND key IN (
+    SELECT key FROM inbox_devices WHERE mid = $1::bigint ORDER BY seen DESC, key COLLATE "C" DESC OFFSET ($3::int - 1))
+  AND NOT EXISTS (SELECT 1 FROM inbox_devices WHERE mid = $1::bigint AND key = $2::text)`;
+
+interface ScanRow {
+  mid: string;
+  due: boolean;
+  scanned: string;
+}
 
 interface EntryRow {
   seq: string;
@@ -102,14 +137,19 @@ interface EntryRow {
 
 const toEntry = (r: EntryRow): InboxEntry => ({ seq: Number(r.seq), id: r.id, op: r.op, body: r.body!, time: Number(r.time) });
 
-export type PostgresInboxStoreOptions = PgPoolOptions;
+export type PostgresInboxStoreOptions = PgPoolOptions & Partial<InboxLimits>;
 
 export class PostgresInboxStore implements InboxStore {
   /** Resolved once the tables exist; null until then (and again after a failed attempt). */
   private schema: Promise<void> | null = null;
   private schemaReady = false;
+  /** Where the next retention run's pass over users begins: after a user whose transaction failed. */
+  private resumeAt = INT64_MIN;
 
-  private constructor(private readonly db: PgCalls) {}
+  private constructor(
+    private readonly db: PgCalls,
+    private readonly limits: InboxLimits,
+  ) {}
 
   /** Connects, creates the tables when missing, and resolves when the store can be used. */
   static async connect(options: PostgresInboxStoreOptions): Promise<PostgresInboxStore> {
@@ -128,7 +168,8 @@ export class PostgresInboxStore implements InboxStore {
    * that reaches it, and a call while the server is down rejects (docs/inbox.md#failures).
    */
   static open(options: PostgresInboxStoreOptions): PostgresInboxStore {
-    return new PostgresInboxStore(new PgCalls(options, 'inbox'));
+    const limits = inboxLimits(options);
+    return new PostgresInboxStore(new PgCalls(options, 'inbox'), limits);
   }
 
   /** Creates the tables once (under an advisory lock); a failed attempt is retried by the next call. */
@@ -153,7 +194,7 @@ export class PostgresInboxStore implements InboxStore {
 
   async append(mids: bigint[], item: InboxItem): Promise<number[]> {
     checkMids(mids);
-    checkItem(item);
+    checkItem(item, this.limits.maxBodyBytes);
     await this.ensureSchema();
     if (mids.length === 0) return [];
     const body = Buffer.from(item.body.buffer, item.body.byteOffset, item.body.byteLength);
@@ -192,7 +233,8 @@ export class PostgresInboxStore implements InboxStore {
   /**
    * Registration reads first and last under the user's row lock (FOR KEY SHARE, which appends
    * do not wait for): a retention run holding it has committed before the clamp is read, so
-   * a new device never starts below entries that run removed for the devices it saw.
+   * a new device never starts below entries that run removed for the devices it saw. New
+   * devices of one user register one at a time (an advisory lock), so the cap holds.
    */
   async device(mid: bigint, key: string, start: number, nowMs: number): Promise<number> {
     checkKey(key);
@@ -208,35 +250,41 @@ export class PostgresInboxStore implements InboxStore {
         seen,
       ]);
       if (known.rows.length > 0) return Number(known.rows[0].acked);
+      await c.query(`SELECT pg_advisory_xact_lock($1, hashint8($2))`, [DEVICE_LOCK, m]);
       const locked = await c.query<{ last: string }>(`SELECT "last" FROM inbox_users WHERE mid = $1 FOR KEY SHARE`, [m]);
       const last = locked.rows.length > 0 ? locked.rows[0].last : '0';
+      await c.query(EVICT, [m, key, this.limits.maxDevices]);
       const r = await c.query<{ acked: string }>(REGISTER, [m, key, bindInt(start, Math.trunc), seen, last]);
       return Number(r.rows[0].acked);
     });
   }
 
+  /** A known device in one statement; an unknown one registers as device() does (under the same lock, with the cap). */
   async ack(mid: bigint, key: string, seq: number, nowMs: number): Promise<number> {
     checkKey(key);
     checkSeq('seq', seq);
     checkSeq('nowMs', nowMs);
     await this.ensureSchema();
-    const [r] = await this.db.query<{ last: string; acked: string | null }>('ack', ACK, [
-      String(mid),
-      key,
-      bindInt(Math.max(0, seq), Math.trunc),
-      bindInt(nowMs),
-      bindInt(seq, Math.ceil),
-    ]);
-    if (r.acked === null) throw new InboxAckRangeError(seq, Number(r.last));
-    return Number(r.acked);
+    const args = [String(mid), key, bindInt(Math.max(0, seq), Math.trunc), bindInt(nowMs), bindInt(seq, Math.ceil)];
+    const [r] = await this.db.query<{ last: string; acked: string | null }>('ack', ACK_KNOWN, args);
+    if (r.acked !== null) return Number(r.acked);
+    if (seq > Number(r.last)) throw new InboxAckRangeError(seq, Number(r.last));
+    return this.db.tx('ack', async (c) => {
+      await c.query(`SELECT pg_advisory_xact_lock($1, hashint8($2))`, [DEVICE_LOCK, args[0]]);
+      await c.query(EVICT, [args[0], key, this.limits.maxDevices]);
+      const n = await c.query<{ last: string; acked: string | null }>(ACK, args);
+      const { last, acked } = n.rows[0];
+      if (acked === null) throw new InboxAckRangeError(seq, Number(last));
+      return Number(acked);
+    });
   }
 
   async devices(mid: bigint): Promise<DeviceMark[]> {
     await this.ensureSchema();
     const rows = await this.db.query<{ key: string; acked: string; seen: string }>(
       'devices',
-      `SELECT key, acked, seen FROM inbox_devices WHERE mid = $1`,
-      [String(mid)],
+      `SELECT key, acked, seen FROM inbox_devices WHERE mid = $1 ORDER BY seen DESC, key COLLATE "C" DESC LIMIT $2`,
+      [String(mid), this.limits.maxDevices],
     );
     // Sorted here: the server's collation would order keys otherwise than the other engines.
     return rows
@@ -249,6 +297,8 @@ export class PostgresInboxStore implements InboxStore {
     await this.ensureSchema();
     const m = String(mid);
     return this.db.tx('delete', async (c) => {
+      // The user's row first, as retention and appends lock it: their row locks cannot be met in another order (no deadlock).
+      await c.query(`SELECT 1 FROM inbox_users WHERE mid = $1 FOR UPDATE`, [m]);
       const del = await c.query(`DELETE FROM inbox_entries WHERE mid = $1 AND seq <= $2`, [m, bindInt(upTo)]);
       if (forgetDevices) await c.query(`DELETE FROM inbox_devices WHERE mid = $1`, [m]);
       return del.rowCount ?? 0;
@@ -258,8 +308,12 @@ export class PostgresInboxStore implements InboxStore {
   /**
    * One process at a time (an advisory lock held on one connection for the run; a run while
    * another process's goes removes nothing and resolves to 0). Devices past their TTL and
-   * entries past maxAge go by their indexes, PRUNE_ROWS per transaction; then users are
-   * visited PRUNE_USERS at a time, in mid order, their rows locked, for keep and dropAcked.
+   * entries past maxAge go by their indexes, PRUNE_ROWS per transaction; then users are looked
+   * at PRUNE_SCAN at a time, in mid order and without a lock, and only those with entries
+   * below their floor (keep, dropAcked) are locked and pruned, PRUNE_ROWS rows per transaction.
+   * A user whose transaction fails (a timeout) is skipped; the run goes on and rejects at its
+   * end, or after PRUNE_FAILURES failures. The pass over users begins after the last user
+   * that failed and wraps around, so one user that keeps failing holds back no other.
    */
   async prune(rule: InboxPruneRule, nowMs: number): Promise<number> {
     checkRule(rule, nowMs);
@@ -314,24 +368,56 @@ export class PostgresInboxStore implements InboxStore {
         if (n < PRUNE_ROWS) return total;
       }
     };
-    await chunked(`DELETE FROM inbox_devices WHERE (mid, key) IN (SELECT mid, key FROM inbox_devices WHERE seen < $1 LIMIT $2)`, stale);
-    let removed = await chunked(`DELETE FROM inbox_entries WHERE (mid, seq) IN (SELECT mid, seq FROM inbox_entries WHERE time < $1 LIMIT $2)`, aged);
-    let from: bigint | null = -(2n ** 63n);
-    while (from !== null) {
-      const at: bigint = from;
-      const [mids, n] = await step(async (): Promise<[string[], number]> => {
-        // Locked first, then deleted in a second statement: it sees every device registered before the lock was had.
-        const u = await c.query<{ mid: string }>(`SELECT mid FROM inbox_users WHERE mid >= $1 ORDER BY mid LIMIT $2 FOR UPDATE`, [
-          String(at),
-          PRUNE_USERS,
-        ]);
-        const list = u.rows.map((r) => r.mid);
-        return [list, list.length === 0 ? 0 : ((await c.query(PRUNE_FLOOR, [list, keep, dropAcked])).rowCount ?? 0)];
-      });
-      removed += n;
-      const lastMid = mids.at(-1);
-      from = mids.length < PRUNE_USERS || lastMid === undefined || BigInt(lastMid) === INT64_MAX ? null : BigInt(lastMid) + 1n;
+    // The bound again outside the subquery: a row its seen or time moved past since the subquery read it (re-read once its lock is had) stays.
+    await chunked(`DELETE FROM inbox_devices WHERE (mid, key) IN (SELECT mid, key FROM inbox_devices WHERE seen < $1 LIMIT $2) AND seen < $1`, stale);
+    let removed = await chunked(
+      `DELETE FROM inbox_entries WHERE (mid, seq) IN (SELECT mid, seq FROM inbox_entries WHERE time < $1 LIMIT $2) AND time < $1`,
+      aged,
+    );
+    const start = this.resumeAt;
+    const ranges: Array<[bigint, bigint]> =
+      start === INT64_MIN
+        ? [[start, INT64_MAX]]
+        : [
+            [start, INT64_MAX],
+            [INT64_MIN, start - 1n],
+          ];
+    const failed: Error[] = [];
+    for (const [lo, hi] of ranges) {
+      let from: bigint | null = lo;
+      while (from !== null) {
+        const r: pg.QueryResult<ScanRow> = await c.query<ScanRow>(PRUNE_SCAN_SQL, [String(from), String(hi), keep, dropAcked, PRUNE_SCAN]);
+        const due = r.rows.filter((u) => u.due).map((u) => u.mid);
+        const lastMid: string | undefined = r.rows.at(-1)?.mid;
+        from = lastMid === undefined || Number(r.rows[0].scanned) < PRUNE_SCAN || BigInt(lastMid) >= hi ? null : BigInt(lastMid) + 1n;
+        let at = 0;
+        while (at < due.length) {
+          try {
+            // One transaction: users in mid order, each row locked then its entries removed, until PRUNE_ROWS rows are gone (the user it ends in is taken up again).
+            const [next, gone] = await step(async (): Promise<[number, number]> => {
+              let budget = PRUNE_ROWS;
+              let i = at;
+              while (i < due.length && budget > 0) {
+                at = i; // the user a failure is charged to
+                // Locked first, then deleted in a second statement: it sees every device registered before the lock was had.
+                await c.query(`SELECT 1 FROM inbox_users WHERE mid = $1 FOR UPDATE`, [due[i]]);
+                budget -= (await c.query(PRUNE_USER, [due[i], keep, dropAcked, budget])).rowCount ?? 0;
+                if (budget > 0) i++;
+              }
+              return [i, PRUNE_ROWS - budget];
+            });
+            at = next;
+            removed += gone;
+          } catch (e) {
+            failed.push(e as Error);
+            this.resumeAt = BigInt(due[at]) === INT64_MAX ? INT64_MIN : BigInt(due[at]) + 1n;
+            if (failed.length >= PRUNE_FAILURES) throw failed[0];
+            at++;
+          }
+        }
+      }
     }
+    if (failed.length > 0) throw failed[0];
     return removed;
   }
 

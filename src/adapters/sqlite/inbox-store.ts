@@ -1,8 +1,8 @@
 // InboxStore in SQLite (node:sqlite): embedded mode's durable inbox, one file
 // `<dataDir>/inbox.db` in WAL mode beside history.db (docs/inbox.md#engines), run on a thread of
-// its own by inbox-thread.ts. Each call is one transaction, so a user's seq is taken and its
+// its own by inbox-thread.ts. Each call but prune is one transaction, so a user's seq is taken and its
 // entry stored together: a failed append takes no seq. Retention runs in bounded transactions
-// with a turn for other calls between them.
+// (at most PRUNE_ROWS rows removed each) with a turn for other calls between them.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
@@ -11,6 +11,7 @@ import {
   type DeviceMark,
   type InboxEntry,
   type InboxItem,
+  type InboxLimits,
   type InboxPage,
   type InboxPruneRule,
   type InboxState,
@@ -18,7 +19,7 @@ import {
   type PageBound,
 } from '../../ports/index.js';
 import { fitBytes, readBytes, readLimit } from '../history-bounds.js';
-import { bindInt, checkItem, checkKey, checkMids, checkRule, checkSeq, pruneBounds } from '../inbox-input.js';
+import { bindInt, checkItem, checkKey, checkMids, checkRule, checkSeq, inboxLimits, pruneBounds } from '../inbox-input.js';
 
 export const INBOX_FILE = 'inbox.db';
 
@@ -48,9 +49,22 @@ CREATE TABLE IF NOT EXISTS devices (
 CREATE INDEX IF NOT EXISTS devices_seen ON devices (seen);
 `;
 
-/** Rows one retention transaction deletes by age or device TTL, and users it visits for keep and dropAcked. */
+/** Rows one retention transaction removes; users one looks at for keep and dropAcked. */
 const PRUNE_ROWS = 5000;
-const PRUNE_USERS = 500;
+const PRUNE_SCAN = 5000;
+/** Failed user transactions after which a retention run stops (the next starts after the last of them). */
+const PRUNE_FAILURES = 3;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** A user as retention sees it: its last seq, lowest stored seq and lowest watermark. */
+interface UserMarks {
+  mid: bigint;
+  last: bigint;
+  first: bigint | null;
+  acked: bigint | null;
+}
 
 interface EntryRow {
   seq: number;
@@ -75,18 +89,24 @@ function* sizes(rows: Iterable<unknown>): Generator<number> {
 
 const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
-export interface SqliteInboxStoreOptions {
+export interface SqliteInboxStoreOptions extends Partial<InboxLimits> {
   /** Directory of inbox.db; created when missing. */
   dataDir: string;
   /** How long a statement waits for a lock held by another connection (ms). */
   busyTimeoutMs?: number;
 }
 
+const MARKS = `(SELECT min(seq) FROM entries e WHERE e.mid = u.mid) AS "first", (SELECT min(acked) FROM devices d WHERE d.mid = u.mid) AS acked`;
+
 export class SqliteInboxStore implements InboxStore {
   private readonly db: DatabaseSync;
   private readonly q: Record<string, StatementSync>;
+  private readonly limits: InboxLimits;
+  /** Where the next retention run's pass over users begins: after a user whose transaction failed. */
+  private resumeAt = INT64_MIN;
 
   constructor(options: SqliteInboxStoreOptions) {
+    this.limits = inboxLimits(options);
     const file = join(options.dataDir, INBOX_FILE);
     try {
       mkdirSync(options.dataDir, { recursive: true });
@@ -116,13 +136,16 @@ export class SqliteInboxStore implements InboxStore {
         `INSERT INTO devices (mid, key, acked, seen) VALUES (?, ?, ?, ?)
          ON CONFLICT (mid, key) DO UPDATE SET acked = max(acked, excluded.acked), seen = excluded.seen RETURNING acked`,
       ),
-      devices: p(`SELECT key, acked, seen FROM devices WHERE mid = ?`),
+      devices: p(`SELECT key, acked, seen FROM devices WHERE mid = ? ORDER BY seen DESC, key DESC LIMIT ?`),
+      // The devices past the newest maxDevices - 1 (by seen, then key): what registering one more forgets.
+      evict: p(`DELETE FROM devices WHERE mid = ? AND key IN (SELECT key FROM devices WHERE mid = ? ORDER BY seen DESC, key DESC LIMIT -1 OFFSET ?)`),
       deleteUpTo: p(`DELETE FROM entries WHERE mid = ? AND seq <= ?`),
       forget: p(`DELETE FROM devices WHERE mid = ?`),
-      staleDevices: p(`DELETE FROM devices WHERE (mid, key) IN (SELECT mid, key FROM devices WHERE seen < ? LIMIT ?)`),
-      agedEntries: p(`DELETE FROM entries WHERE (mid, seq) IN (SELECT mid, seq FROM entries WHERE time < ? LIMIT ?)`),
-      usersFrom: p(`SELECT mid, "last" FROM users WHERE mid >= ? ORDER BY mid LIMIT ?`, true),
-      minAcked: p(`SELECT min(acked) AS m FROM devices WHERE mid = ?`),
+      staleDevices: p(`DELETE FROM devices WHERE (mid, key) IN (SELECT mid, key FROM devices WHERE seen < ?1 LIMIT ?2) AND seen < ?1`),
+      agedEntries: p(`DELETE FROM entries WHERE (mid, seq) IN (SELECT mid, seq FROM entries WHERE time < ?1 LIMIT ?2) AND time < ?1`),
+      usersFrom: p(`SELECT mid, "last", ${MARKS} FROM users u WHERE mid >= ? AND mid <= ? ORDER BY mid LIMIT ?`, true),
+      userMarks: p(`SELECT mid, "last", ${MARKS} FROM users u WHERE mid = ?`, true),
+      deleteFirst: p(`DELETE FROM entries WHERE mid = ?1 AND seq IN (SELECT seq FROM entries WHERE mid = ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3)`),
     };
   }
 
@@ -161,7 +184,7 @@ export class SqliteInboxStore implements InboxStore {
 
   async append(mids: bigint[], item: InboxItem): Promise<number[]> {
     checkMids(mids);
-    checkItem(item);
+    checkItem(item, this.limits.maxBodyBytes);
     return this.transaction(() =>
       mids.map((mid) => {
         const { last } = this.q.bump.get(mid) as { last: number };
@@ -201,6 +224,7 @@ export class SqliteInboxStore implements InboxStore {
       }
       const { first, last } = this.stateOf(mid);
       const acked = Math.min(Math.max(bindInt(start, Math.trunc), first - 1), last);
+      this.q.evict.run(mid, mid, this.limits.maxDevices - 1);
       this.q.register.run(mid, key, acked, seen);
       return acked;
     });
@@ -213,12 +237,13 @@ export class SqliteInboxStore implements InboxStore {
     return this.transaction(() => {
       const last = this.lastOf(mid);
       if (seq > last) throw new InboxAckRangeError(seq, last);
+      if (this.q.device.get(mid, key) === undefined) this.q.evict.run(mid, mid, this.limits.maxDevices - 1);
       return (this.q.ack.get(mid, key, bindInt(Math.max(0, seq), Math.trunc), bindInt(nowMs)) as { acked: number }).acked;
     });
   }
 
   async devices(mid: bigint): Promise<DeviceMark[]> {
-    const rows = this.q.devices.all(mid) as unknown as DeviceMark[];
+    const rows = this.q.devices.all(mid, this.limits.maxDevices) as unknown as DeviceMark[];
     return rows.map((d) => ({ key: d.key, acked: d.acked, seen: d.seen })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
@@ -233,8 +258,12 @@ export class SqliteInboxStore implements InboxStore {
 
   /**
    * Devices past their TTL and entries past maxAge go by their indexes, PRUNE_ROWS per
-   * transaction; then users are visited PRUNE_USERS at a time, in mid order, for keep and
-   * dropAcked. Between transactions other calls get their turn.
+   * transaction; then users are looked at PRUNE_SCAN at a time, in mid order, and those with
+   * entries below their floor (keep, dropAcked) have them removed, PRUNE_ROWS per transaction.
+   * Between transactions other calls get their turn. A user whose transaction fails is
+   * skipped; the run goes on, and rejects at its end (or after PRUNE_FAILURES failures). The
+   * pass over users begins after the last user that failed and wraps around, so one user that
+   * keeps failing holds back no other.
    */
   async prune(rule: InboxPruneRule, nowMs: number): Promise<number> {
     checkRule(rule, nowMs);
@@ -247,27 +276,57 @@ export class SqliteInboxStore implements InboxStore {
       if (n < PRUNE_ROWS) break;
       await turn();
     }
-    let from: bigint | null = -(2n ** 63n);
-    while (from !== null) {
-      await turn();
-      const at: bigint = from;
-      const [n, next] = this.transaction((): [number, bigint | null] => {
-        const users = this.q.usersFrom.all(at, PRUNE_USERS) as unknown as Array<{ mid: bigint; last: bigint }>;
-        let gone = 0;
-        for (const u of users) {
-          let floor = Number(u.last) - keep;
-          if (rule.dropAcked) {
-            const m = (this.q.minAcked.get(u.mid) as { m: number | null }).m;
-            if (m !== null) floor = Math.max(floor, m);
+    /** The seq at or below which the user's entries go. */
+    const floorOf = (u: UserMarks): number => {
+      const byKeep = Number(u.last) - keep;
+      return rule.dropAcked && u.acked !== null ? Math.max(byKeep, Number(u.acked)) : byKeep;
+    };
+    const start = this.resumeAt;
+    const ranges: Array<[bigint, bigint]> =
+      start === INT64_MIN
+        ? [[start, INT64_MAX]]
+        : [
+            [start, INT64_MAX],
+            [INT64_MIN, start - 1n],
+          ];
+    const failed: Error[] = [];
+    for (const [lo, hi] of ranges) {
+      let from: bigint | null = lo;
+      while (from !== null) {
+        await turn();
+        const scanned = this.snapshot(() => this.q.usersFrom.all(from, hi, PRUNE_SCAN) as unknown as UserMarks[]);
+        const due = scanned.filter((u) => u.first !== null && Number(u.first) <= floorOf(u)).map((u) => u.mid);
+        const lastMid = scanned.at(-1)?.mid;
+        from = scanned.length < PRUNE_SCAN || lastMid === undefined || lastMid >= hi ? null : lastMid + 1n;
+        let at = 0;
+        while (at < due.length) {
+          try {
+            // One transaction: users in mid order until PRUNE_ROWS rows are gone (the user it ends in is taken up again).
+            const [next, gone] = this.transaction((): [number, number] => {
+              let budget = PRUNE_ROWS;
+              let i = at;
+              while (i < due.length && budget > 0) {
+                at = i; // the user a failure is charged to
+                const u = this.q.userMarks.get(due[i]) as unknown as UserMarks;
+                const n = Number(this.q.deleteFirst.run(u.mid, bindInt(floorOf(u)), budget).changes);
+                budget -= n;
+                if (budget > 0) i++;
+              }
+              return [i, PRUNE_ROWS - budget];
+            });
+            at = next;
+            removed += gone;
+          } catch (e) {
+            failed.push(e as Error);
+            this.resumeAt = due[at] === INT64_MAX ? INT64_MIN : due[at] + 1n;
+            if (failed.length >= PRUNE_FAILURES) throw failed[0];
+            at++;
           }
-          if (floor > 0) gone += Number(this.q.deleteUpTo.run(u.mid, floor).changes);
+          await turn();
         }
-        const lastMid = users.at(-1)?.mid;
-        return [gone, users.length < PRUNE_USERS || lastMid === undefined || lastMid === 2n ** 63n - 1n ? null : lastMid + 1n];
-      });
-      removed += n;
-      from = next;
+      }
     }
+    if (failed.length > 0) throw failed[0];
     return removed;
   }
 

@@ -5,12 +5,14 @@ import {
   InboxAckRangeError,
   type DeviceMark,
   type InboxItem,
+  type InboxLimits,
   type InboxPage,
   type InboxPruneRule,
   type InboxState,
   type InboxStore,
   type PageBound,
 } from '../../ports/index.js';
+import { checkItem, checkMids, inboxLimits } from '../inbox-input.js';
 import type { SqliteInboxStoreOptions } from './inbox-store.js';
 import { StoreThread } from './store-thread.js';
 
@@ -21,19 +23,33 @@ function revive(name: string, message: string, fields: Record<string, unknown>):
 }
 
 export class SqliteThreadInboxStore implements InboxStore {
-  private constructor(private readonly thread: StoreThread) {}
+  private constructor(
+    private readonly thread: StoreThread,
+    private readonly limits: InboxLimits,
+  ) {}
 
   /** Starts the thread and opens inbox.db there; rejects with the reason it could not. */
   static async open(options: SqliteInboxStoreOptions): Promise<SqliteThreadInboxStore> {
-    return new SqliteThreadInboxStore(await StoreThread.open(new URL('./inbox-worker.js', import.meta.url), options, 'inbox', revive));
+    const limits = inboxLimits(options);
+    return new SqliteThreadInboxStore(await StoreThread.open(new URL('./inbox-worker.js', import.meta.url), options, 'inbox', revive), limits);
   }
 
   private call<T>(method: keyof InboxStore, args: unknown[], transfer?: ArrayBuffer[]): Promise<T> {
     return this.thread.call<T>(method, args, transfer);
   }
 
-  /** The body goes as a copy of its own bytes: a Buffer posted as is clones its whole backing store, often a much larger slab. */
+  /**
+   * Refused here already when over the limits, before anything is copied to the thread. The
+   * body goes as a copy of its own bytes: a Buffer posted as is clones its whole backing
+   * store, often a much larger slab.
+   */
   append(mids: bigint[], item: InboxItem): Promise<number[]> {
+    try {
+      checkMids(mids);
+      checkItem(item, this.limits.maxBodyBytes);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const body = new Uint8Array(item.body);
     return this.call('append', [mids, { ...item, body }], [body.buffer]);
   }
