@@ -8,7 +8,7 @@
 //    each, pushes/s and deliveries, the ratio being the cost of durability.
 // Embedded tsim keeps the inboxes in SQLite; tsim-cluster in PostgreSQL, in a database the
 // run creates and drops.
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,7 @@ import { openFileLimit, sampleMachineCpu, type ProcDelta } from '../measure/proc
 import { writeResults } from '../measure/results.js';
 import { fmtInt, fmtMb, fmtNum, formatTable } from '../measure/table.js';
 import { armDeadline, disarmDeadline, stopChild, track } from '../run/children.js';
+import { IpcWorker } from '../run/ipc-worker.js';
 import { loopbackSources } from '../run/ports.js';
 import type { TsimServer } from '../servers/tsim.js';
 import { launchTsim } from '../servers/tsim.js';
@@ -97,30 +98,7 @@ export function inboxConfig(messages: number, where: { dataDir: string; postgres
 
 type Reply = InboxOpened | InboxCount | { t: 'flushed'; acks: number } | { t: 'closed' };
 
-class ClientWorker {
-  private readonly waiters = new Map<string, { resolve: (m: Reply) => void; reject: (e: Error) => void }>();
-
-  constructor(readonly child: ChildProcess) {
-    child.on('message', (m: Reply) => {
-      const w = this.waiters.get(m.t);
-      if (w) {
-        this.waiters.delete(m.t);
-        w.resolve(m);
-      }
-    });
-    child.once('exit', (code, signal) => {
-      for (const w of this.waiters.values()) w.reject(new Error(`inbox worker ${child.pid} exited (${signal ?? code})`));
-      this.waiters.clear();
-    });
-  }
-
-  call<T extends Reply['t']>(msg: InboxCommand, t: T): Promise<Extract<Reply, { t: T }>> {
-    return new Promise((resolve, reject) => {
-      this.waiters.set(t, { resolve: resolve as (m: Reply) => void, reject });
-      this.child.send(msg);
-    });
-  }
-}
+type ClientWorker = IpcWorker<InboxCommand, Reply>;
 
 const ZERO: Omit<InboxCount, 't'> = {
   open: 0,
@@ -142,7 +120,7 @@ class Clients {
   constructor(n: number) {
     this.workers = Array.from(
       { length: n },
-      () => new ClientWorker(track(fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' }))),
+      () => new IpcWorker<InboxCommand, Reply>(track(fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' }))),
     );
   }
 
