@@ -587,6 +587,11 @@ export function registerScenarios(bench: Command): void {
       new Option('--in-flight <n>', 'HTTP pushes unanswered at most (a push due beyond it is counted, not sent)').argParser(int(1)).default(64),
     )
     .addOption(new Option('--no-single', 'skip the run with single-room connections'))
+    .addOption(
+      new Option('--single-rate <n>', 'pushes per second of the single-room run')
+        .argParser(positive)
+        .default(undefined, '--rate × --rooms-per-conn: the same deliveries per second'),
+    )
     .addOption(new Option('--drain <s>', 'longest wait for late messages after the pushes').argParser(positive).default(30))
     .addOption(cometWorkersOption())
     .addOption(new Option('--workers <n>', 'load-generator processes').argParser(int(1)).default(defaultWorkers))
@@ -610,6 +615,7 @@ export function registerScenarios(bench: Command): void {
         size: number;
         inFlight: number;
         single: boolean;
+        singleRate?: number;
         drain: number;
         cometWorkers: number;
         workers: number;
@@ -631,6 +637,7 @@ export function registerScenarios(bench: Command): void {
             size: f.size,
             inFlight: f.inFlight,
             single: f.single,
+            singleRate: f.singleRate ?? null,
             drainS: f.drain,
             cometWorkers: f.cometWorkers,
             workers: f.workers,

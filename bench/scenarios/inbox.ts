@@ -36,7 +36,7 @@ const INBOX_OP = 1000;
 /** The drain and the deliveries are waited for until nothing moved for this long. */
 const STALL_MS = 10_000;
 /** Largest `inbox.newDeviceRecent`: a new device receives at most this many stored messages after auth. */
-export const MAX_MESSAGES = 10_000;
+const MAX_MESSAGES = 10_000;
 /** Inbox API reads in flight while checking the watermarks. */
 const CHECK_CONCURRENCY = 32;
 

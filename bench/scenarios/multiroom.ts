@@ -3,7 +3,8 @@
 // with the others in the list form), room pushes at a fixed rate going round all K rooms for D
 // s: delivered messages/s, loss, lag, push→client latency, and the RSS the server gained per
 // connection once connected and joined. Then the same with single-room connections (R = 1, no
-// op 19: goim's bytes) on a new server, side by side.
+// op 19: goim's bytes) on a new server, side by side — by default at R times the push rate, so
+// that both deliver the same messages per second and their CPU per message compares.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { MultiroomCommand, MultiroomCount, MultiroomOpened, MultiroomReport } from '../load/multiroom-worker.js';
@@ -44,8 +45,9 @@ export interface MultiroomOptions {
   durationS: number;
   size: number;
   inFlight: number;
-  /** Also run single-room connections. */
+  /** Also run single-room connections, at this rate (pushes/s); null: rate × perConn, the same deliveries per second. */
   single: boolean;
+  singleRate: number | null;
   drainS: number;
   cometWorkers: number;
   workers: number;
@@ -94,6 +96,8 @@ export interface MultiroomRow {
   lagS: number;
   latency: LatencySummary;
   serverCpuPct: number;
+  /** Server CPU ms per 1,000 delivered messages. */
+  cpuMsPer1kMsgs: number;
   loadCpuPct: number;
   otherCpuPct: number;
   processes: ProcDelta[];
@@ -176,7 +180,7 @@ function connectionHolders(procs: readonly ServerProcess[]): number[] {
 
 const rssOf = (pids: readonly number[]): number => sampleGroup(pids).reduce((s, p) => s + p.rss, 0);
 
-async function runVariant(o: MultiroomOptions, perConn: number): Promise<MultiroomRow> {
+async function runVariant(o: MultiroomOptions, perConn: number, rate: number): Promise<MultiroomRow> {
   const label = perConn > 1 ? `${perConn} rooms per connection` : 'single-room';
   const base = { transport: 'tcp' as const, batch: 20, signalMs: 1000 };
   const server: TsimServer = o.server === 'tsim' ? await launchTsim(base) : await launchTsimCluster({ ...base, cometWorkers: o.cometWorkers });
@@ -201,12 +205,12 @@ async function runVariant(o: MultiroomOptions, perConn: number): Promise<Multiro
     const l0 = sampleGroup(lpids);
     const m0 = sampleMachineCpu();
     const t0 = performance.now();
-    progress(`${label}: ${fmtInt(o.rate)} room pushes/s over ${o.rooms} rooms for ${o.durationS} s`);
+    progress(`${label}: ${fmtInt(rate)} room pushes/s over ${o.rooms} rooms for ${o.durationS} s`);
     const run = pushRoomsHttp(server.httpPort, {
       roomType: ROOM_TYPE,
       operation: OP,
       rooms: o.rooms,
-      rate: o.rate,
+      rate,
       durationMs: o.durationS * 1000,
       bodySize: o.size,
       inFlight: o.inFlight,
@@ -258,7 +262,7 @@ async function runVariant(o: MultiroomOptions, perConn: number): Promise<Multiro
       rssPerConn: (rssAfter - rssBefore) / c.ok,
       rssBefore,
       rssAfter,
-      rate: o.rate,
+      rate,
       pushed: tally.sent,
       accepted: tally.accepted,
       unsent: tally.unsent,
@@ -271,6 +275,7 @@ async function runVariant(o: MultiroomOptions, perConn: number): Promise<Multiro
       lagS: Math.max(0, (lastAt - pushedAt) / 1000),
       latency: summarize(mergeHistograms(rs.map((r) => r.latency))),
       serverCpuPct: srv.cpuPct,
+      cpuMsPer1kMsgs: delivered > 0 ? (srv.cpuPct * 10 * elapsedS) / (delivered / 1000) : Number.NaN,
       loadCpuPct: load.cpuPct,
       otherCpuPct: splitCpu(m0, m1, srv.cpuPct + load.cpuPct).otherCpuPct,
       processes: srv.perProcess,
@@ -300,6 +305,7 @@ function table(rows: readonly MultiroomRow[]): string {
       'p50 ms',
       'p99 ms',
       'srv cpu%',
+      'cpu ms/1k msgs',
       'load cpu%',
       'other cpu%',
     ],
@@ -320,6 +326,7 @@ function table(rows: readonly MultiroomRow[]): string {
       fmtMs(r.latency.p50Ms),
       fmtMs(r.latency.p99Ms),
       fmtNum(r.serverCpuPct),
+      fmtNum(r.cpuMsPer1kMsgs, 2),
       fmtNum(r.loadCpuPct),
       fmtNum(r.otherCpuPct),
     ]),
@@ -331,13 +338,14 @@ export async function runMultiroom(o: MultiroomOptions): Promise<MultiroomRow[]>
   if (problem) throw new Error(problem);
   o.size = bodySize(o.size);
   checkServerFdLimit(o.clients, [o.server], o.cometWorkers);
-  const variants = o.single && o.perConn > 1 ? [o.perConn, 1] : [o.perConn];
+  const variants: Array<[number, number]> = [[o.perConn, o.rate]];
+  if (o.single && o.perConn > 1) variants.push([1, o.singleRate ?? o.rate * o.perConn]);
   const per = 60 + (o.server === 'tsim-cluster' ? 60 : 0) + o.clients / 200 + o.durationS + o.drainS + 10;
   armDeadline((variants.length * per + 60) * 1000, 'multiroom');
   const backgroundBusyPct = await backgroundBusy();
   const rows: MultiroomRow[] = [];
   try {
-    for (const perConn of variants) rows.push(await runVariant(o, perConn));
+    for (const [perConn, rate] of variants) rows.push(await runVariant(o, perConn, rate));
   } finally {
     disarmDeadline();
     if (rows.length > 0) {
