@@ -243,6 +243,8 @@ export interface DrainRow {
   clients: number;
   clientsOk: number;
   connectSeconds: number;
+  /** Clients whose connection closed after authenticating. */
+  clientsLost: number;
   /** From the first connection until every client held its backlog and its acknowledgement was answered. */
   drainSeconds: number;
   drained: number;
@@ -415,6 +417,7 @@ async function drainPhase(server: TsimServer, clients: Clients, o: InboxOptions)
     clients: o.users,
     clientsOk: o1.ok,
     connectSeconds: o1.ms / 1000,
+    clientsLost: t.lost,
     drainSeconds,
     drained: t.drained,
     expected,

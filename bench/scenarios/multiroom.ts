@@ -79,6 +79,8 @@ export interface MultiroomRow {
   clients: number;
   clientsOk: number;
   connectSeconds: number;
+  /** Connections closed after they were ready. */
+  clientsLost: number;
   /** Server RSS gained once the connections are in and joined, per connection (comet processes when distributed), bytes. */
   rssPerConn: number;
   rssBefore: number;
@@ -259,6 +261,7 @@ async function runVariant(o: MultiroomOptions, perConn: number, rate: number): P
       clients: o.clients,
       clientsOk: c.ok,
       connectSeconds: c.ms / 1000,
+      clientsLost: rs.reduce((s, r) => s + r.lost, 0),
       rssPerConn: (rssAfter - rssBefore) / c.ok,
       rssBefore,
       rssAfter,

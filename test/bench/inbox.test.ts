@@ -63,6 +63,7 @@ function assertComplete(r: InboxResult, users: number, messages: number): void {
   assert.ok(r.store.storedPerSec > 0);
   const d = r.drain;
   assert.equal(d.clientsOk, users);
+  assert.equal(d.clientsLost, 0);
   assert.equal(d.drained, users, 'every client drained and acknowledged');
   assert.equal(d.expected, users * messages);
   assert.equal(d.received, users * messages);

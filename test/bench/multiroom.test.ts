@@ -58,6 +58,7 @@ describe('multiroom (tiny run)', () => {
     );
     for (const x of rows) {
       assert.equal(x.clientsOk, 30);
+      assert.equal(x.clientsLost, 0);
       assert.ok(x.accepted > 0);
       assert.equal(x.failed, 0);
       assert.equal(x.delivered, x.expected, `${x.roomsPerConn} rooms/conn: every push reached every member`);
