@@ -87,7 +87,7 @@ function onError(err: unknown): never {
   process.exit(1);
 }
 
-/** Adds the scenarios (fanout, connect, push-api, history-store, danmaku, persist, profile) to the bench command line. */
+/** Adds the scenarios (fanout, connect, push-api, history-store, danmaku, persist, inbox, multiroom, profile) to the bench command line. */
 export function registerScenarios(bench: Command): void {
   clientOptions(
     bench.command('fanout').description('N clients in one room, R pushes/s through the push API: delivery, msgs/s, writes/s, CPU, RSS, latency'),
@@ -465,6 +465,186 @@ export function registerScenarios(bench: Command): void {
             sampleEvery: f.sampleEvery,
             timeoutMs: f.handshakeTimeout * 1000,
             cpuProfDir: f.cpuProf,
+            outDir: f.out,
+          });
+          process.exit(0);
+        } catch (err) {
+          onError(err);
+        }
+      },
+    );
+
+  bench
+    .command('inbox')
+    .description(
+      'durable inbox: N users × M durable messages stored while offline, then all N reconnect at once (time until drained and acknowledged, lost / duplicated); then durable vs non-durable mid pushes/s with them online',
+    )
+    .addOption(
+      new Option(
+        '--server <kind>',
+        'tsim (embedded, SQLite) or tsim-cluster (logic, job, comet over a private redis-server and nats-server -js; PostgreSQL)',
+      )
+        .choices(['tsim', 'tsim-cluster'])
+        .default('tsim'),
+    )
+    .addOption(new Option('--users <n>', 'users (mids 1 … n), one inbox client each').argParser(int(1)).default(10_000))
+    .addOption(new Option('--messages <n>', 'durable messages stored per user before they connect (at most 10000)').argParser(int(1)).default(100))
+    .addOption(new Option('--mids-per-push <n>', 'users named by one storing push (one transaction)').argParser(int(1)).default(100))
+    .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(23)).default(64))
+    .addOption(
+      new Option('--ack-every <n>', 'a client acknowledges every n messages, and once it has its whole backlog').argParser(int(1)).default(100),
+    )
+    .addOption(
+      new Option('--push-seconds <s>', 'seconds of durable, then of non-durable mid pushes with the users online (0: skip)')
+        .argParser(int(0))
+        .default(10),
+    )
+    .addOption(new Option('--online-mids <n>', 'users named by one push of the online phase').argParser(int(1)).default(1))
+    .addOption(new Option('--in-flight <n>', 'HTTP pushes unanswered at most (keep-alive connections)').argParser(int(1)).default(64))
+    .addOption(new Option('--drain <s>', 'longest wait for the drain, and for the deliveries after the pushes').argParser(positive).default(300))
+    .addOption(cometWorkersOption())
+    .addOption(
+      new Option('--postgres-url <url>', 'tsim-cluster: PostgreSQL server where the run creates (and drops) its database').default(
+        'postgres://postgres@127.0.0.1:5432/postgres',
+      ),
+    )
+    .addOption(new Option('--workers <n>', 'load-generator processes for the clients').argParser(int(1)).default(defaultWorkers))
+    .addOption(new Option('--connect-concurrency <n>', 'handshakes in flight at once, over all workers').argParser(int(1)).default(256))
+    .addOption(new Option('--sources <n>', 'client source addresses 127.0.0.2 … 127.0.0.(1+n), round-robin').argParser(int(1)).default(8))
+    .addOption(new Option('--handshake-timeout <s>', 'a client not authenticated in this time counts as failed').argParser(positive).default(60))
+    .addOption(new Option('--out <dir>', 'folder for the JSON results').default(undefined, 'bench/results'))
+    .action(
+      async (f: {
+        server: 'tsim' | 'tsim-cluster';
+        users: number;
+        messages: number;
+        midsPerPush: number;
+        size: number;
+        ackEvery: number;
+        pushSeconds: number;
+        onlineMids: number;
+        inFlight: number;
+        drain: number;
+        cometWorkers: number;
+        postgresUrl: string;
+        workers: number;
+        connectConcurrency: number;
+        sources: number;
+        handshakeTimeout: number;
+        out?: string;
+      }) => {
+        try {
+          const { runInbox } = await import('./scenarios/inbox.js');
+          await runInbox({
+            server: f.server,
+            users: f.users,
+            messages: f.messages,
+            midsPerPush: f.midsPerPush,
+            size: f.size,
+            ackEvery: f.ackEvery,
+            pushSeconds: f.pushSeconds,
+            onlineMids: f.onlineMids,
+            inFlight: f.inFlight,
+            drainS: f.drain,
+            cometWorkers: f.cometWorkers,
+            postgresUrl: f.postgresUrl,
+            workers: f.workers,
+            concurrency: f.connectConcurrency,
+            timeoutMs: f.handshakeTimeout * 1000,
+            sources: f.sources,
+            outDir: f.out,
+          });
+          process.exit(0);
+        } catch (err) {
+          onError(err);
+        }
+      },
+    );
+
+  bench
+    .command('multiroom')
+    .description(
+      'several rooms per connection: C connections each in R of K rooms (op 19, list form), room pushes at a rate over all K rooms: delivered msgs/s, loss, lag, RSS per connection; then single-room connections on a new server',
+    )
+    .addOption(
+      new Option('--server <kind>', 'tsim (embedded) or tsim-cluster (logic, job, comet over a private redis-server and nats-server -js)')
+        .choices(['tsim', 'tsim-cluster'])
+        .default('tsim'),
+    )
+    .addOption(new Option('--clients <n>', 'connections').argParser(int(1)).default(10_000))
+    .addOption(
+      new Option('--rooms-per-conn <n>', 'rooms each connection is in (its token room and op 19 for the rest)').argParser(int(2)).default(10),
+    )
+    .addOption(
+      new Option('--rooms <n>', 'rooms multi://1 … multi://n; connection g is in rooms g × R … g × R + R − 1 (mod n)')
+        .argParser(int(1))
+        .default(1000),
+    )
+    .addOption(new Option('--rate <n>', 'room pushes per second, going round all rooms').argParser(positive).default(200))
+    .addOption(new Option('--duration <s>', 'seconds to push').argParser(positive).default(10))
+    .addOption(new Option('--size <bytes>', 'message body size (min 23: the send stamp)').argParser(int(1)).default(23))
+    .addOption(
+      new Option('--in-flight <n>', 'HTTP pushes unanswered at most (a push due beyond it is counted, not sent)').argParser(int(1)).default(64),
+    )
+    .addOption(new Option('--no-single', 'skip the run with single-room connections'))
+    .addOption(
+      new Option('--single-rate <n>', 'pushes per second of the single-room run')
+        .argParser(positive)
+        .default(undefined, '--rate × --rooms-per-conn: the same deliveries per second'),
+    )
+    .addOption(new Option('--drain <s>', 'longest wait for late messages after the pushes').argParser(positive).default(30))
+    .addOption(cometWorkersOption())
+    .addOption(new Option('--workers <n>', 'load-generator processes').argParser(int(1)).default(defaultWorkers))
+    .addOption(new Option('--connect-concurrency <n>', 'handshakes in flight at once, over all workers').argParser(int(1)).default(256))
+    .addOption(new Option('--sources <n>', 'client source addresses 127.0.0.2 … 127.0.0.(1+n), round-robin').argParser(int(1)).default(8))
+    .addOption(new Option('--sample-every <n>', 'one connection in n records latency').argParser(int(1)).default(50))
+    .addOption(
+      new Option('--handshake-timeout <s>', 'a connection not authenticated and joined in this time counts as failed')
+        .argParser(positive)
+        .default(30),
+    )
+    .addOption(new Option('--out <dir>', 'folder for the JSON results').default(undefined, 'bench/results'))
+    .action(
+      async (f: {
+        server: 'tsim' | 'tsim-cluster';
+        clients: number;
+        roomsPerConn: number;
+        rooms: number;
+        rate: number;
+        duration: number;
+        size: number;
+        inFlight: number;
+        single: boolean;
+        singleRate?: number;
+        drain: number;
+        cometWorkers: number;
+        workers: number;
+        connectConcurrency: number;
+        sources: number;
+        sampleEvery: number;
+        handshakeTimeout: number;
+        out?: string;
+      }) => {
+        try {
+          const { runMultiroom } = await import('./scenarios/multiroom.js');
+          await runMultiroom({
+            server: f.server,
+            clients: f.clients,
+            perConn: f.roomsPerConn,
+            rooms: f.rooms,
+            rate: f.rate,
+            durationS: f.duration,
+            size: f.size,
+            inFlight: f.inFlight,
+            single: f.single,
+            singleRate: f.singleRate ?? null,
+            drainS: f.drain,
+            cometWorkers: f.cometWorkers,
+            workers: f.workers,
+            concurrency: f.connectConcurrency,
+            sampleEvery: f.sampleEvery,
+            timeoutMs: f.handshakeTimeout * 1000,
+            sources: f.sources,
             outDir: f.out,
           });
           process.exit(0);

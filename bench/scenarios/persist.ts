@@ -386,8 +386,9 @@ async function adminQuery(adminUrl: string, sql: string): Promise<void> {
   }
 }
 
-async function createDatabase(adminUrl: string): Promise<RunDatabase> {
-  const name = `tsim_bench_persist_${randomBytes(5).toString('hex')}`;
+/** A database `<prefix>_<random>` on the server of `adminUrl`, dropped by `drop()` or at the bench's exit. */
+export async function createDatabase(adminUrl: string, prefix = 'tsim_bench_persist'): Promise<RunDatabase> {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
