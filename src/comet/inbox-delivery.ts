@@ -23,9 +23,12 @@ const RETRY_MS = 1000;
 const DRAIN_CHECK_MS = 100;
 /** Failed reads are logged at most this often. */
 const WARN_EVERY_MS = 10_000;
+/** Op-26 fetches that read the inbox, per connection: a bucket of FETCH_BURST refilled at FETCH_RATE a second. */
+const FETCH_RATE = 2;
+const FETCH_BURST = 4;
 
 /** Op-25 / op-28 refusal codes (docs/protocol.md#acknowledging-op-24). */
-const InboxCode = { Malformed: 1, AboveDelivered: 2, OtherUser: 3, Unavailable: 4, Busy: 5 } as const;
+const InboxCode = { Malformed: 1, AboveDelivered: 2, OtherUser: 3, Unavailable: 4, Busy: 5, TooManyFetches: 6 } as const;
 
 /** Why an op 24 or 26 was refused, as counted (metrics). */
 const REASONS: Record<number, string> = {
@@ -34,7 +37,11 @@ const REASONS: Record<number, string> = {
   [InboxCode.OtherUser]: 'other_user',
   [InboxCode.Unavailable]: 'unavailable',
   [InboxCode.Busy]: 'busy',
+  [InboxCode.TooManyFetches]: 'too_many_fetches',
 };
+
+/** An op-25 reply body. */
+type AckAnswer = { code: 0; acked: number } | { code: number; message: string };
 
 /** One opted-in connection's place in its user's inbox. */
 export class InboxStream {
@@ -53,6 +60,16 @@ export class InboxStream {
   heldBytes = 0;
   /** An op 26 is being answered. */
   fetching = false;
+  /** Op-26 reads the connection may still make now, and when that was counted (performance.now()). */
+  fetchTokens = FETCH_BURST;
+  fetchCounted = 0;
+  /** The device's watermark as last stored or read (op 29, op-25 replies); -1 before either. */
+  acked = -1;
+  /** An acknowledgement is being stored. */
+  acking = false;
+  /** Acknowledgements that came while one was stored: the highest seq, and their replies in order. */
+  ackNext = 0;
+  readonly ackWaiting: Array<(a: AckAnswer) => void> = [];
   /** A retry after a failed read is scheduled. */
   retry: NodeJS.Timeout | null = null;
   /** While blocked on a socket that will emit no 'drain': the next look at it. */
@@ -63,8 +80,8 @@ export class InboxStream {
 
 /**
  * Inbox calls to logic in flight at once from this comet; the others wait in turn. Each
- * connection has at most one read or fetch and one ack waiting (the ring bounds acks), so a
- * connect storm of opted-in clients gives logic a steady load, not one read per client at once.
+ * connection has at most one read, one fetch and one ack waiting, so a connect storm of
+ * opted-in clients gives logic a steady load, not one read per client at once.
  */
 class CallSlots {
   private inFlight = 0;
@@ -317,6 +334,7 @@ export class InboxDelivery {
           first = false;
           s.started = true;
           s.delivered = reply.acked;
+          if (reply.acked > s.acked) s.acked = reply.acked;
           // Ahead of the backlog and of any live message; a reply-sized frame, so never dropped.
           this.out.reply(c, frameBytes(c.isWs, Op.InboxState, 1, 0, json({ acked: reply.acked, first: reply.first, last: reply.last })));
         }
@@ -360,7 +378,7 @@ export class InboxDelivery {
   ack(c: Connection, ver: number, seq: number, body: Buffer): void {
     const s = c.inbox!;
     const slot = c.holdReply();
-    const reply = (v: unknown): void => c.releaseReply(slot, frameBytes(c.isWs, Op.InboxAckReply, ver, seq, json(v)));
+    const reply = (v: AckAnswer): void => c.releaseReply(slot, frameBytes(c.isWs, Op.InboxAckReply, ver, seq, json(v)));
     const obj = objectOf(body);
     const n = obj === undefined ? undefined : seqOf(obj.seq);
     if (obj === undefined || n === undefined || !validMid(obj.mid))
@@ -369,18 +387,46 @@ export class InboxDelivery {
       return reply(this.refuse(c, InboxCode.OtherUser, "mid is not the connection's: only its own inbox can be acknowledged"));
     if (n > s.delivered)
       return reply(this.refuse(c, InboxCode.AboveDelivered, `seq ${n} is above what this connection was delivered (${s.delivered})`));
-    this.slots
-      .run(() => this.logic.inboxAck({ mid: c.mid, key: c.key, seq: n }))
+    // What is already stored is answered here: a flood of repeated acks never reaches the store.
+    if (n <= s.acked) return reply({ code: 0, acked: s.acked });
+    // One store call at a time per connection: acks meanwhile wait and are stored as one, the highest.
+    if (n > s.ackNext) s.ackNext = n;
+    s.ackWaiting.push(reply);
+    if (!s.acking) this.storeAck(c, s);
+  }
+
+  /** Stores the highest waiting acknowledgement and answers every ack that waited for it, in order. */
+  private storeAck(c: Connection, s: InboxStream): void {
+    const replies = s.ackWaiting.splice(0);
+    const n = s.ackNext;
+    s.ackNext = 0;
+    if (n <= s.acked) {
+      for (const r of replies) r({ code: 0, acked: s.acked });
+      return;
+    }
+    s.acking = true;
+    // A connection that closed before its turn costs the store nothing.
+    const live = (): boolean => c.inbox === s && c.state === State.Open;
+    void this.slots
+      .run(() => (live() ? this.logic.inboxAck({ mid: c.mid, key: c.key, seq: n }) : Promise.reject(GONE)))
       .then(
-        (acked) => {
+        (acked): AckAnswer => {
           this.counts.acks++;
-          reply({ code: 0, acked });
+          if (acked > s.acked) s.acked = acked;
+          return { code: 0, acked: s.acked };
         },
-        (err: unknown) => {
-          if (err instanceof InboxAckRangeError) return reply(this.refuse(c, InboxCode.AboveDelivered, err.message));
-          reply(this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again'));
+        (err: unknown): AckAnswer | null => {
+          if (err === GONE) return null;
+          if (err instanceof InboxAckRangeError) return this.refuse(c, InboxCode.AboveDelivered, err.message);
+          return this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again');
         },
-      );
+      )
+      .then((answer) => {
+        s.acking = false;
+        if (answer === null) return;
+        for (const r of replies) r(answer);
+        if (s.ackWaiting.length > 0 && live()) this.storeAck(c, s);
+      });
   }
 
   /** Op 26: `{"after":N}` re-sends one page of what was delivered above N (docs/protocol.md#fetching-again-op-26). */
@@ -394,9 +440,10 @@ export class InboxDelivery {
     if (s.fetching) return reply(this.refuse(c, InboxCode.Busy, 'a fetch is already running on this connection'));
     const upTo = s.delivered;
     if (after >= upTo) return reply({ code: 0, next: after, more: false });
+    if (!this.takeFetch(s)) return reply(this.refuse(c, InboxCode.TooManyFetches, `too many fetches: at most ${FETCH_RATE} a second`));
     s.fetching = true;
     this.slots
-      .run(() => this.logic.inbox({ mid: c.mid, key: c.key, after, ...this.page }))
+      .run(() => (c.inbox === s && c.state === State.Open ? this.logic.inbox({ mid: c.mid, key: c.key, after, ...this.page }) : Promise.reject(GONE)))
       .then(
         (r) => {
           s.fetching = false;
@@ -416,11 +463,21 @@ export class InboxDelivery {
           const more = records.length > 0 && (next === after || (next < upTo && full));
           reply({ code: 0, next, more });
         },
-        () => {
+        (err: unknown) => {
           s.fetching = false;
-          reply(this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again'));
+          if (err !== GONE) reply(this.refuse(c, InboxCode.Unavailable, 'inbox unavailable: try again'));
         },
       );
+  }
+
+  /** Takes one op-26 read from the connection's bucket; false when it is empty. */
+  private takeFetch(s: InboxStream): boolean {
+    const now = performance.now();
+    s.fetchTokens = Math.min(FETCH_BURST, s.fetchTokens + ((now - s.fetchCounted) / 1000) * FETCH_RATE);
+    s.fetchCounted = now;
+    if (s.fetchTokens < 1) return false;
+    s.fetchTokens--;
+    return true;
   }
 
   private refuse(c: Connection, code: number, why: string): { code: number; message: string } {

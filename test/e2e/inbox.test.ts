@@ -519,3 +519,182 @@ describe('durable inbox with one call to logic at a time (embedded)', () => {
     }
   });
 });
+
+/** A memory inbox that counts the comet's acks and page reads, and can hold them until let go. */
+class CountingStore extends MemoryInboxStore {
+  acks = 0;
+  reads = 0;
+  gate: Promise<void> | null = null;
+
+  override async ack(mid: bigint, key: string, seq: number, nowMs: number): Promise<number> {
+    this.acks++;
+    if (this.gate !== null) await this.gate;
+    return super.ack(mid, key, seq, nowMs);
+  }
+
+  override async read(...args: Parameters<MemoryInboxStore['read']>): ReturnType<MemoryInboxStore['read']> {
+    this.reads++;
+    if (this.gate !== null) await this.gate;
+    return super.read(...args);
+  }
+}
+
+describe('durable inbox acks and fetches against the storage (embedded)', () => {
+  let tsim: Embedded;
+  let store: CountingStore;
+  let api: string;
+  let port: number;
+  const clients: GoimTestClient[] = [];
+  const ok = { status: 200, text: '{"code":0,"message":""}' };
+
+  /** An inbox client of `mid` that was delivered `n` new durable messages. */
+  const delivered = async (mid: number, key: string, n: number) => {
+    const c = await GoimTestClient.tcp(port, '127.0.0.1');
+    clients.push(c);
+    await c.auth({ mid, key, inbox: true });
+    assert.equal((await c.next()).op, Op.InboxState);
+    for (let i = 1; i <= n; i++) {
+      const res = await fetch(`${api}/goim/push/mids?operation=1000&mids=${mid}&durable=1`, { method: 'POST', body: `m${i}` });
+      assert.deepEqual({ status: res.status, text: await res.text() }, ok);
+    }
+    assert.equal((await c.collect(n)).length, n);
+    return c;
+  };
+  /** Frames back to back in one write. */
+  const pipelined = (c: GoimTestClient, op: number, bodies: string[], firstSeq: number) =>
+    c.sendRaw(Buffer.concat(bodies.map((b, i) => encodeFrame(op, Buffer.from(b), 1, firstSeq + i))));
+
+  before(async () => {
+    store = new CountingStore();
+    const config = testConfig();
+    config.protocol.cliProto = 128;
+    config.limits.logicCalls = 1;
+    tsim = await startEmbedded(config, silentLogger, undefined, store);
+    const a = tsim.addresses();
+    api = `http://127.0.0.1:${a.http.port}`;
+    port = a.tcp[0].port;
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await tsim.stop();
+  });
+
+  it('answers acks at or below the known watermark without a storage call', async () => {
+    const c = await delivered(201, 'flood', 3);
+    const before = store.acks;
+    pipelined(c, Op.InboxAck, Array<string>(60).fill('{"seq":0}'), 1000);
+    const replies = await c.collect(60);
+    assert.deepEqual(
+      replies.map((f) => [f.op, f.seq, f.body.toString()]),
+      Array.from({ length: 60 }, (_, i) => [Op.InboxAckReply, 1000 + i, '{"code":0,"acked":0}']),
+    );
+    assert.equal(store.acks, before, 'acks of seq 0 stay in the comet');
+    // Within the frame rate (50 a second, 100 at once). One write stores 3; the repeats after it are answered from the watermark it returned.
+    pipelined(c, Op.InboxAck, Array<string>(30).fill('{"seq":3}'), 2000);
+    const again = await c.collect(30);
+    assert.deepEqual(
+      again.map((f) => [f.seq, f.body.toString()]),
+      Array.from({ length: 30 }, (_, i) => [2000 + i, '{"code":0,"acked":3}']),
+    );
+    assert.equal(store.acks, before + 1);
+    assert.deepEqual(
+      (await store.devices(201n)).map((d) => [d.key, d.acked]),
+      [['flood', 3]],
+    );
+  });
+
+  it('stores acks that come while one is stored as one, and answers each in order', async () => {
+    const c = await delivered(202, 'batch', 5);
+    const before = store.acks;
+    let release!: () => void;
+    store.gate = new Promise((r) => (release = r));
+    try {
+      c.send(Op.InboxAck, '{"seq":1}', 1, 1);
+      await waitFor(() => store.acks === before + 1);
+      pipelined(c, Op.InboxAck, ['{"seq":2}', '{"seq":4}', '{"seq":3}', '{"seq":0}', '{"seq":1}'], 2);
+      // Each answers once the one stored before it is: nothing yet.
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(c.queued, 0);
+    } finally {
+      store.gate = null;
+      release();
+    }
+    const replies = await c.collect(6);
+    assert.deepEqual(
+      replies.map((f) => [f.op, f.seq, f.body.toString()]),
+      [
+        [Op.InboxAckReply, 1, '{"code":0,"acked":1}'],
+        [Op.InboxAckReply, 2, '{"code":0,"acked":4}'],
+        [Op.InboxAckReply, 3, '{"code":0,"acked":4}'],
+        [Op.InboxAckReply, 4, '{"code":0,"acked":4}'],
+        // At or below the watermark known when it came (0, from op 29): answered at once, written in its turn.
+        [Op.InboxAckReply, 5, '{"code":0,"acked":0}'],
+        [Op.InboxAckReply, 6, '{"code":0,"acked":4}'],
+      ],
+    );
+    assert.equal(store.acks, before + 2, 'seq 1, then 4 for those that waited');
+    assert.equal((await store.devices(202n))[0].acked, 4);
+  });
+
+  it('makes no ack or fetch of a connection that closed before its turn', async () => {
+    const busy = await delivered(203, 'busy', 1);
+    const gone = await delivered(204, 'gone', 2);
+    const before = { acks: store.acks, reads: store.reads };
+    let release!: () => void;
+    store.gate = new Promise((r) => (release = r));
+    try {
+      // The one call slot is taken by another connection's ack.
+      busy.send(Op.InboxAck, '{"seq":1}', 1, 1);
+      await waitFor(() => store.acks === before.acks + 1);
+      gone.send(Op.InboxAck, '{"seq":2}', 1, 1);
+      gone.send(Op.InboxFetch, '{"after":0}', 1, 2);
+      await new Promise((r) => setTimeout(r, 50));
+      gone.close();
+      await waitFor(() => tsim.comet.sendQueueBytes('gone') === undefined);
+    } finally {
+      store.gate = null;
+      release();
+    }
+    assert.equal((await busy.next()).body.toString(), '{"code":0,"acked":1}');
+    busy.send(Op.Heartbeat, '', 1, 2);
+    assert.equal((await busy.next()).op, Op.HeartbeatReply);
+    assert.deepEqual({ acks: store.acks, reads: store.reads }, { acks: before.acks + 1, reads: before.reads });
+    assert.equal((await store.devices(204n))[0].acked, 0);
+  });
+
+  it('refuses op-26 fetches past 2 a second with code 6, and never reads the storage for them', async () => {
+    const c = await delivered(205, 'fetcher', 2);
+    const before = store.reads;
+    const started = performance.now();
+    const codes: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      c.send(Op.InboxFetch, '{"after":1}', 1, 100 + i);
+      let r = await c.next();
+      if (r.op === Op.InboxMessage) {
+        assert.equal(inboxMessage(r).seq, 2);
+        r = await c.next();
+      }
+      assert.deepEqual([r.op, r.seq], [Op.InboxFetchReply, 100 + i]);
+      const body = json(r) as { code: number };
+      if (body.code === 6) assert.equal(r.body.toString(), '{"code":6,"message":"too many fetches: at most 2 a second"}');
+      else assert.equal(r.body.toString(), '{"code":0,"next":2,"more":false}');
+      codes.push(body.code);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const served = codes.filter((x) => x === 0).length;
+    assert.deepEqual(codes.slice(0, 4), [0, 0, 0, 0], 'a burst of 4');
+    assert.ok(served <= 4 + Math.ceil(2 * seconds), `${served} fetches served in ${seconds} s`);
+    assert.equal(store.reads - before, served, 'a refused fetch reads nothing');
+    // Answered without reading (nothing delivered above `after`): not counted, never refused.
+    c.send(Op.InboxFetch, '{"after":2}', 1, 7);
+    assert.equal((await c.next()).body.toString(), '{"code":0,"next":2,"more":false}');
+  });
+});
+
+async function waitFor(check: () => boolean): Promise<void> {
+  for (let i = 0; !check(); i++) {
+    assert.ok(i < 500, 'never happened');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
