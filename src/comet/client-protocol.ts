@@ -15,16 +15,7 @@ import { Limit, type LimitLog } from './limit-log.js';
 import type { LogicCalls } from './logic-calls.js';
 import type { InboxDelivery } from './inbox-delivery.js';
 import type { Replays } from './replay.js';
-import {
-  checkKey,
-  JoinCode,
-  MAX_ROOM_KEY_BYTES,
-  mayChangeTo,
-  mayJoin,
-  roomRequest as joinRequest,
-  roomsReply,
-  type Refusal,
-} from './room-requests.js';
+import { checkKey, JoinCode, MAX_ROOM_KEY_BYTES, mayJoin, roomRequest as joinRequest, roomsReply, type Refusal } from './room-requests.js';
 
 export interface ClientProtocolOptions {
   serverId: string;
@@ -249,7 +240,7 @@ export class ClientProtocol {
         if (roomId === '') {
           this.table.rooms.leave(c);
           c.replay = null;
-        } else if (mayChangeTo(c, roomId)) this.table.rooms.join(c, roomId);
+        } else if (mayJoin(c, roomId)) this.table.rooms.join(c, roomId);
         else {
           // Not the room the token or webhook granted: the connection stays where it is, and
           // the reply names that room instead of echoing the request (docs/protocol.md).

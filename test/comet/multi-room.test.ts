@@ -232,6 +232,21 @@ describe('several rooms per connection', () => {
     assert.equal(await heartbeat(fixed), 1, 'the listed client moved to grant://a');
   });
 
+  it('a list binds op 12 even when the auth mode named no room (trustBody): only listed rooms', async () => {
+    const free = await h.client('tcp', { mid: 9, rooms: ['grant://a', 'open://*'] });
+    assert.equal((await join(free, 'evil://y')).code, 3);
+    const before = hits.snapshot().room_not_granted ?? 0;
+    free.send(12, 'evil://x', 1, 3);
+    assert.equal((await free.nextWhere((f) => f.op === 13 && f.seq === 3)).body.toString(), '', 'refused: the reply names the room it is in (none)');
+    assert.equal(hits.snapshot().room_not_granted, before + 1);
+    assert.ok(!h.comet.rooms().includes('evil://x'));
+    free.send(12, 'open://1', 1, 4);
+    assert.equal((await free.nextWhere((f) => f.op === 13 && f.seq === 4)).body.toString(), 'open://1');
+    free.send(12, 'evil://x', 1, 5);
+    assert.equal((await free.nextWhere((f) => f.op === 13 && f.seq === 5)).body.toString(), 'open://1', 'stays in its room');
+    assert.ok(!h.comet.rooms().includes('evil://x'));
+  });
+
   it('offsets: an opted-in multi-room connection gets them in its envelope, a plain one gets goim bytes (seq 0, no op 18)', async () => {
     const opted = await h.client('tcp', { mid: 13, history: {} });
     const plain = await h.client('ws', { mid: 14 });
