@@ -258,7 +258,9 @@ export class ClientProtocol {
         this.join(c, f);
         return;
       case Op.Leave:
-        this.leave(c, f);
+        // tsim's op only once the connection is multi-room (op 19 is the opt-in); before, goim's generic path.
+        if (c.seats !== null) this.leave(c, f);
+        else this.generic(c, f);
         return;
       case Op.Sub:
       case Op.Unsub: {
@@ -368,7 +370,7 @@ export class ClientProtocol {
     return null;
   }
 
-  /** Op 21: leaves one of the connection's rooms, the primary one included. */
+  /** Op 21 of a multi-room connection: leaves one of its rooms, the primary one included. */
   private leave(c: Connection, f: Frame): void {
     const req = joinRequest(f.body, false);
     let code: JoinCode = JoinCode.Ok;
@@ -376,12 +378,9 @@ export class ClientProtocol {
     if (!req.ok) {
       code = req.code;
       why = req.message;
-    } else if (c.seats !== null ? !this.table.rooms.drop(c, req.rooms[0]) : c.room?.id !== req.rooms[0]) {
+    } else if (!this.table.rooms.drop(c, req.rooms[0])) {
       code = JoinCode.NotIn;
       why = 'not in that room';
-    } else if (c.seats === null) {
-      this.table.rooms.leave(c);
-      c.replay = null;
     }
     if (code !== JoinCode.Ok) this.refused(c, code, why);
     c.reply(frameBytes(c.isWs, Op.LeaveReply, f.ver, f.seq, roomsReply(c, code, why)));

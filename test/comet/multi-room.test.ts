@@ -294,13 +294,22 @@ describe('several rooms per connection', () => {
     h.comet.broadcastRoom('plain://2', rawProto(frame, frame));
     await c.collect(2);
     assert.deepEqual(c.rawBytes().subarray(at), Buffer.concat([frame, frame]));
-    // Leave of its own room works without making it multi-room.
-    assert.deepEqual(await leave(c, 'plain://2'), { code: 0, rooms: [] });
+    // Op 21 is not a leave before op 19: goim's generic path, Logic.Receive and a header-only echo.
+    const at1 = c.rawBytes().length;
+    c.send(21, 'plain://2', 1, 9);
+    await c.nextWhere((f) => f.op === 21);
+    assert.deepEqual(c.rawBytes().subarray(at1), hex('00 00 00 10 00 10 00 01 00 00 00 15 00 00 00 09'));
+    const r = await h.logic.waitFor('receive', (x) => x.mid === 11n && x.proto.op === 21);
+    assert.deepEqual([r.room, r.proto.seq, Buffer.from(r.proto.body).toString()], ['plain://2', 9, 'plain://2']);
+    const at2 = c.rawBytes().length;
+    h.comet.broadcastRoom('plain://2', rawProto(frame));
+    await c.next();
+    assert.deepEqual(c.rawBytes().subarray(at2), frame, 'still in its room, goim bytes');
     c.send(12, 'plain://3', 1, 8);
     await c.nextWhere((f) => f.op === 13);
-    const at2 = c.rawBytes().length;
+    const at3 = c.rawBytes().length;
     h.comet.broadcastRoom('plain://3', rawProto(frame));
     await c.next();
-    assert.deepEqual(c.rawBytes().subarray(at2), frame);
+    assert.deepEqual(c.rawBytes().subarray(at3), frame);
   });
 });
