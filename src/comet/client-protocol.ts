@@ -15,16 +15,7 @@ import { Limit, type LimitLog } from './limit-log.js';
 import type { LogicCalls } from './logic-calls.js';
 import type { InboxDelivery } from './inbox-delivery.js';
 import type { Replays } from './replay.js';
-import {
-  checkKey,
-  JoinCode,
-  MAX_ROOM_KEY_BYTES,
-  mayChangeTo,
-  mayJoin,
-  roomRequest as joinRequest,
-  roomsReply,
-  type Refusal,
-} from './room-requests.js';
+import { checkKey, JoinCode, MAX_ROOM_KEY_BYTES, mayJoin, roomRequest as joinRequest, roomsReply, type Refusal } from './room-requests.js';
 
 export interface ClientProtocolOptions {
   serverId: string;
@@ -249,7 +240,7 @@ export class ClientProtocol {
         if (roomId === '') {
           this.table.rooms.leave(c);
           c.replay = null;
-        } else if (mayChangeTo(c, roomId)) this.table.rooms.join(c, roomId);
+        } else if (mayJoin(c, roomId)) this.table.rooms.join(c, roomId);
         else {
           // Not the room the token or webhook granted: the connection stays where it is, and
           // the reply names that room instead of echoing the request (docs/protocol.md).
@@ -267,7 +258,9 @@ export class ClientProtocol {
         this.join(c, f);
         return;
       case Op.Leave:
-        this.leave(c, f);
+        // tsim's op only once the connection is multi-room (op 19 is the opt-in); before, goim's generic path.
+        if (c.seats !== null) this.leave(c, f);
+        else this.generic(c, f);
         return;
       case Op.Sub:
       case Op.Unsub: {
@@ -377,7 +370,7 @@ export class ClientProtocol {
     return null;
   }
 
-  /** Op 21: leaves one of the connection's rooms, the primary one included. */
+  /** Op 21 of a multi-room connection: leaves one of its rooms, the primary one included. */
   private leave(c: Connection, f: Frame): void {
     const req = joinRequest(f.body, false);
     let code: JoinCode = JoinCode.Ok;
@@ -385,12 +378,9 @@ export class ClientProtocol {
     if (!req.ok) {
       code = req.code;
       why = req.message;
-    } else if (c.seats !== null ? !this.table.rooms.drop(c, req.rooms[0]) : c.room?.id !== req.rooms[0]) {
+    } else if (!this.table.rooms.drop(c, req.rooms[0])) {
       code = JoinCode.NotIn;
       why = 'not in that room';
-    } else if (c.seats === null) {
-      this.table.rooms.leave(c);
-      c.replay = null;
     }
     if (code !== JoinCode.Ok) this.refused(c, code, why);
     c.reply(frameBytes(c.isWs, Op.LeaveReply, f.ver, f.seq, roomsReply(c, code, why)));

@@ -1,6 +1,6 @@
 // Ops 19 and 21, joining and leaving extra rooms (docs/protocol.md#several-rooms): what their
 // bodies may say, which rooms the auth mode lets a connection into, and the reply bodies.
-import { roomTypeOf } from '../protocol/room-key.js';
+import { listsRoom } from '../protocol/room-key.js';
 import type { Connection } from './connection.js';
 
 /** The reply codes of ops 20 and 22. */
@@ -95,22 +95,16 @@ export function checkKey(room: string): KeyCheck {
 }
 
 /**
- * Whether the auth mode lets `c` into `room` with op 19: the room it granted, any room listed
- * (its `rooms` claim, where `type://*` stands for every room of the type), else any room when
- * it granted none (goim's free choice).
+ * Whether the auth mode lets `c` into `room`, with op 19 or op 12: the room it granted, any room
+ * listed (its `rooms` claim, where `type://*` stands for every room of the type), else any room
+ * when it granted none (goim's free choice). A list binds even when the token named no room
+ * (trustBody): op 12 is an op-19 check then, not the free choice.
  */
 export function mayJoin(c: Connection, room: string): boolean {
   if (room === c.grantedRoom) return true;
   const listed = c.allowedRooms;
-  if (listed !== null) return listed.has(room) || listed.has(`${roomTypeOf(room)}://*`);
+  if (listed !== null) return listsRoom(listed, room);
   return c.grantedRoom === null;
-}
-
-/** Op 12's check with a listed room added: the granted room, or one the auth mode listed. */
-export function mayChangeTo(c: Connection, room: string): boolean {
-  if (c.grantedRoom === null || room === c.grantedRoom) return true;
-  const listed = c.allowedRooms;
-  return listed !== null && (listed.has(room) || listed.has(`${roomTypeOf(room)}://*`));
 }
 
 /** The op-20 / op-22 body: the code, when refused a message (and the room refused, of several), and the connection's rooms. */

@@ -6,3 +6,8 @@ export function roomTypeOf(room: string): string {
   const i = room.indexOf('://');
   return i < 0 ? '' : room.slice(0, i);
 }
+
+/** Whether a `rooms` list (docs/security.md#claims) names `room`, itself or by its type's `type://*`. */
+export function listsRoom(rooms: ReadonlySet<string>, room: string): boolean {
+  return rooms.has(room) || rooms.has(`${roomTypeOf(room)}://*`);
+}

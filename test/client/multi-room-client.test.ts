@@ -130,6 +130,40 @@ describe('client: several rooms per connection', () => {
     assert.equal((await joined).code, 0);
   });
 
+  it('refuses keys the server would refuse before sending, and joins the valid rooms of the same call', async () => {
+    const c = open('tcp', { mid: 6, room_id: 'home://keys' });
+    await next<Ev, 'auth'>(c, 'auth');
+    const before = hits.snapshot().room_request ?? 0;
+    // 131 characters, 258 UTF-8 bytes.
+    const long = `x://${'é'.repeat(127)}`;
+    const r = await c.joinRoom(['ok://1', long, 'no-type', 'ok://2']);
+    assert.deepEqual(r, { code: 1, message: 'room key longer than 256 bytes', room: long, rooms: ['home://keys', 'ok://1', 'ok://2'] });
+    assert.deepEqual(await c.joinRoom('no-type'), {
+      code: 2,
+      message: 'room key must be type://id with a room type of letters, digits, "_", "." or "-"',
+      room: 'no-type',
+      rooms: ['home://keys', 'ok://1', 'ok://2'],
+    });
+    assert.equal(hits.snapshot().room_request ?? 0, before, 'never sent');
+    assert.deepEqual(c.rooms, ['home://keys', 'ok://1', 'ok://2']);
+    const got = collect<Ev, 'message'>(c, 'message', 2);
+    h.comet.broadcastRoom('ok://1', rawProto(innerFrame(1000, 'one')));
+    h.comet.broadcastRoom('ok://2', rawProto(innerFrame(1000, 'two')));
+    assert.deepEqual((await got).map(roomOf), [
+      ['ok://1', 1000, 'one'],
+      ['ok://2', 1000, 'two'],
+    ]);
+  });
+
+  it('leaveRoom on a connection that never joined leaves its room with op 12, never op 21 (a goim op there)', async () => {
+    const c = open('ws', { mid: 7, room_id: 'plain://leave' });
+    await next<Ev, 'auth'>(c, 'auth');
+    assert.deepEqual(await c.leaveRoom('other://1'), { code: 7, message: 'not in that room', rooms: ['plain://leave'] });
+    assert.deepEqual(await c.leaveRoom('plain://leave'), { code: 0, rooms: [] });
+    assert.ok(!h.comet.rooms().includes('plain://leave'));
+    assert.equal(h.logic.calls.receive.filter((x) => x.mid === 7n).length, 0, 'no op 21 reached logic');
+  });
+
   it('a client that never joins gets messages without a room, as before', async () => {
     const c = open('tcp', { mid: 4, room_id: 'plain://1' });
     await next<Ev, 'auth'>(c, 'auth');

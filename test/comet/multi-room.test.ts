@@ -232,6 +232,21 @@ describe('several rooms per connection', () => {
     assert.equal(await heartbeat(fixed), 1, 'the listed client moved to grant://a');
   });
 
+  it('a list binds op 12 even when the auth mode named no room (trustBody): only listed rooms', async () => {
+    const free = await h.client('tcp', { mid: 9, rooms: ['grant://a', 'open://*'] });
+    assert.equal((await join(free, 'evil://y')).code, 3);
+    const before = hits.snapshot().room_not_granted ?? 0;
+    free.send(12, 'evil://x', 1, 3);
+    assert.equal((await free.nextWhere((f) => f.op === 13 && f.seq === 3)).body.toString(), '', 'refused: the reply names the room it is in (none)');
+    assert.equal(hits.snapshot().room_not_granted, before + 1);
+    assert.ok(!h.comet.rooms().includes('evil://x'));
+    free.send(12, 'open://1', 1, 4);
+    assert.equal((await free.nextWhere((f) => f.op === 13 && f.seq === 4)).body.toString(), 'open://1');
+    free.send(12, 'evil://x', 1, 5);
+    assert.equal((await free.nextWhere((f) => f.op === 13 && f.seq === 5)).body.toString(), 'open://1', 'stays in its room');
+    assert.ok(!h.comet.rooms().includes('evil://x'));
+  });
+
   it('offsets: an opted-in multi-room connection gets them in its envelope, a plain one gets goim bytes (seq 0, no op 18)', async () => {
     const opted = await h.client('tcp', { mid: 13, history: {} });
     const plain = await h.client('ws', { mid: 14 });
@@ -279,13 +294,22 @@ describe('several rooms per connection', () => {
     h.comet.broadcastRoom('plain://2', rawProto(frame, frame));
     await c.collect(2);
     assert.deepEqual(c.rawBytes().subarray(at), Buffer.concat([frame, frame]));
-    // Leave of its own room works without making it multi-room.
-    assert.deepEqual(await leave(c, 'plain://2'), { code: 0, rooms: [] });
+    // Op 21 is not a leave before op 19: goim's generic path, Logic.Receive and a header-only echo.
+    const at1 = c.rawBytes().length;
+    c.send(21, 'plain://2', 1, 9);
+    await c.nextWhere((f) => f.op === 21);
+    assert.deepEqual(c.rawBytes().subarray(at1), hex('00 00 00 10 00 10 00 01 00 00 00 15 00 00 00 09'));
+    const r = await h.logic.waitFor('receive', (x) => x.mid === 11n && x.proto.op === 21);
+    assert.deepEqual([r.room, r.proto.seq, Buffer.from(r.proto.body).toString()], ['plain://2', 9, 'plain://2']);
+    const at2 = c.rawBytes().length;
+    h.comet.broadcastRoom('plain://2', rawProto(frame));
+    await c.next();
+    assert.deepEqual(c.rawBytes().subarray(at2), frame, 'still in its room, goim bytes');
     c.send(12, 'plain://3', 1, 8);
     await c.nextWhere((f) => f.op === 13);
-    const at2 = c.rawBytes().length;
+    const at3 = c.rawBytes().length;
     h.comet.broadcastRoom('plain://3', rawProto(frame));
     await c.next();
-    assert.deepEqual(c.rawBytes().subarray(at2), frame);
+    assert.deepEqual(c.rawBytes().subarray(at3), frame);
   });
 });

@@ -171,3 +171,54 @@ describe('embedded tsim with jwt auth', () => {
     });
   }
 });
+
+describe('embedded tsim with jwt auth and trustBody: a rooms claim binds what the body and op 12 choose', () => {
+  let tsim: Embedded;
+  let tcpPort: number;
+  const clients: GoimTestClient[] = [];
+
+  before(async () => {
+    const config = buildConfig({
+      env: { host: 'comet-trust' },
+      tcp: { bind: ['127.0.0.1:0'] },
+      websocket: { bind: ['127.0.0.1:0'] },
+      httpServer: { addr: '127.0.0.1:0' },
+      auth: { mode: 'jwt', jwt: { secret: SECRET, trustBody: true } },
+    });
+    tsim = await startEmbedded(config, silentLogger);
+    tcpPort = tsim.addresses().tcp[0].port;
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await tsim.stop();
+  });
+
+  const open = async () => {
+    const c = await GoimTestClient.tcp(tcpPort);
+    clients.push(c);
+    return c;
+  };
+
+  it('op 12 and op 19 reach listed rooms only; a body room_id not listed is refused without op 8', async () => {
+    const token = await sign({ mid: 9, rooms: ['grant://a'] });
+    const c = await open();
+    await c.auth({ token });
+    c.send(Op.Join, 'evil://y', 1, 2);
+    const joined = JSON.parse(Buffer.from((await c.nextWhere((f) => f.op === Op.JoinReply && f.seq === 2)).body).toString()) as { code: number };
+    assert.equal(joined.code, 3);
+    c.send(Op.ChangeRoom, 'evil://x', 1, 3);
+    assert.equal(Buffer.from((await c.nextWhere((f) => f.op === Op.ChangeRoomReply && f.seq === 3)).body).toString(), '', 'refused');
+    c.send(Op.ChangeRoom, 'grant://a', 1, 4);
+    assert.equal(Buffer.from((await c.nextWhere((f) => f.op === Op.ChangeRoomReply && f.seq === 4)).body).toString(), 'grant://a');
+    assert.ok(!tsim.comet.rooms().includes('evil://x'));
+
+    const listed = await open();
+    await listed.auth({ token, room_id: 'grant://a' });
+    const unlisted = await open();
+    unlisted.send(Op.Auth, JSON.stringify({ token, room_id: 'evil://x' }));
+    await unlisted.closed;
+    assert.equal(unlisted.queued, 0, 'no frame at all, op 8 included');
+    assert.deepEqual(tsim.logic.authStats().denied, { claims: 1 });
+  });
+});

@@ -238,6 +238,24 @@ describe('jwt auth: issuer, audience, midClaim, trustBody', () => {
     const r2 = await connect(auth, JSON.stringify({ token: full, room_id: 'live://x', accepts: [1] }));
     assert.deepEqual(r2, { ok: true, mid: 5n, key: '', roomId: 'live://claimed', accepts: [2], roomFixed: true, acceptsFixed: true });
   });
+
+  it('with trustBody and a rooms claim, the body room_id must be a listed room: another refuses the connection', async () => {
+    const auth = jwtAuth({ secret: SECRET, trustBody: true });
+    const listed = await hs256({ mid: 9, rooms: ['grant://a', 'open://*'] });
+    for (const room of ['grant://a', 'open://7', '']) {
+      const r = await connect(auth, JSON.stringify({ token: listed, room_id: room }));
+      assert.equal(r.ok && r.roomId, room, room);
+    }
+    for (const room of ['evil://x', 'grant://b', 'open:/7']) {
+      const r = await connect(auth, JSON.stringify({ token: listed, room_id: room }));
+      denied(r, 'claims');
+      assert.equal(!r.ok && r.message, 'body "room_id" is not among the rooms of claim "rooms"');
+    }
+    // The token's own room is granted whatever the list says; the body cannot replace it.
+    const claimed = await hs256({ mid: 9, room_id: 'home://1', rooms: [] });
+    const r = await connect(auth, JSON.stringify({ token: claimed, room_id: 'evil://x' }));
+    assert.equal(r.ok && r.roomId, 'home://1');
+  });
 });
 
 describe('jwt auth: RS256 with a PEM public key', () => {

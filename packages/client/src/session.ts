@@ -91,6 +91,8 @@ export interface RoomsReply {
   rooms: string[];
 }
 
+/** Leave refused: the connection is not in that room. */
+const LEAVE_NOT_IN = 7;
 /** Join refused because the server was replaying the primary room's history (sent again at its op 18). */
 const JOIN_BUSY = 6;
 /** A busy join is also sent again after this long: a room type without history replays without an op 18. */
@@ -208,7 +210,7 @@ export abstract class ClientSession {
   /** Joins answered "busy" (the server replays the primary room's history), sent again at its op 18. */
   private busyJoins: (() => void)[] = [];
   /** joinRoom calls waiting for the join in flight; the next request takes all their rooms at once. */
-  private joinWaiters: { rooms: string[]; resolve: (r: RoomsReply) => void }[] = [];
+  private joinWaiters: { rooms: string[]; local: Map<string, RoomsReply>; resolve: (r: RoomsReply) => void }[] = [];
   private joinRunning = false;
   private busyTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -303,31 +305,51 @@ export abstract class ClientSession {
    * several, sent as few frames as the body size allows. From the first join on, room messages
    * say their room (`message.room`). Rooms are joined again after every reconnect until
    * leaveRoom(); a refused one (code > 0) is forgotten. Resolves with code 0 and the rooms, or
-   * the first refusal (with the `room` refused when there were several). Never rejects.
+   * the first refusal (with the `room` refused when there were several). Never rejects. A key
+   * longer than 256 UTF-8 bytes (code 1) or not `type://id` (code 2) is refused here, not sent.
    */
   joinRoom(rooms: string | string[]): Promise<RoomsReply> {
     const list = [...new Set(Array.isArray(rooms) ? rooms : [rooms])];
-    for (const r of list) this.joined.add(r);
+    // Refused here as the server would refuse them: one bad key would refuse its whole frame.
+    const local = new Map<string, RoomsReply>();
+    for (const r of list) {
+      const why = badRoomKey(r);
+      if (why !== undefined) local.set(r, why);
+      else this.joined.add(r);
+    }
     return new Promise<RoomsReply>((resolve) => {
       const conn = this.conn;
-      if (conn === null || !conn.authenticated) {
-        resolve({ code: -1, message: 'not connected', rooms: this.rooms });
+      if (local.size === list.length || conn === null || !conn.authenticated) {
+        resolve(local.size > 0 ? outcome(list, local, this.rooms) : { code: -1, message: 'not connected', rooms: this.rooms });
         return;
       }
-      this.joinWaiters.push({ rooms: list, resolve });
+      this.joinWaiters.push({ rooms: list, local, resolve });
       this.pumpJoins(conn);
     });
   }
 
-  /** Leaves one of the connection's rooms (op 21), the primary one included; not joined again after reconnects. */
+  /**
+   * Leaves one of the connection's rooms (op 21), the primary one included; not joined again after
+   * reconnects. A connection that never joined is a goim one, where op 21 is not a leave: its
+   * primary room is left with op 12, any other room was never entered (code 7).
+   */
   leaveRoom(room: string): Promise<RoomsReply> {
     this.joined.delete(room);
-    if (room === this.primaryRoom()) {
+    const primary = room === this.primaryRoom();
+    if (primary) {
       this.room = '';
       this.changes++;
     }
     return new Promise<RoomsReply>((resolve) => {
       const conn = this.conn;
+      if (conn !== null && conn.authenticated && !conn.multi) {
+        if (!primary) resolve({ code: LEAVE_NOT_IN, message: 'not in that room', rooms: this.rooms });
+        else
+          void this.request(Op.ChangeRoom, this.changeRoomBody(''), '').then((ok) =>
+            resolve(ok ? { code: 0, rooms: this.rooms } : { code: -1, message: 'the connection ended', rooms: this.rooms }),
+          );
+        return;
+      }
       if (conn === null || !conn.authenticated || !this.sendRooms(conn, Op.Leave, [room], resolve)) {
         resolve({ code: -1, message: 'not connected', rooms: this.rooms });
       }
@@ -576,7 +598,7 @@ export abstract class ClientSession {
     // Changes made while connecting (or not expressible in the token) follow as requests.
     if (!conn.rewritten || conn.tokenChanges !== this.changes) this.replayChanges(conn);
     if (this.joined.size > 0) {
-      this.joinWaiters.unshift({ rooms: [...this.joined], resolve: () => {} });
+      this.joinWaiters.unshift({ rooms: [...this.joined], local: new Map(), resolve: () => {} });
       this.pumpJoins(conn);
     }
     // goim's JavaScript client heartbeats at once, then on every interval.
@@ -751,7 +773,8 @@ export abstract class ClientSession {
     this.joinRunning = true;
     const waiters = this.joinWaiters.splice(0);
     const all = [...new Set(waiters.flatMap((w) => w.rooms))];
-    this.joinList(conn, all, new Map(), (ended, refusals, rooms) => {
+    const refused = new Map(waiters.flatMap((w) => [...w.local]));
+    this.joinList(conn, all, refused, (ended, refusals, rooms) => {
       this.joinRunning = false;
       for (const w of waiters) w.resolve(ended ?? outcome(w.rooms, refusals, rooms));
       this.pumpJoins(conn);
@@ -938,6 +961,19 @@ function roomOfJsonForm(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Longest room key the server joins, in UTF-8 bytes; the shape it takes (docs/protocol.md#several-rooms). */
+const MAX_ROOM_KEY_BYTES = 256;
+const ROOM_KEY = /^[A-Za-z0-9_.-]+:\/\/./s;
+
+/** The refusal (code 1 or 2) the server would answer for `room`, else undefined. */
+function badRoomKey(room: string): RoomsReply | undefined {
+  if (typeof room !== 'string') return { code: 1, message: 'room key must be a string', room: String(room), rooms: [] };
+  if (utf8(room).length > MAX_ROOM_KEY_BYTES) return { code: 1, message: `room key longer than ${MAX_ROOM_KEY_BYTES} bytes`, room, rooms: [] };
+  if (!ROOM_KEY.test(room))
+    return { code: 2, message: 'room key must be type://id with a room type of letters, digits, "_", "." or "-"', room, rooms: [] };
+  return undefined;
 }
 
 /** What one joinRoom call is answered: the first of its rooms refused, else code 0; with the connection's rooms. */

@@ -12,6 +12,7 @@ import { errors, jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose'
 import type { Logger } from '../../log.js';
 import type { ConnectRequest, HistoryAsk } from '../../ports/index.js';
 import { historyAsk, HistoryAskError } from '../../protocol/history-ask.js';
+import { listsRoom } from '../../protocol/room-key.js';
 import { allow, deny, type AuthDenial, type AuthIdentity, type AuthResult, type Authenticator } from './authenticator.js';
 import { acceptsOf, ClaimError, isDecimal, midOf, roomsOf, stringOf } from './claims.js';
 import { loadJwtKeys, NoKeyError, type JwtConfig, type JwtKeys } from './jwt-keys.js';
@@ -158,6 +159,10 @@ export class JwtAuthenticator implements Authenticator {
     const key = stringOf(claims.key, 'claim "key"') ?? '';
     // Never from the body: a list grants rooms.
     const rooms = roomsOf(claims.rooms, 'claim "rooms"');
+    // A list binds the body's room too, as it binds op 12: else the auth frame would be a way around it.
+    if (claimedRoom === undefined && roomId !== '' && rooms !== undefined && !listsRoom(new Set(rooms), roomId)) {
+      throw new ClaimError('body "room_id" is not among the rooms of claim "rooms"');
+    }
     // What the token grants binds the connection; only with trustBody are the claims the
     // token leaves out the client's choice, after login too (docs/security.md).
     return {
