@@ -340,10 +340,11 @@ export class InboxDelivery {
         }
         const records = reply.records.filter((r) => r.seq > s.delivered);
         if (records.length > 0 && !this.write(c, s, records.map(frameOf), records[records.length - 1].seq)) return;
-        // A page that is not full held every message still stored up to `last` (the range is
-        // read before the page): what is missing below it was deleted and is never delivered.
+        // A page that is not full, or that reached `last`, held every message still stored up
+        // to `last` (the range is read before the page): what is missing below it was deleted
+        // and is never delivered. A full page that reached `last` needs no read to confirm it.
         const full = reply.cut || reply.records.length >= this.page.limit;
-        if (full) continue;
+        if (full && (reply.records.at(-1)?.seq ?? 0) < reply.last) continue;
         s.behind = false;
         if (reply.last > s.delivered) s.delivered = reply.last;
         // A seq seen before the read and above the inbox's last was never stored (or was

@@ -663,6 +663,28 @@ describe('durable inbox acks and fetches against the storage (embedded)', () => 
     assert.equal((await store.devices(204n))[0].acked, 0);
   });
 
+  it('reads a backlog of exactly one full page once: a page that reached last is not confirmed by another read', async () => {
+    const mid = 206n;
+    const at = Date.now();
+    await store.device(mid, 'onepage', 0, at);
+    // inbox.pageMessages is 100 here.
+    for (let i = 1; i <= 100; i++) await store.append([mid], { id: `p${i}`, op: 1000, body: Buffer.from(`p${i}`), time: at });
+    const before = store.reads;
+    const c = await GoimTestClient.tcp(port, '127.0.0.1');
+    clients.push(c);
+    await c.auth({ mid: Number(mid), key: 'onepage', inbox: true });
+    assert.equal((await c.next()).op, Op.InboxState);
+    const backlog = await c.collect(100);
+    assert.deepEqual(
+      backlog.map((f) => inboxMessage(f).seq),
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
+    const res = await fetch(`${api}/goim/push/mids?operation=1000&mids=${mid}&durable=1`, { method: 'POST', body: 'live' });
+    assert.deepEqual({ status: res.status, text: await res.text() }, ok);
+    assert.deepEqual(inboxMessage(await c.next()), { seq: 101, op: 1000, body: 'live' });
+    assert.equal(store.reads - before, 1, 'one page read for the backlog; the live message written as it came');
+  });
+
   it('refuses op-26 fetches past 2 a second with code 6, and never reads the storage for them', async () => {
     const c = await delivered(205, 'fetcher', 2);
     const before = store.reads;
