@@ -81,16 +81,22 @@ export class InboxStream {
 /**
  * Inbox calls to logic in flight at once from this comet; the others wait in turn. Each
  * connection has at most one read, one fetch and one ack waiting, so a connect storm of
- * opted-in clients gives logic a steady load, not one read per client at once.
+ * opted-in clients gives logic a steady load, not one read per client at once. Acks wait apart
+ * and take every other free slot while reads wait: an ack is one small write that completes a
+ * client's drain, and would otherwise wait behind the backlog reads of every other connection.
  */
 class CallSlots {
   private inFlight = 0;
   private readonly waiting: Array<() => void> = [];
+  private readonly acksWaiting: Array<() => void> = [];
+  /** The last slot handed to a waiting call went to an ack. */
+  private ackLast = false;
 
   constructor(private readonly max: number) {}
 
-  run<T>(call: () => Promise<T>): Promise<T> {
-    if (this.max > 0 && this.inFlight >= this.max) return new Promise<void>((r) => this.waiting.push(r)).then(() => this.start(call));
+  run<T>(call: () => Promise<T>, ack = false): Promise<T> {
+    if (this.max > 0 && this.inFlight >= this.max)
+      return new Promise<void>((r) => (ack ? this.acksWaiting : this.waiting).push(r)).then(() => this.start(call));
     return this.start(call);
   }
 
@@ -104,8 +110,13 @@ class CallSlots {
     }
     return p.finally(() => {
       this.inFlight--;
-      this.waiting.shift()?.();
+      this.next()?.();
     });
+  }
+
+  private next(): (() => void) | undefined {
+    this.ackLast = this.acksWaiting.length > 0 && (!this.ackLast || this.waiting.length === 0);
+    return this.ackLast ? this.acksWaiting.shift() : this.waiting.shift();
   }
 }
 
@@ -340,10 +351,11 @@ export class InboxDelivery {
         }
         const records = reply.records.filter((r) => r.seq > s.delivered);
         if (records.length > 0 && !this.write(c, s, records.map(frameOf), records[records.length - 1].seq)) return;
-        // A page that is not full held every message still stored up to `last` (the range is
-        // read before the page): what is missing below it was deleted and is never delivered.
+        // A page that is not full, or that reached `last`, held every message still stored up
+        // to `last` (the range is read before the page): what is missing below it was deleted
+        // and is never delivered. A full page that reached `last` needs no read to confirm it.
         const full = reply.cut || reply.records.length >= this.page.limit;
-        if (full) continue;
+        if (full && (reply.records.at(-1)?.seq ?? 0) < reply.last) continue;
         s.behind = false;
         if (reply.last > s.delivered) s.delivered = reply.last;
         // A seq seen before the read and above the inbox's last was never stored (or was
@@ -408,7 +420,7 @@ export class InboxDelivery {
     // A connection that closed before its turn costs the store nothing.
     const live = (): boolean => c.inbox === s && c.state === State.Open;
     void this.slots
-      .run(() => (live() ? this.logic.inboxAck({ mid: c.mid, key: c.key, seq: n }) : Promise.reject(GONE)))
+      .run(() => (live() ? this.logic.inboxAck({ mid: c.mid, key: c.key, seq: n }) : Promise.reject(GONE)), true)
       .then(
         (acked): AckAnswer => {
           this.counts.acks++;

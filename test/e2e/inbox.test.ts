@@ -524,16 +524,20 @@ describe('durable inbox with one call to logic at a time (embedded)', () => {
 class CountingStore extends MemoryInboxStore {
   acks = 0;
   reads = 0;
+  /** The calls in the order they reached the store: `ack <mid>`, `read <mid>`. */
+  readonly calls: string[] = [];
   gate: Promise<void> | null = null;
 
   override async ack(mid: bigint, key: string, seq: number, nowMs: number): Promise<number> {
     this.acks++;
+    this.calls.push(`ack ${mid}`);
     if (this.gate !== null) await this.gate;
     return super.ack(mid, key, seq, nowMs);
   }
 
   override async read(...args: Parameters<MemoryInboxStore['read']>): ReturnType<MemoryInboxStore['read']> {
     this.reads++;
+    this.calls.push(`read ${args[0]}`);
     if (this.gate !== null) await this.gate;
     return super.read(...args);
   }
@@ -661,6 +665,63 @@ describe('durable inbox acks and fetches against the storage (embedded)', () => 
     assert.equal((await busy.next()).op, Op.HeartbeatReply);
     assert.deepEqual({ acks: store.acks, reads: store.reads }, { acks: before.acks + 1, reads: before.reads });
     assert.equal((await store.devices(204n))[0].acked, 0);
+  });
+
+  it('reads a backlog of exactly one full page once: a page that reached last is not confirmed by another read', async () => {
+    const mid = 206n;
+    const at = Date.now();
+    await store.device(mid, 'onepage', 0, at);
+    // inbox.pageMessages is 100 here.
+    for (let i = 1; i <= 100; i++) await store.append([mid], { id: `p${i}`, op: 1000, body: Buffer.from(`p${i}`), time: at });
+    const before = store.reads;
+    const c = await GoimTestClient.tcp(port, '127.0.0.1');
+    clients.push(c);
+    await c.auth({ mid: Number(mid), key: 'onepage', inbox: true });
+    assert.equal((await c.next()).op, Op.InboxState);
+    const backlog = await c.collect(100);
+    assert.deepEqual(
+      backlog.map((f) => inboxMessage(f).seq),
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
+    const res = await fetch(`${api}/goim/push/mids?operation=1000&mids=${mid}&durable=1`, { method: 'POST', body: 'live' });
+    assert.deepEqual({ status: res.status, text: await res.text() }, ok);
+    assert.deepEqual(inboxMessage(await c.next()), { seq: 101, op: 1000, body: 'live' });
+    assert.equal(store.reads - before, 1, 'one page read for the backlog; the live message written as it came');
+  });
+
+  it('stores an ack before the backlog reads that waited for a call slot longer', async () => {
+    const busy = await delivered(207, 'holder', 1);
+    const acker = await delivered(208, 'acker', 2);
+    const readers = await Promise.all(
+      [209, 210].map(async () => {
+        const c = await GoimTestClient.tcp(port, '127.0.0.1');
+        clients.push(c);
+        return c;
+      }),
+    );
+    const reads = tsim.comet.counters().inbox!.reads;
+    let release!: () => void;
+    store.gate = new Promise((r) => (release = r));
+    const from = store.calls.length;
+    try {
+      // The one call slot is taken; two devices connect and their backlog reads wait for it, then an ack comes.
+      busy.send(Op.InboxAck, '{"seq":1}', 1, 1);
+      await waitFor(() => store.acks > 0 && store.calls.at(-1) === 'ack 207');
+      await Promise.all(readers.map((c, i) => c.auth({ mid: 209 + i, key: `reader${i}`, inbox: true })));
+      await waitFor(() => tsim.comet.counters().inbox!.reads === reads + 2);
+      acker.send(Op.InboxAck, '{"seq":2}', 1, 1);
+      // The comet reads the frame; nothing of it can be seen before the slot frees.
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      store.gate = null;
+      release();
+    }
+    assert.equal((await busy.next()).body.toString(), '{"code":0,"acked":1}');
+    assert.equal((await acker.next()).body.toString(), '{"code":0,"acked":2}');
+    for (const c of readers) assert.equal((await c.next()).op, Op.InboxState);
+    const calls = store.calls.slice(from);
+    assert.deepEqual(calls.slice(0, 2), ['ack 207', 'ack 208'], calls.join(', '));
+    assert.deepEqual(calls.slice(2).sort(), ['read 209', 'read 210']);
   });
 
   it('refuses op-26 fetches past 2 a second with code 6, and never reads the storage for them', async () => {
