@@ -163,7 +163,7 @@ export interface CometCounters extends TransportCounters {
   /** Where joins' records came from: the room tails (cache), history reads (store), reads completed from the tails. */
   replayReads?: Readonly<Record<string, number>>;
   /** Durable inbox delivery (docs/protocol.md#durable-inbox): frames, duplicates, re-reads, reads, acks. */
-  inbox?: Readonly<InboxDeliveryCounts>;
+  inbox?: Readonly<InboxDeliveryCounts> & { acksWaiting?: number };
   /** Bytes and rooms held by the replay cache (comet.replayCache). */
   replayCache?: { bytes: number; rooms: number };
   /** Last-resort collections after connect storms (memory.settleAfter); absent when off. */
@@ -482,7 +482,7 @@ export class Comet {
       fanoutLatency: f.latency,
       replays: { ...this.replays.results },
       replayReads: { ...this.replays.reads },
-      inbox: { ...this.inbox.counts },
+      inbox: { ...this.inbox.counts, acksWaiting: this.inbox.acksWaiting },
       replayCache: { bytes: this.replayTails.bytes, rooms: this.replayTails.size },
       memorySettles: this.settle?.counts,
       logicCalls: { ...this.calls.gauges(), waited: { ...this.calls.counts.waited }, shed: { ...this.calls.counts.shed } },

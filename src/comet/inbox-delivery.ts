@@ -94,6 +94,11 @@ class CallSlots {
 
   constructor(private readonly max: number) {}
 
+  /** Acknowledgements waiting for a slot. */
+  get acksQueued(): number {
+    return this.acksWaiting.length;
+  }
+
   run<T>(call: () => Promise<T>, ack = false): Promise<T> {
     if (this.max > 0 && this.inFlight >= this.max)
       return new Promise<void>((r) => (ack ? this.acksWaiting : this.waiting).push(r)).then(() => this.start(call));
@@ -201,6 +206,11 @@ export class InboxDelivery {
   private lastWarn = -Infinity;
   private readonly slots: CallSlots;
   readonly counts: InboxDeliveryCounts = { sent: 0, duplicates: 0, reread: 0, reads: 0, readFailures: 0, acks: 0 };
+
+  /** Acknowledgements waiting for one of the inbox call slots (diagnostics, tests). */
+  get acksWaiting(): number {
+    return this.slots.acksQueued;
+  }
 
   constructor(opts: InboxDeliveryOptions) {
     this.logic = opts.logic;

@@ -710,8 +710,8 @@ describe('durable inbox acks and fetches against the storage (embedded)', () => 
       await Promise.all(readers.map((c, i) => c.auth({ mid: 209 + i, key: `reader${i}`, inbox: true })));
       await waitFor(() => tsim.comet.counters().inbox!.reads === reads + 2);
       acker.send(Op.InboxAck, '{"seq":2}', 1, 1);
-      // The comet reads the frame; nothing of it can be seen before the slot frees.
-      await new Promise((r) => setTimeout(r, 100));
+      // The ack waits for the slot, queued after the reads.
+      await waitFor(() => tsim.comet.counters().inbox!.acksWaiting === 1);
     } finally {
       store.gate = null;
       release();
