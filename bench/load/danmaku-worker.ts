@@ -8,6 +8,7 @@
 //    received), and how many records each got.
 // Frames are walked in place on one shared read buffer; only op-5 and op-18 bodies are decoded.
 import { connect as netConnect, type Socket } from 'node:net';
+import { eachFrame } from './frame-chunks.js';
 import { HEADER_LEN, encodeFrame } from '../../src/protocol/frame.js';
 import { Op } from '../../src/protocol/ops.js';
 import { encodeHistogram, newHistogram, recordMs } from '../measure/histogram.js';
@@ -175,26 +176,16 @@ function onFrame(c: Client, buf: Buffer, start: number, end: number): void {
 
 /** Walks the complete frames of a chunk (with what was left of the previous one). */
 function onData(c: Client, chunk: Buffer): boolean {
-  let buf = chunk;
-  if (c.pending !== null) {
-    buf = Buffer.concat([c.pending, chunk]);
-    c.pending = null;
-  }
-  let off = 0;
-  while (buf.length - off >= HEADER_LEN) {
-    const len = buf.readUInt32BE(off);
-    if (len < HEADER_LEN) return false;
-    if (buf.length - off < len) break;
-    if (!c.ready) {
-      if (buf.readInt32BE(off + 8) === Op.AuthReply) {
-        c.ready = true;
-        recordMs(authMs, clockMs() - c.authAt);
-      }
-    } else onFrame(c, buf, off, off + len);
-    off += len;
-  }
-  if (off < buf.length) c.pending = Buffer.from(buf.subarray(off));
-  return true;
+  return (
+    eachFrame(c, chunk, (buf, start, end) => {
+      if (!c.ready) {
+        if (buf.readInt32BE(start + 8) === Op.AuthReply) {
+          c.ready = true;
+          recordMs(authMs, clockMs() - c.authAt);
+        }
+      } else onFrame(c, buf, start, end);
+    }) === null
+  );
 }
 
 function openAll(cmd: DanmakuOpen): Promise<DanmakuOpened> {

@@ -5,6 +5,7 @@
 // It counts the room messages it receives, inside op-23 envelopes or as plain frames, and one
 // connection in `sampleEvery` records push→client latency from the body's send stamp.
 import { connect as netConnect, type Socket } from 'node:net';
+import { eachFrame } from './frame-chunks.js';
 import { HEADER_LEN, encodeFrame } from '../../src/protocol/frame.js';
 import { Op } from '../../src/protocol/ops.js';
 import { encodeHistogram, newHistogram, recordMs } from '../measure/histogram.js';
@@ -107,27 +108,13 @@ function onFrame(c: Conn, buf: Buffer, start: number, end: number): string | nul
 }
 
 function onData(c: Conn, chunk: Buffer, multi: boolean): string | null {
-  let buf = chunk;
-  if (c.pending !== null) {
-    buf = Buffer.concat([c.pending, chunk]);
-    c.pending = null;
-  }
-  let off = 0;
-  while (buf.length - off >= HEADER_LEN) {
-    const len = buf.readUInt32BE(off);
-    if (len < HEADER_LEN) return 'corrupt stream';
-    if (buf.length - off < len) break;
-    const frameOp = buf.readInt32BE(off + 8);
-    if (frameOp === Op.AuthReply) {
+  return eachFrame(c, chunk, (buf, start, end) => {
+    if (buf.readInt32BE(start + 8) === Op.AuthReply) {
       if (!multi) c.ready = true;
-    } else {
-      const err = onFrame(c, buf, off, off + len);
-      if (err) return err;
+      return null;
     }
-    off += len;
-  }
-  if (off < buf.length) c.pending = Buffer.from(buf.subarray(off));
-  return null;
+    return onFrame(c, buf, start, end);
+  });
 }
 
 function openAll(cmd: MultiroomOpen): Promise<MultiroomOpened> {

@@ -8,6 +8,7 @@
 // senders also send danmaku on op 4 at a fixed rate, the frames due at each tick in one write,
 // and count the op-5 answers per room. Frames are walked in place on one shared read buffer.
 import { connect as netConnect, type Socket } from 'node:net';
+import { eachFrame } from './frame-chunks.js';
 import { HEADER_LEN, encodeFrame } from '../../src/protocol/frame.js';
 import { Op } from '../../src/protocol/ops.js';
 import { encodeHistogram, newHistogram, recordMs } from '../measure/histogram.js';
@@ -170,23 +171,13 @@ function onFrame(v: Viewer, buf: Buffer, start: number, end: number): void {
 
 /** Walks the complete frames of a chunk (with what was left of the previous one); false on a corrupt stream. */
 function onData(v: Viewer, chunk: Buffer): boolean {
-  let buf = chunk;
-  if (v.pending !== null) {
-    buf = Buffer.concat([v.pending, chunk]);
-    v.pending = null;
-  }
-  let off = 0;
-  while (buf.length - off >= HEADER_LEN) {
-    const len = buf.readUInt32BE(off);
-    if (len < HEADER_LEN) return false;
-    if (buf.length - off < len) break;
-    if (!v.ready) {
-      if (buf.readInt32BE(off + 8) === Op.AuthReply) v.ready = true;
-    } else onFrame(v, buf, off, off + len);
-    off += len;
-  }
-  if (off < buf.length) v.pending = Buffer.from(buf.subarray(off));
-  return true;
+  return (
+    eachFrame(v, chunk, (buf, start, end) => {
+      if (!v.ready) {
+        if (buf.readInt32BE(start + 8) === Op.AuthReply) v.ready = true;
+      } else onFrame(v, buf, start, end);
+    }) === null
+  );
 }
 
 function openAll(cmd: PersistOpen): Promise<PersistOpened> {

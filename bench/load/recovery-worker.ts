@@ -16,6 +16,7 @@
 // `recovered: true` and every record of its range received.
 import { connect as netConnect, type Socket } from 'node:net';
 import { DEFAULT_BACKOFF, backoffDelay } from 'tsim-client';
+import { eachFrame } from './frame-chunks.js';
 import { HEADER_LEN, encodeFrame } from '../../src/protocol/frame.js';
 import { Op } from '../../src/protocol/ops.js';
 import { encodeHistogram, newHistogram, recordMs } from '../measure/histogram.js';
@@ -374,23 +375,13 @@ function onAuthenticated(c: Client): void {
 
 /** Walks the complete frames of a chunk (with what was left of the previous one). */
 function onData(c: Client, chunk: Buffer): boolean {
-  let buf = chunk;
-  if (c.pending !== null) {
-    buf = Buffer.concat([c.pending, chunk]);
-    c.pending = null;
-  }
-  let off = 0;
-  while (buf.length - off >= HEADER_LEN) {
-    const len = buf.readUInt32BE(off);
-    if (len < HEADER_LEN) return false;
-    if (buf.length - off < len) break;
-    if (!c.ready) {
-      if (buf.readInt32BE(off + 8) === Op.AuthReply) onAuthenticated(c);
-    } else onFrame(c, buf, off, off + len);
-    off += len;
-  }
-  if (off < buf.length) c.pending = Buffer.from(buf.subarray(off));
-  return true;
+  return (
+    eachFrame(c, chunk, (buf, start, end) => {
+      if (!c.ready) {
+        if (buf.readInt32BE(start + 8) === Op.AuthReply) onAuthenticated(c);
+      } else onFrame(c, buf, start, end);
+    }) === null
+  );
 }
 
 /** The token's history request: what was missed, once the client knows an epoch (the SDK's `ask`, last 0). */
