@@ -96,14 +96,25 @@ async function freePort(host: string | undefined): Promise<number> {
  * Listen addresses of `n` workers from a base address: base port + i, or a free port each
  * when the base port is 0 (workers asking the primary for port 0 would all share one).
  */
-async function perWorker(base: string, n: number, key: string): Promise<string[]> {
+async function perWorker(base: string, n: number, key: string, picked: Set<number>): Promise<string[]> {
   const { host, port } = parseListen(base);
   if (port !== 0 && port + n - 1 > 65535) {
     throw new ConfigError(`comet.workers = ${n} needs ports ${port}..${port + n - 1} for ${key}, past 65535`);
   }
   const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(formatListen({ host, port: port === 0 ? await freePort(host) : port + i }));
+  for (let i = 0; i < n; i++) out.push(formatListen({ host, port: port === 0 ? await distinctFreePort(host, picked) : port + i }));
   return out;
+}
+
+/** A free port not picked before: the kernel may hand out a port it just freed again. */
+async function distinctFreePort(host: string | undefined, picked: Set<number>): Promise<number> {
+  for (;;) {
+    const p = await freePort(host);
+    if (!picked.has(p)) {
+      picked.add(p);
+      return p;
+    }
+  }
 }
 
 /**
@@ -141,8 +152,9 @@ export async function checkWorkerPorts(ranges: { key: string; addrs: string[] }[
  */
 export async function runCometPrimary(config: Config, log: Logger): Promise<void> {
   const n = config.comet.workers;
-  const grpcAddrs = await perWorker(grpcListen(config, COMET_GRPC_DEFAULT), n, 'rpcServer.addr');
-  const metricsAddrs = config.metrics.enabled ? await perWorker(metricsAddr(config, 'comet'), n, 'metrics.addr') : [];
+  const picked = new Set<number>();
+  const grpcAddrs = await perWorker(grpcListen(config, COMET_GRPC_DEFAULT), n, 'rpcServer.addr', picked);
+  const metricsAddrs = config.metrics.enabled ? await perWorker(metricsAddr(config, 'comet'), n, 'metrics.addr', picked) : [];
   const clientPorts = [
     { key: 'tcp.bind', addrs: config.tcp.bind },
     { key: 'tcp.tlsBind', addrs: config.tcp.tlsBind },
