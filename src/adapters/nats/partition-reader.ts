@@ -270,7 +270,7 @@ export class PartitionReader {
     while (this.inflight > 0) await this.next();
     clearInterval(this.progressTimer);
     // everything this reader received is settled: a job taking the partition need not wait for it
-    this.unhold();
+    await this.unholdSettled();
   }
 
   private async getConsumer(): Promise<Consumer> {
@@ -291,6 +291,20 @@ export class PartitionReader {
     } catch {
       // the connection is closed: nobody can ask it either
     }
+  }
+
+  /**
+   * Answers no more once the server has the acks of what this reader settled: a job probing
+   * in between would find nobody and restart the consumer over messages acked a moment later.
+   */
+  private async unholdSettled(): Promise<void> {
+    if (!this.holderSub) return;
+    try {
+      await this.flushed();
+    } catch {
+      // not connected: its acks may be lost, so the messages come back after ack_wait anyway
+    }
+    if (this.inflight === 0 && !this.batch) this.unhold();
   }
 
   /** Answers no more: this reader holds nothing of its partition. */
@@ -332,7 +346,7 @@ export class PartitionReader {
       if (left <= 0) {
         this.mustCheck = true;
         // settled everything and pulls no more: a job taking the partition need not wait for this one
-        if (this.inflight === 0 && !this.batch) this.unhold();
+        if (this.inflight === 0 && !this.batch) await this.unholdSettled();
       }
       await this.sleep(Math.max(10, left > 0 ? left : this.o.recheckMs));
     }
@@ -353,6 +367,9 @@ export class PartitionReader {
     this.unhold();
     let consumer = await this.getConsumer();
     let ackGrace = 5; // acks just flushed may still be in the server's queue
+    // A holder that just unsubscribed had its acks flushed, but the server may not have applied
+    // them yet: "gone" is believed only when it holds after another grace.
+    let goneOnce = false;
     let waitedRedelivery = false;
     /** When the unacknowledged messages are due again (0: not waiting for them). */
     let redeliveryAt = 0;
@@ -385,6 +402,12 @@ export class PartitionReader {
         const holder = await this.probeHolder();
         if (this.stopping) return false;
         const { ackWaitMs, retention } = this.o.topology;
+        if (holder === 'gone' && !goneOnce) {
+          goneOnce = true;
+          ackGrace = 5;
+          continue;
+        }
+        if (holder !== 'gone') goneOnce = false;
         if (holder === 'gone' && retention === 'workqueue' && this.pullUntil <= performance.now()) {
           // restart only under a valid lease; a renewal comes within recheckMs
           await this.sleep(this.o.recheckMs);
