@@ -233,6 +233,7 @@ export class ClientProtocol {
         }
         const { roomId } = req;
         const before = c.room;
+        const seated = c.seats?.has(roomId) === true;
         if (c.seats !== null && roomId !== '' && !this.mayMoveMulti(c, roomId)) {
           c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, Buffer.from(c.room?.id ?? '')));
           return;
@@ -250,8 +251,9 @@ export class ClientProtocol {
         }
         c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, f.body));
         // After the reply: op 13 reaches the client before op 18 (docs/history.md#replay).
-        // A multi-room connection gets its rooms' batches enveloped, which a replay does not do yet.
-        if (req.ask !== null && c.seats === null && c.room !== null && c.room !== before) this.replays?.start(c, req.ask);
+        if (req.ask === null || c.room === null || c.room === before || this.replays === undefined) return;
+        if (c.seats === null) this.replays.start(c, req.ask);
+        else if (!seated) this.replays.startSeat(c, c.seats.get(roomId)!, req.ask); // a room it was not in
         return;
       }
       case Op.Join:
@@ -334,26 +336,45 @@ export class ClientProtocol {
   private join(c: Connection, f: Frame): void {
     const req = joinRequest(f.body, true);
     let refusal: Refusal | null = req.ok ? null : req;
+    /** Rooms joined now (not already in), with the replay each gets. */
+    const replays: { room: string; ask: HistoryAsk }[] = [];
     if (!req.ok) {
       // refused as a whole: nothing joined
-    } else if (c.replay !== null) {
-      // The replay writes its room's frames unenveloped: the connection stays single-room until it ends.
-      refusal = { ok: false, code: JoinCode.Busy, message: "the history of the connection's room is being replayed: join after its op 18" };
+    } else if (c.history === null && req.asks.some((a) => a !== undefined)) {
+      refusal = {
+        ok: false,
+        code: JoinCode.NoHistory,
+        message: 'history: the connection did not opt in to room history (the auth token\'s "history")',
+      };
     } else if (c.seats === null && c.room !== null && Buffer.byteLength(c.room.id) > MAX_ROOM_KEY_BYTES) {
       // Its room would be named in every envelope (a u16 length).
       refusal = { ok: false, code: JoinCode.Malformed, message: `the connection's room key is longer than ${MAX_ROOM_KEY_BYTES} bytes` };
     } else {
-      for (const room of req.rooms) {
+      for (let i = 0; i < req.rooms.length; i++) {
+        const room = req.rooms[i];
+        const seated = c.seats?.has(room) === true || (c.seats === null && c.room?.id === room);
         const r = this.joinOne(c, room);
-        if (r === null) continue;
+        if (r === null) {
+          // An opted-in connection replays what it asked for in a room it was not in, else the token's `last` (as op 12).
+          if (!seated && c.history !== null) replays.push({ room, ask: req.asks[i] ?? { last: c.history.last } });
+          continue;
+        }
         // Of several rooms, the reply names the one refused; those before it are joined.
         refusal = req.rooms.length > 1 ? { ...r, room } : r;
         break;
       }
+      // Multi-room now: a replay of its room still being read goes on enveloped.
+      if (c.replay !== null && c.seats !== null) this.replays?.toSeat(c);
     }
     if (refusal !== null) this.refused(c, refusal.code, refusal.message);
     const body = refusal === null ? roomsReply(c, JoinCode.Ok) : roomsReply(c, refusal.code, refusal.message, refusal.room);
     c.reply(frameBytes(c.isWs, Op.JoinReply, f.ver, f.seq, body));
+    // After the reply: op 20 reaches the client before the rooms' op 18 (docs/history.md#several-rooms).
+    if (this.replays === undefined) return;
+    for (const { room, ask } of replays) {
+      const seat = c.seats?.get(room);
+      if (seat !== undefined) this.replays.startSeat(c, seat, ask);
+    }
   }
 
   private joinOne(c: Connection, room: string): Refusal | null {

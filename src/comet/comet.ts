@@ -274,7 +274,7 @@ export class Comet {
       maxThrottled: opts.maxThrottled,
       limits: this.admission.log,
       clock,
-      hold: (c, bytes) => replays.hold(c, bytes),
+      hold: (c, bytes, seat) => replays.hold(c, bytes, seat),
       inbox: (c, seq, op, body) => this.inbox.live(c, seq, op, body),
       tails,
     });

@@ -74,6 +74,8 @@ export class Connection implements Writable, RoomMember {
   history: HistoryAsk | null = null;
   /** While a join's history is read: the live room batches held back for it (replay.ts). */
   replay: ReplayHold | null = null;
+  /** Live bytes held for this connection's replays, its seats' included (bounded as one, replay.ts). */
+  replayHeld = 0;
   /** Opted in to the durable inbox (docs/protocol.md#durable-inbox): where its stream stands; null = goim's bytes. */
   inbox: InboxStream | null = null;
 

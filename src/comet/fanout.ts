@@ -20,7 +20,7 @@ import { Op } from '../protocol/ops.js';
 import { PushBytes, roomEnvelope, scanBatch } from './frame-bytes.js';
 import { Limit, type LimitName } from './limit-log.js';
 import type { Outbound } from './outbound.js';
-import type { Room } from './room.js';
+import type { Room, Seat } from './room.js';
 import type { RoomTails } from './room-tail.js';
 
 /** Step of a throttled broadcast: small enough to look smooth, large enough to be cheap. */
@@ -38,8 +38,8 @@ export interface FanoutOptions {
   limits?: ThrottleLimitLog;
   /** Paces throttled broadcasts and times push loops (default: the system clock). */
   clock?: Clock;
-  /** Takes a room batch for a connection whose join replay is being read (replay.ts); default: deliver. */
-  hold?: (c: Connection, bytes: PushBytes) => void;
+  /** Takes a room batch for a connection (or its seat) whose join replay is being read (replay.ts); default: deliver. */
+  hold?: (c: Connection, bytes: PushBytes, seat?: Seat) => void;
   /** Takes a durable push's message for a connection that opted in to the inbox (inbox-delivery.ts). */
   inbox?: (c: Connection, seq: number, op: number, body: Uint8Array) => void;
   /** Recent numbered records per room, fed with every room batch (room-tail.ts). */
@@ -78,7 +78,7 @@ export class Fanout {
   private readonly maxThrottled: number;
   private readonly limits: ThrottleLimitLog | undefined;
   private readonly clock: Clock;
-  private readonly hold: ((c: Connection, bytes: PushBytes) => void) | undefined;
+  private readonly hold: FanoutOptions['hold'];
   private readonly inboxLive: FanoutOptions['inbox'];
   private readonly tails: RoomTails<Room> | undefined;
   /** Outbound's pushesTooLarge as of the last push call (a change is logged). */
@@ -186,16 +186,20 @@ export class Fanout {
       else this.hold(c, bytes);
     }
     // Multi-room connections: the same batch in an op-23 envelope naming the room, built once
-    // per variant. They start no replay (client-protocol.ts), so nothing is held for them.
+    // per variant; held unenveloped for a seat whose join replay is being read.
     const seats = room.seats;
     if (seats.length > 0) {
       let goimEnv: PushBytes | undefined;
       let taggedEnv: PushBytes | undefined;
       for (let i = seats.length - 1; i >= 0; i--) {
-        const c = seats[i].member;
+        const seat = seats[i];
+        const c = seat.member;
         let env: PushBytes;
         if (c.history === null) env = goimEnv ??= roomEnvelope(roomId, (goim ??= bytes.goim(true)));
-        else env = taggedEnv ??= roomEnvelope(roomId, bytes);
+        else if (seat.replay !== null && this.hold !== undefined) {
+          this.hold(c, bytes, seat);
+          continue;
+        } else env = taggedEnv ??= roomEnvelope(roomId, bytes);
         this.out.push(c, c.isWs ? env.ws() : env.tcp());
       }
     }

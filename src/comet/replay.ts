@@ -5,6 +5,11 @@
 // already delivered in the room is completed from the room's tail (room-tail.ts), or else
 // repeated a few times. A joiner asking for the last N is served from the tail alone when it
 // holds them.
+//
+// A multi-room connection (docs/protocol.md#several-rooms) replays per room: each joined room's
+// hold sits on its seat, everything it writes is enveloped (op 23) with the room, and its
+// history reads wait for one another (one read per connection at a time), sharing one bound on
+// the bytes held.
 import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../log.js';
 import type { HistoryAsk, HistoryReply, LogicService } from '../ports/index.js';
@@ -12,10 +17,10 @@ import { HEADER_LEN, writeHeader } from '../protocol/frame.js';
 import { Op } from '../protocol/ops.js';
 import { roomTypeOf } from '../protocol/room-key.js';
 import type { Connection } from './connection.js';
-import { batchAfter, frameBytes, PushBytes, scanBatch } from './frame-bytes.js';
+import { batchAfter, frameBytes, PushBytes, roomEnvelope, scanBatch } from './frame-bytes.js';
 import { Limit, type LimitLog } from './limit-log.js';
 import type { Outbound } from './outbound.js';
-import type { Room } from './room.js';
+import type { Room, Seat } from './room.js';
 import type { RoomTail, RoomTails } from './room-tail.js';
 
 /** Most records one join asks logic for; the room type's replayMax caps it further. */
@@ -44,6 +49,8 @@ export class ReplayHold {
     /** The room's highest delivered offset when the connection joined: the history must reach it. */
     readonly joinOffset: number,
     readonly ask: HistoryAsk,
+    /** The seat it sits on (a multi-room connection: enveloped output); null: the connection's one room. */
+    public seat: Seat | null = null,
   ) {}
 
   /**
@@ -133,6 +140,8 @@ export class Replays {
 
   /** Connections with a history read in flight. */
   private readonly reading = new WeakSet<Connection>();
+  /** Seat replays waiting for their connection's read in flight (at most one per seat). */
+  private readonly queued = new WeakMap<Connection, ReplayHold[]>();
   /**
    * Room type → most records one joiner is replayed and when logic said so (types with history
    * only). Trusted for CAP_TTL_MS: a changed room type is heard at the next read after that.
@@ -149,13 +158,48 @@ export class Replays {
       // One history read per connection at a time: room hopping cannot multiply store reads.
       c.replay = null;
       this.count('busy');
-      this.state(c, { room: room.id, epoch: '', first: room.offset + 1, last: room.offset, recovered: false, reason: 'busy' });
+      this.state(c, null, { room: room.id, epoch: '', first: room.offset + 1, last: room.offset, recovered: false, reason: 'busy' });
       return;
     }
     const hold = new ReplayHold(room, room.offset, ask);
     c.replay = hold;
+    this.begin(c, hold);
+  }
+
+  /**
+   * `c` (opted in, multi-room) has just taken `seat`: hold the room's live batches for it and
+   * read the history once the connection's other reads are done.
+   */
+  startSeat(c: Connection, seat: Seat, ask: HistoryAsk): void {
+    const hold = new ReplayHold(seat.room, seat.room.offset, ask, seat);
+    if (seat.replay !== null) this.end(c, seat.replay);
+    seat.replay = hold;
+    if (!this.reading.has(c)) {
+      this.begin(c, hold);
+      return;
+    }
+    let q = this.queued.get(c);
+    if (q === undefined) this.queued.set(c, (q = []));
+    q.push(hold);
+  }
+
+  /**
+   * `c` has just become multi-room while its room's replay is read: the replay goes on in that
+   * room's seat, and what it writes from now on is enveloped like the room's live batches.
+   */
+  toSeat(c: Connection): void {
+    const h = c.replay;
+    const seat = h === null ? undefined : c.seats?.get(h.room.id);
+    if (h === null || seat === undefined) return;
+    c.replay = null;
+    h.seat = seat;
+    seat.replay = h;
+  }
+
+  /** Served from the tail, from a read shared by the room's joiners, or from a read of its own. */
+  private begin(c: Connection, hold: ReplayHold): void {
     if (this.fromTail(c, hold)) return;
-    const window = this.windowRead(room);
+    const window = this.windowRead(hold.room);
     if (window === null) {
       this.read(c, hold, 1);
       return;
@@ -165,8 +209,47 @@ export class Replays {
     this.reading.add(c);
     void window.then(() => {
       this.reading.delete(c);
-      if (c.replay === hold && !this.fromTail(c, hold)) this.read(c, hold, 1);
+      if (!this.current(c, hold)) this.end(c, hold);
+      else if (!this.fromTail(c, hold)) {
+        this.read(c, hold, 1);
+        return;
+      }
+      this.readDone(c);
     });
+  }
+
+  /** `c`'s read is over: the next of its queued seat replays that is still wanted begins. */
+  private readDone(c: Connection): void {
+    this.reading.delete(c);
+    const q = this.queued.get(c);
+    if (q === undefined) return;
+    while (q.length > 0 && !this.reading.has(c)) {
+      const h = q.shift()!;
+      if (this.current(c, h)) this.begin(c, h);
+      else this.end(c, h);
+    }
+    if (q.length === 0) this.queued.delete(c);
+  }
+
+  /** Whether `h` is still the replay its connection (or its seat) waits for. */
+  private current(c: Connection, h: ReplayHold): boolean {
+    if (h.seat === null) return c.replay === h;
+    return h.seat.replay === h && c.seats?.get(h.room.id) === h.seat;
+  }
+
+  /** `h` holds no more: let go of it and of the bytes it counted (idempotent). */
+  private end(c: Connection, h: ReplayHold): void {
+    if (h.seat === null) {
+      if (c.replay === h) c.replay = null;
+    } else if (h.seat.replay === h) h.seat.replay = null;
+    c.replayHeld -= h.bytes;
+    h.bytes = 0;
+  }
+
+  /** A room batch (or replayed frames) of `h`'s room, enveloped for a seat. */
+  private emit(c: Connection, h: ReplayHold, bytes: PushBytes): void {
+    const b = h.seat === null ? bytes : roomEnvelope(h.room.id, bytes);
+    this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
   }
 
   /**
@@ -236,7 +319,10 @@ export class Replays {
     if (!this.tailServes(t, h, cap)) return false;
     // After the op-8 reply, like a read: the tail may have moved on (the batches held meanwhile are in it).
     c.afterReplies(() => {
-      if (c.replay !== h) return;
+      if (!this.current(c, h)) {
+        this.end(c, h);
+        return;
+      }
       if (this.opts.tails.get(h.room) !== t || !this.tailServes(t, h, cap)) {
         this.read(c, h, 1);
         return;
@@ -291,23 +377,27 @@ export class Replays {
     return { ...r, last: t.last, records: records.length > keep ? records.slice(records.length - keep) : records };
   }
 
-  /** A live batch for `c` while its replay is read (fanout.ts). */
-  hold(c: Connection, bytes: PushBytes): void {
-    const h = c.replay!;
+  /**
+   * A live batch for `c` while its replay is read (fanout.ts): of its one room, or of `seat`'s.
+   * What one connection holds, over all its replays, is bounded by holdBytes.
+   */
+  hold(c: Connection, bytes: PushBytes, seat?: Seat): void {
+    const h = seat === undefined ? c.replay! : seat.replay!;
     const size = bytes.proto.body.length;
-    if (h.bytes + size <= this.opts.holdBytes) {
+    if (c.replayHeld + size <= this.opts.holdBytes) {
       h.bytes += size;
+      c.replayHeld += size;
       h.batches.push(bytes);
       return;
     }
     // Past the bound: live goes on for this connection, without the replay.
-    c.replay = null;
+    this.end(c, h);
     this.count('overflow');
     this.opts.limitLog.hit(Limit.ReplayHold, { key: c.key, room: h.room.id, holdBytes: this.opts.holdBytes });
     const last = h.heldFrom() ?? h.joinOffset;
-    this.state(c, { room: h.room.id, epoch: '', first: last + 1, last, recovered: false, reason: 'overflow' });
-    for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
-    this.opts.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
+    this.state(c, h, { room: h.room.id, epoch: '', first: last + 1, last, recovered: false, reason: 'overflow' });
+    for (const b of h.batches) this.emit(c, h, b);
+    this.emit(c, h, bytes);
   }
 
   private read(c: Connection, h: ReplayHold, attempt: number): void {
@@ -322,36 +412,46 @@ export class Replays {
     }
     p.then(
       (r) => {
-        this.reading.delete(c);
-        if (c.replay !== h) return; // closed, moved on, or given up meanwhile
+        if (!this.current(c, h)) {
+          // closed, moved on, or given up meanwhile
+          this.end(c, h);
+          this.readDone(c);
+          return;
+        }
         if (r.epoch === '') {
           // The room keeps no history: nothing extra, the held batches as they came.
           this.learned(h.room, r);
-          c.replay = null;
+          this.end(c, h);
           this.count('no_history');
-          for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
+          for (const b of h.batches) this.emit(c, h, b);
+          this.readDone(c);
           return;
         }
         this.learned(h.room, r);
-        if (r.recovered && r.last < h.needed()) {
-          const done = this.completed(h, r);
-          if (done !== null) {
-            this.reads.completed++;
-            c.afterReplies(() => this.finish(c, h, done));
-            return;
-          }
-        }
-        if ((r.recovered || r.reason === 'ahead') && r.last < h.needed() && attempt < READ_ATTEMPTS) {
+        const done = r.recovered && r.last < h.needed() ? this.completed(h, r) : null;
+        if (done !== null) {
+          this.reads.completed++;
+          c.afterReplies(() => this.finish(c, h, done));
+        } else if ((r.recovered || r.reason === 'ahead') && r.last < h.needed() && attempt < READ_ATTEMPTS) {
+          // Still this connection's read (its queued seat replays wait for it): read again soon.
           this.opts.clock.setTimeout(() => {
-            if (c.replay === h) this.read(c, h, attempt + 1);
+            if (this.current(c, h)) {
+              this.read(c, h, attempt + 1);
+              return;
+            }
+            this.end(c, h);
+            this.readDone(c);
           }, READ_RETRY_MS);
           return;
-        }
-        c.afterReplies(() => this.finish(c, h, r));
+        } else c.afterReplies(() => this.finish(c, h, r));
+        this.readDone(c);
       },
       (err) => {
-        this.reading.delete(c);
-        if (c.replay !== h) return;
+        this.readDone(c);
+        if (!this.current(c, h)) {
+          this.end(c, h);
+          return;
+        }
         this.opts.log.warn({ key: c.key, room: h.room.id, err: message(err) }, 'comet: reading the room history failed');
         c.afterReplies(() => this.fail(c, h));
       },
@@ -360,8 +460,11 @@ export class Replays {
 
   /** op 18, the records, then the held batches past the last record. */
   private finish(c: Connection, h: ReplayHold, r: HistoryReply, memo?: TailReplay): void {
-    if (c.replay !== h) return;
-    c.replay = null;
+    if (!this.current(c, h)) {
+      this.end(c, h);
+      return;
+    }
+    this.end(c, h);
     let recovered = r.recovered;
     let reason = r.reason;
     // Bounded bytes: the newest records that fit. A `since` request cut this way has a gap.
@@ -389,27 +492,32 @@ export class Replays {
       reason = 'store behind';
     }
     this.count(recovered ? 'recovered' : (reason ?? 'unknown'));
-    this.state(c, { room: h.room.id, epoch: r.epoch, first, last, recovered, ...(reason !== undefined && !recovered ? { reason } : {}) });
+    this.state(c, h, { room: h.room.id, epoch: r.epoch, first, last, recovered, ...(reason !== undefined && !recovered ? { reason } : {}) });
+    // A seat's records go in envelopes, which carry TCP's frames on both transports.
+    const ws = c.isWs && h.seat === null;
     let chunks: Buffer[];
-    if (memo === undefined || records !== r.records) chunks = encodeRecords(records, c.isWs);
-    else if (c.isWs) chunks = memo.ws ??= encodeRecords(records, true);
+    if (memo === undefined || records !== r.records) chunks = encodeRecords(records, ws);
+    else if (ws) chunks = memo.ws ??= encodeRecords(records, true);
     else chunks = memo.tcp ??= encodeRecords(records, false);
-    for (const chunk of chunks) this.opts.out.push(c, chunk);
+    if (h.seat === null) for (const chunk of chunks) this.opts.out.push(c, chunk);
+    else for (const chunk of chunks) this.emit(c, h, rawBatch(chunk));
     for (const b of h.batches) {
       const body = batchAfter(b.proto.body, last);
-      const bytes = body === null ? b : new PushBytes({ ...b.proto, body });
-      this.opts.out.push(c, c.isWs ? bytes.ws() : bytes.tcp());
+      this.emit(c, h, body === null ? b : new PushBytes({ ...b.proto, body }));
     }
   }
 
   /** Logic failed: recovered false, live goes on. */
   private fail(c: Connection, h: ReplayHold): void {
-    if (c.replay !== h) return;
-    c.replay = null;
+    if (!this.current(c, h)) {
+      this.end(c, h);
+      return;
+    }
+    this.end(c, h);
     this.count('unavailable');
     const last = h.heldFrom() ?? h.joinOffset;
-    this.state(c, { room: h.room.id, epoch: '', first: last + 1, last, recovered: false, reason: 'unavailable' });
-    for (const b of h.batches) this.opts.out.push(c, c.isWs ? b.ws() : b.tcp());
+    this.state(c, h, { room: h.room.id, epoch: '', first: last + 1, last, recovered: false, reason: 'unavailable' });
+    for (const b of h.batches) this.emit(c, h, b);
   }
 
   private count(result: string): void {
@@ -417,9 +525,21 @@ export class Replays {
     this.results[key] = (this.results[key] ?? 0) + 1;
   }
 
-  private state(c: Connection, s: RoomState): void {
-    this.opts.out.reply(c, frameBytes(c.isWs, Op.RoomState, 1, 0, Buffer.from(JSON.stringify(s))));
+  /** Op 18 to the joiner, in reply space (it must not be dropped); a seat's in its room's envelope. */
+  private state(c: Connection, h: ReplayHold | null, s: RoomState): void {
+    const body = Buffer.from(JSON.stringify(s));
+    if (h?.seat == null) {
+      this.opts.out.reply(c, frameBytes(c.isWs, Op.RoomState, 1, 0, body));
+      return;
+    }
+    const env = roomEnvelope(h.room.id, rawBatch(frameBytes(false, Op.RoomState, 1, 0, body)));
+    this.opts.out.reply(c, c.isWs ? env.ws() : env.tcp());
   }
+}
+
+/** Frames as TCP carries them, as a room batch (an op-9 proto). */
+function rawBatch(frames: Buffer): PushBytes {
+  return new PushBytes({ ver: 1, op: Op.Raw, seq: 0, body: frames });
 }
 
 /** The records as room frames (op = record op, seq = offset), in pushes of about RECORD_CHUNK_BYTES: bare on TCP, in op-9 envelopes on WebSocket. */

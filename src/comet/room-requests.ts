@@ -1,5 +1,7 @@
 // Ops 19 and 21, joining and leaving extra rooms (docs/protocol.md#several-rooms): what their
 // bodies may say, which rooms the auth mode lets a connection into, and the reply bodies.
+import type { HistoryAsk } from '../ports/index.js';
+import { historyAsk, HistoryAskError } from '../protocol/history-ask.js';
 import { listsRoom } from '../protocol/room-key.js';
 import type { Connection } from './connection.js';
 
@@ -14,10 +16,9 @@ export const JoinCode = {
   NotGranted: 3,
   /** limits.maxRooms reached. */
   TooMany: 4,
-  /** The request asks for history, which joined rooms do not replay yet. */
+  /** The request asks for history, and the connection did not opt in to room history. */
   NoHistory: 5,
-  /** A history replay of the connection's room is running. */
-  Busy: 6,
+  // 6 is not used: a join while the connection's own room replays is accepted (replay.ts toSeat).
   /** Leave: the connection is not in that room. */
   NotIn: 7,
 } as const;
@@ -32,7 +33,8 @@ const ROOM_KEY = /^[A-Za-z0-9_.-]+:\/\/./s;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export type Refusal = { ok: false; code: JoinCode; message: string; room?: string };
-export type RoomRequest = { ok: true; rooms: string[] } | Refusal;
+/** Rooms to join, in order, each with the history the request asked for there (undefined: none said). */
+export type RoomRequest = { ok: true; rooms: string[]; asks: (HistoryAsk | undefined)[] } | Refusal;
 type KeyCheck = { ok: true; room: string } | Refusal;
 
 function refuse(code: JoinCode, message: string, room?: string): Refusal {
@@ -41,9 +43,11 @@ function refuse(code: JoinCode, message: string, room?: string): Refusal {
 
 /**
  * An op-19 or op-21 body: a room key, or JSON `{"room":"…"}`; op 19 also takes
- * `{"rooms":["…",…]}` (several rooms in one frame, so a client restoring its rooms stays within
- * the frame rate and the reply ring) and `"history"` (refused for now). Bounded before anything
- * is decoded: the body is at most protocol.maxBody bytes. Every key is checked before any is joined.
+ * `{"rooms":[…]}` (several rooms in one frame, so a client restoring its rooms stays within
+ * the frame rate and the reply ring), whose entries are keys or `{"room":"…","history":{…}}`,
+ * and `"history"`, the replay asked for in every room that names none (docs/history.md#several-rooms).
+ * Bounded before anything is decoded: the body is at most protocol.maxBody bytes. Every key is
+ * checked before any is joined.
  */
 export function roomRequest(body: Buffer, join: boolean): RoomRequest {
   if (body.length === 0) return refuse(JoinCode.Malformed, 'empty body: a room key or {"room":"…"} expected');
@@ -53,38 +57,75 @@ export function roomRequest(body: Buffer, join: boolean): RoomRequest {
   } catch {
     return refuse(JoinCode.Malformed, 'body is not UTF-8');
   }
-  if (!text.startsWith('{')) return one(checkKey(text));
+  if (!text.startsWith('{')) return one(checkKey(text), undefined);
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch {
     return refuse(JoinCode.Malformed, 'body is not valid JSON');
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return refuse(JoinCode.Malformed, 'body is not a JSON object');
-  const fields = v as Record<string, unknown>;
-  for (const k of Object.keys(fields)) {
+  if (!isObject(v)) return refuse(JoinCode.Malformed, 'body is not a JSON object');
+  for (const k of Object.keys(v)) {
     if (k === 'room' || (join && (k === 'rooms' || k === 'history'))) continue;
     return refuse(JoinCode.Malformed, `${JSON.stringify(k.slice(0, 32))} is not a known field`);
   }
-  if ((fields.room === undefined) === (fields.rooms === undefined)) return refuse(JoinCode.Malformed, 'exactly one of "room" and "rooms" expected');
-  if (fields.history !== undefined) return refuse(JoinCode.NoHistory, 'history replay is not available for joined rooms yet: join without "history"');
-  if (fields.room !== undefined) {
-    if (typeof fields.room !== 'string') return refuse(JoinCode.Malformed, '"room" must be a string');
-    return one(checkKey(fields.room));
+  if ((v.room === undefined) === (v.rooms === undefined)) return refuse(JoinCode.Malformed, 'exactly one of "room" and "rooms" expected');
+  const all = v.history === undefined ? undefined : ask(v.history);
+  if (all instanceof HistoryAskError) return refuse(JoinCode.Malformed, all.message);
+  if (v.room !== undefined) {
+    if (typeof v.room !== 'string') return refuse(JoinCode.Malformed, '"room" must be a string');
+    return one(checkKey(v.room), all);
   }
-  const list = fields.rooms;
-  if (!Array.isArray(list) || list.length === 0 || list.some((r) => typeof r !== 'string')) {
-    return refuse(JoinCode.Malformed, '"rooms" must be a non-empty array of strings');
+  const list = v.rooms;
+  if (!Array.isArray(list) || list.length === 0) return refuse(JoinCode.Malformed, '"rooms" must be a non-empty array');
+  if (all?.since !== undefined && list.length > 1) {
+    return refuse(JoinCode.Malformed, 'history.since names a position in one room: give it per room, {"room":"…","history":{…}}');
   }
-  for (const r of list as string[]) {
-    const key = checkKey(r);
-    if (!key.ok) return refuse(key.code, key.message, Buffer.byteLength(r) > MAX_ROOM_KEY_BYTES ? undefined : r);
+  const rooms: string[] = [];
+  const asks: (HistoryAsk | undefined)[] = [];
+  const seen = new Set<string>();
+  for (const entry of list as unknown[]) {
+    let room: unknown = entry;
+    let own: HistoryAsk | undefined;
+    if (isObject(entry)) {
+      for (const k of Object.keys(entry)) {
+        if (k !== 'room' && k !== 'history')
+          return refuse(JoinCode.Malformed, `"rooms" entry: ${JSON.stringify(k.slice(0, 32))} is not a known field`);
+      }
+      room = entry.room;
+      if (entry.history !== undefined) {
+        const a = ask(entry.history, typeof room === 'string' ? room.slice(0, 64) : 'an entry');
+        if (a instanceof HistoryAskError) return refuse(JoinCode.Malformed, a.message);
+        own = a;
+      }
+    }
+    if (typeof room !== 'string') return refuse(JoinCode.Malformed, '"rooms" entries must be room keys or {"room":"…","history":{…}}');
+    const key = checkKey(room);
+    if (!key.ok) return refuse(key.code, key.message, Buffer.byteLength(room) > MAX_ROOM_KEY_BYTES ? undefined : room);
+    if (seen.has(room)) continue; // the first mention wins
+    seen.add(room);
+    rooms.push(room);
+    asks.push(own ?? all);
   }
-  return { ok: true, rooms: [...new Set(list as string[])] };
+  return { ok: true, rooms, asks };
 }
 
-function one(key: KeyCheck): RoomRequest {
-  return key.ok ? { ok: true, rooms: [key.room] } : key;
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A history request of a join, or why it is refused (naming the room of a `rooms` entry). */
+function ask(value: unknown, room?: string): HistoryAsk | HistoryAskError {
+  try {
+    return historyAsk(value);
+  } catch (err) {
+    if (!(err instanceof HistoryAskError)) throw err;
+    return room === undefined ? err : new HistoryAskError(`${room}: ${err.message}`);
+  }
+}
+
+function one(key: KeyCheck, history: HistoryAsk | undefined): RoomRequest {
+  return key.ok ? { ok: true, rooms: [key.room], asks: [history] } : key;
 }
 
 /** A room key ops 19 and 21 accept, and op 12 of a multi-room connection. */

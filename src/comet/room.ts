@@ -3,6 +3,7 @@
 // connection that joined extra rooms (op 19, docs/protocol.md#several-rooms) holds a seat in
 // each of its rooms instead: seats sit in a second dense array, whose members get the room's
 // batches in an op-23 envelope.
+import type { ReplayHold } from './replay.js';
 
 /** What a room needs to know about a member: where it sits, so it can leave in O(1). */
 export interface RoomMember {
@@ -17,6 +18,8 @@ export interface RoomMember {
 /** A multi-room member's place in one room. */
 export class Seat<M extends RoomMember = RoomMember> {
   index = -1;
+  /** While this room's join replay is read: the live batches held back for it (replay.ts). */
+  replay: ReplayHold | null = null;
   constructor(
     readonly member: M,
     readonly room: Room<M>,

@@ -160,7 +160,19 @@ describe('several rooms per connection', () => {
       ['://1', 2, 'room key must be type://id with a room type of letters, digits, "_", "." or "-"'],
       ['live://', 2, 'room key must be type://id with a room type of letters, digits, "_", "." or "-"'],
       [`live://${'x'.repeat(300)}`, 1, 'room key longer than 256 bytes'],
-      ['{"room":"live://1","history":{"last":20}}', 5, 'history replay is not available for joined rooms yet: join without "history"'],
+      ['{"room":"live://1","history":{"last":20}}', 5, 'history: the connection did not opt in to room history (the auth token\'s "history")'],
+      ['{"rooms":[{"room":"live://1","history":{}}]}', 5, 'history: the connection did not opt in to room history (the auth token\'s "history")'],
+      ['{"room":"live://1","history":{"last":-1}}', 1, 'history.last must be an integer from 0 to 10000'],
+      ['{"room":"live://1","history":[]}', 1, 'history must be an object'],
+      [
+        '{"rooms":["live://1","live://2"],"history":{"since":1,"epoch":"e"}}',
+        1,
+        'history.since names a position in one room: give it per room, {"room":"…","history":{…}}',
+      ],
+      ['{"rooms":[{"room":"live://1","history":{"since":1}}]}', 1, 'live://1: history.since and history.epoch go together'],
+      ['{"rooms":[{"room":"live://1","extra":1}]}', 1, '"rooms" entry: "extra" is not a known field'],
+      ['{"rooms":[{"history":{}}]}', 1, '"rooms" entries must be room keys or {"room":"…","history":{…}}'],
+      ['{"rooms":[]}', 1, '"rooms" must be a non-empty array'],
     ];
     const before = hits.snapshot().room_request ?? 0;
     let seq = 100;

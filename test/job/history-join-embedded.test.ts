@@ -1,0 +1,85 @@
+// Replay in a joined room end to end in embedded mode (docs/history.md#several-rooms): room
+// pushes are numbered and stored in SQLite by the job; a multi-room client joining the room
+// with `history` gets op 18 and the stored records in the room's op-23 envelopes, then live,
+// on TCP and WebSocket.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { buildConfig } from '../../src/config/load.js';
+import { startEmbedded } from '../../src/embedded.js';
+import { silentLogger } from '../../src/log.js';
+import { eventually } from '../support/eventually.js';
+import { GoimTestClient, type Frame } from '../support/goim-client.js';
+
+/** An op-23 frame as `room|op:seq:body` per inner frame. */
+function opened(f: Frame): string[] {
+  assert.equal(f.op, 23, `expected op 23, got ${f.op}`);
+  const b = Buffer.from(f.body);
+  const len = b.readUInt16BE(0);
+  const room = b.subarray(2, 2 + len).toString();
+  const out: string[] = [];
+  for (let at = 2 + len; at < b.length;) {
+    const packLen = b.readInt32BE(at);
+    const op = b.readInt32BE(at + 8);
+    const body = b.subarray(at + 16, at + packLen).toString();
+    out.push(`${room}|${op}:${b.readUInt32BE(at + 12)}:${op === 18 ? (JSON.parse(body) as { epoch: string }).epoch !== '' : body}`);
+    at += packLen;
+  }
+  return out;
+}
+
+test('embedded: a join with history replays the stored records of the joined room, enveloped, then live (TCP and WebSocket)', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'tsim-join-history-'));
+  const config = buildConfig({
+    env: { host: `join-history-${process.pid}` },
+    tcp: { bind: ['127.0.0.1:0'] },
+    websocket: { bind: ['127.0.0.1:0'] },
+    httpServer: { addr: '127.0.0.1:0' },
+    room: { signal: '20ms' },
+    roomTypes: { live: { history: true } },
+    history: { engine: 'sqlite', dataDir },
+  });
+  const tsim = await startEmbedded(config, silentLogger);
+  const a = tsim.addresses();
+  const clients: GoimTestClient[] = [];
+  try {
+    const post = async (path: string, body: string) => {
+      const res = await fetch(`http://127.0.0.1:${a.http.port}${path}`, { method: 'POST', body });
+      assert.equal(res.status, 200, await res.text());
+    };
+    for (const text of ['one', 'two', 'three']) await post('/goim/push/room?operation=1000&type=live&room=7', text);
+    // Stored before anyone joins: the history API has them.
+    await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${a.http.port}/tsim/history/room?type=live&room=7`);
+      return res.status === 200 && ((await res.json()) as { data: { records: unknown[] } }).data.records.length === 3;
+    }, 'the three records to be stored');
+
+    for (const transport of ['tcp', 'ws'] as const) {
+      const c = transport === 'tcp' ? await GoimTestClient.tcp(a.tcp[0].port) : await GoimTestClient.ws(a.ws[0].port);
+      clients.push(c);
+      await c.auth({ mid: 1, key: `jh-${transport}`, room_id: `live://home-${transport}`, accepts: [1000], history: {} });
+      // Code 6 while the home room's own replay is read (as the SDK does, join again shortly after).
+      for (let seq = 3; ; seq++) {
+        c.send(19, '{"room":"live://7","history":{"last":2}}', 1, seq);
+        const { code } = JSON.parse((await c.nextWhere((f) => f.op === 20 && f.seq === seq)).body.toString()) as { code: number };
+        if (code === 0) break;
+        assert.equal(code, 6);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const got: string[] = [];
+      while (got.length < 3) got.push(...opened(await c.nextWhere((f) => f.op === 23)));
+      // The newest two: the TCP round's live message is one of them for the WebSocket client.
+      const newest = transport === 'tcp' ? ['live://7|1000:2:two', 'live://7|1000:3:three'] : ['live://7|1000:3:three', 'live://7|1000:4:four-tcp'];
+      assert.deepEqual(got, ['live://7|18:0:true', ...newest], transport);
+      await post('/goim/push/room?operation=1000&type=live&room=7', `four-${transport}`);
+      const live = opened(await c.nextWhere((f) => f.op === 23));
+      assert.deepEqual(live, [`live://7|1000:${transport === 'tcp' ? 4 : 5}:four-${transport}`], transport);
+    }
+  } finally {
+    for (const c of clients) c.close();
+    await tsim.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
