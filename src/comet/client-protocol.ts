@@ -442,7 +442,7 @@ export class ClientProtocol {
     const slot = c.holdReply();
     let p;
     try {
-      p = this.logic.receive({ mid: c.mid, key: c.key, room: c.room?.id ?? '', proto: { ver: f.ver, op: f.op, seq: f.seq, body: f.body } });
+      p = this.logic.receive({ mid: c.mid, key: c.key, room: receiveRoom(c, f), proto: { ver: f.ver, op: f.op, seq: f.seq, body: f.body } });
     } catch (err) {
       p = Promise.reject(err);
     }
@@ -559,6 +559,24 @@ export class ClientProtocol {
 /** Heartbeat count: the room's (global, else local) count; 0 outside any room (fixes goim #11). */
 function onlineCount(c: Connection): number {
   return c.room === null ? 0 : c.room.onlineCount();
+}
+
+/**
+ * The room Logic.Receive is told the connection is in: its primary room, or for a danmaku of a
+ * multi-room connection naming one of its other rooms, that room (docs/history.md#sending).
+ * Logic refuses a danmaku whose room is not the one it is told.
+ */
+function receiveRoom(c: Connection, f: Frame): string {
+  const primary = c.room?.id ?? '';
+  if (c.seats === null || f.op !== Op.SendMsg || f.body[0] !== 0x7b /* { */) return primary;
+  let v: unknown;
+  try {
+    v = JSON.parse(f.body.toString()); // bounded by protocol.maxBody
+  } catch {
+    return primary;
+  }
+  const room = typeof v === 'object' && v !== null ? (v as { room?: unknown }).room : undefined;
+  return typeof room === 'string' && c.seats.has(room) ? room : primary;
 }
 
 /** Logic answered the frame (a danmaku, op 4): op 5 with its reply body, ver and seq echoed (docs/history.md#sending). */

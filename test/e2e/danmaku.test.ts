@@ -10,6 +10,9 @@ import { GoimTestClient, type Frame } from '../support/goim-client.js';
 
 const BIG_MID = '9007199254740993';
 
+/** The `code` of a JSON reply body (ops 5 and 20). */
+const codeOf = (f: Frame): number => (JSON.parse(f.body.toString()) as { code: number }).code;
+
 describe('embedded tsim: danmaku', () => {
   let tsim: Embedded;
   let api: string;
@@ -114,5 +117,29 @@ describe('embedded tsim: danmaku', () => {
       assert.match((await roomMessage(c)).body.toString(), /"text":"once"/);
       assert.equal((await roomMessage(c)).body.toString(), 'marker', 'no second broadcast');
     }
+  });
+  it('a multi-room connection sends to any of its rooms by naming it; a room it is not in is code 3', async () => {
+    const multi = await join('tcp', '{"mid":31,"room_id":"live://mr-home","accepts":[1000]}');
+    const other = await join('ws', '{"mid":32,"room_id":"live://mr-side","accepts":[1000]}');
+    multi.send(19, 'live://mr-side', 1, 3);
+    assert.equal(codeOf(await multi.nextWhere((f) => f.op === 20)), 0);
+    const reply = await send(multi, '{"text":"to the side room","room":"live://mr-side"}', 4);
+    assert.match(reply.body.toString(), /^\{"code":0,"id":/);
+    assert.match((await roomMessage(other)).body.toString(), /"text":"to the side room"/);
+    // The sender gets it in the room's envelope.
+    const env = await multi.nextWhere((f) => f.op === 23);
+    const b = Buffer.from(env.body);
+    assert.equal(b.subarray(2, 2 + b.readUInt16BE(0)).toString(), 'live://mr-side');
+    assert.match(b.subarray(2 + b.readUInt16BE(0) + 16).toString(), /"text":"to the side room"/);
+    assert.equal(codeOf(await send(multi, '{"text":"x","room":"live://mr-elsewhere"}', 5)), 3);
+    // Without a room: the primary one.
+    assert.equal(codeOf(await send(multi, '{"text":"home"}', 6)), 0);
+    const home = await multi.nextWhere((f) => f.op === 23);
+    assert.equal(
+      Buffer.from(home.body)
+        .subarray(2, 2 + Buffer.from(home.body).readUInt16BE(0))
+        .toString(),
+      'live://mr-home',
+    );
   });
 });
