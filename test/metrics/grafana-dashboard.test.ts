@@ -210,7 +210,7 @@ describe('the Grafana dashboard (deploy/grafana/tsim-dashboard.json)', () => {
     exported = new Set(scraped);
     // A metric only a distributed process registers (none today) would be missing from that
     // page; starting each distributed role needs Redis and NATS, so for those the names in the
-    // documented metrics reference count too (every metric tsim adds is documented there).
+    // documented metrics reference count too (every metric tsim exports is to be listed there).
     for (const n of seriesOfDocs(readFileSync(join(packageRoot(), 'docs', 'operations.md'), 'utf8'))) exported.add(n);
   });
 
