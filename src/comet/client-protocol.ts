@@ -30,6 +30,8 @@ export interface ClientProtocolOptions {
   maxAccepts: number;
   /** Most rooms one connection may be in (limits.maxRooms). */
   maxRooms: number;
+  /** Most rooms this comet holds before op 19 may create another (limits.maxCometRooms); default: no bound. */
+  maxCometRooms?: number;
   /** Where refused room changes, subs and oversized accept sets are counted and logged. */
   limitLog: LimitLog;
   /** Time of the heartbeat deadlines and routing refreshes (the sweep's clock). */
@@ -91,6 +93,7 @@ export class ClientProtocol {
   private readonly refreshMs: number;
   private readonly maxAccepts: number;
   private readonly maxRooms: number;
+  private readonly maxCometRooms: number;
   private readonly limitLog: LimitLog;
   private readonly clock: Clock;
   private readonly replays: Replays | undefined;
@@ -113,6 +116,7 @@ export class ClientProtocol {
     this.refreshMs = opts.routingRefreshMs;
     this.maxAccepts = opts.maxAccepts;
     this.maxRooms = opts.maxRooms;
+    this.maxCometRooms = opts.maxCometRooms ?? Infinity;
     this.limitLog = opts.limitLog;
     this.clock = opts.clock;
     this.replays = opts.replays;
@@ -386,6 +390,13 @@ export class ClientProtocol {
     if (!mayJoin(c, room)) return { ok: false, code: JoinCode.NotGranted, message: 'the auth mode did not grant this room' };
     if (this.roomCount(c) >= this.maxRooms)
       return { ok: false, code: JoinCode.TooMany, message: `already in ${this.maxRooms} rooms (limits.maxRooms)` };
+    // Joins create rooms at up to maxRooms per connection: the comet's room table (and its online report) is bounded as a whole.
+    if (this.table.rooms.size >= this.maxCometRooms && this.table.rooms.get(room) === undefined)
+      return {
+        ok: false,
+        code: JoinCode.CometFull,
+        message: `this server holds ${this.maxCometRooms} rooms (limits.maxCometRooms): try again later`,
+      };
     this.table.rooms.multi(c);
     this.table.rooms.add(c, room);
     return null;
@@ -428,7 +439,14 @@ export class ClientProtocol {
 
   /** A refused op 19 / 21 (or op 12 of a multi-room connection): counted by limit name. */
   private refused(c: Connection, code: JoinCode, why: string): void {
-    const limit = code === JoinCode.TooMany ? Limit.Rooms : code === JoinCode.NotGranted ? Limit.RoomNotGranted : Limit.RoomRequest;
+    const limit =
+      code === JoinCode.TooMany
+        ? Limit.Rooms
+        : code === JoinCode.CometFull
+          ? Limit.CometRooms
+          : code === JoinCode.NotGranted
+            ? Limit.RoomNotGranted
+            : Limit.RoomRequest;
     this.limitLog.hit(limit, { key: c.key, remote: c.remote, code, reason: why });
   }
 

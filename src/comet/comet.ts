@@ -77,6 +77,8 @@ export interface CometLimits extends AdmissionLimits, LogicCallLimits {
   maxAccepts: number;
   /** limits.maxRooms: rooms one connection may be in (docs/protocol.md#several-rooms). */
   maxRooms: number;
+  /** limits.maxCometRooms: rooms this comet may hold before op 19 may create another. */
+  maxCometRooms: number;
   maxRefusedWaiting: number;
 }
 
@@ -263,6 +265,7 @@ export class Comet {
       routingRefreshMs: timers.routingRefresh,
       maxAccepts: admission.maxAccepts,
       maxRooms: admission.maxRooms,
+      maxCometRooms: admission.maxCometRooms,
       limitLog: this.admission.log,
       clock,
       replays: this.replays,

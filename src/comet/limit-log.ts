@@ -20,6 +20,8 @@ export const Limit = {
   RoomNotGranted: 'room_not_granted',
   /** Op 19 past limits.maxRooms (refused, connection kept). */
   Rooms: 'rooms',
+  /** Op 19 creating a room past limits.maxCometRooms on this comet (refused, connection kept). */
+  CometRooms: 'comet_rooms',
   /** An op-19 or op-21 body that is no valid room request, a join asking for history, or one during a replay (refused, connection kept). */
   RoomRequest: 'room_request',
   /** Op 14 naming ops the auth mode did not grant (those ops ignored, connection kept). */

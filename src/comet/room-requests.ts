@@ -21,6 +21,8 @@ export const JoinCode = {
   // 6 is not used: a join while the connection's own room replays is accepted (replay.ts toSeat).
   /** Leave: the connection is not in that room. */
   NotIn: 7,
+  /** The room is new to this comet, which holds limits.maxCometRooms rooms already. */
+  CometFull: 8,
 } as const;
 export type JoinCode = (typeof JoinCode)[keyof typeof JoinCode];
 

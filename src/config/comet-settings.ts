@@ -43,6 +43,7 @@ export function cometSettings(config: Config, sharesWith: 'http api' | { metrics
       upstreamFramesBurst: limits.upstreamFramesBurst,
       maxAccepts: limits.maxAccepts,
       maxRooms: limits.maxRooms,
+      maxCometRooms: limits.maxCometRooms,
       maxRefusedWaiting: limits.maxRefusedWaiting,
       logicCalls: limits.logicCalls,
       connectQueue: limits.connectQueue,

@@ -325,3 +325,29 @@ describe('several rooms per connection', () => {
     assert.deepEqual(c.rawBytes().subarray(at3), frame);
   });
 });
+
+describe('several rooms: the comet-wide bound on rooms joins create', () => {
+  let h: Harness;
+  const hits = new LimitHits();
+  before(async () => {
+    h = await startComet({ limits: { maxCometRooms: 3 } }, undefined, { limits: hits });
+  });
+  after(() => h.stop());
+
+  it('a join that would create a room past limits.maxCometRooms is refused with code 8; rooms it holds can still be joined', async () => {
+    const a = await h.client('tcp', { mid: 40, room_id: 'cap://1' });
+    const b = await h.client('ws', { mid: 41 });
+    assert.equal((await join(a, '{"rooms":["cap://2","cap://3"]}')).code, 0);
+    assert.deepEqual(await join(a, 'cap://4', 6), {
+      code: 8,
+      message: 'this server holds 3 rooms (limits.maxCometRooms): try again later',
+      rooms: ['cap://1', 'cap://2', 'cap://3'],
+    });
+    assert.equal(hits.snapshot().comet_rooms, 1);
+    assert.deepEqual(await join(b, 'cap://2', 7), { code: 0, rooms: ['cap://2'] }, 'a room the comet holds');
+    // A room emptied is deleted: its place is free again.
+    assert.equal((await leave(a, 'cap://3', 8)).code, 0);
+    assert.deepEqual(await join(b, 'cap://4', 9), { code: 0, rooms: ['cap://2', 'cap://4'] });
+    assert.equal(await heartbeat(a), 1, 'the refused connection stays');
+  });
+});
