@@ -30,7 +30,7 @@ export interface ClientProtocolOptions {
   maxAccepts: number;
   /** Most rooms one connection may be in (limits.maxRooms). */
   maxRooms: number;
-  /** Most rooms this comet holds before op 19 may create another (limits.maxCometRooms); default: no bound. */
+  /** Most rooms with a multi-room member on this comet (limits.maxCometRooms); default: no bound. */
   maxCometRooms?: number;
   /** Where refused room changes, subs and oversized accept sets are counted and logged. */
   limitLog: LimitLog;
@@ -242,17 +242,22 @@ export class ClientProtocol {
           c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, Buffer.from(c.room?.id ?? '')));
           return;
         }
+        // A multi-room connection's old primary seat, left by the move: its replay ends with it.
+        const oldSeat = before !== null ? c.seats?.get(before.id) : undefined;
         if (roomId === '') {
           this.table.rooms.leave(c);
-          c.replay = null;
-        } else if (mayJoin(c, roomId)) this.table.rooms.join(c, roomId);
-        else {
+          this.replays?.drop(c);
+        } else if (mayJoin(c, roomId)) {
+          if (c.seats === null && roomId !== before?.id) this.replays?.drop(c); // the old room's replay ends with it
+          this.table.rooms.join(c, roomId);
+        } else {
           // Not the room the token or webhook granted: the connection stays where it is, and
           // the reply names that room instead of echoing the request (docs/protocol.md).
           this.limitLog.hit(Limit.RoomNotGranted, { key: c.key, remote: c.remote });
           c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, Buffer.from(c.room?.id ?? '')));
           return;
         }
+        if (oldSeat !== undefined && c.seats?.get(oldSeat.room.id) !== oldSeat) this.replays?.dropSeat(c, oldSeat);
         c.reply(frameBytes(c.isWs, Op.ChangeRoomReply, f.ver, f.seq, f.body));
         // After the reply: op 13 reaches the client before op 18 (docs/history.md#replay).
         if (req.ask === null || c.room === null || c.room === before || this.replays === undefined) return;
@@ -390,13 +395,7 @@ export class ClientProtocol {
     if (!mayJoin(c, room)) return { ok: false, code: JoinCode.NotGranted, message: 'the auth mode did not grant this room' };
     if (this.roomCount(c) >= this.maxRooms)
       return { ok: false, code: JoinCode.TooMany, message: `already in ${this.maxRooms} rooms (limits.maxRooms)` };
-    // Joins create rooms at up to maxRooms per connection: the comet's room table (and its online report) is bounded as a whole.
-    if (this.table.rooms.size >= this.maxCometRooms && this.table.rooms.get(room) === undefined)
-      return {
-        ok: false,
-        code: JoinCode.CometFull,
-        message: `this server holds ${this.maxCometRooms} rooms (limits.maxCometRooms): try again later`,
-      };
+    if (this.cometFull(room)) return { ok: false, code: JoinCode.CometFull, message: this.cometFullMessage() };
     this.table.rooms.multi(c);
     this.table.rooms.add(c, room);
     return null;
@@ -410,9 +409,12 @@ export class ClientProtocol {
     if (!req.ok) {
       code = req.code;
       why = req.message;
-    } else if (!this.table.rooms.drop(c, req.rooms[0])) {
-      code = JoinCode.NotIn;
-      why = 'not in that room';
+    } else {
+      const seat = c.seats?.get(req.rooms[0]);
+      if (seat === undefined || !this.table.rooms.drop(c, req.rooms[0])) {
+        code = JoinCode.NotIn;
+        why = 'not in that room';
+      } else this.replays?.dropSeat(c, seat); // what it held for that room goes with it
     }
     if (code !== JoinCode.Ok) this.refused(c, code, why);
     c.reply(frameBytes(c.isWs, Op.LeaveReply, f.ver, f.seq, roomsReply(c, code, why)));
@@ -430,7 +432,25 @@ export class ClientProtocol {
       this.refused(c, JoinCode.TooMany, 'limits.maxRooms');
       return false;
     }
+    if (!c.seats!.has(roomId) && this.cometFull(roomId)) {
+      this.refused(c, JoinCode.CometFull, this.cometFullMessage());
+      return false;
+    }
     return true;
+  }
+
+  /**
+   * Whether a seat in `room` would take the comet past limits.maxCometRooms: joins hold up to
+   * maxRooms rooms per connection, so the rooms multi-room connections sit in are bounded as a
+   * whole (the room table, the online report). Counted by seats, so a room made with op 12 and
+   * then joined counts too.
+   */
+  private cometFull(room: string): boolean {
+    return this.table.rooms.seatedRooms >= this.maxCometRooms && this.table.rooms.firstSeat(room);
+  }
+
+  private cometFullMessage(): string {
+    return `this server holds ${this.maxCometRooms} joined rooms (limits.maxCometRooms): try again later`;
   }
 
   private roomCount(c: Connection): number {

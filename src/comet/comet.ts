@@ -77,7 +77,7 @@ export interface CometLimits extends AdmissionLimits, LogicCallLimits {
   maxAccepts: number;
   /** limits.maxRooms: rooms one connection may be in (docs/protocol.md#several-rooms). */
   maxRooms: number;
-  /** limits.maxCometRooms: rooms this comet may hold before op 19 may create another. */
+  /** limits.maxCometRooms: rooms with a multi-room member this comet may hold (docs/protocol.md#several-rooms). */
   maxCometRooms: number;
   maxRefusedWaiting: number;
 }

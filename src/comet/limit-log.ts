@@ -20,9 +20,9 @@ export const Limit = {
   RoomNotGranted: 'room_not_granted',
   /** Op 19 past limits.maxRooms (refused, connection kept). */
   Rooms: 'rooms',
-  /** Op 19 creating a room past limits.maxCometRooms on this comet (refused, connection kept). */
+  /** Op 19 (or a multi-room op 12) seating a room past limits.maxCometRooms on this comet (refused, connection kept). */
   CometRooms: 'comet_rooms',
-  /** An op-19 or op-21 body that is no valid room request, a join asking for history, or one during a replay (refused, connection kept). */
+  /** An op-19 or op-21 body that is no valid room request, or a join asking for history without having opted in (refused, connection kept). */
   RoomRequest: 'room_request',
   /** Op 14 naming ops the auth mode did not grant (those ops ignored, connection kept). */
   AcceptsNotGranted: 'accepts_not_granted',

@@ -89,6 +89,11 @@ export class Outbound {
     return queued + bytes <= this.pushCap || (queued === 0 && bytes <= this.replyCap);
   }
 
+  /** Bytes of pushes the socket takes now, one after another, before the slow policy applies. */
+  pushSpace(c: Writable): number {
+    return Math.max(0, this.pushCap - unsent(c));
+  }
+
   /** Writes a reply; a client that leaves even its replies unread is closed as slow. */
   reply(c: Writable, bytes: Buffer): void {
     if (!c.open || bytes.length === 0) return;

@@ -38,6 +38,15 @@ const RECORD_CHUNK_BYTES = 64 << 10;
 const CAP_TTL_MS = 30_000;
 /** Least time between two reads meant to fill one room's tail (they fail to while the store is behind the tail). */
 const WINDOW_RETRY_MS = 1000;
+/**
+ * A joined room's replay is written once the connection's send queue has room for it (the
+ * rooms of one join are replayed one after another): looked at every FINISH_WAIT_MS, at most
+ * FINISH_WAITS times; then its records are cut to the room there is.
+ */
+const FINISH_WAIT_MS = 20;
+const FINISH_WAITS = 100;
+/** Bytes an op-23 envelope adds to a chunk of replayed frames, at most (header, length, key). */
+const ENVELOPE_BYTES = HEADER_LEN + 2 + 256;
 
 /** The live batches held for one connection while its replay is read. */
 export class ReplayHold {
@@ -115,6 +124,13 @@ interface RoomState {
   reason?: string;
 }
 
+/** The bytes of the records as frames. */
+function recordsSize(records: HistoryReply['records']): number {
+  let size = 0;
+  for (const r of records) size += HEADER_LEN + r.body.length;
+  return size;
+}
+
 /** The newest records whose frames fit in `budget` bytes, oldest first. */
 function newestWithin(records: HistoryReply['records'], budget: number): HistoryReply['records'] {
   let size = 0;
@@ -140,7 +156,9 @@ export class Replays {
 
   /** Connections with a history read in flight. */
   private readonly reading = new WeakSet<Connection>();
-  /** Seat replays waiting for their connection's read in flight (at most one per seat). */
+  /** The joined room's replay a multi-room connection is being served (one at a time, from read to written). */
+  private readonly active = new WeakMap<Connection, ReplayHold>();
+  /** Joined rooms' replays waiting for the active one (at most one per seat the connection holds). */
   private readonly queued = new WeakMap<Connection, ReplayHold[]>();
   /**
    * Room type → most records one joiner is replayed and when logic said so (types with history
@@ -167,20 +185,16 @@ export class Replays {
   }
 
   /**
-   * `c` (opted in, multi-room) has just taken `seat`: hold the room's live batches for it and
-   * read the history once the connection's other reads are done.
+   * `c` (opted in, multi-room) has just taken `seat`: hold the room's live batches for it from
+   * now on; its replay is read and written once the connection's earlier ones are done.
    */
   startSeat(c: Connection, seat: Seat, ask: HistoryAsk): void {
     const hold = new ReplayHold(seat.room, seat.room.offset, ask, seat);
-    if (seat.replay !== null) this.end(c, seat.replay);
     seat.replay = hold;
-    if (!this.reading.has(c)) {
-      this.begin(c, hold);
-      return;
-    }
     let q = this.queued.get(c);
     if (q === undefined) this.queued.set(c, (q = []));
     q.push(hold);
+    this.pump(c);
   }
 
   /**
@@ -194,6 +208,24 @@ export class Replays {
     c.replay = null;
     h.seat = seat;
     seat.replay = h;
+    this.active.set(c, h);
+  }
+
+  /** `seat` was left: its replay (running or waiting) ends now, with what it held. */
+  dropSeat(c: Connection, seat: Seat): void {
+    const h = seat.replay;
+    if (h === null) return;
+    const q = this.queued.get(c);
+    if (q !== undefined) {
+      const i = q.indexOf(h);
+      if (i >= 0) q.splice(i, 1);
+    }
+    this.complete(c, h);
+  }
+
+  /** The connection left its one room: its replay there ends now, with what it held. */
+  drop(c: Connection): void {
+    if (c.replay !== null) this.complete(c, c.replay);
   }
 
   /** Served from the tail, from a read shared by the room's joiners, or from a read of its own. */
@@ -208,27 +240,34 @@ export class Replays {
     // room's tail with what it may replay, and each of them is served from there.
     this.reading.add(c);
     void window.then(() => {
-      this.reading.delete(c);
-      if (!this.current(c, hold)) this.end(c, hold);
-      else if (!this.fromTail(c, hold)) {
-        this.read(c, hold, 1);
-        return;
-      }
-      this.readDone(c);
+      this.settled(c);
+      if (!this.current(c, hold)) this.complete(c, hold);
+      else if (!this.fromTail(c, hold)) this.read(c, hold, 1);
     });
   }
 
-  /** `c`'s read is over: the next of its queued seat replays that is still wanted begins. */
-  private readDone(c: Connection): void {
+  /** `c`'s history read is over: another may start. */
+  private settled(c: Connection): void {
     this.reading.delete(c);
+    this.pump(c);
+  }
+
+  /**
+   * Starts the next joined room's replay of `c` when none is being served and no read is in
+   * flight; those whose room was left meanwhile are let go.
+   */
+  private pump(c: Connection): void {
     const q = this.queued.get(c);
-    if (q === undefined) return;
-    while (q.length > 0 && !this.reading.has(c)) {
+    while (q !== undefined && q.length > 0 && !this.active.has(c) && !this.reading.has(c)) {
       const h = q.shift()!;
-      if (this.current(c, h)) this.begin(c, h);
-      else this.end(c, h);
+      if (!this.current(c, h)) {
+        this.end(c, h);
+        continue;
+      }
+      this.active.set(c, h);
+      this.begin(c, h);
     }
-    if (q.length === 0) this.queued.delete(c);
+    if (q?.length === 0) this.queued.delete(c);
   }
 
   /** Whether `h` is still the replay its connection (or its seat) waits for. */
@@ -244,6 +283,14 @@ export class Replays {
     } else if (h.seat.replay === h) h.seat.replay = null;
     c.replayHeld -= h.bytes;
     h.bytes = 0;
+  }
+
+  /** `h` is over (written, given up, or no longer wanted): the connection's next one may start. */
+  private complete(c: Connection, h: ReplayHold): void {
+    this.end(c, h);
+    if (this.active.get(c) !== h) return;
+    this.active.delete(c);
+    this.pump(c);
   }
 
   /** A room batch (or replayed frames) of `h`'s room, enveloped for a seat. */
@@ -320,7 +367,7 @@ export class Replays {
     // After the op-8 reply, like a read: the tail may have moved on (the batches held meanwhile are in it).
     c.afterReplies(() => {
       if (!this.current(c, h)) {
-        this.end(c, h);
+        this.complete(c, h);
         return;
       }
       if (this.opts.tails.get(h.room) !== t || !this.tailServes(t, h, cap)) {
@@ -398,6 +445,7 @@ export class Replays {
     this.state(c, h, { room: h.room.id, epoch: '', first: last + 1, last, recovered: false, reason: 'overflow' });
     for (const b of h.batches) this.emit(c, h, b);
     this.emit(c, h, bytes);
+    this.complete(c, h);
   }
 
   private read(c: Connection, h: ReplayHold, attempt: number): void {
@@ -412,10 +460,10 @@ export class Replays {
     }
     p.then(
       (r) => {
+        this.settled(c);
         if (!this.current(c, h)) {
           // closed, moved on, or given up meanwhile
-          this.end(c, h);
-          this.readDone(c);
+          this.complete(c, h);
           return;
         }
         if (r.epoch === '') {
@@ -424,7 +472,7 @@ export class Replays {
           this.end(c, h);
           this.count('no_history');
           for (const b of h.batches) this.emit(c, h, b);
-          this.readDone(c);
+          this.complete(c, h);
           return;
         }
         this.learned(h.room, r);
@@ -432,24 +480,23 @@ export class Replays {
         if (done !== null) {
           this.reads.completed++;
           c.afterReplies(() => this.finish(c, h, done));
-        } else if ((r.recovered || r.reason === 'ahead') && r.last < h.needed() && attempt < READ_ATTEMPTS) {
-          // Still this connection's read (its queued seat replays wait for it): read again soon.
+          return;
+        }
+        // A join asking for nothing (`last` 0) only learns where the room stands: no reason to wait for the store.
+        const wants = h.ask.last > 0 || h.ask.since !== undefined;
+        if (wants && (r.recovered || r.reason === 'ahead') && r.last < h.needed() && attempt < READ_ATTEMPTS) {
           this.opts.clock.setTimeout(() => {
-            if (this.current(c, h)) {
-              this.read(c, h, attempt + 1);
-              return;
-            }
-            this.end(c, h);
-            this.readDone(c);
+            if (this.current(c, h)) this.read(c, h, attempt + 1);
+            else this.complete(c, h);
           }, READ_RETRY_MS);
           return;
-        } else c.afterReplies(() => this.finish(c, h, r));
-        this.readDone(c);
+        }
+        c.afterReplies(() => this.finish(c, h, r));
       },
       (err) => {
-        this.readDone(c);
+        this.settled(c);
         if (!this.current(c, h)) {
-          this.end(c, h);
+          this.complete(c, h);
           return;
         }
         this.opts.log.warn({ key: c.key, room: h.room.id, err: message(err) }, 'comet: reading the room history failed');
@@ -458,17 +505,31 @@ export class Replays {
     );
   }
 
-  /** op 18, the records, then the held batches past the last record. */
-  private finish(c: Connection, h: ReplayHold, r: HistoryReply, memo?: TailReplay): void {
+  /**
+   * op 18, the records, then the held batches past the last record. A joined room's replay
+   * waits until the connection's send queue has room for it (the rooms of one join come one
+   * after another, and each may bring up to recordBytes), then cuts its records to that room.
+   */
+  private finish(c: Connection, h: ReplayHold, r: HistoryReply, memo?: TailReplay, waited = 0): void {
     if (!this.current(c, h)) {
-      this.end(c, h);
+      this.complete(c, h);
       return;
+    }
+    let budget = this.opts.recordBytes;
+    if (h.seat !== null) {
+      const held = h.bytes + h.batches.length * ENVELOPE_BYTES;
+      const wanted = Math.min(budget, recordsSize(r.records)) + Math.ceil(budget / RECORD_CHUNK_BYTES + 1) * ENVELOPE_BYTES;
+      if (c.open && !this.opts.out.fits(c, wanted + held) && waited < FINISH_WAITS) {
+        this.opts.clock.setTimeout(() => this.finish(c, h, r, memo, waited + 1), FINISH_WAIT_MS);
+        return;
+      }
+      budget = Math.max(0, Math.min(budget, this.opts.out.pushSpace(c) - held - Math.ceil(budget / RECORD_CHUNK_BYTES + 1) * ENVELOPE_BYTES));
     }
     this.end(c, h);
     let recovered = r.recovered;
     let reason = r.reason;
     // Bounded bytes: the newest records that fit. A `since` request cut this way has a gap.
-    const records = newestWithin(r.records, this.opts.recordBytes);
+    const records = newestWithin(r.records, budget);
     if (records.length < r.records.length && h.ask.since !== undefined && recovered) {
       recovered = false;
       reason = 'too large';
@@ -505,12 +566,13 @@ export class Replays {
       const body = batchAfter(b.proto.body, last);
       this.emit(c, h, body === null ? b : new PushBytes({ ...b.proto, body }));
     }
+    this.complete(c, h);
   }
 
   /** Logic failed: recovered false, live goes on. */
   private fail(c: Connection, h: ReplayHold): void {
     if (!this.current(c, h)) {
-      this.end(c, h);
+      this.complete(c, h);
       return;
     }
     this.end(c, h);
@@ -518,6 +580,7 @@ export class Replays {
     const last = h.heldFrom() ?? h.joinOffset;
     this.state(c, h, { room: h.room.id, epoch: '', first: last + 1, last, recovered: false, reason: 'unavailable' });
     for (const b of h.batches) this.emit(c, h, b);
+    this.complete(c, h);
   }
 
   private count(result: string): void {

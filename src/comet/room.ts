@@ -60,6 +60,8 @@ export class RoomTable<M extends RoomMember = RoomMember> {
   private readonly vacant = new Map<string, number>();
   /** Told of each room deleted (its last member left). */
   onDeleted: ((room: Room) => void) | null = null;
+  /** Rooms with a multi-room member (a seat): what limits.maxCometRooms bounds. */
+  seatedRooms = 0;
 
   get size(): number {
     return this.rooms.size;
@@ -67,6 +69,12 @@ export class RoomTable<M extends RoomMember = RoomMember> {
 
   get(id: string): Room<M> | undefined {
     return this.rooms.get(id);
+  }
+
+  /** Whether a seat in room `id` would be its first (a room new to seatedRooms). */
+  firstSeat(id: string): boolean {
+    const room = this.rooms.get(id);
+    return room === undefined || room.seats.length === 0;
   }
 
   /** Moves `m` into room `id` (leaving its current one). Joining the room it is in is a no-op. */
@@ -148,6 +156,7 @@ export class RoomTable<M extends RoomMember = RoomMember> {
     const room = this.open(id);
     const seat = new Seat(m, room);
     seat.index = room.seats.length;
+    if (seat.index === 0) this.seatedRooms++;
     room.seats.push(seat);
     m.seats!.set(id, seat);
     return seat;
@@ -166,6 +175,7 @@ export class RoomTable<M extends RoomMember = RoomMember> {
       last.index = seat.index;
     }
     seat.index = -1;
+    if (seats.length === 0) this.seatedRooms--;
     this.closeIfEmpty(room);
   }
 

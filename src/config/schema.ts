@@ -176,7 +176,7 @@ export const configSchema = z
         maxAccepts: z.number().int().min(1).max(65536).default(256),
         /** Rooms one connection may be in at once (op 19 joins extra rooms); a join past it is refused. */
         maxRooms: z.number().int().min(1).max(65536).default(128),
-        /** Rooms one comet process may hold before op 19 may create another; joins of rooms it holds go on. */
+        /** Rooms with a multi-room member one comet process may hold; a join seating another is refused, joins of those rooms go on. */
         maxCometRooms: z.number().int().min(1).default(250_000),
         /** Connect, Disconnect and routing-refresh calls one comet process has in flight to logic at once; more wait in a queue. */
         logicCalls: z.number().int().min(0).default(64),

@@ -184,4 +184,75 @@ describe('replay in joined rooms', () => {
       'chat://m2|1000:1:x1',
     ]);
   });
+
+  it('the rooms of one join replay more than the send queue holds: each waits for room, nothing is dropped', async () => {
+    // 8 rooms × 1,000 records of ~300 bytes: 2.4 MB against a 1 MiB send queue.
+    const rooms = Array.from({ length: 8 }, (_, i) => `big://${i}`);
+    const body = 'x'.repeat(290);
+    logic.historyReply = (req) => {
+      if (!req.room.startsWith('big://')) return reply('', 1, 0);
+      const records: HistoryReply['records'] = [];
+      for (let o = 1; o <= 1000; o++) records.push({ offset: o, op: 1000, body: Buffer.from(`${req.room}#${String(o).padStart(4, '0')}${body}`) });
+      return { epoch: 'eb', first: 1, last: 1000, records, recovered: true };
+    };
+    const c = await h.client('tcp', { key: 'big', room_id: 'home://big', history: {} });
+    const dropped = h.comet.stats().pushesDropped;
+    assert.equal((await join(c, JSON.stringify({ rooms, history: { last: 1000 } }), 20)).code, 0);
+    const got = new Map<string, number[]>();
+    const states: string[] = [];
+    while ([...got.values()].reduce((n, l) => n + l.length, 0) < 8000) {
+      for (const line of opened(await c.nextWhere((f) => f.op === 23))) {
+        const [room, rest] = line.split('|');
+        const [op, seq] = rest.split(':');
+        if (op === '18') {
+          states.push(rest.slice(5));
+          continue;
+        }
+        let l = got.get(room);
+        if (l === undefined) got.set(room, (l = []));
+        l.push(Number(seq));
+      }
+    }
+    assert.deepEqual([...got.keys()], rooms, 'one room after another');
+    for (const room of rooms)
+      assert.deepEqual(
+        got.get(room),
+        Array.from({ length: 1000 }, (_, i) => i + 1),
+        room,
+      );
+    assert.deepEqual(
+      states.map((x) => (JSON.parse(x) as { recovered: boolean; first: number; last: number }).recovered),
+      rooms.map(() => true),
+    );
+    assert.deepEqual(h.comet.stats().pushesDropped, dropped, 'no push dropped');
+  });
+
+  it('a room left while its replay waits lets go of what it held: a later room does not overflow', async () => {
+    const hc = await startComet({}, logic, { replayHoldBytes: 4096 });
+    try {
+      logic.historyReply = (req) => (req.room.startsWith('hold://') ? reply('eh', 1, 1, 'h') : reply('', 1, 0));
+      const c = await hc.client('tcp', { key: 'holder', room_id: 'home://holder', history: {} });
+      const release = logic.hold('history');
+      assert.equal((await join(c, '{"rooms":["hold://a","hold://b"],"history":{"last":1}}', 30)).code, 0);
+      await logic.waitFor('history', (x) => x.room === 'hold://a');
+      // hold://b waits behind hold://a and holds 3 KB of live batches; then it is left.
+      hc.comet.broadcastRoom('hold://b', rawProto(offsetFrame(1000, 2, 'b'.repeat(3000))));
+      c.send(21, 'hold://b', 1, 31);
+      assert.equal((JSON.parse((await c.nextWhere((f) => f.op === 22)).body.toString()) as { code: number }).code, 0);
+      assert.equal((await join(c, 'hold://c', 32)).code, 0);
+      // hold://c's 3 KB fits the 4 KB bound only if hold://b's bytes were let go.
+      hc.comet.broadcastRoom('hold://c', rawProto(offsetFrame(1000, 2, 'c'.repeat(3000))));
+      release();
+      const got: string[] = [];
+      while (got.length < 5) got.push(...opened(await c.nextWhere((f) => f.op === 23)));
+      const short = got.map((l) => {
+        const [room, rest] = l.split('|');
+        const [op, seq, ...b] = rest.split(':');
+        return op === '18' ? `${room} 18 recovered=${(JSON.parse(b.join(':')) as { recovered: boolean }).recovered}` : `${room} ${op}:${seq}`;
+      });
+      assert.deepEqual(short, ['hold://a 18 recovered=true', 'hold://a 1000:1', 'hold://c 18 recovered=true', 'hold://c 1000:1', 'hold://c 1000:2']);
+    } finally {
+      await hc.stop();
+    }
+  });
 });

@@ -334,20 +334,27 @@ describe('several rooms: the comet-wide bound on rooms joins create', () => {
   });
   after(() => h.stop());
 
-  it('a join that would create a room past limits.maxCometRooms is refused with code 8; rooms it holds can still be joined', async () => {
+  it('a join that would seat a room past limits.maxCometRooms is refused with code 8; joined rooms can still be joined; op 12 does not get around it', async () => {
+    const full = 'this server holds 3 joined rooms (limits.maxCometRooms): try again later';
     const a = await h.client('tcp', { mid: 40, room_id: 'cap://1' });
     const b = await h.client('ws', { mid: 41 });
+    // cap://1 (a's own room, now a seat), cap://2, cap://3: three rooms with multi-room members.
     assert.equal((await join(a, '{"rooms":["cap://2","cap://3"]}')).code, 0);
-    assert.deepEqual(await join(a, 'cap://4', 6), {
-      code: 8,
-      message: 'this server holds 3 rooms (limits.maxCometRooms): try again later',
-      rooms: ['cap://1', 'cap://2', 'cap://3'],
-    });
+    assert.deepEqual(await join(a, 'cap://4', 6), { code: 8, message: full, rooms: ['cap://1', 'cap://2', 'cap://3'] });
     assert.equal(hits.snapshot().comet_rooms, 1);
-    assert.deepEqual(await join(b, 'cap://2', 7), { code: 0, rooms: ['cap://2'] }, 'a room the comet holds');
-    // A room emptied is deleted: its place is free again.
-    assert.equal((await leave(a, 'cap://3', 8)).code, 0);
-    assert.deepEqual(await join(b, 'cap://4', 9), { code: 0, rooms: ['cap://2', 'cap://4'] });
+    assert.deepEqual(await join(b, 'cap://2', 7), { code: 0, rooms: ['cap://2'] }, 'a joined room');
+    // A room made by a goim connection's op 12 is not a way around it.
+    const g = await h.client('tcp', { mid: 42 });
+    g.send(12, 'cap://9', 1, 3);
+    assert.equal((await g.nextWhere((f) => f.op === 13)).body.toString(), 'cap://9');
+    assert.equal((await join(b, 'cap://9', 8)).code, 8);
+    // Nor is op 12 of a multi-room connection: refused, the reply names the room it stays in.
+    a.send(12, 'cap://10', 1, 4);
+    assert.equal((await a.nextWhere((f) => f.op === 13)).body.toString(), 'cap://1');
+    assert.equal(hits.snapshot().comet_rooms, 3);
+    // A room left by its last multi-room member frees its place.
+    assert.equal((await leave(a, 'cap://3', 9)).code, 0);
+    assert.deepEqual(await join(b, 'cap://9', 10), { code: 0, rooms: ['cap://2', 'cap://9'] });
     assert.equal(await heartbeat(a), 1, 'the refused connection stays');
   });
 });
