@@ -382,5 +382,9 @@ describe('client history in joined rooms', () => {
       message: 'history.since and history.epoch go together',
       rooms: ['live://1000', 'chat://x', 'chat://y'],
     });
+    const since = await client.joinRoom(['chat://z', 'chat://w'], { history: { since: 3, epoch: 'e' } });
+    assert.deepEqual([since.code, since.message], [1, 'history.since names a position in one room: join that room alone']);
+    assert.equal(comet.frames.filter((f) => f.op === 19).length, 2, 'the refused calls sent nothing');
+    assert.deepEqual(client.rooms, ['live://1000', 'chat://x', 'chat://y']);
   });
 });

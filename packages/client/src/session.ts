@@ -319,8 +319,8 @@ export abstract class ClientSession {
    * leaveRoom(); a refused one (code > 0) is forgotten. Resolves with code 0 and the rooms, or
    * the first refusal (with the `room` refused when there were several). Never rejects. A key
    * longer than 256 UTF-8 bytes (code 1) or not `type://id` (code 2) is refused here, not sent;
-   * so is the call, with all its rooms, when `options.history` is not a valid ask (code 1) or the
-   * client did not opt in to history (code 5). With `history`, each room's history is followed
+   * so is the call, with all its rooms, when `options.history` is not a valid ask or a `since`
+   * for several rooms (code 1), or the client did not opt in to history (code 5). With `history`, each room's history is followed
    * (docs/client.md#several-rooms-with-history).
    */
   joinRoom(rooms: string | string[], options: JoinOptions = {}): Promise<RoomsReply> {
@@ -331,7 +331,8 @@ export abstract class ClientSession {
       if (this.histories === null) {
         return Promise.resolve({ code: JOIN_NO_HISTORY, message: 'history: the client did not opt in to room history', rooms: this.rooms });
       }
-      const bad = badHistoryAsk(ask);
+      let bad = badHistoryAsk(ask);
+      if (bad === undefined && 'since' in ask && list.length > 1) bad = 'history.since names a position in one room: join that room alone';
       if (bad !== undefined) return Promise.resolve({ code: JOIN_MALFORMED, message: bad, rooms: this.rooms });
     }
     // Refused here as the server would refuse them: one bad key would refuse its whole frame.
