@@ -26,10 +26,17 @@ function state(s: Partial<RoomStateEvent>): Buffer {
   return envelope([18, 0, JSON.stringify({ room: 'live://1000', epoch: 'e1', first: 1, last: 0, recovered: true, ...s })]);
 }
 
-async function setup(history: boolean | { last?: number } = true): Promise<{ comet: FakeComet; client: TsimClient }> {
+async function setup(history: boolean | { last?: number } = true, gapWaitMs?: number): Promise<{ comet: FakeComet; client: TsimClient }> {
   const comet = await FakeComet.ws();
   cleanups.push(() => comet.close());
-  const client = new TsimClient({ url: comet.url, token: TOKEN, history, reconnect: { baseMs: 10, maxMs: 20, jitter: 0 }, sendTimeoutMs: 3000 });
+  const client = new TsimClient({
+    url: comet.url,
+    token: TOKEN,
+    history,
+    reconnect: { baseMs: 10, maxMs: 20, jitter: 0 },
+    sendTimeoutMs: 3000,
+    gapWaitMs,
+  });
   cleanups.push(() => client.close());
   return { comet, client };
 }
@@ -238,5 +245,146 @@ describe('client sendDanmaku', () => {
         [5, 'b'],
       ],
     );
+  });
+});
+
+describe('client history in joined rooms', () => {
+  /** An op-23 frame: the room, then its frames (seq = offset). */
+  function inRoom(room: string, ...frames: Array<[op: number, seq: number, body: string]>): Buffer {
+    const key = Buffer.from(room);
+    const len = Buffer.alloc(2);
+    len.writeUInt16BE(key.length);
+    const inner = frames.map(([op, seq, body]) => encodeFrame(op, Buffer.from(body), 1, seq));
+    return encodeFrame(23, Buffer.concat([len, key, ...inner]), 1, 0);
+  }
+  const roomState = (room: string, s: Partial<RoomStateEvent>): [number, number, string] => [
+    18,
+    0,
+    JSON.stringify({ room, epoch: `e-${room}`, first: 1, last: 0, recovered: true, ...s }),
+  ];
+
+  /** A client in live://1000 whose joins and leaves the fake answers with code 0 and the rooms. */
+  async function joined(gapWaitMs?: number): Promise<{ comet: FakeComet; client: TsimClient }> {
+    const { comet, client } = await setup(true, gapWaitMs);
+    const rooms = new Set(['live://1000']);
+    comet.script.answer = (f) => {
+      if (f.op !== 19 && f.op !== 21) return undefined;
+      const v = JSON.parse(Buffer.from(f.body).toString()) as { room?: string; rooms?: (string | { room: string })[] };
+      for (const r of v.rooms ?? [v.room!]) {
+        if (f.op === 19) rooms.add(typeof r === 'string' ? r : r.room);
+        else rooms.delete(typeof r === 'string' ? r : r.room);
+      }
+      return encodeFrame(f.op + 1, Buffer.from(JSON.stringify({ code: 0, rooms: [...rooms] })), 1, f.seq);
+    };
+    await next<Ev, 'auth'>(client, 'auth');
+    return { comet, client };
+  }
+
+  it('follows each room on its own: its op 18, duplicates dropped, a gap waiting while the other rooms go on', async () => {
+    const { comet, client } = await joined();
+    assert.equal((await client.joinRoom(['chat://a', 'chat://b'])).code, 0);
+    const states = collect<Ev, 'roomState'>(client, 'roomState', 2);
+    const got = collect<Ev, 'message'>(client, 'message', 6);
+    comet.send(1, inRoom('chat://a', roomState('chat://a', { first: 4, last: 5 }), [1000, 4, 'a4'], [1000, 5, 'a5']));
+    comet.send(1, inRoom('chat://b', roomState('chat://b', { first: 1, last: 0 })));
+    // b7 waits for b6 (a gap in b only); a5 again is a duplicate; a6 goes on meanwhile.
+    comet.send(1, inRoom('chat://b', [1000, 1, 'b1'], [1000, 3, 'b3']));
+    comet.send(1, inRoom('chat://a', [1000, 5, 'a5'], [1000, 6, 'a6']));
+    comet.send(1, inRoom('chat://b', [1000, 2, 'b2']));
+    assert.deepEqual(
+      (await states).map((s) => [s.room, s.epoch, s.first, s.last]),
+      [
+        ['chat://a', 'e-chat://a', 4, 5],
+        ['chat://b', 'e-chat://b', 1, 0],
+      ],
+    );
+    assert.deepEqual(
+      (await got).map((m) => `${m.room}|${m.offset}:${m.text()}`),
+      ['chat://a|4:a4', 'chat://a|5:a5', 'chat://b|1:b1', 'chat://a|6:a6', 'chat://b|2:b2', 'chat://b|3:b3'],
+    );
+    assert.deepEqual(client.historyPositionOf('chat://a'), { epoch: 'e-chat://a', offset: 6 });
+    assert.deepEqual(client.historyPositionOf('chat://b'), { epoch: 'e-chat://b', offset: 3 });
+    assert.deepEqual(client.historyPosition, { room: 'live://1000', epoch: undefined, offset: 0 }, 'the primary room has had no op 18');
+    // A room's lost range names that room.
+    const lost = next<Ev, 'notRecovered'>(client, 'notRecovered');
+    comet.send(1, inRoom('chat://b', roomState('chat://b', { epoch: 'e2', first: 9, last: 8, recovered: false, reason: 'epoch changed' })));
+    assert.deepEqual(await lost, {
+      room: 'chat://b',
+      epoch: 'e2',
+      first: 9,
+      last: 8,
+      recovered: false,
+      reason: 'epoch changed',
+      missedFrom: { epoch: 'e-chat://b', offset: 3 },
+    });
+    // A room left is forgotten: what was in flight passes as it comes (a5 again), its op 18 is not reported.
+    assert.deepEqual(await client.leaveRoom('chat://a'), { code: 0, rooms: ['live://1000', 'chat://b'] });
+    assert.equal(client.historyPositionOf('chat://a'), undefined);
+    const late = collect<Ev, 'message'>(client, 'message', 2);
+    comet.send(1, inRoom('chat://a', roomState('chat://a', { first: 7, last: 6 }), [1000, 5, 'a5']));
+    comet.send(1, inRoom('chat://b', [1000, 9, 'b9']));
+    assert.deepEqual(
+      (await late).map((m) => `${m.room}|${m.offset}:${m.text()}`),
+      ['chat://a|5:a5', 'chat://b|9:b9'],
+    );
+  });
+
+  it('a gap in a joined room that does not fill is reported for that room alone', async () => {
+    const { comet, client } = await joined(150);
+    assert.equal((await client.joinRoom('chat://g')).code, 0);
+    const got = collect<Ev, 'message'>(client, 'message', 3);
+    const gap = next<Ev, 'notRecovered'>(client, 'notRecovered');
+    comet.send(1, envelope([18, 0, JSON.stringify({ room: 'live://1000', epoch: 'ep', first: 1, last: 0, recovered: true })]));
+    comet.send(1, inRoom('chat://g', roomState('chat://g', { first: 1, last: 0 }), [1000, 1, 'g1'], [1000, 3, 'g3']));
+    comet.send(1, envelope([1000, 1, 'p1']));
+    const ev = await gap;
+    assert.deepEqual([ev.room, ev.reason, ev.missedFrom], ['chat://g', 'gap', { epoch: 'e-chat://g', offset: 1 }]);
+    assert.deepEqual(
+      (await got).map((m) => `${m.room}|${m.offset}:${m.text()}`),
+      ['chat://g|1:g1', 'live://1000|1:p1', 'chat://g|3:g3'],
+    );
+  });
+
+  it('a reconnect joins the rooms again asking per room for what was missed, and the last N for a room without a position', async () => {
+    const { comet, client } = await joined();
+    assert.equal((await client.joinRoom(['chat://a', 'chat://b'])).code, 0);
+    const got = collect<Ev, 'message'>(client, 'message', 3);
+    comet.send(1, envelope([18, 0, JSON.stringify({ room: 'live://1000', epoch: 'ep', first: 1, last: 0, recovered: true })], [1000, 1, 'p1']));
+    comet.send(1, inRoom('chat://a', roomState('chat://a', { first: 7, last: 6 }), [1000, 7, 'a7'], [1000, 8, 'a8']));
+    await got;
+    comet.drop(1);
+    await next<Ev, 'auth'>(client, 'auth');
+    assert.deepEqual(tokenOf(await comet.frame((f) => f.op === 7 && f.conn === 2)).history, { since: 1, epoch: 'ep' });
+    const join = await comet.frame((f) => f.op === 19 && f.conn === 2);
+    // The token's `last` is 0 (it resumes its own room): the frame gives chat://b the client's last N.
+    assert.deepEqual(JSON.parse(Buffer.from(join.body).toString()), {
+      rooms: [{ room: 'chat://a', history: { since: 8, epoch: 'e-chat://a' } }, 'chat://b'],
+      history: { last: 20 },
+    });
+    // The replay of chat://a repeats 8 (dropped) and goes on.
+    const more = collect<Ev, 'message'>(client, 'message', 1);
+    comet.send(2, inRoom('chat://a', roomState('chat://a', { first: 8, last: 9 }), [1000, 8, 'a8'], [1000, 9, 'a9']));
+    assert.deepEqual(
+      (await more).map((m) => `${m.room}|${m.offset}:${m.text()}`),
+      ['chat://a|9:a9'],
+    );
+  });
+
+  it("joinRoom with a history ask sends it for that room; a fresh join without one relies on the token's last", async () => {
+    const { comet, client } = await joined();
+    assert.equal((await client.joinRoom('chat://x', { history: { last: 50 } })).code, 0);
+    assert.deepEqual(JSON.parse(Buffer.from((await comet.frame((f) => f.op === 19)).body).toString()), { room: 'chat://x', history: { last: 50 } });
+    assert.equal((await client.joinRoom('chat://y')).code, 0);
+    const joins = comet.frames.filter((f) => f.op === 19).map((f) => JSON.parse(Buffer.from(f.body).toString()) as unknown);
+    assert.deepEqual(joins[1], { room: 'chat://y' });
+    assert.deepEqual(await client.joinRoom('chat://z', { history: { since: 3 } as never }), {
+      code: 1,
+      message: 'history.since and history.epoch go together',
+      rooms: ['live://1000', 'chat://x', 'chat://y'],
+    });
+    const since = await client.joinRoom(['chat://z', 'chat://w'], { history: { since: 3, epoch: 'e' } });
+    assert.deepEqual([since.code, since.message], [1, 'history.since names a position in one room: join that room alone']);
+    assert.equal(comet.frames.filter((f) => f.op === 19).length, 2, 'the refused calls sent nothing');
+    assert.deepEqual(client.rooms, ['live://1000', 'chat://x', 'chat://y']);
   });
 });

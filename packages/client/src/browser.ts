@@ -9,11 +9,12 @@ export {
   type ClientState,
   type DanmakuInput,
   type DanmakuReply,
+  type JoinOptions,
   type ReconnectOptions,
   type RoomsReply,
   type SessionOptions,
 } from './session.js';
-export { type HistoryOptions, type RoomStateEvent } from './room-history.js';
+export { type HistoryAsk, type HistoryOptions, type RoomStateEvent } from './room-history.js';
 export {
   InboxError,
   InboxMessage,

@@ -13,7 +13,10 @@ export class PushMessage implements ClientFrame {
     readonly seq = 0,
     /** The message's offset in its room's history (docs/history.md), 0 when it has none or the client did not opt in. */
     readonly offset = 0,
-    /** The room it was sent to, once the client joined extra rooms (docs/protocol.md#several-rooms); '' otherwise. */
+    /**
+     * The room it was sent to, once the client joined extra rooms (docs/protocol.md#several-rooms),
+     * and with history for a message with an offset (docs/client.md#several-rooms); '' otherwise.
+     */
     readonly room = '',
   ) {}
 
@@ -51,9 +54,9 @@ export interface CloseEvent {
 }
 
 export interface ClientEvents extends InboxEvents {
-  /** Op 18 (clients with `history`): the room's history state at a join, or a new epoch. */
+  /** Op 18 (clients with `history`): the history state of one of the client's rooms (`room`) at a join, or a new epoch. */
   roomState: RoomStateEvent;
-  /** A join could not replay what was missed (gap too large, new epoch, …): page the HTTP history API from `missedFrom`. */
+  /** In `room`, a join could not replay what was missed (gap too large, new epoch, …) or a gap did not fill: page the HTTP history API from `missedFrom`. */
   notRecovered: RoomStateEvent;
   /** The transport is open and the auth frame has been sent. */
   open: OpenEvent;

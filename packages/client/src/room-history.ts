@@ -1,5 +1,5 @@
-// Where the client stands in its room's history (docs/history.md#opting-in): the epoch and the
-// last offset received, what to ask for on the next (re)connect, and which messages are
+// Where the client stands in one room's history (docs/history.md#opting-in): the epoch and the
+// last offset received, what to ask for when (re)joining the room, and which messages are
 // duplicates. Offsets arrive in the frame's seq field (unsigned 32-bit on the wire).
 
 import { text } from './codec.js';
@@ -10,7 +10,7 @@ export interface HistoryOptions {
   last?: number;
 }
 
-/** Op 18: the state of the room at a join, or a new epoch inside the stream. */
+/** Op 18: the state of a room at a join, or a new epoch inside the stream. */
 export interface RoomStateEvent {
   room: string;
   epoch: string;
@@ -24,68 +24,87 @@ export interface RoomStateEvent {
   missedFrom?: { epoch: string; offset: number };
 }
 
-/** The token's `history` field (docs/history.md#opting-in). */
+/** A join's `history` (the token's, op 12's or op 19's; docs/history.md#opting-in): the last N, what followed an offset, or nothing. */
 export type HistoryAsk = { last: number } | { since: number; epoch: string } | Record<string, never>;
 
+/** Most messages one join may ask for, and the longest epoch name (the server's bounds). */
+const MAX_HISTORY_LAST = 10_000;
+const MAX_EPOCH_LENGTH = 64;
+
+/** Why `v` is not a history ask the server takes (it would refuse the join with code 1, in these words), or undefined. */
+export function badHistoryAsk(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'history must be an object';
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'last' && k !== 'since' && k !== 'epoch') return `history.${k.slice(0, 32)} is not a known field`;
+  if (o.since !== undefined || o.epoch !== undefined) {
+    if (o.last !== undefined) return 'history takes either last or since with epoch';
+    if (o.since === undefined || o.epoch === undefined) return 'history.since and history.epoch go together';
+    if (typeof o.since !== 'number' || !Number.isSafeInteger(o.since) || o.since < 0) return 'history.since must be an integer >= 0';
+    if (typeof o.epoch !== 'string' || o.epoch === '' || o.epoch.length > MAX_EPOCH_LENGTH) {
+      return `history.epoch must be a string of 1 to ${MAX_EPOCH_LENGTH} characters`;
+    }
+    return undefined;
+  }
+  if (o.last === undefined) return undefined;
+  if (typeof o.last !== 'number' || !Number.isInteger(o.last) || o.last < 0 || o.last > MAX_HISTORY_LAST) {
+    return `history.last must be an integer from 0 to ${MAX_HISTORY_LAST}`;
+  }
+  return undefined;
+}
+
+/** An op-18 body as an event; null when it is not a RoomState object. */
+export function roomStateEvent(body: Uint8Array): RoomStateEvent | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text(body));
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null) return null;
+  const o = v as Record<string, unknown>;
+  if (typeof o.room !== 'string' || typeof o.epoch !== 'string' || typeof o.first !== 'number') return null;
+  const last = typeof o.last === 'number' ? o.last : o.first - 1;
+  const ev: RoomStateEvent = { room: o.room, epoch: o.epoch, first: o.first, last, recovered: o.recovered !== false };
+  if (typeof o.reason === 'string') ev.reason = o.reason;
+  return ev;
+}
+
 export class RoomHistory {
-  private room: string | undefined;
   private epoch: string | undefined;
   private lastOffset = 0;
   /** Messages past a gap, by offset, until it fills. */
   private readonly held = new Map<number, unknown>();
 
-  constructor(private readonly last: number) {}
+  /** @param firstAsk what the first join asks for (joinRoom's option), until the room's position is known. */
+  constructor(private firstAsk?: HistoryAsk) {}
 
-  /** The last offset received in the current epoch (0 before any). */
-  get position(): { room: string | undefined; epoch: string | undefined; offset: number } {
-    return { room: this.room, epoch: this.epoch, offset: this.lastOffset };
+  /** The epoch and the last offset received in it (0 before any). */
+  get position(): { epoch: string | undefined; offset: number } {
+    return { epoch: this.epoch, offset: this.lastOffset };
   }
 
-  /** What to ask for when joining `room`: what was missed there, else the last N. */
-  ask(room: string | undefined): HistoryAsk {
-    if (room !== undefined && room === this.room && this.epoch !== undefined) return { since: this.lastOffset, epoch: this.epoch };
-    return this.last > 0 ? { last: this.last } : {};
-  }
-
-  /** Forgets the position (the client moved to another room). */
-  reset(room: string | undefined): void {
-    if (room === this.room) return;
-    this.room = room;
-    this.epoch = undefined;
-    this.lastOffset = 0;
-    this.held.clear();
+  /** What a join of the room asks for: what was missed there, else the first join's ask (undefined: none of its own). */
+  ask(): HistoryAsk | undefined {
+    if (this.epoch !== undefined) return { since: this.lastOffset, epoch: this.epoch };
+    return this.firstAsk;
   }
 
   /**
-   * Applies an op-18 body; null when it is not a RoomState object. `flushed`: messages that
-   * waited behind a gap of the position this state replaces, to deliver (in order) before it.
+   * Applies an op-18 event of this room: `ev` gets `missedFrom` when it did not recover.
+   * Returns the messages that waited behind a gap of the position it replaces, to deliver
+   * (in order) before it.
    */
-  state<T>(body: Uint8Array): { ev: RoomStateEvent; flushed: T[] } | null {
-    let v: unknown;
-    try {
-      v = JSON.parse(text(body));
-    } catch {
-      return null;
-    }
-    if (typeof v !== 'object' || v === null) return null;
-    const o = v as Record<string, unknown>;
-    if (typeof o.room !== 'string' || typeof o.epoch !== 'string' || typeof o.first !== 'number') return null;
-    const last = typeof o.last === 'number' ? o.last : o.first - 1;
-    const ev: RoomStateEvent = { room: o.room, epoch: o.epoch, first: o.first, last, recovered: o.recovered !== false };
-    if (typeof o.reason === 'string') ev.reason = o.reason;
-    const before = this.room === o.room && this.epoch !== undefined ? { epoch: this.epoch, offset: this.lastOffset } : undefined;
-    if (before !== undefined && !ev.recovered) ev.missedFrom = before;
-    let flushed: T[] = [];
+  state<T>(ev: RoomStateEvent): T[] {
+    if (this.epoch !== undefined && !ev.recovered) ev.missedFrom = { epoch: this.epoch, offset: this.lastOffset };
     // epoch "": the server could not say (history unavailable, or the replay given up): no position.
-    const epoch = o.epoch === '' ? undefined : o.epoch;
-    if (this.room !== o.room || this.epoch !== epoch || !ev.recovered) {
-      flushed = this.gapExpired<T>().items;
-      // Another room, a new epoch, or a gap that was not filled: count from where this join starts.
-      this.room = o.room;
-      this.epoch = epoch;
-      this.lastOffset = ev.first - 1;
-    }
-    return { ev, flushed };
+    const epoch = ev.epoch === '' ? undefined : ev.epoch;
+    if (epoch !== undefined) this.firstAsk = undefined;
+    if (this.epoch === epoch && ev.recovered) return [];
+    // A new epoch, or a gap that was not filled: count from where this join starts.
+    const flushed = this.gapExpired<T>().items;
+    this.epoch = epoch;
+    this.lastOffset = ev.first - 1;
+    return flushed;
   }
 
   /**

@@ -7,7 +7,8 @@ import { Listeners, type Listener } from './events.js';
 import type { Link, LinkEvents } from './link.js';
 import { type ClientEvents, type CloseEvent, PushMessage } from './messages.js';
 import { type Backoff, type WeightedNodes, backoffDelay, resolveBackoff } from './nodes.js';
-import { type HistoryOptions, RoomHistory } from './room-history.js';
+import { type HistoryAsk, type HistoryOptions, badHistoryAsk } from './room-history.js';
+import { RoomHistories } from './room-histories.js';
 import { Inbox, type InboxOptions } from './inbox.js';
 import { type Token, type TokenValue, stringifyToken } from './token.js';
 
@@ -33,17 +34,17 @@ export interface SessionOptions {
   /** Largest body send() accepts; goim closes the connection above 4096 bytes. */
   maxBody?: number;
   /**
-   * Opt in to room history (docs/history.md, needs an object token): messages carry their
-   * offset, joins replay the last `last` messages, and reconnects recover what was missed.
-   * `true` = `{ last: 20 }`.
+   * Opt in to room history (docs/history.md, needs an object token): in every room the client is
+   * in, messages carry their offset, joins replay the last `last` messages, and reconnects
+   * recover what was missed. `true` = `{ last: 20 }`.
    */
   history?: boolean | HistoryOptions;
   /** How long sendDanmaku() keeps trying (across reconnects) before answering code -1 (default 10 s). */
   sendTimeoutMs?: number;
   /**
-   * With `history`: how long messages wait behind a gap in the offsets for the missing ones (the
-   * server redelivers after a failure, possibly after later messages) before they are delivered
-   * past it and `notRecovered` reports the gap (default 5 s).
+   * With `history`: how long messages wait behind a gap in a room's offsets for the missing ones
+   * (the server redelivers after a failure, possibly after later messages) before they are
+   * delivered past it and `notRecovered` reports the gap (default 5 s).
    */
   gapWaitMs?: number;
   /**
@@ -78,6 +79,16 @@ export interface DanmakuReply {
   message?: string;
 }
 
+/** joinRoom's options. */
+export interface JoinOptions {
+  /**
+   * What a first join of the rooms replays (clients with `history`): `{ last: N }` (N ≤ 10,000),
+   * `{ since, epoch }` (what followed a position the app kept), or `{}` (nothing). Default: the
+   * client's `history.last`. A room already joined keeps its own position.
+   */
+  history?: HistoryAsk;
+}
+
 /**
  * The server's answer to joinRoom / leaveRoom (docs/protocol.md#several-rooms): code 0, or a
  * refusal code with a message, and the connection's rooms. Code -1: no answer (not connected,
@@ -91,12 +102,12 @@ export interface RoomsReply {
   rooms: string[];
 }
 
+/** Join refused: the request is malformed (here: its history ask). */
+const JOIN_MALFORMED = 1;
+/** Join refused: it asks for history and the client did not opt in. */
+const JOIN_NO_HISTORY = 5;
 /** Leave refused: the connection is not in that room. */
 const LEAVE_NOT_IN = 7;
-/** Join refused because the server was replaying the primary room's history (sent again at its op 18). */
-const JOIN_BUSY = 6;
-/** A busy join is also sent again after this long: a room type without history replays without an op 18. */
-const BUSY_RETRY_MS = 500;
 
 /** Danmaku waiting for an answer, kept across reconnects (same nonce). */
 interface Outgoing {
@@ -108,8 +119,6 @@ interface Outgoing {
 }
 
 const MAX_OUTGOING = 256;
-/** Messages held behind a gap at most; past it the gap is given up at once. */
-const MAX_GAP_WAITING = 10_000;
 
 export type ClientState = 'idle' | 'connecting' | 'authenticating' | 'open' | 'reconnecting' | 'closed';
 
@@ -128,6 +137,8 @@ interface Conn {
    * come before the join's reply, which waits behind earlier replies).
    */
   multi: boolean;
+  /** The `last` of the token's history ask (what the server replays in a room joined without one); null: not opted in. */
+  historyLast: number | null;
 }
 
 interface Pending {
@@ -180,12 +191,10 @@ export abstract class ClientSession {
   private readonly maxAttempts: number;
   private readonly maxBody: number;
   private readonly sendTimeoutMs: number;
-  /** Set when the client opted in to history. */
-  private readonly history: RoomHistory | null;
+  /** Set when the client opted in to history: where it stands in each of its rooms. */
+  private readonly histories: RoomHistories | null;
   private readonly _inbox: Inbox | null;
   private readonly outgoing = new Set<Outgoing>();
-  private readonly gapWaitMs: number;
-  private gapTimer: ReturnType<typeof setTimeout> | undefined;
 
   private _state: ClientState = 'idle';
   private conn: Conn | null = null;
@@ -207,12 +216,9 @@ export abstract class ClientSession {
   private changes = 0;
   /** Extra rooms asked for with joinRoom, joined again after every reconnect. */
   private readonly joined = new Set<string>();
-  /** Joins answered "busy" (the server replays the primary room's history), sent again at its op 18. */
-  private busyJoins: (() => void)[] = [];
   /** joinRoom calls waiting for the join in flight; the next request takes all their rooms at once. */
   private joinWaiters: { rooms: string[]; local: Map<string, RoomsReply>; resolve: (r: RoomsReply) => void }[] = [];
   private joinRunning = false;
-  private busyTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @param urls transport addresses, tried in turn on reconnects. */
   protected constructor(urls: string[], options: SessionOptions) {
@@ -228,9 +234,15 @@ export abstract class ClientSession {
     this.maxAttempts = typeof rc === 'object' && rc.maxAttempts !== undefined ? rc.maxAttempts : Infinity;
     this.maxBody = options.maxBody ?? MAX_CLIENT_BODY;
     this.sendTimeoutMs = options.sendTimeoutMs ?? 10_000;
-    this.gapWaitMs = options.gapWaitMs ?? 5000;
     const h = options.history ?? false;
-    this.history = h === false ? null : new RoomHistory(h === true ? 20 : Math.max(0, h.last ?? 20));
+    this.histories =
+      h === false
+        ? null
+        : new RoomHistories(h === true ? 20 : Math.max(0, h.last ?? 20), options.gapWaitMs ?? 5000, (room) => this.joined.has(room), {
+            message: (m) => this.listeners.emit('message', m),
+            roomState: (ev) => this.listeners.emit('roomState', ev),
+            notRecovered: (ev) => this.listeners.emit('notRecovered', ev),
+          });
     const ib = options.inbox ?? false;
     this._inbox = ib === false ? null : this.newInbox(ib === true ? {} : ib);
     if (options.autoConnect ?? true) {
@@ -306,16 +318,32 @@ export abstract class ClientSession {
    * say their room (`message.room`). Rooms are joined again after every reconnect until
    * leaveRoom(); a refused one (code > 0) is forgotten. Resolves with code 0 and the rooms, or
    * the first refusal (with the `room` refused when there were several). Never rejects. A key
-   * longer than 256 UTF-8 bytes (code 1) or not `type://id` (code 2) is refused here, not sent.
+   * longer than 256 UTF-8 bytes (code 1) or not `type://id` (code 2) is refused here, not sent;
+   * so is the call, with all its rooms, when `options.history` is not a valid ask or a `since`
+   * for several rooms (code 1), or the client did not opt in to history (code 5). With `history`, each room's history is followed
+   * (docs/client.md#several-rooms-with-history).
    */
-  joinRoom(rooms: string | string[]): Promise<RoomsReply> {
+  joinRoom(rooms: string | string[], options: JoinOptions = {}): Promise<RoomsReply> {
     const list = [...new Set(Array.isArray(rooms) ? rooms : [rooms])];
+    const ask = options.history;
+    if (ask !== undefined) {
+      // As the server would answer it: the whole request refused.
+      if (this.histories === null) {
+        return Promise.resolve({ code: JOIN_NO_HISTORY, message: 'history: the client did not opt in to room history', rooms: this.rooms });
+      }
+      let bad = badHistoryAsk(ask);
+      if (bad === undefined && 'since' in ask && list.length > 1) bad = 'history.since names a position in one room: join that room alone';
+      if (bad !== undefined) return Promise.resolve({ code: JOIN_MALFORMED, message: bad, rooms: this.rooms });
+    }
     // Refused here as the server would refuse them: one bad key would refuse its whole frame.
     const local = new Map<string, RoomsReply>();
     for (const r of list) {
       const why = badRoomKey(r);
       if (why !== undefined) local.set(r, why);
-      else this.joined.add(r);
+      else {
+        this.joined.add(r);
+        this.histories?.enter(r, ask === undefined ? undefined : { ...ask });
+      }
     }
     return new Promise<RoomsReply>((resolve) => {
       const conn = this.conn;
@@ -335,6 +363,7 @@ export abstract class ClientSession {
    */
   leaveRoom(room: string): Promise<RoomsReply> {
     this.joined.delete(room);
+    this.histories?.forget(room);
     const primary = room === this.primaryRoom();
     if (primary) {
       this.room = '';
@@ -364,9 +393,17 @@ export abstract class ClientSession {
     return out;
   }
 
-  /** Where this client stands in its room's history (clients with `history`). */
+  /** Where this client stands in its primary room's history (clients with `history`). */
   get historyPosition(): { room: string | undefined; epoch: string | undefined; offset: number } | undefined {
-    return this.history?.position;
+    const h = this.histories;
+    if (h === null) return undefined;
+    const room = h.primary;
+    return { room, ...((room === undefined ? undefined : h.position(room)) ?? { epoch: undefined, offset: 0 }) };
+  }
+
+  /** Where this client stands in the history of one of its rooms (clients with `history`); undefined for a room it does not follow. */
+  historyPositionOf(room: string): { epoch: string | undefined; offset: number } | undefined {
+    return this.histories?.position(room);
   }
 
   /**
@@ -436,8 +473,7 @@ export abstract class ClientSession {
   close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    clearTimeout(this.gapTimer);
-    this.gapTimer = undefined;
+    this.histories?.stop();
     this.retryTimer = undefined;
     const conn = this.conn;
     if (conn === null) {
@@ -474,6 +510,7 @@ export abstract class ClientSession {
       ended: false,
       onGone: [],
       multi: false,
+      historyLast: null,
     };
     this.conn = conn;
     this._state = 'connecting';
@@ -498,6 +535,7 @@ export abstract class ClientSession {
     if (conn.ended) return;
     const auth = this.tokenBytes(token);
     conn.rewritten = auth.rewritten;
+    conn.historyLast = auth.historyLast;
     conn.tokenChanges = this.changes;
     const events: LinkEvents = {
       opened: () => {
@@ -561,11 +599,7 @@ export abstract class ClientSession {
     for (const p of this.pending.values()) p.resolve(false);
     this.pending.clear();
     // Joined again after the next auth; their callers get this connection's end as the answer.
-    // Their callers get this connection's end as the answer (joinList sees conn.ended).
-    for (const retry of this.busyJoins.splice(0)) retry();
     for (const w of this.joinWaiters.splice(0)) w.resolve({ code: -1, message: 'the connection ended', rooms: this.rooms });
-    clearTimeout(this.busyTimer);
-    this.busyTimer = undefined;
     // Danmaku stay in `outgoing` and are sent again (same nonce) after the next auth.
     for (const out of this.outgoing) out.seq = 0;
     this._inbox?.disconnected(this.stopped || this.backoff === null || this.attempt >= this.maxAttempts);
@@ -683,58 +717,10 @@ export abstract class ClientSession {
   }
 
   /** One pushed frame; `room` names its room when it came in an op-23 envelope. */
-  private deliver(f: ClientFrame, room = ''): void {
+  private deliver(f: ClientFrame, room?: string): void {
     if (f.seq === 0 && this._inbox?.push(f) === true) return;
-    const h = this.history;
-    if (h === null) {
-      this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq, 0, room));
-      return;
-    }
-    if (room !== '' && room !== h.position.room) {
-      // History is followed in the primary room only: other rooms' messages pass as they come.
-      if (f.op !== Op.RoomState) this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq, f.seq >>> 0, room));
-      return;
-    }
-    if (f.op === Op.RoomState && f.seq === 0) {
-      const st = h.state<PushMessage>(f.body);
-      if (st !== null) {
-        const { ev, flushed } = st;
-        for (const m of flushed) this.listeners.emit('message', m);
-        this.listeners.emit('roomState', ev);
-        if (!ev.recovered) this.listeners.emit('notRecovered', ev);
-        this.retryBusyJoins();
-        return;
-      }
-    }
-    // Offsets are unsigned 32-bit on the wire; a duplicate (redelivered, or replayed and live) is
-    // dropped, and a message past a gap waits (at most gapWaitMs) for the gap to fill.
-    const offset = f.seq >>> 0;
-    for (const m of h.order(offset, new PushMessage(f.op, f.body, f.ver, f.seq, offset, room))) this.listeners.emit('message', m);
-    if (h.waiting === 0) {
-      clearTimeout(this.gapTimer);
-      this.gapTimer = undefined;
-    } else if (h.waiting > MAX_GAP_WAITING) this.gapExpired();
-    else this.gapTimer ??= setTimeout(() => this.gapExpired(), this.gapWaitMs);
-  }
-
-  /** A gap in the offsets did not fill: deliver what waited behind it and say what was missed. */
-  private gapExpired(): void {
-    clearTimeout(this.gapTimer);
-    this.gapTimer = undefined;
-    const h = this.history;
-    if (h === null || h.waiting === 0) return;
-    const { items, missedFrom } = h.gapExpired<PushMessage>();
-    const pos = h.position;
-    this.listeners.emit('notRecovered', {
-      room: pos.room ?? '',
-      epoch: pos.epoch ?? '',
-      first: missedFrom.offset + 1,
-      last: missedFrom.offset,
-      recovered: false,
-      reason: 'gap',
-      missedFrom,
-    });
-    for (const m of items) this.listeners.emit('message', m);
+    if (this.histories !== null) this.histories.frame(f, room);
+    else this.listeners.emit('message', new PushMessage(f.op, f.body, f.ver, f.seq, 0, room ?? ''));
   }
 
   private settle(seq: number, op: number, body?: Uint8Array): boolean {
@@ -755,7 +741,10 @@ export abstract class ClientSession {
       // An accepted change echoes the request: the bare room id, or op 12's JSON form (docs/history.md#opting-in).
       const kept = utf8Text(body);
       if (kept !== p.room && roomOfJsonForm(kept) !== p.room) {
-        if (this.room === p.room) this.room = kept;
+        if (this.room === p.room) {
+          this.room = kept;
+          this.histories?.setPrimary(kept === '' ? undefined : kept);
+        }
         p.resolve(false);
         return true;
       }
@@ -784,9 +773,8 @@ export abstract class ClientSession {
   /**
    * Joins `rooms` on `conn`, one request at a time (the frame rate and the reply ring stay small
    * whatever the number of rooms), as many per frame as maxBody allows. A refused room is
-   * forgotten and the rest go on; a "busy" answer (the server replays the primary room's
-   * history) is sent again at that replay's op 18, or after BUSY_RETRY_MS. `done` gets the
-   * refusals and the rooms of the server's last answer, or `ended` when the connection ended first.
+   * forgotten and the rest go on. `done` gets the refusals and the rooms of the server's last
+   * answer, or `ended` when the connection ended first.
    */
   private joinList(
     conn: Conn,
@@ -805,14 +793,9 @@ export abstract class ClientSession {
       return;
     }
     let n = 1;
-    while (n < left.length && utf8(JSON.stringify({ rooms: left.slice(0, n + 1) })).length <= this.maxBody) n++;
+    while (n < left.length && this.roomsBody(conn, Op.Join, left.slice(0, n + 1)).length <= this.maxBody) n++;
     const chunk = left.slice(0, n);
     const sent = this.sendRooms(conn, Op.Join, chunk, (r) => {
-      if (r.code === JOIN_BUSY && !conn.ended) {
-        this.busyJoins.push(() => this.joinList(conn, left, refusals, done, last));
-        this.busyTimer ??= setTimeout(() => this.retryBusyJoins(), BUSY_RETRY_MS);
-        return;
-      }
       if (r.code < 0) {
         done(r, refusals, this.rooms);
         return;
@@ -829,6 +812,7 @@ export abstract class ClientSession {
         }
         for (const room of refused) {
           this.joined.delete(room);
+          if (room !== this.histories?.primary) this.histories?.forget(room);
           const why: RoomsReply = { code: r.code, room, rooms: [] };
           if (r.message !== undefined) why.message = r.message;
           refusals.set(room, why);
@@ -843,18 +827,34 @@ export abstract class ClientSession {
   private sendRooms(conn: Conn, op: number, rooms: string[], done: (r: RoomsReply) => void): boolean {
     const seq = this.nextSeq();
     const known = this.rooms;
+    const body = this.roomsBody(conn, op, rooms);
     if (op === Op.Join) conn.multi = true;
     this.pending.set(seq, { op, resolve: (ok) => ok || done({ code: -1, message: 'the connection ended', rooms: known }), rooms: done });
-    const body = rooms.length === 1 ? { room: rooms[0] } : { rooms };
-    if (this.write(conn, op, utf8(JSON.stringify(body)), seq)) return true;
+    if (this.write(conn, op, body, seq)) return true;
     this.pending.delete(seq);
     return false;
   }
 
-  private retryBusyJoins(): void {
-    clearTimeout(this.busyTimer);
-    this.busyTimer = undefined;
-    for (const retry of this.busyJoins.splice(0)) retry();
+  /**
+   * The body of op 19 or 21. A join from a connection that opted in to history asks, per room,
+   * for what was missed there (`{"since","epoch"}`) or for its first join's ask; the rooms with
+   * neither take the frame's `history`, the client's last N, which is only written when the
+   * token's differs (the server's default for them; a token resuming its room says last 0).
+   */
+  private roomsBody(conn: Conn, op: number, rooms: string[]): Uint8Array {
+    const h = this.histories;
+    if (op !== Op.Join || h === null || conn.historyLast === null) return utf8(JSON.stringify(rooms.length === 1 ? { room: rooms[0] } : { rooms }));
+    const fallback = conn.historyLast === h.last ? undefined : h.fallback;
+    const asks = rooms.map((room) => h.ask(room));
+    let body: Record<string, unknown>;
+    if (rooms.length === 1) {
+      const history = asks[0] ?? fallback;
+      body = history === undefined ? { room: rooms[0] } : { room: rooms[0], history };
+    } else {
+      body = { rooms: rooms.map((room, i) => (asks[i] === undefined ? room : { room, history: asks[i] })) };
+      if (fallback !== undefined && asks.includes(undefined)) body.history = fallback;
+    }
+    return utf8(JSON.stringify(body));
   }
 
   /** The auth / op-12 room: the last changeRoom, else the object token's room_id. */
@@ -878,9 +878,10 @@ export abstract class ClientSession {
 
   /** Op 12's body: the bare room id (goim), or with history the JSON form asking for a replay (docs/history.md#opting-in). */
   private changeRoomBody(roomId: string): Uint8Array {
-    if (this.history === null || roomId === '') return utf8(roomId);
-    this.history.reset(roomId);
-    return utf8(JSON.stringify({ room: roomId, history: this.history.ask(roomId) }));
+    const h = this.histories;
+    h?.setPrimary(roomId === '' ? undefined : roomId);
+    if (h === null || roomId === '') return utf8(roomId);
+    return utf8(JSON.stringify({ room: roomId, history: h.ask(roomId) ?? h.fallback }));
   }
 
   private request(op: number, body: Uint8Array, room?: string): Promise<boolean> {
@@ -931,16 +932,21 @@ export abstract class ClientSession {
     return this.seq;
   }
 
-  private tokenBytes(token: TokenValue): { bytes: Uint8Array; rewritten: boolean } {
-    if (typeof token === 'string') return { bytes: utf8(token), rewritten: false };
-    if (token instanceof Uint8Array) return { bytes: token, rewritten: false };
-    if (token === null) return { bytes: utf8('null'), rewritten: false };
+  /** The auth body; `historyLast`: the `last` of the history it asks for (null: it does not opt in). */
+  private tokenBytes(token: TokenValue): { bytes: Uint8Array; rewritten: boolean; historyLast: number | null } {
+    if (typeof token === 'string') return { bytes: utf8(token), rewritten: false, historyLast: null };
+    if (token instanceof Uint8Array) return { bytes: token, rewritten: false, historyLast: null };
+    if (token === null) return { bytes: utf8('null'), rewritten: false, historyLast: null };
     const t: Record<string, unknown> = { ...token };
     if (this.room !== undefined) t.room_id = this.room;
-    if (this.history !== null) {
-      const room = typeof t.room_id === 'string' ? t.room_id : undefined;
-      this.history.reset(room);
-      t.history = this.history.ask(room);
+    let historyLast: number | null = null;
+    const h = this.histories;
+    if (h !== null) {
+      const room = typeof t.room_id === 'string' && t.room_id !== '' ? t.room_id : undefined;
+      h.setPrimary(room);
+      const ask = h.ask(room) ?? h.fallback;
+      t.history = ask;
+      historyLast = 'last' in ask ? ask.last : 0;
     }
     this._inbox?.addToToken(t);
     if (this.subbed.size > 0 || this.unsubbed.size > 0) {
@@ -948,7 +954,7 @@ export abstract class ClientSession {
       const merged = [...new Set([...base, ...this.subbed])].filter((op) => !this.unsubbed.has(op));
       t.accepts = merged;
     }
-    return { bytes: utf8(stringifyToken(t)), rewritten: true };
+    return { bytes: utf8(stringifyToken(t)), rewritten: true, historyLast };
   }
 }
 
