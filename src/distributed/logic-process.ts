@@ -27,7 +27,12 @@ import { webRoots } from '../package-root.js';
 import { AppId, type HistoryStore, type InboxStore } from '../ports/index.js';
 import { grpcListen, grpcServerOptions } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
-import { redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
+import { redisNodeStats, redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
+import { adminAccess, adminStatsInterval } from '../config/admin-settings.js';
+import { ClusterView } from '../logic/admin/cluster-view.js';
+import { NodeReporter } from '../metrics/node-reporter.js';
+import { logicValues } from '../metrics/node-values.js';
+import { packageVersion } from '../package-root.js';
 import { Teardown } from './teardown.js';
 import { systemClock } from '../lib/clock.js';
 import { MemorySettle } from '../lib/memory-settle.js';
@@ -136,6 +141,12 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
     if (metrics) teardown.add('stopping metrics sampling', async () => metrics.close());
     // Not embedded: with api.auth = "auto" a distributed logic requires API keys.
     const httpLog = log.child({ role: 'http' });
+    // The operations console: every node's snapshot from Redis. Comets are not reached from
+    // here: lookups show the routing the session store holds.
+    const statsInterval = adminStatsInterval(config);
+    const nodeStats = redisNodeStats(config, log.child({ role: 'node-stats' }));
+    teardown.add('closing the node stats store', () => nodeStats.close());
+    const view = new ClusterView({ store: nodeStats, intervalMs: statsInterval, log: httpLog });
     const http = new LogicHttpServer({
       ...logicHttpSettings(config, false, httpLog),
       logic,
@@ -143,12 +154,26 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
       webRoots: webRoots(),
       metrics,
       limits: metrics?.limits,
+      admin: { access: adminAccess(config, false, httpLog), view, comets: () => undefined },
     });
     if (metrics) registerLogicHttpMetrics(metrics.registry, http);
     teardown.add('closing the HTTP server', () => http.close());
     await http.listen();
 
     const grpc = showAddress({ address: host ?? '::', port: rpc.port, family: '' });
+    const reporter = new NodeReporter({
+      store: nodeStats,
+      intervalMs: statsInterval,
+      id: config.env.host,
+      version: packageVersion(),
+      addrs: () => [`http ${showAddress(http.address())}`, `grpc grpc://${dialAddr}`],
+      roles: [{ role: 'logic', values: () => logicValues(logic) }],
+      log,
+    });
+    teardown.add('stopping the node snapshots', () => reporter.stop());
+    reporter.start();
+    view.start();
+    teardown.add('stopping the console sampling', async () => view.stop());
     return {
       logic,
       addresses: () => ({ http: showAddress(http.address()), grpc, rpcAddr: `grpc://${dialAddr}` }),
