@@ -34,7 +34,7 @@ export function adminStatsInterval(config: Config): number {
 }
 
 /** admin.keys resolved ("name:key", "@file"); throws on a bad entry. */
-export function adminKeys(keys: readonly string[]): AdminKey[] {
+function adminKeys(keys: readonly string[]): AdminKey[] {
   return keys.map((entry, i) => {
     const name = `admin.keys[${i}]`;
     const colon = entry.indexOf(':');

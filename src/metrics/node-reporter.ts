@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import type { NodeRole, NodeStatsStore } from '../ports/node-stats.js';
 
 /** A snapshot lives this many intervals: a process missing two ticks drops out after the third. */
-export const SNAPSHOT_TTL_INTERVALS = 3;
+const SNAPSHOT_TTL_INTERVALS = 3;
 
 export interface NodeRoleSource {
   role: NodeRole;

@@ -23,8 +23,8 @@ export interface NodeSnapshot {
 }
 
 /** Bounds every adapter applies, so one bad publisher cannot grow what the console reads. */
-export const NODE_SNAPSHOT_MAX_BYTES = 4096;
-export const NODE_SNAPSHOT_MAX_VALUES = 32;
+const NODE_SNAPSHOT_MAX_BYTES = 4096;
+const NODE_SNAPSHOT_MAX_VALUES = 32;
 /** Most nodes listed: past it the oldest snapshots are left out. */
 export const NODE_LIST_MAX = 1000;
 

@@ -11,7 +11,7 @@ const SUMMED = ['connections', 'rooms', 'queue_lag', 'pending'] as const;
 /** Gauges whose cluster value is the worst node's. */
 const MAXED = ['event_loop_p99_ms'] as const;
 /** The chart series: gauges as they are, counters as `<name>_per_s`. */
-export const SERIES = [...SUMMED, ...MAXED, ...COUNTERS.map((c) => `${c}_per_s`)] as const;
+const SERIES = [...SUMMED, ...MAXED, ...COUNTERS.map((c) => `${c}_per_s`)] as const;
 
 /** Points kept: 5 minutes at the default 1 s interval. */
 const DEFAULT_KEEP = 300;
