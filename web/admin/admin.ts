@@ -239,7 +239,7 @@ async function lookup(query: string): Promise<void> {
     for (const c of connections) {
       const row = body.insertRow();
       row.dataset.key = c.key;
-      cell(row, c.key, 'key');
+      cell(row, c.key, 'key').title = c.key;
       cell(row, c.mid ?? '');
       cell(row, c.comet);
       cell(row, c.remote ?? c.details ?? '');

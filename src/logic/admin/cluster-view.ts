@@ -41,10 +41,13 @@ class Ring {
   }
 }
 
+/** Rates are taken over up to this many intervals: per-interval counts of batched deliveries jump between 0 and bursts. */
+const RATE_WINDOW = 5;
+
 interface NodeState {
   snapshot: NodeSnapshot;
-  /** The snapshot before, for rates. */
-  previous: NodeSnapshot | undefined;
+  /** Earlier snapshots, oldest first, at most RATE_WINDOW: rates run from the oldest. */
+  previous: NodeSnapshot[];
   rates: Record<string, number>;
   ring: Ring;
 }
@@ -86,7 +89,6 @@ export interface ClusterViewOptions {
 function rate(now: NodeSnapshot, before: NodeSnapshot | undefined, name: string): number {
   if (before === undefined || now.at <= before.at) return 0;
   const d = (now.values[name] ?? 0) - (before.values[name] ?? 0);
-  // A restarted node's counters start again from 0: no rate for that interval.
   return d < 0 ? 0 : (d * 1000) / (now.at - before.at);
 }
 
@@ -149,13 +151,16 @@ export class ClusterView {
       seen.add(name);
       let state = this.nodes.get(name);
       if (state === undefined) {
-        state = { snapshot: s, previous: undefined, rates: {}, ring: new Ring(this.keep) };
+        state = { snapshot: s, previous: [], rates: {}, ring: new Ring(this.keep) };
         this.nodes.set(name, state);
       } else if (s.at !== state.snapshot.at) {
-        state.previous = state.snapshot;
+        // A restart (counters went back) starts the window again.
+        if (COUNTERS.some((c) => (s.values[c] ?? 0) < (state!.snapshot.values[c] ?? 0))) state.previous = [];
+        state.previous.push(state.snapshot);
+        if (state.previous.length > RATE_WINDOW) state.previous.shift();
         state.snapshot = s;
       }
-      for (const c of COUNTERS) state.rates[c] = rate(state.snapshot, state.previous, c);
+      for (const c of COUNTERS) state.rates[c] = rate(state.snapshot, state.previous[0], c);
       state.ring.push({ at: now, values: pointValues(s.values, state.rates) });
       for (const g of SUMMED) gauges[g] = (gauges[g] ?? 0) + (s.values[g] ?? 0);
       for (const g of MAXED) gauges[g] = Math.max(gauges[g] ?? 0, s.values[g] ?? 0);
