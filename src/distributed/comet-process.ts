@@ -91,7 +91,12 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
       if (!comet) throw new Error(`comet ${serverId}: starting`);
       return comet;
     };
-    const rpc = await serveComet(target, listen, grpcServerOptions(config));
+    // The operations console's calls (tsim.comet.Admin) on the same port.
+    const admin = {
+      connectionInfo: (keys: readonly string[]) => started().connectionInfo(keys),
+      disconnect: (key: string) => started().disconnect(key),
+    };
+    const rpc = await serveComet(target, listen, grpcServerOptions(config), admin);
     teardown.add('closing the gRPC server', () => rpc.close());
     const { host } = parseListen(listen);
     const rpcAddr = `grpc://${advertisedAddr(host, rpc.port)}`;

@@ -25,7 +25,8 @@ import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { webRoots } from '../package-root.js';
 import { AppId, type HistoryStore, type InboxStore } from '../ports/index.js';
-import { grpcListen, grpcServerOptions } from './grpc-settings.js';
+import { grpcListen, grpcServerOptions, rpcClientTls } from './grpc-settings.js';
+import { GrpcCometAdminDialer } from '../adapters/grpc/comet-admin-client.js';
 import { natsPushQueue } from './nats.js';
 import { redisNodeStats, redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
 import { adminAccess, adminStatsInterval } from '../config/admin-settings.js';
@@ -141,9 +142,11 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
     if (metrics) teardown.add('stopping metrics sampling', async () => metrics.close());
     // Not embedded: with api.auth = "auto" a distributed logic requires API keys.
     const httpLog = log.child({ role: 'http' });
-    // The operations console: every node's snapshot from Redis. Comets are not reached from
-    // here: lookups show the routing the session store holds.
+    // The operations console: every node's snapshot from Redis; comets called over
+    // tsim.comet.Admin for connection details and disconnects.
     const statsInterval = adminStatsInterval(config);
+    const cometAdmin = new GrpcCometAdminDialer(() => logic.comets(), { timeoutMs: config.rpcClient.timeout, tls: rpcClientTls(config) });
+    teardown.add('closing the console comet channels', async () => cometAdmin.close());
     const nodeStats = redisNodeStats(config, log.child({ role: 'node-stats' }));
     teardown.add('closing the node stats store', () => nodeStats.close());
     const view = new ClusterView({ store: nodeStats, intervalMs: statsInterval, log: httpLog });
@@ -154,7 +157,7 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
       webRoots: webRoots(),
       metrics,
       limits: metrics?.limits,
-      admin: { access: adminAccess(config, false, httpLog), view, comets: () => undefined },
+      admin: { access: adminAccess(config, false, httpLog), view, comets: cometAdmin.dial },
     });
     if (metrics) registerLogicHttpMetrics(metrics.registry, http);
     teardown.add('closing the HTTP server', () => http.close());

@@ -1,6 +1,6 @@
 // logic → comet for the operations console: where a user's connections are and how they are
-// connected, and closing one. Embedded: a direct call to the comet (embedded.ts). Distributed
-// comets do not serve it yet: the console then shows the routing the session store holds.
+// connected, and closing one. Embedded: a direct call to the comet (embedded.ts); distributed:
+// tsim.comet.Admin over gRPC (adapters/grpc/comet-admin-client.ts).
 
 /** Bounds of a lookup (docs/security.md#operations-console). */
 export const CONNECTION_INFO_MAX = 100;

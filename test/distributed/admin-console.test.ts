@@ -1,12 +1,14 @@
 // The operations console in distributed mode: 2 comets, 1 logic and 2 jobs as `tsim`
 // processes on a private Redis and NATS. The logic's overview lists every comet, logic and job
 // from their node snapshots in Redis, with live numbers; a job stopped with SIGTERM leaves the
-// list at once; a lookup shows where a user's connection is routed; the console is refused
+// list at once; a lookup finds a user's connection on its comet (tsim.comet.Admin), a disconnect
+// closes it; the console is refused
 // without the admin key, and not served at all by a logic with none.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Overview } from '../../src/logic/admin/cluster-view.js';
 import { Op } from '../../src/protocol/ops.js';
+import type { ConnectionInfo } from '../../src/ports/comet-admin.js';
 import { Cluster, clusterGate, cometConfig, jobConfig, logicConfig, portOf, type LogicStarted, type TsimProcess } from '../support/cluster.js';
 import { eventually } from '../support/eventually.js';
 import { GoimTestClient } from '../support/goim-client.js';
@@ -21,6 +23,7 @@ describe('operations console over a cluster of processes', { skip }, () => {
   const jobs: TsimProcess[] = [];
   const clients: GoimTestClient[] = [];
   let cometTcp = 0;
+  let logic: TsimProcess;
 
   const admin = async (path: string, key = ADMIN_KEY): Promise<{ status: number; body: { code: number; message: string; data?: unknown } }> => {
     const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` } });
@@ -31,11 +34,7 @@ describe('operations console over a cluster of processes', { skip }, () => {
   before(async () => {
     h = await Cluster.start('tsim-console-');
     const interval = { admin: { statsInterval: '200ms' } };
-    const logic = await h.spawn(
-      'logic',
-      'logic',
-      logicConfig('logic-1', { ...interval, admin: { statsInterval: '200ms', keys: [`ops:${ADMIN_KEY}`] } }),
-    );
+    logic = await h.spawn('logic', 'logic', logicConfig('logic-1', { ...interval, admin: { statsInterval: '200ms', keys: [`ops:${ADMIN_KEY}`] } }));
     // A logic without admin keys: the console is off there.
     const logic2 = await h.spawn('logic', 'logic-2', logicConfig('logic-2', interval));
     const a = await h.spawn('comet', 'comet-a', cometConfig('comet-a', interval));
@@ -83,7 +82,28 @@ describe('operations console over a cluster of processes', { skip }, () => {
     await eventually(async () => (await overview()).totals.connections === 1, 'the connection in the cluster totals');
     const r = await admin('/admin/api/lookup?mid=9001');
     assert.equal(r.status, 200);
-    assert.deepEqual(r.body.data, { connections: [{ key: 'dist-console-key', comet: 'comet-a', details: 'comet not reachable from this logic' }] });
+    const [conn, ...more] = (r.body.data as { connections: ConnectionInfo[] }).connections;
+    assert.deepEqual(more, []);
+    assert.match(conn.remote, /^127\.0\.0\.1:\d+$/);
+    assert.ok(conn.since > Date.now() - 60_000);
+    assert.deepEqual(
+      { ...conn, remote: '', since: 0 },
+      { key: 'dist-console-key', mid: '9001', comet: 'comet-a', remote: '', rooms: ['live://5'], since: 0, transport: 'tcp', tls: false },
+    );
+  });
+
+  it('disconnects a client on a comet through tsim.comet.Admin, and logs who did it', async () => {
+    const c = await GoimTestClient.tcp(cometTcp);
+    clients.push(c);
+    await c.auth({ mid: 9002, key: 'dist-kick-me', room_id: 'live://5', accepts: [1000] });
+    const res = await fetch(`${base}/admin/api/disconnect?key=dist-kick-me`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { code: 0, message: '', data: { closed: true } });
+    await c.closed;
+    const line = await logic.waitForLog((l) => l.action === 'disconnect', 'the audit line');
+    assert.equal(line.admin, 'ops');
+    assert.equal(line.key, 'dist-kick-me');
+    assert.equal(line.comet, 'comet-a');
   });
 
   it('drops a job that stops', async () => {

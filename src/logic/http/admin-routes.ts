@@ -146,10 +146,17 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
       if (!('key' in who)) throw new ParamError('disconnect takes a key');
       const [route] = await logic.routesOf(who, 1);
       const comet = route === undefined ? undefined : opts.comets(route.server);
-      const closed = comet === undefined ? false : await comet.disconnect(who.key);
-      audit(req, 'disconnect', { key: who.key, comet: route?.server, closed });
+      let closed = false;
+      let failure: string | undefined;
+      try {
+        closed = comet === undefined ? false : await comet.disconnect(who.key);
+      } catch (err) {
+        failure = (err as Error).message;
+      }
+      audit(req, 'disconnect', { key: who.key, comet: route?.server, closed, ...(failure !== undefined ? { error: failure } : {}) });
       if (route === undefined) return send(reply, 404, -404, `no connection with key ${who.key}`);
-      if (comet === undefined) return send(reply, 501, -501, `comet ${route.server} cannot be reached from this logic`);
+      if (comet === undefined) return send(reply, 502, -502, `comet ${route.server} is not among the comets this logic knows`);
+      if (failure !== undefined) return send(reply, 502, -502, `comet ${route.server} did not answer: ${failure}`);
       return send(reply, closed ? 200 : 404, closed ? 0 : -404, closed ? '' : `comet ${route.server} has no connection with key ${who.key}`, {
         closed,
       });
