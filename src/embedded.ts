@@ -33,6 +33,7 @@ import { cometValues, jobValues, logicValues } from './metrics/node-values.js';
 import { packageVersion } from './package-root.js';
 import { showAddress } from './config/listen.js';
 import type { CometAdmin } from './ports/comet-admin.js';
+import { NODE_ROOMS_MAX } from './ports/node-stats.js';
 
 export interface Embedded {
   comet: Comet;
@@ -139,7 +140,7 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     roles: [
       { role: 'comet', values: () => cometValues(comet) },
       { role: 'logic', values: () => logicValues(logic) },
-      { role: 'job', values: () => jobValues(job, queue) },
+      { role: 'job', values: () => jobValues(job, queue), rooms: () => job.busiestRooms(NODE_ROOMS_MAX) },
     ],
     log: httpLog,
   });

@@ -23,6 +23,7 @@ import { adminStatsInterval } from '../config/admin-settings.js';
 import { NodeReporter } from '../metrics/node-reporter.js';
 import { jobValues } from '../metrics/node-values.js';
 import { packageVersion } from '../package-root.js';
+import { NODE_ROOMS_MAX } from '../ports/node-stats.js';
 import { Teardown } from './teardown.js';
 
 export interface JobProcess {
@@ -77,7 +78,7 @@ export async function startJobProcess(config: Config, log: Logger, historyStore?
       id: `${config.env.host}:${process.pid}`,
       version: packageVersion(),
       addrs: () => (metrics ? [`metrics ${metrics}`] : []),
-      roles: [{ role: 'job', values: () => jobValues(job, queue) }],
+      roles: [{ role: 'job', values: () => jobValues(job, queue), rooms: () => job.busiestRooms(NODE_ROOMS_MAX) }],
       log,
     });
     teardown.add('stopping the node snapshots', () => reporter.stop());

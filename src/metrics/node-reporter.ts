@@ -4,7 +4,7 @@
 // next tick; stop() removes the snapshots so the console does not wait for their TTL.
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../log.js';
-import type { NodeRole, NodeStatsStore } from '../ports/node-stats.js';
+import { NODE_ROOM_KEY_MAX, type NodeRole, type NodeStatsStore } from '../ports/node-stats.js';
 
 /** A snapshot lives this many intervals: a process missing two ticks drops out after the third. */
 const SNAPSHOT_TTL_INTERVALS = 3;
@@ -13,6 +13,8 @@ export interface NodeRoleSource {
   role: NodeRole;
   /** Gauges and counters of the role (metrics/node-values.ts). */
   values: () => Record<string, number>;
+  /** A job's busiest rooms since the previous call. */
+  rooms?: () => { room: string; perSecond: number }[];
 }
 
 export interface NodeReporterOptions {
@@ -62,7 +64,11 @@ export class NodeReporter {
     try {
       for (const r of opts.roles) {
         const snapshot = { role: r.role, id: opts.id, version: opts.version, startedAt: this.startedAt, at, addrs, health: this.health };
-        await opts.store.publish({ ...snapshot, values: { ...r.values(), ...common } }, opts.intervalMs * SNAPSHOT_TTL_INTERVALS);
+        const rooms = r.rooms?.().map((x) => ({ room: x.room.slice(0, NODE_ROOM_KEY_MAX), perSecond: x.perSecond }));
+        await opts.store.publish(
+          { ...snapshot, values: { ...r.values(), ...common }, ...(rooms !== undefined ? { rooms } : {}) },
+          opts.intervalMs * SNAPSHOT_TTL_INTERVALS,
+        );
       }
       if (this.failing) opts.log.info('node stats: publishing again');
       this.failing = false;

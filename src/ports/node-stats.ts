@@ -20,7 +20,12 @@ export interface NodeSnapshot {
   health: string;
   /** Gauges and cumulative counters by name (docs/operations.md#node-snapshots). */
   values: Record<string, number>;
+  /** A job's busiest rooms over the last interval (at most NODE_ROOMS_MAX, keys cut to NODE_ROOM_KEY_MAX). */
+  rooms?: { room: string; perSecond: number }[];
 }
+
+export const NODE_ROOMS_MAX = 10;
+export const NODE_ROOM_KEY_MAX = 128;
 
 /** Bounds every adapter applies, so one bad publisher cannot grow what the console reads. */
 const NODE_SNAPSHOT_MAX_BYTES = 4096;
@@ -55,7 +60,7 @@ export function decodeNodeSnapshot(text: string): NodeSnapshot | null {
     return null;
   }
   if (typeof v !== 'object' || v === null) return null;
-  const { role, id, version, startedAt, at, addrs, health, values } = v;
+  const { role, id, version, startedAt, at, addrs, health, values, rooms } = v;
   if (role !== 'comet' && role !== 'logic' && role !== 'job') return null;
   if (typeof id !== 'string' || typeof startedAt !== 'number' || typeof at !== 'number') return null;
   const vals: Record<string, number> = {};
@@ -73,5 +78,16 @@ export function decodeNodeSnapshot(text: string): NodeSnapshot | null {
     addrs: Array.isArray(addrs) ? addrs.filter((a): a is string => typeof a === 'string').slice(0, 16) : [],
     health: typeof health === 'string' ? health : '',
     values: vals,
+    ...(Array.isArray(rooms) ? { rooms: roomRates(rooms) } : {}),
   };
+}
+
+function roomRates(list: unknown[]): { room: string; perSecond: number }[] {
+  const out: { room: string; perSecond: number }[] = [];
+  for (const r of list.slice(0, NODE_ROOMS_MAX)) {
+    const { room, perSecond } = (r ?? {}) as { room?: unknown; perSecond?: unknown };
+    if (typeof room === 'string' && typeof perSecond === 'number' && Number.isFinite(perSecond))
+      out.push({ room: room.slice(0, NODE_ROOM_KEY_MAX), perSecond });
+  }
+  return out;
 }

@@ -119,6 +119,8 @@ describe('operations console in chromium', { skip }, () => {
     try {
       await page.waitForFunction(() => Number(document.getElementById('total-delivered_per_s')?.textContent) > 0);
       await page.waitForFunction(() => Number(document.getElementById('total-pushes_in_per_s')?.textContent) > 0);
+      // The room among the busiest by message rate while its messages flow.
+      await page.waitForSelector('#rooms-rate tbody tr >> text=live://42');
     } finally {
       pushing = false;
       await pushes;

@@ -36,7 +36,7 @@ function config(extra: Record<string, unknown> = {}) {
 }
 
 type Lookup = { connections: ConnectionInfo[] };
-type Rooms = { byMembers: { room: string; count: number }[] };
+type Rooms = { byMembers: { room: string; count: number }[]; byRate: { room: string; perSecond: number }[] };
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 const basic = (key: string, user = 'ops') => ({ authorization: `Basic ${Buffer.from(`${user}:${key}`).toString('base64')}` });
@@ -171,6 +171,12 @@ describe('operations console API (admin keys)', () => {
       const rooms = ((await call('/admin/api/rooms?limit=5', { headers: bearer(ADMIN_KEY) })).json.data as Rooms).byMembers;
       return rooms.some((r) => r.room === 'live://7' && r.count === 1);
     }, 'the room in the top list');
+    // By message rate: the jobs' count of the room's messages over their last interval.
+    await eventually(async () => {
+      await fetch(`${base}/goim/push/room?operation=1000&type=live&room=7`, { method: 'POST', headers: bearer(API_KEY), body: 'busy' });
+      const rooms = ((await call('/admin/api/rooms?limit=5', { headers: bearer(ADMIN_KEY) })).json.data as Rooms).byRate;
+      return rooms.some((r) => r.room === 'live://7' && r.perSecond > 0);
+    }, 'the room among the busiest by rate');
   });
 
   it('finds a connected client by mid and by key, pushes to it and disconnects it', async () => {

@@ -205,14 +205,26 @@ async function loop(): Promise<void> {
 
 async function refreshRooms(): Promise<void> {
   try {
-    const { byMembers } = await api<{ byMembers: { room: string; count: number }[] }>('/admin/api/rooms?limit=20');
-    const body = $<HTMLTableElement>('rooms').tBodies[0];
-    body.replaceChildren();
-    for (const r of byMembers) {
-      const row = body.insertRow();
-      cell(row, r.room);
-      cell(row, fmt(r.count), 'num');
-    }
+    const { byMembers, byRate } = await api<{ byMembers: { room: string; count: number }[]; byRate: { room: string; perSecond: number }[] }>(
+      '/admin/api/rooms?limit=20',
+    );
+    const fill = (id: string, rows: [string, number][]): void => {
+      const body = $<HTMLTableElement>(id).tBodies[0];
+      body.replaceChildren();
+      for (const [room, n] of rows) {
+        const row = body.insertRow();
+        cell(row, room);
+        cell(row, fmt(n), 'num');
+      }
+    };
+    fill(
+      'rooms',
+      byMembers.map((r) => [r.room, r.count]),
+    );
+    fill(
+      'rooms-rate',
+      byRate.map((r) => [r.room, r.perSecond]),
+    );
   } catch {
     // The overview shows the error.
   }
@@ -308,4 +320,4 @@ $('series-of').addEventListener('change', () => void refresh());
 makeCharts();
 void loop();
 void refreshRooms();
-setInterval(() => void refreshRooms(), 5000);
+setInterval(() => void refreshRooms(), 2000);

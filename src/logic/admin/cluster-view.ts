@@ -171,6 +171,18 @@ export class ClusterView {
     this.lastAt = now;
   }
 
+  /** The rooms with the most messages per second over the jobs' last interval, summed over jobs, at most `limit`. */
+  busiestRooms(limit: number): { room: string; perSecond: number }[] {
+    const rates = new Map<string, number>();
+    for (const { snapshot } of this.nodes.values()) {
+      for (const r of snapshot.rooms ?? []) rates.set(r.room, (rates.get(r.room) ?? 0) + r.perSecond);
+    }
+    return [...rates]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, limit)
+      .map(([room, perSecond]) => ({ room, perSecond: Math.round(perSecond * 100) / 100 }));
+  }
+
   /** The overview the console shows; `node` ("role/id") picks that node's chart series instead of the cluster's. */
   async overview(node?: string): Promise<Overview> {
     if (this.lastAt === 0) await this.poll();

@@ -114,7 +114,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
       const v = query(req).get('limit')?.[0] ?? '20';
       const limit = /^[0-9]{1,3}$/.test(v) ? Number(v) : 0;
       if (limit < 1 || limit > ROOMS_MAX) throw new ParamError(`limit must be an integer from 1 to ${ROOMS_MAX}`);
-      return send(reply, 200, 0, '', { byMembers: logic.roomsTop(limit) });
+      return send(reply, 200, 0, '', { byMembers: logic.roomsTop(limit), byRate: opts.view.busiestRooms(limit) });
     });
 
     scope.get('/admin/api/lookup', async (req, reply) => {
