@@ -111,6 +111,7 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
   const cometAdmin: CometAdmin = {
     connectionInfo: (keys) => Promise.resolve(comet.connectionInfo(keys)),
     disconnect: (key) => Promise.resolve(comet.disconnect(key)),
+    roomMembers: (room, limit) => Promise.resolve(comet.roomMembers(room, limit)),
   };
   const admin = {
     access: adminAccess(config, true, httpLog),

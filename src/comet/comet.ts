@@ -497,20 +497,32 @@ export class Comet {
     const out: ConnectionInfo[] = [];
     for (const key of keys.slice(0, CONNECTION_INFO_MAX)) {
       const c = this.table.byKey.get(key);
-      if (c === undefined || !c.open) continue;
-      const rooms = c.seats !== null ? [...c.seats.keys()] : c.room !== null ? [c.room.id] : [];
-      out.push({
-        key,
-        mid: String(c.mid),
-        comet: this.serverId,
-        remote: c.remote,
-        rooms: rooms.slice(0, CONNECTION_ROOMS_MAX),
-        since: c.since,
-        transport: c.isWs ? 'websocket' : 'tcp',
-        tls: 'encrypted' in c.socket,
-      });
+      if (c !== undefined && c.open) out.push(this.describe(c));
     }
     return out;
+  }
+
+  /** Up to `limit` (at most CONNECTION_INFO_MAX) of a room's members here, and how many it has here (the operations console). */
+  roomMembers(roomId: string, limit: number): { connections: ConnectionInfo[]; total: number } {
+    const room = this.table.rooms.get(roomId);
+    if (room === undefined) return { connections: [], total: 0 };
+    const n = Math.max(0, Math.min(limit, CONNECTION_INFO_MAX));
+    const members = [...room.members.slice(0, n), ...room.seats.slice(0, Math.max(0, n - room.members.length)).map((s) => s.member)];
+    return { connections: members.map((c) => this.describe(c)), total: room.size };
+  }
+
+  private describe(c: Connection): ConnectionInfo {
+    const rooms = c.seats !== null ? [...c.seats.keys()] : c.room !== null ? [c.room.id] : [];
+    return {
+      key: c.key,
+      mid: String(c.mid),
+      comet: this.serverId,
+      remote: c.remote,
+      rooms: rooms.slice(0, CONNECTION_ROOMS_MAX),
+      since: c.since,
+      transport: c.isWs ? 'websocket' : 'tcp',
+      tls: 'encrypted' in c.socket,
+    };
   }
 
   /** Closes the connection with this key (the operations console); false when there is none. */

@@ -95,6 +95,7 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
     const admin = {
       connectionInfo: (keys: readonly string[]) => started().connectionInfo(keys),
       disconnect: (key: string) => started().disconnect(key),
+      roomMembers: (room: string, limit: number) => started().roomMembers(room, limit),
     };
     const rpc = await serveComet(target, listen, grpcServerOptions(config), admin);
     teardown.add('closing the gRPC server', () => rpc.close());

@@ -27,6 +27,8 @@ export interface CometAdmin {
   connectionInfo(keys: readonly string[]): Promise<ConnectionInfo[]>;
   /** Closes the connection with `key`; false when the comet has none. */
   disconnect(key: string): Promise<boolean>;
+  /** Up to `limit` (at most CONNECTION_INFO_MAX) of a room's members on the comet, and how many it has there. */
+  roomMembers(room: string, limit: number): Promise<{ connections: ConnectionInfo[]; total: number }>;
 }
 
 /** The console's line to the comet with this server id; undefined when there is none. */

@@ -92,6 +92,24 @@ describe('operations console over a cluster of processes', { skip }, () => {
     );
   });
 
+  it("lists a room's members from every comet", async () => {
+    const r = await admin(`/admin/api/room?room=${encodeURIComponent('live://5')}`);
+    assert.equal(r.status, 200);
+    const room = r.body.data as { total: number; comets: { comet: string; total: number }[]; members: ConnectionInfo[] };
+    assert.equal(room.total, 1);
+    assert.deepEqual(
+      room.comets.sort((x, y) => x.comet.localeCompare(y.comet)),
+      [
+        { comet: 'comet-a', total: 1 },
+        { comet: 'comet-b', total: 0 },
+      ],
+    );
+    assert.deepEqual(
+      room.members.map((m) => m.key),
+      ['dist-console-key'],
+    );
+  });
+
   it('disconnects a client on a comet through tsim.comet.Admin, and logs who did it', async () => {
     const c = await GoimTestClient.tcp(cometTcp);
     clients.push(c);

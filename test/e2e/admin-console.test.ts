@@ -148,6 +148,11 @@ describe('operations console in chromium', { skip }, () => {
     assert.equal(cells[4], 'live://43');
     assert.equal(cells[6], 'tcp');
 
+    // The room's view lists it among its members.
+    await page.locator('#rooms tr[data-room="live://43"]').click();
+    await page.waitForSelector('#room-members tr[data-key="browser-kick-me"]');
+    assert.match(await text(page, 'room-total'), /^1 member$/);
+
     // Push from the console to that user: the bytes arrive on its socket.
     await page.fill('#push-body', 'hello from ops');
     await page.click('#push-form button[type="submit"]');

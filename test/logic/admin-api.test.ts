@@ -5,6 +5,9 @@
 // the log line naming who did it, and bad input answered 400.
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -230,6 +233,39 @@ describe('operations console API (admin keys)', () => {
     assert.equal(audit[2].level, 30);
   });
 
+  it("shows a room's members across comets", async () => {
+    const a = await GoimTestClient.tcp(tcpPort);
+    const b = await GoimTestClient.tcp(tcpPort);
+    clients.push(a, b);
+    await a.auth({ mid: 71, key: 'room-member-a', room_id: 'live://9', accepts: [] });
+    await b.auth({ mid: 72, key: 'room-member-b', room_id: 'live://9', accepts: [] });
+    const r = await call('/admin/api/room?room=live://9', { headers: bearer(ADMIN_KEY) });
+    assert.equal(r.status, 200);
+    const room = r.json.data as { room: string; total: number; comets: unknown[]; members: ConnectionInfo[]; history: unknown };
+    assert.equal(room.room, 'live://9');
+    assert.equal(room.total, 2);
+    assert.deepEqual(room.comets, [{ comet: 'console-comet', total: 2 }]);
+    assert.deepEqual(room.members.map((m) => [m.key, m.mid, m.rooms]).sort(), [
+      ['room-member-a', '71', ['live://9']],
+      ['room-member-b', '72', ['live://9']],
+    ]);
+    assert.deepEqual(room.history, { unavailable: 'room type "live" keeps no history' });
+    const one = (await call('/admin/api/room?room=live://9&limit=1', { headers: bearer(ADMIN_KEY) })).json.data as {
+      total: number;
+      members: unknown[];
+    };
+    assert.equal(one.total, 2);
+    assert.equal(one.members.length, 1);
+    for (const bad of [
+      '/admin/api/room',
+      '/admin/api/room?room=nokey',
+      '/admin/api/room?room=live://9&limit=101',
+      `/admin/api/room?room=live://${'x'.repeat(300)}`,
+    ]) {
+      assert.equal((await call(bad, { headers: bearer(ADMIN_KEY) })).status, 400, bad);
+    }
+  });
+
   it('refuses actions sent with Basic credentials from another origin', async () => {
     const evil = { ...basic(ADMIN_KEY), origin: 'http://evil.example' };
     const r = await call('/admin/api/disconnect?key=x', { method: 'POST', headers: evil });
@@ -293,6 +329,43 @@ describe('operations console API (embedded on loopback, no admin key)', () => {
     const r = await fetch(`${base}/admin/api/disconnect?key=x`, { method: 'POST', headers: { origin: 'http://evil.example' } });
     assert.equal(r.status, 403);
     assert.equal((await fetch(`${base}/admin/api/disconnect?key=x`, { method: 'POST', headers: { origin: base } })).status, 404);
+  });
+});
+
+describe('operations console API: a room with history', () => {
+  let tsim: Embedded;
+  let base: string;
+  let dataDir: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tsim-console-history-'));
+    tsim = await startEmbedded(config({ roomTypes: { live: { history: true } }, history: { engine: 'sqlite', dataDir } }), silentLogger);
+    base = `http://127.0.0.1:${tsim.addresses().http.port}`;
+  });
+  after(async () => {
+    await tsim.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("shows the room's recent messages", async () => {
+    for (const body of ['one', 'two', 'three']) {
+      assert.equal((await fetch(`${base}/goim/push/room?operation=1000&type=live&room=h1`, { method: 'POST', body })).status, 200);
+    }
+    type History = { records?: { offset: number; op: number; body: string; mid: string }[] };
+    let history: History = {};
+    await eventually(async () => {
+      const res = await fetch(`${base}/admin/api/room?room=${encodeURIComponent('live://h1')}`);
+      history = ((await res.json()) as { data: { history: History } }).data.history;
+      return history.records?.length === 3;
+    }, 'the three messages in the history');
+    assert.deepEqual(
+      history.records!.map((r) => [r.offset, r.op, r.mid, r.body]),
+      [
+        [1, 1000, '0', 'one'],
+        [2, 1000, '0', 'two'],
+        [3, 1000, '0', 'three'],
+      ],
+    );
   });
 });
 

@@ -213,6 +213,9 @@ async function refreshRooms(): Promise<void> {
       body.replaceChildren();
       for (const [room, n] of rows) {
         const row = body.insertRow();
+        row.dataset.room = room;
+        row.className = 'clickable';
+        row.addEventListener('click', () => void showRoom(room));
         cell(row, room);
         cell(row, fmt(n), 'num');
       }
@@ -227,6 +230,49 @@ async function refreshRooms(): Promise<void> {
     );
   } catch {
     // The overview shows the error.
+  }
+}
+
+// ---- a room ---------------------------------------------------------------------------
+
+interface RoomView {
+  room: string;
+  total: number;
+  comets: { comet: string; total: number; error?: string }[];
+  members: Connection[];
+  history: { records?: { offset: number; op: number; time: number; mid: string; body: string }[]; unavailable?: string };
+}
+
+async function showRoom(room: string): Promise<void> {
+  const panel = $('room-detail');
+  panel.hidden = false;
+  $('room-name').textContent = room;
+  try {
+    const r = await api<RoomView>(`/admin/api/room?room=${encodeURIComponent(room)}&limit=100`);
+    $('room-total').textContent = `${r.total} member${r.total === 1 ? '' : 's'}`;
+    $('room-comets').textContent = r.comets.map((c) => `${c.comet}: ${c.error ?? c.total}`).join(' · ');
+    const body = $<HTMLTableElement>('room-members').tBodies[0];
+    body.replaceChildren();
+    for (const c of r.members) {
+      const row = body.insertRow();
+      row.dataset.key = c.key;
+      cell(row, c.key, 'key').title = c.key;
+      cell(row, c.mid ?? '');
+      cell(row, c.comet);
+      cell(row, c.remote ?? '');
+      cell(row, c.since !== undefined ? new Date(c.since).toLocaleTimeString() : '');
+      cell(row, c.transport ?? '');
+    }
+    const list = $('room-history');
+    list.replaceChildren();
+    $('room-history-state').textContent = r.history.unavailable ?? `${r.history.records?.length ?? 0} most recent`;
+    for (const m of r.history.records ?? []) {
+      const li = document.createElement('li');
+      li.textContent = `#${m.offset} ${new Date(m.time).toLocaleTimeString()} op ${m.op}${m.mid !== '0' ? ` mid ${m.mid}` : ''}: ${m.body}`;
+      list.append(li);
+    }
+  } catch (err) {
+    $('room-total').textContent = (err as Error).message;
   }
 }
 

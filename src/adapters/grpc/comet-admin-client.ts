@@ -52,6 +52,13 @@ class GrpcCometAdmin implements CometAdmin {
     return r.closed;
   }
 
+  async roomMembers(room: string, limit: number): Promise<{ connections: ConnectionInfo[]; total: number }> {
+    const r = await unaryCall<{ connections: Connection[]; total: number }>('comet Admin.RoomMembers', this.target, this.timeoutMs, (md, o, cb) =>
+      this.stub.roomMembers({ room, limit }, md, o, cb),
+    );
+    return { connections: r.connections.map(connectionInfo), total: r.total };
+  }
+
   close(): void {
     this.stub.close();
   }

@@ -10,17 +10,25 @@ import { serveService, unary, type RpcServerOptions, type RunningServer } from '
 export interface CometAdminOps {
   connectionInfo(keys: readonly string[]): ConnectionInfo[];
   disconnect(key: string): boolean;
+  roomMembers(room: string, limit: number): { connections: ConnectionInfo[]; total: number };
 }
+
+const wire = (c: ConnectionInfo) => ({ ...c, mid: BigInt(c.mid), since: BigInt(c.since) });
 
 /** tsim.comet.Admin: the console's lookups and disconnects (docs/internal-protocol.md#tsimcometadmin). */
 function adminImpl(admin: CometAdminOps): AdminServer {
   return {
     connections: unary((req) => ({
-      connections: admin.connectionInfo(req.keys.slice(0, CONNECTION_INFO_MAX)).map((c) => ({ ...c, mid: BigInt(c.mid), since: BigInt(c.since) })),
+      connections: admin.connectionInfo(req.keys.slice(0, CONNECTION_INFO_MAX)).map(wire),
     })),
     disconnect: unary((req) => {
       if (req.key === '') throw new Error('rpc disconnect arg error');
       return { closed: admin.disconnect(req.key) };
+    }),
+    roomMembers: unary((req) => {
+      if (req.room === '') throw new Error('rpc roommembers arg error');
+      const r = admin.roomMembers(req.room, Math.min(Math.max(0, req.limit), CONNECTION_INFO_MAX));
+      return { connections: r.connections.map(wire), total: r.total };
     }),
   };
 }

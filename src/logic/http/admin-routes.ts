@@ -8,6 +8,8 @@ import type { Logger } from '../../log.js';
 import { CONNECTION_INFO_MAX, type CometAdminDialer, type ConnectionInfo } from '../../ports/comet-admin.js';
 import { parseGoQuery } from '../../protocol/go/go-url.js';
 import type { ClusterView } from '../admin/cluster-view.js';
+import { NoHistoryError } from '../history-reader.js';
+import { roomTypeOf } from '../../protocol/room-key.js';
 import { InboxUnavailableError } from '../inbox.js';
 import { PushTooLargeError, type Logic } from '../logic.js';
 import { adminGuard, type AdminAuthStats, type AdminCaller } from './admin-auth.js';
@@ -69,6 +71,38 @@ function target(q: Map<string, string[]>): { mid: bigint } | { key: string } {
 
 const callerOf = new WeakMap<FastifyRequest, AdminCaller>();
 
+/** A room key as comets hold them: "type://id", printable, up to 256 bytes. */
+const ROOM_KEY = /^[A-Za-z0-9_.-]*:\/\/[^\x00-\x1f\x7f]{1,245}$/;
+/** Records of a room's recent history shown, and bytes of each body. */
+const HISTORY_RECORDS = 20;
+const HISTORY_BODY_CHARS = 200;
+
+/** The room's last records (its type keeps history), or why there are none. */
+async function recentHistory(logic: Logic, key: string): Promise<object> {
+  const type = roomTypeOf(key);
+  const id = key.slice(type.length + 3);
+  try {
+    const head = await logic.historyPage(type, id, 0, { limit: 1, maxBytes: 1 });
+    const since = Math.max(0, head.last - HISTORY_RECORDS);
+    const page = head.last === 0 ? head : await logic.historyPage(type, id, since, { limit: HISTORY_RECORDS, maxBytes: HISTORY_RECORDS * 1024 });
+    return {
+      epoch: page.epoch,
+      first: page.first,
+      last: page.last,
+      records: page.records.map((r) => ({
+        offset: r.offset,
+        op: r.op,
+        time: r.time,
+        mid: String(r.mid),
+        body: Buffer.from(r.body).toString('utf8').slice(0, HISTORY_BODY_CHARS),
+      })),
+    };
+  } catch (err) {
+    if (err instanceof NoHistoryError) return { unavailable: err.message };
+    return { unavailable: `reading the history failed: ${(err as Error).message}` };
+  }
+}
+
 /** Registers the console's routes in a scope whose every request passes the admin guard first. */
 export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptions): void {
   const guard = adminGuard(opts, opts.stats);
@@ -115,6 +149,36 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
       const limit = /^[0-9]{1,3}$/.test(v) ? Number(v) : 0;
       if (limit < 1 || limit > ROOMS_MAX) throw new ParamError(`limit must be an integer from 1 to ${ROOMS_MAX}`);
       return send(reply, 200, 0, '', { byMembers: logic.roomsTop(limit), byRate: opts.view.busiestRooms(limit) });
+    });
+
+    scope.get('/admin/api/room', async (req, reply) => {
+      const q = query(req);
+      const room = q.get('room')?.[0] ?? '';
+      if (!ROOM_KEY.test(room)) throw new ParamError('room must be a room key "type://id" of 1 to 256 bytes');
+      const v = q.get('limit')?.[0] ?? '50';
+      const limit = /^[0-9]{1,3}$/.test(v) ? Number(v) : 0;
+      if (limit < 1 || limit > CONNECTION_INFO_MAX) throw new ParamError(`limit must be an integer from 1 to ${CONNECTION_INFO_MAX}`);
+      // Every comet logic knows, at once: each answers its own members, bounded by the deadline of its calls.
+      const comets = await Promise.all(
+        logic.comets().map(async ({ hostname }) => {
+          const comet = opts.comets(hostname);
+          if (comet === undefined) return { comet: hostname, total: 0, connections: [] as ConnectionInfo[], error: 'not reachable from this logic' };
+          try {
+            return { comet: hostname, ...(await comet.roomMembers(room, limit)) };
+          } catch (err) {
+            return { comet: hostname, total: 0, connections: [] as ConnectionInfo[], error: (err as Error).message };
+          }
+        }),
+      );
+      const members = comets.flatMap((c) => c.connections).slice(0, limit);
+      const total = comets.reduce((n, c) => n + c.total, 0);
+      return send(reply, 200, 0, '', {
+        room,
+        total,
+        comets: comets.map((c) => ({ comet: c.comet, total: c.total, ...('error' in c ? { error: c.error } : {}) })),
+        members,
+        history: await recentHistory(logic, room),
+      });
     });
 
     scope.get('/admin/api/lookup', async (req, reply) => {

@@ -64,6 +64,19 @@ export interface DisconnectReply {
   closed: boolean;
 }
 
+export interface RoomMembersReq {
+  room: string;
+  /** At most 100. */
+  limit: number;
+}
+
+export interface RoomMembersReply {
+  /** Up to `limit` of the room's members on this comet, in no particular order. */
+  connections: Connection[];
+  /** All of the room's members on this comet. */
+  total: number;
+}
+
 function createBaseConnectionsReq(): ConnectionsReq {
   return { keys: [] };
 }
@@ -429,6 +442,140 @@ export const DisconnectReply: MessageFns<DisconnectReply> = {
   },
 };
 
+function createBaseRoomMembersReq(): RoomMembersReq {
+  return { room: "", limit: 0 };
+}
+
+export const RoomMembersReq: MessageFns<RoomMembersReq> = {
+  encode(message: RoomMembersReq, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.room !== "") {
+      writer.uint32(10).string(message.room);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomMembersReq {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomMembersReq();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RoomMembersReq>, I>>(base?: I): RoomMembersReq {
+    return RoomMembersReq.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomMembersReq>, I>>(object: I): RoomMembersReq {
+    const message = createBaseRoomMembersReq();
+    message.room = object.room ?? "";
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseRoomMembersReply(): RoomMembersReply {
+  return { connections: [], total: 0 };
+}
+
+export const RoomMembersReply: MessageFns<RoomMembersReply> = {
+  encode(message: RoomMembersReply, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.connections) {
+      Connection.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.total !== 0) {
+      writer.uint32(16).int32(message.total);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomMembersReply {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomMembersReply();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.connections.push(Connection.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create<I extends Exact<DeepPartial<RoomMembersReply>, I>>(base?: I): RoomMembersReply {
+    return RoomMembersReply.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RoomMembersReply>, I>>(object: I): RoomMembersReply {
+    const message = createBaseRoomMembersReply();
+    message.connections = object.connections?.map((e) => Connection.fromPartial(e)) || [];
+    message.total = object.total ?? 0;
+    return message;
+  },
+};
+
 export type AdminService = typeof AdminService;
 export const AdminService = {
   connections: {
@@ -449,11 +596,21 @@ export const AdminService = {
     responseSerialize: (value: DisconnectReply): Buffer => Buffer.from(DisconnectReply.encode(value).finish()),
     responseDeserialize: (value: Buffer): DisconnectReply => DisconnectReply.decode(value),
   },
+  roomMembers: {
+    path: "/tsim.comet.Admin/RoomMembers" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RoomMembersReq): Buffer => Buffer.from(RoomMembersReq.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RoomMembersReq => RoomMembersReq.decode(value),
+    responseSerialize: (value: RoomMembersReply): Buffer => Buffer.from(RoomMembersReply.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RoomMembersReply => RoomMembersReply.decode(value),
+  },
 } as const;
 
 export interface AdminServer extends UntypedServiceImplementation {
   connections: handleUnaryCall<ConnectionsReq, ConnectionsReply>;
   disconnect: handleUnaryCall<DisconnectReq, DisconnectReply>;
+  roomMembers: handleUnaryCall<RoomMembersReq, RoomMembersReply>;
 }
 
 export interface AdminClient extends Client {
@@ -486,6 +643,21 @@ export interface AdminClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DisconnectReply) => void,
+  ): ClientUnaryCall;
+  roomMembers(
+    request: RoomMembersReq,
+    callback: (error: ServiceError | null, response: RoomMembersReply) => void,
+  ): ClientUnaryCall;
+  roomMembers(
+    request: RoomMembersReq,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RoomMembersReply) => void,
+  ): ClientUnaryCall;
+  roomMembers(
+    request: RoomMembersReq,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RoomMembersReply) => void,
   ): ClientUnaryCall;
 }
 
