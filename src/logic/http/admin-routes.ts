@@ -235,10 +235,16 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
       const reserved = reservedOp(op);
       if (reserved !== undefined) throw new ParamError(reserved);
       const body = req.body instanceof Uint8Array ? req.body : new Uint8Array(0);
-      // The push API's own calls: the same checks, counts and queue.
-      if ('key' in who) await logic.pushKeys(op, [who.key], body);
-      else await logic.pushMids(op, [who.mid], body);
-      audit(req, 'push', { ...('key' in who ? { key: who.key } : { mid: String(who.mid) }), operation: op, bytes: body.length });
+      const what = { ...('key' in who ? { key: who.key } : { mid: String(who.mid) }), operation: op, bytes: body.length };
+      try {
+        // The push API's own calls: the same checks, counts and queue.
+        if ('key' in who) await logic.pushKeys(op, [who.key], body);
+        else await logic.pushMids(op, [who.mid], body);
+      } catch (err) {
+        audit(req, 'push', { ...what, error: (err as Error).message });
+        throw err;
+      }
+      audit(req, 'push', what);
       return send(reply, 200, 0, '');
     });
     done();
