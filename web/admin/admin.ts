@@ -70,6 +70,9 @@ function uptime(s: number): string {
   return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
+/** A long key (goim's are UUIDs) shortened for the table; the cell's title holds it whole. */
+const short = (key: string): string => (key.length > 14 ? `${key.slice(0, 13)}…` : key);
+
 function cell(row: HTMLTableRowElement, text: string, cls?: string): HTMLTableCellElement {
   const td = row.insertCell();
   td.textContent = text;
@@ -256,7 +259,7 @@ async function showRoom(room: string): Promise<void> {
     for (const c of r.members) {
       const row = body.insertRow();
       row.dataset.key = c.key;
-      cell(row, c.key, 'key').title = c.key;
+      cell(row, short(c.key), 'key').title = c.key;
       cell(row, c.mid ?? '');
       cell(row, c.comet);
       cell(row, c.remote ?? '');
@@ -297,7 +300,7 @@ async function lookup(query: string): Promise<void> {
     for (const c of connections) {
       const row = body.insertRow();
       row.dataset.key = c.key;
-      cell(row, c.key, 'key').title = c.key;
+      cell(row, short(c.key), 'key').title = c.key;
       cell(row, c.mid ?? '');
       cell(row, c.comet);
       cell(row, c.remote ?? c.details ?? '');
