@@ -2,13 +2,15 @@
 //   tsim-client (the workspace package, its browser entry) → dist/web/tsim-client.js
 //                                     IIFE, global `Tsim`, minified, source map
 //   web/demo.ts → dist/web/demo.js    IIFE (imports tsim-client)
+//   web/admin/admin.ts → dist/web/admin/admin.js   IIFE (imports uPlot), and uPlot's CSS beside it:
+//                                     the operations console, served only behind the admin credential
 // Both resolve `tsim-client` as a web app's bundler would: the package's browser export, built
 // into packages/client/dist/ by `npm run build` before this script runs. The demo is
 // type-checked first (web/tsconfig.json, DOM types only), since the project's tsc does not
 // compile web/. Exits non-zero on any error.
 
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +43,7 @@ const common = {
 };
 
 async function main() {
-  await mkdir(outdir, { recursive: true });
+  await mkdir(join(outdir, 'admin'), { recursive: true });
   await typecheckWeb();
   await Promise.all([
     esbuild.build({
@@ -58,8 +60,16 @@ async function main() {
       outfile: join(outdir, 'demo.js'),
       sourcemap: true,
     }),
+    esbuild.build({
+      ...common,
+      entryPoints: [join(root, 'web', 'admin', 'admin.ts')],
+      outfile: join(outdir, 'admin', 'admin.js'),
+      minify: true,
+      sourcemap: true,
+    }),
+    copyFile(require.resolve('uplot/dist/uPlot.min.css'), join(outdir, 'admin', 'uPlot.min.css')),
   ]);
-  process.stdout.write(`build-client: wrote ${join('dist', 'web')}/tsim-client.js, demo.js\n`);
+  process.stdout.write(`build-client: wrote ${join('dist', 'web')}/tsim-client.js, demo.js, admin/admin.js, admin/uPlot.min.css\n`);
 }
 
 main().catch((err) => {

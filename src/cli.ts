@@ -35,4 +35,25 @@ withConfigOptions(
 
 registerRoleCommands(program);
 
+program
+  .command('status')
+  .description("print the cluster's nodes and totals, from a logic's operations console (docs/operations.md#tsim-status)")
+  .option('--url <url>', "logic's HTTP address", 'http://127.0.0.1:3111')
+  .option('--key <key>', 'an admin key (admin.keys); default: the TSIM_ADMIN_KEY environment variable')
+  .option('--timeout <ms>', 'give up after this long', (v) => Number(v), 5000)
+  .option('--json', 'print the overview as JSON')
+  .action(async (opts: { url: string; key?: string; timeout: number; json?: boolean }) => {
+    const { fetchOverview, formatStatus, StatusError } = await import('./status.js');
+    try {
+      const timeoutMs = Number.isFinite(opts.timeout) && opts.timeout > 0 ? Math.min(opts.timeout, 600_000) : 5000;
+      const key = opts.key ?? (process.env.TSIM_ADMIN_KEY?.trim() || undefined);
+      const o = await fetchOverview({ url: opts.url, key, timeoutMs });
+      process.stdout.write(opts.json ? `${JSON.stringify(o, null, 2)}\n` : formatStatus(o, opts.url));
+    } catch (err) {
+      if (!(err instanceof StatusError)) throw err;
+      console.error(`tsim status: ${err.message}`);
+      process.exitCode = 1;
+    }
+  });
+
 await program.parseAsync(process.argv);

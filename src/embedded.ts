@@ -25,6 +25,15 @@ import { registerLogicHttpMetrics } from './metrics/logic-metrics.js';
 import { createMetricsRegistry, type MetricsRegistry } from './metrics/registry.js';
 import { webRoots } from './package-root.js';
 import type { CometDialer, HistoryStore, InboxStore } from './ports/index.js';
+import { MemoryNodeStats } from './adapters/memory/node-stats.js';
+import { adminAccess, adminStatsInterval } from './config/admin-settings.js';
+import { ClusterView } from './logic/admin/cluster-view.js';
+import { NodeReporter } from './metrics/node-reporter.js';
+import { cometValues, jobValues, logicValues } from './metrics/node-values.js';
+import { packageVersion } from './package-root.js';
+import { showAddress } from './config/listen.js';
+import type { CometAdmin } from './ports/comet-admin.js';
+import { NODE_ROOMS_MAX } from './ports/node-stats.js';
 
 export interface Embedded {
   comet: Comet;
@@ -95,8 +104,47 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
   });
   const metrics = config.metrics.enabled ? createMetricsRegistry({ comet, logic, job, queue, limits }) : undefined;
   const httpLog = log.child({ role: 'http' });
+  // The operations console: node snapshots in memory, the one comet called directly.
+  const statsInterval = adminStatsInterval(config);
+  const nodeStats = new MemoryNodeStats();
+  const view = new ClusterView({ store: nodeStats, intervalMs: statsInterval, log: httpLog });
+  const cometAdmin: CometAdmin = {
+    connectionInfo: (keys) => Promise.resolve(comet.connectionInfo(keys)),
+    disconnect: (key) => Promise.resolve(comet.disconnect(key)),
+    roomMembers: (room, limit) => Promise.resolve(comet.roomMembers(room, limit)),
+  };
+  const admin = {
+    access: adminAccess(config, true, httpLog),
+    view,
+    comets: (server: string) => (server === config.env.host ? cometAdmin : undefined),
+  };
   // Embedded: with api.auth = "auto" a loopback-only API runs without keys.
-  const http = new LogicHttpServer({ ...logicHttpSettings(config, true, httpLog), logic, log: httpLog, webRoots: webRoots(), metrics, limits });
+  const http = new LogicHttpServer({
+    ...logicHttpSettings(config, true, httpLog),
+    logic,
+    log: httpLog,
+    webRoots: webRoots(),
+    metrics,
+    limits,
+    admin,
+  });
+  const reporter = new NodeReporter({
+    store: nodeStats,
+    intervalMs: statsInterval,
+    id: config.env.host,
+    version: packageVersion(),
+    addrs: () => [
+      ...comet.tcpAddresses().map((a) => `tcp ${showAddress(a)}`),
+      ...comet.wsAddresses().map((a) => `ws ${showAddress(a)}`),
+      `http ${showAddress(http.address())}`,
+    ],
+    roles: [
+      { role: 'comet', values: () => cometValues(comet) },
+      { role: 'logic', values: () => logicValues(logic) },
+      { role: 'job', values: () => jobValues(job, queue), rooms: () => job.busiestRooms(NODE_ROOMS_MAX) },
+    ],
+    log: httpLog,
+  });
   if (metrics) registerLogicHttpMetrics(metrics.registry, http);
 
   const started: Array<() => Promise<void>> = [];
@@ -110,6 +158,8 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     await http.listen();
     started.push(() => http.close());
     pruner.start();
+    reporter.start();
+    view.start();
   } catch (err) {
     for (const undo of started.reverse()) await undo().catch(() => {});
     await queue.close().catch(() => {});
@@ -134,6 +184,8 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
       // the comet closes its connections.
       stopping ??= (async () => {
         process.off('SIGHUP', onHup);
+        view.stop();
+        await reporter.stop();
         await http.close();
         await job.stop();
         await history?.close();

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,4 +17,18 @@ export function packageRoot(): string {
 export function webRoots(): string[] {
   const root = packageRoot();
   return [join(root, 'web'), join(root, 'dist', 'web')];
+}
+
+/** Where logic serves the operations console from (/admin/<name>): its own folders, which the demo's file route cannot reach. */
+export function adminRoots(): string[] {
+  const root = packageRoot();
+  return [join(root, 'web', 'admin'), join(root, 'dist', 'web', 'admin')];
+}
+
+let version: string | undefined;
+
+/** tsim's version (package.json), as node snapshots report it. */
+export function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? '';
+  return version;
 }

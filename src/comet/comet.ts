@@ -10,6 +10,7 @@ import { watchFds } from '../fd-probe.js';
 import { fdOvercommit } from '../file-descriptors.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
 import type { InboxSeqs, LogicService, Proto, Registry } from '../ports/index.js';
+import { CONNECTION_INFO_MAX, CONNECTION_ROOMS_MAX, type ConnectionInfo } from '../ports/comet-admin.js';
 import type { Frame } from '../protocol/frame.js';
 import { ClientProtocol } from './client-protocol.js';
 import { clientIp, Connection } from './connection.js';
@@ -183,6 +184,7 @@ function ringSize(n: number): number {
 
 export class Comet {
   private readonly settings: CometSettings;
+  private readonly serverId: string;
   private readonly log: Logger;
   private readonly table = new ConnectionTable();
   private readonly out: Outbound;
@@ -212,6 +214,7 @@ export class Comet {
   constructor(opts: CometOptions) {
     const { serverId, logic, log, protocol, admission, timers } = opts;
     this.settings = opts;
+    this.serverId = serverId;
     const clock = (this.clock = opts.clock ?? systemClock);
     this.log = log;
     this.limitHits = opts.limits;
@@ -490,6 +493,47 @@ export class Comet {
       memorySettles: this.settle?.counts,
       logicCalls: { ...this.calls.gauges(), waited: { ...this.calls.counts.waited }, shed: { ...this.calls.counts.shed } },
     };
+  }
+
+  /** The connections with these keys, for the operations console (at most CONNECTION_INFO_MAX keys are looked at). */
+  connectionInfo(keys: readonly string[]): ConnectionInfo[] {
+    const out: ConnectionInfo[] = [];
+    for (const key of keys.slice(0, CONNECTION_INFO_MAX)) {
+      const c = this.table.byKey.get(key);
+      if (c !== undefined && c.open) out.push(this.describe(c));
+    }
+    return out;
+  }
+
+  /** Up to `limit` (at most CONNECTION_INFO_MAX) of a room's members here, and how many it has here (the operations console). */
+  roomMembers(roomId: string, limit: number): { connections: ConnectionInfo[]; total: number } {
+    const room = this.table.rooms.get(roomId);
+    if (room === undefined) return { connections: [], total: 0 };
+    const n = Math.max(0, Math.min(limit, CONNECTION_INFO_MAX));
+    const members = [...room.members.slice(0, n), ...room.seats.slice(0, Math.max(0, n - room.members.length)).map((s) => s.member)];
+    return { connections: members.map((c) => this.describe(c)), total: room.size };
+  }
+
+  private describe(c: Connection): ConnectionInfo {
+    const rooms = c.seats !== null ? [...c.seats.keys()] : c.room !== null ? [c.room.id] : [];
+    return {
+      key: c.key,
+      mid: String(c.mid),
+      comet: this.serverId,
+      remote: c.remote,
+      rooms: rooms.slice(0, CONNECTION_ROOMS_MAX),
+      since: c.since,
+      transport: c.isWs ? 'websocket' : 'tcp',
+      tls: 'encrypted' in c.socket,
+    };
+  }
+
+  /** Closes the connection with this key (the operations console); false when there is none. */
+  disconnect(key: string): boolean {
+    const c = this.table.byKey.get(key);
+    if (c === undefined || !c.open) return false;
+    c.close('disconnected from the operations console', 'info');
+    return true;
   }
 
   /** Bytes waiting unsent on the connection with this key (diagnostics, tests). */

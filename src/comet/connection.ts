@@ -79,6 +79,9 @@ export class Connection implements Writable, RoomMember {
   /** Opted in to the durable inbox (docs/protocol.md#durable-inbox): where its stream stands; null = goim's bytes. */
   inbox: InboxStream | null = null;
 
+  /** When the socket was accepted, ms since the epoch (the console shows it). */
+  readonly since = Date.now();
+
   private replies: ReplySlot[] | null = null;
 
   constructor(

@@ -74,7 +74,7 @@ export function logicHttpSettings(config: Config, embedded: boolean, log: Logger
 }
 
 /** Whether `httpAddr` only accepts connections from this machine. */
-function loopbackOnly(httpAddr: string): boolean {
+export function loopbackOnly(httpAddr: string): boolean {
   const { host } = parseListen(httpAddr);
   return host !== undefined && isLoopbackHost(host);
 }
@@ -102,12 +102,14 @@ function noKeysError(mode: Config['api']['auth'], httpAddr: string, embedded: bo
 /** api.keys with "@file" keys read; throws on an empty list or a key too short or not usable as a bearer token. */
 export function apiKeyValues(keys: readonly string[]): string[] {
   if (keys.length === 0) throw new ConfigError('api.auth is on but api.keys is empty');
-  return keys.map((value, i) => {
-    const name = `api.keys[${i}]`;
-    // A key file usually ends with a newline that is not part of the key.
-    const key = value.startsWith('@') ? configText(value, name).replace(/\r?\n$/, '') : value;
-    if (key.length < MIN_KEY_LENGTH) throw new ConfigError(`${name}: must be at least ${MIN_KEY_LENGTH} characters`);
-    if (!BEARER_TOKEN.test(key)) throw new ConfigError(`${name}: must be a bearer token (letters, digits and - . _ ~ + / only)`);
-    return key;
-  });
+  return keys.map((value, i) => bearerKey(value, `api.keys[${i}]`));
+}
+
+/** One configured key (api.keys, admin.keys) named `name` in errors: "@file" read; throws when too short or not usable as a bearer token. */
+export function bearerKey(value: string, name: string): string {
+  // A key file usually ends with a newline that is not part of the key.
+  const key = value.startsWith('@') ? configText(value, name).replace(/\r?\n$/, '') : value;
+  if (key.length < MIN_KEY_LENGTH) throw new ConfigError(`${name}: must be at least ${MIN_KEY_LENGTH} characters`);
+  if (!BEARER_TOKEN.test(key)) throw new ConfigError(`${name}: must be a bearer token (letters, digits and - . _ ~ + / only)`);
+  return key;
 }

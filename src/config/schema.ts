@@ -420,6 +420,18 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    /** The operations console on logic (/admin, docs/operations.md#operations-console): its own credential, separate from api.keys. */
+    admin: z
+      .object({
+        /** auto: off only for an embedded server bound to loopback with no keys set, on otherwise (as api.auth). */
+        auth: z.enum(['auto', 'on', 'off']).default('auto'),
+        /** Accepted admin keys (Bearer, or the password of HTTP Basic), each at least 16 characters; "name:key" names its holder in the log. */
+        keys: z.array(z.string()).max(64).default([]),
+        /** How often every role publishes its node snapshot, and logic's console samples them. */
+        statsInterval: duration('1s'),
+      })
+      .strict()
+      .default({}),
     logic: z
       .object({
         /** How often the global room → count map is rebuilt (goim: 10 s). */

@@ -21,7 +21,11 @@ import { metricsAddr } from '../metrics/metrics-addr.js';
 import { metricsServeOptions, serveMetrics } from '../metrics/serve.js';
 import type { CometOps } from '../ports/index.js';
 import { COMET_GRPC_DEFAULT, grpcListen, grpcServerOptions, rpcClientTls } from './grpc-settings.js';
-import { redisRegistry } from './redis.js';
+import { redisNodeStats, redisRegistry } from './redis.js';
+import { adminStatsInterval } from '../config/admin-settings.js';
+import { NodeReporter } from '../metrics/node-reporter.js';
+import { cometValues } from '../metrics/node-values.js';
+import { packageVersion } from '../package-root.js';
 import { Teardown } from './teardown.js';
 
 export interface CometProcessOptions {
@@ -87,7 +91,13 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
       if (!comet) throw new Error(`comet ${serverId}: starting`);
       return comet;
     };
-    const rpc = await serveComet(target, listen, grpcServerOptions(config));
+    // The operations console's calls (tsim.comet.Admin) on the same port.
+    const admin = {
+      connectionInfo: (keys: readonly string[]) => started().connectionInfo(keys),
+      disconnect: (key: string) => started().disconnect(key),
+      roomMembers: (room: string, limit: number) => started().roomMembers(room, limit),
+    };
+    const rpc = await serveComet(target, listen, grpcServerOptions(config), admin);
     teardown.add('closing the gRPC server', () => rpc.close());
     const { host } = parseListen(listen);
     const rpcAddr = `grpc://${advertisedAddr(host, rpc.port)}`;
@@ -115,6 +125,26 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
     }
 
     const grpc = showAddress({ address: host ?? '::', port: rpc.port, family: '' });
+    // The console's node snapshot (docs/operations.md#operations-console).
+    const nodeStats = redisNodeStats(config, log.child({ role: 'node-stats' }));
+    teardown.add('closing the node stats store', () => nodeStats.close());
+    const reporter = new NodeReporter({
+      store: nodeStats,
+      intervalMs: adminStatsInterval(config),
+      id: serverId,
+      version: packageVersion(),
+      addrs: () => [
+        ...c.tcpAddresses().map((a) => `tcp ${showAddress(a)}`),
+        ...c.wsAddresses().map((a) => `ws ${showAddress(a)}`),
+        `grpc ${rpcAddr}`,
+        ...(metrics ? [`metrics ${metrics}`] : []),
+      ],
+      roles: [{ role: 'comet', values: () => cometValues(c) }],
+      log,
+    });
+    // Stopped first (teardown runs in reverse): the console sees the comet go at once.
+    teardown.add('stopping the node snapshots', () => reporter.stop());
+    reporter.start();
     return {
       comet: c,
       addresses: () => ({

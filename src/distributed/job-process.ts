@@ -18,7 +18,12 @@ import { metricsServeOptions, serveMetrics } from '../metrics/serve.js';
 import { showAddress } from '../config/listen.js';
 import { rpcClientTls } from './grpc-settings.js';
 import { natsPushQueue } from './nats.js';
-import { redisLeaseStore, redisRegistry } from './redis.js';
+import { redisLeaseStore, redisNodeStats, redisRegistry } from './redis.js';
+import { adminStatsInterval } from '../config/admin-settings.js';
+import { NodeReporter } from '../metrics/node-reporter.js';
+import { jobValues } from '../metrics/node-values.js';
+import { packageVersion } from '../package-root.js';
+import { NODE_ROOMS_MAX } from '../ports/node-stats.js';
 import { Teardown } from './teardown.js';
 
 export interface JobProcess {
@@ -64,6 +69,20 @@ export async function startJobProcess(config: Config, log: Logger, historyStore?
     }
     teardown.add('stopping the job', () => job.stop());
     await job.start();
+    // The console's node snapshot. Jobs do not register and may share env.host: the pid tells them apart.
+    const nodeStats = redisNodeStats(config, log.child({ role: 'node-stats' }));
+    teardown.add('closing the node stats store', () => nodeStats.close());
+    const reporter = new NodeReporter({
+      store: nodeStats,
+      intervalMs: adminStatsInterval(config),
+      id: `${config.env.host}:${process.pid}`,
+      version: packageVersion(),
+      addrs: () => (metrics ? [`metrics ${metrics}`] : []),
+      roles: [{ role: 'job', values: () => jobValues(job, queue), rooms: () => job.busiestRooms(NODE_ROOMS_MAX) }],
+      log,
+    });
+    teardown.add('stopping the node snapshots', () => reporter.stop());
+    reporter.start();
     return { job, owner: queue.owner, metrics, stop: () => teardown.run() };
   } catch (err) {
     await teardown.run().catch(() => {});

@@ -25,9 +25,15 @@ import { registerLogicHttpMetrics } from '../metrics/logic-metrics.js';
 import { createMetricsRegistry } from '../metrics/registry.js';
 import { webRoots } from '../package-root.js';
 import { AppId, type HistoryStore, type InboxStore } from '../ports/index.js';
-import { grpcListen, grpcServerOptions } from './grpc-settings.js';
+import { grpcListen, grpcServerOptions, rpcClientTls } from './grpc-settings.js';
+import { GrpcCometAdminDialer } from '../adapters/grpc/comet-admin-client.js';
 import { natsPushQueue } from './nats.js';
-import { redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
+import { redisNodeStats, redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
+import { adminAccess, adminStatsInterval } from '../config/admin-settings.js';
+import { ClusterView } from '../logic/admin/cluster-view.js';
+import { NodeReporter } from '../metrics/node-reporter.js';
+import { logicValues } from '../metrics/node-values.js';
+import { packageVersion } from '../package-root.js';
 import { Teardown } from './teardown.js';
 import { systemClock } from '../lib/clock.js';
 import { MemorySettle } from '../lib/memory-settle.js';
@@ -136,6 +142,14 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
     if (metrics) teardown.add('stopping metrics sampling', async () => metrics.close());
     // Not embedded: with api.auth = "auto" a distributed logic requires API keys.
     const httpLog = log.child({ role: 'http' });
+    // The operations console: every node's snapshot from Redis; comets called over
+    // tsim.comet.Admin for connection details and disconnects.
+    const statsInterval = adminStatsInterval(config);
+    const cometAdmin = new GrpcCometAdminDialer(() => logic.comets(), { timeoutMs: config.rpcClient.timeout, tls: rpcClientTls(config) });
+    teardown.add('closing the console comet channels', async () => cometAdmin.close());
+    const nodeStats = redisNodeStats(config, log.child({ role: 'node-stats' }));
+    teardown.add('closing the node stats store', () => nodeStats.close());
+    const view = new ClusterView({ store: nodeStats, intervalMs: statsInterval, log: httpLog });
     const http = new LogicHttpServer({
       ...logicHttpSettings(config, false, httpLog),
       logic,
@@ -143,12 +157,26 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
       webRoots: webRoots(),
       metrics,
       limits: metrics?.limits,
+      admin: { access: adminAccess(config, false, httpLog), view, comets: cometAdmin.dial },
     });
     if (metrics) registerLogicHttpMetrics(metrics.registry, http);
     teardown.add('closing the HTTP server', () => http.close());
     await http.listen();
 
     const grpc = showAddress({ address: host ?? '::', port: rpc.port, family: '' });
+    const reporter = new NodeReporter({
+      store: nodeStats,
+      intervalMs: statsInterval,
+      id: config.env.host,
+      version: packageVersion(),
+      addrs: () => [`http ${showAddress(http.address())}`, `grpc grpc://${dialAddr}`],
+      roles: [{ role: 'logic', values: () => logicValues(logic) }],
+      log,
+    });
+    teardown.add('stopping the node snapshots', () => reporter.stop());
+    reporter.start();
+    view.start();
+    teardown.add('stopping the console sampling', async () => view.stop());
     return {
       logic,
       addresses: () => ({ http: showAddress(http.address()), grpc, rpcAddr: `grpc://${dialAddr}` }),

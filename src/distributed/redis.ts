@@ -3,6 +3,7 @@
 // (docs/configuration.md). Each adapter built here owns its client and closes it on close().
 import { createRedis } from '../adapters/redis/connection.js';
 import { RedisLeaseStore } from '../adapters/redis/lease-store.js';
+import { RedisNodeStats } from '../adapters/redis/node-stats.js';
 import { RedisRegistry } from '../adapters/redis/registry.js';
 import { RedisSendGuard } from '../adapters/redis/send-guard.js';
 import { RedisSessionStore } from '../adapters/redis/session-store.js';
@@ -48,4 +49,9 @@ export function redisLeaseStore(config: Config, log: Logger): RedisLeaseStore {
 /** Danmaku slow mode and nonces, shared by every logic (docs/history.md#limits). */
 export function redisSendGuard(config: Config, log: Logger): RedisSendGuard {
   return new RedisSendGuard(client(config, log, 'tsim-send-guard'), { ownsClient: true });
+}
+
+/** Node snapshots for the operations console (docs/operations.md#operations-console). */
+export function redisNodeStats(config: Config, log: Logger): RedisNodeStats {
+  return new RedisNodeStats(client(config, log, 'tsim-node-stats'), { ownsClient: true });
 }

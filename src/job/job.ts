@@ -50,6 +50,7 @@ import { HistoryWriter } from './history-writer.js';
 import { pushProto } from './push-frame.js';
 import { RoomSequencer } from './room-sequencer.js';
 import { RoomTable } from './room-table.js';
+import { RoomRates } from './room-rates.js';
 import { roomTypeOf } from '../protocol/room-key.js';
 
 /** The [job] settings the job uses (docs/configuration.md); times in ms. */
@@ -200,6 +201,7 @@ export class Job {
   private readonly table: CometTable;
   private readonly roomTable: RoomTable;
   private readonly admission: Admission;
+  private readonly roomRates = new RoomRates();
   private readonly counters: JobStats = {
     push: 0,
     pushUnknownServer: 0,
@@ -393,6 +395,11 @@ export class Job {
     };
   }
 
+  /** The busiest rooms since the last call, by messages per second (the operations console). */
+  busiestRooms(k: number): { room: string; perSecond: number }[] {
+    return this.roomRates.take(k);
+  }
+
   load(): JobLoad {
     const health = this.table.health();
     return {
@@ -430,6 +437,7 @@ export class Job {
         return this.push(msg);
       case PushType.ROOM: {
         this.counters.roomMessages++;
+        this.roomRates.count(msg.room);
         // A room key no store can hold (NUL: PostgreSQL text refuses it) is not numbered.
         if (this.history !== null && this.history.types.has(roomTypeOf(msg.room)) && !msg.room.includes('\0'))
           return this.history.sequencer.offer(msg);

@@ -471,6 +471,28 @@ export class Logic implements LogicService {
     return this.online.top(type, limit);
   }
 
+  /** The largest rooms of every type by their full keys ("live://1000"), at most `limit` (the operations console). */
+  roomsTop(limit: number): { room: string; count: number }[] {
+    return this.online.topKeys(limit);
+  }
+
+  /**
+   * Where the connections of user `mid` (or the one connection `key`) are routed, as the session
+   * store holds it: key → comet server id, at most `max` keys (the operations console).
+   */
+  async routesOf(who: { mid: bigint } | { key: string }, max: number): Promise<{ key: string; server: string }[]> {
+    if ('key' in who) {
+      const [server] = await this.store.serversByKeys([who.key]);
+      return server ? [{ key: who.key, server }] : [];
+    }
+    const out: { key: string; server: string }[] = [];
+    for (const [key, server] of await this.store.keysByMids([who.mid])) {
+      if (out.length >= max) break;
+      out.push({ key, server });
+    }
+    return out;
+  }
+
   /** The count of each requested room of `type` (0 when unknown), each room once. */
   onlineRooms(type: string, rooms: readonly string[]): Map<string, number> {
     return this.online.rooms(type, rooms);

@@ -72,6 +72,21 @@ export class OnlineRooms {
     return tops.length > limit ? tops.slice(0, Math.max(0, limit)) : tops;
   }
 
+  /** Rooms of every type by their full keys, largest first, at most `limit`. */
+  topKeys(limit: number): { room: string; count: number }[] {
+    const top: { room: string; count: number }[] = [];
+    if (limit < 1) return top;
+    for (const [room, count] of this.counts) {
+      // A bounded insertion: the map may hold a million rooms, the answer a hundred.
+      if (top.length === limit && count <= top[limit - 1].count) continue;
+      let i = top.length;
+      while (i > 0 && top[i - 1].count < count) i--;
+      top.splice(i, 0, { room, count });
+      if (top.length > limit) top.pop();
+    }
+    return top;
+  }
+
   /** Count of each requested room of `type` (0 when unknown), each room once. */
   rooms(type: string, rooms: readonly string[]): Map<string, number> {
     const out = new Map<string, number>();

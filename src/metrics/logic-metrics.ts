@@ -105,13 +105,24 @@ export function registerLogicMetrics(registry: Registry, logic: LogicMetricsSour
   });
 }
 
-/** API-key refusals of logic's HTTP server, when it counts them (`apiAuthStats()`). */
+/** API-key and admin-key refusals of logic's HTTP server, when it counts them (`apiAuthStats()`, `adminAuthStats()`). */
 export function registerLogicHttpMetrics(registry: Registry, http: object): void {
   lazyCounter(registry, {
     name: 'tsim_logic_api_rejected_total',
     help: 'HTTP API requests refused for a missing or invalid API key.',
     read: () => {
       const f = (http as { apiAuthStats?: unknown }).apiAuthStats;
+      if (typeof f !== 'function') return 0;
+      const s: unknown = f.call(http);
+      const n = typeof s === 'object' && s !== null ? (s as { rejected?: unknown }).rejected : undefined;
+      return typeof n === 'number' ? n : 0;
+    },
+  });
+  lazyCounter(registry, {
+    name: 'tsim_logic_admin_rejected_total',
+    help: 'Operations console requests refused for a missing or invalid admin key, or (actions) for their origin.',
+    read: () => {
+      const f = (http as { adminAuthStats?: unknown }).adminAuthStats;
       if (typeof f !== 'function') return 0;
       const s: unknown = f.call(http);
       const n = typeof s === 'object' && s !== null ? (s as { rejected?: unknown }).rejected : undefined;

@@ -63,10 +63,13 @@ export async function serveService(
   implementation: UntypedServiceImplementation,
   addr: string,
   opts: RpcServerOptions = {},
+  /** More services on the same server (tsim's own beside goim's). */
+  also: readonly { service: ServiceDefinition; implementation: UntypedServiceImplementation }[] = [],
 ): Promise<RunningServer> {
   const { host, port: wanted } = parseListen(addr);
   const server = new Server(serverOptions(opts));
   server.addService(service, implementation);
+  for (const s of also) server.addService(s.service, s.implementation);
   const creds = serverCredentials(opts);
   const bind = (target: string) =>
     new Promise<number>((resolve, reject) => server.bindAsync(target, creds, (err, port) => (err ? reject(err) : resolve(port))));

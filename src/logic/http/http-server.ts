@@ -20,6 +20,12 @@ import { registerHistoryRoutes } from './history-routes.js';
 import { registerInboxRoutes } from './inbox-routes.js';
 import { GOIM_ROUTES, registerGoimRoutes } from './routes.js';
 import { StaticFiles } from './static-files.js';
+import type { AdminAccess } from '../../config/admin-settings.js';
+import { adminRoots } from '../../package-root.js';
+import type { CometAdminDialer } from '../../ports/comet-admin.js';
+import type { ClusterView } from '../admin/cluster-view.js';
+import type { AdminAuthStats } from './admin-auth.js';
+import { registerAdminRoutes } from './admin-routes.js';
 
 /** What the HTTP API takes from the configuration (`httpServer`, `api`, `metrics`), resolved by the wiring; durations in ms. */
 export interface LogicHttpSettings {
@@ -60,6 +66,12 @@ export interface LogicHttpServerOptions extends LogicHttpSettings {
    * site, and running out of file descriptors.
    */
   limits?: LimitHits;
+  /** The operations console (/admin); not served when absent or its access is "disabled". */
+  admin?: {
+    access: AdminAccess;
+    view: ClusterView;
+    comets: CometAdminDialer;
+  };
 }
 
 const NOT_FOUND = '404 page not found';
@@ -98,6 +110,7 @@ export class LogicHttpServer {
   private readonly addr: string;
   private readonly log: Logger;
   private readonly apiAuth: ApiAuthStats;
+  private readonly adminAuth: AdminAuthStats = { rejected: 0 };
   private readonly hits: LimitHits | undefined;
   private closing: Promise<void> | undefined;
   private releaseFds: (() => void) | undefined;
@@ -179,6 +192,23 @@ export class LogicHttpServer {
     registerGoimRoutes(app, opts.logic);
     registerHistoryRoutes(app, opts.logic, opts.log, { publicPages: opts.api.publicHistory === true, pageBytes: opts.historyPageBytes });
     registerInboxRoutes(app, opts.logic, opts.log, { pageBytes: opts.historyPageBytes });
+    const admin = opts.admin;
+    if (admin !== undefined && admin.access.mode !== 'disabled') {
+      registerAdminRoutes(app, {
+        access: admin.access,
+        allowedHosts: opts.api.allowedHosts,
+        allowedOrigins: opts.api.allowedOrigins,
+        logic: opts.logic,
+        view: admin.view,
+        comets: admin.comets,
+        roots: adminRoots(),
+        log: opts.log,
+        stats: this.adminAuth,
+      });
+      opts.log.info(`logic http: operations console on /admin (${admin.access.mode === 'keys' ? 'admin keys required' : 'no admin key: loopback'})`);
+    } else if (admin !== undefined && admin.access.mode === 'disabled') {
+      opts.log.info(`logic http: operations console off (${admin.access.why}): set admin.keys to serve /admin`);
+    }
 
     // Prometheus scrapes (beyond goim): an exact route, so neither the file route nor the 404 rules see it.
     const metrics = opts.metrics && sharedRender(opts.metrics, opts.metricsRenderInterval);
@@ -253,6 +283,11 @@ export class LogicHttpServer {
   /** Whether API keys are required, and how many requests were refused (for metrics). */
   apiAuthStats(): ApiAuthStats {
     return { ...this.apiAuth };
+  }
+
+  /** Console requests refused for a missing or invalid admin key, or their origin. */
+  adminAuthStats(): AdminAuthStats {
+    return { ...this.adminAuth };
   }
 
   address(): AddressInfo {

@@ -53,7 +53,7 @@ function pushFailed(reply: FastifyReply, err: unknown): void {
 }
 
 /** Ops the client protocol gives a meaning of tsim's (docs/protocol.md#operations): a push with one would be misread by some clients. */
-function reservedOp(op: number): string | undefined {
+export function reservedOp(op: number): string | undefined {
   // Ops 19-23 join rooms; a push with op 23 would read as a multi-room envelope.
   if (op >= Op.Join && op <= Op.RoomMessage) return `operation ${op} is reserved for joining rooms (docs/protocol.md#several-rooms)`;
   if (op >= FIRST_INBOX_OP && op <= LAST_INBOX_OP)
