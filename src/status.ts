@@ -26,20 +26,23 @@ export async function fetchOverview(opts: StatusOptions): Promise<Overview> {
   }
   const url = new URL('/admin/api/overview', base);
   let res: Response;
+  let text: string;
+  // One deadline for the answer and its body; the body is read only up to MAX_ANSWER_BYTES.
+  const signal = AbortSignal.timeout(opts.timeoutMs);
   try {
     res = await fetch(url, {
       headers: opts.key === undefined ? {} : { authorization: `Bearer ${opts.key}` },
-      signal: AbortSignal.timeout(opts.timeoutMs),
+      signal,
       redirect: 'error',
     });
+    text = await boundedText(res, base.origin);
   } catch (err) {
+    if (err instanceof StatusError) throw err;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why =
       (err as Error).name === 'TimeoutError' ? `no answer within ${opts.timeoutMs} ms` : (cause?.code ?? cause?.message ?? (err as Error).message);
     throw new StatusError(`cannot reach logic at ${base.origin}: ${why}`);
   }
-  const text = await res.text();
-  if (text.length > MAX_ANSWER_BYTES) throw new StatusError(`logic at ${base.origin} answered more than ${MAX_ANSWER_BYTES} bytes`);
   if (res.status === 401) {
     throw new StatusError(
       `logic at ${base.origin} refused the admin key (401): ${opts.key === undefined ? 'give one with --key or TSIM_ADMIN_KEY' : 'it is not one of its admin.keys'}`,
@@ -54,9 +57,54 @@ export async function fetchOverview(opts: StatusOptions): Promise<Overview> {
     throw new StatusError(`logic at ${base.origin} answered HTTP ${res.status} with something that is not JSON`);
   }
   if (res.status !== 200 || body.code !== 0 || body.data === undefined) {
-    throw new StatusError(`logic at ${base.origin} answered HTTP ${res.status}: ${body.message ?? ''}`);
+    throw new StatusError(`logic at ${base.origin} answered HTTP ${res.status}: ${plain(String(body.message ?? ''))}`);
   }
+  if (!isOverview(body.data)) throw new StatusError(`logic at ${base.origin} answered an overview of another shape (a different tsim version?)`);
   return body.data;
+}
+
+/** The body as text, refused past MAX_ANSWER_BYTES without reading the rest. */
+async function boundedText(res: Response, origin: string): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > MAX_ANSWER_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw new StatusError(`logic at ${origin} answered more than ${MAX_ANSWER_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function isOverview(v: unknown): v is Overview {
+  const o = v as Partial<Overview> | null;
+  if (typeof o !== 'object' || o === null || typeof o.totals !== 'object' || o.totals === null || !Array.isArray(o.nodes)) return false;
+  return o.nodes.every(
+    (n: Partial<NodeView> | null) =>
+      typeof n === 'object' &&
+      n !== null &&
+      typeof n.role === 'string' &&
+      typeof n.id === 'string' &&
+      typeof n.version === 'string' &&
+      typeof n.health === 'string' &&
+      typeof n.uptimeS === 'number' &&
+      Array.isArray(n.addrs) &&
+      typeof n.values === 'object' &&
+      n.values !== null &&
+      typeof n.rates === 'object' &&
+      n.rates !== null,
+  );
+}
+
+/** Text from the snapshot store, safe for a terminal: control characters (escape sequences) shown as "?". */
+function plain(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
 function messageOf(text: string): string {
@@ -67,9 +115,10 @@ function messageOf(text: string): string {
   }
 }
 
-const num = (n: number | undefined, digits = 0): string => (n === undefined ? '-' : n.toFixed(digits));
+const num = (n: number | undefined, digits = 0): string => (typeof n !== 'number' || !Number.isFinite(n) ? '-' : n.toFixed(digits));
 
 function uptime(s: number): string {
+  if (!Number.isFinite(s)) return '-';
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
   if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
@@ -104,7 +153,11 @@ export function formatStatus(o: Overview, url: string): string {
   ];
   const rows = [['ROLE', 'ID', 'VERSION', 'UPTIME', 'HEALTH', 'LOAD', 'LOOP P99', 'ADDRESSES']];
   for (const n of o.nodes) {
-    rows.push([n.role, n.id, n.version, uptime(n.uptimeS), n.health, load(n), `${num(n.values.event_loop_p99_ms, 1)} ms`, n.addrs.join(', ')]);
+    rows.push(
+      [n.role, n.id, n.version, uptime(n.uptimeS), n.health, load(n), `${num(n.values.event_loop_p99_ms, 1)} ms`, n.addrs.map(String).join(', ')].map(
+        plain,
+      ),
+    );
   }
   const count = (role: string): number => o.nodes.filter((n) => n.role === role).length;
   return [

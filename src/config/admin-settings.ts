@@ -3,7 +3,7 @@
 // and the node snapshot interval every role uses.
 import type { Logger } from '../log.js';
 import { ConfigError } from './load.js';
-import { bearerKey, loopbackOnly } from './logic-settings.js';
+import { apiAuthRequired, bearerKey, loopbackOnly } from './logic-settings.js';
 import type { Config } from './schema.js';
 
 /** A holder name in "name:key": short, plain, so it can go into log lines as is. */
@@ -50,15 +50,18 @@ function adminKeys(keys: readonly string[]): AdminKey[] {
  * under admin.auth = "auto" (and only on a loopback httpServer.addr).
  */
 export function adminAccess(config: Config, embedded: boolean, log: Logger): AdminAccess {
-  const { admin, httpServer } = config;
+  const { admin, httpServer, api } = config;
   const loopback = loopbackOnly(httpServer.addr);
-  if (admin.auth === 'off' || (admin.auth === 'auto' && admin.keys.length === 0 && embedded && loopback)) {
+  // Keyless under "auto" only where the push API is keyless too: the console pushes and disconnects,
+  // so it must never be the open door beside an API that takes keys.
+  const apiOpen = !apiAuthRequired(api.auth, httpServer.addr, embedded, api.keys.length);
+  if (admin.auth === 'off' || (admin.auth === 'auto' && admin.keys.length === 0 && embedded && loopback && apiOpen)) {
     if (!loopback)
       log.warn(`logic http: admin.auth is off and logic listens on ${httpServer.addr}: whoever reaches it can use the operations console`);
     return { mode: 'open' };
   }
   if (admin.keys.length > 0) return { mode: 'keys', keys: adminKeys(admin.keys) };
   if (admin.auth === 'on') throw new ConfigError('admin.auth is on but admin.keys is empty');
-  const why = embedded ? `httpServer.addr "${httpServer.addr}" is not loopback` : 'logic runs distributed';
+  const why = !embedded ? 'logic runs distributed' : !loopback ? `httpServer.addr "${httpServer.addr}" is not loopback` : 'the push API takes keys';
   return { mode: 'disabled', why: `no admin.keys while ${why}` };
 }

@@ -3,6 +3,7 @@
 // with exit code 1 for a wrong or missing key and for a logic that is not there.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -97,5 +98,51 @@ describe('tsim status', () => {
     const bad = await status(['--url', 'not a url']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /is not a URL/);
+  });
+
+  it('a logic that stalls mid-answer, answers another shape, or sends escape codes: one line, exit 1, nothing raw on the terminal', async () => {
+    let mode = 'stall';
+    const srv = createHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (mode === 'stall')
+        res.write('{"code":0,'); // and never ends
+      else if (mode === 'shape') res.end('{"code":0,"message":"","data":{}}');
+      else
+        res.end(
+          JSON.stringify({
+            code: 0,
+            message: '',
+            data: {
+              at: 0,
+              intervalMs: 1000,
+              totals: {},
+              series: {},
+              seriesOf: 'cluster',
+              nodes: [
+                { role: 'comet', id: 'evil\u001b[2J', version: '1', startedAt: 0, uptimeS: 5, addrs: ['x'], health: 'ok', values: {}, rates: {} },
+              ],
+            },
+          }),
+        );
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const at = `http://127.0.0.1:${(srv.address() as { port: number }).port}`;
+    try {
+      const stalled = await status(['--url', at, '--timeout', '500']);
+      assert.equal(stalled.code, 1);
+      assert.equal(stalled.stderr, `tsim status: cannot reach logic at ${at}: no answer within 500 ms\n`);
+      mode = 'shape';
+      const shape = await status(['--url', at]);
+      assert.equal(shape.code, 1);
+      assert.match(shape.stderr, /^tsim status: logic at .* answered an overview of another shape/);
+      mode = 'escape';
+      const esc = await status(['--url', at]);
+      assert.equal(esc.code, 0, esc.stderr);
+      assert.ok(!esc.stdout.includes('\u001b'), 'no escape code printed');
+      assert.match(esc.stdout, /evil\?\[2J/);
+    } finally {
+      srv.closeAllConnections();
+      await new Promise((r) => srv.close(r));
+    }
   });
 });

@@ -168,6 +168,8 @@ describe('operations console API (admin keys)', () => {
     // A node's own series.
     const node = (await call('/admin/api/overview?node=comet/console-comet', { headers: bearer(ADMIN_KEY) })).json.data as Overview;
     assert.equal(node.seriesOf, 'comet/console-comet');
+    assert.equal(node.totals.connections, o.totals.connections, "the cluster's totals, whichever node's series");
+    assert.equal((await call('/admin/api/overview?node=comet/gone', { headers: bearer(ADMIN_KEY) })).status, 404);
     assert.equal((await call('/admin/api/overview?node=bogus', { headers: bearer(ADMIN_KEY) })).status, 400);
     // The room is among the busiest.
     await eventually(async () => {
@@ -282,6 +284,35 @@ describe('operations console API (admin keys)', () => {
     assert.equal(own.status, 404);
   });
 
+  it('a client whose key has spaces, non-ASCII or 1,000 bytes is found and disconnected too', async () => {
+    for (const key of ['a key with spaces', 'ключ/世界', 'k'.repeat(1000)]) {
+      const c = await GoimTestClient.tcp(tcpPort);
+      clients.push(c);
+      await c.auth({ mid: 4242, key, room_id: 'live://odd', accepts: [1000] });
+      const q = `key=${encodeURIComponent(key)}`;
+      assert.equal(((await call(`/admin/api/lookup?${q}`, { headers: bearer(ADMIN_KEY) })).json.data as Lookup).connections[0]?.key, key);
+      const kicked = await call(`/admin/api/disconnect?${q}`, { method: 'POST', headers: bearer(ADMIN_KEY) });
+      assert.equal(kicked.status, 200, key.slice(0, 20));
+      await c.closed;
+    }
+  });
+
+  it('takes actions from an origin listed in httpServer.allowedOrigins (a proxy that rewrites Host)', async () => {
+    const proxied = await startEmbedded(
+      config({ admin: { keys: [ADMIN_KEY] }, httpServer: { addr: '127.0.0.1:0', allowedOrigins: ['https://ops.example.com'] } }),
+      silentLogger,
+    );
+    try {
+      const url = `http://127.0.0.1:${proxied.addresses().http.port}/admin/api/disconnect?key=nobody`;
+      const listed = await fetch(url, { method: 'POST', headers: { ...basic(ADMIN_KEY), origin: 'https://ops.example.com' } });
+      assert.equal(listed.status, 404, 'passed the origin check (no such key)');
+      const other = await fetch(url, { method: 'POST', headers: { ...basic(ADMIN_KEY), origin: 'https://evil.example.com' } });
+      assert.equal(other.status, 403);
+    } finally {
+      await proxied.stop();
+    }
+  });
+
   it('answers bad input with 400 and its reason', async () => {
     const h = { headers: bearer(ADMIN_KEY) };
     const cases: [string, RegExp][] = [
@@ -289,7 +320,7 @@ describe('operations console API (admin keys)', () => {
       ['/admin/api/lookup?mid=1&key=a', /either mid or key/],
       ['/admin/api/lookup?mid=abc', /int64/],
       ['/admin/api/lookup?mid=99999999999999999999', /int64/],
-      [`/admin/api/lookup?key=${'k'.repeat(129)}`, /128/],
+      ['/admin/api/lookup?key=', /1 to 16384 bytes/],
       ['/admin/api/rooms?limit=0', /limit/],
       ['/admin/api/rooms?limit=1000', /limit/],
     ];
@@ -329,6 +360,31 @@ describe('operations console API (embedded on loopback, no admin key)', () => {
     const r = await fetch(`${base}/admin/api/disconnect?key=x`, { method: 'POST', headers: { origin: 'http://evil.example' } });
     assert.equal(r.status, 403);
     assert.equal((await fetch(`${base}/admin/api/disconnect?key=x`, { method: 'POST', headers: { origin: base } })).status, 404);
+  });
+
+  it('sends the page so that no other page can frame it', async () => {
+    const res = await fetch(`${base}/admin`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+  });
+});
+
+describe('operations console API: an embedded logic on loopback whose push API takes keys', () => {
+  it('does not serve the console without admin keys: the push API is not opened through it', async () => {
+    const tsim = await startEmbedded(config({ api: { keys: [API_KEY] } }), silentLogger);
+    try {
+      const base = `http://127.0.0.1:${tsim.addresses().http.port}`;
+      assert.equal((await fetch(`${base}/goim/push/mids?operation=1000&mids=1`, { method: 'POST', body: 'x' })).status, 401);
+      assert.equal(
+        (await fetch(`${base}/admin/api/push?mid=1&operation=1000`, { method: 'POST', body: 'x', headers: { origin: base } })).status,
+        404,
+      );
+      assert.equal((await fetch(`${base}/admin/api/overview`)).status, 404);
+    } finally {
+      await tsim.stop();
+    }
   });
 });
 
@@ -374,6 +430,12 @@ describe('admin access from the configuration', () => {
     assert.equal(adminAccess(config(), true, silentLogger).mode, 'open');
     assert.deepEqual(adminAccess(config(), false, silentLogger), { mode: 'disabled', why: 'no admin.keys while logic runs distributed' });
     assert.equal(adminAccess(config({ httpServer: { addr: ':0' } }), true, silentLogger).mode, 'disabled');
+    // Never open beside a push API that takes keys.
+    assert.deepEqual(adminAccess(config({ api: { keys: [API_KEY] } }), true, silentLogger), {
+      mode: 'disabled',
+      why: 'no admin.keys while the push API takes keys',
+    });
+    assert.equal(adminAccess(config({ api: { auth: 'on', keys: [API_KEY] } }), true, silentLogger).mode, 'disabled');
     assert.throws(() => adminAccess(config({ admin: { auth: 'on' } }), true, silentLogger), /admin.auth is on but admin.keys is empty/);
     assert.equal(adminAccess(config({ admin: { auth: 'off' } }), false, silentLogger).mode, 'open');
     assert.deepEqual(adminAccess(config({ admin: { keys: [ADMIN_KEY, `bob:${ADMIN_KEY}x`] } }), false, silentLogger), {

@@ -179,7 +179,8 @@ function showOverview(o: Overview): void {
     names.add(`${n.role}/${n.id}`);
   }
   $('node-count').textContent = `${o.nodes.length}`;
-  // The chart selector offers the nodes seen now, keeping the choice.
+  // The chart selector offers the nodes seen now (the cluster first), keeping the choice while it lasts.
+  for (const op of [...select.options]) if (op.value !== '' && !names.has(op.value)) op.remove();
   const have = new Set([...select.options].map((op) => op.value));
   for (const n of names) if (!have.has(n)) select.add(new Option(n, n));
   const state = $('state');

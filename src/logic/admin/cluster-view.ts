@@ -44,12 +44,19 @@ class Ring {
 /** Rates are taken over up to this many intervals: per-interval counts of batched deliveries jump between 0 and bursts. */
 const RATE_WINDOW = 5;
 
+/** The overview was asked for a node the cluster does not hold (left, or never there). */
+export class UnknownNodeError extends Error {
+  override name = 'UnknownNodeError';
+}
+
 interface NodeState {
   snapshot: NodeSnapshot;
   /** Earlier snapshots, oldest first, at most RATE_WINDOW: rates run from the oldest. */
   previous: NodeSnapshot[];
   rates: Record<string, number>;
   ring: Ring;
+  /** When this logic last saw the snapshot change (its own clock: the node's may differ). */
+  changedAt: number;
 }
 
 export interface NodeView {
@@ -151,9 +158,10 @@ export class ClusterView {
       seen.add(name);
       let state = this.nodes.get(name);
       if (state === undefined) {
-        state = { snapshot: s, previous: [], rates: {}, ring: new Ring(this.keep) };
+        state = { snapshot: s, previous: [], rates: {}, ring: new Ring(this.keep), changedAt: now };
         this.nodes.set(name, state);
       } else if (s.at !== state.snapshot.at) {
+        state.changedAt = now;
         // A restart (counters went back) starts the window again.
         if (COUNTERS.some((c) => (s.values[c] ?? 0) < (state!.snapshot.values[c] ?? 0))) state.previous = [];
         state.previous.push(state.snapshot);
@@ -189,8 +197,9 @@ export class ClusterView {
     const now = Date.now();
     const nodes: NodeView[] = [];
     const totals: Record<string, number> = {};
-    for (const { snapshot: s, rates } of this.nodes.values()) {
-      const stale = now - s.at > this.opts.intervalMs * 2;
+    for (const { snapshot: s, rates, changedAt } of this.nodes.values()) {
+      // Judged on this logic's clock: a node whose clock is behind is not stale for that.
+      const stale = now - changedAt > this.opts.intervalMs * 2 + (this.lastAt === 0 ? 0 : now - this.lastAt);
       nodes.push({
         role: s.role,
         id: s.id,
@@ -205,9 +214,11 @@ export class ClusterView {
       for (const c of COUNTERS) totals[c] = (totals[c] ?? 0) + (s.values[c] ?? 0);
     }
     nodes.sort((a, b) => (a.role === b.role ? a.id.localeCompare(b.id) : a.role.localeCompare(b.role)));
+    // The totals are the cluster's whichever node's series is asked for.
+    Object.assign(totals, this.cluster.all().at(-1)?.values ?? {});
     const ring = node === undefined ? this.cluster : this.nodes.get(node)?.ring;
-    const points = ring?.all() ?? [];
-    Object.assign(totals, points.at(-1)?.values ?? {});
+    if (ring === undefined) throw new UnknownNodeError(`no node ${node} in the cluster now`);
+    const points = ring.all();
     const series: Record<string, number[]> = { t: points.map((p) => p.at / 1000) };
     for (const name of SERIES) series[name] = points.map((p) => p.values[name] ?? 0);
     return {
@@ -216,7 +227,7 @@ export class ClusterView {
       totals,
       nodes,
       series,
-      seriesOf: ring === undefined || node === undefined ? 'cluster' : node,
+      seriesOf: node ?? 'cluster',
     };
   }
 }

@@ -58,11 +58,13 @@ class AdminKeys {
  * as cross-site, or undefined: a state-changing request needs the console's own Origin (or,
  * without one, no Sec-Fetch-Site saying another site sent it).
  */
-function foreignOrigin(req: FastifyRequest): string | undefined {
+function foreignOrigin(req: FastifyRequest, allowedOrigins: ReadonlySet<string>): string | undefined {
   const { origin, host } = req.headers;
   if (origin !== undefined) {
     try {
-      if (host !== undefined && new URL(origin).host === host) return undefined;
+      const u = new URL(origin);
+      // The console's own origin, or one listed in httpServer.allowedOrigins (behind a proxy that rewrites Host).
+      if ((host !== undefined && u.host === host) || allowedOrigins.has(u.origin)) return undefined;
     } catch {
       // "null" and garbage: not the console's origin.
     }
@@ -106,12 +108,13 @@ export function adminGuard(opts: AdminGuardOptions, stats: AdminAuthStats): (req
     };
   }
   const keys = new AdminKeys(opts.access.keys);
+  const allowed = originSet(opts.allowedOrigins);
   return (req, reply) => {
     const authorization = req.headers.authorization;
     const who = keys.holder(authorization);
     if (who === undefined) return refuse(reply, 401, 'missing or invalid admin key', true);
     if (mutating(req) && !BEARER.test(authorization ?? '')) {
-      const why = foreignOrigin(req);
+      const why = foreignOrigin(req, allowed);
       if (why !== undefined) return refuse(reply, 403, why);
     }
     return { who, ip: req.ip };

@@ -7,7 +7,7 @@ import type { AdminAccess } from '../../config/admin-settings.js';
 import type { Logger } from '../../log.js';
 import { CONNECTION_INFO_MAX, type CometAdminDialer, type ConnectionInfo } from '../../ports/comet-admin.js';
 import { parseGoQuery } from '../../protocol/go/go-url.js';
-import type { ClusterView } from '../admin/cluster-view.js';
+import { UnknownNodeError, type ClusterView } from '../admin/cluster-view.js';
 import { NoHistoryError } from '../history-reader.js';
 import { roomTypeOf } from '../../protocol/room-key.js';
 import { InboxUnavailableError } from '../inbox.js';
@@ -19,14 +19,30 @@ import { StaticFiles } from './static-files.js';
 
 const MID = /^-?[0-9]{1,19}$/;
 const INT32 = /^-?[0-9]{1,10}$/;
-/** A connection key: goim's are UUIDs; anything printable up to 128 bytes is looked up. */
-const KEY = /^[\x21-\x7e]{1,128}$/;
+/**
+ * Longest connection key looked up, in bytes. Clients choose their keys (goim's token, JWT and
+ * webhook claims): any key an auth body can carry (protocol.maxBody, 4096 at most by default)
+ * must be reachable, or a client could pick one the console cannot disconnect.
+ */
+const KEY_MAX_BYTES = 16_384;
 const NODE = /^(comet|logic|job)\/[\x21-\x7e]{1,128}$/;
 const ROOMS_MAX = 100;
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
 
 class ParamError extends Error {}
+
+/**
+ * The page and its files: never framed by another page (a framed console would disconnect and
+ * push on a click made on someone else's site), scripts and styles only from itself.
+ */
+const PAGE_HEADERS = {
+  'x-frame-options': 'DENY',
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
 
 export interface AdminRoutesOptions {
   access: Exclude<AdminAccess, { mode: 'disabled' }>;
@@ -61,7 +77,7 @@ function target(q: Map<string, string[]>): { mid: bigint } | { key: string } {
   const key = q.get('key')?.[0];
   if ((mid === undefined) === (key === undefined)) throw new ParamError('give either mid or key');
   if (key !== undefined) {
-    if (!KEY.test(key)) throw new ParamError('key must be 1 to 128 printable ASCII characters');
+    if (key === '' || Buffer.byteLength(key) > KEY_MAX_BYTES) throw new ParamError(`key must be 1 to ${KEY_MAX_BYTES} bytes`);
     return { key };
   }
   const n = MID.test(mid!) ? BigInt(mid!) : undefined;
@@ -123,6 +139,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     // Parameter errors are 400s with their reason; anything else is the server's.
     scope.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
       if (err instanceof ParamError) return send(reply, 400, -400, err.message);
+      if (err instanceof UnknownNodeError) return send(reply, 404, -404, err.message);
       if (err instanceof PushTooLargeError) return send(reply, 413, -413, err.message);
       if (err instanceof InboxUnavailableError) return send(reply, 503, -503, err.message);
       if (err.statusCode !== undefined && err.statusCode < 500) return send(reply, err.statusCode, -err.statusCode, err.message);
@@ -133,7 +150,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     const serveFile = async (name: string, reply: FastifyReply): Promise<FastifyReply> => {
       const file = await files.find(name);
       if (file === undefined) return reply.code(404).type('text/plain').send('404 page not found');
-      return reply.code(200).type(file.contentType).header('cache-control', 'no-cache').send(file.body);
+      return reply.code(200).type(file.contentType).header('cache-control', 'no-cache').headers(PAGE_HEADERS).send(file.body);
     };
     scope.get('/admin', (_req, reply) => serveFile('', reply));
     scope.get<{ Params: { name: string } }>('/admin/:name', (req, reply) => serveFile(req.params.name, reply));
