@@ -1,0 +1,152 @@
+// KafkaPushQueue against the PushQueue contract (test/contracts/push-queue.contract.ts), then
+// what only Kafka has: goim's record keys and values both ways, partitions shared by a
+// consumer group, commits only of what was handled. Run against librdkafka's mock cluster
+// (test/support/kafka-mock.ts), not a real broker.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Consumer, Producer } from '@platformatic/kafka';
+import { silentLogger } from '../../src/log.js';
+import { PushType, type PushMsg } from '../../src/ports/index.js';
+import { KafkaPushQueue, type KafkaPushQueueOptions } from '../../src/adapters/kafka/push-queue.js';
+import { partitionOfKey } from '../../src/adapters/nats/partition.js';
+import { pushQueueContract } from '../contracts/push-queue.contract.js';
+import { eventually } from '../support/eventually.js';
+import { KafkaMock, kafkaMockGate } from '../support/kafka-mock.js';
+import { uniqueName } from '../support/services.js';
+
+const skip = kafkaMockGate();
+const mock = skip === false ? await KafkaMock.start(3) : null;
+after(() => mock?.stop());
+
+function options(topic: string, over: Partial<KafkaPushQueueOptions> = {}): KafkaPushQueueOptions {
+  return {
+    brokers: mock!.brokers,
+    topic,
+    group: uniqueName('group-'),
+    initialOffset: 'oldest',
+    sessionTimeoutMs: 6000,
+    heartbeatIntervalMs: 500,
+    requestTimeoutMs: 5000,
+    retries: 10,
+    maxInFlight: 1024,
+    retryDelayMs: 20,
+    retryMaxDelayMs: 200,
+    log: silentLogger,
+    ...over,
+  };
+}
+
+pushQueueContract(
+  'KafkaPushQueue (librdkafka mock cluster)',
+  async () => {
+    const queue = new KafkaPushQueue(options(await mock!.uniqueTopic(4)));
+    return { subject: queue, dispose: () => queue.close() };
+  },
+  { skip },
+);
+
+const utf8 = new TextEncoder();
+const text = (m: PushMsg): string => new TextDecoder().decode(m.msg);
+
+function roomMsg(room: string, body: string): PushMsg {
+  return { type: PushType.ROOM, operation: 1000, speed: 0, server: '', room, keys: [], msg: utf8.encode(body) };
+}
+
+describe('KafkaPushQueue (librdkafka mock cluster)', { skip }, () => {
+  const queues: KafkaPushQueue[] = [];
+  const clients: { close(force?: boolean): Promise<void> }[] = [];
+  after(async () => {
+    await Promise.all(queues.map((q) => q.close().catch(() => {})));
+    await Promise.all(clients.map((c) => c.close(true).catch(() => {})));
+  });
+  function queue(o: KafkaPushQueueOptions): KafkaPushQueue {
+    const q = new KafkaPushQueue(o);
+    queues.push(q);
+    return q;
+  }
+
+  // goim.logic.PushMsg values as goim's logic writes them (docs/goim-test-vectors.md, "Protobuf encodings")
+  const goimRecords = [
+    {
+      key: 'live://1000',
+      value: '08 01 10 e8 07 2a 0b 6c 69 76 65 3a 2f 2f 31 30 30 30 3a 0a 7b 22 74 65 73 74 22 3a 31 7d',
+      msg: { type: PushType.ROOM, operation: 1000, speed: 0, server: '', room: 'live://1000', keys: [], msg: utf8.encode('{"test":1}') },
+    },
+    {
+      key: 'k1',
+      value: '10 e8 07 22 07 63 6f 6d 65 74 30 31 32 02 6b 31 32 02 6b 32 3a 05 68 65 6c 6c 6f',
+      msg: { type: PushType.PUSH, operation: 1000, speed: 0, server: 'comet01', room: '', keys: ['k1', 'k2'], msg: utf8.encode('hello') },
+    },
+    {
+      key: '1000',
+      value: '08 02 10 e8 07 18 64 3a 02 68 69',
+      msg: { type: PushType.BROADCAST, operation: 1000, speed: 100, server: '', room: '', keys: [], msg: utf8.encode('hi') },
+    },
+  ];
+  const hex = (s: string): Buffer => Buffer.from(s.replaceAll(' ', ''), 'hex');
+  const norm = (m: PushMsg) => ({ ...m, msg: Buffer.from(m.msg).toString('hex') });
+
+  test("records written as goim's logic writes them (key, value bytes, partition) are handled", async () => {
+    const topic = await mock!.uniqueTopic(4);
+    const q = queue(options(topic));
+    const got: PushMsg[] = [];
+    await q.consume(async (m) => void got.push(m));
+    const producer = new Producer({ clientId: 'goim-logic', bootstrapBrokers: mock!.brokers, acks: -1 });
+    clients.push(producer);
+    await producer.send({
+      messages: goimRecords.map((r) => ({ topic, key: Buffer.from(r.key), value: hex(r.value), partition: partitionOfKey(r.key, 4) })),
+    });
+    await eventually(() => got.length === 3, 'the three goim records handled');
+    const byType = (a: PushMsg, b: PushMsg) => a.type - b.type;
+    assert.deepEqual(
+      got.sort(byType).map(norm),
+      goimRecords
+        .map((r) => r.msg)
+        .sort(byType)
+        .map(norm),
+    );
+  });
+
+  test("what tsim publishes is what goim's logic writes: the same keys, value bytes and partitions", async () => {
+    const topic = await mock!.uniqueTopic(4);
+    const q = queue(options(topic));
+    for (const r of goimRecords) await q.publish(r.msg);
+    const consumer = new Consumer({ clientId: 'goim-job', groupId: uniqueName('goim-job-'), bootstrapBrokers: mock!.brokers });
+    clients.push(consumer);
+    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 200 });
+    const records = new Map<string, { value: string; partition: number }>();
+    stream.on('data', (r) => records.set(r.key.toString(), { value: r.value.toString('hex'), partition: r.partition }));
+    await eventually(() => records.size === 3, 'three records');
+    for (const r of goimRecords) {
+      assert.deepEqual(records.get(r.key), { value: hex(r.value).toString('hex'), partition: partitionOfKey(r.key, 4) }, `the record keyed ${r.key}`);
+    }
+  });
+
+  test('offsets are committed only past handled records: a new job of the group gets the unhandled ones', async () => {
+    const topic = await mock!.uniqueTopic(1);
+    const group = uniqueName('group-');
+    const first = queue(options(topic, { group }));
+    const seen: number[] = [];
+    // 0..4 handled; 5 never settles (the job is stuck on it); 6..9 handled after it
+    await first.consume((m) => {
+      const n = Number(text(m));
+      seen.push(n);
+      return n === 5 ? new Promise<void>(() => {}) : Promise.resolve();
+    });
+    for (let n = 0; n < 10; n++) await first.publish(roomMsg('live://c', String(n)));
+    await eventually(() => seen.length === 10, 'all ten seen');
+    const admin = new Consumer({ clientId: 'check', groupId: group, bootstrapBrokers: mock!.brokers });
+    clients.push(admin);
+    await eventually(
+      async () => (await admin.listCommittedOffsets({ topics: [{ topic, partitions: [0] }] })).get(topic)?.[0] === 5n,
+      'offset 5 committed',
+    );
+    // the stuck job is gone without committing more (as if killed); the next one starts at 5
+    const second = queue(options(topic, { group }));
+    const again: number[] = [];
+    await first.abort();
+    await second.consume(async (m) => void again.push(Number(text(m))));
+    await eventually(() => again.length >= 5, 'records from 5 on');
+    assert.deepEqual(again.slice(0, 5), [5, 6, 7, 8, 9]);
+  });
+});
