@@ -1,0 +1,119 @@
+// Distributed mode on Kafka (queue.engine = "kafka"): logic, comet and job as separate
+// `tsim` processes, the push queue on librdkafka's mock cluster (test/support/kafka-mock.ts).
+// Every push kind reaches a client; a job SIGKILLed while pushes go on loses nothing: the
+// job started after it gets the partitions and the records the dead one had not committed.
+// One job at a time: librdkafka 2.0.2's mock group coordinator cannot form a group of two
+// live members with this client (docs/deployment.md, "Running on Kafka").
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import {
+  api,
+  Cluster,
+  clusterGate,
+  cometConfig,
+  jobConfig,
+  logicConfig,
+  portOf,
+  type CometStarted,
+  type LogicStarted,
+  type TsimProcess,
+} from '../support/cluster.js';
+import { GoimTestClient } from '../support/goim-client.js';
+import { eventually } from '../support/eventually.js';
+import { KafkaMock, kafkaMockGate } from '../support/kafka-mock.js';
+
+const skip = (await clusterGate()) || kafkaMockGate();
+
+describe('distributed tsim on Kafka (librdkafka mock cluster)', { skip }, () => {
+  let h: Cluster;
+  let mock: KafkaMock;
+  let base: string;
+  let comet: CometStarted;
+  let kafka: Record<string, unknown>;
+  const clients: GoimTestClient[] = [];
+
+  const push = async (path: string, body: string) => {
+    const r = await api(base, path, body);
+    assert.equal(r.text, '{"code":0,"message":""}', `POST ${path}`);
+  };
+
+  const client = async (token: { mid: number; key: string; room_id: string }) => {
+    const cl = await GoimTestClient.tcp(portOf(comet.tcp[0]));
+    clients.push(cl);
+    await cl.auth({ ...token, accepts: [1000] });
+    return cl;
+  };
+
+  const startJob = (name: string): Promise<TsimProcess> => h.spawn('job', name, jobConfig(name, { queue: { engine: 'kafka' }, kafka }));
+
+  before(async () => {
+    h = await Cluster.start('tsim-kafka-');
+    mock = await KafkaMock.start(3);
+    const topic = await mock.uniqueTopic(4);
+    kafka = {
+      brokers: mock.brokers,
+      topic,
+      initialOffset: 'oldest',
+      sessionTimeout: '6s',
+      heartbeatInterval: '500ms',
+      retryDelay: '200ms',
+      retryMaxDelay: '1s',
+    };
+    const logic = await h.spawn('logic', 'logic', logicConfig('logic-1', { queue: { engine: 'kafka' }, kafka }));
+    const cometProc = await h.spawn('comet', 'comet-a', cometConfig('comet-a'));
+    const job = await startJob('job-1');
+    const [l, c] = await Promise.all([logic.started, cometProc.started, job.started]);
+    base = `http://127.0.0.1:${portOf((l as LogicStarted).http)}`;
+    comet = c as CometStarted;
+  });
+
+  after(async () => {
+    for (const c of clients) c.close();
+    await h?.cleanup();
+    await mock?.stop();
+  });
+
+  it('delivers every push kind through Kafka', async () => {
+    const c1 = await client({ mid: 201, key: 'k1', room_id: 'live://1' });
+    const c2 = await client({ mid: 202, key: 'k2', room_id: 'live://1' });
+    const next = async (cl: GoimTestClient) => {
+      const f = await cl.next(30_000);
+      assert.equal(f.op, 1000);
+      return f.body.toString();
+    };
+    // the job joins the group in the background: the first push may wait for it
+    await push('/goim/push/room?operation=1000&type=live&room=1', 'room');
+    assert.deepEqual(await Promise.all([c1, c2].map(next)), ['room', 'room']);
+    await push('/goim/push/all?operation=1000', 'broadcast');
+    assert.deepEqual(await Promise.all([c1, c2].map(next)), ['broadcast', 'broadcast']);
+    await push('/goim/push/keys?operation=1000&keys=k2', 'to k2');
+    assert.equal(await next(c2), 'to k2');
+    await push('/goim/push/mids?operation=1000&mids=201', 'to 201');
+    assert.equal(await next(c1), 'to 201');
+  });
+
+  it('a job SIGKILLed mid-load loses nothing: the next job of the group gets what it had not committed', async () => {
+    const cl = await client({ mid: 301, key: 'kill-1', room_id: 'live://9' });
+    const got = new Set<string>();
+    const job1 = h.processes.find((p) => p.name === 'job-1')!;
+    let job2: TsimProcess | undefined;
+    for (let i = 0; i < 60; i++) {
+      await push('/goim/push/keys?operation=1000&keys=kill-1', `m${i}`);
+      if (i === 20) {
+        job1.kill('SIGKILL');
+        await job1.exited;
+        job2 = await startJob('job-2');
+      }
+    }
+    await job2!.started;
+    await eventually(
+      async () => {
+        while (cl.queued > 0) got.add((await cl.next()).body.toString());
+        return got.size === 60;
+      },
+      'all 60 pushes delivered',
+      60_000,
+    );
+    assert.deepEqual([...got].sort(), Array.from({ length: 60 }, (_, i) => `m${i}`).sort());
+  });
+});
