@@ -78,6 +78,7 @@ export class KafkaPushQueue implements PushQueue {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readonly commits = new Set<Promise<void>>();
   private paused = false;
+  private restartTimer: NodeJS.Timeout | null = null;
   private redelivered = 0;
   private lag = 0;
 
@@ -104,6 +105,8 @@ export class KafkaPushQueue implements PushQueue {
         return partitionOfKey(key ? key.toString('utf8') : '', count);
       },
     });
+    // failures reach the publishes; an 'error' event nobody listens to would end the process
+    this.producer.on('error', (e: unknown) => this.log.warn({ err: errorText(e) }, 'kafka: producer error'));
     return this.producer;
   }
 
@@ -151,6 +154,17 @@ export class KafkaPushQueue implements PushQueue {
     if (this.closed) throw new Error('kafka queue: closed');
     if (this.handler) throw new Error('kafka queue: consume() called twice');
     this.handler = handler;
+    // The first attempt is awaited (a wrong address shows at start); later ones run in the background.
+    try {
+      await this.startConsumer();
+    } catch (e) {
+      this.log.warn({ kafka: this.o.brokers.join(','), err: errorText(e) }, 'kafka: cannot join the consumer group; retrying');
+      this.restartSoon(0);
+    }
+  }
+
+  /** Joins the group with a new consumer and starts its stream. */
+  private async startConsumer(): Promise<void> {
     const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
       clientId: this.clientId(),
       groupId: this.o.group,
@@ -161,27 +175,72 @@ export class KafkaPushQueue implements PushQueue {
       rebalanceTimeout: this.o.sessionTimeoutMs,
     });
     this.consumer = consumer;
+    // an 'error' event nobody listens to would end the process
+    consumer.on('error', (e: unknown) => this.failed(consumer, e));
     consumer.on('consumer:group:join', (p) => this.assigned(p.assignments?.find((a) => a.topic === this.o.topic)?.partitions ?? []));
     consumer.on('consumer:lag', (lag) => {
       let sum = 0;
-      const held = new Set(this.partitions.keys());
+      const held = new Set(this.ownedPartitions());
       (lag.get(this.o.topic) ?? []).forEach((n, p) => {
         if (held.has(p) && n > 0n) sum += Number(n);
       });
       this.lag = sum;
     });
     consumer.on('consumer:lag:error', () => {});
-    const stream = await consumer.consume({
-      topics: [this.o.topic],
-      mode: 'committed',
-      fallbackMode: this.o.initialOffset === 'oldest' ? 'earliest' : 'latest',
-      autocommit: false,
-      maxWaitTime: 500,
-    });
+    let stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+    try {
+      stream = await consumer.consume({
+        topics: [this.o.topic],
+        mode: 'committed',
+        fallbackMode: this.o.initialOffset === 'oldest' ? 'earliest' : 'latest',
+        autocommit: false,
+        maxWaitTime: 500,
+      });
+    } catch (e) {
+      if (this.consumer === consumer) this.consumer = null;
+      await consumer.close(true).catch(() => {});
+      throw e;
+    }
+    if (this.closed || this.consumer !== consumer) {
+      await consumer.close(true).catch(() => {});
+      return;
+    }
     this.stream = stream;
+    this.paused = false;
     stream.on('data', (m) => this.received(m));
-    stream.on('error', (e) => this.log.error({ err: errorText(e) }, 'kafka: consumer stream failed'));
+    stream.on('error', (e) => this.failed(consumer, e));
     consumer.startLagMonitoring({ topics: [this.o.topic] }, 5000);
+  }
+
+  /**
+   * The consumer or its stream failed (the group could not be joined again, a broker went
+   * away for longer than the client retries): drop it and everything it held uncommitted, and
+   * join again after a back-off; the group hands out the partitions again from their
+   * committed offsets.
+   */
+  private failed(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, e: unknown): void {
+    if (this.closed || this.consumer !== consumer) return;
+    this.log.error({ kafka: this.o.brokers.join(','), err: errorText(e) }, 'kafka: consumer failed; joining the group again');
+    for (const w of this.partitions.values()) w.revoked = true;
+    this.partitions.clear();
+    this.consumer = null;
+    this.stream = null;
+    consumer.stopLagMonitoring();
+    void consumer.close(true).catch(() => {});
+    this.restartSoon(0);
+  }
+
+  private restartSoon(attempt: number): void {
+    if (this.closed) return;
+    const delay = Math.min(this.o.retryDelayMs * 2 ** attempt, this.o.retryMaxDelayMs);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.closed) return;
+      this.startConsumer().catch((e: unknown) => {
+        this.log.warn({ kafka: this.o.brokers.join(','), err: errorText(e) }, 'kafka: cannot join the consumer group; retrying');
+        this.restartSoon(attempt + 1);
+      });
+    }, delay);
   }
 
   /** A new generation's assignment: partitions no longer held are dropped (nothing of them is committed from here). */
@@ -295,6 +354,7 @@ export class KafkaPushQueue implements PushQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     this.stream?.pause();
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
@@ -321,6 +381,7 @@ export class KafkaPushQueue implements PushQueue {
   async abort(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
     for (const w of this.partitions.values()) w.revoked = true;
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
