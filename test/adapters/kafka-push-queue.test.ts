@@ -110,7 +110,8 @@ describe('KafkaPushQueue (librdkafka mock cluster)', { skip }, () => {
   test("what tsim publishes is what goim's logic writes: the same keys, value bytes and partitions", async () => {
     const topic = await mock!.uniqueTopic(4);
     const q = queue(options(topic));
-    for (const r of goimRecords) await q.publish(r.msg);
+    // the first record's partition is not 0: a partition chosen before the topic's partition count is known would show
+    for (const r of [goimRecords[1], goimRecords[0], goimRecords[2]]) await q.publish(r.msg);
     const consumer = new Consumer({ clientId: 'goim-job', groupId: uniqueName('goim-job-'), bootstrapBrokers: mock!.brokers });
     clients.push(consumer);
     const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 200 });
@@ -120,6 +121,36 @@ describe('KafkaPushQueue (librdkafka mock cluster)', { skip }, () => {
     for (const r of goimRecords) {
       assert.deepEqual(records.get(r.key), { value: hex(r.value).toString('hex'), partition: partitionOfKey(r.key, 4) }, `the record keyed ${r.key}`);
     }
+  });
+
+  test('two jobs of one group share the partitions; each record is handled once, rooms in order', async () => {
+    const topic = await mock!.uniqueTopic(4);
+    const group = uniqueName('group-');
+    const a = queue(options(topic, { group }));
+    const b = queue(options(topic, { group }));
+    const handled: { job: string; room: string; n: number }[] = [];
+    await a.consume(async (m) => void handled.push({ job: 'a', room: m.room, n: Number(text(m)) }));
+    await b.consume(async (m) => void handled.push({ job: 'b', room: m.room, n: Number(text(m)) }));
+    await eventually(
+      () => a.ownedPartitions().length > 0 && b.ownedPartitions().length > 0 && a.ownedPartitions().length + b.ownedPartitions().length === 4,
+      'both jobs hold partitions',
+    );
+    assert.deepEqual([...a.ownedPartitions(), ...b.ownedPartitions()].sort(), [0, 1, 2, 3]);
+    const rooms = Array.from({ length: 8 }, (_, i) => `live://${i}`);
+    const sends: Promise<void>[] = [];
+    for (let n = 0; n < 20; n++) for (const room of rooms) sends.push(a.publish(roomMsg(room, String(n))));
+    await Promise.all(sends);
+    await eventually(() => handled.length >= 160, 'every record');
+    for (const room of rooms) {
+      const of = handled.filter((h) => h.room === room);
+      assert.deepEqual(
+        of.map((h) => h.n),
+        Array.from({ length: 20 }, (_, i) => i),
+        `${room} in order, once each`,
+      );
+      assert.equal(new Set(of.map((h) => h.job)).size, 1, `${room} handled by one job`);
+    }
+    assert.equal(new Set(handled.map((h) => h.job)).size, 2, 'both jobs handled records');
   });
 
   test('offsets are committed only past handled records: a new job of the group gets the unhandled ones', async () => {

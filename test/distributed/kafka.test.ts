@@ -1,9 +1,8 @@
 // Distributed mode on Kafka (queue.engine = "kafka"): logic, comet and job as separate
 // `tsim` processes, the push queue on librdkafka's mock cluster (test/support/kafka-mock.ts).
-// Every push kind reaches a client; a job SIGKILLed while pushes go on loses nothing: the
-// job started after it gets the partitions and the records the dead one had not committed.
-// One job at a time: librdkafka 2.0.2's mock group coordinator cannot form a group of two
-// live members with this client (docs/deployment.md, "Running on Kafka").
+// Two jobs share the topic's partitions; every push kind reaches a client; a job SIGKILLed
+// while pushes go on loses nothing: once the group notices (kafka.sessionTimeout), the other
+// job gets its partitions and the records it had not committed.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -61,8 +60,8 @@ describe('distributed tsim on Kafka (librdkafka mock cluster)', { skip }, () => 
     };
     const logic = await h.spawn('logic', 'logic', logicConfig('logic-1', { queue: { engine: 'kafka' }, kafka }));
     const cometProc = await h.spawn('comet', 'comet-a', cometConfig('comet-a'));
-    const job = await startJob('job-1');
-    const [l, c] = await Promise.all([logic.started, cometProc.started, job.started]);
+    const jobs = [await startJob('job-1'), await startJob('job-2')];
+    const [l, c] = await Promise.all([logic.started, cometProc.started, ...jobs.map((j) => j.started)]);
     base = `http://127.0.0.1:${portOf((l as LogicStarted).http)}`;
     comet = c as CometStarted;
   });
@@ -92,28 +91,35 @@ describe('distributed tsim on Kafka (librdkafka mock cluster)', { skip }, () => 
     assert.equal(await next(c1), 'to 201');
   });
 
-  it('a job SIGKILLed mid-load loses nothing: the next job of the group gets what it had not committed', async () => {
-    const cl = await client({ mid: 301, key: 'kill-1', room_id: 'live://9' });
-    const got = new Set<string>();
-    const job1 = h.processes.find((p) => p.name === 'job-1')!;
-    let job2: TsimProcess | undefined;
-    for (let i = 0; i < 60; i++) {
-      await push('/goim/push/keys?operation=1000&keys=kill-1', `m${i}`);
-      if (i === 20) {
-        job1.kill('SIGKILL');
-        await job1.exited;
-        job2 = await startJob('job-2');
-      }
+  /** The partitions `job` holds now, from its last "kafka: partitions assigned" log line. */
+  const held = (job: TsimProcess): number[] => {
+    const last = job
+      .logs()
+      .filter((r) => r.msg === 'kafka: partitions assigned')
+      .at(-1);
+    return (last?.partitions as number[] | undefined) ?? [];
+  };
+
+  it('a job SIGKILLed mid-load loses nothing: the other job of the group gets what it had not committed', async () => {
+    const [job1, job2] = ['job-1', 'job-2'].map((n) => h.processes.find((p) => p.name === n)!);
+    await eventually(() => held(job1).length > 0 && held(job2).length > 0, 'both jobs holding partitions', 30_000);
+    // clients whose keys land in partitions of both jobs
+    const cls = await Promise.all(Array.from({ length: 8 }, (_, i) => client({ mid: 300 + i, key: `kill-${i}`, room_id: 'live://9' })));
+    const got = cls.map(() => new Set<string>());
+    for (let i = 0; i < 40; i++) {
+      await Promise.all(cls.map((_, c) => push(`/goim/push/keys?operation=1000&keys=kill-${c}`, `m${i}`)));
+      if (i === 15) job1.kill('SIGKILL');
     }
-    await job2!.started;
+    await job1.exited;
     await eventually(
       async () => {
-        while (cl.queued > 0) got.add((await cl.next()).body.toString());
-        return got.size === 60;
+        for (const [c, cl] of cls.entries()) while (cl.queued > 0) got[c].add((await cl.next()).body.toString());
+        return got.every((g) => g.size === 40);
       },
-      'all 60 pushes delivered',
+      'all 40 pushes delivered to each client',
       60_000,
     );
-    assert.deepEqual([...got].sort(), Array.from({ length: 60 }, (_, i) => `m${i}`).sort());
+    for (const g of got) assert.deepEqual([...g].sort(), Array.from({ length: 40 }, (_, i) => `m${i}`).sort());
+    assert.deepEqual([...held(job2)].sort(), [0, 1, 2, 3], 'the surviving job holds every partition');
   });
 });

@@ -26,7 +26,7 @@ function build(): { path: string } | { missing: string } {
   if (!existsSync('/usr/include/librdkafka/rdkafka_mock.h')) return (built = { missing: 'is not installed (librdkafka-dev: no rdkafka_mock.h)' });
   mkdirSync(dir, { recursive: true });
   const tmp = `${path}.${process.pid}`;
-  const cc = spawnSync('gcc', ['-O2', '-Wall', '-o', tmp, SOURCE, '-lrdkafka'], { encoding: 'utf8' });
+  const cc = spawnSync('gcc', ['-O2', '-Wall', '-o', tmp, SOURCE, '-lrdkafka', '-ldl'], { encoding: 'utf8' });
   if (cc.error) return (built = { missing: `cannot be built: ${cc.error.message}` });
   if (cc.status !== 0) return (built = { missing: `cannot be built: gcc exited ${cc.status}: ${cc.stderr.trim()}` });
   renameSync(tmp, path);

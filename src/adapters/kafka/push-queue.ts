@@ -55,7 +55,7 @@ export interface KafkaPushQueueOptions {
 type ConsumedMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
 interface Pending {
-  msgs: { key: Buffer; value: Buffer }[];
+  msgs: { key: Buffer; keyText: string; value: Buffer }[];
   settle: { resolve: () => void; reject: (e: Error) => void }[];
 }
 
@@ -81,6 +81,8 @@ export class KafkaPushQueue implements PushQueue {
   private restartTimer: NodeJS.Timeout | null = null;
   private redelivered = 0;
   private lag = 0;
+  private partitionsKnown = 0;
+  private partitionsReadAt = 0;
 
   constructor(opts: KafkaPushQueueOptions) {
     this.o = opts;
@@ -93,21 +95,33 @@ export class KafkaPushQueue implements PushQueue {
   }
 
   private getProducer(): Producer<Buffer, Buffer, Buffer, Buffer> {
-    this.producer ??= new Producer({
-      clientId: this.clientId(),
-      bootstrapBrokers: this.o.brokers,
-      acks: -1, // all in-sync replicas (goim: RequiredAcks = WaitForAll)
-      retries: this.o.retries,
-      timeout: this.o.requestTimeoutMs,
-      // goim's partitioner, so a room's records share a partition with goim's logic's
-      partitioner: (message, key, context) => {
-        const count = context.metadata?.topics.get(message.topic)?.partitionsCount ?? 1;
-        return partitionOfKey(key ? key.toString('utf8') : '', count);
-      },
-    });
-    // failures reach the publishes; an 'error' event nobody listens to would end the process
-    this.producer.on('error', (e: unknown) => this.log.warn({ err: errorText(e) }, 'kafka: producer error'));
+    if (!this.producer) {
+      this.producer = new Producer({
+        clientId: this.clientId(),
+        bootstrapBrokers: this.o.brokers,
+        acks: -1, // all in-sync replicas (goim: RequiredAcks = WaitForAll)
+        retries: this.o.retries,
+        timeout: this.o.requestTimeoutMs,
+      });
+      // failures reach the publishes; an 'error' event nobody listens to would end the process
+      this.producer.on('error', (e: unknown) => this.log.warn({ err: errorText(e) }, 'kafka: producer error'));
+    }
     return this.producer;
+  }
+
+  /**
+   * The topic's partition count, read before the first send and again after a minute (a
+   * topic given more partitions): the record's partition is chosen here, by goim's rule, and
+   * the client's partitioner would run before the client has read the topic's metadata.
+   */
+  private async partitionCount(producer: Producer<Buffer, Buffer, Buffer, Buffer>): Promise<number> {
+    if (this.partitionsKnown > 0 && Date.now() - this.partitionsReadAt < 60_000) return this.partitionsKnown;
+    const metadata = await producer.metadata({ topics: [this.o.topic] });
+    const count = metadata.topics.get(this.o.topic)?.partitionsCount ?? 0;
+    if (count < 1) throw new Error(`topic ${this.o.topic} has no partitions`);
+    this.partitionsKnown = count;
+    this.partitionsReadAt = Date.now();
+    return count;
   }
 
   /** Resolves once the brokers acknowledged the record (acks=all). */
@@ -120,13 +134,14 @@ export class KafkaPushQueue implements PushQueue {
     } catch (e) {
       return Promise.reject(e);
     }
-    const key = Buffer.from(recordKey(msg), 'utf8');
+    const keyText = recordKey(msg);
+    const key = Buffer.from(keyText, 'utf8');
     return new Promise<void>((resolve, reject) => {
       if (!this.pending) {
         this.pending = { msgs: [], settle: [] };
         setImmediate(() => this.flush());
       }
-      this.pending.msgs.push({ key, value });
+      this.pending.msgs.push({ key, keyText, value });
       this.pending.settle.push({ resolve, reject });
     });
   }
@@ -136,8 +151,11 @@ export class KafkaPushQueue implements PushQueue {
     this.pending = null;
     if (!batch) return;
     const topic = this.o.topic;
-    const sent = this.getProducer()
-      .send({ messages: batch.msgs.map((m) => ({ topic, key: m.key, value: m.value })) })
+    const producer = this.getProducer();
+    const sent = this.partitionCount(producer)
+      .then((count) =>
+        producer.send({ messages: batch.msgs.map((m) => ({ topic, key: m.key, value: m.value, partition: partitionOfKey(m.keyText, count) })) }),
+      )
       .then(
         () => batch.settle.forEach((s) => s.resolve()),
         (e: unknown) => {

@@ -8,7 +8,22 @@
  * prints "bootstrap HOST:PORT,..." on stdout, then reads commands from stdin, one a line:
  *   topic NAME PARTITIONS   creates a topic ("ok" or "error ...")
  * and exits when stdin closes or on SIGTERM / SIGINT.
+ *
+ * One workaround of the mock's group coordinator (librdkafka 2.0.2): it completes a
+ * group's sync as soon as the leader's SyncGroup (carrying every member's assignment)
+ * arrives, and answers a member whose SyncGroup comes after that with INVALID_REQUEST
+ * instead of its assignment (a real broker answers it either way). So that groups of
+ * several members form, the launcher holds a SyncGroup request that carries assignments
+ * for SYNC_HOLD_MS before the mock reads it (recvmsg, which the mock reads its sockets
+ * with, answers "no data yet" meanwhile): the other members' SyncGroups come first.
+ * Only the timing changes, never the bytes.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <signal.h>
@@ -17,6 +32,85 @@
 #include <string.h>
 
 static volatile sig_atomic_t stop = 0;
+
+#define SYNC_HOLD_MS 300
+#define MAX_FD 4096
+
+/* Per socket: bytes of the request being read still to come (0: at a request boundary),
+ * and the request held (its correlation id) with the time the hold began. */
+static struct {
+  int64_t remaining;
+  int held;
+  int32_t corr;
+  int64_t since_ms;
+} conns[MAX_FD];
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int32_t be32(const unsigned char *p) { return (int32_t)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]); }
+static int16_t be16(const unsigned char *p) { return (int16_t)((uint16_t)p[0] << 8 | p[1]); }
+
+/* Skips a (nullable) int16-length string at *off; 0 when it does not fit in n bytes. */
+static int skip_str(const unsigned char *b, ssize_t n, ssize_t *off) {
+  int16_t len;
+  if (*off + 2 > n) return 0;
+  len = be16(b + *off);
+  *off += 2 + (len > 0 ? len : 0);
+  return *off <= n;
+}
+
+/* A SyncGroup v0-v3 request (size, header v1, body) carrying one or more assignments: its correlation id, else -1. */
+static int32_t sync_with_assignments(const unsigned char *b, ssize_t n) {
+  ssize_t off = 12; /* size, api key, api version, correlation id */
+  int16_t version;
+  if (n < 14 || be16(b + 4) != 14) return -1;
+  version = be16(b + 6);
+  if (version > 3) return -1;
+  if (!skip_str(b, n, &off) || !skip_str(b, n, &off)) return -1; /* client id, group id */
+  off += 4;                                                         /* generation id */
+  if (!skip_str(b, n, &off)) return -1;                             /* member id */
+  if (version >= 3 && !skip_str(b, n, &off)) return -1;             /* group instance id */
+  if (off + 4 > n) return -1;
+  return be32(b + off) > 0 ? be32(b + 8) : -1;
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
+  static ssize_t (*real)(int, struct msghdr *, int);
+  ssize_t r;
+  if (!real) real = (ssize_t(*)(int, struct msghdr *, int))dlsym(RTLD_NEXT, "recvmsg");
+  if (fd >= 0 && fd < MAX_FD && conns[fd].remaining == 0) {
+    unsigned char b[512];
+    ssize_t n = recv(fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT);
+    if (n >= 4) {
+      int32_t corr = sync_with_assignments(b, n);
+      if (corr >= 0) {
+        if (!conns[fd].held || conns[fd].corr != corr) {
+          conns[fd].held = 1;
+          conns[fd].corr = corr;
+          conns[fd].since_ms = now_ms();
+        }
+        if (now_ms() - conns[fd].since_ms < SYNC_HOLD_MS) {
+          errno = EAGAIN;
+          return -1;
+        }
+      }
+      r = real(fd, msg, flags);
+      if (r > 0) conns[fd].remaining = (int64_t)be32(b) + 4 - r;
+      return r;
+    }
+  }
+  r = real(fd, msg, flags);
+  if (fd >= 0 && fd < MAX_FD) {
+    if (r > 0 && conns[fd].remaining > 0) conns[fd].remaining -= r;
+    else if (r == 0) conns[fd].remaining = 0; /* closed: the fd may be reused */
+    if (conns[fd].remaining < 0) conns[fd].remaining = 0;
+  }
+  return r;
+}
 
 static void on_signal(int sig) {
   (void)sig;
