@@ -153,6 +153,28 @@ describe('KafkaPushQueue (librdkafka mock cluster)', { skip }, () => {
     assert.equal(new Set(handled.map((h) => h.job)).size, 2, 'both jobs handled records');
   });
 
+  test('at most maxInFlight records are held uncommitted; fetching goes on once they are', async () => {
+    const q = queue(options(await mock!.uniqueTopic(1), { maxInFlight: 5 }));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const calls: number[] = [];
+    await q.consume((m) => {
+      calls.push(Number(text(m)));
+      return gate;
+    });
+    for (let n = 0; n < 20; n++) await q.publish(roomMsg('live://bound', String(n)));
+    await eventually(() => calls.length === 5, 'five records handed over');
+    // the producer acknowledged all twenty, so several fetches had the time to bring them in
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(calls.length, 5, 'no sixth record while five are held');
+    release();
+    await eventually(() => calls.length === 20, 'the rest once the five were committed');
+    assert.deepEqual(
+      calls,
+      Array.from({ length: 20 }, (_, i) => i),
+    );
+  });
+
   test('offsets are committed only past handled records: a new job of the group gets the unhandled ones', async () => {
     const topic = await mock!.uniqueTopic(1);
     const group = uniqueName('group-');

@@ -271,6 +271,8 @@ export class KafkaPushQueue implements PushQueue {
       }
     }
     this.log.info({ topic: this.o.topic, partitions }, 'kafka: partitions assigned');
+    // the client resumes its streams after a rebalance: keep the in-flight bound
+    if (this.paused && this.inFlight() >= this.o.maxInFlight) this.stream?.pause();
     this.resumeIfRoom();
   }
 
