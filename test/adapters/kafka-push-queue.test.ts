@@ -175,6 +175,19 @@ describe('KafkaPushQueue (librdkafka mock cluster)', { skip }, () => {
     );
   });
 
+  test('publishes of one turn larger together than one produce request go out in several, in order', async () => {
+    const q = queue(options(await mock!.uniqueTopic(1)));
+    const got: PushMsg[] = [];
+    await q.consume(async (m) => void got.push(m));
+    const big = (n: number): PushMsg => ({ ...roomMsg('live://big', ''), msg: new Uint8Array(300 * 1024).fill(n) });
+    await Promise.all([0, 1, 2, 3].map((n) => q.publish(big(n))));
+    await eventually(() => got.length === 4, 'the four records');
+    assert.deepEqual(
+      got.map((m) => [m.msg.length, m.msg[0], m.msg[m.msg.length - 1]]),
+      [0, 1, 2, 3].map((n) => [300 * 1024, n, n]),
+    );
+  });
+
   test('offsets are committed only past handled records: a new job of the group gets the unhandled ones', async () => {
     const topic = await mock!.uniqueTopic(1);
     const group = uniqueName('group-');

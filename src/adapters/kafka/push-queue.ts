@@ -57,7 +57,11 @@ type ConsumedMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 interface Pending {
   msgs: { key: Buffer; keyText: string; value: Buffer }[];
   settle: { resolve: () => void; reject: (e: Error) => void }[];
+  bytes: number;
 }
+
+/** Bytes of keys and values sent in one produce request at most (a larger single record goes alone). */
+const BATCH_BYTES = 512 * 1024;
 
 export class KafkaPushQueue implements PushQueue {
   private readonly o: KafkaPushQueueOptions;
@@ -137,12 +141,18 @@ export class KafkaPushQueue implements PushQueue {
     const keyText = recordKey(msg);
     const key = Buffer.from(keyText, 'utf8');
     return new Promise<void>((resolve, reject) => {
+      // one produce request stays well under the brokers' default 1 MB message.max.bytes
+      if (this.pending && this.pending.bytes + value.length + key.length > BATCH_BYTES) this.flush();
       if (!this.pending) {
-        this.pending = { msgs: [], settle: [] };
-        setImmediate(() => this.flush());
+        const batch: Pending = { msgs: [], settle: [], bytes: 0 };
+        this.pending = batch;
+        setImmediate(() => {
+          if (this.pending === batch) this.flush();
+        });
       }
       this.pending.msgs.push({ key, keyText, value });
       this.pending.settle.push({ resolve, reject });
+      this.pending.bytes += value.length + key.length;
     });
   }
 
