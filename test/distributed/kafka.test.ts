@@ -122,4 +122,14 @@ describe('distributed tsim on Kafka (librdkafka mock cluster)', { skip }, () => 
     for (const g of got) assert.deepEqual([...g].sort(), Array.from({ length: 40 }, (_, i) => `m${i}`).sort());
     assert.deepEqual([...held(job2)].sort(), [0, 1, 2, 3], 'the surviving job holds every partition');
   });
+
+  it('stops the job, logic and comet cleanly on SIGTERM (exit 0)', async () => {
+    for (const cl of clients) cl.close();
+    const running = h.processes.filter((p) => p.alive);
+    const results = await Promise.all(running.map(async (p) => [p.name, (await p.stop()).code]));
+    assert.deepEqual(
+      results,
+      results.map(([name]) => [name, 0]),
+    );
+  });
 });
