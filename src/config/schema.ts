@@ -317,6 +317,39 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    queue: z
+      .object({
+        /** The push queue of distributed mode: NATS JetStream or Kafka (goim's). Embedded mode keeps its in-memory queue. */
+        engine: z.enum(['nats', 'kafka']).default('nats'),
+      })
+      .strict()
+      .default({}),
+    kafka: z
+      .object({
+        /** Bootstrap brokers, host:port (goim kafka.brokers); overridden by KAFKA_BROKERS (comma-separated). */
+        brokers: z.array(z.string().min(1)).min(1).default(['127.0.0.1:9092']),
+        /** The topic logic writes and job reads (goim kafka.topic). */
+        topic: z.string().min(1).default('goim-push-topic'),
+        /** The jobs' consumer group (goim kafka.group). */
+        group: z.string().min(1).default('goim-push-group-job'),
+        /** Where a group with no committed offset starts: goim's "newest", or "oldest". */
+        initialOffset: z.enum(['newest', 'oldest']).default('newest'),
+        /** A job whose heartbeats stop this long leaves the group; its partitions go to the others. */
+        sessionTimeout: duration('10s'),
+        heartbeatInterval: duration('3s'),
+        /** One request to a broker; a produce is retried `retries` times after it. */
+        requestTimeout: duration('5s'),
+        /** Produce retries (goim: 10). */
+        retries: z.number().int().min(0).max(100).default(10),
+        /** Records one job holds received and not committed; past it, fetching pauses. */
+        maxInFlight: z.number().int().min(1).default(1024),
+        /** First re-delivery delay after the job could not deliver a record (doubles per attempt). */
+        retryDelay: duration('1s'),
+        /** Longest re-delivery delay. */
+        retryMaxDelay: duration('30s'),
+      })
+      .strict()
+      .default({}),
     httpServer: z
       .object({
         /** Loopback by default: the push API is for your servers; expose it deliberately (with api.keys). */

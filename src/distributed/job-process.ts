@@ -1,6 +1,7 @@
 // A job as a process of its own (distributed mode): the Job role consuming NATS JetStream
-// with partition leases in Redis (so several jobs share the partitions), finding comets in
-// the Redis registry and calling them over gRPC; /metrics on metrics.addr.
+// with partition leases in Redis (so several jobs share the partitions), or Kafka in a
+// consumer group (queue.engine), finding comets in the Redis registry and calling them over
+// gRPC; /metrics on metrics.addr.
 //
 // Stop: the job stops consuming, delivers what it accepted (held room batches, calls in
 // flight), acknowledges it and hands its partitions over; then the registry closes.
@@ -17,6 +18,7 @@ import { metricsAddr } from '../metrics/metrics-addr.js';
 import { metricsServeOptions, serveMetrics } from '../metrics/serve.js';
 import { showAddress } from '../config/listen.js';
 import { rpcClientTls } from './grpc-settings.js';
+import { kafkaPushQueue } from './kafka.js';
 import { natsPushQueue } from './nats.js';
 import { redisLeaseStore, redisNodeStats, redisRegistry } from './redis.js';
 import { adminStatsInterval } from '../config/admin-settings.js';
@@ -41,8 +43,15 @@ export async function startJobProcess(config: Config, log: Logger, historyStore?
   try {
     const registry = redisRegistry(config, log.child({ role: 'registry' }));
     teardown.add('closing the registry', () => registry.close());
-    const leases = redisLeaseStore(config, log.child({ role: 'leases' }));
-    const queue = natsPushQueue(config, { log: log.child({ role: 'queue' }), leases, ownsLeases: true });
+    // Kafka shares partitions through its consumer group; NATS through leases in Redis.
+    const queue =
+      config.queue.engine === 'kafka'
+        ? kafkaPushQueue(config, log.child({ role: 'queue' }))
+        : natsPushQueue(config, {
+            log: log.child({ role: 'queue' }),
+            leases: redisLeaseStore(config, log.child({ role: 'leases' })),
+            ownsLeases: true,
+          });
     // Job.stop() closes the queue once it consumes; this covers a start that failed before.
     teardown.add('closing the push queue', () => queue.close());
     const history = jobHistorySettings(config);

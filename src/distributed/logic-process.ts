@@ -1,5 +1,5 @@
 // A logic as a process of its own (distributed mode): the Logic role on the Redis session
-// store and registry, publishing to NATS JetStream; goim's HTTP API (and the demo page) and
+// store and registry, publishing to NATS JetStream (or Kafka: queue.engine); goim's HTTP API (and the demo page) and
 // the goim.logic gRPC service that comets call.
 //
 // Start: logic watches the registry for comets and loads the online counts, then serves
@@ -27,6 +27,7 @@ import { webRoots } from '../package-root.js';
 import { AppId, type HistoryStore, type InboxStore } from '../ports/index.js';
 import { grpcListen, grpcServerOptions, rpcClientTls } from './grpc-settings.js';
 import { GrpcCometAdminDialer } from '../adapters/grpc/comet-admin-client.js';
+import { kafkaPushQueue } from './kafka.js';
 import { natsPushQueue } from './nats.js';
 import { redisNodeStats, redisRegistry, redisSendGuard, redisSessionStore } from './redis.js';
 import { adminAccess, adminStatsInterval } from '../config/admin-settings.js';
@@ -86,7 +87,8 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
     const store = redisSessionStore(config, log.child({ role: 'sessions' }));
     teardown.add('closing the session store', () => store.close());
     // A publisher only: no partition leases.
-    const queue = natsPushQueue(config, { log: log.child({ role: 'queue' }) });
+    const queueLog = log.child({ role: 'queue' });
+    const queue = config.queue.engine === 'kafka' ? kafkaPushQueue(config, queueLog) : natsPushQueue(config, { log: queueLog });
     teardown.add('closing the push queue', () => queue.close());
 
     const sendGuard = redisSendGuard(config, log.child({ role: 'send-guard' }));

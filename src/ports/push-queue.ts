@@ -1,5 +1,5 @@
 // logic → job: the push queue. adapters/memory/push-queue.ts (embedded mode) and
-// adapters/nats/push-queue.ts (JetStream, partitioned).
+// adapters/nats/push-queue.ts (JetStream, partitioned), adapters/kafka/push-queue.ts (goim's Kafka topic).
 
 export const PushType = { PUSH: 0, ROOM: 1, BROADCAST: 2 } as const;
 export type PushType = (typeof PushType)[keyof typeof PushType];
