@@ -88,7 +88,7 @@ function target(q: Map<string, string[]>): { mid: bigint } | { key: string } {
 const callerOf = new WeakMap<FastifyRequest, AdminCaller>();
 
 /** A room key as comets hold them: "type://id", printable, up to 256 bytes. */
-const ROOM_KEY = /^[A-Za-z0-9_.-]*:\/\/[^\x00-\x1f\x7f]{1,245}$/;
+const ROOM_KEY = /^[A-Za-z0-9_.-]{0,64}:\/\/[^\x00-\x1f\x7f]{1,245}$/;
 /** Records of a room's recent history shown, and bytes of each body. */
 const HISTORY_RECORDS = 20;
 const HISTORY_BODY_CHARS = 200;
@@ -171,7 +171,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     scope.get('/admin/api/room', async (req, reply) => {
       const q = query(req);
       const room = q.get('room')?.[0] ?? '';
-      if (!ROOM_KEY.test(room)) throw new ParamError('room must be a room key "type://id" of 1 to 256 bytes');
+      if (!ROOM_KEY.test(room) || Buffer.byteLength(room) > 256) throw new ParamError('room must be a room key "type://id" of 1 to 256 bytes');
       const v = q.get('limit')?.[0] ?? '50';
       const limit = /^[0-9]{1,3}$/.test(v) ? Number(v) : 0;
       if (limit < 1 || limit > CONNECTION_INFO_MAX) throw new ParamError(`limit must be an integer from 1 to ${CONNECTION_INFO_MAX}`);
@@ -204,9 +204,19 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
       const byServer = new Map<string, string[]>();
       for (const r of routes) byServer.set(r.server, [...(byServer.get(r.server) ?? []), r.key]);
       const connections: (ConnectionInfo | { key: string; comet: string; details: string })[] = [];
-      for (const [server, keys] of byServer) {
-        const comet = opts.comets(server);
-        const found = comet === undefined ? undefined : await comet.connectionInfo(keys).catch(() => undefined);
+      // Every comet at once: a lookup waits for the slowest, not for the sum (each call is bounded by rpcClient.timeout).
+      const answers = await Promise.all(
+        [...byServer].map(async ([server, keys]) => {
+          const comet = opts.comets(server);
+          if (comet === undefined) return { server, keys, found: undefined, why: 'comet not reachable from this logic' };
+          try {
+            return { server, keys, found: await comet.connectionInfo(keys), why: '' };
+          } catch (err) {
+            return { server, keys, found: undefined, why: `comet did not answer: ${(err as Error).message}` };
+          }
+        }),
+      );
+      for (const { server, keys, found, why } of answers) {
         for (const key of keys) {
           const info = found?.find((c) => c.key === key);
           if (info !== undefined) connections.push(info);
@@ -215,7 +225,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
             connections.push({
               key,
               comet: server,
-              details: found === undefined ? 'comet not reachable from this logic' : 'not connected (stale routing)',
+              details: found === undefined ? why : 'not connected (stale routing)',
             });
         }
       }
