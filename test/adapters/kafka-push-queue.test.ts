@@ -9,6 +9,9 @@ import { silentLogger } from '../../src/log.js';
 import { PushType, type PushMsg } from '../../src/ports/index.js';
 import { KafkaPushQueue, type KafkaPushQueueOptions } from '../../src/adapters/kafka/push-queue.js';
 import { partitionOfKey } from '../../src/adapters/nats/partition.js';
+import { RANGE_PROTOCOL, rangeAssigner } from '../../src/adapters/kafka/range-assigner.js';
+import { buildConfig } from '../../src/config/load.js';
+import { kafkaPushQueue } from '../../src/distributed/kafka.js';
 import { pushQueueContract } from '../contracts/push-queue.contract.js';
 import { eventually } from '../support/eventually.js';
 import { KafkaMock, kafkaMockGate } from '../support/kafka-mock.js';
@@ -29,6 +32,7 @@ function options(topic: string, over: Partial<KafkaPushQueueOptions> = {}): Kafk
     requestTimeoutMs: 5000,
     retries: 10,
     maxInFlight: 1024,
+    fetchMaxBytes: 1 << 20,
     retryDelayMs: 20,
     retryMaxDelayMs: 200,
     log: silentLogger,
@@ -136,6 +140,11 @@ describe('KafkaPushQueue (librdkafka mock cluster)', { skip }, () => {
       'both jobs hold partitions',
     );
     assert.deepEqual([...a.ownedPartitions(), ...b.ownedPartitions()].sort(), [0, 1, 2, 3]);
+    // goim's strategy, "range": each job a run of consecutive partitions.
+    assert.deepEqual([a.ownedPartitions(), b.ownedPartitions()].sort(), [
+      [0, 1],
+      [2, 3],
+    ]);
     const rooms = Array.from({ length: 8 }, (_, i) => `live://${i}`);
     const sends: Promise<void>[] = [];
     for (let n = 0; n < 20; n++) for (const room of rooms) sends.push(a.publish(roomMsg(room, String(n))));
@@ -151,6 +160,16 @@ describe('KafkaPushQueue (librdkafka mock cluster)', { skip }, () => {
       assert.equal(new Set(of.map((h) => h.job)).size, 1, `${room} handled by one job`);
     }
     assert.equal(new Set(handled.map((h) => h.job)).size, 2, 'both jobs handled records');
+  });
+
+  test('abort() refuses a publish not sent yet and makes no producer for it', async () => {
+    const topic = await mock!.uniqueTopic(1);
+    const q = new KafkaPushQueue(options(topic));
+    const pending = q.publish(roomMsg('live://abort', 'x'));
+    await q.abort();
+    await assert.rejects(pending, /aborted/);
+    await assert.rejects(q.publish(roomMsg('live://abort', 'y')), /closed/);
+    assert.equal((q as unknown as { producer: unknown }).producer, null, 'no producer left open');
   });
 
   test('at most maxInFlight records are held uncommitted; fetching goes on once they are', async () => {
@@ -214,5 +233,35 @@ describe('KafkaPushQueue (librdkafka mock cluster)', { skip }, () => {
     await second.consume(async (m) => void again.push(Number(text(m))));
     await eventually(() => again.length >= 5, 'records from 5 on');
     assert.deepEqual(again.slice(0, 5), [5, 6, 7, 8, 9]);
+  });
+});
+
+describe("the range assignor (goim's jobs' strategy)", () => {
+  const metadata = (counts: Record<string, number>) =>
+    ({ topics: new Map(Object.entries(counts).map(([t, n]) => [t, { partitionsCount: n }])) }) as unknown as Parameters<typeof rangeAssigner>[3];
+  const members = (...ids: string[]) => new Map(ids.map((id) => [id, {}])) as unknown as Parameters<typeof rangeAssigner>[1];
+  const plain = (r: ReturnType<typeof rangeAssigner>) => r.map((m) => [m.memberId, [...m.assignments.values()].map((a) => [a.topic, a.partitions])]);
+
+  test('members sorted by id take consecutive runs, the first ones one more', () => {
+    assert.deepEqual(plain(rangeAssigner('b', members('b', 'a'), new Set(['t']), metadata({ t: 5 }))), [
+      ['a', [['t', [0, 1, 2]]]],
+      ['b', [['t', [3, 4]]]],
+    ]);
+    assert.deepEqual(plain(rangeAssigner('a', members('c', 'a', 'b'), new Set(['t']), metadata({ t: 2 }))), [
+      ['a', [['t', [0]]]],
+      ['b', [['t', [1]]]],
+      ['c', []],
+    ]);
+    assert.equal(RANGE_PROTOCOL.name, 'range');
+  });
+});
+
+describe('a Kafka role at start', () => {
+  test('refuses a push.maxBytes that no default Kafka record holds, naming the key', () => {
+    const big = buildConfig({ queue: { engine: 'kafka' }, protocol: { sendQueueBytes: 4 << 20 }, push: { maxBytes: 2_000_000 } });
+    assert.throws(() => kafkaPushQueue(big, silentLogger), /push.maxBytes 2000000 is too large for Kafka/);
+    const fine = kafkaPushQueue(buildConfig({ queue: { engine: 'kafka' } }), silentLogger);
+    assert.ok(fine instanceof KafkaPushQueue);
+    void fine.abort();
   });
 });

@@ -27,6 +27,7 @@ import type { PushHandler, PushMsg, PushQueue } from '../../ports/index.js';
 import { decodePushMsg, encodePushMsg } from '../../rpc/push-msg.js';
 import { partitionOfKey, recordKey } from '../nats/partition.js';
 import { PartitionWatermark } from './partition-watermark.js';
+import { RANGE_PROTOCOL, rangeAssigner } from './range-assigner.js';
 
 export interface KafkaPushQueueOptions {
   /** host:port of the bootstrap brokers. */
@@ -45,6 +46,8 @@ export interface KafkaPushQueueOptions {
   retries: number;
   /** Records one job holds received and not committed. */
   maxInFlight: number;
+  /** Bytes one fetch may bring (also per partition). */
+  fetchMaxBytes: number;
   retryDelayMs: number;
   retryMaxDelayMs: number;
   /** Client id shown by the brokers (default tsim-<host>). */
@@ -99,6 +102,7 @@ export class KafkaPushQueue implements PushQueue {
   }
 
   private getProducer(): Producer<Buffer, Buffer, Buffer, Buffer> {
+    if (this.closed && this.producer === null) throw new Error('kafka queue: closed');
     if (!this.producer) {
       this.producer = new Producer({
         clientId: this.clientId(),
@@ -161,7 +165,13 @@ export class KafkaPushQueue implements PushQueue {
     this.pending = null;
     if (!batch) return;
     const topic = this.o.topic;
-    const producer = this.getProducer();
+    let producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+    try {
+      producer = this.getProducer();
+    } catch (e) {
+      batch.settle.forEach((s) => s.reject(e as Error));
+      return;
+    }
     const sent = this.partitionCount(producer)
       .then((count) =>
         producer.send({ messages: batch.msgs.map((m) => ({ topic, key: m.key, value: m.value, partition: partitionOfKey(m.keyText, count) })) }),
@@ -201,6 +211,9 @@ export class KafkaPushQueue implements PushQueue {
       sessionTimeout: this.o.sessionTimeoutMs,
       heartbeatInterval: this.o.heartbeatIntervalMs,
       rebalanceTimeout: this.o.sessionTimeoutMs,
+      // goim's jobs announce "range": a group mixing them with tsim's must share a strategy
+      protocols: [RANGE_PROTOCOL],
+      partitionAssigner: rangeAssigner,
     });
     this.consumer = consumer;
     // an 'error' event nobody listens to would end the process
@@ -223,6 +236,10 @@ export class KafkaPushQueue implements PushQueue {
         fallbackMode: this.o.initialOffset === 'oldest' ? 'earliest' : 'latest',
         autocommit: false,
         maxWaitTime: 500,
+        // What one fetch may bring, paused or not: about maxInFlight records of the largest push, not the client's 50 MB.
+        maxBytes: this.o.fetchMaxBytes,
+        maxBytesPerPartition: this.o.fetchMaxBytes,
+        highWaterMark: Math.max(1, Math.min(1024, this.o.maxInFlight)),
       });
     } catch (e) {
       if (this.consumer === consumer) this.consumer = null;
@@ -235,7 +252,10 @@ export class KafkaPushQueue implements PushQueue {
     }
     this.stream = stream;
     this.paused = false;
-    stream.on('data', (m) => this.received(m));
+    // A stream replaced after a failure must not feed the new generation's watermarks.
+    stream.on('data', (m) => {
+      if (this.stream === stream) this.received(m);
+    });
     stream.on('error', (e) => this.failed(consumer, e));
     consumer.startLagMonitoring({ topics: [this.o.topic] }, 5000);
   }
@@ -339,7 +359,10 @@ export class KafkaPushQueue implements PushQueue {
       },
     );
     this.running.add(run);
-    void run.finally(() => this.running.delete(run));
+    void run.finally(() => {
+      this.running.delete(run);
+      this.resumeIfRoom(); // a call of a partition given up frees room too
+    });
   }
 
   private finished(w: PartitionWatermark<ConsumedMessage>, m: ConsumedMessage): void {
@@ -353,10 +376,11 @@ export class KafkaPushQueue implements PushQueue {
     this.resumeIfRoom();
   }
 
+  /** Records received and not settled: of the partitions held, and handler calls still running for partitions given up. */
   private inFlight(): number {
     let n = 0;
     for (const w of this.partitions.values()) n += w.size;
-    return n;
+    return Math.max(n, this.running.size);
   }
 
   private resumeIfRoom(): void {
@@ -411,6 +435,10 @@ export class KafkaPushQueue implements PushQueue {
   async abort(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A publish not sent yet is refused, as a crash would lose it (and no producer is made for it).
+    const batch = this.pending;
+    this.pending = null;
+    batch?.settle.forEach((s) => s.reject(new Error('kafka queue: aborted')));
     if (this.restartTimer) clearTimeout(this.restartTimer);
     for (const w of this.partitions.values()) w.revoked = true;
     for (const t of this.retryTimers) clearTimeout(t);
