@@ -189,6 +189,8 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
       );
       const members = comets.flatMap((c) => c.connections).slice(0, limit);
       const total = comets.reduce((n, c) => n + c.total, 0);
+      // Who is in a room, with their addresses, is personal data: who looked is kept.
+      audit(req, 'room', { room, shown: members.length });
       return send(reply, 200, 0, '', {
         room,
         total,
@@ -229,6 +231,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
             });
         }
       }
+      audit(req, 'lookup', { ...('mid' in who ? { mid: String(who.mid) } : { key: who.key }), found: connections.length });
       return send(reply, 200, 0, '', { connections });
     });
 
