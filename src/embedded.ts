@@ -158,8 +158,11 @@ export async function startEmbedded(config: Config, log: Logger, historyStore?: 
     await http.listen();
     started.push(() => http.close());
     pruner.start();
-    reporter.start();
-    view.start();
+    // The snapshots and their sampling are for the console alone here: none when it is not served.
+    if (admin.access.mode !== 'disabled') {
+      reporter.start();
+      view.start();
+    }
   } catch (err) {
     for (const undo of started.reverse()) await undo().catch(() => {});
     await queue.close().catch(() => {});

@@ -2,6 +2,7 @@
 // console API (GET /admin/api/overview, docs/http-api.md#operations-console-api) with an admin
 // key as Bearer token.
 import type { NodeView, Overview } from './logic/admin/cluster-view.js';
+import { AnswerError, readAnswer } from './logic/webhook-answer.js';
 
 export interface StatusOptions {
   /** Logic's HTTP address, e.g. "http://127.0.0.1:3111". */
@@ -35,7 +36,12 @@ export async function fetchOverview(opts: StatusOptions): Promise<Overview> {
       signal,
       redirect: 'error',
     });
-    text = await boundedText(res, base.origin);
+    try {
+      text = (await readAnswer(res, MAX_ANSWER_BYTES)).toString('utf8');
+    } catch (err) {
+      if (err instanceof AnswerError) throw new StatusError(`logic at ${base.origin} answered more than ${MAX_ANSWER_BYTES} bytes`);
+      throw err;
+    }
   } catch (err) {
     if (err instanceof StatusError) throw err;
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -61,25 +67,6 @@ export async function fetchOverview(opts: StatusOptions): Promise<Overview> {
   }
   if (!isOverview(body.data)) throw new StatusError(`logic at ${base.origin} answered an overview of another shape (a different tsim version?)`);
   return body.data;
-}
-
-/** The body as text, refused past MAX_ANSWER_BYTES without reading the rest. */
-async function boundedText(res: Response, origin: string): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > MAX_ANSWER_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw new StatusError(`logic at ${origin} answered more than ${MAX_ANSWER_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function isOverview(v: unknown): v is Overview {

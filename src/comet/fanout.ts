@@ -127,13 +127,14 @@ export class Fanout {
     const bytes = new PushBytes(proto);
     const byKey = this.table.byKey;
     const seqs = inbox !== undefined && this.inboxLive !== undefined ? seqsByMid(inbox) : undefined;
+    let message: Uint8Array | undefined; // the pushed message, taken out once for every opted-in device
     for (let i = 0; i < keys.length; i++) {
       const c = byKey.get(keys[i]);
       if (c === undefined) continue;
       if (seqs !== undefined && c.inbox !== null) {
         const seq = seqs.get(c.mid);
         if (seq !== undefined) {
-          this.inboxLive!(c, seq, protoOp, pushedMessage(proto));
+          this.inboxLive!(c, seq, protoOp, (message ??= pushedMessage(proto)));
           continue;
         }
       }

@@ -72,9 +72,8 @@ export class Outbound {
   /** Writes one push; applies the slow policy when the socket is over its cap. Never throws. */
   push(c: Writable, bytes: Buffer): void {
     if (!c.open || bytes.length === 0) return;
-    const queued = unsent(c);
-    if (queued + bytes.length > this.pushCap && (queued > 0 || bytes.length > this.replyCap)) {
-      if (queued === 0) this.pushesTooLarge++;
+    if (!this.fits(c, bytes.length)) {
+      if (unsent(c) === 0) this.pushesTooLarge++;
       if (this.dropPushes) this.pushesDropped++;
       else this.closeSlow(c);
       return;

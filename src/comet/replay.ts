@@ -22,6 +22,7 @@ import { Limit, type LimitLog } from './limit-log.js';
 import type { Outbound } from './outbound.js';
 import type { Room, Seat } from './room.js';
 import type { RoomTail, RoomTails } from './room-tail.js';
+import { MAX_ROOM_KEY_BYTES } from './room-requests.js';
 
 /** Most records one join asks logic for; the room type's replayMax caps it further. */
 export const REPLAY_LIMIT = 1000;
@@ -46,7 +47,7 @@ const WINDOW_RETRY_MS = 1000;
 const FINISH_WAIT_MS = 20;
 const FINISH_WAITS = 100;
 /** Bytes an op-23 envelope adds to a chunk of replayed frames, at most (header, length, key). */
-const ENVELOPE_BYTES = HEADER_LEN + 2 + 256;
+const ENVELOPE_BYTES = HEADER_LEN + 2 + MAX_ROOM_KEY_BYTES;
 
 /** The live batches held for one connection while its replay is read. */
 export class ReplayHold {
@@ -518,12 +519,13 @@ export class Replays {
     let budget = this.opts.recordBytes;
     if (h.seat !== null) {
       const held = h.bytes + h.batches.length * ENVELOPE_BYTES;
-      const wanted = Math.min(budget, recordsSize(r.records)) + Math.ceil(budget / RECORD_CHUNK_BYTES + 1) * ENVELOPE_BYTES;
+      const envelopes = Math.ceil(budget / RECORD_CHUNK_BYTES + 1) * ENVELOPE_BYTES;
+      const wanted = Math.min(budget, recordsSize(r.records)) + envelopes;
       if (c.open && !this.opts.out.fits(c, wanted + held) && waited < FINISH_WAITS) {
         this.opts.clock.setTimeout(() => this.finish(c, h, r, memo, waited + 1), FINISH_WAIT_MS);
         return;
       }
-      budget = Math.max(0, Math.min(budget, this.opts.out.pushSpace(c) - held - Math.ceil(budget / RECORD_CHUNK_BYTES + 1) * ENVELOPE_BYTES));
+      budget = Math.max(0, Math.min(budget, this.opts.out.pushSpace(c) - held - envelopes));
     }
     this.end(c, h);
     let recovered = r.recovered;

@@ -152,6 +152,7 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
     const nodeStats = redisNodeStats(config, log.child({ role: 'node-stats' }));
     teardown.add('closing the node stats store', () => nodeStats.close());
     const view = new ClusterView({ store: nodeStats, intervalMs: statsInterval, log: httpLog });
+    const access = adminAccess(config, false, httpLog);
     const http = new LogicHttpServer({
       ...logicHttpSettings(config, false, httpLog),
       logic,
@@ -159,7 +160,7 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
       webRoots: webRoots(),
       metrics,
       limits: metrics?.limits,
-      admin: { access: adminAccess(config, false, httpLog), view, comets: cometAdmin.dial },
+      admin: { access, view, comets: cometAdmin.dial },
     });
     if (metrics) registerLogicHttpMetrics(metrics.registry, http);
     teardown.add('closing the HTTP server', () => http.close());
@@ -177,7 +178,8 @@ export async function startLogicProcess(config: Config, log: Logger, historyStor
     });
     teardown.add('stopping the node snapshots', () => reporter.stop());
     reporter.start();
-    view.start();
+    // Nothing reads the view when the console is not served: no sampling of the store then.
+    if (access.mode !== 'disabled') view.start();
     teardown.add('stopping the console sampling', async () => view.stop());
     return {
       logic,

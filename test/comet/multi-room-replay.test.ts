@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { HistoryReply } from '../../src/ports/index.js';
 import type { Frame, GoimTestClient } from '../support/goim-client.js';
 import { StubLogic } from '../support/stub-logic.js';
+import { openEnvelope } from '../support/room-envelope.js';
 import { innerFrame, rawProto, startComet, turn, type Harness } from './harness.js';
 
 function offsetFrame(op: number, seq: number, body: string): Buffer {
@@ -23,17 +24,8 @@ function reply(epoch: string, first: number, last: number, prefix = 'm'): Histor
 
 /** An op-23 frame as `room|op:seq:body` per inner frame (op 18: its JSON). */
 function opened(f: Frame): string[] {
-  assert.equal(f.op, 23, `expected op 23, got ${f.op}`);
-  const b = Buffer.from(f.body);
-  const len = b.readUInt16BE(0);
-  const room = b.subarray(2, 2 + len).toString();
-  const out: string[] = [];
-  for (let at = 2 + len; at < b.length;) {
-    const packLen = b.readInt32BE(at);
-    out.push(`${room}|${b.readInt32BE(at + 8)}:${b.readUInt32BE(at + 12)}:${b.subarray(at + 16, at + packLen).toString()}`);
-    at += packLen;
-  }
-  return out;
+  const { room, frames } = openEnvelope(f);
+  return frames.map((x) => `${room}|${x.op}:${x.seq}:${x.body.toString()}`);
 }
 
 /** The next n room frames (enveloped), flattened. */

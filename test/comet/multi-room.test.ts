@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { LimitHits } from '../../src/metrics/limit-hits.js';
 import type { Frame, GoimTestClient } from '../support/goim-client.js';
 import { eventually } from '../support/eventually.js';
+import { openEnvelope } from '../support/room-envelope.js';
 import { hex, innerFrame, rawProto, startComet, type Harness } from './harness.js';
 
 interface RoomsReply {
@@ -15,17 +16,8 @@ interface RoomsReply {
 
 /** An op-23 body: the room and its frames (each: op, seq, body). */
 function envelope(f: Frame): { room: string; frames: { op: number; seq: number; body: string }[] } {
-  assert.equal(f.op, 23, `expected op 23, got ${f.op}`);
-  const b = Buffer.from(f.body);
-  const len = b.readUInt16BE(0);
-  const room = b.subarray(2, 2 + len).toString();
-  const frames = [];
-  for (let at = 2 + len; at < b.length;) {
-    const packLen = b.readInt32BE(at);
-    frames.push({ op: b.readInt32BE(at + 8), seq: b.readUInt32BE(at + 12), body: b.subarray(at + 16, at + packLen).toString() });
-    at += packLen;
-  }
-  return { room, frames };
+  const { room, frames } = openEnvelope(f);
+  return { room, frames: frames.map((x) => ({ op: x.op, seq: x.seq, body: x.body.toString() })) };
 }
 
 async function request(c: GoimTestClient, op: 19 | 21, body: string, seq: number): Promise<RoomsReply> {

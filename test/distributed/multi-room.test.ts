@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import { Op } from '../../src/protocol/ops.js';
 import { api, Cluster, clusterGate, cometConfig, jobConfig, logicConfig, portOf, type CometStarted, type LogicStarted } from '../support/cluster.js';
 import { GoimTestClient, type Frame } from '../support/goim-client.js';
+import { openEnvelope } from '../support/room-envelope.js';
 import { eventually } from '../support/eventually.js';
 
 const skip = await clusterGate();
@@ -19,12 +20,8 @@ function sign(claims: Record<string, unknown>): Promise<string> {
 
 /** An op-23 body: its room and the bodies of its frames. */
 function envelope(f: Frame): [string, string[]] {
-  assert.equal(f.op, Op.RoomMessage);
-  const b = Buffer.from(f.body);
-  const len = b.readUInt16BE(0);
-  const bodies: string[] = [];
-  for (let at = 2 + len; at < b.length; at += b.readInt32BE(at)) bodies.push(b.subarray(at + 16, at + b.readInt32BE(at)).toString());
-  return [b.subarray(2, 2 + len).toString(), bodies];
+  const { room, frames } = openEnvelope(f);
+  return [room, frames.map((x) => x.body.toString())];
 }
 
 describe('distributed tsim: extra rooms across two comets', { skip }, () => {

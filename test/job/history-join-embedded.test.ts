@@ -12,6 +12,7 @@ import { startEmbedded } from '../../src/embedded.js';
 import { silentLogger } from '../../src/log.js';
 import { eventually } from '../support/eventually.js';
 import { GoimTestClient, type Frame } from '../support/goim-client.js';
+import { openEnvelope } from '../support/room-envelope.js';
 
 /** An op-18 body reduced to whether it names an epoch and says recovered. */
 function recoveredIn(body: string): boolean {
@@ -21,19 +22,8 @@ function recoveredIn(body: string): boolean {
 
 /** An op-23 frame as `room|op:seq:body` per inner frame. */
 function opened(f: Frame): string[] {
-  assert.equal(f.op, 23, `expected op 23, got ${f.op}`);
-  const b = Buffer.from(f.body);
-  const len = b.readUInt16BE(0);
-  const room = b.subarray(2, 2 + len).toString();
-  const out: string[] = [];
-  for (let at = 2 + len; at < b.length;) {
-    const packLen = b.readInt32BE(at);
-    const op = b.readInt32BE(at + 8);
-    const body = b.subarray(at + 16, at + packLen).toString();
-    out.push(`${room}|${op}:${b.readUInt32BE(at + 12)}:${op === 18 ? recoveredIn(body) : body}`);
-    at += packLen;
-  }
-  return out;
+  const { room, frames } = openEnvelope(f);
+  return frames.map((x) => `${room}|${x.op}:${x.seq}:${x.op === 18 ? recoveredIn(x.body.toString()) : x.body.toString()}`);
 }
 
 test('embedded: a join with history replays the stored records of the joined room, enveloped, then live (TCP and WebSocket)', async () => {

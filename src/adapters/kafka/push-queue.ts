@@ -23,6 +23,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { Consumer, Producer, type Message, type MessagesStream } from '@platformatic/kafka';
 import type { Logger } from '../../log.js';
+import { asBuffer } from '../../lib/bytes.js';
 import type { PushHandler, PushMsg, PushQueue } from '../../ports/index.js';
 import { decodePushMsg, encodePushMsg } from '../../rpc/push-msg.js';
 import { partitionOfKey, recordKey } from '../nats/partition.js';
@@ -137,8 +138,7 @@ export class KafkaPushQueue implements PushQueue {
     if (this.closed) return Promise.reject(new Error('kafka queue: closed'));
     let value: Buffer;
     try {
-      const bytes = encodePushMsg(msg);
-      value = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      value = asBuffer(encodePushMsg(msg));
     } catch (e) {
       return Promise.reject(e);
     }

@@ -39,6 +39,11 @@ class Ring {
   all(): Point[] {
     return [...this.points.slice(this.start), ...this.points.slice(0, this.start)];
   }
+
+  last(): Point | undefined {
+    const n = this.points.length;
+    return n === 0 ? undefined : this.points[(this.start + n - 1) % n];
+  }
 }
 
 /** Rates are taken over up to this many intervals: per-interval counts of batched deliveries jump between 0 and bursts. */
@@ -215,7 +220,7 @@ export class ClusterView {
     }
     nodes.sort((a, b) => (a.role === b.role ? a.id.localeCompare(b.id) : a.role.localeCompare(b.role)));
     // The totals are the cluster's whichever node's series is asked for.
-    Object.assign(totals, this.cluster.all().at(-1)?.values ?? {});
+    Object.assign(totals, this.cluster.last()?.values ?? {});
     const ring = node === undefined ? this.cluster : this.nodes.get(node)?.ring;
     if (ring === undefined) throw new UnknownNodeError(`no node ${node} in the cluster now`);
     const points = ring.all();

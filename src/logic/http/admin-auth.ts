@@ -10,7 +10,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminAccess, AdminKey } from '../../config/admin-settings.js';
 import { envelope, JSON_TYPE } from './envelope.js';
-import { crossSiteRefusal, hostRefusal, hostSet, originSet } from './origin-check.js';
+import { crossSiteRefusal, hostRefusal, hostSet, originSet, ownOrAllowedOrigin } from './origin-check.js';
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
 const BASIC = /^Basic +([A-Za-z0-9+/=]{1,1024}) *$/i;
@@ -61,13 +61,8 @@ class AdminKeys {
 function foreignOrigin(req: FastifyRequest, allowedOrigins: ReadonlySet<string>): string | undefined {
   const { origin, host } = req.headers;
   if (origin !== undefined) {
-    try {
-      const u = new URL(origin);
-      // The console's own origin, or one listed in httpServer.allowedOrigins (behind a proxy that rewrites Host).
-      if ((host !== undefined && u.host === host) || allowedOrigins.has(u.origin)) return undefined;
-    } catch {
-      // "null" and garbage: not the console's origin.
-    }
+    // The console's own origin, or one listed in httpServer.allowedOrigins (behind a proxy that rewrites Host).
+    if (ownOrAllowedOrigin(origin, host, allowedOrigins)) return undefined;
     return `console actions must come from the console's own origin (got ${JSON.stringify(origin)})`;
   }
   const site = req.headers['sec-fetch-site'];

@@ -56,22 +56,26 @@ export function crossSiteRefusal(
   if (badHost !== undefined) return badHost;
   const origin = headers.origin;
   if (origin !== undefined) {
-    let own = false;
-    let normalized = origin;
-    try {
-      const o = new URL(origin);
-      normalized = o.origin;
-      own = host !== undefined && new URL(`${o.protocol}//${host}`).host === o.host;
-    } catch {
-      // "null" (sandboxed pages, files) and garbage: not this API's origin.
-    }
-    if (!own && !allowedOrigins.has(normalized)) {
+    if (!ownOrAllowedOrigin(origin, host, allowedOrigins)) {
       return `cross-site request from origin ${JSON.stringify(origin)} refused: add it to httpServer.allowedOrigins, or use api.keys`;
     }
   } else if (headers['sec-fetch-site'] === 'cross-site') {
     return 'cross-site request refused (Sec-Fetch-Site: cross-site): use api.keys';
   }
   return undefined;
+}
+
+/**
+ * Whether `origin` is the server's own (the one `host` names, default ports folded) or one of
+ * httpServer.allowedOrigins. "null" (sandboxed pages, files) and garbage are neither.
+ */
+export function ownOrAllowedOrigin(origin: string, host: string | undefined, allowedOrigins: ReadonlySet<string>): boolean {
+  try {
+    const o = new URL(origin);
+    return (host !== undefined && new URL(`${o.protocol}//${host}`).host === o.host) || allowedOrigins.has(o.origin);
+  } catch {
+    return false;
+  }
 }
 
 /** Normalized httpServer.allowedOrigins; throws on a value that is not an origin URL. */
