@@ -52,10 +52,14 @@ export function registerRoleCommands(program: Command): void {
   roleCommand(program, 'comet', 'run a comet: client connections (TCP, WebSocket) and the goim.comet gRPC service; needs Redis').action(
     (opts: CommonOptions) => runComet(opts).catch((err: unknown) => fail('tsim comet', err)),
   );
-  roleCommand(program, 'logic', 'run a logic: the HTTP push API and the goim.logic gRPC service; needs Redis and NATS JetStream').action(
-    (opts: CommonOptions) => runLogic(opts).catch((err: unknown) => fail('tsim logic', err)),
-  );
-  roleCommand(program, 'job', 'run a job: takes pushes off NATS JetStream and sends them to the comets; needs Redis and NATS').action(
-    (opts: CommonOptions) => runJob(opts).catch((err: unknown) => fail('tsim job', err)),
-  );
+  roleCommand(
+    program,
+    'logic',
+    'run a logic: the HTTP push API and the goim.logic gRPC service; needs Redis and NATS JetStream (or Kafka: queue.engine)',
+  ).action((opts: CommonOptions) => runLogic(opts).catch((err: unknown) => fail('tsim logic', err)));
+  roleCommand(
+    program,
+    'job',
+    'run a job: takes pushes off the queue (NATS JetStream, or Kafka: queue.engine) and sends them to the comets; needs Redis',
+  ).action((opts: CommonOptions) => runJob(opts).catch((err: unknown) => fail('tsim job', err)));
 }
