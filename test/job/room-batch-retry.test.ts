@@ -32,7 +32,7 @@ test('a retried room call the comet had written reaches the client once, over gR
   };
   const server = await serveComet(target, '127.0.0.1:0');
   const counters = newLaneCounters();
-  const lane = new CometLane(cometInstance('c1'), new GrpcCometClient(`127.0.0.1:${server.port}`, { timeoutMs: 300 }), 4, () => {}, counters, {
+  const lane = new CometLane(cometInstance('c1'), new GrpcCometClient(`127.0.0.1:${server.port}`, { timeoutMs: 1000 }), 4, () => {}, counters, {
     retryDelay: 1,
   });
   try {
