@@ -9,7 +9,7 @@ import type { BucketCounts } from '../metrics/bucket-counts.js';
 import { watchFds } from '../fd-probe.js';
 import { fdOvercommit } from '../file-descriptors.js';
 import type { LimitHits } from '../metrics/limit-hits.js';
-import type { InboxSeqs, LogicService, Proto, Registry } from '../ports/index.js';
+import type { InboxSeqs, LogicService, Proto, Registry, RoomBatchParts } from '../ports/index.js';
 import { CONNECTION_INFO_MAX, CONNECTION_ROOMS_MAX, type ConnectionInfo } from '../ports/comet-admin.js';
 import type { Frame } from '../protocol/frame.js';
 import { ClientProtocol } from './client-protocol.js';
@@ -159,6 +159,10 @@ export interface CometCounters extends TransportCounters {
   pushesTooLarge?: number;
   /** Throttled broadcasts walking now (at most push.maxThrottled). */
   throttledWalks?: number;
+  /** Room batches a retried call carried that the room had already: not written again. */
+  roomBatchesRepeated?: number;
+  /** Room calls whose batch numbers could not be used (written whole). */
+  roomCallsUnnumbered?: number;
   /** Seconds from a push call to the end of its fan-out loop (live objects, not copies). */
   fanoutLatency: Readonly<Record<PushKind, BucketCounts>>;
   /** Join replays ended, by result (docs/history.md#replay). */
@@ -283,6 +287,10 @@ export class Comet {
       hold: (c, bytes, seat) => replays.hold(c, bytes, seat),
       inbox: (c, seq, op, body) => this.inbox.live(c, seq, op, body),
       tails,
+      // Counted every time (metrics); logged the first time only: a sender that gets it wrong does so on every call.
+      unnumbered: (reason) => {
+        if (this.fanout.unnumberedCalls === 1) log.debug({ reason }, 'comet: room call batch numbers not used; the whole call was written');
+      },
     });
     this.online = new OnlineReporter(this.table.rooms, logic, serverId, timers.renewOnline, log);
     if (opts.memorySettle !== undefined && opts.memorySettle.after > 0)
@@ -450,9 +458,12 @@ export class Comet {
     this.fanout.broadcast(protoOp, proto, speed);
   }
 
-  /** goim Comet.BroadcastRoom: to every member of the room (no accepts filter). */
-  broadcastRoom(roomId: string, proto: Proto): void {
-    this.fanout.broadcastRoom(roomId, proto);
+  /**
+   * goim Comet.BroadcastRoom: to every member of the room (no accepts filter); `parts`: the
+   * job lane's batch numbers, so a retried call writes only the batches the room did not have.
+   */
+  broadcastRoom(roomId: string, proto: Proto, parts?: RoomBatchParts | null): void {
+    this.fanout.broadcastRoom(roomId, proto, parts);
   }
 
   /** goim Comet.Rooms: rooms with at least one local member. */
@@ -485,6 +496,8 @@ export class Comet {
       socketWrites: this.out.socketWrites,
       pushesTooLarge: this.out.pushesTooLarge,
       throttledWalks: f.throttledWalks,
+      roomBatchesRepeated: f.repeatedBatches,
+      roomCallsUnnumbered: f.unnumberedCalls,
       fanoutLatency: f.latency,
       replays: { ...this.replays.results },
       replayReads: { ...this.replays.reads },

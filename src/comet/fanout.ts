@@ -12,7 +12,8 @@
 import { systemClock, type Clock, type ClockTimer } from '../lib/clock.js';
 import { BucketCounts, LATENCY_BUCKETS } from '../metrics/bucket-counts.js';
 import { asBuffer } from '../lib/bytes.js';
-import type { InboxSeqs, Proto } from '../ports/index.js';
+import type { InboxSeqs, Proto, RoomBatchParts } from '../ports/index.js';
+import { partsProblem, unapplied } from './batch-numbers.js';
 import { HEADER_LEN } from '../protocol/frame.js';
 import { State, type Connection } from './connection.js';
 import type { ConnectionTable } from './connection-table.js';
@@ -44,6 +45,8 @@ export interface FanoutOptions {
   inbox?: (c: Connection, seq: number, op: number, body: Uint8Array) => void;
   /** Recent numbered records per room, fed with every room batch (room-tail.ts). */
   tails?: RoomTails<Room>;
+  /** Told why a room call's batch numbers could not be used (the whole call was written); for the log. */
+  unnumbered?: (reason: string) => void;
 }
 
 /** One throttled broadcast in progress. */
@@ -81,6 +84,7 @@ export class Fanout {
   private readonly hold: FanoutOptions['hold'];
   private readonly inboxLive: FanoutOptions['inbox'];
   private readonly tails: RoomTails<Room> | undefined;
+  private readonly unnumbered: FanoutOptions['unnumbered'];
   /** Outbound's pushesTooLarge as of the last push call (a change is logged). */
   private tooLargeSeen = 0;
   /** Push calls received (metrics). */
@@ -88,6 +92,10 @@ export class Fanout {
   /** Socket writes made, and writes skipped over the send cap, per kind (from Outbound deltas). */
   readonly delivered = zeroCounts();
   readonly dropped = zeroCounts();
+  /** Room batches not written again: a retried call carried them, and the room had them already. */
+  repeatedBatches = 0;
+  /** Room calls whose batch numbers could not be read or did not fit their body (written whole). */
+  unnumberedCalls = 0;
   /** Seconds from a push call to the end of its loop (immediate pushes only). */
   readonly latency: Record<PushKind, BucketCounts> = {
     keys: new BucketCounts(LATENCY_BUCKETS),
@@ -106,6 +114,7 @@ export class Fanout {
     this.hold = opts.hold;
     this.inboxLive = opts.inbox;
     this.tails = opts.tails;
+    this.unnumbered = opts.unnumbered;
   }
 
   /** Throttled broadcasts walking now. */
@@ -147,12 +156,28 @@ export class Fanout {
   /**
    * Push to a room's members, whatever they watch. A batch carrying offsets or op-18 frames
    * (docs/history.md#opting-in) goes as it is to connections that opted in to history, and
-   * with seq 0 and no op 18 (goim's bytes, built once) to the others.
+   * with seq 0 and no op 18 (goim's bytes, built once) to the others. `parts` number the
+   * room batches the call carries: those the room had already (a retried call) are not
+   * written again (batch-numbers.ts); unusable numbers (null: unreadable) are ignored.
    */
-  broadcastRoom(roomId: string, proto: Proto): void {
+  broadcastRoom(roomId: string, proto: Proto, parts?: RoomBatchParts | null): void {
     this.received.room++;
     if (!proto || typeof roomId !== 'string' || roomId === '') throw new Error('rpc broadcast  room arg error');
+    let numbers: RoomBatchParts | undefined;
+    if (parts !== undefined) {
+      const problem = parts === null ? 'unreadable' : partsProblem(parts, proto.body.length);
+      if (problem !== null) {
+        this.unnumberedCalls++;
+        this.unnumbered?.(problem);
+      } else numbers = parts ?? undefined;
+    }
     const room = this.table.rooms.get(roomId);
+    if (room !== undefined && numbers !== undefined) {
+      const { skipped, rest } = unapplied((room.applied ??= new Map<string, number>()), proto, numbers);
+      this.repeatedBatches += skipped;
+      if (rest === null) return;
+      proto = rest;
+    }
     if (room === undefined) {
       // Nobody here: only remember how far the room's offsets went, for a replay joining later.
       if (proto.op === Op.Raw) {

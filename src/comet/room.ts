@@ -35,6 +35,11 @@ export class Room<M extends RoomMember = RoomMember> {
   globalCount = 0;
   /** Highest offset this comet delivered in the room (docs/history.md#replay); 0 = none seen. */
   offset = 0;
+  /**
+   * Per job lane, the highest room batch number written here (docs/internal-protocol.md#room-batch-numbers),
+   * least recently written first; a few lanes at most (batch-numbers.ts). Null until a numbered batch came.
+   */
+  applied: Map<string, number> | null = null;
 
   constructor(readonly id: string) {}
 

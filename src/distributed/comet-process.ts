@@ -84,7 +84,7 @@ export async function startCometProcess(config: Config, log: Logger, opts: Comet
     const target: CometOps = {
       pushMsg: (keys, op, proto, inbox) => started().pushMsg(keys, op, proto, inbox),
       broadcast: (op, proto, speed) => started().broadcast(op, proto, speed),
-      broadcastRoom: (room, proto) => started().broadcastRoom(room, proto),
+      broadcastRoom: (room, proto, parts) => started().broadcastRoom(room, proto, parts),
       rooms: () => started().rooms(),
     };
     const started = (): Comet => {

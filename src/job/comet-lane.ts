@@ -20,7 +20,14 @@
 // `backlogBytes`; they are dropped (and counted) when the comet leaves the registry
 // (close()). A single call the comet keeps refusing while it answers others (calls or
 // probes) is dropped after `failures` such refusals, so it cannot block its room for good.
-import type { CometService, Instance, Proto } from '../ports/index.js';
+//
+// A failed call may have been written all the same (its answer came after the deadline), so
+// every room batch gets a number when it is submitted — one counter for the lane, so numbers
+// grow within each room — and each BroadcastRoom call names its batches (the lane's random
+// id, then number and body length per batch): a comet skips the batches of a retried call it
+// wrote already, however the retry was merged (docs/internal-protocol.md#room-batch-numbers).
+import { randomBytes } from 'node:crypto';
+import { ROOM_BATCH_PARTS_MAX, type CometService, type Instance, type Proto } from '../ports/index.js';
 import { Fifo } from '../lib/fifo.js';
 
 /** One call on the comet client; resolves when the comet accepted it. */
@@ -91,7 +98,7 @@ export interface LanePolicy {
 }
 
 /** Most room batches merged into one call. */
-const MERGE_MAX_BATCHES = 16;
+const MERGE_MAX_BATCHES = ROOM_BATCH_PARTS_MAX;
 /** Most body bytes of a merged call unless the policy says less. */
 export const MERGE_MAX_BYTES = 64 * 1024;
 /** Dropped calls left in the queues before they are compacted. */
@@ -121,6 +128,8 @@ interface Task {
   done: CallDone;
   /** A room batch (key = the room) that may merge with the batches queued behind it. */
   batch: Proto | null;
+  /** A room batch's number (0 for other calls). */
+  seq: number;
   /** What holding it costs (backlog bound). */
   bytes: number;
   state: TaskState;
@@ -170,6 +179,10 @@ export class CometLane {
    */
   private readonly outbox: (Task | (() => void))[] = [];
   private flushing = false;
+  /** Names this lane's room batch numbers to the comet: random, so a new lane never reuses an old one's. */
+  readonly id = randomBytes(8).toString('hex');
+  /** Room batches submitted: the last batch's number. */
+  private batches = 0;
 
   constructor(
     readonly instance: Instance,
@@ -214,17 +227,31 @@ export class CometLane {
    * carries (what holding it costs). After close() the call is skipped (the comet is gone).
    */
   submit(key: string | null, call: CometCall, done: CallDone, bytes = 0): void {
-    this.enqueue({ key, call, done, batch: null, bytes: bytes + HELD_CALL_OVERHEAD, state: WAITING, strikes: 0, seen: this.answers, parts: null });
+    this.enqueue({
+      key,
+      call,
+      done,
+      batch: null,
+      seq: 0,
+      bytes: bytes + HELD_CALL_OVERHEAD,
+      state: WAITING,
+      strikes: 0,
+      seen: this.answers,
+      parts: null,
+    });
     this.flush();
   }
 
   /** Sends a room batch (BroadcastRoom) in the room's order; may merge with later batches. */
   submitRoomBatch(room: string, proto: Proto, done: CallDone): void {
+    const seq = ++this.batches;
+    const parts = { lane: this.id, seqs: [seq], lens: [proto.body.length] };
     const task: Task = {
       key: room,
-      call: (c) => c.broadcastRoom(room, proto),
+      call: (c) => c.broadcastRoom(room, proto, parts),
       done,
       batch: proto,
+      seq,
       bytes: proto.body.length + HELD_CALL_OVERHEAD,
       state: WAITING,
       strikes: 0,
@@ -603,11 +630,13 @@ export class CometLane {
         bytes,
       ),
     };
+    const numbers = { lane: this.id, seqs: parts.map((t) => t.seq), lens: parts.map((t) => t.batch!.body.length) };
     return {
       key: room,
-      call: (c) => c.broadcastRoom(room, proto),
+      call: (c) => c.broadcastRoom(room, proto, numbers),
       done: NO_DONE,
       batch: proto,
+      seq: 0,
       bytes: 0,
       state: WAITING,
       strikes: 0,

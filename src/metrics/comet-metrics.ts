@@ -126,6 +126,16 @@ export function registerCometMetrics(registry: Registry, comet: CometMetricsSour
     help: 'Pushes bigger than protocol.sendQueueBytes on their own, not written even to a socket with nothing queued (a logic or job with a larger push.maxBytes than this comet fits); also counted as dropped.',
     read: () => comet.counters().pushesTooLarge ?? 0,
   });
+  lazyCounter(registry, {
+    name: 'tsim_comet_room_batches_repeated_total',
+    help: 'Room batches not written again: a call the job retried carried them, and the room had them from the first call (its answer came too late).',
+    read: () => comet.counters().roomBatchesRepeated ?? 0,
+  });
+  lazyCounter(registry, {
+    name: 'tsim_comet_room_calls_unnumbered_total',
+    help: 'BroadcastRoom calls whose batch numbers (tsim-batch-parts metadata) could not be read or did not match the body: written whole, as without numbers.',
+    read: () => comet.counters().roomCallsUnnumbered ?? 0,
+  });
   lazyGauge(registry, {
     name: 'tsim_comet_throttled_broadcasts',
     help: 'Throttled broadcasts (speed > 0) walking now; at most push.maxThrottled.',

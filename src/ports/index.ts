@@ -29,7 +29,7 @@ export type {
   RecordPage,
   ProgressCursor,
 } from './history-store.js';
-export type { CometDialer, CometOps, CometService } from './comet-service.js';
+export { ROOM_BATCH_PARTS_MAX, type CometDialer, type CometOps, type CometService, type RoomBatchParts } from './comet-service.js';
 export type { ServerOnline, SessionRef, SessionStore } from './session-store.js';
 export { PushType, type InboxSeqs, type PushHandler, type PushMsg, type PushQueue } from './push-queue.js';
 export { AppId, type Instance, type Registry } from './registry.js';

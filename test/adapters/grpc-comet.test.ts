@@ -1,16 +1,16 @@
 // CometService ↔ gRPC ↔ serveComet over real sockets on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { credentials, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { serveComet } from '../../src/adapters/grpc/comet-server.js';
 import { GrpcCometClient, grpcCometDialer } from '../../src/adapters/grpc/comet-client.js';
 import { CometClient as CometStub } from '../../src/rpc/gen/goim/comet/comet.js';
-import { AppId, type CometOps, type Instance, type Proto } from '../../src/ports/index.js';
+import { AppId, type CometOps, type Instance, type Proto, type RoomBatchParts } from '../../src/ports/index.js';
 
 type Call =
   | { m: 'pushMsg'; keys: string[]; protoOp: number; proto: Proto }
   | { m: 'broadcast'; protoOp: number; proto: Proto; speed: number }
-  | { m: 'broadcastRoom'; roomId: string; proto: Proto };
+  | { m: 'broadcastRoom'; roomId: string; proto: Proto; parts?: RoomBatchParts | null };
 
 /** A synchronous comet, like the Comet role: records calls, may throw. */
 class FakeComet implements CometOps {
@@ -28,9 +28,9 @@ class FakeComet implements CometOps {
     this.check();
     this.calls.push({ m: 'broadcast', protoOp, proto, speed });
   }
-  broadcastRoom(roomId: string, proto: Proto) {
+  broadcastRoom(roomId: string, proto: Proto, parts?: RoomBatchParts | null) {
     this.check();
-    this.calls.push({ m: 'broadcastRoom', roomId, proto });
+    this.calls.push({ m: 'broadcastRoom', roomId, proto, parts });
   }
   rooms() {
     this.check();
@@ -89,6 +89,30 @@ test('broadcast delivers op filter, proto and speed; broadcastRoom the room and 
     assert.deepEqual(plain(b.proto), { ver: 1, op: 9, seq: 0, body: 'all' });
     assert.equal(r.roomId, 'live://1000');
     assert.deepEqual(plain(r.proto), { ver: 1, op: 9, seq: 0, body: 'room' });
+  }));
+
+test("broadcastRoom's batch numbers travel in metadata; unreadable ones arrive as null, none as undefined", () =>
+  withComet(async (fake, client, port) => {
+    const parts = { lane: '0123456789abcdef', seqs: [7, 9, 12], lens: [3, 0, 5] };
+    await client.broadcastRoom('live://1', frame(9, 'abcdefgh'), parts);
+    await client.broadcastRoom('live://1', frame(9, 'x'));
+    const raw = new CometStub(`127.0.0.1:${port}`, credentials.createInsecure());
+    const withHeader = (value: string) =>
+      new Promise<ServiceError | null>((resolve) => {
+        const md = new Metadata();
+        md.set('tsim-batch-parts', value);
+        raw.broadcastRoom({ roomID: 'live://1', proto: { ver: 1, op: 9, seq: 0, body: Buffer.from('x') } }, md, (err) => resolve(err));
+      });
+    try {
+      // Malformed, too many parts, numbers going down, too long: the call still goes through.
+      const seventeen = Array.from({ length: 17 }, (_, i) => `${i + 1}:0`).join(',');
+      for (const bad of ['', 'lane', 'lane;', 'lane;1:x', 'la ne;1:1', `l;${seventeen}`, 'l;2:1,1:0', `l;1:${'9'.repeat(1100)}`])
+        assert.equal(await withHeader(bad), null, bad);
+    } finally {
+      raw.close();
+    }
+    const got = fake.calls.map((c) => (c.m === 'broadcastRoom' ? c.parts : 'other'));
+    assert.deepEqual(got, [parts, undefined, null, null, null, null, null, null, null, null]);
   }));
 
 test('a negative op and an empty body survive', () =>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CometLane, newLaneCounters } from '../../src/job/comet-lane.js';
-import { FakeComet, cometInstance, withTimeout } from './fakes.js';
+import { FakeComet, cometInstance, withTimeout, type CometCallRecord } from './fakes.js';
 import { pushProto, roomBatchProto } from '../../src/job/push-frame.js';
 
 function run(lane: CometLane, key: string | null, room: string, n: number): Promise<Error | null> {
@@ -158,4 +158,64 @@ test('a merge never passes the lane policy mergeMaxBytes', async () => {
     [46, 92, 92, 46],
   );
   await lane.close();
+});
+
+/** A room call's batch numbers, with the bodies they name (checked against the call's body). */
+function numbered(c: CometCallRecord): { lane: string; seqs: number[]; bodies: string[] } {
+  assert.ok(c.kind === 'room' && c.parts !== undefined, 'a room call names its batches');
+  const { lane, seqs, lens } = c.parts;
+  assert.equal(
+    lens.reduce((a, b) => a + b, 0),
+    c.proto.body.length,
+  );
+  const out: string[] = [];
+  let off = 0;
+  for (const len of lens) {
+    out.push(...bodies({ body: c.proto.body.subarray(off, off + len) }));
+    off += len;
+  }
+  return { lane, seqs: [...seqs], bodies: out };
+}
+
+test('room batches are numbered once: a failed merged call retried with other boundaries names the same batches by the same numbers', async () => {
+  let lane: CometLane | undefined;
+  const late: Promise<Error | null>[] = [];
+  const comet = new FakeComet('c1', {
+    delay: 5,
+    // The merged call [b, c] fails; d and e arrive meanwhile, so the retry is [b, c, d, e].
+    fail: (c) => {
+      if (c.kind !== 'room' || bodies(c.proto).join() !== 'b,c') return null;
+      late.push(runBatch(lane!, 'r', 'd'), runBatch(lane!, 'r', 'e'));
+      return new Error('deadline exceeded');
+    },
+  });
+  lane = new CometLane(cometInstance('c1'), comet, 8, () => {}, newLaneCounters(), { retryDelay: 1 });
+  const other = new CometLane(cometInstance('c1'), new FakeComet('c1'), 8);
+  const first = [runBatch(lane, 'r', 'a'), runBatch(lane, 'r', 'b'), runBatch(lane, 'q', 'x'), runBatch(lane, 'r', 'c')];
+  assert.deepEqual(await withTimeout(Promise.all(first), 5000, 'batches'), [null, null, null, null]);
+  assert.deepEqual(await withTimeout(Promise.all(late), 5000, 'late batches'), [null, null]);
+
+  const started = comet.started.map(numbered);
+  assert.deepEqual(
+    started.map((c) => c.bodies),
+    [['a'], ['x'], ['b', 'c'], ['b', 'c', 'd', 'e']],
+  );
+  assert.ok(/^[0-9a-f]{16}$/.test(lane.id));
+  assert.notEqual(lane.id, other.id, 'each lane its own id');
+  assert.ok(started.every((c) => c.lane === lane.id));
+  const seqOf = new Map<string, number>();
+  for (const c of started)
+    c.bodies.forEach((b, i) => {
+      const had = seqOf.get(b);
+      if (had === undefined) seqOf.set(b, c.seqs[i]);
+      else assert.equal(c.seqs[i], had, `batch ${b} keeps its number in the retry`);
+    });
+  const r = ['a', 'b', 'c', 'd', 'e'].map((b) => seqOf.get(b)!);
+  assert.ok(
+    r.every((s, i) => i === 0 || s > r[i - 1]),
+    `numbers grow within the room: ${r.join(',')}`,
+  );
+  assert.equal(new Set(seqOf.values()).size, 6, 'no two batches share a number');
+  await lane.close();
+  await other.close();
 });

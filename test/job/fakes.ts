@@ -2,12 +2,12 @@
 // failing) and a registry that notifies watchers synchronously.
 import { buildConfig } from '../../src/config/load.js';
 import type { Config, ConfigInput } from '../../src/config/schema.js';
-import { AppId, type CometService, type Instance, type Proto, type Registry } from '../../src/ports/index.js';
+import { AppId, type CometService, type Instance, type Proto, type Registry, type RoomBatchParts } from '../../src/ports/index.js';
 
 export type CometCallRecord =
   | { kind: 'push'; keys: string[]; op: number; proto: Proto }
   | { kind: 'broadcast'; op: number; proto: Proto; speed: number }
-  | { kind: 'room'; room: string; proto: Proto };
+  | { kind: 'room'; room: string; proto: Proto; parts?: RoomBatchParts };
 
 export interface FakeCometOptions {
   /** Delay of each call, ms (a function for random delays); undefined = resolve on next tick. */
@@ -47,8 +47,8 @@ export class FakeComet implements CometService {
     return this.record({ kind: 'broadcast', op, proto, speed });
   }
 
-  broadcastRoom(room: string, proto: Proto): Promise<void> {
-    return this.record({ kind: 'room', room, proto });
+  broadcastRoom(room: string, proto: Proto, parts?: RoomBatchParts): Promise<void> {
+    return this.record({ kind: 'room', room, proto, parts });
   }
 
   /** Rooms calls made (a job probes a down comet with them). */

@@ -1,9 +1,10 @@
 // CometService over gRPC (src/rpc/proto/goim/comet/comet.proto): job's client for one comet,
 // dialed from the comet's registry instance (its `grpc://host:port` address).
-import type { CometService, CometDialer, InboxSeqs, Instance, Proto } from '../../ports/index.js';
+import type { CometService, CometDialer, InboxSeqs, Instance, Proto, RoomBatchParts } from '../../ports/index.js';
 import { CometClient as CometStub } from '../../rpc/gen/goim/comet/comet.js';
 import { grpcTarget } from './address.js';
 import { channelOptions, channelSecurity, type RpcClientTls } from './channel-options.js';
+import { BATCH_PARTS_HEADER, encodeBatchParts } from './batch-parts.js';
 import { unaryCall } from './unary-call.js';
 import { toWireProto } from './proto.js';
 
@@ -37,9 +38,13 @@ export class GrpcCometClient implements CometService {
     await unaryCall<object>('comet Broadcast', this.target, this.timeoutMs, (md, o, cb) => this.stub.broadcast(req, md, o, cb));
   }
 
-  async broadcastRoom(roomId: string, proto: Proto): Promise<void> {
+  /** `parts` go in metadata (docs/internal-protocol.md#room-batch-numbers); a goim comet ignores them. */
+  async broadcastRoom(roomId: string, proto: Proto, parts?: RoomBatchParts): Promise<void> {
     const req = { roomID: roomId, proto: toWireProto(proto) };
-    await unaryCall<object>('comet BroadcastRoom', this.target, this.timeoutMs, (md, o, cb) => this.stub.broadcastRoom(req, md, o, cb));
+    await unaryCall<object>('comet BroadcastRoom', this.target, this.timeoutMs, (md, o, cb) => {
+      if (parts !== undefined) md.set(BATCH_PARTS_HEADER, encodeBatchParts(parts));
+      return this.stub.broadcastRoom(req, md, o, cb);
+    });
   }
 
   async rooms(): Promise<string[]> {

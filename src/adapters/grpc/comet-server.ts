@@ -4,6 +4,7 @@ import type { CometOps } from '../../ports/index.js';
 import { CONNECTION_INFO_MAX, type ConnectionInfo } from '../../ports/comet-admin.js';
 import { CometService as CometServiceDefinition, type CometServer } from '../../rpc/gen/goim/comet/comet.js';
 import { AdminService, type AdminServer } from '../../rpc/gen/tsim/comet/admin.js';
+import { readBatchParts } from './batch-parts.js';
 import { serveService, unary, type RpcServerOptions, type RunningServer } from './serve.js';
 
 /** What the operations console calls on a comet (tsim.comet.Admin), answered by the Comet role. */
@@ -54,10 +55,10 @@ export function serveComet(target: CometOps, addr: string, opts: RpcServerOption
       await target.broadcast(req.protoOp, req.proto, req.speed);
       return {};
     }),
-    broadcastRoom: unary(async (req) => {
+    broadcastRoom: unary(async (req, md) => {
       // Two spaces, as goim words it.
       if (req.proto === undefined || req.roomID === '') throw new Error('rpc broadcast  room arg error');
-      await target.broadcastRoom(req.roomID, req.proto);
+      await target.broadcastRoom(req.roomID, req.proto, readBatchParts(md));
       return {};
     }),
     rooms: unary(async () => {

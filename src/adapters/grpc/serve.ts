@@ -2,7 +2,15 @@
 // connection ages as goim's rpcServer settings, docs/internal-protocol.md "gRPC settings"),
 // and the glue that turns a promise-returning handler into a goim-style unary handler.
 import { readFileSync } from 'node:fs';
-import { Server, ServerCredentials, status, type handleUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type handleUnaryCall,
+  type Metadata,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
 import { parseListen } from '../../config/listen.js';
 
 /** goim's rpcServer keepalive settings in ms, and TLS (config `rpcServer`; all optional). */
@@ -119,14 +127,15 @@ function errorMessage(err: unknown): string {
 }
 
 /**
- * A unary handler from a function that returns (or resolves to) the reply. A throw or
- * rejection becomes status UNKNOWN with the error's message, as a plain Go error does.
+ * A unary handler from a function that returns (or resolves to) the reply; it gets the
+ * call's metadata too. A throw or rejection becomes status UNKNOWN with the error's message,
+ * as a plain Go error does.
  */
-export function unary<Req, Res>(fn: (req: Req) => Res | Promise<Res>): handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(fn: (req: Req, metadata: Metadata) => Res | Promise<Res>): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     let result: Promise<Res>;
     try {
-      result = Promise.resolve(fn(call.request));
+      result = Promise.resolve(fn(call.request, call.metadata));
     } catch (err) {
       result = Promise.reject(err);
     }

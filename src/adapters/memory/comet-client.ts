@@ -9,8 +9,8 @@ export function directCometClient(comet: CometOps): CometService {
     async broadcast(protoOp, proto, speed) {
       return comet.broadcast(protoOp, proto, speed);
     },
-    async broadcastRoom(roomId, proto) {
-      return comet.broadcastRoom(roomId, proto);
+    async broadcastRoom(roomId, proto, parts) {
+      return comet.broadcastRoom(roomId, proto, parts);
     },
     async rooms() {
       return comet.rooms();
