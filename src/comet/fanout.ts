@@ -173,10 +173,15 @@ export class Fanout {
     }
     const room = this.table.rooms.get(roomId);
     if (room !== undefined && numbers !== undefined) {
-      const { skipped, rest } = unapplied((room.applied ??= new Map<string, number>()), proto, numbers);
-      this.repeatedBatches += skipped;
-      if (rest === null) return;
-      proto = rest;
+      const fresh = unapplied((room.applied ??= new Map<string, number>()), proto, numbers);
+      if (fresh === null) {
+        this.unnumberedCalls++;
+        this.unnumbered?.('lengths do not end on a frame');
+      } else {
+        this.repeatedBatches += fresh.skipped;
+        if (fresh.rest === null) return;
+        proto = fresh.rest;
+      }
     }
     if (room === undefined) {
       // Nobody here: only remember how far the room's offsets went, for a replay joining later.

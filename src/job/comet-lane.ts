@@ -181,8 +181,11 @@ export class CometLane {
   private flushing = false;
   /** Names this lane's room batch numbers to the comet: random, so a new lane never reuses an old one's. */
   readonly id = randomBytes(8).toString('hex');
-  /** Room batches submitted: the last batch's number. */
-  private batches = 0;
+  /**
+   * The last room batch's number. Starts from the clock, so that a lane whose random id
+   * repeated an earlier lane's (a cloned VM's random state) still numbers above it.
+   */
+  private batches = Date.now() * 1000;
 
   constructor(
     readonly instance: Instance,

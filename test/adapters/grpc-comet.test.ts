@@ -106,13 +106,23 @@ test("broadcastRoom's batch numbers travel in metadata; unreadable ones arrive a
     try {
       // Malformed, too many parts, numbers going down, too long: the call still goes through.
       const seventeen = Array.from({ length: 17 }, (_, i) => `${i + 1}:0`).join(',');
-      for (const bad of ['', 'lane', 'lane;', 'lane;1:x', 'la ne;1:1', `l;${seventeen}`, 'l;2:1,1:0', `l;1:${'9'.repeat(1100)}`])
+      for (const bad of [
+        '',
+        'lane',
+        'lane;',
+        'lane;1:x',
+        'la ne;1:1',
+        `l;${seventeen}`,
+        'l;2:1,1:0',
+        `l;1:${'9'.repeat(1100)}`,
+        'l;9999999999999999:1',
+      ])
         assert.equal(await withHeader(bad), null, bad);
     } finally {
       raw.close();
     }
     const got = fake.calls.map((c) => (c.m === 'broadcastRoom' ? c.parts : 'other'));
-    assert.deepEqual(got, [parts, undefined, null, null, null, null, null, null, null, null]);
+    assert.deepEqual(got, [parts, undefined, null, null, null, null, null, null, null, null, null]);
   }));
 
 test('a negative op and an empty body survive', () =>

@@ -62,6 +62,21 @@ describe('numbered room batches', () => {
     assert.equal((h.comet.counters().roomCallsUnnumbered ?? 0) - unnumbered0, 3);
   });
 
+  it('batches to skip that end inside a frame are not cut: the call is written whole', async () => {
+    const room = 'live://split';
+    const c = await h.client('tcp', { room_id: room });
+    const [a, b, end] = ['aaaa', 'bbbb', 'end'].map((s) => innerFrame(1000, s));
+    const at = c.rawBytes().length;
+    const unnumbered0 = h.comet.counters().roomCallsUnnumbered ?? 0;
+    h.comet.broadcastRoom(room, rawProto(a), numbers('lane1', [5], [a]));
+    // Lengths that add up but put the cut two bytes into b: a cut there would leave the
+    // client half a frame.
+    h.comet.broadcastRoom(room, rawProto(a, b), { lane: 'lane1', seqs: [5, 6], lens: [a.length + 2, b.length - 2] });
+    h.comet.broadcastRoom(room, rawProto(end));
+    assert.deepEqual(await bytesUntil(c, at, 'end'), Buffer.concat([a, a, b, end]));
+    assert.equal((h.comet.counters().roomCallsUnnumbered ?? 0) - unnumbered0, 1);
+  });
+
   it('a room forgets the lane it heard from least recently past four, and everything when it empties', async () => {
     const room = 'live://lanes';
     const c = await h.client('tcp', { room_id: room });
