@@ -1,20 +1,18 @@
 // The operations console's credential (config [admin], docs/security.md#operations-console):
 // admin keys, separate from api.keys, as a Bearer token (scripts, `tsim status`) or as the
 // password of HTTP Basic (browsers: the page and its files load with no login script). Keys
-// are compared as SHA-256 digests with timingSafeEqual against every configured key.
+// are compared as digests against every configured key (key-digests.ts).
 //
 // Basic credentials are sent by the browser on its own, so a console action (a POST) must
 // come from the console's own origin (no cross-site request forgery). A keyless console
 // (embedded on loopback) checks Host and Origin as a keyless API does (origin-check.ts).
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminAccess, AdminKey } from '../../config/admin-settings.js';
 import { envelope, JSON_TYPE } from './envelope.js';
+import { BEARER_HEADER, KeyDigests } from './key-digests.js';
 import { crossSiteRefusal, hostRefusal, hostSet, originSet, ownOrAllowedOrigin } from './origin-check.js';
 
-const BEARER = /^Bearer +([^\s]+) *$/i;
 const BASIC = /^Basic +([A-Za-z0-9+/=]{1,1024}) *$/i;
-const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 /** Who made a console request, for the log of its actions. */
 export interface AdminCaller {
@@ -26,7 +24,7 @@ export interface AdminCaller {
 /** The key an Authorization header carries: a Bearer token, or a Basic password (any user name). */
 function presentedKey(authorization: string | undefined): string | undefined {
   if (authorization === undefined) return undefined;
-  const bearer = BEARER.exec(authorization);
+  const bearer = BEARER_HEADER.exec(authorization);
   if (bearer !== null) return bearer[1];
   const basic = BASIC.exec(authorization);
   if (basic === null) return undefined;
@@ -36,20 +34,16 @@ function presentedKey(authorization: string | undefined): string | undefined {
 }
 
 class AdminKeys {
-  private readonly digests: { who: string; digest: Buffer }[];
+  private readonly digests: KeyDigests<string>;
 
   constructor(keys: readonly AdminKey[]) {
-    this.digests = keys.map((k) => ({ who: k.who, digest: digest(k.key) }));
+    this.digests = new KeyDigests(keys.map((k) => ({ holder: k.who, key: k.key })));
   }
 
   /** The holder of the key in `authorization`, or undefined. Every key is compared, so timing tells nothing. */
   holder(authorization: string | undefined): string | undefined {
     const key = presentedKey(authorization);
-    if (key === undefined) return undefined;
-    const presented = digest(key);
-    let who: string | undefined;
-    for (const d of this.digests) if (timingSafeEqual(d.digest, presented)) who ??= d.who;
-    return who;
+    return key === undefined ? undefined : this.digests.holder(key);
   }
 }
 
@@ -108,7 +102,7 @@ export function adminGuard(opts: AdminGuardOptions, stats: AdminAuthStats): (req
     const authorization = req.headers.authorization;
     const who = keys.holder(authorization);
     if (who === undefined) return refuse(reply, 401, 'missing or invalid admin key', true);
-    if (mutating(req) && !BEARER.test(authorization ?? '')) {
+    if (mutating(req) && !BEARER_HEADER.test(authorization ?? '')) {
       const why = foreignOrigin(req, allowed);
       if (why !== undefined) return refuse(reply, 403, why);
     }

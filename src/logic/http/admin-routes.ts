@@ -19,6 +19,14 @@ import { StaticFiles } from './static-files.js';
 
 const MID = /^-?[0-9]{1,19}$/;
 const INT32 = /^-?[0-9]{1,10}$/;
+
+/** The `limit` query parameter: an integer from 1 to `max` (at most three digits), else a ParamError. */
+function limitParam(q: Map<string, string[]>, fallback: number, max: number): number {
+  const v = q.get('limit')?.[0] ?? String(fallback);
+  const limit = /^[0-9]{1,3}$/.test(v) ? Number(v) : 0;
+  if (limit < 1 || limit > max) throw new ParamError(`limit must be an integer from 1 to ${max}`);
+  return limit;
+}
 /**
  * Longest connection key looked up, in bytes. Clients choose their keys (goim's token, JWT and
  * webhook claims): any key an auth body can carry (protocol.maxBody, 4096 at most by default)
@@ -162,9 +170,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
     });
 
     scope.get('/admin/api/rooms', (req, reply) => {
-      const v = query(req).get('limit')?.[0] ?? '20';
-      const limit = /^[0-9]{1,3}$/.test(v) ? Number(v) : 0;
-      if (limit < 1 || limit > ROOMS_MAX) throw new ParamError(`limit must be an integer from 1 to ${ROOMS_MAX}`);
+      const limit = limitParam(query(req), 20, ROOMS_MAX);
       return send(reply, 200, 0, '', { byMembers: logic.roomsTop(limit), byRate: opts.view.busiestRooms(limit) });
     });
 
@@ -172,9 +178,7 @@ export function registerAdminRoutes(app: FastifyInstance, opts: AdminRoutesOptio
       const q = query(req);
       const room = q.get('room')?.[0] ?? '';
       if (!ROOM_KEY.test(room) || Buffer.byteLength(room) > 256) throw new ParamError('room must be a room key "type://id" of 1 to 256 bytes');
-      const v = q.get('limit')?.[0] ?? '50';
-      const limit = /^[0-9]{1,3}$/.test(v) ? Number(v) : 0;
-      if (limit < 1 || limit > CONNECTION_INFO_MAX) throw new ParamError(`limit must be an integer from 1 to ${CONNECTION_INFO_MAX}`);
+      const limit = limitParam(q, 50, CONNECTION_INFO_MAX);
       // Every comet logic knows, at once: each answers its own members, bounded by the deadline of its calls.
       const comets = await Promise.all(
         logic.comets().map(async ({ hostname }) => {

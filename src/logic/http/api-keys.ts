@@ -7,12 +7,12 @@
 // oddly spelled paths cannot slip past it. Keys are compared as SHA-256 digests with
 // timingSafeEqual, against every configured key, so timing reveals neither a key nor
 // which one matched.
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Limit, type LimitLog } from '../../comet/limit-log.js';
 import type { Logger } from '../../log.js';
 import { envelope, JSON_TYPE } from './envelope.js';
 import { INBOX_ROUTES } from './inbox-routes.js';
+import { BEARER_HEADER, KeyDigests } from './key-digests.js';
 import { crossSiteRefusal, hostRefusal, hostSet, originSet } from './origin-check.js';
 
 /**
@@ -39,27 +39,20 @@ const METRICS_ROUTE = '/metrics';
 const UNAUTHORIZED_CODE = -401;
 const UNAUTHORIZED_BODY = envelope(UNAUTHORIZED_CODE, 'missing or invalid API key');
 const FORBIDDEN_CODE = -403;
-const BEARER_HEADER = /^Bearer +([^\s]+) *$/i;
-
-const digest = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 export class ApiKeys {
-  private readonly digests: Buffer[];
+  private readonly digests: KeyDigests<true>;
 
   /** `keys`: the key values, already read and checked (config/logic-settings.ts apiKeyValues). */
   constructor(keys: readonly string[]) {
     if (keys.length === 0) throw new Error('ApiKeys: no key');
-    this.digests = keys.map(digest);
+    this.digests = new KeyDigests(keys.map((key) => ({ holder: true as const, key })));
   }
 
   /** Whether an Authorization header value carries one of the keys. */
   accepts(authorization: string | undefined): boolean {
     const m = authorization === undefined ? null : BEARER_HEADER.exec(authorization);
-    if (m === null) return false;
-    const presented = digest(m[1]);
-    let match = false;
-    for (const d of this.digests) match = timingSafeEqual(d, presented) || match;
-    return match;
+    return m !== null && this.digests.holder(m[1]) === true;
   }
 }
 
