@@ -108,14 +108,8 @@ export class RoomTable<M extends RoomMember = RoomMember> {
       this.unseat(m, room.id);
       return;
     }
-    const members = room.members;
-    const last = members.pop()!;
-    if (last !== m) {
-      members[m.roomIndex] = last;
-      last.roomIndex = m.roomIndex;
-    }
+    takeOut(room, m);
     m.room = null;
-    m.roomIndex = -1;
     this.closeIfEmpty(room);
   }
 
@@ -125,13 +119,7 @@ export class RoomTable<M extends RoomMember = RoomMember> {
     m.seats = new Map();
     const room = m.room as Room<M> | null;
     if (room === null) return;
-    const members = room.members;
-    const last = members.pop()!;
-    if (last !== m) {
-      members[m.roomIndex] = last;
-      last.roomIndex = m.roomIndex;
-    }
-    m.roomIndex = -1;
+    takeOut(room, m);
     this.seat(m, room.id); // the room is not empty meanwhile: m's seat replaces its place
   }
 
@@ -240,4 +228,15 @@ export class RoomTable<M extends RoomMember = RoomMember> {
 
 function countOf(counts: Record<string, number>, id: string): number {
   return Object.hasOwn(counts, id) ? counts[id] | 0 : 0;
+}
+
+/** Swap-removes a primary member from its room's member list (O(1); order is not kept). */
+function takeOut<M extends RoomMember>(room: Room<M>, m: M): void {
+  const members = room.members;
+  const last = members.pop()!;
+  if (last !== m) {
+    members[m.roomIndex] = last;
+    last.roomIndex = m.roomIndex;
+  }
+  m.roomIndex = -1;
 }
